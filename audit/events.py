@@ -1,0 +1,93 @@
+"""The audit event registry: every action has a stable dotted name, a human sentence and a category.
+
+Apps register their events in ``<app>/audit_events.py`` (loaded at start-up by ``AuditConfig.ready``).
+Registering a name twice raises at start-up; recording a name that was never registered raises too.
+The idea follows Sentry's audit log registry (stable names, human templates).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+CATEGORIES = ("member", "key", "billing", "policy", "sso", "session", "auth", "support")
+
+
+class DuplicateAuditEvent(ImproperlyConfigured):
+    """Two modules registered the same audit action name."""
+
+
+class UnknownAuditAction(LookupError):
+    """An action name that no module registered."""
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One registered audit action.
+
+    ``template`` is a sentence with ``{placeholders}``: ``actor`` and ``target`` (labels), every key
+    of the event's ``changes`` (its new value) and ``<key>_old`` (its old value), and every key of
+    ``details``. Missing values render as an ellipsis rather than failing.
+    """
+
+    name: str
+    template: str
+    category: str
+
+    def render(self, *, actor: str, target: str, changes: Mapping[str, Any], details: Mapping[str, Any]) -> str:
+        values: dict[str, Any] = {"actor": actor or "Someone", "target": target or "…"}
+        for key, value in (details or {}).items():
+            values[key] = _text(value)
+        for key, pair in (changes or {}).items():
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                values[f"{key}_old"], values[key] = _text(pair[0]), _text(pair[1])
+        return string.Formatter().vformat(self.template, (), _Lenient(values))
+
+
+class _Lenient(dict):
+    def __missing__(self, key: str) -> str:
+        return "…"
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(item) for item in value) or "(none)"
+    return str(value)
+
+
+_REGISTRY: dict[str, EventType] = {}
+
+
+def register(name: str, template: str, category: str) -> EventType:
+    """Register an audit action. Raises DuplicateAuditEvent for a name already taken and
+    ImproperlyConfigured for a category outside CATEGORIES or a name without a dot."""
+    if name in _REGISTRY:
+        raise DuplicateAuditEvent(f"Audit action {name!r} is registered twice.")
+    if category not in CATEGORIES:
+        raise ImproperlyConfigured(f"Audit action {name!r} has unknown category {category!r}.")
+    if "." not in name or name != name.strip().lower():
+        raise ImproperlyConfigured(f"Audit action {name!r} must be a lower-case dotted name like 'sso.enforced'.")
+    event_type = EventType(name=name, template=template, category=category)
+    _REGISTRY[name] = event_type
+    return event_type
+
+
+def get(name: str) -> EventType:
+    """Return the registered EventType for ``name``; raises UnknownAuditAction."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownAuditAction(
+            f"Audit action {name!r} is not registered; add it to an audit_events module."
+        ) from None
+
+
+def all_events() -> list[EventType]:
+    """Every registered action, sorted by name."""
+    return sorted(_REGISTRY.values(), key=lambda event: event.name)

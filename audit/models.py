@@ -1,0 +1,170 @@
+"""Audit storage: append-only events in one hash chain per organization (plus one platform chain).
+
+Each event's ``hash`` is SHA-256 over its canonical content, which includes ``prev_hash`` (the hash of
+the event before it in the same chain) and ``seq`` (its position). Editing, deleting, inserting or
+reordering rows therefore breaks the chain at a findable place (see ``audit.chain.verify_chain``).
+
+Retention (later): a pruned prefix is replaced by the chain's anchor — ``anchor_seq``/``anchor_hash``
+on AuditChain, the position and hash of the last pruned event — so verification of what remains
+starts from the anchor instead of the genesis hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from orgsecurity.models import Organization
+
+GENESIS_HASH = "0" * 64
+PLATFORM_SCOPE = "platform"
+
+
+class AppendOnlyError(RuntimeError):
+    """Raised on any attempt to change or delete a recorded audit event through the ORM."""
+
+
+class AuditChain(models.Model):
+    """The head of one hash chain: one row per organization and one for the platform.
+
+    Writers lock this row (SELECT … FOR UPDATE) to append, so concurrent writers in one organization
+    cannot fork the chain; the unique (organization, seq) constraint on events is the second guard.
+    """
+
+    scope = models.CharField(max_length=40, unique=True)
+    organization = models.OneToOneField(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_chain"
+    )
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    anchor_seq = models.BigIntegerField(default=0)
+    anchor_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    def __str__(self) -> str:
+        return self.scope
+
+    @staticmethod
+    def scope_for(organization: Organization | None) -> str:
+        return f"org:{organization.pk}" if organization is not None else PLATFORM_SCOPE
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("Audit events are append-only: they cannot be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Audit events are append-only: they cannot be deleted.")
+
+    def for_organization(self, organization: Organization) -> AuditEventQuerySet:
+        return self.filter(organization=organization)
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    API_KEY = "api_key", "API key"
+    SYSTEM = "system", "System"
+    SUPPORT = "support", "Platform support"
+
+
+class AuditEvent(models.Model):
+    """One recorded action. Never updated or deleted (ORM guards here, a trigger on PostgreSQL).
+
+    ``actor_*`` and ``target_*`` are snapshots (type, id, label) rather than foreign keys, so an event
+    still says who did what to whom after that user, key or object is deleted. ``changes`` maps a field
+    name to ``[old, new]``; ``details`` holds context that is not a field change (sign-in method, filter
+    of an export). Secrets are redacted before either is stored.
+    """
+
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    seq = models.BigIntegerField()
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=255, blank=True)
+    action = models.CharField(max_length=100)
+    category = models.CharField(max_length=20)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "seq"],
+                condition=Q(organization__isnull=False),
+                name="audit_org_seq_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["seq"], condition=Q(organization__isnull=True), name="audit_platform_seq_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "occurred_at"], name="audit_org_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.seq}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Audit events are append-only: they cannot be updated.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("Audit events are append-only: they cannot be deleted.")
+
+    # --- hash chain ---------------------------------------------------------------------------------
+    def canonical_content(self) -> bytes:
+        """The bytes the hash covers: sorted-key compact JSON of every recorded field, prev_hash included."""
+        content = {
+            "v": 1,
+            "organization": self.organization_id,
+            "seq": self.seq,
+            "occurred_at": self.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor": [self.actor_type, self.actor_id, self.actor_label],
+            "action": self.action,
+            "category": self.category,
+            "target": [self.target_type, self.target_id, self.target_label],
+            "changes": self.changes,
+            "details": self.details,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "request_id": self.request_id,
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical_content()).hexdigest()
+
+    # --- presentation -------------------------------------------------------------------------------
+    @property
+    def sentence(self) -> str:
+        """The human sentence for this event, from the registry (or the raw name if unregistered)."""
+        from audit import events
+
+        try:
+            event_type = events.get(self.action)
+        except events.UnknownAuditAction:
+            return f"{self.actor_label or 'Someone'}: {self.action}"
+        return event_type.render(
+            actor=self.actor_label, target=self.target_label, changes=self.changes, details=self.details
+        )

@@ -1,0 +1,11 @@
+"""The organization audit log, under /orgs/<org_slug>/audit/."""
+
+from django.urls import path
+
+from audit import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.log, name="log"),
+]

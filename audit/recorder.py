@@ -1,0 +1,176 @@
+"""Writing audit events: ``record()`` appends one event to its organization's hash chain.
+
+Call it from action functions inside the same ``transaction.atomic()`` as the change it describes
+(the Zulip ``do_*`` pattern): if the change rolls back, so does the event, and if the event cannot be
+written the change does not commit either.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from audit import context, events
+from audit.models import ActorType, AuditChain, AuditEvent
+from orgsecurity.models import Organization
+
+REDACTED = "[redacted]"
+# Field names whose values are secrets: never stored, whatever the caller passes.
+_SECRET_NAME = re.compile(
+    r"pass(word|wd|phrase)?|secret|private[_-]?key|api[_-]?key|token|recovery[_-]?code|credential|signature",
+    re.IGNORECASE,
+)
+
+
+class AuditOutsideTransaction(RuntimeError):
+    """record() was called outside transaction.atomic(): the event could commit without its change."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it: a snapshot that survives the deletion of the user or key."""
+
+    type: str
+    id: str
+    label: str
+
+    @classmethod
+    def user(cls, user: Any) -> Actor:
+        return cls(ActorType.USER, str(user.pk), getattr(user, "email", str(user)))
+
+    @classmethod
+    def support(cls, user: Any) -> Actor:
+        return cls(ActorType.SUPPORT, str(user.pk), f"{user.email} (platform support)")
+
+    @classmethod
+    def system(cls, label: str = "System") -> Actor:
+        return cls(ActorType.SYSTEM, "", label)
+
+    @classmethod
+    def api_key(cls, key: Any) -> Actor:
+        return cls(ActorType.API_KEY, str(key.pk), f"API key {getattr(key, 'prefix', key.pk)}")
+
+    @classmethod
+    def anonymous(cls, label: str) -> Actor:
+        """Someone not signed in, e.g. the email typed into a failed sign-in."""
+        return cls(ActorType.USER, "", label)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What it was done to: type, id and a label snapshot."""
+
+    type: str
+    id: str
+    label: str
+
+
+def as_actor(actor: Any) -> Actor:
+    """Accept an Actor, a user (signed-in person), or None (the system)."""
+    if actor is None:
+        return Actor.system()
+    if isinstance(actor, Actor):
+        return actor
+    return Actor.user(actor)
+
+
+def as_target(target: Any) -> Target | None:
+    if target is None or isinstance(target, Target):
+        return target
+    if isinstance(target, models.Model):
+        return Target(target._meta.label_lower, str(target.pk), str(target))
+    raise TypeError(f"An audit target must be a model instance or a Target, not {type(target).__name__}.")
+
+
+def redact(value: Any) -> Any:
+    """Return a JSON-safe copy of ``value`` with every secret-named key's value replaced by [redacted].
+
+    Values become what JSON and PostgreSQL jsonb store unchanged: floats and other objects become
+    strings and NUL characters are dropped, so the stored event hashes the same as the written one.
+    """
+    if isinstance(value, dict):
+        return {
+            str(key): (REDACTED if _SECRET_NAME.search(str(key)) and item not in (None, "") else redact(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [redact(item) for item in items]
+    if value is None or isinstance(value, bool | int):
+        return value
+    return str(value).replace("\x00", "")
+
+
+def _clip(text: str | None, limit: int) -> str:
+    return (text or "").replace("\x00", "")[:limit]
+
+
+def _lock_chain(organization: Organization | None) -> AuditChain:
+    scope = AuditChain.scope_for(organization)
+    chain = AuditChain.objects.select_for_update().filter(scope=scope).first()
+    if chain is not None:
+        return chain
+    try:
+        with transaction.atomic():
+            AuditChain.objects.create(scope=scope, organization=organization)
+    except IntegrityError:
+        pass  # another writer created it first; lock theirs below
+    return AuditChain.objects.select_for_update().get(scope=scope)
+
+
+def record(
+    action: str,
+    *,
+    organization: Organization | None,
+    actor: Any,
+    target: Any = None,
+    changes: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to ``organization``'s chain (``None``: the platform-level log) and return it.
+
+    ``actor`` is a user, an Actor, or None for the system; ``target`` a model instance or a Target;
+    ``changes`` maps field -> [old, new]; ``details`` is extra context. Time is ``timezone.now()`` (UTC).
+    Raises UnknownAuditAction for an unregistered action and AuditOutsideTransaction when not inside
+    ``transaction.atomic()``.
+    """
+    event_type = events.get(action)
+    if not transaction.get_connection().in_atomic_block:
+        raise AuditOutsideTransaction(f"audit.record({action!r}) must run inside the transaction of its change.")
+    who = as_actor(actor)
+    what = as_target(target)
+    meta = context.current()
+    chain = _lock_chain(organization)
+    event = AuditEvent(
+        organization=organization,
+        seq=chain.last_seq + 1,
+        occurred_at=timezone.now(),
+        actor_type=who.type,
+        actor_id=_clip(who.id, 64),
+        actor_label=_clip(who.label, 255),
+        action=event_type.name,
+        category=event_type.category,
+        target_type=_clip(what.type if what else "", 100),
+        target_id=_clip(what.id if what else "", 64),
+        target_label=_clip(what.label if what else "", 255),
+        changes=json.loads(json.dumps(redact(changes or {}))),
+        details=json.loads(json.dumps(redact(details or {}))),
+        ip=meta.ip,
+        user_agent=_clip(meta.user_agent, 512),
+        request_id=_clip(meta.request_id, 64),
+        prev_hash=chain.last_hash,
+    )
+    event.hash = event.compute_hash()
+    event.save()
+    AuditChain.objects.filter(pk=chain.pk).update(last_seq=event.seq, last_hash=event.hash)
+    return event
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Return ``{field: [old, new]}`` for every field whose value differs between two snapshots."""
+    return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}

@@ -1,0 +1,298 @@
+"""Action functions for organizations, members, invitations and billing.
+
+Each validates, writes its models and records its audit event inside one ``transaction.atomic()``;
+emails go out in ``transaction.on_commit``. Views call these and never save these models directly.
+Refusals raise ActionRefused with a message meant for the person who tried.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+import audit
+from audit.recorder import diff
+from orgsecurity.models import Invitation, Membership, Organization, User, hash_token, normalize_email
+from orgsecurity.roles import Role, roles_assignable_by
+
+
+class ActionRefused(Exception):
+    """An action was refused; ``str(exc)`` says why and what to do instead. Nothing was changed."""
+
+    def __init__(self, message: str, *, code: str = "refused", status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+def _lock_org(organization: Organization) -> Organization:
+    """Lock the organization row so owner-count checks cannot race (two owners demoting each other)."""
+    return Organization.objects.select_for_update().get(pk=organization.pk)
+
+
+def _owner_count(organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+def _actor_membership(organization: Organization, actor: User) -> Membership:
+    membership = Membership.objects.filter(organization=organization, user=actor).first()
+    if membership is None:
+        raise ActionRefused("You are not a member of this organization.", code="not_member", status=403)
+    return membership
+
+
+# --- organizations -----------------------------------------------------------------------------------
+
+
+def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Organization:
+    """Create an organization with ``owner`` as its first owner; raises ActionRefused if the slug is taken."""
+    with transaction.atomic():
+        if Organization.objects.filter(slug=slug).exists():
+            raise ActionRefused(f"The organization slug {slug!r} is already taken.", code="slug_taken", status=409)
+        organization = Organization(slug=slug, name=name)
+        organization.full_clean()
+        organization.save()
+        membership = Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+        audit.record(
+            "org.created",
+            organization=organization,
+            actor=actor,
+            target=organization,
+            changes={"slug": [None, slug], "name": [None, name], "owner": [None, owner.email]},
+        )
+        audit.record(
+            "member.joined",
+            organization=organization,
+            actor=owner,
+            target=membership,
+            changes={"role": [None, "owner"]},
+        )
+    return organization
+
+
+# --- invitations -------------------------------------------------------------------------------------
+
+
+def invite_member(organization: Organization, *, actor: User, email: str, role: str) -> tuple[Invitation, str]:
+    """Invite ``email`` with ``role``; returns the invitation and its one-time token (only in the email).
+
+    Refuses: a role the actor may not grant, an existing member, an invitation already pending.
+    """
+    email = normalize_email(email)
+    with transaction.atomic():
+        actor_membership = _actor_membership(organization, actor)
+        if role not in roles_assignable_by(actor_membership.role):
+            raise ActionRefused(
+                f"Your role cannot invite someone as {Role(role).label}.", code="role_not_allowed", status=403
+            )
+        if Membership.objects.filter(organization=organization, user__email=email).exists():
+            raise ActionRefused(
+                f"{email} is already a member of {organization.name}.", code="already_member", status=409
+            )
+        now = timezone.now()
+        # An expired invitation no longer blocks a new one.
+        Invitation.objects.filter(
+            organization=organization, email=email, accepted_at=None, revoked_at=None, expires_at__lte=now
+        ).update(revoked_at=now)
+        token = secrets.token_urlsafe(32)
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    organization=organization,
+                    email=email,
+                    role=role,
+                    token_hash=hash_token(token),
+                    invited_by=actor,
+                    expires_at=now + settings.INVITATION_TTL,
+                )
+        except IntegrityError:
+            raise ActionRefused(
+                f"{email} already has a pending invitation. Revoke it first to send a new one.",
+                code="already_invited",
+                status=409,
+            ) from None
+        audit.record(
+            "member.invited",
+            organization=organization,
+            actor=actor,
+            target=invitation,
+            changes={"email": [None, email], "role": [None, role]},
+        )
+        transaction.on_commit(lambda: _send_invitation(invitation, token, actor))
+    return invitation, token
+
+
+def invitation_url(token: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/invitations/{token}/"
+
+
+def _send_invitation(invitation: Invitation, token: str, actor: User) -> None:
+    context = {"invitation": invitation, "url": invitation_url(token), "inviter": actor}
+    send_mail(
+        subject=f"You are invited to {invitation.organization.name}",
+        message=render_to_string("orgsecurity/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def revoke_invitation(invitation: Invitation, *, actor: User) -> None:
+    """Revoke a pending invitation so its link stops working."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.accepted_at or invitation.revoked_at:
+            raise ActionRefused("This invitation is no longer pending.", code="not_pending", status=409)
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit.record("member.invitation_revoked", organization=invitation.organization, actor=actor, target=invitation)
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The pending, unexpired invitation for ``token``, or None."""
+    invitation = Invitation.objects.select_related("organization").filter(token_hash=hash_token(token)).first()
+    return invitation if invitation is not None and invitation.is_pending else None
+
+
+def accept_invitation(invitation: Invitation, *, user: User) -> Membership:
+    """Make ``user`` a member with the invited role; the invitation's email must be the user's."""
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+        if not invitation.is_pending:
+            raise ActionRefused("This invitation has expired or was already used.", code="not_pending", status=410)
+        if normalize_email(user.email) != invitation.email:
+            raise ActionRefused(
+                f"This invitation was sent to {invitation.email}; you are signed in as {user.email}.",
+                code="wrong_user",
+                status=403,
+            )
+        if Membership.objects.filter(organization=invitation.organization, user=user).exists():
+            raise ActionRefused("You are already a member of this organization.", code="already_member", status=409)
+        membership = Membership.objects.create(organization=invitation.organization, user=user, role=invitation.role)
+        invitation.accepted_at = timezone.now()
+        invitation.save(update_fields=["accepted_at"])
+        audit.record(
+            "member.joined",
+            organization=invitation.organization,
+            actor=user,
+            target=membership,
+            changes={"role": [None, invitation.role]},
+            details={"invitation": invitation.pk},
+        )
+    return membership
+
+
+# --- members -----------------------------------------------------------------------------------------
+
+
+def add_member(organization: Organization, *, actor: Any, user: User, role: str, via: str) -> Membership:
+    """Add ``user`` directly with ``role`` (no invitation): demo seeding, just-in-time provisioning.
+
+    ``via`` says how (e.g. "seed_demo", "saml jit") and is kept in the audit event.
+    """
+    if role not in Role.values:
+        raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
+    with transaction.atomic():
+        if Membership.objects.filter(organization=organization, user=user).exists():
+            raise ActionRefused(f"{user.email} is already a member.", code="already_member", status=409)
+        membership = Membership.objects.create(organization=organization, user=user, role=role)
+        audit.record(
+            "member.added",
+            organization=organization,
+            actor=actor,
+            target=membership,
+            changes={"role": [None, role]},
+            details={"via": via},
+        )
+    return membership
+
+
+def change_role(membership: Membership, *, actor: User, role: str) -> Membership:
+    """Give ``membership`` a new role. Only owners grant or take away the owner role; the last owner
+    cannot be demoted."""
+    if role not in Role.values:
+        raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
+    with transaction.atomic():
+        organization = _lock_org(membership.organization)
+        membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        actor_membership = _actor_membership(organization, actor)
+        old = membership.role
+        if old == role:
+            return membership
+        allowed = roles_assignable_by(actor_membership.role)
+        if role not in allowed or old not in allowed:
+            raise ActionRefused(
+                "Only owners can give or take away the owner role.", code="role_not_allowed", status=403
+            )
+        if old == Role.OWNER and _owner_count(organization) <= 1:
+            raise ActionRefused(
+                f"{membership.user.email} is the last owner. Make someone else an owner first.",
+                code="last_owner",
+                status=409,
+            )
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit.record(
+            "member.role_changed",
+            organization=organization,
+            actor=actor,
+            target=membership,
+            changes={"role": [old, role]},
+        )
+    return membership
+
+
+def remove_member(membership: Membership, *, actor: User) -> None:
+    """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go."""
+    with transaction.atomic():
+        organization = _lock_org(membership.organization)
+        membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        leaving = membership.user_id == actor.pk
+        actor_membership = _actor_membership(organization, actor)
+        if not leaving and membership.role not in roles_assignable_by(actor_membership.role):
+            raise ActionRefused("Only owners can remove an owner.", code="role_not_allowed", status=403)
+        if membership.role == Role.OWNER and _owner_count(organization) <= 1:
+            raise ActionRefused(
+                f"{membership.user.email} is the last owner and cannot be removed. Make someone else an owner first.",
+                code="last_owner",
+                status=409,
+            )
+        audit.record(
+            "member.removed",
+            organization=organization,
+            actor=actor,
+            target=membership,
+            changes={"role": [membership.role, None]},
+            details={"left": leaving},
+        )
+        membership.delete()
+
+
+# --- billing -----------------------------------------------------------------------------------------
+
+BILLING_FIELDS = ("billing_email", "plan_name", "tax_id")
+
+
+def update_billing(organization: Organization, *, actor: User, **values: Any) -> dict[str, list[Any]]:
+    """Change billing settings (billing_email, plan_name, tax_id); returns the changes, {} when none."""
+    unknown = set(values) - set(BILLING_FIELDS)
+    if unknown:
+        raise ActionRefused(f"Unknown billing fields: {', '.join(sorted(unknown))}.", code="bad_field")
+    with transaction.atomic():
+        organization = _lock_org(organization)
+        before = {name: getattr(organization, name) for name in BILLING_FIELDS}
+        for name, value in values.items():
+            setattr(organization, name, value)
+        organization.full_clean()
+        changes = diff(before, {name: getattr(organization, name) for name in BILLING_FIELDS})
+        if not changes:
+            return {}
+        organization.save(update_fields=list(changes))
+        audit.record("billing.updated", organization=organization, actor=actor, target=organization, changes=changes)
+    return changes

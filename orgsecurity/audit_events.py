@@ -1,0 +1,16 @@
+"""Audit events of the core app: organizations, members, invitations, billing, sign-in."""
+
+from audit.events import register
+
+register("org.created", "{actor} created the organization {target}", "policy")
+register("member.invited", "{actor} invited {email} as {role}", "member")
+register("member.invitation_revoked", "{actor} revoked the invitation for {target}", "member")
+register("member.added", "{actor} added {target} as {role} ({via})", "member")
+register("member.joined", "{actor} joined as {role}", "member")
+register("member.role_changed", "{actor} changed the role of {target} from {role_old} to {role}", "member")
+register("member.removed", "{actor} removed {target} (role {role_old})", "member")
+register("billing.updated", "{actor} changed the billing settings", "billing")
+register("auth.signed_in", "{actor} signed in with {method}", "auth")
+register("auth.sign_in_failed", "Failed {method} sign-in as {actor}: {reason}", "auth")
+register("auth.locked_out", "Sign-in as {actor} locked out ({scope} limit) from {ip}", "auth")
+register("auth.signed_out", "{actor} signed out", "auth")

@@ -1,0 +1,158 @@
+"""Password sign-in plumbing: sign-in/out with audit events, and brute-force limits on top of django-axes.
+
+Two limits apply to password sign-in:
+
+1. per (email, client IP) pair: ``LOGIN_FAILURE_LIMIT`` failures lock that pair for ``LOGIN_COOLOFF_MINUTES``
+   (a cool-off, not a permanent lock); the same email from another network, and other emails from
+   this network, still sign in.
+2. per account, across every IP: at most ``LOGIN_ACCOUNT_FAILURE_CEILING`` (≤ 100, OWASP ASVS 2.2.1)
+   failures in a rolling hour. Each client IP counts for at most ``LOGIN_FAILURE_LIMIT`` of them, so
+   one attacker alone can never reach the ceiling (it takes many networks), and networks this account
+   signed in from successfully in the last 30 days are exempt, so a distributed attack does not lock
+   the owner out either. The ceiling lifts by itself as the hour rolls on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from axes.handlers.database import AxesDatabaseHandler
+from axes.models import AccessFailureLog, AccessLog
+from axes.signals import user_locked_out
+from django.conf import settings
+from django.contrib.auth import login, logout, user_login_failed
+from django.db import transaction
+from django.db.models import Count
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+import audit
+from audit.recorder import Actor
+from orgsecurity.client_ip import client_ip
+from orgsecurity.models import Organization, User, normalize_email
+
+KNOWN_NETWORK_WINDOW = timedelta(days=30)
+
+
+def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
+    """The username django-axes counts failures under: the email, trimmed and lower-cased."""
+    raw = (credentials or {}).get("username")
+    if raw is None and request is not None:
+        raw = request.POST.get("username", "")
+    return normalize_email(str(raw or ""))[:255]
+
+
+def account_ceiling_reached(username: str, ip: str | None, *, now: Any = None) -> bool:
+    """True when ``username`` has had the per-account maximum of failures in the last hour from
+    networks other than ``ip``'s known-good ones (each IP counting at most LOGIN_FAILURE_LIMIT)."""
+    if not username:
+        return False
+    now = now or timezone.now()
+    if (
+        ip
+        and AccessLog.objects.filter(
+            username=username, ip_address=ip, attempt_time__gte=now - KNOWN_NETWORK_WINDOW
+        ).exists()
+    ):
+        return False
+    per_ip = (
+        AccessFailureLog.objects.filter(
+            username=username, attempt_time__gte=now - settings.LOGIN_ACCOUNT_CEILING_WINDOW
+        )
+        .values("ip_address")
+        .annotate(failures=Count("id"))
+        .values_list("failures", flat=True)
+    )
+    capped = sum(min(count, settings.AXES_FAILURE_LIMIT) for count in per_ip)
+    return capped >= settings.LOGIN_ACCOUNT_FAILURE_CEILING
+
+
+class LoginAttemptHandler(AxesDatabaseHandler):
+    """django-axes' database handler plus the per-account ceiling described in the module docstring."""
+
+    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+        if super().is_locked(request, credentials):
+            request.orgsecurity_lockout = "pair"
+            return True
+        if account_ceiling_reached(axes_username(request, credentials), client_ip(request)):
+            request.orgsecurity_lockout = "account"
+            return True
+        return False
+
+    def user_login_failed(self, sender: Any, credentials: dict, request: HttpRequest | None = None, **kwargs: Any):
+        super().user_login_failed(sender, credentials, request=request, **kwargs)
+        # axes decides its own lockout from the pair count alone; the account ceiling must lock too.
+        account_locked = request is not None and getattr(request, "orgsecurity_lockout", None) == "account"
+        if account_locked and not getattr(request, "axes_locked_out", False):
+            request.axes_locked_out = True
+            request.axes_credentials = credentials
+            user_locked_out.send(
+                "axes", request=request, username=axes_username(request, credentials), ip_address=client_ip(request)
+            )
+
+
+def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
+    """The page shown instead of the sign-in form while a lockout holds (HTTP 429)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {
+        "kind": getattr(request, "orgsecurity_lockout", "pair"),
+        "cooloff_minutes": minutes,
+        "ip": client_ip(request),
+        "email": axes_username(request, credentials),
+    }
+    return render(request, "registration/locked_out.html", context, status=429)
+
+
+def _orgs_of(user: User | None) -> list[Organization]:
+    if user is None:
+        return []
+    return list(Organization.objects.filter(memberships__user=user).order_by("pk"))
+
+
+def record_for_user_orgs(action: str, user: User | None, *, actor: Any, details: dict[str, Any]) -> None:
+    """Record ``action`` in the log of every organization ``user`` belongs to, or in the platform log
+    when there is none (e.g. an unknown email). Opens its own transaction when none is open."""
+    with transaction.atomic():
+        organizations = _orgs_of(user)
+        for organization in organizations or [None]:
+            audit.record(action, organization=organization, actor=actor, target=user, details=details)
+
+
+def sign_in(request: HttpRequest, user: User, *, method: str, backend: str | None = None) -> None:
+    """Log ``user`` in (the session key cycles) and record ``auth.signed_in`` with ``method``
+    (password, saml, oidc or recovery) in each of their organizations."""
+    login(request, user, backend=backend or "django.contrib.auth.backends.ModelBackend")
+    request.session["auth_method"] = method
+    record_for_user_orgs("auth.signed_in", user, actor=user, details={"method": method})
+
+
+def sign_out(request: HttpRequest) -> None:
+    """Record ``auth.signed_out`` for the current user, then end the session."""
+    user = request.user if request.user.is_authenticated else None
+    if user is not None:
+        record_for_user_orgs(
+            "auth.signed_out", user, actor=user, details={"method": request.session.get("auth_method", "")}
+        )
+    logout(request)
+
+
+@receiver(user_login_failed, dispatch_uid="orgsecurity_sign_in_failed")
+def _on_sign_in_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any) -> None:
+    email = axes_username(request, credentials) if request is not None else ""
+    user = User.objects.filter(email=email).first() if email else None
+    reason = "locked out" if request is not None and getattr(request, "axes_locked_out", False) else "wrong password"
+    actor = Actor.user(user) if user else Actor.anonymous(email or "(no email)")
+    record_for_user_orgs("auth.sign_in_failed", user, actor=actor, details={"method": "password", "reason": reason})
+
+
+@receiver(user_locked_out, dispatch_uid="orgsecurity_locked_out")
+def _on_locked_out(sender: Any, request: HttpRequest, username: str, ip_address: str, **_: Any) -> None:
+    user = User.objects.filter(email=normalize_email(username or "")).first()
+    actor = Actor.user(user) if user else Actor.anonymous(username or "(no email)")
+    kind = getattr(request, "orgsecurity_lockout", "pair")
+    record_for_user_orgs(
+        "auth.locked_out", user, actor=actor, details={"method": "password", "scope": kind, "ip": ip_address}
+    )

@@ -1,0 +1,275 @@
+"""Django settings for orgsecurity, read from environment variables (see README "Configuration").
+
+Development (``DEBUG=1``) has safe local defaults; production (``DEBUG`` unset or 0) refuses to start
+without SECRET_KEY, ALLOWED_HOSTS, PUBLIC_BASE_URL and FIELD_ENCRYPTION_KEYS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from orgsecurity.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+# --- Secrets -----------------------------------------------------------------------------------------
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off (50+ random characters).")
+    SECRET_KEY = _DEV_SECRET_KEY
+
+
+def _fernet_keys() -> list[str]:
+    keys = env_list("FIELD_ENCRYPTION_KEYS")
+    if not keys:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS is required when DEBUG is off: comma-separated Fernet keys, "
+                "the first encrypts and all decrypt. Make one with "
+                '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.'
+            )
+        # Development only: a stable key derived from the dev SECRET_KEY so `make run` needs no setup.
+        digest = hashlib.sha256(b"orgsecurity-field-encryption:" + SECRET_KEY.encode()).digest()
+        return [base64.urlsafe_b64encode(digest).decode()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS item {position} is not a Fernet key (32 url-safe base64 bytes)."
+            ) from exc
+    return keys
+
+
+FIELD_ENCRYPTION_KEYS = _fernet_keys()
+
+# --- Hosts and public URL ------------------------------------------------------------------------------
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is required when DEBUG is off (comma-separated host names).")
+
+
+def _public_base_url() -> str:
+    raw = env_str("PUBLIC_BASE_URL") or ("http://127.0.0.1:8000" if DEBUG else "")
+    if not raw:
+        raise ImproperlyConfigured(
+            "PUBLIC_BASE_URL is required when DEBUG is off: the https:// origin users and IdPs reach, "
+            "e.g. https://security.example.com"
+        )
+    parts = urlsplit(raw.rstrip("/"))
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"PUBLIC_BASE_URL={raw!r} must look like https://host[:port] with no query.")
+    if parts.path:
+        raise ImproperlyConfigured(f"PUBLIC_BASE_URL={raw!r} must not have a path; serve the app at the root.")
+    if not DEBUG and parts.scheme != "https":
+        raise ImproperlyConfigured(f"PUBLIC_BASE_URL={raw!r} must use https when DEBUG is off.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+PUBLIC_BASE_URL = _public_base_url()
+CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+
+# --- Applications --------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.forms",
+    "axes",
+    "orgsecurity.apps.OrgsecurityConfig",
+    "audit.apps.AuditConfig",
+    "sso.apps.SsoConfig",
+    "sessions_policy.apps.SessionsPolicyConfig",
+    "allowlist.apps.AllowlistConfig",
+    "keys.apps.KeysConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "orgsecurity.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "orgsecurity.middleware.OrgPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+# The enforcement pipeline for every page under /orgs/<slug>/, in the order of DESIGN.md. Each entry is a
+# function (request, org_slug) -> (allowed, Refusal | None). Later issues insert their checks here.
+ORG_PIPELINE_CHECKS = [
+    "orgsecurity.pipeline.check_authenticated",
+    "orgsecurity.pipeline.check_membership",
+]
+
+FORM_RENDERER = "orgsecurity.forms.FormRenderer"
+ROOT_URLCONF = "orgsecurity.urls"
+WSGI_APPLICATION = "orgsecurity.wsgi.application"
+AUTH_USER_MODEL = "orgsecurity.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "orgsecurity.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- Database and cache --------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
+except (ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL={DATABASE_URL!r} is not a database URL: {exc}") from exc
+if DATABASES["default"]["ENGINE"] not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+    raise ImproperlyConfigured("DATABASE_URL must be postgres://… (PostgreSQL) or sqlite:///… (local runs).")
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+CACHE_URL = env_str("CACHE_URL") or "locmemcache://"
+try:
+    CACHES = {"default": environ.Env.cache_url_config(CACHE_URL)}
+except (ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a cache URL (locmemcache:// or redis://…).") from exc
+
+# Sessions live in the database so every process sees a sign-out or revocation on its next request.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- Email ---------------------------------------------------------------------------------------------
+EMAIL_URL = env_str("EMAIL_URL") or ("consolemail://" if DEBUG else "smtp://localhost:25")
+try:
+    globals().update(environ.Env.email_url_config(EMAIL_URL))
+except (ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"EMAIL_URL={EMAIL_URL!r} is not an email URL (smtp://…, consolemail://).") from exc
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "orgsecurity <no-reply@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Authentication and brute-force protection -----------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Lock out one (email, client IP) pair after LOGIN_FAILURE_LIMIT failures, for a cool-off, not for good.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "orgsecurity.auth.axes_username"
+AXES_CLIENT_IP_CALLABLE = "orgsecurity.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "orgsecurity.auth.lockout_response"
+AXES_HANDLER = "orgsecurity.auth.LoginAttemptHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
+# A separate per-account ceiling across all client IPs (OWASP ASVS 2.2.1: at most 100 failures an hour).
+LOGIN_ACCOUNT_FAILURE_CEILING = env_int("LOGIN_ACCOUNT_FAILURE_CEILING", 100, minimum=1, maximum=100)
+LOGIN_ACCOUNT_CEILING_WINDOW = timedelta(hours=1)
+
+# --- Client IP resolution (one resolver for the whole product) -------------------------------------------
+
+
+def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list("TRUSTED_PROXIES"):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"TRUSTED_PROXIES item {item!r} is not an IP address or CIDR.") from exc
+    return networks
+
+
+TRUSTED_PROXIES = _trusted_proxies()
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
+if TRUSTED_PROXIES and TRUSTED_PROXY_COUNT:
+    raise ImproperlyConfigured("Set TRUSTED_PROXIES or TRUSTED_PROXY_COUNT, not both.")
+CLIENT_IP_HEADER = (env_str("CLIENT_IP_HEADER") or "X-Forwarded-For").strip()
+if not CLIENT_IP_HEADER.replace("-", "").isalnum():
+    raise ImproperlyConfigured(f"CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} is not an HTTP header name.")
+
+# --- HTTP security -------------------------------------------------------------------------------------
+_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = _SECURE
+CSRF_COOKIE_SECURE = _SECURE
+# The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only and Path=/.
+SESSION_COOKIE_NAME = "__Host-orgsecurity-session" if _SECURE else "orgsecurity-session"
+CSRF_COOKIE_NAME = "__Host-orgsecurity-csrf" if _SECURE else "orgsecurity-csrf"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=300)
+CSRF_FAILURE_VIEW = "orgsecurity.views.csrf_failure"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _SECURE)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _SECURE else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _SECURE)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _SECURE)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Only when a TLS-terminating proxy that we run sets it, e.g. "X-Forwarded-Proto".
+_PROTO_HEADER = env_str("FORWARDED_PROTO_HEADER")
+if _PROTO_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROTO_HEADER.upper().replace("-", "_"), "https")
+
+# --- Static files, i18n --------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Without collectstatic (tests, a quick local run) fall back to the plain file name instead of failing.
+WHITENOISE_MANIFEST_STRICT = False
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+INVITATION_TTL = timedelta(days=7)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
+    "loggers": {"axes": {"level": "WARNING"}},
+}

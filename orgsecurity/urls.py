@@ -1,0 +1,30 @@
+"""URL map. Every organization page lives under /orgs/<org_slug>/, where the enforcement pipeline runs."""
+
+from django.urls import include, path
+
+from orgsecurity import views
+
+org_patterns = [
+    path("", views.dashboard, name="org_dashboard"),
+    path("members/", views.members, name="members"),
+    path("members/invite/", views.invite, name="invite"),
+    path("members/<int:membership_id>/role/", views.change_role, name="change_role"),
+    path("members/<int:membership_id>/remove/", views.remove_member, name="remove_member"),
+    path("invitations/<int:invitation_id>/revoke/", views.revoke_invitation, name="revoke_invitation"),
+    path("settings/billing/", views.billing, name="billing"),
+    path("settings/security/", views.security, name="security"),
+    path("settings/security/sso/", include("sso.org_urls")),
+    path("settings/security/sessions/", include("sessions_policy.org_urls")),
+    path("settings/security/allowlist/", include("allowlist.org_urls")),
+    path("settings/security/keys/", include("keys.org_urls")),
+    path("audit/", include("audit.org_urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.SignInView.as_view(), name="login"),
+    path("accounts/logout/", views.sign_out_view, name="logout"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("orgs/<slug:org_slug>/", include(org_patterns)),
+    path("support/", include("audit.support_urls")),
+]

@@ -1,0 +1,260 @@
+"""Views of the core app: sign-in, organization dashboard, members, invitations, billing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import LoginView
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from orgsecurity import actions
+from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
+from orgsecurity.auth import sign_in, sign_out
+from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, RoleForm, SignupForm
+from orgsecurity.models import Invitation, Membership, User
+from orgsecurity.roles import Capability, Role, roles_assignable_by
+
+# --- sign-in -----------------------------------------------------------------------------------------
+
+
+class SignInView(LoginView):
+    """Password sign-in at /accounts/login/ (django-axes counts failures; see orgsecurity.auth)."""
+
+    form_class = EmailAuthenticationForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        sign_in(self.request, form.get_user(), method="password", backend=form.get_user().backend)
+        return redirect(self.get_success_url())
+
+
+@require_POST
+def sign_out_view(request: HttpRequest) -> HttpResponse:
+    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out)."""
+    sign_out(request)
+    messages.info(request, "You are signed out.")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Send a signed-in person to their first organization; anyone else to sign in."""
+    if not request.user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    membership = Membership.objects.select_related("organization").filter(user=request.user).order_by("pk").first()
+    if membership is None:
+        return render(request, "orgsecurity/no_organizations.html")
+    return redirect("org_dashboard", org_slug=membership.organization.slug)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A clear page for a form posted without a valid CSRF token (an old tab, or cookies blocked)."""
+    return render(request, "orgsecurity/csrf_failure.html", {"reason": reason}, status=403)
+
+
+# --- organization pages ------------------------------------------------------------------------------
+
+
+@require_GET
+def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug)
+    context = {
+        "org": org,
+        "member_count": Membership.objects.filter(organization=org.organization).count(),
+        "themes": security_themes(org),
+    }
+    return render(request, "orgsecurity/dashboard.html", context)
+
+
+def security_themes(org: OrgContext) -> list[dict[str, Any]]:
+    """The five security themes of the spec, each with its page and a one-line status."""
+    slug = org.organization.slug
+    return [
+        {
+            "name": "SSO",
+            "url": reverse("sso:index", args=[slug]),
+            "about": "Centralized identity through your identity provider",
+            "status": "Not configured yet",
+        },
+        {
+            "name": "Session management",
+            "url": reverse("sessions_policy:index", args=[slug]),
+            "about": "How long people stay signed in and when they must re-authenticate",
+            "status": "Not configured yet",
+        },
+        {
+            "name": "IP allowlist",
+            "url": reverse("allowlist:index", args=[slug]),
+            "about": "Network locations allowed to reach administrative pages",
+            "status": "Not configured yet",
+        },
+        {
+            "name": "API keys",
+            "url": reverse("keys:index", args=[slug]),
+            "about": "Which keys can be used for which teams, projects or workloads",
+            "status": "Not configured yet",
+        },
+        {
+            "name": "Audit log",
+            "url": reverse("audit:log", args=[slug]),
+            "about": "Who changed members, keys, billing and policies",
+            "status": "Recording",
+        },
+    ]
+
+
+@require_GET
+def security(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    return render(request, "orgsecurity/security.html", {"org": org, "themes": security_themes(org)})
+
+
+def _members_page(
+    request: HttpRequest, org: OrgContext, *, invite_form: InviteForm | None = None, status: int = 200
+) -> HttpResponse:
+    can_manage = org.can(Capability.MANAGE_MEMBERS)
+    assignable = roles_assignable_by(org.role) if can_manage else []
+    memberships = Membership.objects.filter(organization=org.organization).select_related("user")
+    invitations = Invitation.objects.filter(
+        organization=org.organization, accepted_at=None, revoked_at=None
+    ).select_related("invited_by")
+    context = {
+        "org": org,
+        "memberships": memberships,
+        "invitations": [invitation for invitation in invitations if invitation.is_pending] if can_manage else [],
+        "can_manage": can_manage,
+        "assignable": assignable,
+        "invite_form": invite_form or InviteForm(assignable=assignable),
+    }
+    return render(request, "orgsecurity/members.html", context, status=status)
+
+
+def _refused(request: HttpRequest, org: OrgContext, exc: actions.ActionRefused) -> HttpResponse:
+    messages.error(request, exc.message)
+    return _members_page(request, org, status=exc.status)
+
+
+@require_GET
+def members(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug)
+    return _members_page(request, org)
+
+
+@require_POST
+def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
+    form = InviteForm(request.POST, assignable=roles_assignable_by(org.role))
+    if not form.is_valid():
+        return _members_page(request, org, invite_form=form, status=400)
+    try:
+        actions.invite_member(org.organization, actor=request.user, **form.cleaned_data)
+    except actions.ActionRefused as exc:
+        form.add_error("email" if exc.code in {"already_member", "already_invited"} else "role", exc.message)
+        return _members_page(request, org, invite_form=form, status=exc.status)
+    messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+    return redirect("members", org_slug=org_slug)
+
+
+@require_POST
+def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
+    invitation = get_org_object(org, Invitation, pk=invitation_id)
+    try:
+        actions.revoke_invitation(invitation, actor=request.user)
+    except actions.ActionRefused as exc:
+        return _refused(request, org, exc)
+    messages.success(request, f"The invitation for {invitation.email} was revoked.")
+    return redirect("members", org_slug=org_slug)
+
+
+@require_POST
+def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
+    membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, org, actions.ActionRefused("Choose one of the listed roles."))
+    try:
+        actions.change_role(membership, actor=request.user, role=form.cleaned_data["role"])
+    except actions.ActionRefused as exc:
+        return _refused(request, org, exc)
+    messages.success(request, f"{membership.user.email} is now {Role(form.cleaned_data['role']).label}.")
+    return redirect("members", org_slug=org_slug)
+
+
+@require_POST
+def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
+    org = org_for_member(request, org_slug)
+    membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
+    if membership.user_id != request.user.pk and not org.can(Capability.MANAGE_MEMBERS):
+        org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)  # raises the 403
+    try:
+        actions.remove_member(membership, actor=request.user)
+    except actions.ActionRefused as exc:
+        return _refused(request, org, exc)
+    if membership.user_id == request.user.pk:
+        messages.success(request, f"You left {org.organization.name}.")
+        return redirect("home")
+    messages.success(request, f"{membership.user.email} was removed.")
+    return redirect("members", org_slug=org_slug)
+
+
+@require_http_methods(["GET", "POST"])
+def billing(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_BILLING)
+    organization = org.organization
+    initial = {name: getattr(organization, name) for name in actions.BILLING_FIELDS}
+    form = BillingForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            changes = actions.update_billing(organization, actor=request.user, **form.cleaned_data)
+            messages.success(request, "Billing settings saved." if changes else "Nothing changed.")
+            return redirect("billing", org_slug=org_slug)
+        status = 400
+    return render(request, "orgsecurity/billing.html", {"org": org, "form": form}, status=status)
+
+
+# --- invitations -------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """Accept an invitation: join as the signed-in user, or create an account for the invited email."""
+    pending = actions.find_invitation(token)
+    if pending is None:
+        return render(request, "orgsecurity/invitation_invalid.html", status=404)
+    user = request.user if request.user.is_authenticated else None
+    existing = user is None and User.objects.filter(email=pending.email).exists()
+    form = SignupForm(request.POST or None, email=pending.email) if user is None and not existing else None
+    status = 200
+    if request.method == "POST":
+        try:
+            if user is not None:
+                actions.accept_invitation(pending, user=user)
+            elif form is not None and form.is_valid():
+                with transaction.atomic():
+                    user = User.objects.create_user(
+                        pending.email, form.cleaned_data["password1"], name=form.cleaned_data["name"]
+                    )
+                    actions.accept_invitation(pending, user=user)
+                sign_in(request, user, method="password")
+            else:
+                status = 400
+        except actions.ActionRefused as exc:
+            messages.error(request, exc.message)
+            status = exc.status
+        else:
+            if status == 200:
+                messages.success(request, f"Welcome to {pending.organization.name}.")
+                return redirect("org_dashboard", org_slug=pending.organization.slug)
+    login_url = f"{reverse('login')}?next={request.path}"
+    context = {"invitation": pending, "form": form, "existing": existing, "login_url": login_url}
+    return render(request, "orgsecurity/invitation.html", context, status=status)

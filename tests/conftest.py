@@ -1,0 +1,93 @@
+"""Shared fixtures: an organization with one person per role, an outsider, and signed-in clients.
+
+Personas follow healthchecks' test style: every view is tried as owner, plain member and outsider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from audit.recorder import Actor
+from orgsecurity import actions
+from orgsecurity.models import Organization, User
+from orgsecurity.roles import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(email: str, password: str = PASSWORD, **fields: object) -> User:
+    return User.objects.create_user(email, password, **fields)
+
+
+def make_org(slug: str, owner: User, name: str | None = None) -> Organization:
+    return actions.create_organization(slug=slug, name=name or slug.title(), owner=owner, actor=Actor.system("tests"))
+
+
+def add_member(org: Organization, user: User, role: str) -> None:
+    actions.add_member(org, actor=Actor.system("tests"), user=user, role=role, via="tests")
+
+
+@pytest.fixture
+def org(db) -> Organization:
+    """The organization ``acme``, made by its first owner (the ``owner`` fixture)."""
+    return make_org("acme", make_user("owner@acme.test", name="Olivia Owner"), "Acme Inc.")
+
+
+@pytest.fixture
+def owner(org) -> User:
+    return User.objects.get(email="owner@acme.test")
+
+
+@pytest.fixture
+def admin(org) -> User:
+    user = make_user("admin@acme.test", name="Adam Admin")
+    add_member(org, user, Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def member(org) -> User:
+    user = make_user("member@acme.test", name="Mia Member")
+    add_member(org, user, Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def billing_user(org) -> User:
+    user = make_user("billing@acme.test", name="Bill Billing")
+    add_member(org, user, Role.BILLING)
+    return user
+
+
+@pytest.fixture
+def auditor(org) -> User:
+    user = make_user("auditor@acme.test", name="Aud Auditor")
+    add_member(org, user, Role.AUDITOR)
+    return user
+
+
+@pytest.fixture
+def other_org(db) -> Organization:
+    return make_org("globex", make_user("owner@globex.test"), "Globex Corp.")
+
+
+@pytest.fixture
+def outsider(other_org) -> User:
+    """Someone with an account and an organization of their own, but not in acme."""
+    return other_org.memberships.get().user
+
+
+@pytest.fixture
+def client_for() -> Callable[[User | None], Client]:
+    """``client_for(user)``: a test client signed in as ``user`` (anonymous for None)."""
+
+    def build(user: User | None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return build

@@ -1,0 +1,72 @@
+"""The one client-IP resolver: REMOTE_ADDR unless our own proxies are configured, then right to left."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.test import RequestFactory, override_settings
+
+from orgsecurity.client_ip import client_ip
+
+factory = RequestFactory()
+
+
+def ip_of(remote: str, forwarded: str | None = None, header: str = "HTTP_X_FORWARDED_FOR") -> str | None:
+    extra = {"REMOTE_ADDR": remote}
+    if forwarded is not None:
+        extra[header] = forwarded
+    return client_ip(factory.get("/", **extra))
+
+
+def nets(*cidrs: str) -> list:
+    return [ipaddress.ip_network(cidr) for cidr in cidrs]
+
+
+def test_without_proxies_forwarded_headers_are_ignored():
+    assert ip_of("203.0.113.9", "1.2.3.4") == "203.0.113.9"
+    assert ip_of("203.0.113.9", "1.2.3.4", header="HTTP_X_REAL_IP") == "203.0.113.9"
+
+
+def test_ipv4_mapped_ipv6_is_given_as_ipv4():
+    assert ip_of("::ffff:192.0.2.1") == "192.0.2.1"
+    assert ip_of("2001:db8::5") == "2001:db8::5"
+
+
+@override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"))
+def test_trusted_proxies_are_skipped_right_to_left():
+    # client, then a spoofed hop the client wrote itself, then our two proxies
+    assert ip_of("10.0.0.2", "6.6.6.6, 198.51.100.4, 10.0.0.1") == "198.51.100.4"
+    assert ip_of("10.0.0.2", "198.51.100.4") == "198.51.100.4"
+
+
+@override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"))
+def test_header_from_an_untrusted_peer_is_ignored():
+    assert ip_of("203.0.113.50", "198.51.100.4") == "203.0.113.50"
+
+
+@override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"))
+def test_garbage_header_falls_back_to_the_peer():
+    assert ip_of("10.0.0.2", "not an ip, <script>") == "10.0.0.2"
+
+
+@override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"), CLIENT_IP_HEADER="X-Real-IP")
+def test_only_the_named_header_is_read():
+    assert ip_of("10.0.0.2", "198.51.100.4") == "10.0.0.2"
+    assert ip_of("10.0.0.2", "198.51.100.4", header="HTTP_X_REAL_IP") == "198.51.100.4"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_proxy_count_takes_the_hop_that_many_from_the_right():
+    assert ip_of("10.9.9.9", "6.6.6.6, 198.51.100.4") == "198.51.100.4"
+    assert ip_of("10.9.9.9", "") == "10.9.9.9"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=2)
+def test_proxy_count_two():
+    assert ip_of("10.9.9.9", "6.6.6.6, 198.51.100.4, 10.1.1.1") == "198.51.100.4"
+
+
+@override_settings(TRUSTED_PROXIES=nets("2001:db8:ffff::/48"))
+def test_ipv6_proxies_and_mapped_clients():
+    assert ip_of("2001:db8:ffff::1", "::ffff:198.51.100.4") == "198.51.100.4"
+    assert ip_of("2001:db8:ffff::1", "[2001:db8::7]:443") == "2001:db8::7"
