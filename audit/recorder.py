@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -174,3 +175,26 @@ def record(
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """Return ``{field: [old, new]}`` for every field whose value differs between two snapshots."""
     return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}
+
+
+def record_throttled(action: str, *, throttle_key: str, window_seconds: int = 60, **kwargs: Any) -> AuditEvent | None:
+    """Record ``action`` at most once per ``window_seconds`` for ``throttle_key`` (e.g. org + client IP), so a
+    flood of refusals does not flood the log. Suppressed repeats are counted (in the shared cache) and the next
+    recorded event carries ``details["suppressed_since_last"]``. Returns the event, or None when suppressed.
+
+    Flood control only: with a per-process cache each process records once per window, which is acceptable.
+    """
+    window_key = f"audit-throttle:{action}:{throttle_key}"
+    count_key = f"{window_key}:suppressed"
+    if cache.add(window_key, True, timeout=window_seconds):
+        suppressed = cache.get(count_key) or 0
+        if suppressed:
+            cache.delete(count_key)
+            kwargs["details"] = {**(kwargs.get("details") or {}), "suppressed_since_last": suppressed}
+        with transaction.atomic():
+            return record(action, **kwargs)
+    try:
+        cache.incr(count_key)
+    except ValueError:
+        cache.set(count_key, 1, timeout=window_seconds * 60)
+    return None

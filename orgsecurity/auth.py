@@ -33,6 +33,7 @@ import audit
 from audit.recorder import Actor
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Organization, User, normalize_email
+from sessions_policy.reauth import mark_reauthenticated
 
 KNOWN_NETWORK_WINDOW = timedelta(days=30)
 
@@ -126,6 +127,7 @@ def sign_in(request: HttpRequest, user: User, *, method: str, backend: str | Non
     (password, saml, oidc or recovery) in each of their organizations."""
     login(request, user, backend=backend or "django.contrib.auth.backends.ModelBackend")
     request.session["auth_method"] = method
+    mark_reauthenticated(request)
     record_for_user_orgs("auth.signed_in", user, actor=user, details={"method": method})
 
 

@@ -122,6 +122,10 @@ ORG_PIPELINE_CHECKS = [
 ]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"
+# Checks for key-authenticated API requests, run after the key is verified: each a function
+# (request, api_key) -> (allowed, Refusal | None). The keys app and the IP allowlist (scope "api") add theirs.
+API_PIPELINE_CHECKS: list[str] = []
+
 ROOT_URLCONF = "orgsecurity.urls"
 WSGI_APPLICATION = "orgsecurity.wsgi.application"
 AUTH_USER_MODEL = "orgsecurity.User"
@@ -264,6 +268,8 @@ USE_I18N = True
 USE_TZ = True
 
 INVITATION_TTL = timedelta(days=7)
+# Default re-authentication window for sensitive actions (organizations' session policies may shorten it).
+REAUTH_MAX_AGE_SECONDS = env_int("REAUTH_MAX_AGE_SECONDS", 15 * 60, minimum=60)
 
 LOGGING = {
     "version": 1,

@@ -24,7 +24,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/logout/", views.sign_out_view, name="logout"),
+    path("accounts/", include("sessions_policy.account_urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("sso/<slug:org_slug>/", include("sso.urls")),
+    path("api/v1/", include("keys.api_urls")),
     path("orgs/<slug:org_slug>/", include(org_patterns)),
     path("support/", include("audit.support_urls")),
 ]

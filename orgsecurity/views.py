@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orgsecurity import actions
@@ -73,41 +74,35 @@ def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "orgsecurity/dashboard.html", context)
 
 
+THEMES = [
+    ("SSO", "sso", "Centralized identity through your identity provider"),
+    ("Session management", "sessions_policy", "How long people stay signed in and when they must re-authenticate"),
+    ("IP allowlist", "allowlist", "Network locations allowed to reach administrative pages"),
+    ("API keys", "keys", "Which keys can be used for which teams, projects or workloads"),
+]
+
+
 def security_themes(org: OrgContext) -> list[dict[str, Any]]:
-    """The five security themes of the spec, each with its page and a one-line status."""
+    """The five security themes of the spec, each with its page and a one-line status from its app."""
     slug = org.organization.slug
-    return [
+    themes = [
         {
-            "name": "SSO",
-            "url": reverse("sso:index", args=[slug]),
-            "about": "Centralized identity through your identity provider",
-            "status": "Not configured yet",
-        },
-        {
-            "name": "Session management",
-            "url": reverse("sessions_policy:index", args=[slug]),
-            "about": "How long people stay signed in and when they must re-authenticate",
-            "status": "Not configured yet",
-        },
-        {
-            "name": "IP allowlist",
-            "url": reverse("allowlist:index", args=[slug]),
-            "about": "Network locations allowed to reach administrative pages",
-            "status": "Not configured yet",
-        },
-        {
-            "name": "API keys",
-            "url": reverse("keys:index", args=[slug]),
-            "about": "Which keys can be used for which teams, projects or workloads",
-            "status": "Not configured yet",
-        },
+            "name": name,
+            "url": reverse(f"{app}:index", args=[slug]),
+            "about": about,
+            "status": import_string(f"{app}.summary.status")(org),
+        }
+        for name, app, about in THEMES
+    ]
+    themes.append(
         {
             "name": "Audit log",
             "url": reverse("audit:log", args=[slug]),
             "about": "Who changed members, keys, billing and policies",
             "status": "Recording",
-        },
-    ]
+        }
+    )
+    return themes
 
 
 @require_GET

@@ -128,3 +128,18 @@ def test_request_metadata_is_recorded(client_for, owner, member):
     event = AuditEvent.objects.get(action="member.role_changed")
     assert (event.ip, event.user_agent) == ("192.0.2.44", "Mozilla/5.0 test")
     assert event.request_id == response["X-Request-ID"]
+
+
+def test_throttled_events_are_recorded_once_per_window_with_a_count(org, settings):
+    from django.core.cache import cache
+
+    from audit.recorder import record_throttled
+
+    cache.clear()
+    kwargs = {"organization": org, "actor": None, "throttle_key": "acme:192.0.2.1", "window_seconds": 60}
+    assert record_throttled("billing.updated", **kwargs) is not None
+    assert record_throttled("billing.updated", **kwargs) is None
+    assert record_throttled("billing.updated", **kwargs) is None
+    cache.delete("audit-throttle:billing.updated:acme:192.0.2.1")  # the window ends
+    event = record_throttled("billing.updated", **kwargs)
+    assert event.details == {"suppressed_since_last": 2}

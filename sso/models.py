@@ -1,0 +1,112 @@
+"""SSO connections per organization, the identities linked through them, and test-connection runs.
+
+Protocol-specific fields (SAML IdP metadata and SP keys; OIDC issuer and client) are added by the SAML and
+OIDC parts of this app; what is here is shared by both.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from orgsecurity.models import Organization
+from orgsecurity.roles import Role
+
+
+class SSOConnection(models.Model):
+    """One organization's connection to its identity provider (IdP).
+
+    Status moves off → testing → on → enforced (SSO-only), changed only through action functions. The model
+    does not forbid several connections per organization; the product uses one active connection for now.
+    """
+
+    class Protocol(models.TextChoices):
+        SAML = "saml", "SAML 2.0"
+        OIDC = "oidc", "OpenID Connect"
+
+    class Status(models.TextChoices):
+        OFF = "off", "Off"
+        TESTING = "testing", "Testing"
+        ON = "on", "On"
+        ENFORCED = "enforced", "Enforced (SSO only)"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_connections")
+    protocol = models.CharField(max_length=10, choices=Protocol.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OFF)
+    name = models.CharField(max_length=100, blank=True, help_text="What your people call the IdP, e.g. 'Okta'.")
+    admin_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The person responsible for testing and rollback.",
+    )
+    # {"email": "...", "first_name": "...", "last_name": "...", "display_name": "...", "groups": "..."}:
+    # which assertion attribute or ID-token claim feeds each profile field.
+    attribute_map = models.JSONField(default=dict, blank=True)
+    allow_jit = models.BooleanField(
+        "just-in-time provisioning", default=False, help_text="Create members on their first SSO sign-in."
+    )
+    jit_default_role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_protocol_display()} connection {self.name or self.pk}"
+
+
+class SSOIdentity(models.Model):
+    """A user's identity at one connection's IdP: (issuer, subject format, subject) → user.
+
+    SAML: issuer is the IdP entity ID, subject the NameID value, format the NameID format.
+    OIDC: issuer is the ``iss`` value, subject the ``sub`` claim, format ``oidc``.
+    Never linked on email alone.
+    """
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="identities")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=1024)
+    subject_format = models.CharField(max_length=255)
+    subject = models.CharField(max_length=1024)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "issuer", "subject_format", "subject"], name="sso_identity_unique_subject"
+            ),
+            models.UniqueConstraint(fields=["connection", "user"], name="sso_identity_one_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.subject_format})"
+
+
+class SSOTestRun(models.Model):
+    """One run of "Test SSO": a real sign-in through the IdP by an admin, and what came back."""
+
+    class Result(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCESS = "success", "Succeeded"
+        FAILURE = "failure", "Failed"
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="test_runs")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=10, choices=Result.choices, default=Result.PENDING)
+    # What the IdP sent and how it mapped (subject, format, attributes), or what went wrong.
+    details = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_result_display()} test at {self.started_at:%Y-%m-%d %H:%M}"
