@@ -6,3 +6,11 @@ from django.apps import AppConfig
 class SsoConfig(AppConfig):
     name = "sso"
     verbose_name = "Single sign-on"
+
+    def ready(self) -> None:
+        from sessions_policy.reauth import register_provider
+        from sso.reauth import start_reauthentication
+
+        # Sessions signed in through an IdP re-authenticate there, with a forced fresh login.
+        for method in ("saml", "oidc"):
+            register_provider(method, start_reauthentication)

@@ -110,3 +110,41 @@ class SSOTestRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_result_display()} test at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SSOPendingLogin(models.Model):
+    """A sign-in we started at the IdP and have not finished: the server-side state of one round trip.
+
+    ``key`` is what the IdP hands back (the SAML AuthnRequest ID, answered as InResponseTo; the OIDC ``state``),
+    unique and usable once. ``browser_binding`` is the SHA-256 of a random value kept in the session of the browser
+    that started it, so an answer carried to another browser (login CSRF) is refused at the finishing step.
+    ``data`` holds protocol state (OIDC nonce, PKCE verifier) and, after the IdP answered, the asserted identity.
+    """
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", "Sign in"
+        TEST = "test", "Test connection"
+        LINK = "link", "Link account"
+        REAUTH = "reauth", "Re-authenticate"
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="pending_logins")
+    key = models.CharField(max_length=255, unique=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    test_run = models.ForeignKey(SSOTestRun, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    next_url = models.CharField(max_length=2000, blank=True)
+    browser_binding = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    finish_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="sso_pending_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} via {self.connection_id} ({self.key[:12]}…)"

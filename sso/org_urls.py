@@ -1,4 +1,4 @@
-"""Organization pages of the sso app, under /orgs/<org_slug>/settings/security/."""
+"""Organization pages of SSO, under /orgs/<org_slug>/settings/security/sso/."""
 
 from django.urls import path
 
@@ -8,4 +8,11 @@ app_name = "sso"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("link/", views.start_link, name="link"),
+    path("identities/<int:identity_id>/unlink/", views.unlink, name="unlink"),
+    path("<int:connection_id>/", views.connection_detail, name="connection"),
+    path("<int:connection_id>/settings/", views.connection_settings, name="connection_settings"),
+    path("<int:connection_id>/status/", views.connection_status, name="connection_status"),
+    path("<int:connection_id>/test/", views.start_test, name="start_test"),
+    path("<int:connection_id>/tests/<int:run_id>/", views.test_run, name="test_run"),
 ]

@@ -1,8 +1,16 @@
-"""Public SSO endpoints that IdPs and browsers reach: /sso/<org_slug>/saml/... and /sso/<org_slug>/oidc/...
+"""Public SSO endpoints that IdPs and browsers reach, under /sso/<org_slug>/.
 
-These are not organization pages: the enforcement pipeline does not run here (people are signing in).
+These are not organization pages: the enforcement pipeline does not run here (people are signing in). The SAML and
+OIDC packages add their own endpoints (metadata, ACS, SLO; callback) below.
 """
+
+from django.urls import path
+
+from sso import public_views
 
 app_name = "sso_public"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("login/", public_views.login, name="login"),
+    path("finish/", public_views.finish, name="finish"),
+]

@@ -1,14 +1,175 @@
-"""Views of the sso app."""
+"""Organization pages for SSO: connections, general settings, status, tests, and linking your own account."""
 
+from __future__ import annotations
+
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from orgsecurity.accessors import org_for_member
+from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
+from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
+from sessions_policy.decorators import require_recent_auth
+from sso import actions
+from sso.flow import SSOSignInRefused
+from sso.forms import ConnectionSettingsForm, StatusForm
+from sso.models import SSOConnection, SSOIdentity, SSOPendingLogin
+from sso.protocols import HANDLERS, handler_for
+
+
+def _connections(org: OrgContext):
+    return SSOConnection.objects.filter(organization=org.organization).select_related("admin_owner")
+
+
+def linkable_connection(org: OrgContext) -> SSOConnection | None:
+    """The connection members link their accounts to: the first one that is not off."""
+    return _connections(org).exclude(status=SSOConnection.Status.OFF).first()
 
 
 @require_GET
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Everyone in the org sees whether their account is linked; owners and admins also manage connections."""
+    org = org_for_member(request, org_slug)
+    can_manage = org.can(Capability.MANAGE_SECURITY)
+    linkable = linkable_connection(org)
+    own_identities = SSOIdentity.objects.filter(connection__organization=org.organization, user=request.user)
+    context = {
+        "org": org,
+        "can_manage": can_manage,
+        "connections": _connections(org) if can_manage else [],
+        "protocols": [(name, getattr(handler, "create_url_name", "")) for name, handler in sorted(HANDLERS.items())],
+        "linkable": linkable,
+        "own_identities": own_identities.select_related("connection"),
+    }
+    return render(request, "sso/index.html", context)
+
+
+def _connection_page(
+    request: HttpRequest, org: OrgContext, connection: SSOConnection, *, form=None, status: int = 200
+) -> HttpResponse:
+    handler = HANDLERS.get(connection.protocol)
+    config_context = handler.config_context(request, connection) if hasattr(handler, "config_context") else {}
+    context = {
+        "org": org,
+        "connection": connection,
+        "settings_form": form
+        or ConnectionSettingsForm(
+            initial=ConnectionSettingsForm.initial_for(connection), organization=org.organization
+        ),
+        "status_choices": sorted(actions.ALLOWED_MOVES.get(connection.status, set())),
+        "test_runs": connection.test_runs.select_related("actor")[:10],
+        "identities": connection.identities.select_related("user").order_by("user__email"),
+        "config_template": f"sso/{connection.protocol}/_config.html" if config_context else "",
+        **config_context,
+    }
+    return render(request, "sso/connection.html", context, status=status)
+
+
+@require_GET
+def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    return render(request, "orgsecurity/not_configured.html", {"org": org, "title": "Single sign-on (SSO)"})
+    connection = get_org_object(org, SSOConnection, pk=connection_id)
+    return _connection_page(request, org, connection)
+
+
+@require_POST
+@require_recent_auth
+def connection_settings(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connection = get_org_object(org, SSOConnection, pk=connection_id)
+    form = ConnectionSettingsForm(request.POST, organization=org.organization)
+    if not form.is_valid():
+        return _connection_page(request, org, connection, form=form, status=400)
+    try:
+        changes = actions.update_connection(connection, actor=request.user, **form.cleaned_data)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _connection_page(request, org, connection, form=form, status=exc.status)
+    messages.success(request, "Settings saved." if changes else "Nothing changed.")
+    return redirect("sso:connection", org_slug, connection.pk)
+
+
+@require_POST
+@require_recent_auth
+def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connection = get_org_object(org, SSOConnection, pk=connection_id)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the listed statuses.")
+        return _connection_page(request, org, connection, status=400)
+    try:
+        connection = actions.set_status(connection, actor=request.user, status=form.cleaned_data["status"])
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _connection_page(request, org, connection, status=exc.status)
+    messages.success(request, f"SSO is now {connection.get_status_display()}.")
+    return redirect("sso:connection", org_slug, connection.pk)
+
+
+@require_POST
+def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Run a real SP-initiated sign-in marked as a test; the result page shows what came back."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connection = get_org_object(org, SSOConnection, pk=connection_id)
+    run = actions.start_test_run(connection, actor=request.user)
+    try:
+        return handler_for(connection).start_login(
+            request,
+            connection,
+            purpose=SSOPendingLogin.Purpose.TEST,
+            next_url=actions.test_run_url(run),
+            user=request.user,
+            test_run=run,
+        )
+    except SSOSignInRefused as exc:
+        actions.finish_test_run(run, actor=request.user, success=False, details={}, error=exc.message)
+        return redirect(actions.test_run_url(run))
+
+
+@require_GET
+def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: int) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connection = get_org_object(org, SSOConnection, pk=connection_id)
+    run = get_object_or_404(connection.test_runs.select_related("actor"), pk=run_id)
+    return render(request, "sso/test_run.html", {"org": org, "connection": connection, "run": run})
+
+
+@require_POST
+def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """A signed-in member confirms linking their account to their IdP identity, then signs in at the IdP."""
+    org = org_for_member(request, org_slug)
+    connection = linkable_connection(org)
+    if connection is None:
+        messages.error(request, "Single sign-on is not set up for this organization yet.")
+        return redirect("sso:index", org_slug)
+    try:
+        return handler_for(connection).start_login(
+            request,
+            connection,
+            purpose=SSOPendingLogin.Purpose.LINK,
+            next_url=f"/orgs/{org_slug}/settings/security/sso/",
+            user=request.user,
+        )
+    except SSOSignInRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("sso:index", org_slug)
+
+
+@require_http_methods(["POST"])
+@require_recent_auth
+def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpResponse:
+    """Owners and admins unlink anyone's identity; members unlink their own."""
+    org = org_for_member(request, org_slug)
+    queryset = SSOIdentity.objects.filter(connection__organization=org.organization).select_related(
+        "user", "connection__organization"
+    )
+    if not org.can(Capability.MANAGE_SECURITY):
+        queryset = queryset.filter(user=request.user)
+    linked = queryset.filter(pk=identity_id).first()
+    if linked is None:
+        return render(request, "404.html", status=404)
+    actions.unlink_identity(linked, actor=request.user)
+    messages.success(request, f"{linked.user.email} is no longer linked to {linked.subject}.")
+    return redirect("sso:index", org_slug)

@@ -5,6 +5,7 @@ Personas follow healthchecks' test style: every view is tried as owner, plain me
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +15,7 @@ from audit.recorder import Actor
 from orgsecurity import actions
 from orgsecurity.models import Organization, User
 from orgsecurity.roles import Role
+from sessions_policy.reauth import SESSION_KEY as REAUTH_SESSION_KEY
 
 PASSWORD = "correct horse battery staple"
 
@@ -80,6 +82,11 @@ def outsider(other_org) -> User:
     return other_org.memberships.get().user
 
 
+def mark_reauthenticated_session(session) -> None:
+    """As a fresh sign-in does: the session counts as recently authenticated."""
+    session[REAUTH_SESSION_KEY] = int(time.time())
+
+
 @pytest.fixture
 def client_for() -> Callable[[User | None], Client]:
     """``client_for(user)``: a test client signed in as ``user`` (anonymous for None)."""
@@ -88,6 +95,10 @@ def client_for() -> Callable[[User | None], Client]:
         client = Client()
         if user is not None:
             client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+            session = client.session
+            session["auth_method"] = "password"
+            mark_reauthenticated_session(session)
+            session.save()
         return client
 
     return build

@@ -1,0 +1,235 @@
+"""Action functions for SSO connections: create, configure, change status, link identities, record tests.
+
+Each validates, writes and records its audit event in one transaction (see CONTRIBUTING.md). Protocol-specific
+configuration (SAML metadata and certificates, OIDC issuer and client) lives in the protocol packages and uses
+``record_connection_change`` for its audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+import audit
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership, Organization, User
+from orgsecurity.roles import Role
+from sso.identity import AssertedIdentity
+from sso.models import SSOConnection, SSOIdentity, SSOTestRun
+
+# Moves allowed between statuses. "testing" and "enforced" come with the rollout guardrails.
+ALLOWED_MOVES: dict[str, set[str]] = {
+    SSOConnection.Status.OFF: {SSOConnection.Status.ON},
+    SSOConnection.Status.ON: {SSOConnection.Status.OFF},
+    SSOConnection.Status.TESTING: {SSOConnection.Status.OFF, SSOConnection.Status.ON},
+    SSOConnection.Status.ENFORCED: {SSOConnection.Status.OFF, SSOConnection.Status.ON, SSOConnection.Status.TESTING},
+}
+GENERAL_FIELDS = ("name", "admin_owner", "attribute_map", "allow_jit", "jit_default_role")
+
+
+def _snapshot(connection: SSOConnection, fields: tuple[str, ...]) -> dict[str, Any]:
+    values = {}
+    for name in fields:
+        value = getattr(connection, name)
+        values[name] = value.email if isinstance(value, User) else value
+    return values
+
+
+def record_connection_change(
+    connection: SSOConnection, *, actor: Any, changes: dict[str, list[Any]], details: dict[str, Any] | None = None
+) -> None:
+    """Record ``sso.connection_updated`` for changes already written (call inside the same transaction)."""
+    if changes:
+        audit.record(
+            "sso.connection_updated",
+            organization=connection.organization,
+            actor=actor,
+            target=connection,
+            changes=changes,
+            details=details or {},
+        )
+
+
+def create_connection(
+    organization: Organization, *, actor: User, protocol: str, name: str = "", **fields: Any
+) -> SSOConnection:
+    """Create a connection (status off) with ``actor`` as its admin owner unless another is given."""
+    if protocol not in SSOConnection.Protocol.values:
+        raise ActionRefused(f"{protocol!r} is not a supported protocol.", code="bad_protocol")
+    with transaction.atomic():
+        connection = SSOConnection(
+            organization=organization, protocol=protocol, name=name, admin_owner=fields.pop("admin_owner", actor)
+        )
+        for key, value in fields.items():
+            setattr(connection, key, value)
+        connection.full_clean(exclude=["organization"])
+        connection.save()
+        audit.record(
+            "sso.connection_created",
+            organization=organization,
+            actor=actor,
+            target=connection,
+            changes={"protocol": [None, protocol], "name": [None, name], "status": [None, connection.status]},
+        )
+    return connection
+
+
+def update_connection(connection: SSOConnection, *, actor: User, **values: Any) -> dict[str, list[Any]]:
+    """Change general settings (name, admin owner, attribute map, JIT provisioning); returns the changes."""
+    unknown = set(values) - set(GENERAL_FIELDS)
+    if unknown:
+        raise ActionRefused(f"Unknown connection settings: {', '.join(sorted(unknown))}.", code="bad_field")
+    with transaction.atomic():
+        connection = SSOConnection.objects.select_for_update().get(pk=connection.pk)
+        owner = values.get("admin_owner")
+        if (
+            owner is not None
+            and not Membership.objects.filter(
+                organization=connection.organization, user=owner, role__in=[Role.OWNER, Role.ADMIN]
+            ).exists()
+        ):
+            raise ActionRefused("The admin owner must be an owner or admin of this organization.", code="bad_owner")
+        before = _snapshot(connection, GENERAL_FIELDS)
+        for key, value in values.items():
+            setattr(connection, key, value)
+        connection.full_clean(exclude=["organization"])
+        after = _snapshot(connection, GENERAL_FIELDS)
+        changes = {key: [before[key], after[key]] for key in values if before[key] != after[key]}
+        if changes:
+            connection.save()
+            record_connection_change(connection, actor=actor, changes=changes)
+    return changes
+
+
+def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOConnection:
+    """Move the connection to ``status`` when that move is allowed; raises ActionRefused with the reason."""
+    with transaction.atomic():
+        connection = SSOConnection.objects.select_for_update().select_related("organization").get(pk=connection.pk)
+        old = connection.status
+        if status == old:
+            return connection
+        if status not in ALLOWED_MOVES.get(old, set()):
+            raise ActionRefused(
+                f"SSO cannot go from {connection.get_status_display()} to {SSOConnection.Status(status).label}.",
+                code="bad_move",
+                status=409,
+            )
+        connection.status = status
+        connection.save(update_fields=["status", "updated_at"])
+        audit.record(
+            "sso.status_changed",
+            organization=connection.organization,
+            actor=actor,
+            target=connection,
+            changes={"status": [old, status]},
+        )
+    return connection
+
+
+def link_identity(
+    connection: SSOConnection, user: User, identity: AssertedIdentity, *, actor: Any, via: str
+) -> SSOIdentity:
+    """Link ``user`` to the IdP identity (issuer, subject format, subject) at ``connection``.
+
+    Raises ``sso.flow.SSOSignInRefused`` when that identity is linked to someone else or the user already has a
+    different identity at this connection.
+    """
+    from sso.flow import SSOSignInRefused
+
+    with transaction.atomic():
+        existing = SSOIdentity.objects.filter(
+            connection=connection,
+            issuer=identity.issuer,
+            subject_format=identity.subject_format,
+            subject=identity.subject,
+        ).first()
+        if existing is not None:
+            if existing.user_id == user.pk:
+                return existing
+            raise SSOSignInRefused(
+                "This IdP account is already linked to another person here. Ask an admin of your organization.",
+                code="linked_to_other",
+            )
+        if SSOIdentity.objects.filter(connection=connection, user=user).exists():
+            raise SSOSignInRefused(
+                "Your account is already linked to a different IdP account. Unlink it first on the SSO page.",
+                code="already_linked",
+                status=409,
+            )
+        try:
+            with transaction.atomic():
+                linked = SSOIdentity.objects.create(
+                    connection=connection,
+                    user=user,
+                    issuer=identity.issuer,
+                    subject_format=identity.subject_format,
+                    subject=identity.subject,
+                    last_login_at=timezone.now() if via != "test" else None,
+                )
+        except IntegrityError:
+            raise SSOSignInRefused("This IdP account was just linked by another sign-in.", code="race") from None
+        audit.record(
+            "sso.identity_linked",
+            organization=connection.organization,
+            actor=actor,
+            target=linked,
+            changes={"user": [None, user.email], "subject": [None, identity.subject]},
+            details={"via": via, "subject_format": identity.subject_format, "issuer": identity.issuer},
+        )
+    return linked
+
+
+def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
+    """Remove a link between a person and their IdP identity (they sign in with a password or link again)."""
+    with transaction.atomic():
+        connection = linked.connection
+        audit.record(
+            "sso.identity_unlinked",
+            organization=connection.organization,
+            actor=actor,
+            target=linked,
+            changes={"user": [linked.user.email, None], "subject": [linked.subject, None]},
+        )
+        linked.delete()
+
+
+def start_test_run(connection: SSOConnection, *, actor: User) -> SSOTestRun:
+    """Create a pending test run; the protocol then sends the admin to the IdP."""
+    with transaction.atomic():
+        run = SSOTestRun.objects.create(connection=connection, actor=actor)
+        audit.record("sso.test_started", organization=connection.organization, actor=actor, target=connection)
+    return run
+
+
+def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict[str, Any], error: str = "") -> None:
+    """Store a test run's result (what came back, or what went wrong and what to change) and audit it."""
+    with transaction.atomic():
+        updated = SSOTestRun.objects.filter(pk=run.pk, result=SSOTestRun.Result.PENDING).update(
+            result=SSOTestRun.Result.SUCCESS if success else SSOTestRun.Result.FAILURE,
+            finished_at=timezone.now(),
+            details=details,
+            error=error,
+        )
+        if not updated:
+            return
+        run.refresh_from_db()
+        audit.record(
+            "sso.tested",
+            organization=run.connection.organization,
+            actor=actor,
+            target=run.connection,
+            details={
+                "result": run.result,
+                "error": error,
+                "subject": details.get("subject", ""),
+                "subject_format": details.get("subject_format", ""),
+            },
+        )
+
+
+def test_run_url(run: SSOTestRun) -> str:
+    connection = run.connection
+    return reverse("sso:test_run", args=[connection.organization.slug, connection.pk, run.pk])

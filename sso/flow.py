@@ -1,0 +1,179 @@
+"""The round trip through the IdP: pending logins, single use, browser binding, and the finishing step.
+
+1. ``begin`` stores a pending login keyed by what the IdP will hand back (SAML AuthnRequest ID / OIDC state) and
+   binds it to this browser (a random value in the session; only its hash is stored).
+2. The protocol code validates the IdP's answer, then ``answer`` consumes the pending login (once, before its
+   expiry) and stores the asserted identity with a one-time finish token.
+3. The browser is sent to ``/sso/<org>/finish/?token=…`` — a same-site GET, so the SameSite=Lax session cookie
+   comes along even when the IdP answered with a cross-site POST — where ``finish`` checks the browser binding and
+   hands over to ``sso.identity.complete``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from sso.identity import AssertedIdentity
+from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
+
+PENDING_TTL = timedelta(minutes=10)
+FINISH_TTL = timedelta(minutes=5)
+_BINDING_SESSION_KEY = "sso_binding"
+
+
+class SSOSignInRefused(Exception):
+    """An SSO round trip was refused. ``message`` is for the person; ``code`` is stable; nothing was changed."""
+
+    def __init__(self, message: str, *, code: str = "refused", status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def safe_next_url(candidate: str | None, default: str = "/") -> str:
+    """``candidate`` when it is a same-origin path (e.g. from RelayState or ?next=), else ``default``."""
+    if (
+        candidate
+        and candidate.startswith("/")
+        and not candidate.startswith("//")
+        and "\\" not in candidate
+        and url_has_allowed_host_and_scheme(candidate, allowed_hosts=set())
+    ):
+        return candidate
+    return default
+
+
+def begin(
+    request: HttpRequest,
+    connection: SSOConnection,
+    *,
+    key: str,
+    purpose: str,
+    next_url: str = "",
+    user: Any = None,
+    test_run: SSOTestRun | None = None,
+    data: dict[str, Any] | None = None,
+    ttl: timedelta = PENDING_TTL,
+) -> SSOPendingLogin:
+    """Store a pending login for ``key`` (unique, e.g. the AuthnRequest ID) bound to this browser's session."""
+    binding = request.session.get(_BINDING_SESSION_KEY)
+    if not binding:
+        binding = secrets.token_urlsafe(32)
+        request.session[_BINDING_SESSION_KEY] = binding
+    return SSOPendingLogin.objects.create(
+        connection=connection,
+        key=key,
+        purpose=purpose,
+        user=user if user is not None and getattr(user, "is_authenticated", False) else None,
+        test_run=test_run,
+        next_url=safe_next_url(next_url, ""),
+        browser_binding=_sha256(binding),
+        data=data or {},
+        expires_at=timezone.now() + ttl,
+    )
+
+
+def claim(connection: SSOConnection, key: str) -> SSOPendingLogin:
+    """Consume the pending login ``key`` of ``connection``: exactly once, before it expires.
+
+    Raises SSOSignInRefused for an unknown key (a response to a request we never sent, or sent for another
+    organization's connection), a second use (replay) or an expired one.
+    """
+    with transaction.atomic():
+        pending = (
+            SSOPendingLogin.objects.select_for_update()
+            .select_related("connection", "test_run")
+            .filter(connection=connection, key=key)
+            .first()
+        )
+        if pending is None:
+            raise SSOSignInRefused(
+                "This sign-in answer does not match any sign-in started here. Start the sign-in again.",
+                code="unknown_request",
+                status=400,
+            )
+        if pending.answered_at is not None:
+            raise SSOSignInRefused(
+                "This sign-in answer was already used. Start the sign-in again.", code="replayed", status=400
+            )
+        if pending.expires_at <= timezone.now():
+            raise SSOSignInRefused(
+                "This sign-in took too long and expired. Start the sign-in again.", code="expired", status=400
+            )
+        pending.answered_at = timezone.now()
+        pending.save(update_fields=["answered_at"])
+    return pending
+
+
+def answer(pending: SSOPendingLogin, identity: AssertedIdentity) -> str:
+    """Store the validated identity on a claimed pending login; return the URL that finishes the sign-in."""
+    token = secrets.token_urlsafe(32)
+    data = {**pending.data, "identity": asdict(identity)}
+    data["identity"]["authenticated_at"] = identity.authenticated_at.isoformat() if identity.authenticated_at else None
+    SSOPendingLogin.objects.filter(pk=pending.pk, finished_at=None).update(data=data, finish_token_hash=_sha256(token))
+    slug = pending.connection.organization.slug
+    return f"{reverse('sso_public:finish', args=[slug])}?{urlencode({'token': token})}"
+
+
+def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOPendingLogin, AssertedIdentity]:
+    """Return the answered pending login for a finish ``token`` and its identity, marking it finished.
+
+    Raises SSOSignInRefused when the token is unknown, already used, too old, for another organization, or was
+    started in another browser.
+    """
+    if not token or len(token) > 100:
+        raise SSOSignInRefused("This sign-in link is not valid. Start the sign-in again.", code="bad_token", status=400)
+    with transaction.atomic():
+        pending = (
+            SSOPendingLogin.objects.select_for_update()
+            .select_related("connection__organization", "test_run", "user")
+            .filter(finish_token_hash=_sha256(token), connection__organization__slug=org_slug)
+            .first()
+        )
+        if pending is None or pending.finished_at is not None or "identity" not in pending.data:
+            raise SSOSignInRefused(
+                "This sign-in link is not valid or was already used. Start the sign-in again.",
+                code="bad_token",
+                status=400,
+            )
+        if pending.answered_at is None or pending.answered_at + FINISH_TTL <= timezone.now():
+            raise SSOSignInRefused("This sign-in expired. Start the sign-in again.", code="expired", status=400)
+        binding = request.session.get(_BINDING_SESSION_KEY)
+        if not binding or not secrets.compare_digest(_sha256(binding), pending.browser_binding):
+            raise SSOSignInRefused(
+                "This sign-in was started in another browser. Start the sign-in again from this browser.",
+                code="other_browser",
+                status=400,
+            )
+        pending.finished_at = timezone.now()
+        pending.save(update_fields=["finished_at"])
+    return pending, AssertedIdentity.from_dict(pending.data["identity"])
+
+
+def purge_expired(now: Any = None) -> int:
+    """Delete pending logins that can no longer be used; returns how many. Safe to call from any process."""
+    cutoff = (now or timezone.now()) - FINISH_TTL
+    deleted, _ = SSOPendingLogin.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted
+
+
+def public_url(path: str) -> str:
+    """An absolute URL on this service, built from PUBLIC_BASE_URL (never from the request's Host header)."""
+    return f"{settings.PUBLIC_BASE_URL}{path}"

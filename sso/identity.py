@@ -1,0 +1,294 @@
+"""What the IdP asserted, how it maps to a profile, and what it means for the person: sign in, link, test, or
+re-authenticate.
+
+Identity is linked on (connection, issuer, subject format, subject) — the SAML NameID or the OIDC ``sub`` — and
+never on email alone (SAML Core §2.2.2, OIDC Core §5.7: only ``iss`` + ``sub`` identify an end user).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.recorder import Actor
+from orgsecurity import actions as org_actions
+from orgsecurity.auth import sign_in
+from orgsecurity.models import Membership, User, normalize_email
+from sessions_policy.reauth import mark_reauthenticated
+from sso.models import SSOConnection, SSOIdentity, SSOPendingLogin, SSOTestRun
+
+PROFILE_FIELDS = ("email", "first_name", "last_name", "display_name", "groups")
+# How long before the re-authentication request an IdP login may have happened and still count as fresh.
+REAUTH_CLOCK_SKEW = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class AssertedIdentity:
+    """A validated answer from the IdP, protocol-neutral.
+
+    ``issuer``: the IdP entity ID (SAML) or ``iss`` (OIDC). ``subject``/``subject_format``: NameID value and format
+    (SAML) or ``sub`` and "oidc". ``attributes``: every attribute or claim received, name → list of string values.
+    ``email_verified``: whether the IdP vouches for the email (OIDC ``email_verified``; SAML IdPs assert emails
+    they manage). ``authenticated_at``: when the person authenticated at the IdP (SAML AuthnInstant, OIDC
+    ``auth_time``), UTC, used to prove a fresh login for re-authentication.
+    """
+
+    issuer: str
+    subject: str
+    subject_format: str
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    email_verified: bool = False
+    authenticated_at: datetime | None = None
+    session_index: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AssertedIdentity:
+        moment = data.get("authenticated_at")
+        return cls(
+            issuer=data["issuer"],
+            subject=data["subject"],
+            subject_format=data["subject_format"],
+            attributes={str(k): [str(v) for v in values] for k, values in (data.get("attributes") or {}).items()},
+            email_verified=bool(data.get("email_verified")),
+            authenticated_at=datetime.fromisoformat(moment) if moment else None,
+            session_index=data.get("session_index") or "",
+        )
+
+
+@dataclass(frozen=True)
+class MappedProfile:
+    """Profile fields taken from the asserted attributes, and which attribute fed each (for the test page)."""
+
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    display_name: str = ""
+    groups: tuple[str, ...] = ()
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.display_name or " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> MappedProfile:
+    """Apply ``attribute_map`` (profile field → attribute or claim name, compared exactly, e.g. the
+    ``http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`` URI) to the asserted attributes."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for profile_field in PROFILE_FIELDS:
+        attribute = (attribute_map or {}).get(profile_field)
+        received = identity.attributes.get(attribute) if attribute else None
+        if not received:
+            continue
+        sources[profile_field] = attribute
+        if profile_field == "groups":
+            values["groups"] = tuple(value for value in received if value)
+        else:
+            values[profile_field] = received[0].strip()[:254]
+    if "email" in values:
+        values["email"] = normalize_email(values["email"])
+    return MappedProfile(**values, sources=sources)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What completing an SSO answer did: ``kind`` is signed_in, linked, tested or reauthenticated; ``redirect_to``
+    is where the browser goes next."""
+
+    kind: str
+    redirect_to: str
+    user: User | None = None
+    test_run: SSOTestRun | None = None
+
+
+def complete(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity) -> Outcome:
+    """Act on a validated, browser-bound IdP answer according to the pending login's purpose.
+
+    Raises ``sso.flow.SSOSignInRefused`` (nothing changed) when the answer cannot be used: e.g. the identity is not
+    linked and cannot be provisioned, is linked to someone else, the person is no longer a member, or a
+    re-authentication did not come from the same person with a fresh login.
+    """
+    connection = pending.connection
+    profile = map_profile(identity, connection.attribute_map)
+    if pending.purpose == SSOPendingLogin.Purpose.TEST:
+        return _complete_test(request, pending, identity, profile)
+    if pending.purpose == SSOPendingLogin.Purpose.LINK:
+        return _complete_link(request, pending, identity)
+    if pending.purpose == SSOPendingLogin.Purpose.REAUTH:
+        return _complete_reauth(request, pending, identity)
+    return _complete_login(request, pending, identity, profile)
+
+
+# --- the purposes ---------------------------------------------------------------------------------------------
+
+
+def _refuse(message: str, code: str, status: int = 403):
+    from sso.flow import SSOSignInRefused
+
+    return SSOSignInRefused(message, code=code, status=status)
+
+
+def find_identity(connection: SSOConnection, identity: AssertedIdentity) -> SSOIdentity | None:
+    return (
+        SSOIdentity.objects.select_related("user")
+        .filter(
+            connection=connection,
+            issuer=identity.issuer,
+            subject_format=identity.subject_format,
+            subject=identity.subject,
+        )
+        .first()
+    )
+
+
+def test_details(identity: AssertedIdentity, profile: MappedProfile) -> dict[str, Any]:
+    """What a test run shows: the subject and format, every attribute received, and how each field mapped."""
+    return {
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "subject_format": identity.subject_format,
+        "attributes": identity.attributes,
+        "email_verified": identity.email_verified,
+        "authenticated_at": identity.authenticated_at.isoformat() if identity.authenticated_at else None,
+        "mapped": {
+            "email": profile.email,
+            "first_name": profile.first_name,
+            "last_name": profile.last_name,
+            "display_name": profile.display_name,
+            "groups": list(profile.groups),
+        },
+        "sources": profile.sources,
+    }
+
+
+def _complete_test(
+    request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
+) -> Outcome:
+    from sso import actions
+
+    run = pending.test_run
+    actor = pending.user
+    if run is None or actor is None or not request.user.is_authenticated or request.user.pk != actor.pk:
+        raise _refuse("This test was started by someone else. Start it again.", "test_other_user")
+    details = test_details(identity, profile)
+    with transaction.atomic():
+        existing = find_identity(pending.connection, identity)
+        linked_note = ""
+        if existing is None and not SSOIdentity.objects.filter(connection=pending.connection, user=actor).exists():
+            actions.link_identity(pending.connection, actor, identity, actor=actor, via="test")
+            linked_note = "Your account is now linked to this IdP identity."
+        elif existing is not None and existing.user_id != actor.pk:
+            linked_note = f"This IdP identity is linked to {existing.user.email}, not to you."
+        details["link"] = linked_note
+        actions.finish_test_run(run, actor=actor, success=True, details=details)
+    return Outcome("tested", actions.test_run_url(run), user=actor, test_run=run)
+
+
+def _complete_link(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity) -> Outcome:
+    from sso import actions
+
+    user = pending.user
+    if user is None or not request.user.is_authenticated or request.user.pk != user.pk:
+        raise _refuse("Sign in first, then link your account again.", "link_other_user")
+    actions.link_identity(pending.connection, user, identity, actor=user, via="confirmed link")
+    return Outcome("linked", pending.next_url or f"/orgs/{pending.connection.organization.slug}/", user=user)
+
+
+def _complete_reauth(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity) -> Outcome:
+    user = pending.user
+    linked = find_identity(pending.connection, identity)
+    if user is None or linked is None or linked.user_id != user.pk or request.user.pk != user.pk:
+        raise _refuse(
+            "The IdP signed in a different person than the one signed in here. Re-authentication was refused.",
+            "reauth_other_user",
+        )
+    fresh_after = pending.created_at - REAUTH_CLOCK_SKEW
+    if identity.authenticated_at is None or identity.authenticated_at < fresh_after:
+        raise _refuse(
+            "The IdP did not ask you to sign in again (it reused an earlier login), so this does not count as "
+            "re-authentication. Ask your IdP administrator to honour forced re-authentication.",
+            "reauth_not_fresh",
+        )
+    mark_reauthenticated(request)
+    return Outcome("reauthenticated", pending.next_url or "/", user=user)
+
+
+def _complete_login(
+    request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
+) -> Outcome:
+    connection = pending.connection
+    organization = connection.organization
+    if not sign_in_allowed(connection):
+        raise _refuse(
+            f"Single sign-on is turned off for {organization.name}. Sign in with your password, or ask an admin.",
+            "sso_off",
+        )
+    with transaction.atomic():
+        linked = find_identity(connection, identity)
+        user = linked.user if linked else provision(connection, identity, profile)
+        if not user.is_active:
+            raise _refuse("This account is deactivated. Ask an admin of your organization.", "inactive")
+        if not Membership.objects.filter(organization=organization, user=user).exists():
+            raise _refuse(
+                f"Your IdP account is not a member of {organization.name} here. Ask an admin for an invitation.",
+                "not_member",
+            )
+        SSOIdentity.objects.filter(connection=connection, user=user).update(last_login_at=timezone.now())
+        sign_in(request, user, method=connection.protocol)
+        request.session["sso_connection_id"] = connection.pk
+        request.session["sso_session_index"] = identity.session_index
+    return Outcome("signed_in", pending.next_url or f"/orgs/{organization.slug}/", user=user)
+
+
+def sign_in_allowed(connection: SSOConnection) -> bool:
+    """Whether members may sign in through ``connection`` right now (status on or enforced)."""
+    return connection.status in {SSOConnection.Status.ON, SSOConnection.Status.ENFORCED}
+
+
+def provision(connection: SSOConnection, identity: AssertedIdentity, profile: MappedProfile) -> User:
+    """Find or create the account for an identity nobody is linked to yet, and link it; or refuse.
+
+    JIT provisioning creates a new account and membership only when the connection allows it and the email is one
+    the IdP vouches for. An existing account is never taken over on email alone: its owner links it by signing in
+    first and choosing "Link SSO".
+    """
+    from sso import actions
+
+    email = profile.email
+    existing = User.objects.filter(email=email).first() if email else None
+    if existing is not None:
+        raise _refuse(
+            f"An account for {email} exists but is not linked to this IdP identity yet. Sign in with your password, "
+            "then choose “Link SSO” on your organization's SSO page.",
+            "not_linked",
+        )
+    if not connection.allow_jit:
+        raise _refuse(
+            "Your IdP account is not linked to an account here, and this organization does not create accounts on "
+            "first sign-in. Ask an admin for an invitation.",
+            "no_jit",
+        )
+    if not email or not identity.email_verified:
+        raise _refuse(
+            "The IdP did not send a verified email address, so no account can be created for you.", "no_email"
+        )
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email, None, name=profile.name[:150])
+            org_actions.add_member(
+                connection.organization,
+                actor=Actor.system(f"{connection.get_protocol_display()} JIT provisioning"),
+                user=user,
+                role=connection.jit_default_role,
+                via=f"{connection.protocol} jit",
+            )
+            actions.link_identity(connection, user, identity, actor=user, via="jit")
+    except IntegrityError:
+        raise _refuse("Your account was just created by another sign-in. Try again.", "race", status=409) from None
+    return user

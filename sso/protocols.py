@@ -1,0 +1,56 @@
+"""The protocol registry: how to start a sign-in at the IdP for each SSO protocol.
+
+The SAML and OIDC parts register a handler for "saml" and "oidc". Everything after the IdP answers is shared
+(``sso.flow`` and ``sso.identity``): the protocol code only validates the answer and hands over an
+``AssertedIdentity``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from django.http import HttpRequest, HttpResponse
+
+from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
+
+
+class ProtocolHandler(Protocol):
+    def start_login(
+        self,
+        request: HttpRequest,
+        connection: SSOConnection,
+        *,
+        purpose: str,
+        next_url: str,
+        user=None,
+        test_run: SSOTestRun | None = None,
+        force_authn: bool = False,
+    ) -> HttpResponse:
+        """Create the pending login (``sso.flow.begin``) and return the redirect (or auto-POST page) to the IdP.
+
+        ``force_authn`` asks the IdP for a fresh login (SAML ForceAuthn="true", OIDC prompt=login & max_age=0).
+        Raises ``sso.flow.SSOSignInRefused`` when the connection cannot start a sign-in (e.g. incomplete config).
+        """
+
+
+HANDLERS: dict[str, ProtocolHandler] = {}
+
+
+def register(protocol: str, handler: ProtocolHandler) -> None:
+    """Make ``handler`` start sign-ins for connections of ``protocol`` ("saml" or "oidc")."""
+    HANDLERS[protocol] = handler
+
+
+def handler_for(connection: SSOConnection) -> ProtocolHandler:
+    """The handler for ``connection``'s protocol; raises ``sso.flow.SSOSignInRefused`` when none is installed."""
+    from sso.flow import SSOSignInRefused
+
+    try:
+        return HANDLERS[connection.protocol]
+    except KeyError:
+        raise SSOSignInRefused(
+            f"Sign-in with {connection.get_protocol_display()} is not available on this server.", code="no_protocol"
+        ) from None
+
+
+__all__ = ["HANDLERS", "ProtocolHandler", "SSOPendingLogin", "handler_for", "register"]

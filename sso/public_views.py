@@ -1,0 +1,85 @@
+"""Public SSO endpoints: start a sign-in with the organization's IdP, and finish any round trip.
+
+The pipeline does not run here (people are signing in); each view checks what it needs itself.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from audit.recorder import Target, record_throttled
+from orgsecurity.client_ip import client_ip
+from sso import flow
+from sso.flow import SSOSignInRefused
+from sso.identity import complete, sign_in_allowed
+from sso.models import SSOConnection, SSOPendingLogin
+from sso.protocols import handler_for
+
+
+def refusal_page(request: HttpRequest, exc: SSOSignInRefused, connection: SSOConnection | None = None) -> HttpResponse:
+    """The page a person sees when an SSO sign-in is refused: what went wrong and what to do, never the product."""
+    if connection is not None:
+        record_throttled(
+            "sso.sign_in_refused",
+            throttle_key=f"{connection.pk}:{client_ip(request)}:{exc.code}",
+            organization=connection.organization,
+            actor=None,
+            target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
+            details={"reason": exc.code, "message": exc.message},
+        )
+    return render(request, "sso/refused.html", {"message": exc.message, "code": exc.code}, status=exc.status)
+
+
+def sign_in_connection(org_slug: str) -> SSOConnection | None:
+    """The connection members of ``org_slug`` sign in through, if SSO sign-in is open to them."""
+    for connection in SSOConnection.objects.filter(organization__slug=org_slug).select_related("organization"):
+        if sign_in_allowed(connection):
+            return connection
+    return None
+
+
+@require_GET
+def login(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Start SSO sign-in for ``org_slug`` with its IdP (``?next=`` a same-origin path to land on)."""
+    connection = sign_in_connection(org_slug)
+    if connection is None:
+        exc = SSOSignInRefused(
+            "Single sign-on is not available for this organization. Sign in with your password.",
+            code="sso_unavailable",
+            status=404,
+        )
+        return refusal_page(request, exc)
+    next_url = flow.safe_next_url(request.GET.get("next"), "")
+    try:
+        return handler_for(connection).start_login(
+            request, connection, purpose=SSOPendingLogin.Purpose.LOGIN, next_url=next_url
+        )
+    except SSOSignInRefused as exc:
+        return refusal_page(request, exc, connection)
+
+
+@require_GET
+def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Finish a round trip in the browser that started it (see sso.flow): sign in, link, test or re-authenticate."""
+    try:
+        pending, identity = flow.take_answered(request, org_slug, request.GET.get("token", ""))
+    except SSOSignInRefused as exc:
+        return refusal_page(request, exc)
+    try:
+        outcome = complete(request, pending, identity)
+    except SSOSignInRefused as exc:
+        if pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
+            from sso import actions
+
+            actions.finish_test_run(
+                pending.test_run,
+                actor=pending.user,
+                success=False,
+                details={"subject": identity.subject},
+                error=exc.message,
+            )
+            return redirect(actions.test_run_url(pending.test_run))
+        return refusal_page(request, exc, pending.connection)
+    return redirect(outcome.redirect_to)
