@@ -189,7 +189,7 @@ def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor:
             result.notices.append(f"{where.capitalize()}{entry.cidr} overlaps {name}, which contains it.")
         for name in index.subnets_of(entry.network):
             result.notices.append(f"{where.capitalize()}{entry.cidr} overlaps {name}, which it contains.")
-        index.add(entry.network, f"{_label(entry)} (line {entry.line})" if entry.line else _label(entry))
+        index.add(entry.network, f"{_label(entry)} on line {entry.line}" if entry.line else _label(entry))
         new_entries.append(
             IPAllowlistEntry(organization=organization, cidr=entry.cidr, label=entry.label, added_by=actor)
         )
@@ -297,7 +297,7 @@ def update_settings(
             actor=actor,
             target=allowlist,
             changes=changes,
-            details={"covers": Scope(scope).label},
+            details={"covers": Scope.phrase(scope)},
         )
     return changes
 

@@ -21,6 +21,11 @@ class Scope(models.TextChoices):
     BOTH = "both", "Dashboard pages and API keys"
 
     @classmethod
+    def phrase(cls, scope: str) -> str:
+        """The scope inside a sentence: "dashboard pages", "API keys", "dashboard pages and API keys"."""
+        return {cls.DASHBOARD: "dashboard pages", cls.API: "API keys", cls.BOTH: "dashboard pages and API keys"}[scope]
+
+    @classmethod
     def covers_dashboard(cls, scope: str) -> bool:
         return scope in {cls.DASHBOARD, cls.BOTH}
 

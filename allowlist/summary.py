@@ -15,5 +15,5 @@ def status(org: OrgContext) -> str:
         return "Not configured yet"
     entries = f"{count} entr{'y' if count == 1 else 'ies'}"
     if allowlist is not None and allowlist.enabled:
-        return f"On for {Scope(allowlist.scope).label.lower()} · {entries}"
+        return f"On for {Scope.phrase(allowlist.scope)} · {entries}"
     return f"Off · {entries}"

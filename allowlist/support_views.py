@@ -25,25 +25,29 @@ def _require_staff(request: HttpRequest) -> None:
         raise Http404("No such page.")
 
 
+def _page(
+    request: HttpRequest, organization: Organization, form: SupportDisableForm, status: int = 200
+) -> HttpResponse:
+    allowlist = IPAllowlist.objects.filter(organization=organization).first()
+    context = {"organization": organization, "allowlist": allowlist, "form": form}
+    return render(request, "allowlist/support_disable.html", context, status=status)
+
+
 @require_recent_auth
 def _disable(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org_slug)
-    allowlist = IPAllowlist.objects.filter(organization=organization).first()
-    form = SupportDisableForm(request.POST or None)
-    context = {"organization": organization, "allowlist": allowlist, "form": form}
-    if request.method == "GET":
-        return render(request, "allowlist/support_disable.html", context)
+    form = SupportDisableForm(request.POST)
     if not form.is_valid():
         if wants_json(request):
             return json_error("invalid_input", "Say why (e.g. the support ticket).", 400)
-        return render(request, "allowlist/support_disable.html", context, status=400)
+        return _page(request, organization, form, status=400)
     try:
         changed = actions.disable_for_support(organization, staff=request.user, reason=form.cleaned_data["reason"])
     except ActionRefused as exc:
         if wants_json(request):
             return json_error(exc.code, exc.message, exc.status)
         form.add_error("reason", exc.message)
-        return render(request, "allowlist/support_disable.html", context, status=exc.status)
+        return _page(request, organization, form, status=exc.status)
     message = (
         f"The IP allowlist of {organization.name} is now off; its owners were emailed."
         if changed
@@ -57,7 +61,9 @@ def _disable(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def disable(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """GET: the confirmation form; POST (``reason``): turn the organization's allowlist off. Staff only (404
-    for everyone else), with recent re-authentication."""
+    """GET: the confirmation form; POST (``reason``): turn the organization's allowlist off, with recent
+    re-authentication. Staff only: everyone else gets 404."""
     _require_staff(request)
+    if request.method == "GET":
+        return _page(request, get_object_or_404(Organization, slug=org_slug), SupportDisableForm())
     return _disable(request, org_slug=org_slug)

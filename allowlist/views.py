@@ -86,7 +86,7 @@ def _page(request: HttpRequest, org: OrgContext, *, status: int = 200, **forms: 
     context = {
         "org": org,
         "enabled": enabled,
-        "scope_label": Scope(scope).label,
+        "scope_phrase": Scope.phrase(scope),
         "guards_dashboard": guards_dashboard,
         "entries_page": page,
         "entry_count": page.paginator.count,
@@ -178,7 +178,7 @@ def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     if not changes:
         return _done(request, org, "Nothing changed.")
     state = "on" if form.cleaned_data["enabled"] else "off"
-    return _done(request, org, f"The allowlist is {state}; it covers {Scope(form.cleaned_data['scope']).label}.")
+    return _done(request, org, f"The allowlist is {state}; it covers {Scope.phrase(form.cleaned_data['scope'])}.")
 
 
 @security_change

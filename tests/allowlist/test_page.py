@@ -76,7 +76,7 @@ def test_the_page_shows_status_your_ip_and_entries(client_at, owner, org):
 def test_dashboard_status_line(client_at, owner, org):
     assert "Not configured yet" in client_at(owner).get("/orgs/acme/settings/security/").content.decode()
     enable(org, owner, OFFICE, "2001:db8::/32", scope="both")
-    assert "On for dashboard pages and api keys · 2 entries" in client_at(owner).get("/orgs/acme/").content.decode()
+    assert "On for dashboard pages and API keys · 2 entries" in client_at(owner).get("/orgs/acme/").content.decode()
 
 
 # --- adding ------------------------------------------------------------------------------------------
@@ -153,9 +153,9 @@ def test_bulk_paste_adds_everything_and_reports_duplicates_and_overlaps(client_a
     response = client.post(PAGE + "entries/bulk/", {"entries": paste, "label": "pasted"}, follow=True)
     page = response.content.decode()
     assert "Added 4 entries." in page
-    assert "Line 3: 198.51.100.7/32 overlaps 198.51.100.0/24 (Berlin office) (line 2), which contains it." in page
+    assert "Line 3: 198.51.100.7/32 overlaps 198.51.100.0/24 (Berlin office) on line 2, which contains it." in page
     assert "Line 5: 10.1.0.0/16 overlaps 10.0.0.0/8 (Corporate), already on the list, which contains it." in page
-    assert "Line 6: 198.51.100.0/24 was skipped: it duplicates 198.51.100.0/24 (Berlin office) (line 2)." in page
+    assert "Line 6: 198.51.100.0/24 was skipped: it duplicates 198.51.100.0/24 (Berlin office) on line 2." in page
     assert list(IPAllowlistEntry.objects.values_list("cidr", "label").order_by("pk")) == [
         ("10.0.0.0/8", "Corporate"),
         ("198.51.100.0/24", "Berlin office"),
@@ -186,9 +186,8 @@ def test_a_bulk_paste_with_a_bad_line_saves_nothing_and_names_each_line(client_a
     assert response.status_code == 400
     page = response.content.decode()
     assert "2 lines could not be read, so nothing was added." in page
-    assert "Line 2 (<code>198.51.100.0/33</code>)" in page
-    assert "the prefix length /33 is too long for IPv4" in page
-    assert "Line 4 (<code>fe80::1%eth0</code>)" in page
+    assert "Line 2: “198.51.100.0/33”: the prefix length /33 is too long for IPv4 (at most /32)." in page
+    assert "Line 4: “fe80::1%eth0” has an IPv6 zone" in page
     assert paste in page  # the paste is kept for fixing
     assert not IPAllowlistEntry.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="allowlist.").exists()
@@ -255,11 +254,11 @@ def test_enabling_from_inside_works_and_is_audited(client_at, owner):
     client = client_at(owner, ip=OFFICE_IP)
     client.post(PAGE + "entries/add/", {"cidr": OFFICE})
     response = post_settings(client, True, follow=True)
-    assert "The allowlist is on; it covers Dashboard pages." in response.content.decode()
+    assert "The allowlist is on; it covers dashboard pages." in response.content.decode()
     assert IPAllowlist.objects.get().guards_dashboard
     event = AuditEvent.objects.get(action="allowlist.enabled")
     assert event.changes == {"enabled": [False, True]}
-    assert event.sentence == "owner@acme.test turned the IP allowlist on for Dashboard pages"
+    assert event.sentence == "owner@acme.test turned the IP allowlist on for dashboard pages"
     post_settings(client, True, scope="both")
     assert AuditEvent.objects.get(action="allowlist.scope_changed").changes == {"scope": ["dashboard", "both"]}
     post_settings(client, False, scope="both")

@@ -35,7 +35,7 @@ def test_staff_turn_the_list_off_audited_and_owners_emailed(
     enable(org, owner, OFFICE)
     assert client_at(member, ip=HOME_IP).get("/orgs/acme/").status_code == 403
     client = client_at(staff, ip=HOME_IP)
-    assert "The allowlist is <strong>on</strong> for dashboard pages." in client.get(URL).content.decode()
+    assert "The allowlist is <strong>on</strong> covering Dashboard pages." in client.get(URL).content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(URL, {"reason": "Ticket 4711: every owner locked out"}, follow=True)
     assert "The IP allowlist of Acme Inc. is now off; its owners were emailed." in response.content.decode()
@@ -66,7 +66,9 @@ def test_a_reason_is_required(client_at, org, owner, staff):
 
 def test_staff_must_have_re_authenticated(client_at, org, owner, staff):
     enable(org, owner, OFFICE)
-    response = client_at(staff, recent_auth=False).post(URL, {"reason": "ticket"})
+    stale = client_at(staff, recent_auth=False)
+    assert stale.get(URL).status_code == 200  # reading the form needs no re-authentication; acting does
+    response = stale.post(URL, {"reason": "ticket"}, HTTP_REFERER="https://testserver" + URL)
     assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/reauthenticate/")
+    assert response["Location"] == "/accounts/reauthenticate/?next=%2Fsupport%2Forgs%2Facme%2Fallowlist%2Fdisable%2F"
     assert IPAllowlist.objects.get().enabled
