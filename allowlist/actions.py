@@ -12,7 +12,6 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from ipaddress import ip_network
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
-from allowlist.matching import EntryRef, compile_allowlist
+from allowlist.matching import EntryRef, compile_allowlist, parse_block
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
 from allowlist.networks import EntryError, LineError, Network, ParsedEntry, parse_entry, parse_paste
 from audit.recorder import Actor
@@ -104,42 +103,44 @@ def _label(entry: ParsedEntry | IPAllowlistEntry | EntryRef) -> str:
     return f"{entry.cidr} ({entry.label})" if entry.label else entry.cidr
 
 
+Block = tuple[int, int, int]  # (IP version, first address as int, prefix length)
+_WIDTH = {4: 32, 6: 128}
+
+
+def _block(network: Network) -> Block:
+    return (network.version, int(network.network_address), network.prefixlen)
+
+
 class _BlockIndex:
-    """The blocks already on a list, for reporting duplicates and overlaps: a dict by (version, start, prefix)
-    and a sorted list of the same keys, so 'inside' and 'contains' are at most 129 lookups and one bisect."""
+    """The blocks already on a list, for reporting duplicates and overlaps: a dict by Block and a sorted list of
+    the same keys, so "inside" is at most 128 dict lookups and "contains" one bisect."""
 
-    def __init__(self, entries: Iterable[tuple[Network, str]]) -> None:
-        self.names: dict[tuple[int, int, int], str] = {self.key(network): name for network, name in entries}
-        self.sorted: list[tuple[int, int, int]] = sorted(self.names)
+    def __init__(self, blocks: Iterable[tuple[Block, str]]) -> None:
+        self.names: dict[Block, str] = dict(blocks)
+        self.sorted: list[Block] = sorted(self.names)
 
-    @staticmethod
-    def key(network: Network) -> tuple[int, int, int]:
-        return (network.version, int(network.network_address), network.prefixlen)
+    def add(self, block: Block, name: str) -> None:
+        self.names[block] = name
+        insort(self.sorted, block)
 
-    def add(self, network: Network, name: str) -> None:
-        key = self.key(network)
-        self.names[key] = name
-        insort(self.sorted, key)
+    def duplicate_of(self, block: Block) -> str | None:
+        return self.names.get(block)
 
-    def duplicate_of(self, network: Network) -> str | None:
-        return self.names.get(self.key(network))
-
-    def supernets_of(self, network: Network) -> list[str]:
-        version, start, prefixlen = self.key(network)
-        width = network.max_prefixlen
+    def supernets_of(self, block: Block) -> list[str]:
+        version, start, prefixlen = block
         found = []
         for shorter in range(prefixlen - 1, -1, -1):
-            host_bits = width - shorter
+            host_bits = _WIDTH[version] - shorter
             name = self.names.get((version, (start >> host_bits) << host_bits, shorter))
             if name is not None:
                 found.append(name)
         return found
 
-    def subnets_of(self, network: Network) -> list[str]:
-        version, start, prefixlen = self.key(network)
-        end = int(network.broadcast_address)
+    def subnets_of(self, block: Block) -> list[str]:
+        version, start, prefixlen = block
+        end = start | ((1 << (_WIDTH[version] - prefixlen)) - 1)
         low = bisect_left(self.sorted, (version, start, prefixlen + 1))
-        high = bisect_right(self.sorted, (version, end, network.max_prefixlen))
+        high = bisect_right(self.sorted, (version, end, _WIDTH[version]))
         return [self.names[key] for key in self.sorted[low:high] if key[2] > prefixlen]
 
 
@@ -175,21 +176,22 @@ def add_entries(organization: Organization, text: str, *, actor: User, default_l
 def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor: User) -> AddResult:
     allowlist = lock_allowlist(organization)
     existing = list(IPAllowlistEntry.objects.filter(organization=organization))
-    index = _BlockIndex((ip_network(entry.cidr), f"{_label(entry)}, already on the list") for entry in existing)
+    index = _BlockIndex((parse_block(entry.cidr), f"{_label(entry)}, already on the list") for entry in existing)
     result = AddResult()
     new_entries: list[IPAllowlistEntry] = []
     for entry in parsed:
-        where = f"line {entry.line}: " if entry.line else ""
-        result.notices.extend(f"{where.capitalize()}{notice}" for notice in entry.notices)
-        duplicate = index.duplicate_of(entry.network)
+        where = f"Line {entry.line}: " if entry.line else ""
+        result.notices.extend(f"{where}{notice}" for notice in entry.notices)
+        block = _block(entry.network)
+        duplicate = index.duplicate_of(block)
         if duplicate is not None:
-            result.notices.append(f"{where.capitalize()}{entry.cidr} was skipped: it duplicates {duplicate}.")
+            result.notices.append(f"{where}{entry.cidr} was skipped: it duplicates {duplicate}.")
             continue
-        for name in index.supernets_of(entry.network):
-            result.notices.append(f"{where.capitalize()}{entry.cidr} overlaps {name}, which contains it.")
-        for name in index.subnets_of(entry.network):
-            result.notices.append(f"{where.capitalize()}{entry.cidr} overlaps {name}, which it contains.")
-        index.add(entry.network, f"{_label(entry)} on line {entry.line}" if entry.line else _label(entry))
+        for name in index.supernets_of(block):
+            result.notices.append(f"{where}{entry.cidr} overlaps {name}, which contains it.")
+        for name in index.subnets_of(block):
+            result.notices.append(f"{where}{entry.cidr} overlaps {name}, which it contains.")
+        index.add(block, f"{_label(entry)} on line {entry.line}" if entry.line else _label(entry))
         new_entries.append(
             IPAllowlistEntry(organization=organization, cidr=entry.cidr, label=entry.label, added_by=actor)
         )
