@@ -27,10 +27,12 @@ class Scope(models.TextChoices):
 
     @classmethod
     def covers_dashboard(cls, scope: str) -> bool:
+        """True when ``scope`` includes every page under /orgs/<slug>/."""
         return scope in {cls.DASHBOARD, cls.BOTH}
 
     @classmethod
     def covers_api(cls, scope: str) -> bool:
+        """True when ``scope`` includes key-authenticated API requests."""
         return scope in {cls.API, cls.BOTH}
 
 
@@ -49,10 +51,12 @@ class IPAllowlist(models.Model):
 
     @property
     def guards_dashboard(self) -> bool:
+        """Enabled, with a scope that includes dashboard pages."""
         return self.enabled and Scope.covers_dashboard(self.scope)
 
     @property
     def guards_api(self) -> bool:
+        """Enabled, with a scope that includes API keys."""
         return self.enabled and Scope.covers_api(self.scope)
 
 

@@ -38,10 +38,12 @@ class AllowlistPolicy:
 
     @property
     def guards_dashboard(self) -> bool:
+        """Enabled, with a scope that includes dashboard pages."""
         return self.enabled and Scope.covers_dashboard(self.scope)
 
     @property
     def guards_api(self) -> bool:
+        """Enabled, with a scope that includes API keys."""
         return self.enabled and Scope.covers_api(self.scope)
 
     def matcher(self) -> CompiledAllowlist:
