@@ -119,6 +119,9 @@ MIDDLEWARE = [
 ORG_PIPELINE_CHECKS = [
     "orgsecurity.pipeline.check_authenticated",
     "orgsecurity.pipeline.check_membership",
+    "sessions_policy.enforcement.check_tracked_session",
+    "sessions_policy.enforcement.check_session_timeouts",
+    "sessions_policy.enforcement.check_single_session",
 ]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"
