@@ -16,9 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sessions_policy import actions, clock, resume
 from sessions_policy.decorators import live_session_required
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_of_each_organization
-from sessions_policy.rules import SessionRules
 from sessions_policy.models import AuthMethod, UserSession
 from sessions_policy.reauth import PROVIDERS, mark_reauthenticated
+from sessions_policy.rules import SessionRules
 
 
 class PasswordConfirmForm(forms.Form):
@@ -123,5 +123,7 @@ def end_session(request: HttpRequest, session_id: int) -> HttpResponse:
 def end_other_sessions(request: HttpRequest) -> HttpResponse:
     """End every session of yours except this one."""
     count = actions.end_own_sessions(request.user, current_session_key=request.session.session_key)
-    messages.success(request, f"{count} other session{'s' if count != 1 else ''} ended." if count else "No other sessions.")
+    messages.success(
+        request, f"{count} other session{'s' if count != 1 else ''} ended." if count else "No other sessions."
+    )
     return redirect("account_sessions")

@@ -64,10 +64,10 @@ def start_session(
     with transaction.atomic():
         replaced = None
         if replacing and replacing != request.session.session_key:
-            replaced = UserSession.objects.filter(session_key=replacing, revoked_at=None).first()
-            UserSession.objects.filter(session_key=replacing, revoked_at=None).update(
-                revoked_at=now, revoked_reason=REPLACED
-            )
+            replaced = UserSession.objects.select_for_update().filter(session_key=replacing, revoked_at=None).first()
+        if replaced is not None:
+            replaced.revoked_at, replaced.revoked_reason = now, REPLACED
+            replaced.save(update_fields=["revoked_at", "revoked_reason"])
         session = UserSession.objects.create(
             user=user,
             session_key=request.session.session_key,
@@ -100,9 +100,7 @@ def mark_signed_out(session_key: str | None) -> None:
         )
 
 
-def expire_current_session(
-    request: HttpRequest, *, organization: Organization | None, code: str, reason: str
-) -> None:
+def expire_current_session(request: HttpRequest, *, organization: Organization | None, code: str, reason: str) -> None:
     """End the session of ``request`` because a rule says so (idle, absolute, single session, revoked,
     untracked): mark it ended, record ``session.ended`` (once, even when parallel requests race), log out.
 
@@ -203,7 +201,9 @@ def revoke_user_sessions(
             sessions = sessions.filter(auth_method__in=list(methods))
         if keep_session_key:
             sessions = sessions.exclude(session_key=keep_session_key)
-        ended = [session for session in sessions.order_by("pk") if _end(session, reason=reason, organization=organization)]
+        ended = [
+            session for session in sessions.order_by("pk") if _end(session, reason=reason, organization=organization)
+        ]
         if ended:
             _record_for(
                 "session.revoked_all",
@@ -253,7 +253,9 @@ def end_member_sessions(
             raise ActionRefused("Only owners and admins can end members' sessions.", code="not_allowed", status=403)
         target = Membership.objects.filter(organization=organization, user=member).first()
         if target is None:
-            raise ActionRefused(f"{member.email} is not a member of {organization.name}.", code="not_member", status=404)
+            raise ActionRefused(
+                f"{member.email} is not a member of {organization.name}.", code="not_member", status=404
+            )
         if member.pk != actor.pk and target.role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused("Only owners can end an owner's sessions.", code="role_not_allowed", status=403)
         reason = f"Ended by {actor.email}, {_role_label(actor_membership)} of {organization.name}."

@@ -17,16 +17,19 @@ page that says why and a sign-in link back to the page they wanted; XHR/JSON cli
 
 Everything is read from the database on every request (one query, sized for the benchmark's budget), so a
 revocation or policy change made through any app process is enforced by all of them on the next request.
+Nothing that decides is kept in process memory (``_state_sql`` caches only the text of that query).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Subquery
+from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
 from django.shortcuts import resolve_url
 
@@ -70,26 +73,18 @@ def session_state(request: HttpRequest, organization: Organization | None) -> Se
 
 
 def _load_state(request: HttpRequest, organization: Organization | None) -> SessionState:
-    sessions = UserSession.objects.filter(session_key=request.session.session_key or "", user_id=request.user.pk)
-    newer = UserSession.objects.filter(
-        user_id=OuterRef("user_id"), revoked_at=None, authenticated_at__gt=OuterRef("authenticated_at")
-    )
-    sessions = sessions.annotate(newer_session_exists=Exists(newer))
+    session_key, user_id = request.session.session_key or "", request.user.pk
     if organization is None:
-        row = next(iter(sessions[:1]), None)
-        return SessionState(None, row, rules_for_person(request.user.pk), bool(row and row.newer_session_exists))
+        newer = UserSession.objects.filter(
+            user_id=OuterRef("user_id"), revoked_at=None, authenticated_at__gt=OuterRef("authenticated_at")
+        )
+        sessions = UserSession.objects.filter(session_key=session_key, user_id=user_id)
+        row = next(iter(sessions.annotate(newer_session_exists=Exists(newer))[:1]), None)
+        return SessionState(None, row, rules_for_person(user_id), bool(row and row.newer_session_exists))
 
-    policy = SessionPolicy.objects.filter(organization_id=organization.pk)
-    sessions = sessions.annotate(
-        barred_here=Exists(
-            OrgSessionRevocation.objects.filter(user_session_id=OuterRef("pk"), organization_id=organization.pk)
-        ),
-        policy_idle=Subquery(policy.values("idle_timeout_s")[:1]),
-        policy_absolute=Subquery(policy.values("absolute_timeout_s")[:1]),
-        policy_reauth=Subquery(policy.values("reauth_max_age_s")[:1]),
-        policy_single=Subquery(policy.values("single_session")[:1]),
+    row = next(
+        iter(UserSession.objects.raw(_state_sql(), [organization.pk, organization.pk, session_key, user_id])), None
     )
-    row = next(iter(sessions[:1]), None)
     if row is None:
         return SessionState(organization, None, rules_for_organization(organization))
     if row.policy_idle is None:
@@ -102,6 +97,35 @@ def _load_state(request: HttpRequest, organization: Organization | None) -> Sess
             single_session=bool(row.policy_single),
         ).to_rules()
     return SessionState(organization, row, rules, bool(row.newer_session_exists), bool(row.barred_here))
+
+
+@cache
+def _state_sql() -> str:
+    """The one query every organization page costs: the tracked session, whether a newer session of the same
+    person is live, whether this organization ended the session, and the organization's policy (if any).
+
+    Written as SQL (standard, for PostgreSQL and SQLite alike) because the hot path runs it on every request and
+    the ORM spends longer composing this statement than the database spends running it (bench/request_overhead.py).
+    Parameters: organization id, organization id, session key, user id.
+    """
+    quote = connection.ops.quote_name
+    session, policy, revocation = (
+        quote(model._meta.db_table) for model in (UserSession, SessionPolicy, OrgSessionRevocation)
+    )
+    columns = ", ".join(f"s.{quote(field.column)}" for field in UserSession._meta.concrete_fields)
+    # Only table and column names (quoted, from the models) are formatted in; every value is a parameter.
+    return f"""
+        SELECT {columns},
+            EXISTS (SELECT 1 FROM {session} newer
+                    WHERE newer.user_id = s.user_id AND newer.revoked_at IS NULL
+                      AND newer.authenticated_at > s.authenticated_at) AS newer_session_exists,
+            EXISTS (SELECT 1 FROM {revocation} r
+                    WHERE r.user_session_id = s.id AND r.organization_id = %s) AS barred_here,
+            p.idle_timeout_s AS policy_idle, p.absolute_timeout_s AS policy_absolute,
+            p.reauth_max_age_s AS policy_reauth, p.single_session AS policy_single
+        FROM {session} s LEFT JOIN {policy} p ON p.organization_id = %s
+        WHERE s.session_key = %s AND s.user_id = %s
+    """  # noqa: S608
 
 
 def rules_for_organization(organization: Organization) -> SessionRules:

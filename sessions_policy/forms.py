@@ -93,11 +93,15 @@ class SessionPolicyForm(forms.Form):
     def __init__(self, *args: Any, current: SessionRules, **kwargs: Any) -> None:
         kwargs.setdefault("initial", current.as_dict())
         super().__init__(*args, **kwargs)
-        self.fields["absolute_timeout_s"].help_text += f" This site allows at most {format_duration(rules.absolute_max())}."
+        self.fields[
+            "absolute_timeout_s"
+        ].help_text += f" This site allows at most {format_duration(rules.absolute_max())}."
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        idle, absolute, reauth = (cleaned.get(name) for name in ("idle_timeout_s", "absolute_timeout_s", "reauth_max_age_s"))
+        idle, absolute, reauth = (
+            cleaned.get(name) for name in ("idle_timeout_s", "absolute_timeout_s", "reauth_max_age_s")
+        )
         if None not in (idle, absolute, reauth):
             for field, message in rules.validate(idle, absolute, reauth).items():
                 self.add_error(field, message)

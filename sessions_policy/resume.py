@@ -101,9 +101,7 @@ def _query(request: HttpRequest, token: str):
     session = _current_session(request)
     if session is None or not token or len(token) > 100:
         return None
-    return SuspendedRequest.objects.filter(
-        token_hash=_hash(token), user_session=session, expires_at__gt=clock.now()
-    )
+    return SuspendedRequest.objects.filter(token_hash=_hash(token), user_session=session, expires_at__gt=clock.now())
 
 
 def _load(row: SuspendedRequest, token: str) -> Suspended | None:

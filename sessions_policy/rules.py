@@ -76,8 +76,9 @@ class SessionRules:
         return [
             f"Members are signed out after {format_duration(self.idle_timeout_s)} without activity.",
             f"Every session ends {format_duration(self.absolute_timeout_s)} after signing in, however active.",
-            "Sensitive actions (security settings, member roles, invitations, billing) ask members to confirm "
-            f"who they are if they have not signed in or confirmed in the last {format_duration(self.reauth_max_age_s)}.",
+            "Sensitive actions (security settings, member roles, invitations, billing) ask members to confirm who "
+            "they are if they have not signed in or confirmed in the last "
+            f"{format_duration(self.reauth_max_age_s)}.",
             sessions,
         ]
 

@@ -11,9 +11,9 @@ def status(org: OrgContext) -> str:
     organization has not saved a policy)."""
     policy = SessionPolicy.objects.filter(organization=org.organization).first()
     rules = policy.to_rules() if policy is not None else SessionRules.defaults()
+    idle, absolute = format_duration(rules.idle_timeout_s), format_duration(rules.absolute_timeout_s)
     text = (
-        f"Signed out after {format_duration(rules.idle_timeout_s)} idle or {format_duration(rules.absolute_timeout_s)}; "
-        f"re-authentication after {format_duration(rules.reauth_max_age_s)}"
+        f"Signed out after {idle} idle or {absolute}; re-authentication after {format_duration(rules.reauth_max_age_s)}"
     )
     if rules.single_session:
         text += "; one session per member"

@@ -134,5 +134,7 @@ def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -
     except ActionRefused as exc:
         messages.error(request, exc.message)
         return _sessions_page(request, org, status=exc.status)
-    messages.success(request, f"{count} session{'s' if count != 1 else ''} of {member.email} ended in {org.organization.name}.")
+    messages.success(
+        request, f"{count} session{'s' if count != 1 else ''} of {member.email} ended in {org.organization.name}."
+    )
     return redirect("sessions_policy:member_sessions", org_slug=org_slug)

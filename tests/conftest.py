@@ -18,6 +18,8 @@ from orgsecurity import actions
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Organization, User
 from orgsecurity.roles import Role
+from sessions_policy import clock as session_clock
+from sessions_policy.reauth import SESSION_KEY as REAUTH_SESSION_KEY
 
 PASSWORD = "correct horse battery staple"
 
@@ -82,6 +84,11 @@ def other_org(db) -> Organization:
 def outsider(other_org) -> User:
     """Someone with an account and an organization of their own, but not in acme."""
     return other_org.memberships.get().user
+
+
+def mark_reauthenticated_session(session) -> None:
+    """As a fresh sign-in does: the session counts as recently authenticated (now, by the session clock)."""
+    session[REAUTH_SESSION_KEY] = session_clock.timestamp()
 
 
 def sign_in_client(client: Client, user: User, *, method: str = "password", user_agent: str = "") -> Client:

@@ -38,12 +38,6 @@ def set_policy(slug: str = "acme", *, idle: int = 30 * MINUTE, absolute: int = 1
     )
 
 
-def signed_out(response, code: str) -> bool:
-    return response.status_code == 401 and code.encode() in response.content or (
-        response.status_code == 401 and response.headers.get("content-type") == "application/json"
-    )
-
-
 # --- idle timeout -------------------------------------------------------------------------------------------
 
 

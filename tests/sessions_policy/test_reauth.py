@@ -125,7 +125,7 @@ def test_an_interrupted_post_waits_for_confirmation_then_runs_once(client_for, o
     assert Membership.objects.get(pk=membership.pk).role == Role.MEMBER  # re-authenticating alone sends nothing
     page = client.get(resume_url)
     assert f"<code>{url}</code>".encode() in page.content
-    assert b"<th scope=\"row\">role</th><td>admin</td>" in page.content
+    assert b'<th scope="row">role</th><td>admin</td>' in page.content
 
     response = confirm(client, resume_url)
     assert response.status_code == 302
@@ -325,7 +325,11 @@ def test_each_sensitive_action_asks_and_resumes(name, client_for, owner, member,
 
 @pytest.mark.parametrize(
     "url",
-    ["/orgs/acme/settings/billing/", "/orgs/acme/settings/security/sessions/", "/orgs/acme/settings/security/sessions/members/"],
+    [
+        "/orgs/acme/settings/billing/",
+        "/orgs/acme/settings/security/sessions/",
+        "/orgs/acme/settings/security/sessions/members/",
+    ],
 )
 def test_sensitive_pages_ask_then_open(url, client_for, owner, clock):
     client = stale(client_for, owner, clock)
@@ -338,4 +342,6 @@ def test_people_who_may_not_act_are_refused_before_being_asked(client_for, membe
     for user, status in ((member, 403), (outsider, 404)):
         client = stale(client_for, user, clock)
         assert client.get("/orgs/acme/settings/security/sessions/").status_code == status
-        assert client.post("/orgs/acme/members/invite/", {"email": "x@acme.test", "role": "member"}).status_code == status
+        assert (
+            client.post("/orgs/acme/members/invite/", {"email": "x@acme.test", "role": "member"}).status_code == status
+        )
