@@ -87,8 +87,9 @@ def _resume_gone(request: HttpRequest) -> HttpResponse:
 
 
 def require_capability(capability: Capability) -> Callable[[View], View]:
-    """Refuse before anything else a person whose role in ``org_slug`` lacks ``capability`` (403; outsiders 404),
-    so nobody is asked to re-authenticate for a page they may not use anyway."""
+    """For organization views (with an ``org_slug`` URL argument): refuse before anything else a person whose
+    role there lacks ``capability`` (403; outsiders 404), so nobody is asked to re-authenticate for a page they
+    may not use anyway."""
 
     def decorator(view: View) -> View:
         @wraps(view)

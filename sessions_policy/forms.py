@@ -73,7 +73,7 @@ class SessionPolicyForm(forms.Form):
     absolute_timeout_s = DurationField(
         label="Absolute lifetime",
         minimum=rules.ABSOLUTE_MIN,
-        maximum=rules.IDLE_MAX,  # the real ceiling (the site's SESSION_COOKIE_AGE) is checked in clean()
+        maximum=rules.IDLE_MAX,  # replaced in __init__ by the site's ceiling (SESSION_COOKIE_AGE)
         help_text="End every session this long after sign-in, however active (at least the idle timeout).",
     )
     reauth_max_age_s = DurationField(
@@ -93,9 +93,9 @@ class SessionPolicyForm(forms.Form):
     def __init__(self, *args: Any, current: SessionRules, **kwargs: Any) -> None:
         kwargs.setdefault("initial", current.as_dict())
         super().__init__(*args, **kwargs)
-        self.fields[
-            "absolute_timeout_s"
-        ].help_text += f" This site allows at most {format_duration(rules.absolute_max())}."
+        absolute = self.fields["absolute_timeout_s"]
+        absolute.maximum = rules.absolute_max()
+        absolute.help_text += f" This site allows at most {format_duration(absolute.maximum)}."
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

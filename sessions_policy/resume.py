@@ -33,6 +33,7 @@ RESUME_FIELD = "_resume"
 SUSPENDED_REQUEST_TTL = timedelta(minutes=10)
 # Larger forms (and any with files) are not stashed: the person fills them in again after re-authenticating.
 MAX_STASHED_BYTES = 64 * 1024
+MAX_PATH_LENGTH = 2048  # SuspendedRequest.path and form_page
 _NOT_STASHED = {"csrfmiddlewaretoken", RESUME_FIELD}
 
 
@@ -72,7 +73,8 @@ def _current_session(request: HttpRequest) -> UserSession | None:
 def suspend_post(request: HttpRequest) -> str | None:
     """Stash this POST for the current tracked session; returns the confirmation page URL to resume it, or
     None when it cannot be stashed (files, too large, untracked session)."""
-    if request.method != "POST" or request.FILES:
+    target = request.get_full_path()
+    if request.method != "POST" or request.FILES or len(target) > MAX_PATH_LENGTH:
         return None
     session = _current_session(request)
     if session is None:
@@ -88,8 +90,8 @@ def suspend_post(request: HttpRequest) -> str | None:
         SuspendedRequest.objects.create(
             token_hash=_hash(token),
             user_session=session,
-            path=request.path,
-            form_page=form_page(request),
+            path=target,
+            form_page=form_page(request)[:MAX_PATH_LENGTH],
             encrypted_post=encrypt_secret(payload),
             created_at=now,
             expires_at=now + SUSPENDED_REQUEST_TTL,
@@ -120,12 +122,13 @@ def find_suspended(request: HttpRequest, token: str) -> Suspended | None:
 
 
 def take_suspended(request: HttpRequest, token: str) -> Suspended | None:
-    """Like ``find_suspended`` for a POST to the stashed path, and delete it: a stash is replayed once."""
+    """Like ``find_suspended`` for a POST to the stashed URL (path and query), and delete it: a stash is
+    replayed once."""
     rows = _query(request, token)
     if rows is None:
         return None
     with transaction.atomic():
-        row = rows.select_for_update().filter(path=request.path).first()
+        row = rows.select_for_update().filter(path=request.get_full_path()).first()
         if row is None:
             return None
         suspended = _load(row, token)
