@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orgsec_sessions_bench")
 os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")  # production-like settings, fast hashing
+warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic for a benchmark
 
 URL = "/orgs/acme/"
 PIPELINE_MIDDLEWARE = "orgsecurity.middleware.OrgPolicyMiddleware"
