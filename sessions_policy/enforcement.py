@@ -63,7 +63,7 @@ def session_state(request: HttpRequest, organization: Organization | None) -> Se
     """Load (once per request and organization) the tracked session of ``request`` and the rules that apply.
 
     For an organization this is a single query: the session row, whether a newer session of the same person
-    exists, whether this organization ended the session, and the organization's policy, as subqueries.
+    exists, whether this organization ended the session, and the organization's policy (see ``_state_sql``).
     """
     cache: dict[int | None, SessionState] = request.__dict__.setdefault("_session_states", {})
     key = organization.pk if organization is not None else None
