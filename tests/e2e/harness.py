@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
@@ -702,6 +702,27 @@ class ProductServer:
                 if chunk.strip():
                     messages.append(email.message_from_string(chunk.lstrip("\n")))
         return messages
+
+
+# --- Browser steps every scenario shares ---------------------------------------------------------------------
+
+DEMO_PASSWORD = "acme-demo-password"  # seed_demo's documented demo password
+DEMO_OWNER, DEMO_ADMIN, DEMO_MEMBER = "owner@acme.test", "admin@acme.test", "member@acme.test"
+DEMO_OUTSIDER = "outsider@globex.test"
+
+
+def sign_in_with_password(page: Any, product: ProductServer, email: str, password: str = DEMO_PASSWORD) -> Any:
+    """In the Playwright ``page``: open /accounts/login/, fill email and password, submit.
+
+    Returns the Playwright Response of the form POST (after redirects: e.g. the dashboard, or the 429 lockout
+    page). The one place that knows the sign-in form, so scenarios keep working when it changes.
+    """
+    page.goto(product.url("/accounts/login/"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Sign in").click()
+    return navigation.value
 
 
 # --- Tools the end-to-end tests need ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pytest
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from playwright.sync_api import expect
 
 from tests.e2e.harness import REPO_ROOT, free_port, http_ok
 from tests.e2e.idp_oidc import OIDCClient
@@ -73,7 +74,7 @@ def test_a_person_signs_in_on_simplesamlphps_own_test_page(page, saml_idp):
     page.fill("#username", "member")
     page.fill("#password", "not-the-password")
     page.click("#submit_button")
-    assert "Incorrect username or password" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("Incorrect username or password")
 
     page.fill("#username", "member")
     page.fill("#password", member.password)
@@ -214,7 +215,7 @@ def test_a_person_signs_in_on_the_providers_login_page_and_the_client_gets_a_sig
     page.fill("input[name=login]", member.login)
     page.fill("input[name=password]", "not-the-password")
     page.get_by_role("button", name="Sign-in").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Sign-in failed"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign-in failed")
     page.get_by_role("link", name="Try again").click()
 
     page.fill("input[name=login]", member.login)

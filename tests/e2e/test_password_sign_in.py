@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.harness import DEMO_PASSWORD
+from tests.e2e.harness import sign_in_with_password as sign_in
 
 pytestmark = pytest.mark.e2e
-
-DEMO_PASSWORD = "acme-demo-password"  # seed_demo's documented demo password
-
-
-def sign_in(page, product, email: str, password: str):
-    """Fill the sign-in form at /accounts/login/ and submit it; returns the response of the form POST."""
-    page.goto(product.url("/accounts/login/"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    with page.expect_navigation() as navigation:
-        page.get_by_role("button", name="Sign in").click()
-    return navigation.value
 
 
 def test_the_demo_owner_signs_in_and_sees_the_acme_dashboard(page, product):
@@ -94,3 +87,25 @@ def test_five_wrong_passwords_lock_that_email_from_this_network(new_context, pro
     colleague = new_context().pages[0]
     sign_in(colleague, product, "member@acme.test", DEMO_PASSWORD)
     assert colleague.url == product.url("/orgs/acme/")
+
+
+def test_an_invitation_email_links_to_the_public_https_url(new_context, product):
+    invitee = f"invitee-{secrets.token_hex(4)}@example.test"
+    owner = new_context().pages[0]
+    sign_in(owner, product, "owner@acme.test")
+    owner.goto(product.url("/orgs/acme/members/"))
+
+    owner.get_by_label("Email").fill(invitee)
+    owner.get_by_role("button", name="Send invitation").click()
+
+    expect(owner.locator("main")).to_contain_text(f"Invitation sent to {invitee}.")
+    [invitation] = [message for message in product.emails() if message["To"] == invitee]
+    # Every URL handed out is built from PUBLIC_BASE_URL: here https://app.test:<port>, never the Host header.
+    link = re.search(r"Accept the invitation: (\S+)", invitation.get_payload()).group(1)
+    assert link.startswith(product.url("/invitations/"))
+
+    newcomer = new_context().pages[0]
+    response = newcomer.goto(link)
+    assert response.status == 200
+    assert newcomer.get_by_role("heading", level=1).inner_text() == "Join Acme Inc."
+    assert invitee in newcomer.inner_text("main")
