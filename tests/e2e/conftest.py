@@ -63,6 +63,7 @@ def need(check: Callable[[], Any]) -> Any:
 # --- Collection: mark, and run the browser tests last -------------------------------------------------------------
 
 
+@pytest.hookimpl(tryfirst=True)  # mark before `-m "not e2e"` deselects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Every test here is a browser test, marked or not, and runs after all others: while Playwright's sync API
     # lives it keeps an asyncio loop running in the main thread, which Django's ORM refuses to work under.

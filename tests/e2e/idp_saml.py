@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 from tests.e2e.harness import E2E_DIR, KeyPair, ManagedProcess, ToolMissing, child_environment, free_port, http_ok
 from tests.e2e.harness import make_self_signed_certificate as _make_certificate
@@ -26,6 +27,7 @@ CONFIG_DIR = E2E_DIR / "simplesamlphp" / "config"
 NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 AUTH_SOURCE = "example-userpass"
+MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 
 # Claim URIs as Entra ID (Azure AD) sends them, so an "Entra ID" attribute preset finds its attributes too.
 CLAIMS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
@@ -199,23 +201,22 @@ class SimpleSAMLphpIdP:
         ``options`` are SimpleSAMLphp saml20-sp-remote settings merged over either form, e.g.
         ``NameIDFormat=NAMEID_EMAIL``, ``**{"saml20.sign.response": True}``, ``**{"validate.authnrequest": True}``.
         Registering the same entity ID again replaces it. Takes effect on the IdP's next request (no restart).
-        Raises ValueError when neither form is complete.
+        Raises ValueError when neither form is complete or the XML is not an EntityDescriptor with an entityID.
         """
         if metadata_xml is not None:
             xml = metadata_xml.decode() if isinstance(metadata_xml, bytes) else metadata_xml
+            key, endpoints = _sp_metadata_summary(xml)
             entry: dict = {"metadata_xml": xml, "options": options}
-            key = entity_id or xml
         elif entity_id and acs_url:
             entry = {"entity_id": entity_id, "acs_url": acs_url, "options": options}
             if slo_url:
                 entry["slo_url"] = slo_url
-            key = entity_id
+            key, endpoints = entity_id, [acs_url, slo_url or ""]
         else:
             raise ValueError("register_sp needs metadata_xml, or entity_id and acs_url.")
         entry["key"] = key
-        for url in (acs_url, slo_url):
-            if url:
-                entry.setdefault("hosts", []).append(_host_with_port(url))
+        # SimpleSAMLphp redirects only to trusted hosts (e.g. after logout): trust the SP's own.
+        entry["hosts"] = [_host_with_port(url) for url in endpoints if url]
         self.service_providers = [sp for sp in self.service_providers if sp["key"] != key] + [entry]
         self._write_state()
 
@@ -322,6 +323,23 @@ class SimpleSAMLphpIdP:
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def _sp_metadata_summary(xml: str) -> tuple[str, list[str]]:
+    """The entityID and endpoint URLs (ACS, SLO) of SP metadata XML (SAML Metadata §2.3.2, §2.4.4)."""
+    try:
+        root = ElementTree.fromstring(xml)  # noqa: S314 - metadata the test itself fetched from the product
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"The SP metadata is not XML: {exc}") from exc
+    entity_id = root.get("entityID")
+    if root.tag != f"{MD}EntityDescriptor" or not entity_id:
+        raise ValueError("The SP metadata is not an md:EntityDescriptor with an entityID.")
+    endpoints = [
+        element.get("Location", "")
+        for name in ("AssertionConsumerService", "SingleLogoutService")
+        for element in root.iter(f"{MD}{name}")
+    ]
+    return entity_id, endpoints
 
 
 def _host_with_port(url: str) -> str:
