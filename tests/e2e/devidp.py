@@ -27,6 +27,7 @@ from tests.e2e.idp_saml import SimpleSAMLphpIdP, sp_urls
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Options from ``argv`` (default ``sys.argv``), with defaults from the environment (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--saml-port", type=int, default=int(os.environ.get("SAML_IDP_PORT") or 8080))
     parser.add_argument("--oidc-port", type=int, default=int(os.environ.get("OIDC_PROVIDER_PORT") or 8081))
@@ -76,6 +77,8 @@ def describe(saml: SimpleSAMLphpIdP, oidc: NodeOIDCProvider, app_url: str, org: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start both IdPs, print the details, wait for Ctrl-C or SIGTERM, stop both. Exit status 0, or 1 when an IdP
+    cannot start (a missing tool, a port in use) or dies while running."""
     arguments = parse_arguments(argv)
     state = arguments.state_dir
     saml = SimpleSAMLphpIdP(state / "simplesamlphp", arguments.saml_port)

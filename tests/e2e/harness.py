@@ -8,7 +8,7 @@ Environment knobs (all optional):
 
 - ``E2E_PORT_RANGE=8700-8799``: take every port from this range (engineers sharing a machine each have one);
   unset, the kernel hands out free ephemeral ports.
-- ``E2E_KEEP=1``: keep the temporary directories (keys, logs, SQLite database) after the run, for debugging.
+- ``E2E_KEEP=1``: keep the temporary directories (keys, logs, a SQLite database) after the run, for debugging.
 - ``E2E_ARTIFACTS_DIR``: where screenshots and page HTML of failed tests go (default ``tests/e2e/.run/artifacts``).
 - ``DATABASE_URL=postgres://...``: the product gets a fresh PostgreSQL database on that server (dropped after);
   unset or SQLite, it gets a file SQLite database in a temporary directory.
@@ -74,7 +74,10 @@ def in_ci() -> bool:
 
 
 def keep_temporary_files() -> bool:
-    """True when ``E2E_KEEP=1`` asks to keep keys, logs and databases of the run for debugging."""
+    """True when ``E2E_KEEP=1`` asks to keep the run's directories (keys, logs, a SQLite database) for debugging.
+
+    A PostgreSQL database is dropped all the same: it would outlive the run on a shared server.
+    """
     return os.environ.get("E2E_KEEP", "").strip().lower() in {"1", "true", "yes"}
 
 
@@ -405,6 +408,7 @@ class ProductDatabase:
         return "postgresql" if self.base else "sqlite"
 
     def create(self) -> str:
+        """Create the database (PostgreSQL) or choose its file (SQLite); returns its ``DATABASE_URL``."""
         if self.base is None:
             self.url = f"sqlite:///{self.workdir / 'product.sqlite3'}"
             return self.url
@@ -415,6 +419,7 @@ class ProductDatabase:
         return self.url
 
     def drop(self) -> None:
+        """Drop the PostgreSQL database, ending its open connections (no-op for SQLite and when not created)."""
         if self.base is not None and self.name:
             self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             self.name = ""

@@ -61,6 +61,7 @@ class OIDCClient:
     extra: dict[str, object] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, object]:
+        """The client's metadata as provider.mjs takes it: code flow only, then ``extra`` over it."""
         metadata: dict[str, object] = {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
@@ -232,7 +233,13 @@ class NodeOIDCProvider:
         return client
 
     def add_org_client(
-        self, base_url: str, org_slug: str, *, client_id: str | None = None, client_secret: str | None = None, **extra
+        self,
+        base_url: str,
+        org_slug: str,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        **extra: object,
     ) -> OIDCClient:
         """Register a client for the product's org ``org_slug`` at ``base_url`` (redirect URI by convention).
 
@@ -290,6 +297,7 @@ class NodeOIDCProvider:
             self.process.stop()
 
     def restart(self) -> None:
+        """Stop and start again on the same port, reading the configuration anew (sessions are forgotten)."""
         self.stop()
         self.start()
 
