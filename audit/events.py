@@ -14,7 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-CATEGORIES = ("member", "key", "billing", "policy", "sso", "session", "auth", "support")
+# "audit" is for reading the log itself (exports); "support" for platform staff looking at an organization.
+CATEGORIES = ("member", "key", "billing", "policy", "sso", "session", "auth", "support", "audit")
 
 
 class DuplicateAuditEvent(ImproperlyConfigured):
