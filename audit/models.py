@@ -178,10 +178,6 @@ class AuditEvent(models.Model):
         """The human sentence for this event, from the registry (or the raw name if unregistered)."""
         from audit import events
 
-        try:
-            event_type = events.get(self.action)
-        except events.UnknownAuditAction:
-            return f"{self.actor_label or 'Someone'}: {self.action}"
-        return event_type.render(
-            actor=self.actor_label, target=self.target_label, changes=self.changes, details=self.details
+        return events.sentence_for(
+            self.action, actor=self.actor_label, target=self.target_label, changes=self.changes, details=self.details
         )

@@ -254,11 +254,21 @@ def page_of(
     return Page(shown, older, newer)
 
 
-def iterate(queryset: QuerySet[AuditEvent], batch_size: int = EXPORT_BATCH_SIZE) -> Iterator[AuditEvent]:
-    """Every event of ``queryset``, newest first, fetched in keyset batches so memory stays constant
-    however long the log is. Events recorded after the first batch are not included."""
+def iterate_batches(queryset: QuerySet[Any], batch_size: int = EXPORT_BATCH_SIZE) -> Iterator[list[Any]]:
+    """``queryset`` (events, or ``.values()`` dicts that include occurred_at and seq), newest first, in
+    lists of at most ``batch_size``: one keyset query per batch, so memory stays constant however long
+    the log is. Events recorded after the first batch was read are not included."""
     batch = list(newest_first(queryset)[:batch_size])
     while batch:
-        yield from batch
+        yield batch
         last = batch[-1]
-        batch = list(newest_first(_older_than(queryset, last.occurred_at, last.seq))[:batch_size])
+        occurred_at, seq = (
+            (last["occurred_at"], last["seq"]) if isinstance(last, dict) else (last.occurred_at, last.seq)
+        )
+        batch = list(newest_first(_older_than(queryset, occurred_at, seq))[:batch_size])
+
+
+def iterate(queryset: QuerySet[AuditEvent], batch_size: int = EXPORT_BATCH_SIZE) -> Iterator[AuditEvent]:
+    """Every event of ``queryset``, newest first, read in keyset batches (see ``iterate_batches``)."""
+    for batch in iterate_batches(queryset, batch_size):
+        yield from batch

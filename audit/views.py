@@ -5,6 +5,8 @@ Owners, admins and auditors may read (Capability.VIEW_AUDIT); other members get 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -39,7 +41,7 @@ def log(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "audit/log.html", context, status=page.status)
 
 
-def record_export(organization: Organization | None, *, actor: object, fmt: str, filters: AuditFilters) -> None:
+def record_export(organization: Organization | None, *, actor: Any, fmt: str, filters: AuditFilters) -> None:
     """Record ``audit.exported`` in the exported log, in its own transaction, before the download starts."""
     with transaction.atomic():
         audit.record(

@@ -11,9 +11,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from audit.exports import csv_lines, neutralize_formula
+from audit.exports import FIELDS, csv_chunks, neutralize_formula
 from audit.models import AuditEvent
-from audit.query import iterate, log_events
+from audit.query import iterate, iterate_batches, log_events
 from audit.recorder import Actor
 from tests.audit.helpers import record_event, target
 
@@ -161,16 +161,20 @@ def test_exports_read_the_log_in_bounded_batches(org, owner):
     assert all("LIMIT 5" in sql and "OFFSET" not in sql.upper() for sql in selects)
 
 
-def test_csv_lines_is_a_generator_that_does_not_read_ahead(org):
+def test_the_csv_stream_reads_one_batch_per_chunk(org, owner):
+    for number in range(12):
+        record_event(org, actor=owner, details={"n": number})
     reads = []
 
-    def events():
-        for number in range(3):
-            reads.append(number)
-            yield record_event(org, details={"n": number})
+    def batches():
+        for batch in iterate_batches(log_events(org).filter(action="billing.updated").values(*FIELDS), 5):
+            reads.append(len(batch))
+            yield batch
 
-    lines = csv_lines(events())
-    next(lines)  # the header needs no event
+    chunks = csv_chunks(batches())
+    assert next(chunks).startswith("occurred_at,seq,action,category,sentence,")  # the header reads nothing
     assert reads == []
-    next(lines)
-    assert reads == [0]
+    first = next(chunks)
+    assert reads == [5] and first.count("\r\n") == 5
+    assert [len(chunk.splitlines()) for chunk in chunks] == [5, 2]
+    assert reads == [5, 5, 2]
