@@ -107,6 +107,7 @@ class AuditFilterForm(forms.Form):
         )
 
     def error_sentences(self) -> list[str]:
+        """Every field error as "<label>: <message>", for the message above an empty result."""
         return [f"{self.fields[name].label}: {error}" for name, errors in self.errors.items() for error in errors]
 
 
@@ -182,6 +183,7 @@ class Cursor:
 
     @classmethod
     def after(cls, event: AuditEvent, direction: str) -> Cursor:
+        """The position of ``event``, reading ``direction`` ("older" or "newer") from it."""
         return cls(event.occurred_at, event.seq, direction)
 
     def sign(self, organization: Organization | None) -> str:
@@ -226,6 +228,7 @@ def _newer_than(queryset: QuerySet[AuditEvent], occurred_at: dt.datetime, seq: i
 
 
 def newest_first(queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    """The log's display order: newest first by (occurred_at, seq), the keyset of every page and batch."""
     return queryset.order_by("-occurred_at", "-seq")
 
 
