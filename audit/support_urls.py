@@ -21,6 +21,7 @@ org_patterns = [
     path("audit/", support_views.organization_audit, name="org_audit"),
     path("audit/export.csv", support_views.organization_audit_export, {"fmt": "csv"}, name="org_export_csv"),
     path("audit/export.jsonl", support_views.organization_audit_export, {"fmt": "jsonl"}, name="org_export_jsonl"),
+    path("allowlist/", include("allowlist.support_urls")),
 ]
 
 urlpatterns = [
