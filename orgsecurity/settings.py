@@ -56,6 +56,20 @@ def _fernet_keys() -> list[str]:
 
 FIELD_ENCRYPTION_KEYS = _fernet_keys()
 
+
+def _key_hash_secret() -> bytes:
+    # API keys are stored only as HMAC-SHA-256 under this server-side secret (keys/tokens.py). Without
+    # KEY_HASH_SECRET it is derived from SECRET_KEY, so replacing SECRET_KEY then invalidates every API key.
+    raw = env_str("KEY_HASH_SECRET") or ""
+    if not raw:
+        return hashlib.sha256(b"orgsecurity-api-key-hash:" + SECRET_KEY.encode()).digest()
+    if len(raw) < 32:
+        raise ImproperlyConfigured("KEY_HASH_SECRET must be at least 32 random characters.")
+    return raw.encode()
+
+
+KEY_HASH_SECRET = _key_hash_secret()
+
 # --- Hosts and public URL ------------------------------------------------------------------------------
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
