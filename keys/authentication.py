@@ -1,0 +1,141 @@
+"""Authenticating API requests by key: ``Authorization: Bearer osk_…`` (RFC 6750 §2.1) → a live APIKey or a
+Refusal with a stable code.
+
+One indexed query (on the unique ``key_id``) loads the key with its organization, owner and the owner's current
+role; the secret is checked by HMAC in constant time. ``last_used_at``/``last_used_ip`` are written at most once
+a minute per key with a conditional UPDATE, so concurrent workers write once between them. Dashboard sessions play
+no part: nothing here reads ``request.user`` or the session.
+
+401 codes: ``missing_key``, ``malformed_key``, ``unknown_key``, ``key_rotated`` (an old secret after its overlap),
+``key_revoked``, ``key_expired``, ``key_owner_removed``. 403: ``owner_role_not_allowed`` (the owner's role no
+longer allows this key; normally already revoked by ``change_role``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import OuterRef, Q, Subquery
+from django.http import HttpRequest
+from django.utils import timezone
+
+from keys import tokens
+from keys.actions import KEY_MANAGERS
+from keys.models import APIKey
+from orgsecurity.client_ip import client_ip
+from orgsecurity.models import Membership
+from orgsecurity.pipeline import Refusal
+from orgsecurity.roles import Role
+
+LAST_USED_INTERVAL = timedelta(minutes=1)
+# Longer than any token, shorter than anything worth scanning: refuse oversized headers before any work.
+MAX_AUTHORIZATION_LENGTH = 200
+
+
+def format_time(moment: datetime) -> str:
+    """A UTC time as people read it in messages: ``2026-12-01 14:05 UTC``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _unauthorized(code: str, message: str) -> Refusal:
+    return Refusal(code, message, status=401)
+
+
+def read_bearer_token(request: HttpRequest) -> str | Refusal:
+    """The credentials of an ``Authorization: Bearer`` header, or a 401 Refusal (``missing_key``)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.strip().partition(" ")
+    if not header or scheme.lower() != "bearer" or not credentials.strip():
+        return _unauthorized(
+            "missing_key", "Send your API key in the Authorization header: 'Authorization: Bearer osk_…'."
+        )
+    if len(header) > MAX_AUTHORIZATION_LENGTH:
+        return _unauthorized("malformed_key", "This is not an API key: keys are 52 characters starting with osk_.")
+    return credentials.strip()
+
+
+def lookup_key(key_id: str) -> APIKey | None:
+    """The key with ``key_id`` with its organization, owner and the owner's current role in that organization
+    (``owner_role``; None when the owner is no longer a member), in one query on the unique key_id index."""
+    owner_role = Membership.objects.filter(
+        organization_id=OuterRef("organization_id"), user_id=OuterRef("owner_user_id")
+    ).values("role")[:1]
+    return (
+        APIKey.objects.select_related("organization", "owner_user", "owner_service_account")
+        .annotate(owner_role=Subquery(owner_role))
+        .filter(key_id=key_id)
+        .first()
+    )
+
+
+def _verify_secret(key: APIKey, token: str, now: datetime) -> Refusal | None:
+    if tokens.matches(token, key.secret_hash):
+        return None
+    if tokens.matches(token, key.previous_secret_hash):
+        if key.previous_valid_until is not None and now < key.previous_valid_until:
+            return None
+        ended = format_time(key.previous_valid_until or key.rotated_at or now)
+        return _unauthorized(
+            "key_rotated", f"This API key was rotated; its old secret stopped working on {ended}. Use the new one."
+        )
+    return _unauthorized("unknown_key", "This API key is not valid.")
+
+
+def _check_state(key: APIKey, now: datetime) -> Refusal | None:
+    if key.revoked_at is not None:
+        reason = f" ({key.revoked_reason.rstrip('.')})" if key.revoked_reason else ""
+        return _unauthorized("key_revoked", f"This API key was revoked on {format_time(key.revoked_at)}{reason}.")
+    if key.is_expired(now):
+        return _unauthorized("key_expired", f"This API key expired on {format_time(key.expires_at)}.")
+    if key.owner_service_account_id is None:
+        if key.owner_user_id is None:
+            return _unauthorized("key_owner_removed", "The account that owned this API key was deleted.")
+        role = getattr(key, "owner_role", None)
+        if role is None:
+            return _unauthorized(
+                "key_owner_removed",
+                f"The owner of this API key is no longer a member of {key.organization.name}.",
+            )
+        if role not in KEY_MANAGERS and (role != Role.MEMBER or key.permission != APIKey.Permission.READ):
+            return Refusal(
+                "owner_role_not_allowed",
+                f"The owner's role ({Role(role).label}) does not allow this API key.",
+                status=403,
+            )
+    return None
+
+
+def record_use(key: APIKey, request: HttpRequest, now: datetime) -> None:
+    """Write ``last_used_at``/``last_used_ip`` if the stored time is over a minute old (one UPDATE per key per
+    minute across all processes: the condition is re-checked by the database)."""
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_INTERVAL:
+        return
+    ip = client_ip(request)
+    APIKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_INTERVAL)
+    ).update(last_used_at=now, last_used_ip=ip)
+    key.last_used_at, key.last_used_ip = now, ip
+
+
+def authenticate(request: HttpRequest) -> tuple[APIKey | None, Refusal | None]:
+    """Verify the request's bearer key: ``(key, None)`` for a live key, else ``(key or None, refusal)``.
+
+    The key is returned with a refusal when it was identified (its secret verified, or its ID found for
+    ``unknown_key``), so refusals can be audited in its organization's log.
+    """
+    credentials = read_bearer_token(request)
+    if isinstance(credentials, Refusal):
+        return None, credentials
+    try:
+        parsed = tokens.parse(credentials)
+    except tokens.MalformedKey as exc:
+        return None, _unauthorized("malformed_key", str(exc))
+    key = lookup_key(parsed.key_id)
+    if key is None:
+        return None, _unauthorized("unknown_key", "This API key is not valid.")
+    now = timezone.now()
+    refusal = _verify_secret(key, parsed.token, now) or _check_state(key, now)
+    if refusal is not None:
+        return key, refusal
+    record_use(key, request, now)
+    return key, None
