@@ -97,7 +97,11 @@ def _require_manager(membership: Membership, doing: str) -> None:
 
 
 def _lock_key(key: APIKey) -> APIKey:
-    return APIKey.objects.select_for_update().select_related("owner_service_account").get(pk=key.pk)
+    return (
+        APIKey.objects.select_for_update(of=("self",))
+        .select_related("organization", "owner_service_account")
+        .get(pk=key.pk)
+    )
 
 
 def normalize_cidrs(values: Iterable[str]) -> list[str]:

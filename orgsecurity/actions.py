@@ -292,7 +292,9 @@ def rename_project(project: Project, *, actor: Any, name: str) -> Project:
     if not 1 <= len(name) <= 100:
         raise ActionRefused("A project name has 1 to 100 characters.", code="bad_name")
     with transaction.atomic():
-        project = Project.objects.select_for_update().select_related("organization", "team").get(pk=project.pk)
+        project = (
+            Project.objects.select_for_update(of=("self",)).select_related("organization", "team").get(pk=project.pk)
+        )
         old = project.name
         if old != name:
             project.name = name
