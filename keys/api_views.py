@@ -55,7 +55,10 @@ def _audit_refusal(request: HttpRequest, refusal: Refusal, key: APIKey | None) -
         "key.use_denied",
         throttle_key=f"{key_id or '-'}:{ip}:{refusal.code}",
         organization=key.organization if key else None,
-        actor=Actor.api_key(key) if key else Actor.anonymous(f"API client at {ip or 'an unknown address'}"),
+        # The key is the actor only once its secret was proven; a wrong secret for a real key ID is someone else.
+        actor=Actor.api_key(key)
+        if key and refusal.code != "unknown_key"
+        else Actor.anonymous(f"API client at {ip or 'an unknown address'}"),
         target=key if key else Target("keys.apikey", "", tokens.display_prefix(key_id) if key_id else "an API key"),
         details={
             "code": refusal.code,

@@ -142,10 +142,13 @@ def test_a_well_formed_key_that_does_not_exist_is_401_unknown_key(db):
 def test_a_known_key_id_with_a_wrong_secret_is_401_unknown_key(org, owner, acme):
     key, _ = issue(org, owner, project_ids=[acme.web.pk])
     forged = tokens.new_token(key.key_id)  # the public prefix with a guessed secret
-    response = api_get(forged, "/api/v1/whoami")
+    response = api_get(forged, "/api/v1/whoami", REMOTE_ADDR="192.0.2.66")
     assert (response.status_code, error(response)) == (401, "unknown_key")
     key.refresh_from_db()
     assert key.last_used_at is None
+    event = AuditEvent.objects.get(organization=org, action="key.use_denied")
+    assert event.target_label == str(key)  # in the key's organization's log...
+    assert event.actor_label == "API client at 192.0.2.66"  # ...but not attributed to the key
 
 
 def test_revocation_is_immediate_and_the_message_says_when(org, owner, acme):

@@ -56,6 +56,16 @@ def test_owners_see_every_key_members_only_their_own(client_for, org, owner, adm
     assert "cannot hold API keys" in billing_page
 
 
+def test_the_dashboard_summarises_keys(client_for, org, owner, member, acme):
+    assert "No active keys" in client_for(owner).get("/orgs/acme/settings/security/").content.decode()
+    issue(org, owner)
+    issue(org, member, project_ids=[acme.web.pk])
+    actions.flag_keys_for_review(org, actor=owner, reason="SSO enforcement started", user=member)
+    actions.set_key_policy(org, actor=owner, require_expiry=True, max_lifetime_days=90, allow_unrestricted=False)
+    page = client_for(owner).get("/orgs/acme/").content.decode()
+    assert "2 active keys · 1 flagged for review · expiry required (max 90 days) · restrictions required" in page
+
+
 # --- create ----------------------------------------------------------------------------------------------
 
 
