@@ -113,13 +113,18 @@ def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress
     return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
 
 
+@lru_cache(maxsize=4096)
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(ip)
+
+
 def check_network(request: HttpRequest, key: APIKey) -> Refusal | None:
     """403 ``network_not_allowed`` when the key lists CIDRs (RFC 4632) and the client IP is in none of them.
     The allowed networks are not named: whoever holds a leaked key should not learn where to use it from."""
     if not key.allowed_cidrs:
         return None
     ip = client_ip(request)
-    address = ipaddress.ip_address(ip) if ip else None
+    address = _address(ip) if ip else None
     if address is not None and any(
         address.version == network.version and address in network for network in _networks(tuple(key.allowed_cidrs))
     ):

@@ -97,6 +97,8 @@ OVERLAP_CHOICES = [
 
 
 class RotateForm(forms.Form):
+    """Choose how long the old secret keeps working after a rotation (0 to 7 days)."""
+
     overlap_seconds = forms.TypedChoiceField(
         label="Keep the old secret working for",
         choices=OVERLAP_CHOICES,
@@ -107,10 +109,14 @@ class RotateForm(forms.Form):
 
 
 class RevokeForm(forms.Form):
+    """Why the key is revoked (required; kept with the key and in the audit log)."""
+
     reason = forms.CharField(max_length=200, help_text="Kept with the key and in the audit log.")
 
 
 class PolicyForm(forms.Form):
+    """The organization's key policy (owners)."""
+
     require_expiry = forms.BooleanField(label="Every key must have an expiry date", required=False)
     max_lifetime_days = forms.IntegerField(
         label="Maximum lifetime (days)",
@@ -125,6 +131,8 @@ class PolicyForm(forms.Form):
 
 
 class NamedForm(forms.Form):
+    """A slug-like name and a description: for service accounts and workloads."""
+
     name = forms.CharField(max_length=50, help_text="Lower-case letters, digits and hyphens, e.g. 'batch-export'.")
     description = forms.CharField(max_length=200, required=False)
 

@@ -89,6 +89,7 @@ def _describe(key: APIKey, labels: dict[str, dict[int, str]]) -> list[str]:
 
 @require_GET
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The keys page: what controls keys (not SSO), the keys the person may see, service accounts, workloads."""
     org = org_for_member(request, org_slug)
     organization = org.organization
     manager = org.can(Capability.MANAGE_SECURITY)
@@ -116,6 +117,7 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Issue a key (roles that may hold keys); the secret is on the response page only, never stored."""
     return _create(request, org_slug=org_slug, org=_holder(request, org_slug))
 
 
@@ -163,6 +165,7 @@ def _issue(org: OrgContext, form: CreateKeyForm, actor: Any) -> tuple[APIKey, st
 
 @require_http_methods(["GET", "POST"])
 def rotate(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
+    """Rotate a visible key with an overlap of 0 to 7 days; the new secret is shown once."""
     org = _holder(request, org_slug)
     return _rotate(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
 
@@ -194,6 +197,7 @@ def _back(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_POST
 def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
+    """Revoke a visible key now, with a reason (also the stale report's one-click revoke)."""
     org = org_for_member(request, org_slug)
     return _revoke(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
 
@@ -215,6 +219,7 @@ def _revoke(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey
 
 @require_POST
 def mark_reviewed(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
+    """Clear a key's review flag (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     return _mark_reviewed(request, org_slug=org_slug, key=_key_for(request, org, key_pk))
 
@@ -235,6 +240,7 @@ def _mark_reviewed(request: HttpRequest, *, org_slug: str, key: APIKey) -> HttpR
 
 @require_http_methods(["GET", "POST"])
 def policy(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The key policy: owners and admins read it, owners change it."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     if request.method == "POST" and org.role != Role.OWNER:
         raise PermissionDenied("Only owners can change the key policy.")
@@ -298,12 +304,14 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
 
 @require_POST
 def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Add a service account (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     return _create_named(request, org_slug=org_slug, org=org, kind="account")
 
 
 @require_POST
 def create_workload(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Define a workload name (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     return _create_named(request, org_slug=org_slug, org=org, kind="workload")
 
@@ -330,6 +338,7 @@ def _create_named(request: HttpRequest, *, org_slug: str, org: OrgContext, kind:
 
 @require_GET
 def stale(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The stale-credentials report (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     report = stale_report(org.organization)
     counts = [(label, report.count(code)) for code, label in REASONS.items()]
@@ -350,6 +359,7 @@ class _Echo:
 
 @require_GET
 def stale_csv(request: HttpRequest, org_slug: str) -> StreamingHttpResponse:
+    """The stale-credentials report as CSV (RFC 4180), formula-looking cells defused."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     report = stale_report(org.organization)
     writer = csv.writer(_Echo())
