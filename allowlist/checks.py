@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from allowlist.actions import email_owners
-from allowlist.policy import AllowlistPolicy, load_policy
+from allowlist.policy import AllowlistPolicy, policy_of
 from audit.models import ActorType
 from audit.recorder import Actor, record_throttled
 from orgsecurity.accessors import OrgContext, load_org_context
@@ -37,7 +37,7 @@ def dashboard_policy(request: HttpRequest, organization: Organization) -> Allowl
     """The organization's allowlist policy, read once per request (the check and the allowlist page share it)."""
     cache: dict[int, AllowlistPolicy | None] = request.__dict__.setdefault("_allowlist_policies", {})
     if organization.pk not in cache:
-        cache[organization.pk] = load_policy(organization.pk)
+        cache[organization.pk] = policy_of(organization)
     return cache[organization.pk]
 
 
@@ -73,8 +73,8 @@ def check_api_ip(request: HttpRequest, api_key: Any) -> CheckResult:
     """Refuse (403, JSON) a key-authenticated API request whose client IP is outside the key's organization's
     enabled allowlist (scope API keys or both). ``api_key`` needs ``organization`` (and ideally ``pk`` and
     ``prefix``, for the audit event)."""
-    organization_id = getattr(api_key, "organization_id", None) or api_key.organization.pk
-    policy = load_policy(organization_id)
+    organization_id = api_key.organization.pk
+    policy = policy_of(api_key.organization)
     if policy is None or not policy.guards_api:
         return ALLOWED
     ip = client_ip(request)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from allowlist.matching import CompiledAllowlist, EntryRef, compile_allowlist
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
+from orgsecurity.models import Organization
 
 # Enough for every busy organization on one worker; an evicted one is recompiled on its next request.
 MATCHER_CACHE_SIZE = 256
@@ -49,6 +50,21 @@ class AllowlistPolicy:
     def matcher(self) -> CompiledAllowlist:
         """The compiled entries of this version (from the per-process cache, or loaded and compiled now)."""
         return compiled_for(self.organization_id, self.allowlist_id, self.version)
+
+
+def policy_of(organization: Organization) -> AllowlistPolicy | None:
+    """The policy of ``organization``, from its ``ip_allowlist`` when that was loaded with it in this request
+    (select_related: the org context loader and the API key lookup both do), else with ``load_policy``'s query.
+
+    Pass an organization loaded for the current request: a long-lived instance may hold an old allowlist row.
+    """
+    if not Organization.ip_allowlist.is_cached(organization):
+        return load_policy(organization.pk)
+    try:
+        allowlist = organization.ip_allowlist
+    except IPAllowlist.DoesNotExist:
+        return None
+    return AllowlistPolicy(organization.pk, allowlist.pk, allowlist.enabled, allowlist.scope, allowlist.version)
 
 
 def load_policy(organization_id: int) -> AllowlistPolicy | None:

@@ -1,14 +1,380 @@
-"""Views of the keys app."""
+"""Pages of the keys app under /orgs/<org>/settings/security/keys/: list, issue (secret shown once), rotate,
+revoke, the key policy, service accounts, workloads, and the stale-credentials report with its CSV export.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+Who sees what: every member sees the page and their own keys; owners and admins see and manage all keys of the
+organization; only owners change the policy. Outsiders get 404 from the pipeline. Every change goes through
+``keys.actions`` after ``require_recent_auth`` (the person proved who they are within the re-authentication
+window); access is decided first, so a wrong role gets 403 before being asked to re-authenticate.
+"""
 
-from orgsecurity.accessors import org_for_member
-from orgsecurity.roles import Capability
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from keys import actions
+from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
+from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
+from keys.stale import REASONS, stale_report
+from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Project, Team
+from orgsecurity.roles import Capability, Role
+from sessions_policy.decorators import require_recent_auth
+
+# --- access ----------------------------------------------------------------------------------------------
+
+
+def _visible_keys(org: OrgContext) -> QuerySet[APIKey]:
+    """All the organization's keys for owners and admins; a person's own keys for everyone else."""
+    keys = APIKey.objects.select_related("owner_user", "owner_service_account", "created_by")
+    if org.can(Capability.MANAGE_SECURITY):
+        return keys
+    return keys.filter(owner_user=org.membership.user)
+
+
+def _key_for(request: HttpRequest, org: OrgContext, key_pk: int) -> APIKey:
+    return get_org_object(org, _visible_keys(org), pk=key_pk)
+
+
+def _holder(request: HttpRequest, org_slug: str) -> OrgContext:
+    org = org_for_member(request, org_slug)
+    if not may_hold_keys(org.role):
+        raise PermissionDenied(f"The {org.membership.get_role_display()} role cannot hold API keys.")
+    return org
+
+
+def _no_store(response: HttpResponse) -> HttpResponse:
+    # A page with a secret on it must not be kept by the browser or any cache.
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+# --- list ------------------------------------------------------------------------------------------------
+
+
+def _restriction_labels(organization: Any, keys: list[APIKey]) -> dict[str, dict[int, str]]:
+    team_ids = {pk for key in keys for pk in key.team_ids}
+    project_ids = {pk for key in keys for pk in key.project_ids}
+    return {
+        "teams": dict(Team.objects.filter(organization=organization, pk__in=team_ids).values_list("pk", "slug")),
+        "projects": dict(
+            Project.objects.filter(organization=organization, pk__in=project_ids).values_list("pk", "slug")
+        ),
+    }
+
+
+def _describe(key: APIKey, labels: dict[str, dict[int, str]]) -> list[str]:
+    """Short phrases for the key's restrictions, e.g. ["teams: platform", "from 10.0.0.0/8"]."""
+    parts = []
+    for noun, ids in (("teams", key.team_ids), ("projects", key.project_ids)):
+        if ids:
+            names = [labels[noun].get(pk, f"#{pk} (deleted)") for pk in ids]
+            parts.append(f"{noun}: {', '.join(names)}")
+    if key.workloads:
+        parts.append(f"workloads: {', '.join(key.workloads)}")
+    if key.allowed_cidrs:
+        parts.append(f"from {', '.join(key.allowed_cidrs)}")
+    return parts or ["unrestricted"]
 
 
 @require_GET
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The keys page: what controls keys (not SSO), the keys the person may see, service accounts, workloads."""
+    org = org_for_member(request, org_slug)
+    organization = org.organization
+    manager = org.can(Capability.MANAGE_SECURITY)
+    keys = list(_visible_keys(org).filter(organization=organization))
+    labels = _restriction_labels(organization, keys)
+    now = timezone.now()
+    rows = [{"key": key, "restrictions": _describe(key, labels), "active": key.is_active(now)} for key in keys]
+    context = {
+        "org": org,
+        "rows": rows,
+        "manager": manager,
+        "is_owner": org.role == Role.OWNER,
+        "may_hold": may_hold_keys(org.role),
+        "policy": KeyPolicy.for_organization(organization),
+        "service_accounts": ServiceAccount.objects.filter(organization=organization) if manager else [],
+        "workloads": Workload.objects.filter(organization=organization),
+        "account_form": NamedForm(prefix="account"),
+        "workload_form": NamedForm(prefix="workload"),
+    }
+    return render(request, "keys/index.html", context)
+
+
+# --- issue, rotate, revoke -------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Issue a key (roles that may hold keys); the secret is on the response page only, never stored."""
+    return _create(request, org_slug=org_slug, org=_holder(request, org_slug))
+
+
+@require_recent_auth
+def _create(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
+    policy = KeyPolicy.for_organization(org.organization)
+    form = CreateKeyForm(request.POST or None, org=org, policy=policy)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                key, token = _issue(org, form, request.user)
+            except ActionRefused as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                context = {"org": org, "key": key, "token": token, "action": "created"}
+                return _no_store(render(request, "keys/secret.html", context, status=201))
+    return render(request, "keys/create.html", {"org": org, "form": form, "policy": policy}, status=status)
+
+
+def _issue(org: OrgContext, form: CreateKeyForm, actor: Any) -> tuple[APIKey, str]:
+    account_id = form.service_account_id()
+    account = None
+    if account_id is not None:
+        account = ServiceAccount.objects.filter(organization=org.organization, pk=account_id).first()
+        if account is None:
+            raise ActionRefused("Choose one of the listed owners.", code="bad_owner")
+    lifetime = form.lifetime()
+    data = form.cleaned_data
+    return actions.create_api_key(
+        org.organization,
+        actor=actor,
+        name=data["name"],
+        permission=data["permission"],
+        service_account=account,
+        team_ids=data["teams"],
+        project_ids=data["projects"],
+        workloads=data["workloads"],
+        allowed_cidrs=form.cidr_list(),
+        expires_at=timezone.now() + lifetime if lifetime else None,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def rotate(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
+    """Rotate a visible key with an overlap of 0 to 7 days; the new secret is shown once."""
+    org = _holder(request, org_slug)
+    return _rotate(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
+
+
+@require_recent_auth
+def _rotate(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey) -> HttpResponse:
+    form = RotateForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                overlap = timedelta(seconds=form.cleaned_data["overlap_seconds"])
+                key, token = actions.rotate_api_key(key, actor=request.user, overlap=overlap)
+            except ActionRefused as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                context = {"org": org, "key": key, "token": token, "action": "rotated"}
+                return _no_store(render(request, "keys/secret.html", context))
+    return render(request, "keys/rotate.html", {"org": org, "key": key, "form": form}, status=status)
+
+
+def _back(request: HttpRequest, org_slug: str) -> HttpResponse:
+    if request.POST.get("next") == "stale":
+        return redirect("keys:stale", org_slug=org_slug)
+    return redirect("keys:index", org_slug=org_slug)
+
+
+@require_POST
+def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
+    """Revoke a visible key now, with a reason (also the stale report's one-click revoke)."""
+    org = org_for_member(request, org_slug)
+    return _revoke(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
+
+
+@require_recent_auth
+def _revoke(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey) -> HttpResponse:
+    form = RevokeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the key is revoked; the reason is kept with it.")
+        return _back(request, org_slug)
+    try:
+        actions.revoke_api_key(key, actor=request.user, reason=form.cleaned_data["reason"])
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"API key {key.prefix} was revoked; it stopped working immediately.")
+    return _back(request, org_slug)
+
+
+@require_POST
+def mark_reviewed(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
+    """Clear a key's review flag (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    return render(request, "orgsecurity/not_configured.html", {"org": org, "title": "API keys"})
+    return _mark_reviewed(request, org_slug=org_slug, key=_key_for(request, org, key_pk))
+
+
+@require_recent_auth
+def _mark_reviewed(request: HttpRequest, *, org_slug: str, key: APIKey) -> HttpResponse:
+    try:
+        actions.clear_review_flag(key, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"API key {key.prefix} is marked as reviewed.")
+    return _back(request, org_slug)
+
+
+# --- policy, service accounts, workloads -----------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def policy(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The key policy: owners and admins read it, owners change it."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    if request.method == "POST" and org.role != Role.OWNER:
+        raise PermissionDenied("Only owners can change the key policy.")
+    return _policy(request, org_slug=org_slug, org=org)
+
+
+def _nonconforming(org: OrgContext, current: KeyPolicy) -> list[APIKey]:
+    now = timezone.now()
+    keys = APIKey.objects.filter(organization=org.organization, revoked_at=None)
+    found = []
+    for key in keys:
+        lifetime_days = (key.expires_at - key.created_at).days if key.expires_at else None
+        if not key.is_active(now):
+            continue
+        if (
+            (current.require_expiry and key.expires_at is None)
+            or (current.max_lifetime_days and (lifetime_days is None or lifetime_days > current.max_lifetime_days))
+            or (not current.allow_unrestricted and key.is_unrestricted)
+        ):
+            found.append(key)
+    return found
+
+
+def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status: int = 200) -> HttpResponse:
+    current = KeyPolicy.for_organization(org.organization)
+    context = {
+        "org": org,
+        "form": form,
+        "policy": current,
+        "is_owner": org.role == Role.OWNER,
+        "nonconforming": _nonconforming(org, current),
+    }
+    return render(request, "keys/policy.html", context, status=status)
+
+
+def _policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
+    if request.method == "GET":
+        current = KeyPolicy.for_organization(org.organization)
+        initial = {
+            "require_expiry": current.require_expiry,
+            "max_lifetime_days": current.max_lifetime_days,
+            "allow_unrestricted": current.allow_unrestricted,
+        }
+        return _policy_page(request, org, PolicyForm(initial=initial))
+    return _save_policy(request, org_slug=org_slug, org=org)
+
+
+@require_recent_auth
+def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
+    form = PolicyForm(request.POST)
+    if not form.is_valid():
+        return _policy_page(request, org, form, status=400)
+    try:
+        changes = actions.set_key_policy(org.organization, actor=request.user, **form.cleaned_data)
+    except ActionRefused as exc:
+        form.add_error(None, exc.message)
+        return _policy_page(request, org, form, status=exc.status)
+    messages.success(request, "Key policy saved." if changes else "Nothing changed.")
+    return redirect("keys:policy", org_slug=org_slug)
+
+
+@require_POST
+def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Add a service account (owners and admins)."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    return _create_named(request, org_slug=org_slug, org=org, kind="account")
+
+
+@require_POST
+def create_workload(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Define a workload name (owners and admins)."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    return _create_named(request, org_slug=org_slug, org=org, kind="workload")
+
+
+@require_recent_auth
+def _create_named(request: HttpRequest, *, org_slug: str, org: OrgContext, kind: str) -> HttpResponse:
+    form = NamedForm(request.POST, prefix=kind)
+    noun = "service account" if kind == "account" else "workload"
+    if not form.is_valid():
+        messages.error(request, f"Give the {noun} a name of lower-case letters, digits and hyphens.")
+        return redirect("keys:index", org_slug=org_slug)
+    create_action = actions.create_service_account if kind == "account" else actions.create_workload
+    try:
+        create_action(org.organization, actor=request.user, **form.cleaned_data)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The {noun} {form.cleaned_data['name']} was created.")
+    return redirect("keys:index", org_slug=org_slug)
+
+
+# --- stale-credentials report ----------------------------------------------------------------------------
+
+
+@require_GET
+def stale(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The stale-credentials report (owners and admins)."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    report = stale_report(org.organization)
+    counts = [(label, report.count(code)) for code, label in REASONS.items()]
+    context = {"org": org, "report": report, "counts": counts, "reasons": REASONS}
+    return render(request, "keys/stale.html", context)
+
+
+def _csv_cell(value: Any) -> str:
+    # A cell starting with = + - @ (or tab/CR) is a formula to spreadsheet apps: neutralise it (OWASP CSV injection).
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+def stale_csv(request: HttpRequest, org_slug: str) -> StreamingHttpResponse:
+    """The stale-credentials report as CSV (RFC 4180), formula-looking cells defused."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    report = stale_report(org.organization)
+    writer = csv.writer(_Echo())
+    header = ["prefix", "name", "owner", "permission", "created_at", "last_used_at", "last_used_ip", "expires_at"]
+    header += ["reasons", "details"]
+
+    def rows():
+        yield writer.writerow(header)
+        for row in report.rows:
+            key = row.key
+            values = [key.prefix, key.name, key.owner_display, key.permission, key.created_at, key.last_used_at]
+            values += [key.last_used_ip, key.expires_at, " ".join(row.reasons), " ".join(row.notes)]
+            yield writer.writerow([_csv_cell(value) for value in values])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    filename = f"{org.organization.slug}-stale-api-keys-{report.generated_at:%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

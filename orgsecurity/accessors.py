@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest
@@ -37,15 +38,16 @@ class OrgContext:
 def load_org_context(request: HttpRequest, org_slug: str) -> OrgContext | None:
     """Return the requesting user's OrgContext for ``org_slug``, or None when they are not a member.
 
-    One query (membership joined with organization), cached on the request so the pipeline and the
-    view share it.
+    One query (membership joined with organization and the per-organization policy rows listed in
+    ``settings.ORG_CONTEXT_RELATED``, e.g. the IP allowlist), cached on the request so the pipeline checks and
+    the view share it.
     """
     cache: dict[str, OrgContext | None] = request.__dict__.setdefault("_org_contexts", {})
     if org_slug not in cache:
         context = None
         if request.user.is_authenticated:
             membership = (
-                Membership.objects.select_related("organization")
+                Membership.objects.select_related("organization", *settings.ORG_CONTEXT_RELATED)
                 .filter(organization__slug=org_slug, user=request.user)
                 .first()
             )

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 import audit
 from audit.recorder import diff
-from orgsecurity.models import Invitation, Membership, Organization, User, hash_token, normalize_email
+from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
 from orgsecurity.roles import Role, roles_assignable_by
 
 
@@ -247,6 +247,10 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
             target=membership,
             changes={"role": [old, role]},
         )
+        # Keys the new role may not hold die with the old role, in this transaction.
+        from keys.actions import revoke_keys_not_allowed_for_role
+
+        revoke_keys_not_allowed_for_role(membership, actor=actor)
     return membership
 
 
@@ -273,7 +277,38 @@ def remove_member(membership: Membership, *, actor: User) -> None:
             changes={"role": [membership.role, None]},
             details={"left": leaving},
         )
+        # No working keys left behind: the person's keys die in the same commit as their membership.
+        from keys.actions import revoke_keys_of_departing_member
+
+        revoke_keys_of_departing_member(membership, actor=actor)
         membership.delete()
+
+
+# --- projects ----------------------------------------------------------------------------------------
+
+
+def rename_project(project: Project, *, actor: Any, name: str) -> Project:
+    """Give ``project`` a new name (1 to 100 characters). ``actor``: a user or ``Actor.api_key(key)``;
+    the caller has decided the actor may do this."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise ActionRefused("A project name has 1 to 100 characters.", code="bad_name")
+    with transaction.atomic():
+        project = (
+            Project.objects.select_for_update(of=("self",)).select_related("organization", "team").get(pk=project.pk)
+        )
+        old = project.name
+        if old != name:
+            project.name = name
+            project.save(update_fields=["name"])
+            audit.record(
+                "project.renamed",
+                organization=project.organization,
+                actor=actor,
+                target=project,
+                changes={"name": [old, name]},
+            )
+    return project
 
 
 # --- billing -----------------------------------------------------------------------------------------

@@ -56,6 +56,20 @@ def _fernet_keys() -> list[str]:
 
 FIELD_ENCRYPTION_KEYS = _fernet_keys()
 
+
+def _key_hash_secret() -> bytes:
+    # API keys are stored only as HMAC-SHA-256 under this server-side secret (keys/tokens.py). Without
+    # KEY_HASH_SECRET it is derived from SECRET_KEY, so replacing SECRET_KEY then invalidates every API key.
+    raw = env_str("KEY_HASH_SECRET") or ""
+    if not raw:
+        return hashlib.sha256(b"orgsecurity-api-key-hash:" + SECRET_KEY.encode()).digest()
+    if len(raw) < 32:
+        raise ImproperlyConfigured("KEY_HASH_SECRET must be at least 32 random characters.")
+    return raw.encode()
+
+
+KEY_HASH_SECRET = _key_hash_secret()
+
 # --- Hosts and public URL ------------------------------------------------------------------------------
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
@@ -124,6 +138,10 @@ ORG_PIPELINE_CHECKS = [
     "sessions_policy.enforcement.check_session_timeouts",
     "sessions_policy.enforcement.check_single_session",
 ]
+
+# One-to-one policy rows of the organization loaded together with the membership (one query per request for all
+# of them); checks read them from the organization object instead of querying again.
+ORG_CONTEXT_RELATED = ["organization__ip_allowlist"]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"
 # Checks for key-authenticated API requests, run after the key is verified: each a function

@@ -1,0 +1,551 @@
+"""Action functions for API keys: issue, rotate, revoke, flag for review, the key policy, service accounts and
+workloads, and the credential hygiene that runs when a member leaves or changes role.
+
+Each validates, writes and records its audit event (with the key's public prefix, never its secret) inside one
+``transaction.atomic()``. Refusals raise ``orgsecurity.actions.ActionRefused`` with a sentence for the person.
+
+Who may hold what (the key's owner, not whoever clicks): owners and admins any key; members read-only keys
+restricted to projects (or teams) of their own teams; billing and auditor roles none. Service-account keys are
+created and rotated by owners and admins only. A personal key is created and rotated only by the person who owns
+it, so its secret is never shown to anyone else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import audit
+from audit.recorder import diff
+from keys import tokens
+from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership, Organization, Project, Team, User
+from orgsecurity.roles import Role
+
+MAX_OVERLAP = timedelta(days=7)
+MAX_CIDRS = 50
+MAX_LIFETIME_DAYS = 3650
+KEY_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+
+
+# --- who may hold what ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyShape:
+    """What a key would reach: its permission and restriction lists (ids of teams and projects)."""
+
+    permission: str
+    team_ids: tuple[int, ...]
+    project_ids: tuple[int, ...]
+
+    @classmethod
+    def of(cls, key: APIKey) -> KeyShape:
+        return cls(key.permission, tuple(key.team_ids), tuple(key.project_ids))
+
+
+def holder_refusal(role: str, shape: KeyShape, *, own_team_ids: set[int], project_teams: dict[int, int]) -> str | None:
+    """Why a member with ``role`` may not hold a key of ``shape``, or None when they may.
+
+    ``own_team_ids``: the teams the member is on; ``project_teams``: project id -> its team id for every
+    project in ``shape``.
+    """
+    if role in KEY_MANAGERS:
+        return None
+    if role != Role.MEMBER:
+        return f"The {Role(role).label} role cannot hold API keys."
+    if shape.permission != APIKey.Permission.READ:
+        return "Members may hold read-only keys only."
+    if not shape.team_ids and not shape.project_ids:
+        return "A member's key must be restricted to projects or teams the member is on."
+    if set(shape.team_ids) - own_team_ids:
+        return "A member's key may only be restricted to teams the member is on."
+    if any(project_teams.get(project_id) not in own_team_ids for project_id in shape.project_ids):
+        return "A member's key may only reach projects of teams the member is on."
+    return None
+
+
+def _own_team_ids(membership: Membership) -> set[int]:
+    return set(Team.objects.filter(members=membership).values_list("pk", flat=True))
+
+
+def _project_teams(organization: Organization, project_ids: Iterable[int]) -> dict[int, int]:
+    return dict(Project.objects.filter(organization=organization, pk__in=list(project_ids)).values_list("pk", "team"))
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _membership(organization: Organization, user: Any) -> Membership:
+    membership = Membership.objects.filter(organization=organization, user=user).first() if user else None
+    if membership is None:
+        raise ActionRefused("You are not a member of this organization.", code="not_member", status=403)
+    return membership
+
+
+def _require_manager(membership: Membership, doing: str) -> None:
+    if membership.role not in KEY_MANAGERS:
+        raise ActionRefused(f"Only owners and admins can {doing}.", code="role_not_allowed", status=403)
+
+
+def _lock_key(key: APIKey) -> APIKey:
+    return (
+        APIKey.objects.select_for_update(of=("self",))
+        .select_related("organization", "owner_service_account")
+        .get(pk=key.pk)
+    )
+
+
+def normalize_cidrs(values: Iterable[str]) -> list[str]:
+    """Parse CIDRs (RFC 4632; IPv6 too) and bare addresses into canonical network strings, without duplicates.
+
+    Raises ActionRefused naming the first bad entry, including an address with host bits set
+    (``10.1.2.3/8``), which is almost always a typo for ``10.0.0.0/8``.
+    """
+    networks: list[str] = []
+    for raw in values:
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            network = ipaddress.ip_network(text, strict=True)
+        except ValueError:
+            try:
+                loose = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise ActionRefused(
+                    f"{text!r} is not an IP address or CIDR range (e.g. 203.0.113.0/24).", code="bad_cidr"
+                ) from None
+            raise ActionRefused(f"{text} has host bits set; did you mean {loose}?", code="bad_cidr") from None
+        if str(network) not in networks:
+            networks.append(str(network))
+    if len(networks) > MAX_CIDRS:
+        raise ActionRefused(f"A key may list at most {MAX_CIDRS} networks.", code="bad_cidr")
+    return networks
+
+
+def _check_expiry(policy: KeyPolicy, expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise ActionRefused("The expiry date must be in the future.", code="bad_expiry")
+    if policy.require_expiry and expires_at is None:
+        raise ActionRefused("Your organization's key policy requires an expiry date.", code="expiry_required")
+    if policy.max_lifetime_days and (expires_at is None or expires_at > now + timedelta(days=policy.max_lifetime_days)):
+        raise ActionRefused(
+            f"Your organization's key policy allows keys to live at most {policy.max_lifetime_days} days.",
+            code="lifetime_too_long",
+        )
+
+
+def _restriction_ids(organization: Organization, model: type, ids: Iterable[Any], noun: str) -> list[int]:
+    try:
+        wanted = sorted({int(value) for value in ids})
+    except (TypeError, ValueError):
+        raise ActionRefused(f"Choose {noun}s from the list.", code=f"bad_{noun}") from None
+    found = set(model.objects.filter(organization=organization, pk__in=wanted).values_list("pk", flat=True))
+    if found != set(wanted):
+        raise ActionRefused(f"One of the chosen {noun}s is not in this organization.", code=f"bad_{noun}")
+    return wanted
+
+
+def _audit_key(action: str, key: APIKey, *, actor: Any, changes: dict | None = None, details: dict | None = None):
+    return audit.record(
+        action,
+        organization=key.organization,
+        actor=actor,
+        target=key,
+        changes=changes,
+        details={"prefix": key.prefix, "owner": key.owner_display, **(details or {})},
+    )
+
+
+# --- issue, rotate, revoke -----------------------------------------------------------------------------
+
+
+def create_api_key(
+    organization: Organization,
+    *,
+    actor: User,
+    name: str,
+    permission: str = APIKey.Permission.READ,
+    service_account: ServiceAccount | None = None,
+    team_ids: Iterable[int] = (),
+    project_ids: Iterable[int] = (),
+    workloads: Iterable[str] = (),
+    allowed_cidrs: Iterable[str] = (),
+    expires_at: datetime | None = None,
+) -> tuple[APIKey, str]:
+    """Issue a key owned by ``actor`` (a personal key) or by ``service_account``; returns the key and its token.
+
+    The token is the only copy of the secret: show it once and never store it. ``expires_at`` is UTC (None:
+    never, if the policy allows). Raises ActionRefused for a role that may not hold such a key, an unknown
+    team/project/workload, a bad CIDR, or a key the organization's policy does not allow.
+    """
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise ActionRefused("Give the key a name of 1 to 100 characters.", code="bad_name")
+    if permission not in APIKey.Permission.values:
+        raise ActionRefused("Choose read or read-write permission.", code="bad_permission")
+    now = timezone.now()
+    with transaction.atomic():
+        membership = _membership(organization, actor)
+        if service_account is not None:
+            _require_manager(membership, "issue keys for service accounts")
+            if service_account.organization_id != organization.pk:
+                raise ActionRefused("That service account is not in this organization.", code="bad_owner", status=404)
+        teams = _restriction_ids(organization, Team, team_ids, "team")
+        projects = _restriction_ids(organization, Project, project_ids, "project")
+        project_teams = _project_teams(organization, projects)
+        if teams:
+            outside = sorted(pk for pk, team in project_teams.items() if team not in teams)
+            if outside:
+                raise ActionRefused(
+                    "A chosen project belongs to a team the key is not restricted to, so the key could never "
+                    "use it. Add that project's team or drop the project.",
+                    code="bad_project",
+                )
+        workload_names = sorted({str(value).strip() for value in workloads if str(value).strip()})
+        known = set(
+            Workload.objects.filter(organization=organization, name__in=workload_names).values_list("name", flat=True)
+        )
+        if known != set(workload_names):
+            raise ActionRefused("One of the chosen workloads is not defined in this organization.", code="bad_workload")
+        cidrs = normalize_cidrs(allowed_cidrs)
+        policy = KeyPolicy.for_organization(organization)
+        _check_expiry(policy, expires_at, now)
+        shape = KeyShape(permission, tuple(teams), tuple(projects))
+        if not policy.allow_unrestricted and not (teams or projects or workload_names):
+            raise ActionRefused(
+                "Your organization's key policy requires every key to be restricted to teams, projects or workloads.",
+                code="unrestricted_not_allowed",
+            )
+        if service_account is None:
+            problem = holder_refusal(
+                membership.role, shape, own_team_ids=_own_team_ids(membership), project_teams=project_teams
+            )
+            if problem:
+                raise ActionRefused(problem, code="role_not_allowed", status=403)
+        key = APIKey(
+            organization=organization,
+            name=name,
+            owner_user=None if service_account else actor,
+            owner_service_account=service_account,
+            owner_label=str(service_account) if service_account else actor.email,
+            permission=permission,
+            team_ids=teams,
+            project_ids=projects,
+            workloads=workload_names,
+            allowed_cidrs=cidrs,
+            expires_at=expires_at,
+            created_by=actor,
+            created_at=now,
+        )
+        token = _save_with_fresh_key_id(key)
+        _audit_key(
+            "key.created",
+            key,
+            actor=actor,
+            changes={
+                "name": [None, name],
+                "permission": [None, permission],
+                "teams": [None, teams],
+                "projects": [None, projects],
+                "workloads": [None, workload_names],
+                "allowed_cidrs": [None, cidrs],
+                "expires_at": [None, expires_at.isoformat() if expires_at else None],
+            },
+        )
+    return key, token
+
+
+def _save_with_fresh_key_id(key: APIKey) -> str:
+    # Key IDs are random (59 bits); a collision is astronomically rare, but the unique index decides.
+    for _ in range(5):
+        key.key_id = tokens.new_key_id()
+        token = tokens.new_token(key.key_id)
+        key.secret_hash = tokens.hash_secret(token)
+        try:
+            with transaction.atomic():
+                key.save(force_insert=True)
+        except IntegrityError:
+            key.pk = None
+            continue
+        return token
+    raise ActionRefused("Could not allocate a key ID; try again.", code="retry", status=503)
+
+
+def _may_rotate(key: APIKey, membership: Membership) -> bool:
+    if key.owner_service_account_id is not None:
+        return membership.role in KEY_MANAGERS
+    return key.owner_user_id == membership.user_id
+
+
+def rotate_api_key(key: APIKey, *, actor: User, overlap: timedelta) -> tuple[APIKey, str]:
+    """Give ``key`` a new secret; the old secret keeps working for ``overlap`` (0 to 7 days), then stops.
+
+    Returns the key and its new token (show it once). A personal key is rotated only by its owner; a service
+    account's by owners and admins. Rotating again during an overlap ends the earlier secret at once.
+    Raises ActionRefused for a revoked or expired key, an overlap outside 0..7 days, or a role not allowed.
+    """
+    if not timedelta(0) <= overlap <= MAX_OVERLAP:
+        raise ActionRefused("Choose an overlap between none and 7 days.", code="bad_overlap")
+    with transaction.atomic():
+        key = _lock_key(key)
+        membership = _membership(key.organization, actor)
+        if not _may_rotate(key, membership):
+            raise ActionRefused(
+                "Only the person who owns a personal key can rotate it (owners and admins rotate service-account "
+                "keys). You can revoke it instead.",
+                code="role_not_allowed",
+                status=403,
+            )
+        now = timezone.now()
+        if not key.is_active(now):
+            raise ActionRefused("This key is revoked or expired; issue a new key instead.", code="inactive", status=409)
+        token = tokens.new_token(key.key_id)
+        overlap_until = now + overlap if overlap else None
+        key.previous_secret_hash = key.secret_hash if overlap else ""
+        key.previous_valid_until = overlap_until
+        key.secret_hash = tokens.hash_secret(token)
+        key.rotated_at = now
+        key.save(update_fields=["previous_secret_hash", "previous_valid_until", "secret_hash", "rotated_at"])
+        _audit_key(
+            "key.rotated",
+            key,
+            actor=actor,
+            changes={"overlap_until": [None, overlap_until.isoformat() if overlap_until else "immediately"]},
+            details={"overlap_seconds": int(overlap.total_seconds())},
+        )
+    return key, token
+
+
+def _revoke(key: APIKey, *, actor: Any, reason: str, now: datetime | None = None) -> APIKey:
+    """Revoke a locked key inside the caller's transaction, no permission checks: for actions that decided."""
+    key.revoked_at = now or timezone.now()
+    key.revoked_reason = reason[:255]
+    key.previous_secret_hash = ""
+    key.previous_valid_until = None
+    key.save(update_fields=["revoked_at", "revoked_reason", "previous_secret_hash", "previous_valid_until"])
+    _audit_key("key.revoked", key, actor=actor, changes={"revoked_reason": [None, key.revoked_reason]})
+    return key
+
+
+def revoke_api_key(key: APIKey, *, actor: User, reason: str) -> APIKey:
+    """Revoke ``key`` now: the next request with it (or its overlapping old secret) gets 401 ``key_revoked``.
+
+    Owners and admins revoke any key of the organization; others only their own personal keys.
+    Raises ActionRefused for a key already revoked, an empty reason, or a role not allowed.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionRefused("Say why the key is revoked; the reason is kept with it.", code="reason_required")
+    with transaction.atomic():
+        key = _lock_key(key)
+        membership = _membership(key.organization, actor)
+        if membership.role not in KEY_MANAGERS and key.owner_user_id != actor.pk:
+            raise ActionRefused("You can only revoke your own keys.", code="role_not_allowed", status=403)
+        if key.revoked_at is not None:
+            raise ActionRefused("This key is already revoked.", code="already_revoked", status=409)
+        return _revoke(key, actor=actor, reason=reason)
+
+
+# --- identity-change hygiene ---------------------------------------------------------------------------
+
+
+def _active_personal_keys(organization: Organization, user_id: int) -> list[APIKey]:
+    return list(
+        APIKey.objects.select_for_update()
+        .filter(organization=organization, owner_user_id=user_id, revoked_at=None)
+        .order_by("pk")
+    )
+
+
+def revoke_keys_of_departing_member(membership: Membership, *, actor: Any) -> list[APIKey]:
+    """Revoke every unrevoked personal key ``membership``'s user holds in its organization.
+
+    Called by ``orgsecurity.actions.remove_member`` inside its transaction, so the keys die in the same
+    commit as the membership (or not at all). Service-account keys are untouched. Returns the revoked keys.
+    """
+    with transaction.atomic():
+        who = membership.user.email
+        leaving = getattr(actor, "pk", None) == membership.user_id
+        reason = f"Owner {who} left the organization." if leaving else f"Owner {who} was removed."
+        now = timezone.now()
+        return [
+            _revoke(key, actor=actor, reason=reason, now=now)
+            for key in _active_personal_keys(membership.organization, membership.user_id)
+        ]
+
+
+def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> list[APIKey]:
+    """Revoke the personal keys ``membership``'s (new) role no longer allows it to hold (see holder_refusal).
+
+    Called by ``orgsecurity.actions.change_role`` inside its transaction. Returns the revoked keys.
+    """
+    with transaction.atomic():
+        if membership.role in KEY_MANAGERS:
+            return []
+        keys = _active_personal_keys(membership.organization, membership.user_id)
+        if not keys:
+            return []
+        own_teams = _own_team_ids(membership)
+        project_teams = _project_teams(membership.organization, {pk for key in keys for pk in key.project_ids})
+        now = timezone.now()
+        revoked = []
+        for key in keys:
+            problem = holder_refusal(
+                membership.role, KeyShape.of(key), own_team_ids=own_teams, project_teams=project_teams
+            )
+            if problem:
+                reason = f"Owner's role changed to {membership.get_role_display()}: {problem}"
+                revoked.append(_revoke(key, actor=actor, reason=reason, now=now))
+        return revoked
+
+
+def flag_keys_for_review(
+    organization: Organization, *, actor: Any, reason: str, user: User | None = None
+) -> list[APIKey]:
+    """Flag unrevoked personal keys for review: ``user``'s (e.g. their SSO identity was unlinked), or every
+    member's when ``user`` is None (e.g. SSO enforcement started). Flagged keys keep working; they are listed
+    in the stale-credentials report until an owner or admin revokes them or marks them reviewed.
+
+    ``actor``: a user, an ``audit.recorder.Actor`` or None (the system). Service-account keys are not tied to
+    a person's identity and are not flagged. Keys already flagged get the new reason. Returns the flagged keys;
+    one ``key.flagged_for_review`` event each. Call it inside the transaction of the change that caused it.
+    """
+    reason = (reason or "").strip()[:255] or "Flagged for review."
+    with transaction.atomic():
+        queryset = APIKey.objects.select_for_update().filter(
+            organization=organization, revoked_at=None, owner_service_account=None
+        )
+        if user is not None:
+            queryset = queryset.filter(owner_user=user)
+        now = timezone.now()
+        flagged = []
+        for key in queryset.order_by("pk"):
+            if key.is_expired(now):
+                continue
+            key.flagged_at, key.flagged_reason = now, reason
+            key.save(update_fields=["flagged_at", "flagged_reason"])
+            _audit_key("key.flagged_for_review", key, actor=actor, changes={"flagged_reason": [None, reason]})
+            flagged.append(key)
+    return flagged
+
+
+def clear_review_flag(key: APIKey, *, actor: User) -> APIKey:
+    """Mark a flagged key as reviewed (it stays valid). Owners and admins only."""
+    with transaction.atomic():
+        key = _lock_key(key)
+        _require_manager(_membership(key.organization, actor), "mark keys as reviewed")
+        if key.flagged_at is None:
+            raise ActionRefused("This key is not flagged for review.", code="not_flagged", status=409)
+        old = key.flagged_reason
+        key.flagged_at, key.flagged_reason = None, ""
+        key.save(update_fields=["flagged_at", "flagged_reason"])
+        _audit_key("key.review_cleared", key, actor=actor, changes={"flagged_reason": [old, None]})
+    return key
+
+
+# --- policy, service accounts, workloads ---------------------------------------------------------------
+
+
+def set_key_policy(
+    organization: Organization,
+    *,
+    actor: User,
+    require_expiry: bool,
+    max_lifetime_days: int | None,
+    allow_unrestricted: bool,
+) -> dict[str, list[Any]]:
+    """Owners set the rules for new and rotated keys; returns the changes ({} when none).
+
+    ``max_lifetime_days`` (1..3650 or None) also implies that keys must expire. Existing keys are not changed;
+    the policy page lists those that do not meet it.
+    """
+    if max_lifetime_days is not None and not 1 <= max_lifetime_days <= MAX_LIFETIME_DAYS:
+        raise ActionRefused(f"The maximum lifetime must be 1 to {MAX_LIFETIME_DAYS} days.", code="bad_lifetime")
+    with transaction.atomic():
+        membership = _membership(organization, actor)
+        if membership.role != Role.OWNER:
+            raise ActionRefused("Only owners can change the key policy.", code="role_not_allowed", status=403)
+        policy = KeyPolicy.objects.select_for_update().filter(organization=organization).first() or KeyPolicy(
+            organization=organization
+        )
+        fields = ("require_expiry", "max_lifetime_days", "allow_unrestricted")
+        before = {name: getattr(policy, name) for name in fields} if policy.pk else {}
+        policy.require_expiry = bool(require_expiry or max_lifetime_days)
+        policy.max_lifetime_days = max_lifetime_days
+        policy.allow_unrestricted = bool(allow_unrestricted)
+        after = {name: getattr(policy, name) for name in fields}
+        changes = diff(before, after) if policy.pk else {name: [None, value] for name, value in after.items()}
+        if policy.pk and not changes:
+            return {}
+        policy.updated_at, policy.updated_by = timezone.now(), actor
+        policy.save()
+        audit.record("key.policy_updated", organization=organization, actor=actor, target=policy, changes=changes)
+    return changes
+
+
+def create_service_account(
+    organization: Organization, *, actor: User, name: str, description: str = ""
+) -> ServiceAccount:
+    """Create a service account (a non-person key owner). Owners and admins only; names are unique per org."""
+    with transaction.atomic():
+        _require_manager(_membership(organization, actor), "create service accounts")
+        account = ServiceAccount(
+            organization=organization,
+            name=(name or "").strip(),
+            description=(description or "").strip(),
+            created_by=actor,
+        )
+        _save_named(account, "service account")
+        audit.record(
+            "key.service_account_created",
+            organization=organization,
+            actor=actor,
+            target=account,
+            changes={"name": [None, account.name]},
+        )
+    return account
+
+
+def create_workload(organization: Organization, *, actor: User, name: str, description: str = "") -> Workload:
+    """Define a workload name (e.g. ``ci``) keys can be restricted to. Owners and admins only."""
+    with transaction.atomic():
+        _require_manager(_membership(organization, actor), "define workloads")
+        workload = Workload(
+            organization=organization, name=(name or "").strip(), description=(description or "").strip()
+        )
+        _save_named(workload, "workload")
+        audit.record(
+            "key.workload_created",
+            organization=organization,
+            actor=actor,
+            target=workload,
+            changes={"name": [None, workload.name]},
+        )
+    return workload
+
+
+def _save_named(instance: ServiceAccount | Workload, noun: str) -> None:
+    """Validate the name, then insert; a duplicate name (also one inserted concurrently) is a clear refusal."""
+    taken = ActionRefused(f"A {noun} named {instance.name!r} already exists.", code="name_taken", status=409)
+    try:
+        instance.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        message = " ".join(exc.message_dict.get("name", [])) or "Check the name."
+        raise ActionRefused(f"The {noun} name is not valid: {message}", code="bad_name") from None
+    if type(instance).objects.filter(organization=instance.organization, name=instance.name).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            instance.save(force_insert=True)
+    except IntegrityError:
+        raise taken from None
