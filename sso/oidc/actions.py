@@ -29,21 +29,22 @@ DEFAULT_SCOPES = "openid email profile"
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 # RFC 6749 Appendix A.1/A.2: client_id and client_secret are VSCHAR (printable ASCII).
 _VSCHAR = re.compile(r"^[\x20-\x7e]+$")
-# Settings shown in audit events (the secret never is).
-AUDITED_FIELDS = (
-    "issuer",
-    "discovery_url",
-    "authorization_endpoint",
-    "token_endpoint",
-    "userinfo_endpoint",
-    "jwks_uri",
-    "end_session_endpoint",
-    "client_id",
-    "token_auth_method",
-    "scopes",
-    "allowed_algorithms",
-    "accept_missing_email_verified",
-)
+# Settings shown in audit events (the secret never is), and the names they are recorded under: the audit log
+# redacts every key containing "token" or "secret", so token_endpoint and token_auth_method are renamed.
+AUDITED_FIELDS = {
+    "issuer": "issuer",
+    "discovery_url": "discovery_url",
+    "authorization_endpoint": "authorization_endpoint",
+    "token_endpoint": "code_exchange_endpoint",
+    "userinfo_endpoint": "userinfo_endpoint",
+    "jwks_uri": "jwks_uri",
+    "end_session_endpoint": "end_session_endpoint",
+    "client_id": "client_id",
+    "token_auth_method": "client_auth_method",
+    "scopes": "scopes",
+    "allowed_algorithms": "allowed_algorithms",
+    "accept_missing_email_verified": "accept_missing_email_verified",
+}
 
 
 def clean_scopes(value: str) -> str:
@@ -114,7 +115,7 @@ def _check_provider_algorithms(metadata_algorithms: Iterable[str], allowed: list
 
 
 def _snapshot(oidc: OIDCSettings | None) -> dict[str, Any]:
-    return {name: getattr(oidc, name) if oidc else None for name in AUDITED_FIELDS}
+    return {label: getattr(oidc, name) if oidc else None for name, label in AUDITED_FIELDS.items()}
 
 
 def _apply_metadata(oidc: OIDCSettings, metadata: ProviderMetadata) -> None:
@@ -270,5 +271,5 @@ def update_oidc_settings(
 
 
 def _pairs(before: dict[str, Any], after: dict[str, Any]) -> Iterable[tuple[str, tuple[Any, Any]]]:
-    for name in AUDITED_FIELDS:
-        yield name, (before[name], after[name])
+    for label in AUDITED_FIELDS.values():
+        yield label, (before[label], after[label])

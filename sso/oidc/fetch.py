@@ -137,6 +137,7 @@ def check_url(url: str, what: str) -> None:
 
 
 def _literal_host_reason(hostname: str) -> str | None:
+    hostname = hostname.rstrip(".")
     if hostname == "localhost" or hostname.endswith(".localhost"):
         return "a loopback address"
     try:
