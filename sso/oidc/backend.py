@@ -209,9 +209,11 @@ def _token_error_message(body: dict[str, Any], status: int) -> str:
     return f"The provider refused to exchange the sign-in code ({error}{detail}). Start the sign-in again."
 
 
-def _as_strings(value: Any) -> list[str]:
+def claim_values(value: Any) -> list[str]:
+    """A claim's value as the list of strings AssertedIdentity.attributes holds (lists flattened, booleans as
+    true/false, objects as JSON)."""
     if isinstance(value, list):
-        return [item for element in value for item in _as_strings(element)]
+        return [item for element in value for item in claim_values(element)]
     if isinstance(value, bool):
         return ["true" if value else "false"]
     if isinstance(value, dict):
@@ -236,7 +238,9 @@ def asserted_identity(oidc: OIDCSettings, claims: dict[str, Any]) -> AssertedIde
         issuer=oidc.issuer,
         subject=claims["sub"],
         subject_format=SUBJECT_FORMAT,
-        attributes={name: _as_strings(value) for name, value in sorted(claims.items()) if name not in _PROTOCOL_CLAIMS},
+        attributes={
+            name: claim_values(value) for name, value in sorted(claims.items()) if name not in _PROTOCOL_CLAIMS
+        },
         email_verified=email_is_verified(oidc, claims),
         authenticated_at=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int | float) else None,
         session_index=str(claims.get("sid") or "")[:255],

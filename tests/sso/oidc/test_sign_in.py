@@ -281,3 +281,13 @@ def test_reauthentication_asks_for_a_fresh_login_and_checks_auth_time(provider, 
     fresh = reauthenticate(auth_time=int(time.time()))
     assert fresh["Location"] == "/orgs/acme/"
     assert browser.session["reauth_at"] > 0
+
+
+def test_a_test_run_cancelled_at_the_provider_says_so(provider, oidc_connection, client_for, admin):
+    browser = client_for(admin)
+    authorization = provider.authorization(browser.post(f"/orgs/acme/settings/security/sso/{oidc_connection.pk}/test/"))
+    response = browser.get(CALLBACK, {"error": "access_denied", "state": authorization.state})
+    run = oidc_connection.test_runs.get()
+    assert response["Location"].endswith(f"/tests/{run.pk}/")
+    assert run.result == "failure" and "cancelled or refused at your identity provider" in run.error
+    assert "SSO test: Failed" in browser.get(response["Location"]).content.decode()
