@@ -219,7 +219,9 @@ def update_oidc_settings(
     if preset is not None and preset not in PRESETS:
         raise ActionRefused(f"{preset!r} is not a claim mapping preset.", code="bad_preset")
     with transaction.atomic():
-        connection = SSOConnection.objects.select_for_update().select_related("organization").get(pk=connection.pk)
+        connection = (
+            SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
+        )
         oidc = OIDCSettings.objects.filter(connection=connection).first()
         if oidc is None:
             if metadata is None or client_id is None or not client_secret:
