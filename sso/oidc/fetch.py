@@ -28,6 +28,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError
 
 TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -210,6 +211,8 @@ def send(
         raise ProviderFetchError(
             f"The {what} at {url} could not be reached over a trusted TLS connection (certificate problem)."
         ) from None
+    except requests.exceptions.ConnectionError as exc:
+        raise ProviderFetchError(f"The {what} at {url} could not be reached: {_connection_problem(exc)}.") from None
     except requests.exceptions.RequestException as exc:
         raise ProviderFetchError(f"The {what} at {url} could not be reached ({type(exc).__name__}).") from None
     finally:
@@ -221,6 +224,20 @@ def send(
         )
     content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     return Fetched(url=url, status=response.status_code, content_type=content_type, body=body)
+
+
+def _connection_problem(exc: BaseException) -> str:
+    """What went wrong connecting, in words (the exception chain holds urllib3's reason)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, NameResolutionError):
+            return "its host name could not be found (DNS)"
+        if isinstance(seen, ConnectionRefusedError):
+            return "nothing answers at that address and port (connection refused)"
+        seen = seen.__cause__ or seen.__context__ or getattr(seen, "reason", None)
+        if isinstance(seen, str):
+            break
+    return "the connection failed"
 
 
 def _read_capped(response: requests.Response, url: str, what: str, deadline: float) -> bytes:

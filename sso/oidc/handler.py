@@ -107,5 +107,7 @@ class OIDCHandler:
 
 
 def register_handler() -> None:
-    """Make "oidc" connections sign in through this package (called from SsoConfig.ready)."""
+    """Make "oidc" connections sign in through this package, and add its deployment check (SsoConfig.ready)."""
+    from sso.oidc import checks  # noqa: F401 (registers the check --deploy warning)
+
     protocols.register(SSOConnection.Protocol.OIDC, OIDCHandler())

@@ -266,3 +266,12 @@ def test_errors_and_non_json_are_refused_clearly(provider_server):
         discover(provider_server.url_for("/missing"))  # pytest-httpserver answers 500 for unknown paths
     with pytest.raises(DiscoveryError, match="could not be reached"):
         discover("http://127.0.0.1:9")
+
+
+def test_check_deploy_warns_while_private_hosts_are_allowed(settings):
+    from django.core.checks import run_checks
+
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = True
+    assert "sso.W001" in [message.id for message in run_checks(include_deployment_checks=True)]
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = False
+    assert "sso.W001" not in [message.id for message in run_checks(include_deployment_checks=True)]
