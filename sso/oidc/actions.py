@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -179,7 +180,7 @@ def create_oidc_connection(
             allowed_algorithms=allowed,
         )
         _apply_metadata(oidc, metadata)
-        oidc.full_clean(exclude=["connection"])
+        _validate(oidc)
         oidc.save()
         after = _snapshot(oidc)
         sso_actions.record_connection_change(
@@ -189,6 +190,14 @@ def create_oidc_connection(
             details={"replaced": "client secret", "preset": preset},
         )
     return connection
+
+
+def _validate(oidc: OIDCSettings) -> None:
+    try:
+        oidc.full_clean(exclude=["connection"])
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+        raise ActionRefused(f"The provider's settings cannot be stored ({problems}).", code="bad_settings") from None
 
 
 def _default_name(metadata: ProviderMetadata) -> str:
@@ -255,7 +264,7 @@ def update_oidc_settings(
                 connection.save(update_fields=["attribute_map", "updated_at"])
         if not changes and not replaced:
             return {}
-        oidc.full_clean(exclude=["connection"])
+        _validate(oidc)
         oidc.save()
         details: dict[str, Any] = {"replaced": ", ".join(replaced)} if replaced else {}
         if metadata is not None:

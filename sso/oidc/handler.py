@@ -23,9 +23,14 @@ from sso.models import OIDCSettings, SSOConnection, SSOTestRun
 from sso.oidc.backend import client_secret
 
 
+def callback_url(org_slug: str) -> str:
+    """The redirect URI of an organization: PUBLIC_BASE_URL + /sso/<org>/oidc/callback/ (never the Host header)."""
+    return flow.public_url(reverse("sso_public:oidc:callback", args=[org_slug]))
+
+
 def redirect_uri(connection: SSOConnection) -> str:
-    """The redirect URI to register at the provider: PUBLIC_BASE_URL + /sso/<org>/oidc/callback/."""
-    return flow.public_url(reverse("sso_public:oidc:callback", args=[connection.organization.slug]))
+    """The redirect URI to register at the provider for ``connection`` (see ``callback_url``)."""
+    return callback_url(connection.organization.slug)
 
 
 def settings_for(connection: SSOConnection) -> OIDCSettings:

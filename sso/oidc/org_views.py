@@ -15,6 +15,7 @@ from sso.models import OIDCSettings, SSOConnection
 from sso.oidc import actions
 from sso.oidc.discovery import DiscoveryError, discover
 from sso.oidc.forms import OIDCConnectionForm, OIDCSettingsForm
+from sso.oidc.handler import callback_url
 from sso.views import _connection_page
 
 
@@ -53,7 +54,8 @@ def create(request: HttpRequest, org_slug: str) -> HttpResponse:
                     "provider, then use “Test SSO”.",
                 )
                 return redirect("sso:connection", org_slug, connection.pk)
-    return render(request, "sso/oidc/create.html", {"org": org, "form": form}, status=status)
+    context = {"org": org, "form": form, "oidc_redirect_uri": callback_url(org_slug)}
+    return render(request, "sso/oidc/create.html", context, status=status)
 
 
 @require_POST

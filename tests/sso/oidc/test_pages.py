@@ -37,6 +37,8 @@ def audit_text() -> str:
 def test_it_checks_access_to_the_create_page(client_for, provider, owner, admin, member, outsider):
     page = client_for(owner).get(CREATE)
     assert page.status_code == 200 and b"Add an OpenID Connect connection" in page.content
+    # The redirect URI is needed to register the application at the provider, before there is a client ID.
+    assert b'value="https://testserver/sso/acme/oidc/callback/"' in page.content
     assert client_for(admin).get(CREATE).status_code == 200
     assert client_for(member).get(CREATE).status_code == 403
     assert client_for(outsider).get(CREATE).status_code == 404
@@ -248,3 +250,12 @@ def test_an_admin_with_a_stale_session_is_sent_to_reauthenticate(client_for, pro
     mark_reauthenticated_session(session)
     session.save()
     assert client.post(settings_url(oidc_connection), settings_payload(provider, scopes="openid")).status_code == 302
+
+
+def test_a_provider_url_that_cannot_be_stored_is_a_clear_400(client_for, provider, owner):
+    original = provider.discovery
+    provider.discovery = lambda: {**original(), "token_endpoint": "https://bad_host.test/token"}
+    response = client_for(owner).post(CREATE, create_payload(provider))
+    assert response.status_code == 400
+    assert b"cannot be stored (token_endpoint: Enter a valid URL.)" in response.content
+    assert not SSOConnection.objects.exists()
