@@ -120,6 +120,9 @@ ORG_PIPELINE_CHECKS = [
     "orgsecurity.pipeline.check_authenticated",
     "orgsecurity.pipeline.check_membership",
     "allowlist.checks.check_dashboard_ip",
+    "sessions_policy.enforcement.check_tracked_session",
+    "sessions_policy.enforcement.check_session_timeouts",
+    "sessions_policy.enforcement.check_single_session",
 ]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"

@@ -3,7 +3,6 @@ slate of per-process state (compiled matchers, throttle counters) for every test
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +13,7 @@ from allowlist import actions
 from allowlist.policy import clear_matcher_cache
 from orgsecurity.models import Organization, User
 from sessions_policy.reauth import SESSION_KEY
+from tests.conftest import sign_in_client
 
 OFFICE = "198.51.100.0/24"
 OFFICE_IP = "198.51.100.7"
@@ -39,10 +39,10 @@ def client_at() -> Callable[..., Client]:
     def build(user: User | None, ip: str = OFFICE_IP, *, recent_auth: bool = True) -> Client:
         client = Client(REMOTE_ADDR=ip)
         if user is not None:
-            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-            if recent_auth:
+            sign_in_client(client, user)  # a tracked session, re-authenticated just now
+            if not recent_auth:
                 session = client.session
-                session[SESSION_KEY] = int(time.time())
+                session[SESSION_KEY] = 0
                 session.save()
         return client
 

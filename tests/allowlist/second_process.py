@@ -22,6 +22,7 @@ from django.test import Client  # noqa: E402
 
 from allowlist.policy import cached_versions  # noqa: E402
 from orgsecurity.models import User  # noqa: E402
+from tests.conftest import sign_in_client  # noqa: E402
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
         key = (command["user"], command["ip"])
         if key not in clients:
             clients[key] = Client(REMOTE_ADDR=command["ip"])
-            clients[key].force_login(User.objects.get(email=command["user"]))
+            sign_in_client(clients[key], User.objects.get(email=command["user"]))
         response = clients[key].get(command["path"])
         print(json.dumps({"status": response.status_code, "cached": cached_versions()}), flush=True)
 

@@ -11,7 +11,7 @@ from sso import actions as sso_actions
 from sso.models import OIDCSettings, SSOConnection
 from sso.oidc import actions
 from sso.oidc.discovery import discover
-from tests.ports import free_port
+from tests.e2e.harness import free_port
 from tests.sso.oidc.provider import CLIENT_ID, CLIENT_SECRET, LocalProvider
 
 

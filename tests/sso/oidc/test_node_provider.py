@@ -1,9 +1,12 @@
-"""The whole OIDC rollout against a real OpenID Provider (node-oidc-provider) and a live server of the product,
-driven with a real HTTP client that fills in the provider's sign-in and consent forms.
+"""The whole OIDC rollout against a real OpenID Provider (node-oidc-provider, tests/e2e/idp_oidc.py) and a live
+server of the product (pytest-django's LiveServer), driven with a real HTTP client (requests) that fills in the
+provider's sign-in page.
 
 An admin adds the connection (issuer, client ID, secret) and runs Test SSO; SSO is turned on; a member links
 their account and later signs in through the provider alone; re-authentication forces a fresh provider login;
-sign-out ends the session.
+sign-out ends the session. Marked e2e: it needs node and ``npm ci --prefix tests/e2e/oidc_provider``; missing,
+it skips, or fails under CI=true. It lives outside tests/e2e because it checks the database in-process, which
+Django refuses while the browser tests' Playwright loop runs.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from pytest_django.live_server_helper import LiveServer
 from orgsecurity.models import User
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
 from tests.conftest import PASSWORD
-from tests.e2e.oidc_op import RunningProvider, start_provider
-from tests.ports import free_port
+from tests.e2e import harness
+from tests.e2e.harness import ToolMissing, free_port
+from tests.e2e.idp_oidc import NodeOIDCProvider, require_node_provider
 
 pytestmark = pytest.mark.e2e
 
@@ -73,42 +77,57 @@ def submit(session: requests.Session, response: requests.Response, action_part: 
 
 
 def through_provider(session: requests.Session, response: requests.Response, provider, login: str):
-    """Answer the provider's development sign-in and consent pages until it sends the browser back to us."""
+    """Answer the provider's sign-in (and any consent) page until it sends the browser back to us."""
     for _ in range(5):
         if not response.url.startswith(provider.issuer):
             return response
         assert response.status_code == 200, response.text[:500]
         form = forms_of(response)[0]
-        fields = {"login": login, "password": "any"} if "login" in form["fields"] else {}
+        fields = {"login": login, "password": provider.user(login).password} if "login" in form["fields"] else {}
         response = session.post(urljoin(response.url, form["action"]), data={**form["fields"], **fields}, timeout=30)
     raise AssertionError(f"Still at the provider after five pages: {response.url}")
 
 
 @pytest.fixture(scope="session")
-def product(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
+def live_product(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
     """The product on a live server (pytest-django's LiveServer) on localhost, in our port range."""
     with django_db_blocker.unblock():
-        server = LiveServer(f"localhost:{free_port('localhost')}")
+        server = LiveServer(f"localhost:{free_port()}")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def op(product) -> Iterator[RunningProvider]:
-    running = start_provider([f"{product.url}/sso/acme/oidc/callback/"])
-    yield running
-    running.stop()
+def op(live_product) -> Iterator[NodeOIDCProvider]:
+    """node-oidc-provider with a client for acme at the live server (the shared e2e provider code)."""
+    try:
+        require_node_provider()
+    except ToolMissing as exc:
+        reason = str(exc)
+        if harness.in_ci():
+            pytest.fail(f"CI=true and the node-oidc-provider tests cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+    provider = NodeOIDCProvider(harness.make_workdir("oidc-live"))
+    provider.add_org_client(live_product.url, "acme")
+    provider.start()
+    yield provider
+    provider.stop()
+    harness.remove_workdir(provider.workdir)
+
+
+def client_of(op: NodeOIDCProvider):
+    return op.clients["orgsecurity-acme"]
 
 
 @pytest.fixture
-def site(product, op, settings, transactional_db):
+def site(live_product, op, settings, transactional_db):
     """Settings as a plain-http deployment behind the live server would have them."""
-    settings.PUBLIC_BASE_URL = product.url
+    settings.PUBLIC_BASE_URL = live_product.url
     settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = True  # the provider listens on 127.0.0.1
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME = "orgsecurity-session", "orgsecurity-csrf"
-    settings.CSRF_TRUSTED_ORIGINS = [product.url]
-    return product.url
+    settings.CSRF_TRUSTED_ORIGINS = [live_product.url]
+    return live_product.url
 
 
 def password_sign_in(base: str, email: str) -> requests.Session:
@@ -129,13 +148,13 @@ def test_admin_sets_up_oidc_and_a_member_signs_in_through_the_provider(site, op,
         page,
         "",
         issuer=op.issuer,
-        client_id=op.client_id,
-        client_secret=op.client_secret,
+        client_id=client_of(op).client_id,
+        client_secret=client_of(op).client_secret,
         name="Test OP",
     )
     assert page.status_code == 200 and "The OpenID Connect connection is saved" in page.text, page.text[:2000]
     assert f'value="{base}/sso/acme/oidc/callback/"' in page.text
-    assert op.client_secret not in page.text
+    assert client_of(op).client_secret not in page.text
     connection = SSOConnection.objects.get()
 
     # 2. Test SSO: a real sign-in at the provider, as the admin.
@@ -144,7 +163,7 @@ def test_admin_sets_up_oidc_and_a_member_signs_in_through_the_provider(site, op,
     assert "SSO test: Succeeded" in result.text, result.text[:2000]
     assert "admin@acme.test" in result.text and "Adam Admin" in result.text
     assert SSOTestRun.objects.get().result == "success"
-    assert SSOIdentity.objects.get(user=admin).subject == "admin"
+    assert SSOIdentity.objects.get(user=admin).subject == op.user("admin").sub
 
     # 3. The admin turns SSO on.
     page = admin_browser.get(f"{base}/orgs/acme/settings/security/sso/{connection.pk}/", timeout=30)
@@ -157,7 +176,7 @@ def test_admin_sets_up_oidc_and_a_member_signs_in_through_the_provider(site, op,
     response = submit(member_browser, page, "/link/")
     page = through_provider(member_browser, response, op, "member")
     assert page.url == f"{base}/orgs/acme/settings/security/sso/"
-    assert re.search(r"You are linked to <strong>member</strong>", page.text)
+    assert re.search(rf"You are linked to <strong>{op.user('member').sub}</strong>", page.text)
 
     # 5. Sign-out, then sign in again through the provider alone, in a fresh browser.
     page = member_browser.get(f"{base}/orgs/acme/", timeout=30)
@@ -190,8 +209,9 @@ def test_a_person_not_linked_yet_is_refused(site, op, org, owner, member):
     from sso.oidc import actions
     from sso.oidc.discovery import discover
 
+    client = client_of(op)
     connection = actions.create_oidc_connection(
-        org, actor=owner, metadata=discover(op.issuer), client_id=op.client_id, client_secret=op.client_secret
+        org, actor=owner, metadata=discover(op.issuer), client_id=client.client_id, client_secret=client.client_secret
     )
     sso_actions.set_status(connection, actor=owner, status="on")
     browser = requests.Session()
