@@ -7,22 +7,18 @@ as ``Actor.support(staff)`` and emailed to its owners.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from allowlist import actions
 from allowlist.forms import SupportDisableForm
 from allowlist.models import IPAllowlist
+from audit.support import staff_only, support_organization
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Organization
 from orgsecurity.pipeline import json_error, wants_json
 from sessions_policy.decorators import require_recent_auth
-
-
-def _require_staff(request: HttpRequest) -> None:
-    if not (request.user.is_authenticated and request.user.is_active and request.user.is_staff):
-        raise Http404("No such page.")
 
 
 def _page(
@@ -35,7 +31,7 @@ def _page(
 
 @require_recent_auth
 def _disable(request: HttpRequest, org_slug: str) -> HttpResponse:
-    organization = get_object_or_404(Organization, slug=org_slug)
+    organization = support_organization(org_slug)
     form = SupportDisableForm(request.POST)
     if not form.is_valid():
         if wants_json(request):
@@ -56,14 +52,14 @@ def _disable(request: HttpRequest, org_slug: str) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"ok": True, "changed": changed, "message": message})
     messages.success(request, message)
-    return redirect("allowlist_support:disable", org_slug=organization.slug)
+    return redirect("support:allowlist_support:disable", org_slug=organization.slug)
 
 
 @require_http_methods(["GET", "POST"])
+@staff_only
 def disable(request: HttpRequest, org_slug: str) -> HttpResponse:
     """GET: the confirmation form; POST (``reason``): turn the organization's allowlist off, with recent
     re-authentication. Staff only: everyone else gets 404."""
-    _require_staff(request)
     if request.method == "GET":
-        return _page(request, get_object_or_404(Organization, slug=org_slug), SupportDisableForm())
+        return _page(request, support_organization(org_slug), SupportDisableForm())
     return _disable(request, org_slug=org_slug)

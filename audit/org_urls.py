@@ -8,4 +8,6 @@ app_name = "audit"
 
 urlpatterns = [
     path("", views.log, name="log"),
+    path("export.csv", views.export, {"fmt": "csv"}, name="export_csv"),
+    path("export.jsonl", views.export, {"fmt": "jsonl"}, name="export_jsonl"),
 ]

@@ -73,3 +73,10 @@ def test_staff_must_have_re_authenticated(client_at, org, owner, staff):
     # The interrupted POST is kept for a confirmed replay after re-authentication.
     assert response["Location"].startswith("/accounts/reauthenticate/?next=%2Faccounts%2Freauthenticate%2Fresume%2F")
     assert IPAllowlist.objects.get().enabled
+
+
+def test_the_support_console_shows_the_list_and_links_the_disable_action(client_at, org, owner, staff):
+    enable(org, owner, OFFICE)
+    page = client_at(staff, ip=HOME_IP).get("/support/orgs/acme/").content.decode()
+    assert "IP allowlist" in page and "Dashboard" in page
+    assert URL in page
