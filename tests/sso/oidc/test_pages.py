@@ -259,3 +259,19 @@ def test_a_provider_url_that_cannot_be_stored_is_a_clear_400(client_for, provide
     assert response.status_code == 400
     assert b"cannot be stored (token_endpoint: Enter a valid URL.)" in response.content
     assert not SSOConnection.objects.exists()
+
+
+def test_the_audit_log_shows_the_changes_but_never_the_secret(client_for, provider, owner):
+    client = client_for(owner)
+    client.post(CREATE, create_payload(provider))
+    connection = SSOConnection.objects.get()
+    client.post(settings_url(connection), settings_payload(provider, client_secret=NEW_SECRET, scopes="openid email"))
+    page = client.get("/orgs/acme/audit/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "changed the SSO connection" in text and "created the oidc SSO connection" in text
+    assert CLIENT_SECRET not in text and NEW_SECRET not in text
+    export = client.get("/orgs/acme/audit/export.jsonl")
+    body = b"".join(export.streaming_content).decode() if export.streaming else export.content.decode()
+    assert export.status_code == 200 and "openid email" in body
+    assert CLIENT_SECRET not in body and NEW_SECRET not in body
