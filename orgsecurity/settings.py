@@ -292,6 +292,9 @@ USE_I18N = True
 USE_TZ = True
 
 INVITATION_TTL = timedelta(days=7)
+# SSO metadata and OIDC discovery, keys and tokens are fetched server-side; private, loopback and link-local
+# addresses (and plain http) are refused unless this is on (local development and tests only).
+SSO_METADATA_ALLOW_PRIVATE_HOSTS = env_bool("SSO_METADATA_ALLOW_PRIVATE_HOSTS", False)
 # Default re-authentication window for sensitive actions (organizations' session policies may shorten it).
 REAUTH_MAX_AGE_SECONDS = env_int("REAUTH_MAX_AGE_SECONDS", 15 * 60, minimum=60)
 

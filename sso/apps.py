@@ -9,8 +9,10 @@ class SsoConfig(AppConfig):
 
     def ready(self) -> None:
         from sessions_policy.reauth import register_provider
+        from sso.oidc.handler import register_handler as register_oidc
         from sso.reauth import start_reauthentication
 
         # Sessions signed in through an IdP re-authenticate there, with a forced fresh login.
         for method in ("saml", "oidc"):
             register_provider(method, start_reauthentication)
+        register_oidc()

@@ -148,3 +148,50 @@ class SSOPendingLogin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} via {self.connection_id} ({self.key[:12]}…)"
+
+
+class OIDCSettings(models.Model):
+    """The OpenID Connect side of one SSO connection: the provider (from discovery) and our client there.
+
+    ``issuer`` is the ``issuer`` member of the provider's discovery document, stored verbatim: every ID token's
+    ``iss`` must equal it exactly (OIDC Core §3.1.3.7 step 2). The endpoints come from the same document
+    (OIDC Discovery §3). The client secret is stored encrypted (``orgsecurity.crypto``) and never shown again.
+    ``jwks`` caches the provider's signing keys (RFC 7517 JWK Set) in the database, so every process shares it;
+    it is refetched when older than ``sso.oidc.keys.JWKS_MAX_AGE`` and, once per sign-in, on an unknown ``kid``.
+    """
+
+    class TokenAuthMethod(models.TextChoices):
+        BASIC = "client_secret_basic", "HTTP Basic (client_secret_basic)"
+        POST = "client_secret_post", "Form body (client_secret_post)"
+
+    connection = models.OneToOneField(SSOConnection, on_delete=models.CASCADE, related_name="oidc")
+    issuer = models.CharField(max_length=1024)
+    discovery_url = models.URLField(max_length=1024)
+    authorization_endpoint = models.URLField(max_length=1024)
+    token_endpoint = models.URLField(max_length=1024)
+    userinfo_endpoint = models.URLField(max_length=1024, blank=True)
+    jwks_uri = models.URLField(max_length=1024)
+    end_session_endpoint = models.URLField(max_length=1024, blank=True)
+    # What the provider advertises, kept to explain refusals (e.g. no algorithm in common).
+    provider_signing_algorithms = models.JSONField(default=list, blank=True)
+    discovered_at = models.DateTimeField(default=timezone.now)
+    client_id = models.CharField(max_length=255)
+    client_secret_encrypted = models.TextField(blank=True)
+    client_secret_set_at = models.DateTimeField(null=True, blank=True)
+    token_auth_method = models.CharField(max_length=30, choices=TokenAuthMethod.choices, default=TokenAuthMethod.BASIC)
+    scopes = models.CharField(max_length=500, default="openid email profile")
+    allowed_algorithms = models.JSONField(default=list)
+    accept_missing_email_verified = models.BooleanField(
+        "accept a missing email_verified claim",
+        default=False,
+        help_text="Trust the email for JIT provisioning even when the provider does not send email_verified.",
+    )
+    jwks = models.JSONField(default=dict, blank=True)
+    jwks_fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OIDC settings"
+        verbose_name_plural = "OIDC settings"
+
+    def __str__(self) -> str:
+        return f"OIDC {self.issuer} ({self.client_id})"

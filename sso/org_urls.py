@@ -1,6 +1,6 @@
 """Organization pages of SSO, under /orgs/<org_slug>/settings/security/sso/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from sso import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:connection_id>/status/", views.connection_status, name="connection_status"),
     path("<int:connection_id>/test/", views.start_test, name="start_test"),
     path("<int:connection_id>/tests/<int:run_id>/", views.test_run, name="test_run"),
+    path("oidc/", include("sso.oidc.org_urls")),
 ]

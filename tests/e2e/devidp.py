@@ -63,6 +63,9 @@ def describe(saml: SimpleSAMLphpIdP, oidc: NodeOIDCProvider, app_url: str, org: 
         f"  client ID         {client.client_id}",
         f"  client secret     {client.client_secret}",
         f"  redirect URI      {redirect_uri(app_url, org)} (registered; PKCE S256 required)",
+        "  or from a shell   OIDC_CLIENT_SECRET=<the client secret> python manage.py configure_sso "
+        f"{org} --protocol oidc --issuer {oidc.issuer} --client-id {client.client_id} "
+        "--client-secret-env OIDC_CLIENT_SECRET",
         "  users (login / password, email, sub):",
         *(
             f"    {u.login:<10} / {u.password:<18} {u.email:<20} {u.sub}"

@@ -1,0 +1,118 @@
+"""The "oidc" protocol handler: start an authorization code flow with PKCE, and what the connection page shows.
+
+``start_login`` follows OIDC Core §3.1.2.1: ``response_type=code``, our client ID and redirect URI, the
+connection's scopes, a ``state`` that is the key of the server-side pending login (``sso.flow.begin``), a
+``nonce``, and a PKCE S256 challenge (RFC 7636 §4.2) whose verifier stays in the pending login. For
+re-authentication (``force_authn``) it adds ``prompt=login`` and ``max_age=0`` and the callback then requires
+``auth_time``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from mozilla_django_oidc.utils import generate_code_challenge
+
+from sso import flow, protocols
+from sso.flow import SSOSignInRefused
+from sso.models import OIDCSettings, SSOConnection, SSOTestRun
+from sso.oidc.backend import client_secret
+
+
+def callback_url(org_slug: str) -> str:
+    """The redirect URI of an organization: PUBLIC_BASE_URL + /sso/<org>/oidc/callback/ (never the Host header)."""
+    return flow.public_url(reverse("sso_public:oidc:callback", args=[org_slug]))
+
+
+def redirect_uri(connection: SSOConnection) -> str:
+    """The redirect URI to register at the provider for ``connection`` (see ``callback_url``)."""
+    return callback_url(connection.organization.slug)
+
+
+def settings_for(connection: SSOConnection) -> OIDCSettings:
+    """The connection's OIDC settings; raises SSOSignInRefused (409) when it is not set up yet."""
+    oidc = OIDCSettings.objects.filter(connection=connection).select_related("connection__organization").first()
+    if oidc is None:
+        raise SSOSignInRefused(
+            "This OpenID Connect connection is not set up yet. An admin must enter the provider's issuer, client "
+            "ID and secret on the SSO page.",
+            code="oidc_not_configured",
+            status=409,
+        )
+    return oidc
+
+
+def authorization_url(endpoint: str, params: dict[str, str]) -> str:
+    """``endpoint`` with ``params`` added to whatever query it already has (OIDC Core §3.1.2.1)."""
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
+
+
+class OIDCHandler:
+    """Starts OIDC sign-ins for ``sso.protocols`` and contributes to the connection page."""
+
+    create_url_name = "sso:oidc:create"
+
+    def start_login(
+        self,
+        request: HttpRequest,
+        connection: SSOConnection,
+        *,
+        purpose: str,
+        next_url: str,
+        user: Any = None,
+        test_run: SSOTestRun | None = None,
+        force_authn: bool = False,
+    ) -> HttpResponse:
+        """Store the pending login (state, nonce, PKCE verifier) and redirect the browser to the provider.
+
+        Raises SSOSignInRefused when the connection is not set up or its client secret cannot be read.
+        """
+        oidc = settings_for(connection)
+        client_secret(oidc)  # refuse now, not after the person signed in at the provider
+        state = secrets.token_urlsafe(32)
+        nonce = secrets.token_urlsafe(32)
+        code_verifier = secrets.token_urlsafe(64)  # 86 characters, within RFC 7636's 43-128
+        flow.begin(
+            request,
+            connection,
+            key=state,
+            purpose=purpose,
+            next_url=next_url,
+            user=user,
+            test_run=test_run,
+            data={"nonce": nonce, "code_verifier": code_verifier, "max_age": 0 if force_authn else None},
+        )
+        params = {
+            "response_type": "code",
+            "client_id": oidc.client_id,
+            "redirect_uri": redirect_uri(connection),
+            "scope": oidc.scopes,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": generate_code_challenge(code_verifier, "S256"),
+            "code_challenge_method": "S256",
+        }
+        if force_authn:
+            params.update({"prompt": "login", "max_age": "0"})
+        return HttpResponseRedirect(authorization_url(oidc.authorization_endpoint, params))
+
+    def config_context(self, request: HttpRequest, connection: SSOConnection) -> dict[str, Any]:
+        """Context for templates/sso/oidc/_config.html: the settings, the redirect URI and the settings form."""
+        from sso.oidc.forms import OIDCSettingsForm
+
+        oidc = OIDCSettings.objects.filter(connection=connection).first()
+        form = getattr(request, "oidc_settings_form", None) or OIDCSettingsForm(
+            initial=OIDCSettingsForm.initial_for(oidc), configured=oidc is not None
+        )
+        return {"oidc": oidc, "oidc_redirect_uri": redirect_uri(connection), "oidc_form": form}
+
+
+def register_handler() -> None:
+    """Make "oidc" connections sign in through this package, and add its deployment check (SsoConfig.ready)."""
+    from sso.oidc import checks  # noqa: F401 (registers the check --deploy warning)
+
+    protocols.register(SSOConnection.Protocol.OIDC, OIDCHandler())
