@@ -160,8 +160,15 @@ class PlaywrightHolder:
 _playwright_holder = PlaywrightHolder()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+_teardown_next: dict[str, pytest.Item | None] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    # Remember what runs next, so the browser fixture can stop Playwright (and its asyncio loop) before the
+    # session-scoped fixtures, Django's test database among them, are torn down after the last test.
+    _teardown_next["item"] = nextitem
+    yield
     if not _is_e2e(nextitem):
         _playwright_holder.stop()
 
@@ -199,6 +206,8 @@ def new_context(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
     yield launch
     for context in contexts:
         context.close()
+    if not _is_e2e(_teardown_next.get("item")):
+        _playwright_holder.stop()
 
 
 @pytest.fixture
