@@ -9,7 +9,11 @@ class SsoConfig(AppConfig):
 
     def ready(self) -> None:
         from sessions_policy.reauth import register_provider
+        from sso.protocols import register
         from sso.reauth import start_reauthentication
+        from sso.saml.handler import SAMLHandler
+
+        register("saml", SAMLHandler())
 
         # Sessions signed in through an IdP re-authenticate there, with a forced fresh login.
         for method in ("saml", "oidc"):

@@ -1,6 +1,6 @@
 """Organization pages of SSO, under /orgs/<org_slug>/settings/security/sso/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from sso import views
 
@@ -8,6 +8,7 @@ app_name = "sso"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("saml/", include("sso.saml.org_urls")),
     path("link/", views.start_link, name="link"),
     path("identities/<int:identity_id>/unlink/", views.unlink, name="unlink"),
     path("<int:connection_id>/", views.connection_detail, name="connection"),

@@ -4,7 +4,7 @@ These are not organization pages: the enforcement pipeline does not run here (pe
 OIDC packages add their own endpoints (metadata, ACS, SLO; callback) below.
 """
 
-from django.urls import path
+from django.urls import include, path
 
 from sso import public_views
 
@@ -13,4 +13,5 @@ app_name = "sso_public"
 urlpatterns = [
     path("login/", public_views.login, name="login"),
     path("finish/", public_views.finish, name="finish"),
+    path("saml/", include("sso.saml.urls")),
 ]
