@@ -63,13 +63,20 @@ def create_saml_connection(
     name: str = "",
     metadata_url: str = "",
     attribute_map: dict[str, str] | None = None,
+    admin_owner: User | None = None,
 ) -> SSOConnection:
     """Create a SAML connection (status off) for ``idp`` with a new SP key pair; ``source`` says where the IdP
-    side came from (metadata URL, metadata XML, manual entry) for the audit trail."""
+    side came from (metadata URL, metadata XML, manual entry) for the audit trail. ``admin_owner`` defaults to
+    ``actor`` (give it when the actor is the system, e.g. a management command)."""
     key_pem, cert_pem = generate_sp_key_pair(f"orgsecurity SP for {organization.slug}")
     with transaction.atomic():
         connection = sso_actions.create_connection(
-            organization, actor=actor, protocol="saml", name=name, attribute_map=attribute_map or {}
+            organization,
+            actor=actor,
+            protocol="saml",
+            name=name,
+            attribute_map=attribute_map or {},
+            admin_owner=admin_owner or actor,
         )
         saml = SAMLSettings(
             connection=connection, sp_certificate=cert_pem, sp_private_key_encrypted=encrypt_secret(key_pem)

@@ -12,6 +12,7 @@ from audit.models import AuditEvent
 from sso.identity import AssertedIdentity
 from sso import actions as sso_actions
 from sso.models import SAMLConsumedAssertion, SSOIdentity
+from sso.saml.response import validate_response
 from tests.sso.saml.conftest import finish_in, post_to_acs, start
 from tests.sso.saml.idp import EMAIL, PERSISTENT, TestIdP, b64, make_key_pair, unb64
 
@@ -217,9 +218,30 @@ def test_signature_wrapping_is_refused(test_idp, sp, admin, mia, saml_connection
         return head[:status_end] + f"<samlp:Extensions>{original}</samlp:Extensions>" + head[status_end:] + evil + tail
 
     response = post_to_acs(_wrap(saml_response, transform))
-    assert response.status_code in {400, 403}
+    assert response.status_code == 403
+    assert "Reference: saml_" in response.content.decode()
+    assert "exactly one assertion" in response.content.decode()
     assert browser.get("/orgs/acme/").status_code == 302
     assert not SAMLConsumedAssertion.objects.exists()
+
+
+def test_an_assertion_changed_after_signing_is_refused(test_idp, sp, admin, mia, saml_connection):
+    link(saml_connection, admin, "adam-42")
+    saml_response = answer(test_idp, sp, start(Client()))
+    response = post_to_acs(_wrap(saml_response, lambda xml: xml.replace("mia-123", "adam-42")))
+    refused(response, 403, "changed after signing")
+
+
+def test_a_signature_moved_onto_another_assertion_is_refused(test_idp, sp, admin, mia, saml_connection):
+    link(saml_connection, admin, "adam-42")
+    saml_response = answer(test_idp, sp, start(Client()))
+
+    def transform(xml):
+        head, original, evil, tail = _evil_assertion(xml)
+        signature = original[original.index("<ds:Signature") : original.index("</ds:Signature>") + 15]
+        return head + evil.replace("</saml:Issuer>", "</saml:Issuer>" + signature, 1) + tail
+
+    refused(post_to_acs(_wrap(saml_response, transform)), 403, "possible signature wrapping")
 
 
 def test_a_comment_inside_the_nameid_does_not_truncate_it(test_idp, sp, saml_connection, member):
@@ -227,6 +249,9 @@ def test_a_comment_inside_the_nameid_does_not_truncate_it(test_idp, sp, saml_con
     browser = Client()
     saml_response = answer(test_idp, sp, start(browser), name_id="mia@acme.test.evil.example", name_id_format=EMAIL)
     tampered = _wrap(saml_response, lambda xml: xml.replace("mia@acme.test.evil", "mia@acme.test<!---->.evil"))
+    assert "<!---->" in unb64(tampered)
+    validated = validate_response(saml_connection, saml_connection.saml, tampered)
+    assert validated.identity.subject == "mia@acme.test.evil.example"
     response = browser.get(post_to_acs(tampered)["Location"])
     assert response.status_code == 403  # signature still valid; the NameID read is the whole signed value
     assert "not linked" in response.content.decode() or "not linked" in response.content.decode().lower()
