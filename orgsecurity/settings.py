@@ -278,7 +278,9 @@ for _item in SSO_METADATA_ALLOW_PRIVATE_HOSTS:
     try:
         ipaddress.ip_network(_item, strict=False)
     except ValueError as exc:
-        raise ImproperlyConfigured(f"SSO_METADATA_ALLOW_PRIVATE_HOSTS item {_item!r} is not an IP address or CIDR.") from exc
+        raise ImproperlyConfigured(
+            f"SSO_METADATA_ALLOW_PRIVATE_HOSTS item {_item!r} is not an IP address or CIDR."
+        ) from exc
 
 LOGGING = {
     "version": 1,

@@ -121,12 +121,14 @@ class TestIdP:
         recipient: str | None = None,
         not_before: datetime | None = None,
         not_on_or_after: datetime | None = None,
-        confirmation_not_on_or_after: datetime | None | bool = None,
+        confirmation_not_on_or_after: datetime | bool | None = None,
         authn_instant: datetime | None = None,
     ) -> str:
         now = datetime.now(UTC)
         irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
-        scd_expiry = confirmation_not_on_or_after if confirmation_not_on_or_after is not None else now + timedelta(minutes=5)
+        scd_expiry = (
+            confirmation_not_on_or_after if confirmation_not_on_or_after is not None else now + timedelta(minutes=5)
+        )
         scd_nooa = "" if scd_expiry is False else f' NotOnOrAfter="{iso(scd_expiry)}"'
         attribute_xml = "".join(
             f"<saml:Attribute Name={quoteattr(name)}>"
@@ -160,7 +162,7 @@ class TestIdP:
         *,
         acs_url: str,
         in_response_to: str | None,
-        destination: str | None | bool = None,
+        destination: str | bool | None = None,
         issuer: str | None = None,
         status: str = C.STATUS_SUCCESS,
     ) -> str:
@@ -186,14 +188,18 @@ class TestIdP:
         sha1: bool = False,
         key: str | None = None,
         cert: str | None = None,
-        destination: str | None | bool = None,
+        destination: str | bool | None = None,
         response_issuer: str | None = None,
         **assertion_options,
     ) -> str:
         """A base64 SAMLResponse, signed as asked (by default: only the assertion, RSA-SHA256)."""
         key, cert = key or self.key, cert or self.cert
         assertion = self.assertion_xml(
-            sp_entity_id=sp_entity_id, acs_url=acs_url, name_id=name_id, in_response_to=in_response_to, **assertion_options
+            sp_entity_id=sp_entity_id,
+            acs_url=acs_url,
+            name_id=name_id,
+            in_response_to=in_response_to,
+            **assertion_options,
         )
         if sign_assertion:
             assertion = strip_declaration(sign(assertion, key, cert, sha1=sha1))
@@ -204,7 +210,9 @@ class TestIdP:
             xml = strip_declaration(sign(xml, key, cert, sha1=sha1))
         return b64(xml)
 
-    def logout_request_query(self, *, sls_url: str, name_id: str, name_id_format: str = PERSISTENT, signed: bool = True) -> dict[str, str]:
+    def logout_request_query(
+        self, *, sls_url: str, name_id: str, name_id_format: str = PERSISTENT, signed: bool = True
+    ) -> dict[str, str]:
         """The query of an IdP-initiated LogoutRequest over HTTP-Redirect, signed with this IdP's key."""
         xml = (
             f'<samlp:LogoutRequest {NS} ID="_l{secrets.token_hex(16)}" Version="2.0" '

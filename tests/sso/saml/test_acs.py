@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso.identity import AssertedIdentity
 from sso import actions as sso_actions
-from sso.models import SAMLConsumedAssertion, SSOIdentity
+from sso.identity import AssertedIdentity
+from sso.models import SAMLConsumedAssertion
 from sso.saml.response import validate_response
 from tests.sso.saml.conftest import finish_in, post_to_acs, start
 from tests.sso.saml.idp import EMAIL, PERSISTENT, TestIdP, b64, make_key_pair, unb64
@@ -29,7 +29,9 @@ def mia(saml_connection, member):
 
 
 def answer(idp, sp, request_id, name_id="mia-123", **options):
-    return idp.response(sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id=name_id, in_response_to=request_id, **options)
+    return idp.response(
+        sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id=name_id, in_response_to=request_id, **options
+    )
 
 
 def refused(response, status, text):
@@ -125,8 +127,8 @@ def test_the_issuer_must_be_this_connections_idp(test_idp, sp, mia):
 
 
 def test_org_b_response_posted_to_org_a_is_refused(test_idp, globex_idp, other_org, sp, mia):
-    from tests.sso.saml.conftest import connect
     from sso.saml.config import sp_endpoints
+    from tests.sso.saml.conftest import connect
 
     globex_owner = other_org.memberships.get().user
     globex = connect(other_org, globex_owner, globex_idp)
@@ -139,8 +141,12 @@ def test_org_b_response_posted_to_org_a_is_refused(test_idp, globex_idp, other_o
     # Aimed at acme (Destination, Recipient, Audience) but signed by globex's IdP: the certificate decides.
     acme_request = start(Client())
     forged = globex_idp.response(
-        sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id="mia-123", in_response_to=acme_request,
-        issuer=test_idp.entity_id, response_issuer=test_idp.entity_id,
+        sp_entity_id=sp.entity_id,
+        acs_url=sp.acs_url,
+        name_id="mia-123",
+        in_response_to=acme_request,
+        issuer=test_idp.entity_id,
+        response_issuer=test_idp.entity_id,
     )
     refused(post_to_acs(forged), 403, "not in this connection's list")
     # globex's genuine answer still works at globex: it was refused at acme without being used up.
@@ -170,10 +176,14 @@ def test_unsolicited_responses_are_refused_unless_turned_on(test_idp, sp, mia, o
     refused(post_to_acs(answer(test_idp, sp, None)), 403, "was not requested by us")
     actions.set_options(saml_connection, actor=owner, allow_idp_initiated=True)
     browser = Client()
-    response = browser.post("/sso/acme/saml/acs/", {"SAMLResponse": answer(test_idp, sp, None), "RelayState": "https://evil.test/"})
+    response = browser.post(
+        "/sso/acme/saml/acs/", {"SAMLResponse": answer(test_idp, sp, None), "RelayState": "https://evil.test/"}
+    )
     assert browser.get(response["Location"])["Location"] == "/orgs/acme/"  # an absolute RelayState is ignored
     browser = Client()
-    response = browser.post("/sso/acme/saml/acs/", {"SAMLResponse": answer(test_idp, sp, None), "RelayState": "/orgs/acme/members/"})
+    response = browser.post(
+        "/sso/acme/saml/acs/", {"SAMLResponse": answer(test_idp, sp, None), "RelayState": "/orgs/acme/members/"}
+    )
     assert browser.get(response["Location"])["Location"] == "/orgs/acme/members/"
     assert browser.get("/orgs/acme/").status_code == 200
 
@@ -284,8 +294,12 @@ def test_a_transient_nameid_cannot_identify_anyone(test_idp, sp, mia):
 
 def test_an_idp_error_status_is_explained(test_idp, sp, mia):
     request_id = start(Client())
-    assertion = test_idp.assertion_xml(sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id="x", in_response_to=request_id)
-    xml = test_idp.response_xml(assertion, acs_url=sp.acs_url, in_response_to=request_id, status="urn:oasis:names:tc:SAML:2.0:status:Responder")
+    assertion = test_idp.assertion_xml(
+        sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id="x", in_response_to=request_id
+    )
+    xml = test_idp.response_xml(
+        assertion, acs_url=sp.acs_url, in_response_to=request_id, status="urn:oasis:names:tc:SAML:2.0:status:Responder"
+    )
     refused(post_to_acs(b64(xml)), 403, "The IdP did not sign you in")
 
 
@@ -294,7 +308,13 @@ def test_an_idp_error_status_is_explained(test_idp, sp, mia):
     [
         ("not base64 at all!", "not valid base64"),
         (base64.b64encode(b"<samlp:Response").decode(), "not well-formed XML"),
-        (b64('<!DOCTYPE r [<!ENTITY e "x">]><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">&e;</samlp:Response>'), "DOCTYPE"),
+        (
+            b64(
+                '<!DOCTYPE r [<!ENTITY e "x">]><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol">'
+                "&e;</samlp:Response>"
+            ),
+            "DOCTYPE",
+        ),
         (b64('<!DOCTYPE r SYSTEM "file:///etc/passwd"><r/>'), "DOCTYPE"),
         (b64("<r>" + "x" * 600_000 + "</r>"), "too large"),
         ("", "No SAMLResponse"),

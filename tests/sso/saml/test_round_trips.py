@@ -44,7 +44,9 @@ def test_authn_requests_are_signed_when_the_idp_asks(org, owner):
     response = Client().get("/sso/acme/saml/login/")
     query = parse_qs(urlsplit(response["Location"]).query)
     assert query["SigAlg"] == [C.RSA_SHA256]
-    signed = urlencode({"SAMLRequest": query["SAMLRequest"][0], "RelayState": query["RelayState"][0], "SigAlg": query["SigAlg"][0]})
+    signed = urlencode(
+        {"SAMLRequest": query["SAMLRequest"][0], "RelayState": query["RelayState"][0], "SigAlg": query["SigAlg"][0]}
+    )
     assert OneLogin_Saml2_Utils.validate_binary_sign(
         signed, base64.b64decode(query["Signature"][0]), connection.saml.sp_certificate, C.RSA_SHA256
     )
@@ -63,10 +65,13 @@ def test_an_idp_offering_only_http_post_gets_an_auto_posted_form(org, owner, tes
 def test_test_sso_shows_what_came_back_and_links_the_admin(test_idp, sp, saml_connection, client_for, admin):
     browser = client_for(admin)
     response = browser.post(f"/orgs/acme/settings/security/sso/{saml_connection.pk}/test/")
-    xml, query = redirect_message(response["Location"])
+    _xml, query = redirect_message(response["Location"])
     request_id = query["RelayState"][0]
     saml_response = answer(
-        test_idp, sp, request_id, name_id="adam-42",
+        test_idp,
+        sp,
+        request_id,
+        name_id="adam-42",
         attributes={"mail": ["admin@acme.test"], "displayName": ["Adam Admin"], "department": ["IT", "Ops"]},
     )
     result = browser.get(finish_in(browser, post_to_acs(saml_response))["Location"])
@@ -100,7 +105,9 @@ def test_test_sso_works_while_the_connection_is_off(test_idp, sp, org, owner, cl
     browser = client_for(owner)
     response = browser.post(f"/orgs/acme/settings/security/sso/{connection.pk}/test/")
     request_id = redirect_message(response["Location"])[1]["RelayState"][0]
-    result = browser.get(finish_in(browser, post_to_acs(answer(test_idp, sp, request_id, name_id="olivia")))["Location"])
+    result = browser.get(
+        finish_in(browser, post_to_acs(answer(test_idp, sp, request_id, name_id="olivia")))["Location"]
+    )
     assert "SSO test: Succeeded" in text(result)
     assert Client().get("/sso/acme/saml/login/").status_code == 404  # but nobody signs in through it yet
 
@@ -116,7 +123,9 @@ def test_link_sso_then_sign_in_through_the_idp_alone(test_idp, sp, saml_connecti
     assert browser.get("/orgs/acme/").status_code == 302
     fresh = Client()
     request_id = start(fresh)
-    assert finish_in(fresh, post_to_acs(answer(test_idp, sp, request_id, name_id="00u-mia")))["Location"] == "/orgs/acme/"
+    assert (
+        finish_in(fresh, post_to_acs(answer(test_idp, sp, request_id, name_id="00u-mia")))["Location"] == "/orgs/acme/"
+    )
     assert fresh.get("/orgs/acme/").status_code == 200
 
 
@@ -180,5 +189,7 @@ def test_idp_initiated_sign_in_lands_on_a_relay_state_path(test_idp, sp, saml_co
     link(saml_connection, member, "mia-123")
     actions.set_options(saml_connection, actor=owner, allow_idp_initiated=True)
     browser = Client()
-    response = browser.post("/sso/acme/saml/acs/", {"SAMLResponse": answer(test_idp, sp, None), "RelayState": "//evil.test/"})
+    response = browser.post(
+        "/sso/acme/saml/acs/", {"SAMLResponse": answer(test_idp, sp, None), "RelayState": "//evil.test/"}
+    )
     assert browser.get(response["Location"])["Location"] == "/orgs/acme/"
