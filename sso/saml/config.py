@@ -7,6 +7,7 @@ so the values the IdP admin pasted stay right behind a TLS-terminating proxy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.urls import reverse
@@ -80,16 +81,47 @@ def onelogin_settings(
 
     Rules (SAML Core §2.3.3, §5; Profiles §4.1.4): the assertion must be signed (a signed response alone is not
     enough), SHA-1 signatures and digests are refused, and only the connection's stored IdP certificates verify.
+    Built settings are reused within a process while every value they are made of stays the same (the cache key
+    is those values, so a change made by any process is used at once).
     """
     saml = saml or saml_settings_of(connection)
-    sp = sp_endpoints(connection.organization.slug)
+    return _cached_settings(
+        public_url(""),
+        connection.organization.slug,
+        saml.idp_entity_id,
+        saml.idp_sso_url,
+        saml.idp_sso_binding,
+        saml.idp_slo_url,
+        tuple(saml.idp_certificates),
+        saml.want_authn_requests_signed,
+        saml.sp_certificate,
+        saml.sp_private_key_encrypted,
+        want_messages_signed,
+    )
+
+
+@lru_cache(maxsize=128)
+def _cached_settings(
+    _base_url: str,
+    org_slug: str,
+    idp_entity_id: str,
+    idp_sso_url: str,
+    idp_sso_binding: str,
+    idp_slo_url: str,
+    idp_certificates: tuple[str, ...],
+    want_authn_requests_signed: bool,
+    sp_certificate: str,
+    sp_private_key_encrypted: str,
+    want_messages_signed: bool,
+) -> OneLogin_Saml2_Settings:
+    sp = sp_endpoints(org_slug)
     idp: dict[str, Any] = {
-        "entityId": saml.idp_entity_id,
-        "singleSignOnService": {"url": saml.idp_sso_url, "binding": saml.idp_sso_binding},
-        "x509certMulti": {"signing": list(saml.idp_certificates), "encryption": []},
+        "entityId": idp_entity_id,
+        "singleSignOnService": {"url": idp_sso_url, "binding": idp_sso_binding},
+        "x509certMulti": {"signing": list(idp_certificates), "encryption": []},
     }
-    if saml.idp_slo_url:
-        idp["singleLogoutService"] = {"url": saml.idp_slo_url, "binding": Constants.BINDING_HTTP_REDIRECT}
+    if idp_slo_url:
+        idp["singleLogoutService"] = {"url": idp_slo_url, "binding": Constants.BINDING_HTTP_REDIRECT}
     data = {
         "strict": True,
         "debug": False,
@@ -98,12 +130,12 @@ def onelogin_settings(
             "assertionConsumerService": {"url": sp.acs_url, "binding": Constants.BINDING_HTTP_POST},
             "singleLogoutService": {"url": sp.slo_url, "binding": Constants.BINDING_HTTP_REDIRECT},
             "NameIDFormat": NAMEID_UNSPECIFIED,
-            "x509cert": saml.sp_certificate,
-            "privateKey": decrypt_secret(saml.sp_private_key_encrypted),
+            "x509cert": sp_certificate,
+            "privateKey": decrypt_secret(sp_private_key_encrypted),
         },
         "idp": idp,
         "security": {
-            "authnRequestsSigned": saml.want_authn_requests_signed,
+            "authnRequestsSigned": want_authn_requests_signed,
             "logoutRequestSigned": True,
             "logoutResponseSigned": True,
             "wantMessagesSigned": want_messages_signed,

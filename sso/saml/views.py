@@ -11,6 +11,7 @@ import secrets
 from dataclasses import replace
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -175,18 +176,31 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 def _acs_connection(org_slug: str, in_response_to: str | None) -> SSOConnection | None:
+    """The connection an answer belongs to: the one whose pending login it names, if that is one of this
+    organization's SAML connections; else the organization's SAML sign-in connection (for unsolicited answers,
+    and so that an answer to an unknown request is refused by that connection's rules)."""
     if in_response_to:
         pending = (
-            SSOPendingLogin.objects.filter(key=in_response_to, connection__in=_org_saml_connections(org_slug))
-            .select_related("connection__organization")
+            SSOPendingLogin.objects.select_related("connection__organization", "connection__saml")
+            .filter(key=in_response_to)
             .first()
         )
-        if pending is not None:
+        if pending is not None and pending.connection.organization.slug == org_slug and _has_saml(pending.connection):
             return pending.connection
     connection = public_views.sign_in_connection(org_slug)
-    if connection is not None and connection.protocol == "saml":
+    if connection is not None and _has_saml(connection):
         return connection
     return _org_saml_connections(org_slug).first()
+
+
+def _has_saml(connection: SSOConnection) -> bool:
+    if connection.protocol != "saml":
+        return False
+    try:
+        connection.saml  # noqa: B018  (loaded by select_related, or one query)
+    except SAMLSettings.DoesNotExist:
+        return False
+    return True
 
 
 @csrf_exempt  # the IdP's cross-site POST (SAML Bindings §3.5); the signed assertion is what authenticates it
@@ -204,53 +218,50 @@ def acs(request: HttpRequest, org_slug: str) -> HttpResponse:
         return public_views.refusal_page(request, refused)
     try:
         validated = validate_response(connection, saml_settings_of(connection), posted)
-        pending = _consume(request, connection, validated, request.POST.get("RelayState", ""))
+        finish_url = _accept(request, connection, validated, request.POST.get("RelayState", ""))
     except SAMLResponseRejected as exc:
         return _rejected(request, connection, in_response_to, exc)
     except SSOSignInRefused as exc:
         return public_views.refusal_page(request, exc, connection)
-    return redirect(flow.answer(pending, validated.identity))
+    return redirect(finish_url)
 
 
-def _consume(
-    request: HttpRequest, connection: SSOConnection, validated: ValidatedResponse, relay_state: str
-) -> SSOPendingLogin:
-    """Accept the assertion ID once (database unique constraint, every process) and claim the request it answers.
+def _accept(request: HttpRequest, connection: SSOConnection, validated: ValidatedResponse, relay_state: str) -> str:
+    """Accept the assertion ID once (database unique constraint, every process), claim the request it answers and
+    store the answer; returns the finishing URL. One transaction: a refusal leaves nothing used up.
 
     An unsolicited response (no InResponseTo) is accepted only when the organization turned IdP-initiated sign-in
     on; it then starts and claims a sign-in in this browser, and RelayState is used only as a same-origin path.
     """
-    saml = connection.saml
-    if validated.in_response_to is None and not saml.allow_idp_initiated:
+    if validated.in_response_to is None and not connection.saml.allow_idp_initiated:
         raise SAMLResponseRejected(
             "This response was not requested by us (IdP-initiated sign-in), and this organization accepts only "
             "sign-ins started here. Start from the product's sign-in page, or ask an admin to allow IdP-initiated "
             "sign-in.",
             code="saml_unsolicited",
         )
-    with transaction.atomic():
-        now = timezone.now()
-        SAMLConsumedAssertion.objects.filter(expires_at__lt=now).delete()
-        try:
-            with transaction.atomic():
-                SAMLConsumedAssertion.objects.create(
-                    connection=connection, assertion_id=validated.assertion_id, expires_at=validated.remember_until
-                )
-        except IntegrityError:
-            raise SAMLResponseRejected(
-                "This SAML response was already used once. Start the sign-in again.", code="saml_replayed", status=400
-            ) from None
-        if validated.in_response_to is not None:
-            return flow.claim(connection, validated.in_response_to)
-    key = "_idp_initiated_" + secrets.token_hex(16)
-    flow.begin(
-        request,
-        connection,
-        key=key,
-        purpose=SSOPendingLogin.Purpose.LOGIN,
-        next_url=flow.safe_next_url(relay_state, ""),
-    )
-    return flow.claim(connection, key)
+    _purge_consumed_assertions()
+    try:
+        with transaction.atomic():
+            SAMLConsumedAssertion.objects.create(
+                connection=connection, assertion_id=validated.assertion_id, expires_at=validated.remember_until
+            )
+            key = validated.in_response_to
+            if key is None:
+                key = "_idp_initiated_" + secrets.token_hex(16)
+                next_url = flow.safe_next_url(relay_state, "")
+                flow.begin(request, connection, key=key, purpose=SSOPendingLogin.Purpose.LOGIN, next_url=next_url)
+            return flow.answer(flow.claim(connection, key), validated.identity)
+    except IntegrityError:
+        raise SAMLResponseRejected(
+            "This SAML response was already used once. Start the sign-in again.", code="saml_replayed", status=400
+        ) from None
+
+
+def _purge_consumed_assertions() -> None:
+    """Delete replay records past their expiry, at most once a minute (the shared cache decides who does it)."""
+    if cache.add("sso:saml:purge-consumed-assertions", True, timeout=60):
+        SAMLConsumedAssertion.objects.filter(expires_at__lt=timezone.now()).delete()
 
 
 def _rejected(

@@ -329,3 +329,33 @@ def test_hostile_input_gets_a_400_page_never_a_500(saml_connection, payload, mes
 def test_an_acs_without_saml_for_the_org_is_a_404(db):
     refused(post_to_acs(b64("<x/>"), org_slug="nowhere"), 404, "not set up")
     assert Client().get("/sso/acme/saml/acs/").status_code == 405
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_posting_the_same_assertion_at_once_accept_it_once(test_idp, sp, org, owner, member):
+    """Two ACS requests racing on separate database connections: the unique constraint lets exactly one through."""
+    from django.db import connection as db_connection
+
+    if db_connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite pass)")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from tests.sso.saml.conftest import connect
+
+    connection = connect(org, owner, test_idp)
+    link(connection, member, "mia-123")
+    saml_response = answer(test_idp, sp, start(Client()))
+
+    def post_once(_):
+        try:
+            return post_to_acs(saml_response).status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        statuses = sorted(pool.map(post_once, range(2)))
+    assert statuses == [302, 400]
+    assert SAMLConsumedAssertion.objects.count() == 1
