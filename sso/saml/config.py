@@ -12,6 +12,7 @@ from typing import Any
 
 from django.urls import reverse
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
+from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from orgsecurity.crypto import decrypt_secret
@@ -156,4 +157,11 @@ def _cached_settings(
         "contactPerson": {},
         "organization": {},
     }
-    return OneLogin_Saml2_Settings(data, sp_validation_only=False)
+    try:
+        return OneLogin_Saml2_Settings(data, sp_validation_only=False)
+    except OneLogin_Saml2_Error as exc:
+        raise SSOSignInRefused(
+            f"This SAML connection's settings are not usable ({exc}). Ask an admin to check the IdP settings.",
+            code="saml_bad_settings",
+            status=409,
+        ) from None

@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
@@ -47,6 +49,22 @@ class IdPMetadata:
     slo_url: str = ""
     want_authn_requests_signed: bool = False
     certificates: list[CertificateInfo] = field(default_factory=list)
+
+
+def check_endpoints(entity_id: str, sso_url: str, slo_url: str = "") -> None:
+    """Refuse (MetadataError) an entity ID over 1024 characters or SSO/SLO URLs that are not valid http(s) URLs."""
+    if len(entity_id) > 1024:
+        raise MetadataError("The IdP's entity ID is longer than 1024 characters.")
+    validate = URLValidator(schemes=["http", "https"])
+    for label, url in (("single sign-on", sso_url), ("single logout", slo_url)):
+        if not url:
+            continue
+        try:
+            if len(url) > 2000:
+                raise ValidationError("too long")
+            validate(url)
+        except ValidationError:
+            raise MetadataError(f"The IdP's {label} URL {url[:200]} is not a valid http(s) URL.") from None
 
 
 def _parse_xml(document: bytes | str) -> Any:
@@ -120,9 +138,7 @@ def parse_idp_metadata(document: bytes | str) -> IdPMetadata:
     idp = data["idp"]
     sso_url = idp["singleSignOnService"]["url"].strip()
     slo_url = idp.get("singleLogoutService", {}).get("url", "").strip()
-    for label, url in (("single sign-on", sso_url), ("single logout", slo_url)):
-        if url and urlsplit(url).scheme not in {"https", "http"}:
-            raise MetadataError(f"The IdP's {label} URL {url} is not an http(s) URL.")
+    check_endpoints(entity_id, sso_url, slo_url)
 
     idp_descriptor = OneLogin_Saml2_XML.query(entity, "./md:IDPSSODescriptor")[0]
     cert_nodes = OneLogin_Saml2_XML.query(idp_descriptor, _SIGNING_CERTS)

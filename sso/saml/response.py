@@ -56,7 +56,10 @@ class ValidatedResponse:
 
 
 def peek_in_response_to(saml_response: str) -> str | None:
-    """InResponseTo of a response that may be invalid, only to route a failed Test SSO to its result page."""
+    """InResponseTo of a response that may be invalid, to find the connection it answers and to route a failed
+    Test SSO to its result page. Never trusted for anything else."""
+    if len(saml_response) > MAX_RESPONSE_CHARS:
+        return None
     try:
         root = OneLogin_Saml2_XML.to_etree(base64.b64decode("".join(saml_response.split()), validate=True))
     except (binascii.Error, ValueError, etree.LxmlError):

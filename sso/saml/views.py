@@ -162,8 +162,10 @@ def metadata(request: HttpRequest, org_slug: str) -> HttpResponse:
         connection = _org_saml_connections(org_slug).first()
     if connection is None:
         raise Http404("No SAML connection.")
-    settings = onelogin_settings(connection)
-    xml = settings.get_sp_metadata()
+    try:
+        xml = onelogin_settings(connection).get_sp_metadata()
+    except SSOSignInRefused as exc:
+        return public_views.refusal_page(request, exc, connection)
     response = HttpResponse(xml, content_type="application/samlmetadata+xml")
     response["Content-Disposition"] = f'inline; filename="{org_slug}-sp-metadata.xml"'
     return response
@@ -300,9 +302,11 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
             request, SSOSignInRefused("Single logout is not set up here.", code="no_saml", status=404)
         )
     sp = sp_endpoints(org_slug)
-    auth = OneLogin_Saml2_Auth(
-        request_data(sp.slo_url, get=request.GET.dict()), onelogin_settings(connection, want_messages_signed=True)
-    )
+    try:
+        settings = onelogin_settings(connection, want_messages_signed=True)
+    except SSOSignInRefused as exc:
+        return public_views.refusal_page(request, exc, connection)
+    auth = OneLogin_Saml2_Auth(request_data(sp.slo_url, get=request.GET.dict()), settings)
     request_id = request.session.get("saml_logout_request_id")
 
     def end_local_session() -> None:

@@ -359,3 +359,52 @@ def test_two_processes_posting_the_same_assertion_at_once_accept_it_once(test_id
         statuses = sorted(pool.map(post_once, range(2)))
     assert statuses == [302, 400]
     assert SAMLConsumedAssertion.objects.count() == 1
+
+
+def _drop(tag: str):
+    def transform(xml: str) -> str:
+        start = xml.index(f"<{tag}")
+        closing = f"</{tag}>"
+        self_closing = xml.index(">", start)
+        if xml[self_closing - 1] == "/":
+            return xml[:start] + xml[self_closing + 1 :]
+        return xml[:start] + xml[xml.index(closing, start) + len(closing) :]
+
+    return transform
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        _drop("saml:Subject"),
+        _drop("saml:NameID"),
+        _drop("saml:SubjectConfirmationData"),
+        _drop("saml:Conditions"),
+        _drop("saml:AudienceRestriction"),
+        _drop("saml:AuthnStatement"),
+        _drop("samlp:Status"),
+        _drop("ds:SignatureValue"),
+        lambda xml: xml.replace('NotOnOrAfter="', 'NotOnOrAfter="garbage', 1),
+        lambda xml: xml.replace('AuthnInstant="', 'AuthnInstant="x', 1),
+        lambda xml: xml.replace('Version="2.0"', 'Version="1.1"', 1),
+        lambda xml: xml.replace(
+            "<saml:Issuer>", "<saml:Issuer>https://idp.acme.test/saml/metadata</saml:Issuer><saml:Issuer>", 1
+        ),
+        lambda xml: xml.replace("urn:oasis:names:tc:SAML:2.0:assertion", "urn:example:not-saml"),
+        lambda xml: xml.replace('URI="#', 'URI="#nope', 1),
+        lambda xml: xml.replace('URI="#_a', 'URI="', 1),
+    ],
+)
+def test_structurally_broken_responses_are_refused_never_a_500(test_idp, sp, mia, transform):
+    browser = Client()
+    response = post_to_acs(_wrap(answer(test_idp, sp, start(browser)), transform))
+    assert response.status_code in {400, 403}, response.content[:500]
+    assert "Reference: saml_" in response.content.decode() or "Reference:" in response.content.decode()
+    assert browser.get("/orgs/acme/").status_code == 302
+
+
+def test_a_signature_without_keyinfo_verifies_with_the_stored_certificate(test_idp, sp, mia):
+    browser = Client()
+    saml_response = _wrap(answer(test_idp, sp, start(browser)), _drop("ds:KeyInfo"))
+    assert "KeyInfo" not in unb64(saml_response)
+    assert finish_in(browser, post_to_acs(saml_response))["Location"] == "/orgs/acme/"
