@@ -243,3 +243,29 @@ def redirect_message(location: str) -> tuple[str, dict[str, list[str]]]:
 
 def query_string(values: dict[str, str]) -> str:
     return urlencode(values)
+
+
+def encrypt_assertion(signed_response_b64: str, sp_certificate: str) -> str:
+    """Replace the (signed) assertion of a response with an EncryptedAssertion for ``sp_certificate`` (AES-128-CBC
+    content key wrapped with RSA-OAEP), as IdPs do when the SP publishes an encryption certificate."""
+    import xmlsec
+    from lxml import etree
+
+    root = etree.fromstring(base64.b64decode(signed_response_b64))
+    assertion = root.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
+    wrapper = etree.Element("{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion")
+    assertion.addprevious(wrapper)
+    wrapper.append(assertion)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(sp_certificate.encode(), xmlsec.KeyFormat.CERT_PEM, None))
+    template = xmlsec.template.encrypted_data_create(
+        wrapper, xmlsec.Transform.AES128, type=xmlsec.EncryptionType.ELEMENT, ns="xenc"
+    )
+    xmlsec.template.encrypted_data_ensure_cipher_value(template)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="dsig")
+    encrypted_key = xmlsec.template.add_encrypted_key(key_info, xmlsec.Transform.RSA_OAEP)
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, 128, xmlsec.KeyDataType.SESSION)
+    context.encrypt_xml(template, assertion)
+    return base64.b64encode(etree.tostring(root)).decode()

@@ -408,3 +408,20 @@ def test_a_signature_without_keyinfo_verifies_with_the_stored_certificate(test_i
     saml_response = _wrap(answer(test_idp, sp, start(browser)), _drop("ds:KeyInfo"))
     assert "KeyInfo" not in unb64(saml_response)
     assert finish_in(browser, post_to_acs(saml_response))["Location"] == "/orgs/acme/"
+
+
+def test_an_encrypted_assertion_is_decrypted_with_the_sp_key(test_idp, sp, mia, saml_connection):
+    from tests.sso.saml.idp import encrypt_assertion
+
+    browser = Client()
+    saml_response = encrypt_assertion(answer(test_idp, sp, start(browser)), saml_connection.saml.sp_certificate)
+    assert "EncryptedAssertion" in unb64(saml_response) and "mia-123" not in unb64(saml_response)
+    assert finish_in(browser, post_to_acs(saml_response))["Location"] == "/orgs/acme/"
+
+
+def test_an_assertion_encrypted_for_someone_else_is_refused(test_idp, sp, mia):
+    from tests.sso.saml.idp import encrypt_assertion
+
+    _key, stranger = make_key_pair("another sp")
+    saml_response = encrypt_assertion(answer(test_idp, sp, start(Client())), stranger)
+    refused(post_to_acs(saml_response), 400, "could not be decrypted")
