@@ -29,6 +29,7 @@ from sessions_policy.decorators import require_recent_auth
 from sso import actions as sso_actions
 from sso import flow, public_views
 from sso.flow import SSOSignInRefused
+from sso.identity import sign_in_allowed
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
@@ -154,12 +155,16 @@ def _org_saml_connections(org_slug: str):
     ).select_related("organization", "saml")
 
 
+def _org_saml_connection(org_slug: str) -> SSOConnection | None:
+    """The organization's SAML connection: the one members sign in through, else its first configured one."""
+    connections = list(_org_saml_connections(org_slug))
+    return next((c for c in connections if sign_in_allowed(c)), connections[0] if connections else None)
+
+
 @require_GET
 def metadata(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Our SP metadata for the organization (entity ID, ACS, SLO, SP certificate), for the IdP admin to import."""
-    connection = public_views.sign_in_connection(org_slug)
-    if connection is None or connection.protocol != "saml":
-        connection = _org_saml_connections(org_slug).first()
+    connection = _org_saml_connection(org_slug)
     if connection is None:
         raise Http404("No SAML connection.")
     try:
@@ -178,31 +183,17 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 def _acs_connection(org_slug: str, in_response_to: str | None) -> SSOConnection | None:
-    """The connection an answer belongs to: the one whose pending login it names, if that is one of this
-    organization's SAML connections; else the organization's SAML sign-in connection (for unsolicited answers,
-    and so that an answer to an unknown request is refused by that connection's rules)."""
+    """The connection an answer belongs to: the one whose pending login it names (one of this organization's SAML
+    connections), else the organization's SAML connection, whose rules then refuse an unknown request."""
     if in_response_to:
         pending = (
             SSOPendingLogin.objects.select_related("connection__organization", "connection__saml")
-            .filter(key=in_response_to)
+            .filter(key=in_response_to, connection__in=_org_saml_connections(org_slug))
             .first()
         )
-        if pending is not None and pending.connection.organization.slug == org_slug and _has_saml(pending.connection):
+        if pending is not None:
             return pending.connection
-    connection = public_views.sign_in_connection(org_slug)
-    if connection is not None and _has_saml(connection):
-        return connection
-    return _org_saml_connections(org_slug).first()
-
-
-def _has_saml(connection: SSOConnection) -> bool:
-    if connection.protocol != "saml":
-        return False
-    try:
-        connection.saml  # noqa: B018  (loaded by select_related, or one query)
-    except SAMLSettings.DoesNotExist:
-        return False
-    return True
+    return _org_saml_connection(org_slug)
 
 
 @csrf_exempt  # the IdP's cross-site POST (SAML Bindings §3.5); the signed assertion is what authenticates it
@@ -336,9 +327,8 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 def _sls_connection(request: HttpRequest, org_slug: str) -> SSOConnection | None:
-    connections = _org_saml_connections(org_slug)
-    session_connection = connections.filter(pk=request.session.get("sso_connection_id")).first()
-    return session_connection or connections.first()
+    session_connection = _org_saml_connections(org_slug).filter(pk=request.session.get("sso_connection_id")).first()
+    return session_connection or _org_saml_connection(org_slug)
 
 
 def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, auth: OneLogin_Saml2_Auth) -> bool:
