@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install install-dev idp clean
+.PHONY: run test lint format install install-dev idp idp-deps e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,21 @@ test: lint
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Local IdPs for the demo org (README "End-to-end tests and local IdPs"): SimpleSAMLphp on 127.0.0.1:8080 and
+# node-oidc-provider on 127.0.0.1:8081 (SAML_IDP_PORT, OIDC_PROVIDER_PORT, APP_URL, ORG override). Ctrl-C stops both.
+OIDC_PROVIDER_DIR := tests/e2e/oidc_provider
+$(OIDC_PROVIDER_DIR)/node_modules/.package-lock.json: $(OIDC_PROVIDER_DIR)/package.json $(OIDC_PROVIDER_DIR)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER_DIR) --no-audit --no-fund
+	touch $@
+
+idp-deps: $(OIDC_PROVIDER_DIR)/node_modules/.package-lock.json
+
+idp: install idp-deps
+	$(BIN)/python -m tests.e2e.devidp
+
+# Only the browser tests (they also run in `make test`).
+e2e: install-dev idp-deps
+	$(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache
+	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache $(OIDC_PROVIDER_DIR)/node_modules tests/e2e/.run

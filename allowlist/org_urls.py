@@ -1,4 +1,4 @@
-"""Organization pages of the allowlist app, under /orgs/<org_slug>/settings/security/."""
+"""Organization pages of the allowlist app, under /orgs/<org_slug>/settings/security/allowlist/."""
 
 from django.urls import path
 
@@ -8,4 +8,9 @@ app_name = "allowlist"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("check/", views.check, name="check"),
+    path("settings/", views.save_settings, name="settings"),
+    path("entries/add/", views.add, name="add"),
+    path("entries/bulk/", views.bulk_add, name="bulk_add"),
+    path("entries/remove/", views.remove, name="remove"),
 ]

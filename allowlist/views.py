@@ -1,14 +1,232 @@
-"""Views of the allowlist app."""
+"""The IP allowlist page, /orgs/<org_slug>/settings/security/allowlist/, for owners and admins.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+Shows the entries, the on/off switch and scope, single and bulk add, removal, and a "check an IP" tool. Every
+change goes through ``allowlist.actions`` behind re-authentication; JSON clients get JSON errors.
+"""
 
-from orgsecurity.accessors import org_for_member
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from allowlist import actions
+from allowlist.checks import dashboard_policy
+from allowlist.forms import BulkForm, CheckForm, EntryForm, SettingsForm
+from allowlist.matching import CompiledAllowlist, EntryRef, compile_allowlist
+from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
+from allowlist.networks import parse_client_address
+from orgsecurity.accessors import OrgContext, org_for_member
+from orgsecurity.actions import ActionRefused
+from orgsecurity.client_ip import client_ip
+from orgsecurity.pipeline import json_error, wants_json
 from orgsecurity.roles import Capability
+from sessions_policy.decorators import require_recent_auth
+
+ENTRIES_PER_PAGE = 200
+MAX_NOTICES_SHOWN = 20
+
+View = Callable[[HttpRequest, OrgContext], HttpResponse]
+
+
+def security_change(view: View) -> Callable[..., HttpResponse]:
+    """POST only; owners and admins (404 outsiders, 403 other roles), then recent re-authentication, in that
+    order so a plain member is told 403 rather than asked to re-authenticate."""
+
+    @require_recent_auth
+    def reauthenticated(request: HttpRequest, org_slug: str) -> HttpResponse:
+        return view(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
+
+    @require_POST
+    @wraps(view)
+    def wrapped(request: HttpRequest, org_slug: str) -> HttpResponse:
+        org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+        return reauthenticated(request, org_slug=org_slug)
+
+    return wrapped
+
+
+# --- explaining an address -----------------------------------------------------------------------------
+
+
+def explain(matcher: CompiledAllowlist, ip: str | None, *, enforced: bool) -> dict[str, Any]:
+    """What the check tool says about ``ip``: ``valid``, ``ip`` (as matched: IPv4-mapped given as IPv4),
+    ``allowed`` (by the list), ``entries`` (EntryRefs containing it, most specific first) and ``enforced``."""
+    address = parse_client_address(ip)
+    if address is None:
+        return {"valid": False, "ip": ip, "allowed": False, "entries": [], "enforced": enforced}
+    entries = matcher.entries_containing(address)
+    return {"valid": True, "ip": str(address), "allowed": bool(entries), "entries": entries, "enforced": enforced}
+
+
+def _matcher(request: HttpRequest, org: OrgContext) -> tuple[CompiledAllowlist, bool]:
+    policy = dashboard_policy(request, org.organization)
+    if policy is None:
+        return compile_allowlist([]), False
+    return policy.matcher(), policy.guards_dashboard
+
+
+# --- the page ------------------------------------------------------------------------------------------
+
+
+def _page(request: HttpRequest, org: OrgContext, *, status: int = 200, **forms: Any) -> HttpResponse:
+    organization = org.organization
+    allowlist = IPAllowlist.objects.filter(organization=organization).first()
+    enabled = bool(allowlist and allowlist.enabled)
+    scope = allowlist.scope if allowlist else Scope.DASHBOARD
+    matcher, guards_dashboard = _matcher(request, org)
+    entries = IPAllowlistEntry.objects.filter(organization=organization).select_related("added_by")
+    page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "org": org,
+        "enabled": enabled,
+        "scope_phrase": Scope.phrase(scope),
+        "guards_dashboard": guards_dashboard,
+        "entries_page": page,
+        "entry_count": page.paginator.count,
+        "you": explain(matcher, client_ip(request), enforced=guards_dashboard),
+        "recovery_ip": getattr(request, "allowlist_recovery_ip", None),
+        "settings_form": forms.get("settings_form") or SettingsForm(initial={"enabled": enabled, "scope": scope}),
+        "entry_form": forms.get("entry_form") or EntryForm(),
+        "bulk_form": forms.get("bulk_form") or BulkForm(),
+        "check_form": forms.get("check_form") or CheckForm(),
+        "check": forms.get("check"),
+        "line_errors": forms.get("line_errors") or [],
+        "refusal": forms.get("refusal"),
+    }
+    return render(request, "allowlist/index.html", context, status=status)
+
+
+def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused, **forms: Any) -> HttpResponse:
+    if wants_json(request):
+        response = json_error(exc.code, exc.message, exc.status)
+        if isinstance(exc, actions.InvalidEntries):
+            lines = [{"line": error.line, "text": error.text, "message": error.message} for error in exc.errors]
+            response = JsonResponse({"error": {"code": exc.code, "message": exc.message, "lines": lines}}, status=400)
+        return response
+    return _page(request, org, status=exc.status, refusal=exc, **forms)
+
+
+def _invalid_form(request: HttpRequest, org: OrgContext, name: str, form: Any) -> HttpResponse:
+    if wants_json(request):
+        first = next(iter(form.errors.values()))[0]
+        return json_error("invalid_input", first, 400)
+    return _page(request, org, status=400, **{name: form})
+
+
+def _done(request: HttpRequest, org: OrgContext, message: str, notices: list[str] | None = None) -> HttpResponse:
+    notices = notices or []
+    if wants_json(request):
+        return JsonResponse({"ok": True, "message": message, "notices": notices})
+    messages.success(request, message)
+    for notice in notices[:MAX_NOTICES_SHOWN]:
+        messages.warning(request, notice)
+    if len(notices) > MAX_NOTICES_SHOWN:
+        messages.warning(request, f"…and {len(notices) - MAX_NOTICES_SHOWN} more notices like these.")
+    return redirect("allowlist:index", org_slug=org.organization.slug)
 
 
 @require_GET
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The allowlist page."""
+    return _page(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
+
+
+@require_GET
+def check(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The "check an IP" tool: would ``?ip=`` be allowed, and by which entries."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    return render(request, "orgsecurity/not_configured.html", {"org": org, "title": "IP allowlist"})
+    form = CheckForm(request.GET)
+    if not form.is_valid():
+        return _invalid_form(request, org, "check_form", form)
+    matcher, guards_dashboard = _matcher(request, org)
+    result = explain(matcher, form.cleaned_data["ip"], enforced=guards_dashboard)
+    if not result["valid"]:
+        form.add_error("ip", f"“{form.cleaned_data['ip'][:64]}” is not an IPv4 or IPv6 address.")
+        return _invalid_form(request, org, "check_form", form)
+    if wants_json(request):
+        return JsonResponse({**result, "entries": [_entry_json(entry) for entry in result["entries"]]})
+    return _page(request, org, check_form=form, check=result)
+
+
+def _entry_json(entry: EntryRef) -> dict[str, Any]:
+    return {"id": entry.id, "cidr": entry.cidr, "label": entry.label}
+
+
+@security_change
+def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    """Turn the allowlist on or off and choose its scope (refused with 409 if it would lock you out)."""
+    form = SettingsForm(request.POST)
+    if not form.is_valid():
+        return _invalid_form(request, org, "settings_form", form)
+    try:
+        changes = actions.update_settings(
+            org.organization,
+            actor=request.user,
+            actor_ip=client_ip(request),
+            enabled=form.cleaned_data["enabled"],
+            scope=form.cleaned_data["scope"],
+        )
+    except ActionRefused as exc:
+        return _refused(request, org, exc, settings_form=form)
+    if not changes:
+        return _done(request, org, "Nothing changed.")
+    state = "on" if form.cleaned_data["enabled"] else "off"
+    return _done(request, org, f"The allowlist is {state}; it covers {Scope.phrase(form.cleaned_data['scope'])}.")
+
+
+@security_change
+def add(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    """Add one address or CIDR block."""
+    form = EntryForm(request.POST)
+    if not form.is_valid():
+        return _invalid_form(request, org, "entry_form", form)
+    try:
+        result = actions.add_entry(
+            org.organization, form.cleaned_data["cidr"], actor=request.user, label=form.cleaned_data["label"]
+        )
+    except ActionRefused as exc:
+        form.add_error("cidr", exc.message)
+        return _refused(request, org, exc, entry_form=form)
+    return _done(request, org, f"Added {result.added[0].cidr}.", result.notices)
+
+
+@security_change
+def bulk_add(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    """Add a pasted list; nothing is added when any line is bad (each bad line is named)."""
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        return _invalid_form(request, org, "bulk_form", form)
+    try:
+        result = actions.add_entries(
+            org.organization, form.cleaned_data["entries"], actor=request.user, default_label=form.cleaned_data["label"]
+        )
+    except actions.InvalidEntries as exc:
+        return _refused(request, org, exc, bulk_form=form, line_errors=exc.errors)
+    except ActionRefused as exc:
+        form.add_error("entries", exc.message)
+        return _refused(request, org, exc, bulk_form=form)
+    count = len(result.added)
+    return _done(request, org, f"Added {count} entr{'y' if count == 1 else 'ies'}.", result.notices)
+
+
+@security_change
+def remove(request: HttpRequest, org: OrgContext) -> HttpResponse:
+    """Remove the selected entries (refused with 409 if it would lock you out)."""
+    raw_ids = request.POST.getlist("entry")
+    if not all(raw.isascii() and raw.isdigit() and len(raw) <= 18 for raw in raw_ids):
+        return _refused(request, org, ActionRefused("Select entries from the list.", code="bad_entry_id"))
+    try:
+        removed = actions.remove_entries(
+            org.organization, [int(raw) for raw in raw_ids], actor=request.user, actor_ip=client_ip(request)
+        )
+    except ActionRefused as exc:
+        return _refused(request, org, exc)
+    names = ", ".join(entry.cidr for entry in removed[:10]) + (" …" if len(removed) > 10 else "")
+    return _done(request, org, f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}: {names}.")

@@ -163,7 +163,9 @@ def find_invitation(token: str) -> Invitation | None:
 def accept_invitation(invitation: Invitation, *, user: User) -> Membership:
     """Make ``user`` a member with the invited role; the invitation's email must be the user's."""
     with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",)).select_related("organization").get(pk=invitation.pk)
+        )
         if not invitation.is_pending:
             raise ActionRefused("This invitation has expired or was already used.", code="not_pending", status=410)
         if normalize_email(user.email) != invitation.email:
@@ -220,7 +222,7 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
     with transaction.atomic():
         organization = _lock_org(membership.organization)
-        membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
         actor_membership = _actor_membership(organization, actor)
         old = membership.role
         if old == role:
@@ -252,7 +254,7 @@ def remove_member(membership: Membership, *, actor: User) -> None:
     """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go."""
     with transaction.atomic():
         organization = _lock_org(membership.organization)
-        membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
         leaving = membership.user_id == actor.pk
         actor_membership = _actor_membership(organization, actor)
         if not leaving and membership.role not in roles_assignable_by(actor_membership.role):

@@ -33,6 +33,7 @@ import audit
 from audit.recorder import Actor
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Organization, User, normalize_email
+from sessions_policy.actions import start_session
 from sessions_policy.reauth import mark_reauthenticated
 
 KNOWN_NETWORK_WINDOW = timedelta(days=30)
@@ -122,12 +123,24 @@ def record_for_user_orgs(action: str, user: User | None, *, actor: Any, details:
             audit.record(action, organization=organization, actor=actor, target=user, details=details)
 
 
-def sign_in(request: HttpRequest, user: User, *, method: str, backend: str | None = None) -> None:
-    """Log ``user`` in (the session key cycles) and record ``auth.signed_in`` with ``method``
-    (password, saml, oidc or recovery) in each of their organizations."""
+def sign_in(
+    request: HttpRequest,
+    user: User,
+    *,
+    method: str,
+    backend: str | None = None,
+    organization: Organization | None = None,
+) -> None:
+    """Log ``user`` in (the session key cycles), track the session (``sessions_policy.UserSession``; the
+    optional ``organization`` is the one whose IdP signed them in) and record ``auth.signed_in`` with
+    ``method`` (password, saml, oidc or recovery) in each of their organizations."""
+    previous_session_key = request.session.session_key
     login(request, user, backend=backend or "django.contrib.auth.backends.ModelBackend")
+    if request.session.session_key == previous_session_key:
+        request.session.cycle_key()  # login() keeps the key when the same person signs in again; we never do
     request.session["auth_method"] = method
     mark_reauthenticated(request)
+    start_session(request, user, method=method, organization=organization, replacing=previous_session_key)
     record_for_user_orgs("auth.signed_in", user, actor=user, details={"method": method})
 
 

@@ -119,12 +119,18 @@ MIDDLEWARE = [
 ORG_PIPELINE_CHECKS = [
     "orgsecurity.pipeline.check_authenticated",
     "orgsecurity.pipeline.check_membership",
+    "allowlist.checks.check_dashboard_ip",
+    "sessions_policy.enforcement.check_tracked_session",
+    "sessions_policy.enforcement.check_session_timeouts",
+    "sessions_policy.enforcement.check_single_session",
 ]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"
 # Checks for key-authenticated API requests, run after the key is verified: each a function
 # (request, api_key) -> (allowed, Refusal | None). The keys app and the IP allowlist (scope "api") add theirs.
-API_PIPELINE_CHECKS: list[str] = []
+API_PIPELINE_CHECKS: list[str] = [
+    "allowlist.checks.check_api_ip",
+]
 
 ROOT_URLCONF = "orgsecurity.urls"
 WSGI_APPLICATION = "orgsecurity.wsgi.application"

@@ -29,5 +29,6 @@ urlpatterns = [
     path("sso/<slug:org_slug>/", include("sso.urls")),
     path("api/v1/", include("keys.api_urls")),
     path("orgs/<slug:org_slug>/", include(org_patterns)),
+    path("support/orgs/<slug:org_slug>/allowlist/", include("allowlist.support_urls")),
     path("support/", include("audit.support_urls")),
 ]

@@ -20,6 +20,7 @@ from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
+from sessions_policy.decorators import require_capability, require_recent_auth
 
 # --- sign-in -----------------------------------------------------------------------------------------
 
@@ -143,6 +144,8 @@ def members(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@require_capability(Capability.MANAGE_MEMBERS)
+@require_recent_auth
 def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     form = InviteForm(request.POST, assignable=roles_assignable_by(org.role))
@@ -158,6 +161,8 @@ def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@require_capability(Capability.MANAGE_MEMBERS)
+@require_recent_auth
 def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     invitation = get_org_object(org, Invitation, pk=invitation_id)
@@ -170,6 +175,8 @@ def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -
 
 
 @require_POST
+@require_capability(Capability.MANAGE_MEMBERS)
+@require_recent_auth
 def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
@@ -185,6 +192,7 @@ def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> Http
 
 
 @require_POST
+@require_recent_auth
 def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug)
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
@@ -202,6 +210,8 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
 
 
 @require_http_methods(["GET", "POST"])
+@require_capability(Capability.MANAGE_BILLING)
+@require_recent_auth
 def billing(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_BILLING)
     organization = org.organization

@@ -1,4 +1,6 @@
-"""``require_recent_auth``: the decorator every sensitive action wears."""
+"""View decorators: ``require_recent_auth`` (every sensitive action wears it), ``require_capability`` and
+``live_session_required`` (the session rules on account pages, which the organization pipeline does not cover).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +9,112 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from orgsecurity.pipeline import json_error, wants_json
+from orgsecurity.accessors import org_for_member
+from orgsecurity.pipeline import json_error, render_refusal, wants_json
+from orgsecurity.roles import Capability
 from sessions_policy.reauth import reauth_max_age, recently_authenticated
 
+View = Callable[..., HttpResponse]
 
-def require_recent_auth(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+
+def require_recent_auth(view: View) -> View:
     """Let the view run only if the session authenticated recently (the org's re-authentication window);
     otherwise send the person to re-authenticate and back (JSON clients get 401 ``reauthentication_required``).
+
+    A GET resumes at its own URL. A POST is stashed server-side (``sessions_policy.resume``) and, after
+    re-authentication, a confirmation page offers to send it; only that confirmed POST, from the same session,
+    within ten minutes, runs the view with the stashed form data.
 
     Stack it under the view's own access checks' decorators so outsiders still get 404 first, e.g.::
 
         @require_POST
+        @require_capability(Capability.MANAGE_SECURITY)
         @require_recent_auth
         def enforce(request, org_slug): ...
     """
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from sessions_policy import resume  # needs the models; this module is imported early by core views
+
         if not request.user.is_authenticated:
             return view(request, *args, **kwargs)  # the pipeline or the view refuses anonymous visitors
-        if recently_authenticated(request, reauth_max_age(request, kwargs.get("org_slug"))):
+        fresh = recently_authenticated(request, reauth_max_age(request, kwargs.get("org_slug")))
+        token = request.POST.get(resume.RESUME_FIELD) if request.method == "POST" else None
+        if token is not None:
+            return _resume(request, token, fresh, view, args, kwargs)
+        if fresh:
             return view(request, *args, **kwargs)
         if wants_json(request):
             return json_error("reauthentication_required", "Confirm your identity again to do this.", 401)
-        target = request.get_full_path() if request.method in {"GET", "HEAD"} else _page_of_the_form(request)
-        return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': target})}")
+        if request.method in {"GET", "HEAD"}:
+            return _to_reauthenticate(request.get_full_path())
+        return _to_reauthenticate(resume.suspend_post(request) or resume.form_page(request))
 
     return wrapped
 
 
-def _page_of_the_form(request: HttpRequest) -> str:
-    referer = request.headers.get("referer", "")
-    origin = f"{request.scheme}://{request.get_host()}"
-    return referer[len(origin) :] if referer.startswith(origin + "/") else request.path
+def _to_reauthenticate(next_url: str) -> HttpResponse:
+    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': next_url})}")
+
+
+def _resume(
+    request: HttpRequest, token: str, fresh: bool, view: View, args: tuple, kwargs: dict[str, Any]
+) -> HttpResponse:
+    """The person confirmed a stashed POST: run the view with its data (once), or explain why not."""
+    from sessions_policy import resume
+
+    if not fresh:
+        if resume.find_suspended(request, token) is not None:
+            return _to_reauthenticate(reverse("reauth_resume", args=[token]))
+        return _resume_gone(request)
+    suspended = resume.take_suspended(request, token)
+    if suspended is None:
+        return _resume_gone(request)
+    request.POST = suspended.as_query_dict()
+    return view(request, *args, **kwargs)
+
+
+def _resume_gone(request: HttpRequest) -> HttpResponse:
+    if wants_json(request):
+        return json_error("resume_expired", "That saved form expired or belongs to another session.", 410)
+    return render(request, "sessions_policy/resume_gone.html", status=410)
+
+
+def require_capability(capability: Capability) -> Callable[[View], View]:
+    """For organization views (with an ``org_slug`` URL argument): refuse before anything else a person whose
+    role there lacks ``capability`` (403; outsiders 404), so nobody is asked to re-authenticate for a page they
+    may not use anyway."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            org_for_member(request, kwargs["org_slug"], capability)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def live_session_required(view: View) -> View:
+    """For account pages (outside /orgs/): sign-in required, and the session must pass the session rules of
+    all the person's organizations (the strictest of each); otherwise the session ends with a clear page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        from sessions_policy.enforcement import verify_session
+
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        refusal = verify_session(request, None)
+        if refusal is not None:
+            return render_refusal(request, refusal)
+        return view(request, *args, **kwargs)
+
+    return wrapped

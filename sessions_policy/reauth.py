@@ -7,11 +7,11 @@ to do that per sign-in method with ``register_provider("saml", start)``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+
+from sessions_policy import clock
 
 SESSION_KEY = "reauth_at"
 
@@ -22,18 +22,29 @@ PROVIDERS: dict[str, ReauthProvider] = {}
 
 
 def register_provider(method: str, start: ReauthProvider) -> None:
-    """Make ``start`` the re-authentication flow for sessions signed in with ``method``."""
+    """Make ``start`` the re-authentication flow for sessions signed in with ``method``.
+
+    ``start(request, next_url)`` returns the response that sends the person to their IdP for a forced fresh
+    login (SAML ``ForceAuthn="true"``, SAML Core §3.4.1; OIDC ``prompt=login`` and ``max_age=0`` with
+    ``auth_time`` checked, OIDC Core §3.1.2.1). When the IdP's answer is verified, call
+    ``mark_reauthenticated(request)`` and redirect to ``next_url`` (a local path, already checked): it may be
+    the page that asks the person to confirm an interrupted form.
+    """
     PROVIDERS[method] = start
 
 
 def mark_reauthenticated(request: HttpRequest, *, at: float | None = None) -> None:
     """Record that the person proved who they are just now (``at``: Unix seconds, UTC)."""
-    request.session[SESSION_KEY] = int(at if at is not None else time.time())
+    request.session[SESSION_KEY] = int(at if at is not None else clock.timestamp())
 
 
 def reauth_max_age(request: HttpRequest, org_slug: str | None = None) -> int:
-    """Seconds a re-authentication stays valid for ``org_slug`` (the site default without an org policy)."""
-    return settings.REAUTH_MAX_AGE_SECONDS
+    """Seconds a re-authentication stays valid: the re-authentication window of ``org_slug``'s session policy
+    (the default, ``REAUTH_MAX_AGE_SECONDS``, when it has none); without an organization, the shortest window
+    of the person's organizations."""
+    from sessions_policy.enforcement import rules_for_request  # enforcement needs models; this module must not
+
+    return rules_for_request(request, org_slug).reauth_max_age_s
 
 
 def recently_authenticated(request: HttpRequest, max_age: int, *, now: float | None = None) -> bool:
@@ -41,4 +52,4 @@ def recently_authenticated(request: HttpRequest, max_age: int, *, now: float | N
     at = request.session.get(SESSION_KEY)
     if not isinstance(at, int):
         return False
-    return 0 <= (now if now is not None else time.time()) - at < max_age
+    return 0 <= (now if now is not None else clock.timestamp()) - at < max_age

@@ -1,14 +1,140 @@
-"""Views of the sessions_policy app."""
+"""Organization pages of the sessions app: the session policy, and members' sessions (owners and admins)."""
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from __future__ import annotations
 
-from orgsecurity.accessors import org_for_member
-from orgsecurity.roles import Capability
+from datetime import timedelta
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from orgsecurity.accessors import OrgContext, org_for_member
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership, User
+from orgsecurity.roles import Capability, roles_assignable_by
+from sessions_policy import actions, clock
+from sessions_policy.decorators import require_capability, require_recent_auth
+from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
+from sessions_policy.forms import SessionPolicyForm
+from sessions_policy.models import SessionPolicy, UserSession
+
+MANAGE = Capability.MANAGE_SECURITY
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability(MANAGE)
+@require_recent_auth
+def index(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The session policy: what it means in words, and the form that changes it."""
+    org = org_for_member(request, org_slug, MANAGE)
+    current = rules_for_organization(org.organization)
+    form = SessionPolicyForm(request.POST or None, current=current)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                changes = actions.update_session_policy(org.organization, actor=request.user, **form.cleaned_data)
+            except ActionRefused as exc:
+                form.add_error(None, exc.message)
+                status = exc.status
+            else:
+                messages.success(request, "Session policy saved." if changes else "Nothing changed.")
+                return redirect("sessions_policy:index", org_slug=org_slug)
+    context = {
+        "org": org,
+        "form": form,
+        "rules": current,
+        "customised": SessionPolicy.objects.filter(organization=org.organization).exists(),
+    }
+    return render(request, "sessions_policy/policy.html", context, status=status)
+
+
+def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> HttpResponse:
+    organization = org.organization
+    rules, now = rules_for_organization(organization), clock.now()
+    roles = dict(Membership.objects.filter(organization=organization).values_list("user_id", "role"))
+    # Only sessions that could still open this organization's pages: not ended, not ended here, within
+    # this organization's idle and absolute limits.
+    sessions = (
+        UserSession.objects.filter(
+            revoked_at=None,
+            user_id__in=list(roles),
+            authenticated_at__gt=now - timedelta(seconds=rules.absolute_timeout_s),
+            last_seen_at__gte=now - timedelta(seconds=rules.idle_timeout_s + LAST_SEEN_INTERVAL),
+        )
+        .exclude(org_revocations__organization=organization)
+        .select_related("user")
+        .order_by("user__email", "-last_seen_at")
+    )
+    manageable = {role.value for role in roles_assignable_by(org.role)}
+    rows = [
+        {
+            "session": session,
+            "role": roles[session.user_id],
+            "can_end": session.user_id == request.user.pk or roles[session.user_id] in manageable,
+            "current": session.session_key == request.session.session_key,
+        }
+        for session in sessions
+    ]
+    context = {"org": org, "rows": rows, "rules": rules}
+    return render(request, "sessions_policy/member_sessions.html", context, status=status)
 
 
 @require_GET
-def index(request: HttpRequest, org_slug: str) -> HttpResponse:
-    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    return render(request, "orgsecurity/not_configured.html", {"org": org, "title": "Session management"})
+@require_capability(MANAGE)
+@require_recent_auth
+def member_sessions(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Members' active sessions in this organization: who, device, IP, method, last seen; end any."""
+    return _sessions_page(request, org_for_member(request, org_slug, MANAGE))
+
+
+def _member_of(org: OrgContext, user_id: int) -> User:
+    membership = Membership.objects.filter(organization=org.organization, user_id=user_id).select_related("user")
+    found = membership.first()
+    if found is None:
+        raise Http404("No such member.")
+    return found.user
+
+
+@require_POST
+@require_capability(MANAGE)
+@require_recent_auth
+def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> HttpResponse:
+    """End one member's session for this organization."""
+    org = org_for_member(request, org_slug, MANAGE)
+    session = UserSession.objects.filter(pk=session_id, revoked_at=None).first()
+    if session is None:
+        raise Http404("No such session.")
+    member = _member_of(org, session.user_id)  # another organization's people are 404 too
+    try:
+        ended = actions.end_member_sessions(org.organization, member, actor=request.user, session=session)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _sessions_page(request, org, status=exc.status)
+    messages.success(
+        request,
+        f"The session of {member.email} on {session.device} has ended in {org.organization.name}."
+        if ended
+        else "That session had already ended.",
+    )
+    return redirect("sessions_policy:member_sessions", org_slug=org_slug)
+
+
+@require_POST
+@require_capability(MANAGE)
+@require_recent_auth
+def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -> HttpResponse:
+    """End every session of one member for this organization."""
+    org = org_for_member(request, org_slug, MANAGE)
+    member = _member_of(org, user_id)
+    try:
+        count = actions.end_member_sessions(org.organization, member, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _sessions_page(request, org, status=exc.status)
+    messages.success(
+        request, f"{count} session{'s' if count != 1 else ''} of {member.email} ended in {org.organization.name}."
+    )
+    return redirect("sessions_policy:member_sessions", org_slug=org_slug)

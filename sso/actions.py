@@ -107,7 +107,9 @@ def update_connection(connection: SSOConnection, *, actor: User, **values: Any) 
 def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOConnection:
     """Move the connection to ``status`` when that move is allowed; raises ActionRefused with the reason."""
     with transaction.atomic():
-        connection = SSOConnection.objects.select_for_update().select_related("organization").get(pk=connection.pk)
+        connection = (
+            SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
+        )
         old = connection.status
         if status == old:
             return connection

@@ -5,16 +5,20 @@ Personas follow healthchecks' test style: every view is tried as owner, plain me
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from importlib import import_module
 
 import pytest
+from django.conf import settings
+from django.http import HttpRequest
 from django.test import Client
 
 from audit.recorder import Actor
 from orgsecurity import actions
+from orgsecurity.auth import sign_in
 from orgsecurity.models import Organization, User
 from orgsecurity.roles import Role
+from sessions_policy import clock as session_clock
 from sessions_policy.reauth import SESSION_KEY as REAUTH_SESSION_KEY
 
 PASSWORD = "correct horse battery staple"
@@ -83,22 +87,31 @@ def outsider(other_org) -> User:
 
 
 def mark_reauthenticated_session(session) -> None:
-    """As a fresh sign-in does: the session counts as recently authenticated."""
-    session[REAUTH_SESSION_KEY] = int(time.time())
+    """As a fresh sign-in does: the session counts as recently authenticated (now, by the session clock)."""
+    session[REAUTH_SESSION_KEY] = session_clock.timestamp()
+
+
+def sign_in_client(client: Client, user: User, *, method: str = "password", user_agent: str = "") -> Client:
+    """Sign ``client`` in as ``user`` through ``orgsecurity.auth.sign_in`` (a tracked session, freshly
+    authenticated, ``auth.signed_in`` recorded), as a real sign-in with ``method`` would."""
+    request = HttpRequest()
+    request.META.update(REMOTE_ADDR="127.0.0.1", HTTP_USER_AGENT=user_agent, SERVER_NAME="testserver")
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    sign_in(request, user, method=method)
+    request.session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+    return client
 
 
 @pytest.fixture
-def client_for() -> Callable[[User | None], Client]:
-    """``client_for(user)``: a test client signed in as ``user`` (anonymous for None)."""
+def client_for() -> Callable[..., Client]:
+    """``client_for(user, method="password")``: a test client signed in as ``user`` (anonymous for None),
+    with a tracked session, as after a real sign-in."""
 
-    def build(user: User | None) -> Client:
+    def build(user: User | None, *, method: str = "password") -> Client:
         client = Client()
         if user is not None:
-            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-            session = client.session
-            session["auth_method"] = "password"
-            mark_reauthenticated_session(session)
-            session.save()
+            sign_in_client(client, user, method=method)
         return client
 
     return build

@@ -11,7 +11,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Role
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, make_user, sign_in_client
 
 
 def _invite(client: Client, email: str, role: str = "member"):
@@ -191,8 +191,7 @@ def test_members_of_another_org_are_404(client_for, owner, outsider, other_org):
 
 
 def test_a_form_posted_without_csrf_gets_a_clear_403(owner, member):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(owner)
+    client = sign_in_client(Client(enforce_csrf_checks=True), owner)
     membership = Membership.objects.get(user=member)
     response = client.post(f"/orgs/acme/members/{membership.pk}/remove/")
     assert response.status_code == 403

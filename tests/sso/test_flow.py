@@ -238,3 +238,14 @@ def test_reauthentication_as_someone_else_is_refused(idp, connection, admin, mem
     response = browser.get(idp.answer("adam-42"))
     assert response.status_code == 403
     assert b"different person" in response.content
+
+
+def test_reauthentication_of_an_sso_session_whose_connection_is_gone_says_sign_in_again(idp, connection, member):
+    link(connection, member, "mia-123")
+    browser = Client()
+    start_login(browser)
+    browser.get(idp.answer("mia-123"))
+    connection.delete()
+    response = browser.get("/accounts/reauthenticate/", {"next": "/orgs/acme/members/"})
+    assert response.status_code == 403
+    assert b"no longer exists. Sign out and sign in again." in response.content

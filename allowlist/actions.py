@@ -1,0 +1,356 @@
+"""Action functions for IP allowlists: the only code that changes IPAllowlist and IPAllowlistEntry.
+
+Each locks the organization's allowlist row, validates, writes, bumps ``IPAllowlist.version`` (so every process
+recompiles on its next request) and records its audit event inside one ``transaction.atomic()``. Refusals raise
+``ActionRefused`` (nothing changed). Two guards protect the acting admin from locking themselves out: turning on
+dashboard enforcement, and removing entries while it is on, are refused with HTTP 409 when the admin's current
+client IP would be outside the list afterwards.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+import audit
+from allowlist.matching import EntryRef, compile_allowlist, parse_block
+from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
+from allowlist.networks import EntryError, LineError, Network, ParsedEntry, parse_entry, parse_paste
+from audit.recorder import Actor
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership, Organization, User
+from orgsecurity.roles import Role
+
+# Bounds that keep one request, one audit event and one compiled matcher reasonable.
+MAX_ENTRIES_PER_ORG = 20_000
+MAX_PASTE_ENTRIES = 10_000
+
+
+class InvalidEntries(ActionRefused):
+    """A bulk paste had bad lines; ``errors`` lists each (line number, text, message). Nothing was saved."""
+
+    def __init__(self, errors: list[LineError]) -> None:
+        count = len(errors)
+        super().__init__(
+            f"{count} line{'s' if count != 1 else ''} could not be read, so nothing was added. "
+            "Fix them and paste again.",
+            code="invalid_entries",
+            status=400,
+        )
+        self.errors = errors
+
+
+class SelfLockout(ActionRefused):
+    """The change would put the acting admin's own client IP (``ip``) outside an enforced allowlist."""
+
+    def __init__(self, message: str, *, ip: str | None) -> None:
+        super().__init__(message, code="self_lockout", status=409)
+        self.ip = ip
+
+
+@dataclass
+class AddResult:
+    """What ``add_entries`` did: the ``added`` entries, and ``notices`` for the admin (host bits normalised,
+    duplicates skipped, overlaps with other entries)."""
+
+    added: list[IPAllowlistEntry] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+def lock_allowlist(organization: Organization) -> IPAllowlist:
+    """Return the organization's allowlist row, created (off) if missing, locked FOR UPDATE. Call inside
+    ``transaction.atomic()``: concurrent changes to one allowlist then run one after another."""
+    allowlist = IPAllowlist.objects.select_for_update().filter(organization=organization).first()
+    if allowlist is not None:
+        return allowlist
+    try:
+        with transaction.atomic():
+            IPAllowlist.objects.create(organization=organization)
+    except IntegrityError:
+        pass  # another request created it first; lock theirs below
+    return IPAllowlist.objects.select_for_update().get(organization=organization)
+
+
+def _bump_version(allowlist: IPAllowlist, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(allowlist, name, value)
+    allowlist.version += 1
+    allowlist.updated_at = timezone.now()
+    allowlist.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def _entry_refs(entries: Iterable[IPAllowlistEntry]) -> list[EntryRef]:
+    return [EntryRef(id=entry.pk, cidr=entry.cidr, label=entry.label) for entry in entries]
+
+
+def _ip_text(ip: str | None) -> str:
+    return ip or "unknown"
+
+
+def _label(entry: ParsedEntry | IPAllowlistEntry | EntryRef) -> str:
+    return f"{entry.cidr} ({entry.label})" if entry.label else entry.cidr
+
+
+Block = tuple[int, int, int]  # (IP version, first address as int, prefix length)
+_WIDTH = {4: 32, 6: 128}
+
+
+def _block(network: Network) -> Block:
+    return (network.version, int(network.network_address), network.prefixlen)
+
+
+class _BlockIndex:
+    """The blocks already on a list, for reporting duplicates and overlaps: a dict by Block and a sorted list of
+    the same keys, so "inside" is at most 128 dict lookups and "contains" one bisect."""
+
+    def __init__(self, blocks: Iterable[tuple[Block, str]]) -> None:
+        self.names: dict[Block, str] = dict(blocks)
+        self.sorted: list[Block] = sorted(self.names)
+
+    def add(self, block: Block, name: str) -> None:
+        self.names[block] = name
+        insort(self.sorted, block)
+
+    def duplicate_of(self, block: Block) -> str | None:
+        return self.names.get(block)
+
+    def supernets_of(self, block: Block) -> list[str]:
+        version, start, prefixlen = block
+        found = []
+        for shorter in range(prefixlen - 1, -1, -1):
+            host_bits = _WIDTH[version] - shorter
+            name = self.names.get((version, (start >> host_bits) << host_bits, shorter))
+            if name is not None:
+                found.append(name)
+        return found
+
+    def subnets_of(self, block: Block) -> list[str]:
+        version, start, prefixlen = block
+        end = start | ((1 << (_WIDTH[version] - prefixlen)) - 1)
+        low = bisect_left(self.sorted, (version, start, prefixlen + 1))
+        high = bisect_right(self.sorted, (version, end, _WIDTH[version]))
+        return [self.names[key] for key in self.sorted[low:high] if key[2] > prefixlen]
+
+
+# --- entries -----------------------------------------------------------------------------------------
+
+
+def add_entry(organization: Organization, cidr: str, *, actor: User, label: str = "") -> AddResult:
+    """Add one address or CIDR block with ``label``. Raises ActionRefused (400) for a malformed entry or one
+    already on the list; host bits are normalised and overlaps reported in the result's ``notices``."""
+    try:
+        parsed = parse_entry(cidr, label=label)
+    except EntryError as exc:
+        raise ActionRefused(str(exc), code="invalid_entry", status=400) from None
+    with transaction.atomic():
+        lock_allowlist(organization)
+        existing = IPAllowlistEntry.objects.filter(organization=organization, cidr=parsed.cidr).first()
+        if existing is not None:
+            raise ActionRefused(f"{_label(existing)} is already on the list.", code="duplicate_entry", status=400)
+        return _add_parsed(organization, [parsed], actor=actor)
+
+
+def add_entries(organization: Organization, text: str, *, actor: User, default_label: str = "") -> AddResult:
+    """Add a bulk paste: one address or CIDR block per line, a label after ``#``, blank lines ignored; lines
+    without a label get ``default_label``. Raises InvalidEntries (400, with per-line errors) when any line is
+    bad, and then saves nothing. Duplicates are skipped and reported; overlaps are reported."""
+    paste = parse_paste(text, default_label=default_label, max_lines=MAX_PASTE_ENTRIES)
+    if paste.errors:
+        raise InvalidEntries(paste.errors)
+    with transaction.atomic():
+        return _add_parsed(organization, paste.entries, actor=actor)
+
+
+def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor: User) -> AddResult:
+    allowlist = lock_allowlist(organization)
+    existing = list(IPAllowlistEntry.objects.filter(organization=organization))
+    index = _BlockIndex((parse_block(entry.cidr), f"{_label(entry)}, already on the list") for entry in existing)
+    result = AddResult()
+    new_entries: list[IPAllowlistEntry] = []
+    for entry in parsed:
+        where = f"Line {entry.line}: " if entry.line else ""
+        result.notices.extend(f"{where}{notice}" for notice in entry.notices)
+        block = _block(entry.network)
+        duplicate = index.duplicate_of(block)
+        if duplicate is not None:
+            result.notices.append(f"{where}{entry.cidr} was skipped: it duplicates {duplicate}.")
+            continue
+        for name in index.supernets_of(block):
+            result.notices.append(f"{where}{entry.cidr} overlaps {name}, which contains it.")
+        for name in index.subnets_of(block):
+            result.notices.append(f"{where}{entry.cidr} overlaps {name}, which it contains.")
+        index.add(block, f"{_label(entry)} on line {entry.line}" if entry.line else _label(entry))
+        new_entries.append(
+            IPAllowlistEntry(organization=organization, cidr=entry.cidr, label=entry.label, added_by=actor)
+        )
+    if len(existing) + len(new_entries) > MAX_ENTRIES_PER_ORG:
+        raise ActionRefused(
+            f"An allowlist holds at most {MAX_ENTRIES_PER_ORG:,} entries; this one has {len(existing):,} and the "
+            f"paste would add {len(new_entries):,}. Merge small blocks into larger CIDR blocks.",
+            code="too_many_entries",
+            status=400,
+        )
+    if not new_entries:
+        return result
+    result.added = IPAllowlistEntry.objects.bulk_create(new_entries)
+    _bump_version(allowlist)
+    audit.record(
+        "allowlist.entries_added",
+        organization=organization,
+        actor=actor,
+        target=allowlist,
+        details={"count": len(new_entries), "added": [_label(entry) for entry in new_entries]},
+    )
+    return result
+
+
+def remove_entries(
+    organization: Organization, entry_ids: Iterable[int], *, actor: User, actor_ip: str | None
+) -> list[IPAllowlistEntry]:
+    """Remove the entries with ``entry_ids`` (all of this organization) and return them.
+
+    Raises ActionRefused: 400 when none are given, 404 when one is not (or no longer) on this organization's
+    list, and SelfLockout (409) when the list guards dashboard pages and ``actor_ip`` (the acting admin's
+    client IP) would be outside the remaining entries.
+    """
+    wanted = set(entry_ids)
+    if not wanted:
+        raise ActionRefused("Select at least one entry to remove.", code="nothing_selected", status=400)
+    with transaction.atomic():
+        allowlist = lock_allowlist(organization)
+        removing = list(IPAllowlistEntry.objects.filter(organization=organization, pk__in=wanted))
+        if len(removing) != len(wanted):
+            raise ActionRefused(
+                "Some of the selected entries are no longer on the list. Reload the page and try again.",
+                code="entry_not_found",
+                status=404,
+            )
+        if allowlist.guards_dashboard:
+            remaining = IPAllowlistEntry.objects.filter(organization=organization).exclude(pk__in=wanted)
+            if not compile_allowlist(_entry_refs(remaining)).allows(actor_ip):
+                raise SelfLockout(
+                    f"Removing {'this entry' if len(removing) == 1 else 'these entries'} would lock you out: your "
+                    f"IP address as this server sees it, {_ip_text(actor_ip)}, would no longer be on the list. "
+                    "Add an entry that covers it first, or remove fewer entries.",
+                    ip=actor_ip,
+                )
+        IPAllowlistEntry.objects.filter(pk__in=[entry.pk for entry in removing]).delete()
+        _bump_version(allowlist)
+        audit.record(
+            "allowlist.entries_removed",
+            organization=organization,
+            actor=actor,
+            target=allowlist,
+            details={"count": len(removing), "removed": [_label(entry) for entry in removing]},
+        )
+    return removing
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+
+def update_settings(
+    organization: Organization, *, actor: User, actor_ip: str | None, enabled: bool, scope: str
+) -> dict[str, list[Any]]:
+    """Turn the allowlist on or off and choose its ``scope`` (a Scope value); returns the changes, {} if none.
+
+    Raises ActionRefused (400) for an unknown scope and SelfLockout (409) when the change starts guarding
+    dashboard pages while ``actor_ip`` (the acting admin's client IP) is not on the list.
+    """
+    if scope not in Scope.values:
+        raise ActionRefused("Choose what the allowlist covers: dashboard pages, API keys, or both.", code="bad_scope")
+    with transaction.atomic():
+        allowlist = lock_allowlist(organization)
+        before = {"enabled": allowlist.enabled, "scope": allowlist.scope}
+        after = {"enabled": bool(enabled), "scope": scope}
+        changes = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
+        if not changes:
+            return {}
+        starts_guarding = after["enabled"] and Scope.covers_dashboard(scope) and not allowlist.guards_dashboard
+        if starts_guarding:
+            refs = _entry_refs(IPAllowlistEntry.objects.filter(organization=organization))
+            if not compile_allowlist(refs).allows(actor_ip):
+                reason = "the list is empty" if not refs else "it is not on the list"
+                raise SelfLockout(
+                    f"Turning on the allowlist for dashboard pages would lock you out: your IP address as this "
+                    f"server sees it is {_ip_text(actor_ip)}, and {reason}. Add an entry that covers it first.",
+                    ip=actor_ip,
+                )
+        _bump_version(allowlist, **after)
+        if "enabled" in changes:
+            action = "allowlist.enabled" if after["enabled"] else "allowlist.disabled"
+        else:
+            action = "allowlist.scope_changed"
+        audit.record(
+            action,
+            organization=organization,
+            actor=actor,
+            target=allowlist,
+            changes=changes,
+            details={"covers": Scope.phrase(scope)},
+        )
+    return changes
+
+
+def disable_for_support(organization: Organization, *, staff: User, reason: str) -> bool:
+    """Platform support turns an organization's allowlist off (e.g. every owner is locked out). Records
+    ``allowlist.support_disabled`` with ``Actor.support(staff)`` and emails the owners after commit.
+    Returns False (and records nothing) when the list was already off."""
+    reason = (reason or "").strip()[:500]
+    if not reason:
+        raise ActionRefused("Say why (e.g. the support ticket) before turning the allowlist off.", code="no_reason")
+    with transaction.atomic():
+        allowlist = lock_allowlist(organization)
+        if not allowlist.enabled:
+            return False
+        _bump_version(allowlist, enabled=False)
+        audit.record(
+            "allowlist.support_disabled",
+            organization=organization,
+            actor=Actor.support(staff),
+            target=allowlist,
+            changes={"enabled": [True, False]},
+            details={"reason": reason},
+        )
+        context = {"organization": organization, "staff": staff, "reason": reason, "when": timezone.now()}
+        transaction.on_commit(
+            lambda: email_owners(
+                organization,
+                subject=f"Support turned off the IP allowlist of {organization.name}",
+                template="allowlist/email/support_disabled.txt",
+                context=context,
+            )
+        )
+    return True
+
+
+def email_owners(organization: Organization, *, subject: str, template: str, context: dict[str, Any]) -> None:
+    """Email every owner of ``organization`` (call from ``transaction.on_commit``). ``context`` gets ``url``,
+    the allowlist page, and ``audit_url``, both built from PUBLIC_BASE_URL."""
+    owners = list(
+        Membership.objects.filter(organization=organization, role=Role.OWNER)
+        .order_by("user__email")
+        .values_list("user__email", flat=True)
+    )
+    if not owners:
+        return
+    slug = organization.slug
+    context = {
+        **context,
+        "organization": organization,
+        "url": settings.PUBLIC_BASE_URL + reverse("allowlist:index", args=[slug]),
+        "audit_url": settings.PUBLIC_BASE_URL + reverse("audit:log", args=[slug]),
+    }
+    send_mail(subject=subject, message=render_to_string(template, context), from_email=None, recipient_list=owners)

@@ -1,0 +1,57 @@
+"""Fixtures for the allowlist tests: clients with a chosen client IP and a fresh re-authentication, and a clean
+slate of per-process state (compiled matchers, throttle counters) for every test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from allowlist import actions
+from allowlist.policy import clear_matcher_cache
+from orgsecurity.models import Organization, User
+from sessions_policy.reauth import SESSION_KEY
+from tests.conftest import sign_in_client
+
+OFFICE = "198.51.100.0/24"
+OFFICE_IP = "198.51.100.7"
+HOME_IP = "203.0.113.9"
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state():
+    # SQLite reuses the ids of rolled-back rows, so one test's (allowlist id, version) can name another
+    # test's list; a real database never reuses them. Throttle windows live in the cache.
+    clear_matcher_cache()
+    cache.clear()
+    yield
+    clear_matcher_cache()
+    cache.clear()
+
+
+@pytest.fixture
+def client_at() -> Callable[..., Client]:
+    """``client_at(user, ip, recent_auth=True)``: a client signed in as ``user`` whose requests come from ``ip``
+    (REMOTE_ADDR), re-authenticated just now unless ``recent_auth`` is False; anonymous for None."""
+
+    def build(user: User | None, ip: str = OFFICE_IP, *, recent_auth: bool = True) -> Client:
+        client = Client(REMOTE_ADDR=ip)
+        if user is not None:
+            sign_in_client(client, user)  # a tracked session, re-authenticated just now
+            if not recent_auth:
+                session = client.session
+                session[SESSION_KEY] = 0
+                session.save()
+        return client
+
+    return build
+
+
+def enable(org: Organization, owner: User, *entries: str, scope: str = "dashboard") -> None:
+    """Put ``entries`` on the list of ``org`` and turn it on for ``scope`` (as ``owner`` from inside the list)."""
+    if entries:
+        actions.add_entries(org, "\n".join(entries), actor=owner)
+    inside = entries[0].split("/")[0] if entries else None
+    actions.update_settings(org, actor=owner, actor_ip=inside, enabled=True, scope=scope)
