@@ -277,15 +277,19 @@ INVITATION_TTL = timedelta(days=7)
 # Default re-authentication window for sensitive actions (organizations' session policies may shorten it).
 REAUTH_MAX_AGE_SECONDS = env_int("REAUTH_MAX_AGE_SECONDS", 15 * 60, minimum=60)
 
-# SAML IdP metadata is fetched server-side only from public addresses; these CIDRs (e.g. 127.0.0.1/32 for a local
-# test IdP) are exempt. Empty in production.
+# SAML IdP metadata is fetched server-side only from public addresses. Exempt: these CIDRs (e.g. 127.0.0.1/32 for a
+# local test IdP), or every address with "1" (development and the browser tests). Empty in production.
 SSO_METADATA_ALLOW_PRIVATE_HOSTS = env_list("SSO_METADATA_ALLOW_PRIVATE_HOSTS")
+if [item.lower() for item in SSO_METADATA_ALLOW_PRIVATE_HOSTS] in (["1"], ["true"], ["yes"]):
+    SSO_METADATA_ALLOW_PRIVATE_HOSTS = ["0.0.0.0/0", "::/0"]
+elif [item.lower() for item in SSO_METADATA_ALLOW_PRIVATE_HOSTS] in (["0"], ["false"], ["no"]):
+    SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
 for _item in SSO_METADATA_ALLOW_PRIVATE_HOSTS:
     try:
         ipaddress.ip_network(_item, strict=False)
     except ValueError as exc:
         raise ImproperlyConfigured(
-            f"SSO_METADATA_ALLOW_PRIVATE_HOSTS item {_item!r} is not an IP address or CIDR."
+            f"SSO_METADATA_ALLOW_PRIVATE_HOSTS item {_item!r} is not an IP address or CIDR (or use 1 to allow all)."
         ) from exc
 
 LOGGING = {
