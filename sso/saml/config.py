@@ -19,8 +19,9 @@ from orgsecurity.crypto import decrypt_secret
 from sso.flow import SSOSignInRefused, public_url
 from sso.models import SAMLSettings, SSOConnection
 
-# AuthnRequest NameIDPolicy: let the IdP send the format its admin configured (persistent, email, ...).
-NAMEID_UNSPECIFIED = Constants.NAMEID_UNSPECIFIED
+# What our SP metadata asks for: a persistent NameID (SAML Core §8.3.7). AuthnRequests carry no NameIDPolicy, so
+# an IdP configured for the email address (or another stable format) still answers.
+NAMEID_FORMAT = Constants.NAMEID_PERSISTENT
 # Allowed clock skew between the IdP and us when checking time conditions (python3-saml's own drift, seconds).
 CLOCK_SKEW_SECONDS = Constants.ALLOWED_CLOCK_DRIFT
 
@@ -130,7 +131,7 @@ def _cached_settings(
             "entityId": sp.entity_id,
             "assertionConsumerService": {"url": sp.acs_url, "binding": Constants.BINDING_HTTP_POST},
             "singleLogoutService": {"url": sp.slo_url, "binding": Constants.BINDING_HTTP_REDIRECT},
-            "NameIDFormat": NAMEID_UNSPECIFIED,
+            "NameIDFormat": NAMEID_FORMAT,
             "x509cert": sp_certificate,
             "privateKey": decrypt_secret(sp_private_key_encrypted),
         },

@@ -41,8 +41,10 @@ class SAMLHandler:
         """
         saml = saml_settings_of(connection)
         settings = onelogin_settings(connection, saml)
+        # No NameIDPolicy: the IdP sends the NameID format its admin configured (IdPs differ in what they do with
+        # an explicit "unspecified"; SimpleSAMLphp answers it with a transient NameID).
         authn = OneLogin_Saml2_Authn_Request(
-            settings, force_authn=force_authn, is_passive=False, set_nameid_policy=True
+            settings, force_authn=force_authn, is_passive=False, set_nameid_policy=False
         )
         key = authn.get_id()
         flow.begin(request, connection, key=key, purpose=purpose, next_url=next_url, user=user, test_run=test_run)

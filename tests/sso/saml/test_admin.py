@@ -157,6 +157,7 @@ def test_sp_metadata_is_built_from_the_public_base_url(saml_connection):
     assert 'entityID="https://testserver/sso/acme/saml/metadata/"' in xml
     assert 'Location="https://testserver/sso/acme/saml/acs/"' in xml
     assert 'Location="https://testserver/sso/acme/saml/sls/"' in xml
+    assert "<md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>" in xml
     assert "".join(saml_connection.saml.sp_certificate.strip().splitlines()[1:-1]) in xml
     assert "app.test" not in xml
     assert Client().get("/sso/nowhere/saml/metadata/").status_code == 404

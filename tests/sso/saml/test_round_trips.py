@@ -34,6 +34,7 @@ def test_the_authn_request_goes_to_the_idp_with_an_opaque_relay_state(test_idp, 
     assert f'AssertionConsumerServiceURL="{sp.acs_url}"' in xml
     assert f"<saml:Issuer>{sp.entity_id}</saml:Issuer>" in xml
     assert "ForceAuthn" not in xml
+    assert "NameIDPolicy" not in xml  # the IdP sends the NameID format its admin configured
     assert "Signature" not in query
 
 
