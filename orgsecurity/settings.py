@@ -292,11 +292,24 @@ USE_I18N = True
 USE_TZ = True
 
 INVITATION_TTL = timedelta(days=7)
-# SSO metadata and OIDC discovery, keys and tokens are fetched server-side; private, loopback and link-local
-# addresses (and plain http) are refused unless this is on (local development and tests only).
-SSO_METADATA_ALLOW_PRIVATE_HOSTS = env_bool("SSO_METADATA_ALLOW_PRIVATE_HOSTS", False)
 # Default re-authentication window for sensitive actions (organizations' session policies may shorten it).
 REAUTH_MAX_AGE_SECONDS = env_int("REAUTH_MAX_AGE_SECONDS", 15 * 60, minimum=60)
+
+# SAML metadata and OIDC discovery, keys and tokens are fetched server-side only from public addresses (and OIDC
+# only over https). Exempt: these CIDRs (e.g. 127.0.0.1/32 for a
+# local test IdP), or every address with "1" (development and the browser tests). Empty in production.
+SSO_METADATA_ALLOW_PRIVATE_HOSTS = env_list("SSO_METADATA_ALLOW_PRIVATE_HOSTS")
+if [item.lower() for item in SSO_METADATA_ALLOW_PRIVATE_HOSTS] in (["1"], ["true"], ["yes"]):
+    SSO_METADATA_ALLOW_PRIVATE_HOSTS = ["0.0.0.0/0", "::/0"]
+elif [item.lower() for item in SSO_METADATA_ALLOW_PRIVATE_HOSTS] in (["0"], ["false"], ["no"]):
+    SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
+for _item in SSO_METADATA_ALLOW_PRIVATE_HOSTS:
+    try:
+        ipaddress.ip_network(_item, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"SSO_METADATA_ALLOW_PRIVATE_HOSTS item {_item!r} is not an IP address or CIDR (or use 1 to allow all)."
+        ) from exc
 
 LOGGING = {
     "version": 1,

@@ -10,9 +10,13 @@ class SsoConfig(AppConfig):
     def ready(self) -> None:
         from sessions_policy.reauth import register_provider
         from sso.oidc.handler import register_handler as register_oidc
+        from sso.protocols import register
         from sso.reauth import start_reauthentication
+        from sso.saml.handler import SAMLHandler
+
+        register("saml", SAMLHandler())
+        register_oidc()
 
         # Sessions signed in through an IdP re-authenticate there, with a forced fresh login.
         for method in ("saml", "oidc"):
             register_provider(method, start_reauthentication)
-        register_oidc()

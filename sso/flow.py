@@ -99,7 +99,7 @@ def claim(connection: SSOConnection, key: str) -> SSOPendingLogin:
     with transaction.atomic():
         pending = (
             SSOPendingLogin.objects.select_for_update(of=("self",))
-            .select_related("connection", "test_run")
+            .select_related("connection__organization", "test_run")
             .filter(connection=connection, key=key)
             .first()
         )

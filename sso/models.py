@@ -195,3 +195,53 @@ class OIDCSettings(models.Model):
 
     def __str__(self) -> str:
         return f"OIDC {self.issuer} ({self.client_id})"
+
+
+class SAMLSettings(models.Model):
+    """The SAML side of a connection: the IdP as its metadata describes it, and our SP key pair.
+
+    ``idp_certificates`` holds every signing certificate the IdP uses (PEM, rollover keeps several); only these
+    are trusted for response signatures. The SP private key is stored encrypted (``orgsecurity.crypto``).
+    """
+
+    class Binding(models.TextChoices):
+        REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "HTTP-Redirect"
+        POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "HTTP-POST"
+
+    connection = models.OneToOneField(SSOConnection, on_delete=models.CASCADE, related_name="saml")
+    idp_entity_id = models.CharField("IdP entity ID", max_length=1024)
+    idp_sso_url = models.URLField("IdP SSO URL", max_length=2000)
+    idp_sso_binding = models.CharField(max_length=100, choices=Binding.choices, default=Binding.REDIRECT)
+    idp_slo_url = models.URLField("IdP SLO URL", max_length=2000, blank=True)
+    idp_certificates = models.JSONField(default=list, blank=True)
+    metadata_url = models.URLField(max_length=2000, blank=True)
+    metadata_fetched_at = models.DateTimeField(null=True, blank=True)
+    allow_idp_initiated = models.BooleanField(
+        "allow IdP-initiated sign-in",
+        default=False,
+        help_text="Accept responses the IdP sends without a request from us (unsolicited). Off is safer.",
+    )
+    want_authn_requests_signed = models.BooleanField("sign AuthnRequests", default=False)
+    sp_certificate = models.TextField()
+    sp_private_key_encrypted = models.TextField()
+
+    def __str__(self) -> str:
+        return f"SAML settings of {self.connection}"
+
+
+class SAMLConsumedAssertion(models.Model):
+    """An assertion ID accepted once at a connection's ACS, kept until its NotOnOrAfter plus the allowed clock skew
+    so a replay is refused in every process (the unique constraint decides). Expired rows are purged lazily."""
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="+")
+    assertion_id = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "assertion_id"], name="saml_assertion_used_once"),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="saml_assertion_expiry_idx")]
+
+    def __str__(self) -> str:
+        return self.assertion_id

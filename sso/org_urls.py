@@ -8,6 +8,7 @@ app_name = "sso"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("saml/", include("sso.saml.org_urls")),
     path("link/", views.start_link, name="link"),
     path("identities/<int:identity_id>/unlink/", views.unlink, name="unlink"),
     path("<int:connection_id>/", views.connection_detail, name="connection"),

@@ -14,4 +14,5 @@ urlpatterns = [
     path("login/", public_views.login, name="login"),
     path("finish/", public_views.finish, name="finish"),
     path("oidc/", include("sso.oidc.urls")),
+    path("saml/", include("sso.saml.urls")),
 ]

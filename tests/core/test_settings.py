@@ -49,6 +49,7 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"TRUSTED_PROXIES": "10.0.0.0/8,banana"}, "'banana' is not an IP address or CIDR"),
         ({"LOGIN_FAILURE_LIMIT": "five"}, "is not an integer"),
         ({"LOGIN_ACCOUNT_FAILURE_CEILING": "1000"}, "above the maximum 100"),
+        ({"SSO_METADATA_ALLOW_PRIVATE_HOSTS": "127.0.0.1/32,localhost"}, "'localhost' is not an IP address or CIDR"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(override, message):
@@ -84,3 +85,19 @@ def test_redis_cache_url_selects_the_redis_backend():
     code = "from django.conf import settings as s; print(s.CACHES['default']['BACKEND'])"
     result = run_manage("shell", "-c", code, CACHE_URL="redis://127.0.0.1:6379/3", **PRODUCTION)
     assert result.stdout.strip().endswith("django.core.cache.backends.redis.RedisCache")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", "['0.0.0.0/0', '::/0']"), ("127.0.0.1/32,::1", "['127.0.0.1/32', '::1']"), ("0", "[]"), ("", "[]")],
+)
+def test_private_metadata_hosts_are_a_cidr_list_or_1_for_all(value, expected):
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS)",
+        **PRODUCTION,
+        SSO_METADATA_ALLOW_PRIVATE_HOSTS=value,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -1,0 +1,136 @@
+"""Action functions for SAML connections: create, change the IdP side, options. Each audited in its transaction.
+
+Certificates appear in audit changes by SHA-256 fingerprint; the SP private key never appears anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from orgsecurity.crypto import encrypt_secret
+from orgsecurity.models import Organization, User
+from sso import actions as sso_actions
+from sso.models import SAMLSettings, SSOConnection
+from sso.saml.certificates import generate_sp_key_pair, load_certificate
+from sso.saml.metadata import IdPMetadata
+
+IDP_FIELDS = (
+    "idp_entity_id",
+    "idp_sso_url",
+    "idp_sso_binding",
+    "idp_slo_url",
+    "idp_certificates",
+    "want_authn_requests_signed",
+    "metadata_url",
+)
+OPTION_FIELDS = ("allow_idp_initiated", "want_authn_requests_signed")
+
+
+def _snapshot(saml: SAMLSettings | None, fields: tuple[str, ...]) -> dict[str, Any]:
+    if saml is None:
+        return dict.fromkeys(fields)
+    values = {name: getattr(saml, name) for name in fields}
+    if "idp_certificates" in values:
+        values["idp_certificates"] = [load_certificate(pem).fingerprint for pem in saml.idp_certificates]
+    return values
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+
+
+def _apply_idp(saml: SAMLSettings, idp: IdPMetadata, metadata_url: str | None) -> None:
+    saml.idp_entity_id = idp.entity_id
+    saml.idp_sso_url = idp.sso_url
+    saml.idp_sso_binding = idp.sso_binding
+    saml.idp_slo_url = idp.slo_url
+    saml.idp_certificates = [cert.pem for cert in idp.certificates]
+    saml.want_authn_requests_signed = idp.want_authn_requests_signed
+    if metadata_url is not None:
+        saml.metadata_url = metadata_url
+        saml.metadata_fetched_at = timezone.now() if metadata_url else None
+
+
+def create_saml_connection(
+    organization: Organization,
+    *,
+    actor: User,
+    idp: IdPMetadata,
+    source: str,
+    name: str = "",
+    metadata_url: str = "",
+    attribute_map: dict[str, str] | None = None,
+    admin_owner: User | None = None,
+) -> SSOConnection:
+    """Create a SAML connection (status off) for ``idp`` with a new SP key pair; ``source`` says where the IdP
+    side came from (metadata URL, metadata XML, manual entry) for the audit trail. ``admin_owner`` defaults to
+    ``actor`` (give it when the actor is the system, e.g. a management command)."""
+    key_pem, cert_pem = generate_sp_key_pair(f"orgsecurity SP for {organization.slug}")
+    with transaction.atomic():
+        connection = sso_actions.create_connection(
+            organization,
+            actor=actor,
+            protocol="saml",
+            name=name,
+            attribute_map=attribute_map or {},
+            admin_owner=admin_owner or actor,
+        )
+        saml = SAMLSettings(
+            connection=connection, sp_certificate=cert_pem, sp_private_key_encrypted=encrypt_secret(key_pem)
+        )
+        _apply_idp(saml, idp, metadata_url)
+        saml.full_clean(exclude=["connection"])
+        saml.save()
+        sso_actions.record_connection_change(
+            connection,
+            actor=actor,
+            changes=_changes(_snapshot(None, IDP_FIELDS), _snapshot(saml, IDP_FIELDS)),
+            details={"source": source, "sp_certificate": load_certificate(cert_pem).fingerprint},
+        )
+    return connection
+
+
+def update_idp(
+    connection: SSOConnection, *, actor: User, idp: IdPMetadata, source: str, metadata_url: str | None = None
+) -> dict[str, list[Any]]:
+    """Replace the IdP side of ``connection`` (entity ID, endpoints, the full certificate list) with ``idp``.
+
+    ``metadata_url``: the URL it was fetched from (None keeps the stored one; "" forgets it). Returns the changes.
+    """
+    with transaction.atomic():
+        saml = (
+            SAMLSettings.objects.select_for_update()
+            .select_related("connection__organization")
+            .get(connection=connection)
+        )
+        before = _snapshot(saml, IDP_FIELDS)
+        _apply_idp(saml, idp, metadata_url)
+        saml.full_clean(exclude=["connection"])
+        saml.save()
+        changes = _changes(before, _snapshot(saml, IDP_FIELDS))
+        sso_actions.record_connection_change(saml.connection, actor=actor, changes=changes, details={"source": source})
+    return changes
+
+
+def set_options(connection: SSOConnection, *, actor: User, **values: bool) -> dict[str, list[Any]]:
+    """Turn IdP-initiated sign-in and AuthnRequest signing on or off; returns the changes."""
+    unknown = set(values) - set(OPTION_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown SAML options: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        saml = (
+            SAMLSettings.objects.select_for_update()
+            .select_related("connection__organization")
+            .get(connection=connection)
+        )
+        before = _snapshot(saml, OPTION_FIELDS)
+        for key, value in values.items():
+            setattr(saml, key, bool(value))
+        changes = _changes(before, _snapshot(saml, OPTION_FIELDS))
+        if changes:
+            saml.save(update_fields=list(values))
+            sso_actions.record_connection_change(saml.connection, actor=actor, changes=changes)
+    return changes

@@ -1,0 +1,108 @@
+"""The "saml" protocol handler: starts SP-initiated sign-ins (AuthnRequest) and feeds the connection page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+from sso import flow
+from sso.models import SAMLSettings, SSOConnection, SSOTestRun
+from sso.saml.certificates import CertificateInfo, load_certificate
+from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
+from sso.saml.presets import PRESETS, preset_of
+
+
+class SAMLHandler:
+    """Registered as ``sso.protocols.register("saml", ...)`` (see ``sso.protocols.ProtocolHandler``)."""
+
+    create_url_name = "sso:saml:create"
+
+    def start_login(
+        self,
+        request: HttpRequest,
+        connection: SSOConnection,
+        *,
+        purpose: str,
+        next_url: str,
+        user: Any = None,
+        test_run: SSOTestRun | None = None,
+        force_authn: bool = False,
+    ) -> HttpResponse:
+        """Send the browser to the IdP with an AuthnRequest (SAML Core §3.4; Bindings §3.4 HTTP-Redirect, or §3.5
+        HTTP-POST when the IdP offers only that). The request ID is the pending login's key (InResponseTo comes
+        back with it); RelayState is that same opaque reference, never a URL. ``force_authn`` sets ForceAuthn.
+
+        Raises sso.flow.SSOSignInRefused when the connection has no IdP configured.
+        """
+        saml = saml_settings_of(connection)
+        settings = onelogin_settings(connection, saml)
+        # No NameIDPolicy: the IdP sends the NameID format its admin configured (IdPs differ in what they do with
+        # an explicit "unspecified"; SimpleSAMLphp answers it with a transient NameID).
+        authn = OneLogin_Saml2_Authn_Request(
+            settings, force_authn=force_authn, is_passive=False, set_nameid_policy=False
+        )
+        key = authn.get_id()
+        flow.begin(request, connection, key=key, purpose=purpose, next_url=next_url, user=user, test_run=test_run)
+        if saml.idp_sso_binding == SAMLSettings.Binding.POST:
+            xml = authn.get_xml()
+            if saml.want_authn_requests_signed:
+                sp = settings.get_sp_data()
+                xml = OneLogin_Saml2_Utils.add_sign(xml, settings.get_sp_key(), sp["x509cert"])
+            fields = {"SAMLRequest": OneLogin_Saml2_Utils.b64encode(xml), "RelayState": key}
+            return render(request, "sso/saml/post_binding.html", {"action": saml.idp_sso_url, "fields": fields})
+        parameters = {"SAMLRequest": authn.get_request(), "RelayState": key}
+        if saml.want_authn_requests_signed:
+            auth = OneLogin_Saml2_Auth(request_data(sp_endpoints(connection.organization.slug).acs_url), settings)
+            auth.add_request_signature(parameters, settings.get_security_data()["signatureAlgorithm"])
+        return HttpResponseRedirect(OneLogin_Saml2_Utils.redirect(saml.idp_sso_url, parameters))
+
+    def config_context(self, request: HttpRequest, connection: SSOConnection) -> dict[str, Any]:
+        """Context for ``templates/sso/saml/_config.html`` on the connection page."""
+        from sso.saml.forms import IdPSourceForm, OptionsForm, PresetForm
+
+        saml = SAMLSettings.objects.filter(connection=connection).first()
+        certificates = certificate_infos(saml) if saml else []
+        return {
+            "saml": saml,
+            "sp": sp_endpoints(connection.organization.slug),
+            "sp_certificate": load_certificate(saml.sp_certificate) if saml else None,
+            "idp_certificates": certificates,
+            "certificate_warnings": certificate_warnings(certificates),
+            "idp_form": IdPSourceForm(initial={"metadata_url": saml.metadata_url if saml else ""}),
+            "options_form": OptionsForm(
+                initial={
+                    "allow_idp_initiated": saml.allow_idp_initiated,
+                    "want_authn_requests_signed": saml.want_authn_requests_signed,
+                }
+                if saml
+                else {}
+            ),
+            "preset_form": PresetForm(initial={"preset": preset_of(connection.attribute_map)}),
+            "preset_label": PRESETS.get(preset_of(connection.attribute_map), ("Custom",))[0],
+        }
+
+    def status_warnings(self, connection: SSOConnection) -> list[str]:
+        """Short warnings for the security dashboard (certificates expiring within 30 days)."""
+        saml = SAMLSettings.objects.filter(connection=connection).first()
+        return certificate_warnings(certificate_infos(saml)) if saml else []
+
+
+def certificate_infos(saml: SAMLSettings) -> list[CertificateInfo]:
+    """The IdP signing certificates of ``saml`` with subject, fingerprint and validity."""
+    return [load_certificate(pem) for pem in saml.idp_certificates]
+
+
+def certificate_warnings(certificates: list[CertificateInfo]) -> list[str]:
+    """One sentence per IdP certificate that has expired or expires within 30 days."""
+    warnings = []
+    for cert in certificates:
+        if cert.expired():
+            warnings.append(f"IdP certificate {cert.short_fingerprint} expired on {cert.not_after:%Y-%m-%d}.")
+        elif cert.expires_soon():
+            warnings.append(f"IdP certificate {cert.short_fingerprint} expires on {cert.not_after:%Y-%m-%d}.")
+    return warnings

@@ -1,0 +1,339 @@
+"""Validating a SAML Response posted to our ACS (SAML Core §2-3, Profiles §4.1.4, Bindings §3.5).
+
+python3-saml in strict mode does the heavy lifting (XML schema, signatures with only our stored certificates,
+one signed assertion, XSW defences, time conditions, Issuer). On top of it we check what it checks loosely or not
+at all: Destination, Recipient and Audience compared EXACTLY with this organization's SP values, bearer
+NotOnOrAfter present (so the replay record can expire), and NameID formats that cannot identify a person.
+Every failure becomes ``SAMLResponseRejected`` with a sentence saying what went wrong and what to change.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import xmlsec
+from lxml import etree
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
+from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
+from onelogin.saml2.response import OneLogin_Saml2_Response
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from sso.identity import AssertedIdentity
+from sso.models import SAMLSettings, SSOConnection
+from sso.saml.certificates import CertificateError, load_certificate
+from sso.saml.config import CLOCK_SKEW_SECONDS, onelogin_settings, request_data, sp_endpoints
+
+# A base64 SAMLResponse larger than this is refused before decoding (big Entra responses with groups are ~50 KiB).
+MAX_RESPONSE_CHARS = 512 * 1024
+_FAILURES = (OneLogin_Saml2_ValidationError, OneLogin_Saml2_Error, xmlsec.Error, etree.LxmlError, ValueError, KeyError)
+V = OneLogin_Saml2_ValidationError
+
+
+class SAMLResponseRejected(Exception):
+    """A SAML response we refuse. ``message`` says what went wrong and what to change; ``code`` is stable."""
+
+    def __init__(self, message: str, *, code: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ValidatedResponse:
+    """A response that passed every check: who it asserts, what request it answers (None: unsolicited), the
+    assertion ID and until when (UTC) that ID must be remembered to refuse replays."""
+
+    identity: AssertedIdentity
+    in_response_to: str | None
+    assertion_id: str
+    remember_until: datetime
+
+
+def peek_in_response_to(saml_response: str) -> str | None:
+    """InResponseTo of a response that may be invalid, to find the connection it answers and to route a failed
+    Test SSO to its result page. Never trusted for anything else."""
+    if len(saml_response) > MAX_RESPONSE_CHARS:
+        return None
+    try:
+        root = OneLogin_Saml2_XML.to_etree(base64.b64decode("".join(saml_response.split()), validate=True))
+    except (binascii.Error, ValueError, etree.LxmlError):
+        return None
+    value = root.get("InResponseTo")
+    return value[:255] if value else None
+
+
+def validate_response(connection: SSOConnection, saml: SAMLSettings, saml_response: str) -> ValidatedResponse:
+    """Validate a base64 ``SAMLResponse`` posted to the ACS of ``connection``'s organization.
+
+    Raises SAMLResponseRejected (400 for malformed input: bad base64, broken XML, DOCTYPE/entities, too large;
+    403 for a well-formed response that fails a rule). Does not look at InResponseTo against our requests or at
+    replays: the caller does that with ``sso.flow.claim`` and the consumed-assertion table.
+    """
+    response = _parse(connection, saml, saml_response)
+    sp = sp_endpoints(connection.organization.slug)
+    try:
+        response.is_valid(request_data(sp.acs_url), raise_exceptions=True)
+    except _FAILURES as exc:
+        raise _explain(exc, response, saml) from None
+    try:
+        return _checked(response, saml, sp.entity_id, sp.acs_url)
+    except _FAILURES as exc:
+        raise _explain(exc, response, saml) from None
+
+
+def _parse(connection: SSOConnection, saml: SAMLSettings, saml_response: str) -> OneLogin_Saml2_Response:
+    if not saml_response:
+        raise SAMLResponseRejected("No SAMLResponse was posted.", code="saml_missing", status=400)
+    if len(saml_response) > MAX_RESPONSE_CHARS:
+        raise SAMLResponseRejected("The SAML response is too large to be genuine.", code="saml_too_large", status=400)
+    compact = "".join(saml_response.split())
+    try:
+        base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise SAMLResponseRejected(
+            "The SAML response is not valid base64.", code="saml_bad_base64", status=400
+        ) from None
+    try:
+        return OneLogin_Saml2_Response(onelogin_settings(connection, saml), compact)
+    except etree.XMLSyntaxError:
+        raise SAMLResponseRejected(
+            "The SAML response is not well-formed XML.", code="saml_bad_xml", status=400
+        ) from None
+    except ValueError:  # python3-saml's DTDForbidden / EntitiesForbidden
+        raise SAMLResponseRejected(
+            "The SAML response declares a DOCTYPE or entities; SAML never needs them, so it was refused.",
+            code="saml_doctype",
+            status=400,
+        ) from None
+    except (OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError, xmlsec.Error):
+        raise SAMLResponseRejected(
+            "The encrypted assertion could not be decrypted with this connection's SP key. Give the IdP our current "
+            "SP metadata (it holds our certificate).",
+            code="saml_decrypt",
+            status=400,
+        ) from None
+
+
+def _one(nodes: list[Any]) -> Any:
+    return nodes[0] if nodes else None
+
+
+def _checked(
+    response: OneLogin_Saml2_Response, saml: SAMLSettings, sp_entity_id: str, acs_url: str
+) -> ValidatedResponse:
+    document = response.get_xml_document()
+    destination = document.get("Destination")
+    if destination != acs_url:
+        raise SAMLResponseRejected(
+            f"The response is addressed to {destination or '(no Destination)'}, not to this organization's ACS URL "
+            f"{acs_url}. Set the ACS URL in your IdP to exactly {acs_url}.",
+            code="saml_destination",
+        )
+    audiences = response.get_audiences()
+    if sp_entity_id not in audiences:
+        raise SAMLResponseRejected(
+            f"The assertion is meant for {', '.join(audiences) or '(no Audience)'}, not for this organization "
+            f"({sp_entity_id}). Set the Entity ID / Audience in your IdP to exactly {sp_entity_id}.",
+            code="saml_audience",
+        )
+    bearer = _bearer_confirmation(response, acs_url)
+    in_response_to = document.get("InResponseTo") or bearer.get("InResponseTo") or None
+    not_on_or_after = bearer.get("NotOnOrAfter")
+    assertion = _one(response._query_assertion(""))
+    nameid = response.get_nameid_data()
+    subject = nameid.get("Value") or ""
+    subject_format = nameid.get("Format") or Constants.NAMEID_UNSPECIFIED
+    if subject_format == Constants.NAMEID_TRANSIENT:
+        raise SAMLResponseRejected(
+            "The IdP sent a transient NameID, which changes at every sign-in and cannot identify a person. Configure "
+            "the IdP to send a persistent NameID (or the email address) for this application.",
+            code="saml_transient_nameid",
+        )
+    if len(subject) > 1024:
+        raise SAMLResponseRejected("The NameID is longer than 1024 characters.", code="saml_nameid_too_long")
+    authn = _one(response._query_assertion("/saml:AuthnStatement"))
+    authn_instant = authn.get("AuthnInstant") if authn is not None else None
+    identity = AssertedIdentity(
+        issuer=saml.idp_entity_id,
+        subject=subject,
+        subject_format=subject_format,
+        attributes=_attributes(response),
+        email_verified=True,  # the IdP signs the attributes of accounts it manages
+        authenticated_at=_utc(OneLogin_Saml2_Utils.parse_SAML_to_time(authn_instant)) if authn_instant else None,
+        session_index=response.get_session_index() or "",
+    )
+    skew = timedelta(seconds=CLOCK_SKEW_SECONDS)
+    return ValidatedResponse(
+        identity=identity,
+        in_response_to=in_response_to[:255] if in_response_to else None,
+        assertion_id=(assertion.get("ID") or "")[:255],
+        remember_until=_utc(OneLogin_Saml2_Utils.parse_SAML_to_time(not_on_or_after)) + skew,
+    )
+
+
+def _bearer_confirmation(response: OneLogin_Saml2_Response, acs_url: str) -> Any:
+    """The bearer SubjectConfirmationData whose Recipient is exactly our ACS URL (Profiles §4.1.4.2)."""
+    for confirmation in response._query_assertion("/saml:Subject/saml:SubjectConfirmation"):
+        if confirmation.get("Method") != Constants.CM_BEARER:
+            continue
+        data = confirmation.find("saml:SubjectConfirmationData", namespaces=Constants.NSMAP)
+        if data is not None and data.get("Recipient") == acs_url:
+            if not data.get("NotOnOrAfter"):
+                raise SAMLResponseRejected(
+                    "The assertion's SubjectConfirmationData has no NotOnOrAfter, so it would never expire. "
+                    "SAML profiles require it; check the IdP's assertion lifetime settings.",
+                    code="saml_no_expiry",
+                )
+            return data
+    raise SAMLResponseRejected(
+        f"The assertion is not confirmed for this organization's ACS URL (Recipient must be exactly {acs_url}). "
+        f"Set the ACS / Reply URL in your IdP to exactly {acs_url}.",
+        code="saml_recipient",
+    )
+
+
+def _attributes(response: OneLogin_Saml2_Response) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for name, values in response.get_attributes().items():
+        result[name] = [value["NameID"]["value"] or "" if isinstance(value, dict) else str(value) for value in values]
+    return result
+
+
+def _utc(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+# --- what went wrong, for people -----------------------------------------------------------------------------
+
+_MESSAGES = {
+    V.STATUS_CODE_IS_NOT_SUCCESS: (
+        "saml_idp_status",
+        "The IdP did not sign you in ({detail}). If you cancelled or your IdP account may not use this application, "
+        "ask your IdP administrator to assign it to you.",
+    ),
+    V.WRONG_NUMBER_OF_ASSERTIONS: ("saml_assertion_count", "The response must carry exactly one assertion."),
+    V.NO_SIGNED_ASSERTION: (
+        "saml_unsigned_assertion",
+        "The assertion is not signed (a signature on the response alone is not accepted). Configure the IdP to sign "
+        "the assertion (Entra ID: 'Sign SAML assertion'; Okta signs it by default).",
+    ),
+    V.NO_SIGNATURE_FOUND: (
+        "saml_unsigned",
+        "The response is not signed at all. Configure the IdP to sign the assertion.",
+    ),
+    V.DEPRECATED_SIGNATURE_METHOD: (
+        "saml_sha1",
+        "The IdP signed with SHA-1, which is no longer safe. Switch the IdP's signing algorithm to RSA-SHA256.",
+    ),
+    V.DEPRECATED_DIGEST_METHOD: (
+        "saml_sha1",
+        "The IdP used a SHA-1 digest, which is no longer safe. Switch the IdP's digest algorithm to SHA-256.",
+    ),
+    V.WRONG_ISSUER: (
+        "saml_issuer",
+        "The response comes from a different IdP than this connection's ({detail}). Check the IdP entity ID, or "
+        "refresh the metadata.",
+    ),
+    V.ISSUER_NOT_FOUND_IN_ASSERTION: ("saml_issuer", "The assertion does not say which IdP issued it."),
+    V.ISSUER_MULTIPLE_IN_RESPONSE: ("saml_issuer", "The response names more than one issuer."),
+    V.WRONG_AUDIENCE: (
+        "saml_audience",
+        "The assertion is meant for another service provider. Set the Entity ID / Audience in your IdP to this "
+        "organization's SP entity ID.",
+    ),
+    V.WRONG_DESTINATION: (
+        "saml_destination",
+        "The response is addressed to another URL. Set the ACS URL in your IdP to this organization's ACS URL.",
+    ),
+    V.EMPTY_DESTINATION: ("saml_destination", "The response has an empty Destination."),
+    V.WRONG_SUBJECTCONFIRMATION: (
+        "saml_subject_confirmation",
+        "The assertion has no valid bearer confirmation for this ACS URL: it expired, is not valid yet, or names "
+        "another Recipient. Check the ACS URL in your IdP and that both clocks are right.",
+    ),
+    V.ASSERTION_EXPIRED: (
+        "saml_expired",
+        "The assertion has expired (its conditions ended). Sign in again; if this keeps happening, check the "
+        "clocks of the IdP and of this server.",
+    ),
+    V.ASSERTION_TOO_EARLY: (
+        "saml_not_yet_valid",
+        "The assertion is not valid yet. The IdP's clock is probably ahead; check the clocks.",
+    ),
+    V.SESSION_EXPIRED: ("saml_expired", "The IdP session in the assertion has already ended. Sign in again."),
+    V.MISSING_CONDITIONS: ("saml_conditions", "The assertion has no Conditions element."),
+    V.WRONG_NUMBER_OF_AUTHSTATEMENTS: ("saml_authn_statement", "The assertion must have exactly one AuthnStatement."),
+    V.NO_NAMEID: ("saml_nameid", "The assertion has no NameID. Configure the IdP to send a persistent NameID."),
+    V.EMPTY_NAMEID: ("saml_nameid", "The assertion's NameID is empty."),
+    V.INVALID_XML_FORMAT: ("saml_schema", "The response does not follow the SAML 2.0 schema."),
+    V.UNSUPPORTED_SAML_VERSION: ("saml_version", "The response is not SAML 2.0."),
+    V.MISSING_ID: ("saml_schema", "The response has no ID."),
+    V.MISSING_STATUS: ("saml_schema", "The response has no Status."),
+    V.ENCRYPTED_ATTRIBUTES: (
+        "saml_encrypted_attributes",
+        "Encrypted attributes are not supported; encrypt the whole assertion instead.",
+    ),
+    V.SP_NAME_QUALIFIER_NAME_MISMATCH: ("saml_audience", "The NameID is qualified for another service provider."),
+}
+_SIGNATURE_SHAPE = {
+    V.WRONG_SIGNED_ELEMENT,
+    V.ID_NOT_FOUND_IN_SIGNED_ELEMENT,
+    V.DUPLICATED_ID_IN_SIGNED_ELEMENTS,
+    V.INVALID_SIGNED_ELEMENT,
+    V.DUPLICATED_REFERENCE_IN_SIGNED_ELEMENTS,
+    V.UNEXPECTED_SIGNED_ELEMENTS,
+    V.WRONG_NUMBER_OF_SIGNATURES_IN_RESPONSE,
+    V.WRONG_NUMBER_OF_SIGNATURES_IN_ASSERTION,
+    V.WRONG_NUMBER_OF_SIGNATURES,
+}
+
+
+def _explain(exc: Exception, response: OneLogin_Saml2_Response, saml: SAMLSettings) -> SAMLResponseRejected:
+    if isinstance(exc, SAMLResponseRejected):
+        return exc
+    code = getattr(exc, "code", None) if isinstance(exc, OneLogin_Saml2_ValidationError) else None
+    if code == V.INVALID_SIGNATURE:
+        return _signature_failure(response, saml)
+    if code in _SIGNATURE_SHAPE:
+        return SAMLResponseRejected(
+            "The signed parts of the response are not where they should be (possible signature wrapping). "
+            "It was refused.",
+            code="saml_signature_shape",
+        )
+    if code in _MESSAGES:
+        stable, text = _MESSAGES[code]
+        detail = str(exc).split("->", 1)[-1].strip() if code == V.STATUS_CODE_IS_NOT_SUCCESS else str(exc)
+        return SAMLResponseRejected(text.format(detail=detail[:300]), code=stable)
+    return SAMLResponseRejected(f"The SAML response is invalid: {str(exc)[:300]}", code="saml_invalid", status=400)
+
+
+def _signature_failure(response: OneLogin_Saml2_Response, saml: SAMLSettings) -> SAMLResponseRejected:
+    trusted = {load_certificate(pem).fingerprint for pem in saml.idp_certificates}
+    embedded = [
+        OneLogin_Saml2_XML.element_text(node) or ""
+        for node in OneLogin_Saml2_XML.query(
+            response.get_xml_document(), "//ds:Signature/ds:KeyInfo//ds:X509Certificate"
+        )
+    ]
+    for text in embedded:
+        try:
+            fingerprint = load_certificate(text).fingerprint
+        except CertificateError:
+            continue
+        if fingerprint not in trusted:
+            return SAMLResponseRejected(
+                f"The response was signed by a certificate that is not in this connection's list (fingerprint "
+                f"{fingerprint}): upload the new certificate or refresh the metadata.",
+                code="saml_unknown_certificate",
+            )
+    return SAMLResponseRejected(
+        f"The signature does not verify with any of this connection's {len(trusted)} certificate(s): the response "
+        "was changed after signing, or the IdP signs with a key we do not have. Refresh the metadata.",
+        code="saml_bad_signature",
+    )

@@ -1,0 +1,367 @@
+"""SAML pages: admin pages under /orgs/<org>/settings/security/sso/saml/ and the public SP endpoints under
+/sso/<org>/saml/ (metadata, login, ACS, SLO).
+
+Public endpoints do not run the organization pipeline (people are signing in); each checks what it needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from dataclasses import replace
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
+from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+
+from orgsecurity.accessors import get_org_object, org_for_member
+from orgsecurity.auth import sign_out
+from orgsecurity.roles import Capability
+from sessions_policy.decorators import require_recent_auth
+from sso import actions as sso_actions
+from sso import flow, public_views
+from sso.flow import SSOSignInRefused
+from sso.identity import sign_in_allowed
+from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
+from sso.saml import actions
+from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
+from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
+from sso.saml.metadata import MetadataError, fetch_metadata, parse_idp_metadata
+from sso.saml.presets import CUSTOM, preset_map
+from sso.saml.response import SAMLResponseRejected, ValidatedResponse, peek_in_response_to, validate_response
+from sso.views import _connection_page
+
+# --- admin pages ---------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@require_recent_auth
+def create(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Add a SAML connection: the IdP side from a metadata URL, pasted/uploaded XML, or manual entry."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    form = CreateSAMLForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        preset = form.cleaned_data["preset"]
+        connection = actions.create_saml_connection(
+            org.organization,
+            actor=request.user,
+            idp=form.idp,
+            source=form.cleaned_data["source"],
+            name=form.cleaned_data["name"],
+            metadata_url=form.fetched_from or "",
+            attribute_map={} if preset == CUSTOM else preset_map(preset),
+        )
+        messages.success(request, "SAML connection created. Give your IdP the values below, then use “Test SSO”.")
+        return redirect("sso:connection", org_slug, connection.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "sso/saml/create.html", {"org": org, "form": form}, status=status)
+
+
+def _saml_connection(request: HttpRequest, org_slug: str, connection_id: int):
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connection = get_org_object(org, SSOConnection.objects.filter(protocol="saml"), pk=connection_id)
+    if not SAMLSettings.objects.filter(connection=connection).exists():
+        raise Http404("This connection has no SAML settings.")
+    return org, connection
+
+
+def _form_errors(request: HttpRequest, form) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for error in errors:
+            messages.error(request, f"{label}: {error}" if label else error)
+
+
+@require_POST
+@require_recent_auth
+def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept."""
+    org, connection = _saml_connection(request, org_slug, connection_id)
+    form = IdPSourceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _connection_page(request, org, connection, status=400)
+    idp = form.idp
+    if form.cleaned_data["source"] == "manual":
+        idp = replace(idp, want_authn_requests_signed=connection.saml.want_authn_requests_signed)
+    changes = actions.update_idp(
+        connection, actor=request.user, idp=idp, source=form.cleaned_data["source"], metadata_url=form.fetched_from
+    )
+    messages.success(request, "IdP settings saved." if changes else "The IdP settings were already up to date.")
+    return redirect("sso:connection", org_slug, connection.pk)
+
+
+@require_POST
+@require_recent_auth
+def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Fetch the stored metadata URL again (e.g. after the IdP rolled its signing certificate)."""
+    org, connection = _saml_connection(request, org_slug, connection_id)
+    url = connection.saml.metadata_url
+    if not url:
+        messages.error(request, "This connection has no metadata URL to refresh from.")
+        return _connection_page(request, org, connection, status=400)
+    try:
+        idp = parse_idp_metadata(fetch_metadata(url))
+    except MetadataError as exc:
+        messages.error(request, f"Refreshing from {url} failed, nothing was changed: {exc}")
+        return _connection_page(request, org, connection, status=400)
+    changes = actions.update_idp(connection, actor=request.user, idp=idp, source="url", metadata_url=url)
+    messages.success(request, "Metadata refreshed." if changes else "The metadata has not changed.")
+    return redirect("sso:connection", org_slug, connection.pk)
+
+
+@require_POST
+@require_recent_auth
+def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    org, connection = _saml_connection(request, org_slug, connection_id)
+    form = OptionsForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return _connection_page(request, org, connection, status=400)
+    changes = actions.set_options(connection, actor=request.user, **form.cleaned_data)
+    messages.success(request, "SAML options saved." if changes else "Nothing changed.")
+    return redirect("sso:connection", org_slug, connection.pk)
+
+
+@require_POST
+@require_recent_auth
+def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    org, connection = _saml_connection(request, org_slug, connection_id)
+    form = PresetForm(request.POST)
+    if not form.is_valid() or form.cleaned_data["preset"] == CUSTOM:
+        messages.error(request, "Choose one of the presets; edit a custom mapping under General settings.")
+        return _connection_page(request, org, connection, status=400)
+    changes = sso_actions.update_connection(
+        connection, actor=request.user, attribute_map=preset_map(form.cleaned_data["preset"])
+    )
+    messages.success(request, "Attribute mapping updated." if changes else "That preset was already in use.")
+    return redirect("sso:connection", org_slug, connection.pk)
+
+
+# --- public SP endpoints -------------------------------------------------------------------------------------
+
+
+def _org_saml_connections(org_slug: str):
+    return SSOConnection.objects.filter(
+        organization__slug=org_slug, protocol="saml", saml__isnull=False
+    ).select_related("organization", "saml")
+
+
+def _org_saml_connection(org_slug: str) -> SSOConnection | None:
+    """The organization's SAML connection: the one members sign in through, else its first configured one."""
+    connections = list(_org_saml_connections(org_slug))
+    return next((c for c in connections if sign_in_allowed(c)), connections[0] if connections else None)
+
+
+@require_GET
+def metadata(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Our SP metadata for the organization (entity ID, ACS, SLO, SP certificate), for the IdP admin to import."""
+    connection = _org_saml_connection(org_slug)
+    if connection is None:
+        raise Http404("No SAML connection.")
+    try:
+        xml = onelogin_settings(connection).get_sp_metadata()
+    except SSOSignInRefused as exc:
+        return public_views.refusal_page(request, exc, connection)
+    response = HttpResponse(xml, content_type="application/samlmetadata+xml")
+    response["Content-Disposition"] = f'inline; filename="{org_slug}-sp-metadata.xml"'
+    return response
+
+
+@require_GET
+def login(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """SP-initiated sign-in: the same as /sso/<org>/login/ (``?next=`` a same-origin path)."""
+    return public_views.login(request, org_slug)
+
+
+def _acs_connection(org_slug: str, in_response_to: str | None) -> SSOConnection | None:
+    """The connection an answer belongs to: the one whose pending login it names (one of this organization's SAML
+    connections), else the organization's SAML connection, whose rules then refuse an unknown request."""
+    if in_response_to:
+        pending = (
+            SSOPendingLogin.objects.select_related("connection__organization", "connection__saml")
+            .filter(key=in_response_to, connection__in=_org_saml_connections(org_slug))
+            .first()
+        )
+        if pending is not None:
+            return pending.connection
+    return _org_saml_connection(org_slug)
+
+
+@csrf_exempt  # the IdP's cross-site POST (SAML Bindings §3.5); the signed assertion is what authenticates it
+@require_POST
+def acs(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Assertion Consumer Service: validate the IdP's response, consume the request it answers, and send the
+    browser to the shared finishing step (a same-site GET, where the session cookie is present)."""
+    posted = request.POST.get("SAMLResponse", "")
+    in_response_to = peek_in_response_to(posted)
+    connection = _acs_connection(org_slug, in_response_to)
+    if connection is None:
+        refused = SSOSignInRefused(
+            "Single sign-on with SAML is not set up for this organization.", code="no_saml", status=404
+        )
+        return public_views.refusal_page(request, refused)
+    try:
+        validated = validate_response(connection, saml_settings_of(connection), posted)
+        finish_url = _accept(request, connection, validated, request.POST.get("RelayState", ""))
+    except SAMLResponseRejected as exc:
+        return _rejected(request, connection, in_response_to, exc)
+    except SSOSignInRefused as exc:
+        return public_views.refusal_page(request, exc, connection)
+    return redirect(finish_url)
+
+
+def _accept(request: HttpRequest, connection: SSOConnection, validated: ValidatedResponse, relay_state: str) -> str:
+    """Accept the assertion ID once (database unique constraint, every process), claim the request it answers and
+    store the answer; returns the finishing URL. One transaction: a refusal leaves nothing used up.
+
+    An unsolicited response (no InResponseTo) is accepted only when the organization turned IdP-initiated sign-in
+    on; it then starts and claims a sign-in in this browser, and RelayState is used only as a same-origin path.
+    """
+    if validated.in_response_to is None and not connection.saml.allow_idp_initiated:
+        raise SAMLResponseRejected(
+            "This response was not requested by us (IdP-initiated sign-in), and this organization accepts only "
+            "sign-ins started here. Start from the product's sign-in page, or ask an admin to allow IdP-initiated "
+            "sign-in.",
+            code="saml_unsolicited",
+        )
+    _purge_consumed_assertions()
+    try:
+        with transaction.atomic():
+            SAMLConsumedAssertion.objects.create(
+                connection=connection, assertion_id=validated.assertion_id, expires_at=validated.remember_until
+            )
+            key = validated.in_response_to
+            if key is None:
+                key = "_idp_initiated_" + secrets.token_hex(16)
+                next_url = flow.safe_next_url(relay_state, "")
+                flow.begin(request, connection, key=key, purpose=SSOPendingLogin.Purpose.LOGIN, next_url=next_url)
+            return flow.answer(flow.claim(connection, key), validated.identity)
+    except IntegrityError:
+        raise SAMLResponseRejected(
+            "This SAML response was already used once. Start the sign-in again.", code="saml_replayed", status=400
+        ) from None
+
+
+def _purge_consumed_assertions() -> None:
+    """Delete replay records past their expiry, at most once a minute (the shared cache decides who does it)."""
+    if cache.add("sso:saml:purge-consumed-assertions", True, timeout=60):
+        SAMLConsumedAssertion.objects.filter(expires_at__lt=timezone.now()).delete()
+
+
+def _rejected(
+    request: HttpRequest, connection: SSOConnection, in_response_to: str | None, exc: SAMLResponseRejected
+) -> HttpResponse:
+    """A failed Test SSO goes to its result page with what to change; any other failure to the refusal page."""
+    pending = (
+        SSOPendingLogin.objects.filter(
+            connection=connection, key=in_response_to or "", purpose=SSOPendingLogin.Purpose.TEST
+        )
+        .select_related("test_run", "user", "connection__organization")
+        .first()
+    )
+    if pending is not None and pending.test_run is not None and pending.answered_at is None:
+        # Used up even when it expired meanwhile: the failure is still worth recording on the test run.
+        with contextlib.suppress(SSOSignInRefused):
+            flow.claim(connection, pending.key)
+        sso_actions.finish_test_run(
+            pending.test_run, actor=pending.user, success=False, details={"code": exc.code}, error=exc.message
+        )
+        return redirect(sso_actions.test_run_url(pending.test_run))
+    refused = SSOSignInRefused(exc.message, code=exc.code, status=exc.status)
+    return public_views.refusal_page(request, refused, connection)
+
+
+@require_GET
+def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Single Logout (HTTP-Redirect): the IdP's answer to our LogoutRequest, or the IdP's own LogoutRequest.
+
+    An IdP-initiated LogoutRequest must be signed by one of the connection's certificates; when its NameID is the
+    identity this browser signed in with, the session here ends. Either way the IdP gets a signed LogoutResponse.
+    """
+    connection = _sls_connection(request, org_slug)
+    if connection is None:
+        return public_views.refusal_page(
+            request, SSOSignInRefused("Single logout is not set up here.", code="no_saml", status=404)
+        )
+    sp = sp_endpoints(org_slug)
+    try:
+        settings = onelogin_settings(connection, want_messages_signed=True)
+    except SSOSignInRefused as exc:
+        return public_views.refusal_page(request, exc, connection)
+    auth = OneLogin_Saml2_Auth(request_data(sp.slo_url, get=request.GET.dict()), settings)
+    request_id = request.session.get("saml_logout_request_id")
+
+    def end_local_session() -> None:
+        if "SAMLRequest" in request.GET and not _logout_names_this_session(request, connection, auth):
+            return
+        if request.user.is_authenticated:
+            sign_out(request)
+
+    try:
+        redirect_url = auth.process_slo(request_id=request_id, delete_session_cb=end_local_session)
+    except (OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError, ValueError) as exc:
+        refused = SSOSignInRefused(
+            f"The logout message is not valid: {str(exc)[:200]}", code="saml_slo_invalid", status=400
+        )
+        return public_views.refusal_page(request, refused, connection)
+    if auth.get_errors():
+        reason = auth.get_last_error_reason() or ", ".join(auth.get_errors())
+        refused = SSOSignInRefused(
+            f"The logout message was refused ({reason[:200]}). You may still be signed in; use Sign out.",
+            code="saml_slo_invalid",
+            status=400,
+        )
+        return public_views.refusal_page(request, refused, connection)
+    if redirect_url:
+        return redirect(redirect_url)
+    return render(request, "sso/saml/signed_out.html", {"connection": connection})
+
+
+def _sls_connection(request: HttpRequest, org_slug: str) -> SSOConnection | None:
+    session_connection = _org_saml_connections(org_slug).filter(pk=request.session.get("sso_connection_id")).first()
+    return session_connection or _org_saml_connection(org_slug)
+
+
+def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, auth: OneLogin_Saml2_Auth) -> bool:
+    if not request.user.is_authenticated or request.session.get("sso_connection_id") != connection.pk:
+        return False
+    nameid = OneLogin_Saml2_Logout_Request.get_nameid_data(auth.get_last_request_xml())
+    return SSOIdentity.objects.filter(
+        connection=connection, user=request.user, issuer=connection.saml.idp_entity_id, subject=nameid.get("Value")
+    ).exists()
+
+
+@require_POST
+def logout(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """SP-initiated Single Logout: end the session here, then ask the IdP to end its session too (when the IdP
+    has an SLO URL). The IdP's LogoutResponse comes back to the SLS endpoint."""
+    connection = _org_saml_connections(org_slug).filter(pk=request.session.get("sso_connection_id")).first()
+    identity = (
+        SSOIdentity.objects.filter(connection=connection, user=request.user).first()
+        if connection is not None and request.user.is_authenticated
+        else None
+    )
+    session_index = request.session.get("sso_session_index") or None
+    sign_out(request)
+    if connection is None or identity is None or not connection.saml.idp_slo_url:
+        messages.info(request, "You are signed out.")
+        return redirect("login")
+    sp = sp_endpoints(org_slug)
+    auth = OneLogin_Saml2_Auth(request_data(sp.slo_url), onelogin_settings(connection))
+    url = auth.logout(
+        return_to="",
+        name_id=identity.subject,
+        session_index=session_index,
+        name_id_format=identity.subject_format,
+    )
+    request.session["saml_logout_request_id"] = auth.get_last_request_id()
+    return redirect(url)

@@ -1,0 +1,142 @@
+"""SAML SSO in a real browser against SimpleSAMLphp: the product over HTTPS as https://app.test, the IdP on
+127.0.0.1, so the IdP's POST back to the ACS is cross-site as in real life and the SameSite=Lax session cookie is
+exercised.
+
+One scenario in steps (the IdP connection made in the first step is what the later ones use): an admin pastes the
+IdP's metadata URL and runs Test SSO; a member links their account, signs out, and signs in through the IdP alone;
+signing out ends the session here; a wrong IdP password, a person the IdP does not know, and an IdP account nobody
+linked here all end on clear pages.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.harness import DEMO_MEMBER, DEMO_OWNER
+from tests.e2e.harness import sign_in_with_password as sign_in
+
+pytestmark = pytest.mark.e2e
+
+SSO_PAGE = "/orgs/acme/settings/security/sso/"
+
+
+def idp_sign_in(page, saml_idp, username: str, password: str) -> None:
+    """On SimpleSAMLphp's login page: type the IdP credentials and submit (its answer auto-posts to our ACS)."""
+    expect(page.locator("#username")).to_be_visible()
+    assert page.url.startswith(saml_idp.base_url), page.url
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#submit_button")
+
+
+def session_cookie(page, product) -> dict | None:
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies(product.base_url)}
+    return cookies.get("__Host-orgsecurity-session")
+
+
+@pytest.fixture(scope="module")
+def saml_connection_url() -> dict:
+    """Carries the connection page's URL from the admin's step to the later ones."""
+    return {}
+
+
+def test_an_admin_pastes_the_idp_metadata_url_and_test_sso_succeeds(
+    new_context, product, saml_idp, saml_connection_url
+):
+    admin = new_context().pages[0]
+    sign_in(admin, product, DEMO_OWNER)
+    admin.goto(product.url(SSO_PAGE))
+    admin.get_by_role("button", name="Add SAML connection").click()
+    admin.get_by_label("Name").fill("Acme SimpleSAMLphp")
+    admin.get_by_label("Metadata URL", exact=True).check()
+    admin.get_by_label("IdP metadata URL").fill(saml_idp.metadata_url)
+    admin.get_by_role("button", name="Create SAML connection").click()
+
+    expect(admin.locator("main")).to_contain_text("SAML connection created")
+    main = admin.inner_text("main")
+    assert saml_idp.entity_id in main
+    assert saml_idp.signing.sha256_fingerprint in main  # the IdP's signing certificate, by fingerprint
+    sp_entity_id = product.url("/sso/acme/saml/metadata/")
+    assert sp_entity_id in main and product.url("/sso/acme/saml/acs/") in main
+    saml_connection_url["url"] = admin.url
+
+    # The IdP admin imports our SP metadata (served from PUBLIC_BASE_URL, https://app.test:<port>).
+    metadata = product.request("GET", "/sso/acme/saml/metadata/")
+    assert metadata.status == 200 and f'entityID="{sp_entity_id}"' in metadata.text
+    saml_idp.register_sp(metadata_xml=metadata.body)
+    admin.get_by_role("button", name="Test SSO").click()
+    idp_sign_in(admin, saml_idp, "owner", saml_idp.user("owner").password)
+    expect(admin.get_by_role("heading", level=1)).to_have_text("SSO test: Succeeded")
+    result = admin.inner_text("main")
+    assert saml_idp.user("owner").uid in result  # the persistent NameID
+    assert "owner@acme.test" in result and "Olivia Owner" in result
+    assert "Your account is now linked" in result
+
+    admin.goto(saml_connection_url["url"])
+    admin.get_by_role("button", name="Turn on").click()
+    expect(admin.locator("main")).to_contain_text("SSO is now On.")
+
+
+def test_a_member_links_their_account_then_signs_in_through_the_idp_alone(
+    new_context, product, saml_idp, saml_connection_url
+):
+    assert saml_connection_url, "the admin step must run first"
+    member = saml_idp.user("member")
+    browser = new_context().pages[0]
+    sign_in(browser, product, DEMO_MEMBER)
+    browser.goto(product.url(SSO_PAGE))
+    browser.get_by_role("button", name="Link SSO").click()
+    idp_sign_in(browser, saml_idp, "member", member.password)
+
+    expect(browser.locator("main")).to_contain_text(f"You are linked to {member.uid}")
+    browser.get_by_role("button", name=re.compile("^Sign out")).click()
+    expect(browser.get_by_role("heading", level=1)).to_have_text("Sign in")
+
+    # A fresh browser: the IdP alone signs the member in.
+    fresh = new_context().pages[0]
+    fresh.goto(product.url("/sso/acme/login/"))
+    idp_sign_in(fresh, saml_idp, "member", member.password)
+    expect(fresh.get_by_role("heading", level=1)).to_have_text("Acme Inc.")
+    assert fresh.url == product.url("/orgs/acme/")
+    assert "You are member" in fresh.inner_text("main")
+    cookie = session_cookie(fresh, product)
+    assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+
+    # Signing out ends the session here: the dashboard now asks for a sign-in.
+    fresh.get_by_role("button", name=re.compile("^Sign out")).click()
+    expect(fresh.get_by_role("heading", level=1)).to_have_text("Sign in")
+    fresh.goto(product.url("/orgs/acme/"))
+    assert fresh.url.startswith(product.url("/accounts/login/"))
+
+
+def test_a_wrong_idp_password_and_an_unknown_person_stay_at_the_idp(
+    new_context, product, saml_idp, saml_connection_url
+):
+    assert saml_connection_url, "the admin step must run first"
+    browser = new_context().pages[0]
+    browser.goto(product.url("/sso/acme/login/"))
+    idp_sign_in(browser, saml_idp, "member", "not-the-password")
+    expect(browser.locator("body")).to_contain_text("Incorrect username or password")
+    assert browser.url.startswith(saml_idp.base_url)
+
+    idp_sign_in(browser, saml_idp, "nobody-here", "whatever-password")
+    expect(browser.locator("body")).to_contain_text("Incorrect username or password")
+    assert browser.url.startswith(saml_idp.base_url)
+    browser.goto(product.url("/orgs/acme/"))  # nobody was signed in here
+    assert browser.url.startswith(product.url("/accounts/login/"))
+
+
+def test_an_idp_account_nobody_linked_here_ends_on_a_clear_page(new_context, product, saml_idp, saml_connection_url):
+    assert saml_connection_url, "the admin step must run first"
+    browser = new_context().pages[0]
+    browser.goto(product.url("/sso/acme/login/"))
+    idp_sign_in(browser, saml_idp, "newhire", saml_idp.user("newhire").password)
+
+    expect(browser.get_by_role("heading", level=1)).to_have_text("Single sign-on did not work")
+    assert browser.url.startswith(product.url("/sso/acme/finish/"))
+    assert "not linked to an account here" in browser.inner_text("main")
+    browser.goto(product.url("/orgs/acme/"))
+    assert browser.url.startswith(product.url("/accounts/login/"))

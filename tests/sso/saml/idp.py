@@ -1,0 +1,271 @@
+"""A test IdP that signs REAL SAML responses and logout requests at test time, with keys made at test time.
+
+Responses are built as XML and signed with python3-saml's ``OneLogin_Saml2_Utils.add_sign`` (xmlsec), so the product
+verifies genuine XML-DSig signatures. Each knob breaks exactly one rule, for the attack-shaped tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import zlib
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlencode, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+
+PERSISTENT = C.NAMEID_PERSISTENT
+EMAIL = C.NAMEID_EMAIL_ADDRESS
+NS = 'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
+
+
+def make_key_pair(common_name: str, *, days: int = 365) -> tuple[str, str]:
+    """A fresh RSA key and self-signed certificate (PEM), valid from yesterday for ``days`` days."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sign(xml: str, key: str, cert: str, *, sha1: bool = False) -> str:
+    """Sign the element whose Issuer comes first in ``xml`` (enveloped signature after that Issuer)."""
+    signed = OneLogin_Saml2_Utils.add_sign(
+        xml,
+        key,
+        cert,
+        sign_algorithm=C.RSA_SHA1 if sha1 else C.RSA_SHA256,
+        digest_algorithm=C.SHA1 if sha1 else C.SHA256,
+    )
+    return signed.decode() if isinstance(signed, bytes) else signed
+
+
+def b64(xml: str) -> str:
+    return base64.b64encode(xml.encode()).decode()
+
+
+def unb64(value: str) -> str:
+    return base64.b64decode(value).decode()
+
+
+class TestIdP:
+    """One IdP: entity ID, SSO/SLO URLs, a signing key pair (``extra_certs`` for rollover)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, entity_id: str = "https://idp.acme.test/saml/metadata", host: str = "idp.acme.test") -> None:
+        self.entity_id = entity_id
+        self.sso_url = f"https://{host}/sso"
+        self.slo_url = f"https://{host}/slo"
+        self.key, self.cert = make_key_pair(host)
+        self.extra_certs: list[str] = []
+        self.want_authn_requests_signed = False
+
+    def metadata_xml(self) -> str:
+        def key_descriptor(cert: str) -> str:
+            body = "".join(cert.strip().splitlines()[1:-1])
+            return (
+                '<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
+                f"{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+            )
+
+        certs = "".join(key_descriptor(cert) for cert in [self.cert, *self.extra_certs])
+        want = "true" if self.want_authn_requests_signed else "false"
+        return (
+            '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
+            f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID={quoteattr(self.entity_id)}>'
+            f'<md:IDPSSODescriptor WantAuthnRequestsSigned="{want}" '
+            'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
+            f"{certs}"
+            f'<md:SingleLogoutService Binding="{C.BINDING_HTTP_REDIRECT}" Location="{self.slo_url}"/>'
+            f"<md:NameIDFormat>{PERSISTENT}</md:NameIDFormat>"
+            f'<md:SingleSignOnService Binding="{C.BINDING_HTTP_REDIRECT}" Location="{self.sso_url}"/>'
+            "</md:IDPSSODescriptor></md:EntityDescriptor>"
+        )
+
+    def assertion_xml(
+        self,
+        *,
+        sp_entity_id: str,
+        acs_url: str,
+        name_id: str,
+        in_response_to: str | None,
+        name_id_format: str = PERSISTENT,
+        attributes: dict[str, list[str]] | None = None,
+        issuer: str | None = None,
+        assertion_id: str | None = None,
+        audience: str | None = None,
+        recipient: str | None = None,
+        not_before: datetime | None = None,
+        not_on_or_after: datetime | None = None,
+        confirmation_not_on_or_after: datetime | bool | None = None,
+        authn_instant: datetime | None = None,
+    ) -> str:
+        now = datetime.now(UTC)
+        irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
+        scd_expiry = (
+            confirmation_not_on_or_after if confirmation_not_on_or_after is not None else now + timedelta(minutes=5)
+        )
+        scd_nooa = "" if scd_expiry is False else f' NotOnOrAfter="{iso(scd_expiry)}"'
+        attribute_xml = "".join(
+            f"<saml:Attribute Name={quoteattr(name)}>"
+            + "".join(f"<saml:AttributeValue>{escape(value)}</saml:AttributeValue>" for value in values)
+            + "</saml:Attribute>"
+            for name, values in (attributes or {}).items()
+        )
+        statement = f"<saml:AttributeStatement>{attribute_xml}</saml:AttributeStatement>" if attribute_xml else ""
+        return (
+            f'<saml:Assertion {NS} ID="{assertion_id or "_a" + secrets.token_hex(16)}" Version="2.0" '
+            f'IssueInstant="{iso(now)}">'
+            f"<saml:Issuer>{escape(issuer or self.entity_id)}</saml:Issuer>"
+            f"<saml:Subject><saml:NameID Format={quoteattr(name_id_format)}>{escape(name_id)}</saml:NameID>"
+            f'<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
+            f"<saml:SubjectConfirmationData{irt}{scd_nooa} Recipient={quoteattr(recipient or acs_url)}/>"
+            "</saml:SubjectConfirmation></saml:Subject>"
+            f'<saml:Conditions NotBefore="{iso(not_before or now - timedelta(minutes=1))}" '
+            f'NotOnOrAfter="{iso(not_on_or_after or now + timedelta(minutes=5))}">'
+            f"<saml:AudienceRestriction><saml:Audience>{escape(audience or sp_entity_id)}</saml:Audience>"
+            "</saml:AudienceRestriction></saml:Conditions>"
+            f'<saml:AuthnStatement AuthnInstant="{iso(authn_instant or now)}" SessionIndex="_s{secrets.token_hex(8)}">'
+            "<saml:AuthnContext><saml:AuthnContextClassRef>"
+            "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+            "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+            f"{statement}</saml:Assertion>"
+        )
+
+    def response_xml(
+        self,
+        assertion: str,
+        *,
+        acs_url: str,
+        in_response_to: str | None,
+        destination: str | bool | None = None,
+        issuer: str | None = None,
+        status: str = C.STATUS_SUCCESS,
+    ) -> str:
+        now = datetime.now(UTC)
+        irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
+        dest = "" if destination is False else f" Destination={quoteattr(destination or acs_url)}"
+        return (
+            f'<samlp:Response {NS} ID="_r{secrets.token_hex(16)}" Version="2.0" IssueInstant="{iso(now)}"{dest}{irt}>'
+            f"<saml:Issuer>{escape(issuer or self.entity_id)}</saml:Issuer>"
+            f'<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>'
+            f"{assertion}</samlp:Response>"
+        )
+
+    def response(
+        self,
+        *,
+        sp_entity_id: str,
+        acs_url: str,
+        name_id: str,
+        in_response_to: str | None,
+        sign_assertion: bool = True,
+        sign_response: bool = False,
+        sha1: bool = False,
+        key: str | None = None,
+        cert: str | None = None,
+        destination: str | bool | None = None,
+        response_issuer: str | None = None,
+        **assertion_options,
+    ) -> str:
+        """A base64 SAMLResponse, signed as asked (by default: only the assertion, RSA-SHA256)."""
+        key, cert = key or self.key, cert or self.cert
+        assertion = self.assertion_xml(
+            sp_entity_id=sp_entity_id,
+            acs_url=acs_url,
+            name_id=name_id,
+            in_response_to=in_response_to,
+            **assertion_options,
+        )
+        if sign_assertion:
+            assertion = strip_declaration(sign(assertion, key, cert, sha1=sha1))
+        xml = self.response_xml(
+            assertion, acs_url=acs_url, in_response_to=in_response_to, destination=destination, issuer=response_issuer
+        )
+        if sign_response:
+            xml = strip_declaration(sign(xml, key, cert, sha1=sha1))
+        return b64(xml)
+
+    def logout_request_query(
+        self, *, sls_url: str, name_id: str, name_id_format: str = PERSISTENT, signed: bool = True
+    ) -> dict[str, str]:
+        """The query of an IdP-initiated LogoutRequest over HTTP-Redirect, signed with this IdP's key."""
+        xml = (
+            f'<samlp:LogoutRequest {NS} ID="_l{secrets.token_hex(16)}" Version="2.0" '
+            f'IssueInstant="{iso(datetime.now(UTC))}" Destination={quoteattr(sls_url)}>'
+            f"<saml:Issuer>{escape(self.entity_id)}</saml:Issuer>"
+            f"<saml:NameID Format={quoteattr(name_id_format)}>{escape(name_id)}</saml:NameID>"
+            "</samlp:LogoutRequest>"
+        )
+        encoded = base64.b64encode(zlib.compress(xml.encode())[2:-4]).decode()
+        query = {"SAMLRequest": encoded, "RelayState": "idp-relay"}
+        if signed:
+            query["SigAlg"] = C.RSA_SHA256
+            to_sign = OneLogin_Saml2_Auth._build_sign_query(encoded, "idp-relay", C.RSA_SHA256, "SAMLRequest")
+            query["Signature"] = base64.b64encode(OneLogin_Saml2_Utils.sign_binary(to_sign, self.key)).decode()
+        return query
+
+
+def strip_declaration(xml: str) -> str:
+    return xml.split("?>", 1)[1] if xml.startswith("<?xml") else xml
+
+
+def redirect_message(location: str) -> tuple[str, dict[str, list[str]]]:
+    """Inflate the SAMLRequest/SAMLResponse of an HTTP-Redirect URL; returns (xml, query)."""
+    query = parse_qs(urlsplit(location).query)
+    value = (query.get("SAMLRequest") or query.get("SAMLResponse"))[0]
+    return zlib.decompress(base64.b64decode(value), -15).decode(), query
+
+
+def query_string(values: dict[str, str]) -> str:
+    return urlencode(values)
+
+
+def encrypt_assertion(signed_response_b64: str, sp_certificate: str) -> str:
+    """Replace the (signed) assertion of a response with an EncryptedAssertion for ``sp_certificate`` (AES-128-CBC
+    content key wrapped with RSA-OAEP), as IdPs do when the SP publishes an encryption certificate."""
+    import xmlsec
+    from lxml import etree
+
+    root = etree.fromstring(base64.b64decode(signed_response_b64))
+    assertion = root.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
+    wrapper = etree.Element("{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion")
+    assertion.addprevious(wrapper)
+    wrapper.append(assertion)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_memory(sp_certificate.encode(), xmlsec.KeyFormat.CERT_PEM, None))
+    template = xmlsec.template.encrypted_data_create(
+        wrapper, xmlsec.Transform.AES128, type=xmlsec.EncryptionType.ELEMENT, ns="xenc"
+    )
+    xmlsec.template.encrypted_data_ensure_cipher_value(template)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="dsig")
+    encrypted_key = xmlsec.template.add_encrypted_key(key_info, xmlsec.Transform.RSA_OAEP)
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, 128, xmlsec.KeyDataType.SESSION)
+    context.encrypt_xml(template, assertion)
+    return base64.b64encode(etree.tostring(root)).decode()
