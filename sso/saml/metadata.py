@@ -7,28 +7,20 @@ rollover the IdP lists the old and the new one). Encryption-only keys are never 
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-import urllib3
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, NewConnectionError
 
+from sso.fetch import FetchError, fetch
 from sso.saml.certificates import CertificateError, CertificateInfo, load_certificates
 
 MAX_METADATA_BYTES = 1024 * 1024
-FETCH_TIMEOUT_SECONDS = 10
 MAX_REDIRECTS = 3
 REDIRECT = Constants.BINDING_HTTP_REDIRECT
 POST = Constants.BINDING_HTTP_POST
@@ -165,124 +157,21 @@ def parse_idp_metadata(document: bytes | str) -> IdPMetadata:
 # --- fetching ------------------------------------------------------------------------------------------------
 
 
-def _allowed_private_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(item, strict=False) for item in settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS]
-
-
-def vetted_address(host: str, port: int) -> str:
-    """Resolve ``host`` and return one address to connect to, after checking EVERY address it resolves to.
-
-    Refuses (MetadataError) loopback, private, link-local, multicast, reserved and other non-global addresses,
-    unless ``settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS`` lists a network holding them (development and tests).
-    Connecting to the returned address (not resolving again) keeps DNS rebinding out.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise MetadataError(f"The host name {host} does not resolve.") from None
-    allowed = _allowed_private_networks()
-    addresses = []
-    for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global and not any(address in network for network in allowed):
-            raise MetadataError(
-                f"{host} resolves to {address}, a private, loopback or otherwise internal address; metadata is "
-                "fetched only from public addresses. Paste the metadata XML instead."
-            )
-        addresses.append(str(address))
-    if not addresses:
-        raise MetadataError(f"The host name {host} does not resolve.")
-    return addresses[0]
-
-
-class _VettedConnectionMixin:
-    def _new_conn(self) -> socket.socket:
-        address = vetted_address(self.host, self.port)
-        try:
-            return socket.create_connection((address, self.port), self.timeout)
-        except OSError as exc:
-            raise NewConnectionError(self, f"Failed to connect to {self.host}: {exc}") from exc
-
-
-class _VettedHTTPConnection(_VettedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _VettedHTTPSConnection(_VettedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _VettedHTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _VettedHTTPSConnection
-
-
-def _pool_manager() -> urllib3.PoolManager:
-    manager = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=FETCH_TIMEOUT_SECONDS, read=FETCH_TIMEOUT_SECONDS), retries=False
-    )
-    manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-    return manager
-
-
 def fetch_metadata(url: str) -> bytes:
-    """Fetch a metadata document server-side: http(s) only, every hop's addresses vetted (``vetted_address``),
-    at most 3 redirects, a 10-second timeout per read and a 1 MiB cap. Raises MetadataError saying what failed."""
-    manager = _pool_manager()
-    current = url.strip()
-    for _hop in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(current)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise MetadataError(f"{current} is not an http:// or https:// URL.")
-        if parts.username or parts.password:
-            raise MetadataError("Metadata URLs with a user name or password in them are not supported.")
-        try:
-            response = manager.request(
-                "GET",
-                current,
-                redirect=False,
-                preload_content=False,
-                headers={"Accept": "application/samlmetadata+xml, application/xml, text/xml"},
-            )
-        except HTTPError as exc:
-            raise MetadataError(f"Could not fetch {current}: {_reason(exc)}") from None
-        try:
-            if response.status in {301, 302, 303, 307, 308}:
-                location = response.headers.get("Location", "")
-                if not location:
-                    raise MetadataError(f"{current} redirects without saying where to.")
-                current = urljoin(current, location)
-                continue
-            if response.status != 200:
-                raise MetadataError(f"{current} answered HTTP {response.status}, not the metadata.")
-            return _read_capped(response)
-        finally:
-            response.release_conn()
-    raise MetadataError(f"{url} redirects more than {MAX_REDIRECTS} times.")
-
-
-def _read_capped(response: Any) -> bytes:
-    declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > MAX_METADATA_BYTES:
-        raise MetadataError(f"The document is larger than {MAX_METADATA_BYTES // 1024} KiB; this is not IdP metadata.")
-    body = bytearray()
+    """Fetch a metadata document server-side through ``sso.fetch`` (public addresses only, every redirect hop
+    checked, https for public hosts), following at most 3 redirects, with a 1 MiB cap. Raises MetadataError
+    saying what failed."""
     try:
-        for chunk in response.stream(64 * 1024):
-            body.extend(chunk)
-            if len(body) > MAX_METADATA_BYTES:
-                raise MetadataError(
-                    f"The document is larger than {MAX_METADATA_BYTES // 1024} KiB; this is not IdP metadata."
-                )
-    except HTTPError as exc:
-        raise MetadataError(f"Reading the metadata failed: {_reason(exc)}") from None
-    return bytes(body)
-
-
-def _reason(exc: HTTPError) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return str(reason).split(": ", 1)[-1][:200]
+        fetched = fetch(
+            "GET",
+            url.strip(),
+            what="metadata",
+            max_bytes=MAX_METADATA_BYTES,
+            max_redirects=MAX_REDIRECTS,
+            accept="application/samlmetadata+xml, application/xml, text/xml",
+        )
+    except FetchError as exc:
+        raise MetadataError(exc.message) from None
+    if fetched.status != 200:
+        raise MetadataError(f"{fetched.url} answered HTTP {fetched.status}, not the metadata.")
+    return fetched.body

@@ -18,7 +18,7 @@ from tests.sso.oidc.provider import CLIENT_ID, CLIENT_SECRET, LocalProvider
 @pytest.fixture(autouse=True)
 def _private_hosts_allowed(settings) -> None:
     """The local provider listens on 127.0.0.1, which production refuses; tests that check that turn it off."""
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = True
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = ["127.0.0.0/8", "::1/128"]
 
 
 @pytest.fixture(scope="session")

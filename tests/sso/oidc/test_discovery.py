@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug import Response
 
+from sso import fetch as sso_fetch
 from sso.models import OIDCSettings
 from sso.oidc import fetch, keys
 from sso.oidc.discovery import DiscoveryError, discover, parse_discovery, split_issuer_input
@@ -75,10 +76,10 @@ def test_a_templated_issuer_is_refused_even_when_typed_as_is():
 
 
 def test_keycloak_on_plain_http_localhost_is_refused_unless_private_hosts_are_allowed(settings):
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = False
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
     with pytest.raises(DiscoveryError, match="localhost, which is a loopback address"):
         parse("oidc-keycloak-openid-configuration.json", "http://localhost:8080/realms/myrealm")
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = True
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = ["127.0.0.0/8", "::1/128"]
     metadata = parse("oidc-keycloak-openid-configuration.json", "http://localhost:8080/realms/myrealm")
     assert metadata.issuer == "http://localhost:8080/realms/myrealm"
     assert metadata.token_endpoint == "http://localhost:8080/realms/myrealm/protocol/openid-connect/token"
@@ -86,7 +87,7 @@ def test_keycloak_on_plain_http_localhost_is_refused_unless_private_hosts_are_al
 
 
 def test_every_fixture_is_either_read_or_refused_with_a_reason(settings):
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = False
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
     outcomes = {}
     for path in sorted(FIXTURES.glob("oidc-*.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -128,7 +129,7 @@ def test_the_issuer_must_be_the_one_typed():
     ],
 )
 def test_unusable_documents_are_refused_with_the_reason(settings, document_change, words):
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = False
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
     document = {**fixture("oidc-google-openid-configuration.json"), **document_change}
     document = {name: value for name, value in document.items() if value is not None}
     with pytest.raises(DiscoveryError) as refused:
@@ -211,7 +212,7 @@ def test_discovery_is_fetched_from_the_provider(provider):
 
 
 def test_private_addresses_are_refused_in_production(provider, settings):
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = False
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
     with pytest.raises(DiscoveryError, match=re.escape("127.0.0.1, which is a loopback address")):
         discover(provider.issuer)
     port = provider.server.port
@@ -245,7 +246,7 @@ def test_redirects_are_not_followed(provider_server):
 
 
 def test_a_slow_provider_times_out(provider_server, monkeypatch):
-    monkeypatch.setattr(fetch, "TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(sso_fetch, "TIMEOUT_SECONDS", 0.5)
 
     def slow(request):
         time.sleep(1.5)
@@ -271,7 +272,7 @@ def test_errors_and_non_json_are_refused_clearly(provider_server):
 def test_check_deploy_warns_while_private_hosts_are_allowed(settings):
     from django.core.checks import run_checks
 
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = True
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = ["127.0.0.0/8", "::1/128"]
     assert "sso.W001" in [message.id for message in run_checks(include_deployment_checks=True)]
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = False
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
     assert "sso.W001" not in [message.id for message in run_checks(include_deployment_checks=True)]

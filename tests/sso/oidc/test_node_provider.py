@@ -123,7 +123,7 @@ def client_of(op: NodeOIDCProvider):
 def site(live_product, op, settings, transactional_db):
     """Settings as a plain-http deployment behind the live server would have them."""
     settings.PUBLIC_BASE_URL = live_product.url
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = True  # the provider listens on 127.0.0.1
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = ["127.0.0.0/8", "::1/128"]  # the provider listens on 127.0.0.1
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME = "orgsecurity-session", "orgsecurity-csrf"
     settings.CSRF_TRUSTED_ORIGINS = [live_product.url]

@@ -103,7 +103,7 @@ def test_a_provider_that_cannot_be_used_saves_nothing(client_for, provider, owne
     client = client_for(owner)
     response = client.post(CREATE, create_payload(provider, issuer=f"{provider.issuer}/elsewhere"))
     assert response.status_code == 400 and b"answered HTTP 500" in response.content
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = False
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
     response = client.post(CREATE, create_payload(provider))
     assert response.status_code == 400 and b"loopback address" in response.content
     assert not SSOConnection.objects.exists()
@@ -202,7 +202,7 @@ def test_replacing_only_the_secret_is_audited(client_for, provider, oidc_connect
 def test_bad_settings_show_the_reason_and_change_nothing(
     client_for, provider, oidc_connection, owner, settings, overrides, words
 ):
-    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = "issuer" not in overrides
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = [] if "issuer" in overrides else ["127.0.0.0/8"]
     response = client_for(owner).post(settings_url(oidc_connection), settings_payload(provider, **overrides))
     assert response.status_code == 400
     assert words in response.content.decode()

@@ -123,7 +123,7 @@ def test_a_metadata_url_is_fetched_server_side(client_for, owner, httpserver, se
             "{tenantid}",
         ),
         ({"source": "xml", "metadata_xml": "<x/>"}, "no EntityDescriptor"),
-        ({"source": "url", "metadata_url": "http://127.0.0.1:9/metadata"}, "internal address"),
+        ({"source": "url", "metadata_url": "http://127.0.0.1:9/metadata"}, "only from public addresses"),
         (
             {"source": "manual", "entity_id": "x", "sso_url": "https://idp.test/", "certificates": "garbage"},
             "not base64",
@@ -274,7 +274,7 @@ def test_configure_sso_command_creates_then_updates(org, owner):
             ],
             "template",
         ),
-        (["acme", "--protocol", "saml", "--metadata-url", "http://10.0.0.1/m"], "internal address"),
+        (["acme", "--protocol", "saml", "--metadata-url", "http://10.0.0.1/m"], "only from public addresses"),
     ],
 )
 def test_configure_sso_command_refuses_clearly(org, args, message):
