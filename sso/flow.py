@@ -122,14 +122,42 @@ def claim(connection: SSOConnection, key: str) -> SSOPendingLogin:
     return pending
 
 
+def claim_and_answer(pending: SSOPendingLogin, identity: AssertedIdentity) -> str:
+    """Consume ``pending`` (already loaded by the caller) and store the validated identity, in one conditional
+    UPDATE: it succeeds once, before the expiry, whichever process gets there first. Returns the finishing URL.
+
+    Raises SSOSignInRefused when the pending login was already answered (replay) or expired. The caller checks that
+    ``pending`` belongs to the connection that validated the answer.
+    """
+    now = timezone.now()
+    token = secrets.token_urlsafe(32)
+    updated = SSOPendingLogin.objects.filter(pk=pending.pk, answered_at=None, expires_at__gt=now).update(
+        answered_at=now, data=_with_identity(pending.data, identity), finish_token_hash=_sha256(token)
+    )
+    if not updated:
+        claim(pending.connection, pending.key)  # raises the refusal that says why
+        raise SSOSignInRefused("This sign-in answer was already used. Start the sign-in again.", code="replayed")
+    return _finish_url(pending, token)
+
+
+def _with_identity(data: dict[str, Any], identity: AssertedIdentity) -> dict[str, Any]:
+    stored = asdict(identity)
+    stored["authenticated_at"] = identity.authenticated_at.isoformat() if identity.authenticated_at else None
+    return {**data, "identity": stored}
+
+
+def _finish_url(pending: SSOPendingLogin, token: str) -> str:
+    slug = pending.connection.organization.slug
+    return f"{reverse('sso_public:finish', args=[slug])}?{urlencode({'token': token})}"
+
+
 def answer(pending: SSOPendingLogin, identity: AssertedIdentity) -> str:
     """Store the validated identity on a claimed pending login; return the URL that finishes the sign-in."""
     token = secrets.token_urlsafe(32)
-    data = {**pending.data, "identity": asdict(identity)}
-    data["identity"]["authenticated_at"] = identity.authenticated_at.isoformat() if identity.authenticated_at else None
-    SSOPendingLogin.objects.filter(pk=pending.pk, finished_at=None).update(data=data, finish_token_hash=_sha256(token))
-    slug = pending.connection.organization.slug
-    return f"{reverse('sso_public:finish', args=[slug])}?{urlencode({'token': token})}"
+    SSOPendingLogin.objects.filter(pk=pending.pk, finished_at=None).update(
+        data=_with_identity(pending.data, identity), finish_token_hash=_sha256(token)
+    )
+    return _finish_url(pending, token)
 
 
 def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOPendingLogin, AssertedIdentity]:

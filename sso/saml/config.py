@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Constants
 from onelogin.saml2.errors import OneLogin_Saml2_Error
@@ -38,6 +39,13 @@ class SPEndpoints:
 
 def sp_endpoints(org_slug: str) -> SPEndpoints:
     """The SP's absolute URLs for ``org_slug``, built from PUBLIC_BASE_URL."""
+    return _sp_endpoints(settings.PUBLIC_BASE_URL, org_slug)
+
+
+@lru_cache(maxsize=1024)
+def _sp_endpoints(_base_url: str, org_slug: str) -> SPEndpoints:
+    # Pure function of the base URL and the slug (reversing three URLs costs more than the rest of the ACS's
+    # own bookkeeping); the base URL is part of the key so a settings change is never served stale.
     metadata = public_url(reverse("sso_public:saml:metadata", args=[org_slug]))
     return SPEndpoints(
         entity_id=metadata,

@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import replace
+from functools import cache as memoize
 
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -182,18 +184,29 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     return public_views.login(request, org_slug)
 
 
-def _acs_connection(org_slug: str, in_response_to: str | None) -> SSOConnection | None:
-    """The connection an answer belongs to: the one whose pending login it names (one of this organization's SAML
-    connections), else the organization's SAML connection, whose rules then refuse an unknown request."""
+def _acs_target(org_slug: str, in_response_to: str | None) -> tuple[SSOConnection | None, SSOPendingLogin | None]:
+    """The connection an answer belongs to, and the pending login it names (one query on the unique key): the
+    pending login of one of this organization's SAML connections, else the organization's SAML connection, whose
+    rules then refuse an unknown request."""
     if in_response_to:
-        pending = (
-            SSOPendingLogin.objects.select_related("connection__organization", "connection__saml")
-            .filter(key=in_response_to, connection__in=_org_saml_connections(org_slug))
-            .first()
-        )
-        if pending is not None:
-            return pending.connection
-    return _org_saml_connection(org_slug)
+        pending = next(iter(_pending_with_connection().filter(key=in_response_to)[:1]), None)
+        if pending is not None and _is_saml_connection_of(pending.connection, org_slug):
+            return pending.connection, pending
+    return _org_saml_connection(org_slug), None
+
+
+@memoize
+def _pending_with_connection() -> QuerySet[SSOPendingLogin]:
+    # Built once and only cloned: the ACS runs this on every sign-in (bench/saml_acs.py). No ORDER BY: key is unique.
+    return SSOPendingLogin.objects.select_related("connection__organization", "connection__saml").order_by()
+
+
+def _is_saml_connection_of(connection: SSOConnection, org_slug: str) -> bool:
+    return (
+        connection.organization.slug == org_slug
+        and connection.protocol == SSOConnection.Protocol.SAML
+        and getattr(connection, "saml", None) is not None
+    )
 
 
 @csrf_exempt  # the IdP's cross-site POST (SAML Bindings §3.5); the signed assertion is what authenticates it
@@ -203,7 +216,7 @@ def acs(request: HttpRequest, org_slug: str) -> HttpResponse:
     browser to the shared finishing step (a same-site GET, where the session cookie is present)."""
     posted = request.POST.get("SAMLResponse", "")
     in_response_to = peek_in_response_to(posted)
-    connection = _acs_connection(org_slug, in_response_to)
+    connection, pending = _acs_target(org_slug, in_response_to)
     if connection is None:
         refused = SSOSignInRefused(
             "Single sign-on with SAML is not set up for this organization.", code="no_saml", status=404
@@ -211,7 +224,7 @@ def acs(request: HttpRequest, org_slug: str) -> HttpResponse:
         return public_views.refusal_page(request, refused)
     try:
         validated = validate_response(connection, saml_settings_of(connection), posted)
-        finish_url = _accept(request, connection, validated, request.POST.get("RelayState", ""))
+        finish_url = _accept(request, connection, pending, validated, request.POST.get("RelayState", ""))
     except SAMLResponseRejected as exc:
         return _rejected(request, connection, in_response_to, exc)
     except SSOSignInRefused as exc:
@@ -219,9 +232,15 @@ def acs(request: HttpRequest, org_slug: str) -> HttpResponse:
     return redirect(finish_url)
 
 
-def _accept(request: HttpRequest, connection: SSOConnection, validated: ValidatedResponse, relay_state: str) -> str:
+def _accept(
+    request: HttpRequest,
+    connection: SSOConnection,
+    pending: SSOPendingLogin | None,
+    validated: ValidatedResponse,
+    relay_state: str,
+) -> str:
     """Accept the assertion ID once (database unique constraint, every process), claim the request it answers and
-    store the answer; returns the finishing URL. One transaction: a refusal leaves nothing used up.
+    store the answer; returns the finishing URL.
 
     An unsolicited response (no InResponseTo) is accepted only when the organization turned IdP-initiated sign-in
     on; it then starts and claims a sign-in in this browser, and RelayState is used only as a same-origin path.
@@ -234,17 +253,36 @@ def _accept(request: HttpRequest, connection: SSOConnection, validated: Validate
             code="saml_unsolicited",
         )
     _purge_consumed_assertions()
-    try:
+    key = validated.in_response_to
+    if key is None:
         with transaction.atomic():
-            SAMLConsumedAssertion.objects.create(
-                connection=connection, assertion_id=validated.assertion_id, expires_at=validated.remember_until
-            )
-            key = validated.in_response_to
-            if key is None:
-                key = "_idp_initiated_" + secrets.token_hex(16)
-                next_url = flow.safe_next_url(relay_state, "")
-                flow.begin(request, connection, key=key, purpose=SSOPendingLogin.Purpose.LOGIN, next_url=next_url)
+            _remember_assertion(connection, validated)
+            key = "_idp_initiated_" + secrets.token_hex(16)
+            next_url = flow.safe_next_url(relay_state, "")
+            flow.begin(request, connection, key=key, purpose=SSOPendingLogin.Purpose.LOGIN, next_url=next_url)
             return flow.answer(flow.claim(connection, key), validated.identity)
+    if pending is None or pending.key != key:
+        # The signed InResponseTo names no request of ours (or not the one the unsigned envelope named).
+        with transaction.atomic():
+            _remember_assertion(connection, validated)
+            return flow.answer(flow.claim(connection, key), validated.identity)
+    # The usual case, in two statements and no transaction: using up the request it answers is the single-use
+    # step; the assertion ID is then remembered. Should that fail (the same assertion again), the request stays
+    # used up and the sign-in is refused: nothing else was changed.
+    finish_url = flow.claim_and_answer(pending, validated.identity)
+    _remember_assertion(connection, validated)
+    return finish_url
+
+
+def _remember_assertion(connection: SSOConnection, validated: ValidatedResponse) -> None:
+    """Record the assertion ID (unique per connection, every process) until it expires; raises SAMLResponseRejected
+    when it was seen before (replay)."""
+    try:
+        # No savepoint of its own: on its own it is one autocommitted INSERT; inside a transaction, the refusal
+        # below propagates and rolls the whole transaction back.
+        SAMLConsumedAssertion.objects.create(
+            connection=connection, assertion_id=validated.assertion_id, expires_at=validated.remember_until
+        )
     except IntegrityError:
         raise SAMLResponseRejected(
             "This SAML response was already used once. Start the sign-in again.", code="saml_replayed", status=400

@@ -166,7 +166,7 @@ def test_an_assertion_is_accepted_once(test_idp, sp, mia):
     browser = Client()
     saml_response = answer(test_idp, sp, start(browser))
     finish_in(browser, post_to_acs(saml_response))
-    refused(post_to_acs(saml_response), 400, "already used once")
+    refused(post_to_acs(saml_response), 400, "already used")
     assert SAMLConsumedAssertion.objects.count() == 1
 
 
