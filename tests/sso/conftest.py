@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from django.http import HttpResponseRedirect
 
-from sso import actions, flow
+from sso import actions, domains, flow
 from sso.identity import AssertedIdentity
 from sso.models import SSOConnection
 from sso.protocols import HANDLERS
@@ -62,4 +62,16 @@ def connection(org, owner) -> SSOConnection:
     created = actions.create_connection(
         org, actor=owner, protocol="saml", name="Acme IdP", attribute_map={"email": "mail"}
     )
+    actions.set_status(created, actor=owner, status="testing")
     return actions.set_status(created, actor=owner, status="on")
+
+
+@pytest.fixture
+def acme_domain(org, owner):
+    """acme.test, claimed by acme and verified (by platform support, so no DNS is needed here)."""
+    from tests.conftest import make_user
+
+    staff = make_user("staff@platform.test", is_staff=True)
+    return domains.verify_by_support(
+        domains.claim(org, actor=owner, domain="acme.test"), staff=staff, note="checked in tests"
+    )
