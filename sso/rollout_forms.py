@@ -116,7 +116,10 @@ class SupportVerifyForm(forms.Form):
 
 
 class RecoverySignInForm(forms.Form):
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username"}))
+    # Named "username" like the password form: django-axes (orgsecurity.auth.axes_username) counts failures under it.
+    username = forms.EmailField(
+        label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
     recovery_code = forms.CharField(
         max_length=64,
@@ -124,8 +127,8 @@ class RecoverySignInForm(forms.Form):
         help_text="One of the codes you saved when you generated them, e.g. abcd-efgh-ijkl-mnop.",
     )
 
-    def clean_email(self) -> str:
-        return normalize_email(self.cleaned_data["email"])
+    def clean_username(self) -> str:
+        return normalize_email(self.cleaned_data["username"])
 
 
 class EmailStepForm(forms.Form):

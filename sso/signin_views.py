@@ -39,10 +39,14 @@ class EmailFirstSignInView(SignInView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         if "step" not in context:
-            wants_password = self.request.method == "POST" or self.request.GET.get("method") == "password"
-            context["step"] = "password" if wants_password else "email"
+            context["step"] = "password"
         context["recovery_url"] = reverse("sso_recovery_sign_in")
         return context
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.GET.get("method") == "password":
+            return super().get(request, *args, **kwargs)
+        return self.render_to_response(self.get_context_data(form=EmailStepForm(), step="email"))
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "password" not in request.POST:
@@ -96,7 +100,7 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
         return render(request, "sso/recovery_sign_in.html", {"form": form})
     if not form.is_valid():
         return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
-    email = form.cleaned_data["email"]
+    email = form.cleaned_data["username"]
     # Passing method lets the sign-in failure audit say "recovery"; axes checks its lockout here first.
     user = authenticate(request, username=email, password=form.cleaned_data["password"], method="recovery")
     used = recovery.use_code(user, form.cleaned_data["recovery_code"]) if user is not None else None
