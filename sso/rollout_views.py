@@ -158,7 +158,7 @@ def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     try:
         missing = rollout.schedule_enforcement(connection, actor=request.user, **form.cleaned_data)
     except ActionRefused as exc:
-        form.add_error(None, exc.message)
+        messages.error(request, exc.message)
         return _rollout_page(request, org, connection, status=exc.status, schedule_form=form)
     when = form.cleaned_data["enforce_at"]
     messages.success(request, f"Enforcement is scheduled for {when:%Y-%m-%d %H:%M} UTC; members were emailed.")
