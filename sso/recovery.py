@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.mail import send_mass_mail
@@ -187,6 +188,28 @@ def use_code(user: User, code: str, *, now: Any = None) -> tuple[RecoveryAccount
         subject = f"{user.email} signed in to {organization.name} with a recovery code"
         transaction.on_commit(lambda: send_mass_mail([(subject, body, None, [email]) for email in owners]))
     return account, remaining
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """A recovery code was used: the account, how many unused codes are left, and a new set (shown once) when it
+    was the last one."""
+
+    account: RecoveryAccount
+    remaining: int
+    new_codes: list[str] = field(default_factory=list)
+
+
+def redeem(user: User, code: str) -> Redeemed | None:
+    """Use one of ``user``'s recovery codes (``use_code``); when it was their last, issue a new set at once, so a
+    recovery account never runs out while SSO is enforced. None when the code is not valid for them."""
+    used = use_code(user, code)
+    if used is None:
+        return None
+    account, remaining = used
+    if remaining:
+        return Redeemed(account, remaining)
+    return Redeemed(account, CODES_PER_SET, generate_codes(account, actor=user))
 
 
 def guard_membership_change(membership: Membership, new_role: str | None, actor: Any) -> None:

@@ -103,20 +103,18 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
     email = form.cleaned_data["username"]
     # Passing method lets the sign-in failure audit say "recovery"; axes checks its lockout here first.
     user = authenticate(request, username=email, password=form.cleaned_data["password"], method="recovery")
-    used = recovery.use_code(user, form.cleaned_data["recovery_code"]) if user is not None else None
-    if user is not None and used is None:
+    redeemed = recovery.redeem(user, form.cleaned_data["recovery_code"]) if user is not None else None
+    if user is not None and redeemed is None:
         # Right password, wrong code: a failure like any other, for the same limits.
         user_login_failed.send(sender=__name__, credentials={"username": email, "method": "recovery"}, request=request)
-    if used is None:
+    if redeemed is None:
         form.add_error(None, FAILED_RECOVERY)
         return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
-    account, remaining = used
     sign_in(request, user, method="recovery", backend=user.backend)
-    organization = account.organization
-    if remaining == 0:
-        # The last code was just used: a new set is made and shown now, so this account never runs out.
-        codes = recovery.generate_codes(account, actor=user)
-        return codes_response(request, organization, codes, regenerated=True)
+    organization, remaining = redeemed.account.organization, redeemed.remaining
+    if redeemed.new_codes:
+        # The last code was just used: the new set is shown now, once.
+        return codes_response(request, organization, redeemed.new_codes, regenerated=True)
     messages.warning(
         request,
         f"You signed in to {organization.name} with a recovery code ({remaining} left). Every owner was emailed.",
