@@ -104,9 +104,13 @@ def claim(organization: Organization, *, actor: User, domain: str) -> VerifiedDo
             )
         if VerifiedDomain.objects.filter(organization=organization).count() >= MAX_CLAIMS_PER_ORG:
             raise ActionRefused(f"An organization can claim at most {MAX_CLAIMS_PER_ORG} domains.", code="too_many")
-        claimed = VerifiedDomain.objects.create(
-            organization=organization, domain=name, challenge=secrets.token_urlsafe(24), created_by=actor
-        )
+        try:
+            with transaction.atomic():
+                claimed = VerifiedDomain.objects.create(
+                    organization=organization, domain=name, challenge=secrets.token_urlsafe(24), created_by=actor
+                )
+        except IntegrityError:  # the same claim submitted twice at once
+            raise ActionRefused(f"{name} is already claimed here.", code="duplicate", status=409) from None
         audit.record(
             "sso.domain_claimed",
             organization=organization,

@@ -2,7 +2,7 @@
 where email-first sign-in sends an address, and the short test sessions of the rollout's test plan.
 
 Enforcement is per organization. On an enforcing organization's pages a session passes when it signed in through
-that organization's connection, is a recovery sign-in of one of its recovery accounts, or belongs to a listed
+that organization's connection, is a recovery sign-in with one of that organization's codes, or belongs to a listed
 exception of its confirmed fallback login policy. Any other session is sent to the organization's IdP; it ends when
 it is good for none of the person's organizations. Password sign-in itself is refused only when every organization
 of the account enforces SSO.
@@ -33,6 +33,7 @@ from sso.rollout import apply_due_enforcements, record_test_plan_item
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
 # Session keys: connections this session signed in through; a running test session; a test session that timed out.
 VERIFIED_SESSION_KEY = "sso_verified_connections"
+RECOVERY_SESSION_KEY = "sso_recovery_organization"  # the organization whose recovery code signed this session in
 TEST_SESSION_KEY = "sso_test_session"
 TEST_TIMED_OUT_KEY = "sso_test_timed_out"
 
@@ -67,7 +68,11 @@ def session_satisfies(request: HttpRequest, connection: SSOConnection, membershi
     method = request.session.get("auth_method")
     if method in PROTOCOL_METHODS and connection.pk in request.session.get(VERIFIED_SESSION_KEY, []):
         return True
-    if method == "recovery" and RecoveryAccount.objects.filter(membership=membership).exists():
+    if (
+        method == "recovery"
+        and request.session.get(RECOVERY_SESSION_KEY) == membership.organization_id
+        and RecoveryAccount.objects.filter(membership=membership).exists()
+    ):
         return True
     if readiness.confirmed_exception(connection, membership):
         record_throttled(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.mail import send_mass_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -84,7 +84,15 @@ def designate(organization: Organization, *, actor: User, membership: Membership
             )
         if RecoveryAccount.objects.filter(membership=membership).exists():
             raise ActionRefused(f"{membership.user.email} is already a recovery account.", code="duplicate", status=409)
-        account = RecoveryAccount.objects.create(organization=organization, membership=membership, designated_by=actor)
+        try:
+            with transaction.atomic():
+                account = RecoveryAccount.objects.create(
+                    organization=organization, membership=membership, designated_by=actor
+                )
+        except IntegrityError:  # designated twice at once
+            raise ActionRefused(
+                f"{membership.user.email} is already a recovery account.", code="duplicate", status=409
+            ) from None
         audit.record(
             "sso.recovery_designated",
             organization=organization,

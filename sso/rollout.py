@@ -152,7 +152,7 @@ def add_password_exception(
             raise ActionRefused("Choose a member of this organization.", code="bad_member", status=400)
         if SSOPasswordException.objects.filter(connection=connection, membership=membership).exists():
             raise ActionRefused(f"{membership.user.email} is already an exception.", code="duplicate", status=409)
-        exception = SSOPasswordException.objects.create(
+        exception = SSOPasswordException.objects.create(  # unique per member; the row lock above serializes
             connection=connection, membership=membership, reason=reason[:200], created_by=actor
         )
         audit.record(

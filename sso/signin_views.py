@@ -26,7 +26,13 @@ from orgsecurity.auth import sign_in
 from orgsecurity.forms import EmailAuthenticationForm
 from orgsecurity.views import SignInView
 from sso import recovery
-from sso.enforcement import enforced_connection, password_refused_by, route_for_email, sso_login_url
+from sso.enforcement import (
+    RECOVERY_SESSION_KEY,
+    enforced_connection,
+    password_refused_by,
+    route_for_email,
+    sso_login_url,
+)
 from sso.rollout_forms import EmailStepForm, RecoverySignInForm
 from sso.rollout_views import codes_response
 
@@ -111,6 +117,7 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
         form.add_error(None, FAILED_RECOVERY)
         return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
     sign_in(request, user, method="recovery", backend=user.backend)
+    request.session[RECOVERY_SESSION_KEY] = redeemed.account.organization_id
     organization, remaining = redeemed.account.organization, redeemed.remaining
     if redeemed.new_codes:
         # The last code was just used: the new set is shown now, once.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from django.core.cache import cache
 from django.http import HttpResponseRedirect
 from django.test import Client
 
@@ -22,6 +23,12 @@ from sso.models import SSOConnection, SSOTestPlanItem
 from sso.protocols import HANDLERS
 
 IDP_ISSUER = "https://idp.acme.test/saml"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttled audit events (refusals) remember their window in the shared cache; start every test without one."""
+    cache.clear()
 
 
 class ScriptedIdP:

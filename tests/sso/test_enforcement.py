@@ -57,13 +57,19 @@ def test_enforcement_is_per_organization(enforced, idp, member, other_org):
     assert browser.get("/orgs/globex/").status_code == 200
 
 
-def test_a_recovery_session_passes_only_for_recovery_accounts(enforced, client_for, owner, admin):
-    for user, expected in ((owner, 200), (admin, 302)):
+def test_a_recovery_session_passes_only_where_its_code_belongs(enforced, client_for, owner, admin, org, other_org):
+    def recovery_session(user, organization):
         browser = client_for(user)
         session = browser.session
         session["auth_method"] = "recovery"
+        session["sso_recovery_organization"] = organization.pk  # what /accounts/recovery/ leaves (test_recovery)
         session.save()
-        assert browser.get("/orgs/acme/").status_code == expected
+        return browser
+
+    assert recovery_session(owner, org).get("/orgs/acme/").status_code == 200
+    assert recovery_session(admin, org).get("/orgs/acme/").status_code == 302  # not a recovery account
+    add_member(other_org, owner, "owner")
+    assert recovery_session(owner, other_org).get("/orgs/acme/").status_code == 302  # a code of another org
 
 
 def test_listed_exceptions_keep_password_sessions_once_confirmed(enforced, client_for, owner, org):

@@ -91,6 +91,7 @@ def test_recovery_sign_in_works_while_enforced_and_the_idp_is_down(
     assert response.status_code == 302
     assert response["Location"] == f"/orgs/acme/settings/security/sso/{enforced.connection.pk}/rollout/"
     assert browser.session["auth_method"] == "recovery"
+    assert browser.session["sso_recovery_organization"] == enforced.connection.organization_id
     assert browser.get("/orgs/acme/members/").status_code == 200
     assert sorted(message.to[0] for message in mail.outbox) == sorted([owner.email, admin.email])
     assert "signed in to Acme Inc. with a recovery code" in mail.outbox[0].subject
