@@ -98,7 +98,7 @@ def claim(connection: SSOConnection, key: str) -> SSOPendingLogin:
     """
     with transaction.atomic():
         pending = (
-            SSOPendingLogin.objects.select_for_update()
+            SSOPendingLogin.objects.select_for_update(of=("self",))  # test_run/user joins are nullable
             .select_related("connection", "test_run")
             .filter(connection=connection, key=key)
             .first()
@@ -142,7 +142,7 @@ def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOP
         raise SSOSignInRefused("This sign-in link is not valid. Start the sign-in again.", code="bad_token", status=400)
     with transaction.atomic():
         pending = (
-            SSOPendingLogin.objects.select_for_update()
+            SSOPendingLogin.objects.select_for_update(of=("self",))  # test_run/user joins are nullable
             .select_related("connection__organization", "test_run", "user")
             .filter(finish_token_hash=_sha256(token), connection__organization__slug=org_slug)
             .first()

@@ -31,7 +31,8 @@ SCHEDULED_ACTOR_LABEL = "Scheduled SSO enforcement"
 
 
 def _lock(connection: SSOConnection) -> SSOConnection:
-    return SSOConnection.objects.select_for_update().select_related("organization", "admin_owner").get(pk=connection.pk)
+    # Not admin_owner: a nullable (outer) join cannot be locked on PostgreSQL.
+    return SSOConnection.objects.select_for_update().select_related("organization").get(pk=connection.pk)
 
 
 # --- hooks for other apps ----------------------------------------------------------------------------------------

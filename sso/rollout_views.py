@@ -174,6 +174,7 @@ def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
 @require_POST
 @require_recent_auth
 def unschedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Drop the enforcement date (the status stays)."""
     _, connection = _load(request, org_slug, connection_id)
     rollout.cancel_scheduled_enforcement(connection, actor=request.user)
     messages.success(request, "The enforcement date is cancelled.")
@@ -183,6 +184,7 @@ def unschedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 @require_POST
 @require_recent_auth
 def test_group(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Choose the members and teams who may sign in through SSO while testing."""
     org, connection = _load(request, org_slug, connection_id)
     form = TestGroupForm(request.POST, organization=org.organization)
     if not form.is_valid():
@@ -197,6 +199,7 @@ def test_group(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 @require_POST
 @require_recent_auth
 def confirm_fallback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Confirm who keeps password sign-in under enforcement (recovery accounts and listed exceptions)."""
     _, connection = _load(request, org_slug, connection_id)
     rollout.confirm_fallback_policy(connection, actor=request.user)
     messages.success(request, "Fallback login policy confirmed.")
@@ -206,6 +209,7 @@ def confirm_fallback(request: HttpRequest, org_slug: str, connection_id: int) ->
 @require_POST
 @require_recent_auth
 def add_exception(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """List a member who keeps password sign-in under enforcement, with the reason."""
     org, connection = _load(request, org_slug, connection_id)
     form = ExceptionForm(request.POST, organization=org.organization)
     if not form.is_valid():
@@ -222,6 +226,7 @@ def add_exception(request: HttpRequest, org_slug: str, connection_id: int) -> Ht
 @require_POST
 @require_recent_auth
 def remove_exception(request: HttpRequest, org_slug: str, connection_id: int, exception_id: int) -> HttpResponse:
+    """Take a listed exception's password sign-in away."""
     _, connection = _load(request, org_slug, connection_id)
     exception = _exception_of(connection, exception_id)
     rollout.remove_password_exception(exception, actor=request.user)
@@ -285,6 +290,7 @@ def _recovery_page(request: HttpRequest, org: OrgContext, *, status: int = 200, 
 
 @require_GET
 def recovery_accounts(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Recovery accounts and their unused codes; owners add and remove them, holders make their codes."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     return _recovery_page(request, org)
 
@@ -292,6 +298,7 @@ def recovery_accounts(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 @require_recent_auth
 def designate_recovery(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Owners make an owner or admin a recovery account."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     form = DesignateForm(request.POST, organization=org.organization)
     if org.role != Role.OWNER:
@@ -313,6 +320,7 @@ def designate_recovery(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 @require_recent_auth
 def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> HttpResponse:
+    """Owners take break-glass access away (not the last owner's while enforced)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     account = get_org_object(org, RecoveryAccount.objects.select_related("membership__user"), pk=account_id)
     try:
@@ -361,6 +369,7 @@ def _domains_page(request: HttpRequest, org: OrgContext, *, status: int = 200, f
 
 @require_GET
 def domain_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Claimed and verified email domains, with the TXT record each needs."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     return _domains_page(request, org)
 
@@ -368,6 +377,7 @@ def domain_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 @require_recent_auth
 def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Claim an email domain; it counts once verified."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     form = DomainForm(request.POST)
     if not form.is_valid():
@@ -384,6 +394,7 @@ def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 @require_recent_auth
 def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
+    """Look up the claim's TXT record and verify the domain when it holds the challenge."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
     try:
@@ -398,6 +409,7 @@ def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpRe
 @require_POST
 @require_recent_auth
 def remove_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
+    """Drop a claimed or verified domain."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
     domains.remove(claimed, actor=request.user)

@@ -43,6 +43,7 @@ def _page(request: HttpRequest, organization: Organization, *, status: int = 200
 @require_GET
 @staff_only
 def domains_page(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """An organization's claimed and verified email domains, for platform staff."""
     organization = get_object_or_404(Organization, slug=org_slug)
     return _page(request, organization)
 
@@ -50,6 +51,7 @@ def domains_page(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 @staff_only
 def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
+    """Platform staff mark a claimed domain verified, with a note saying how ownership was checked."""
     organization = get_object_or_404(Organization, slug=org_slug)
     claimed = get_object_or_404(VerifiedDomain, organization=organization, pk=domain_id)
     form = SupportVerifyForm(request.POST)

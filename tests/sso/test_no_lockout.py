@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from orgsecurity import actions as org_actions
 from orgsecurity.actions import ActionRefused
@@ -37,7 +37,7 @@ from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOTestPlanI
 from sso.protocols import HANDLERS
 from tests.conftest import make_org, make_user
 
-EXAMPLES = 100  # sequences per CI run
+EXAMPLES = 60  # sequences per CI run
 STEPS = 30  # steps per sequence at most
 PEOPLE = 5  # person 0 creates the organization as its owner; 1-3 join at the start; 4 is outside; all come and go
 STARTING_ROLES = {1: Role.ADMIN, 2: Role.MEMBER, 3: Role.MEMBER}
@@ -121,6 +121,18 @@ class RolloutMachine(RuleBasedStateMachine):
     def identity_of(self, user: User) -> AssertedIdentity:
         return AssertedIdentity(issuer="https://idp.test", subject=f"sub-{user.pk}", subject_format="persistent")
 
+    # --- where a sequence starts ----------------------------------------------------------------------------
+
+    @initialize(start=st.sampled_from(["fresh", "ready", "enforced", "scheduled"]))
+    def starting_point(self, start):
+        """Start from a fresh connection, or one whose checklist is done, already enforced, or scheduled: so most
+        sequences spend their steps where a lockout could happen."""
+        if start == "fresh":
+            return
+        self.everything_on_the_checklist(0, then_enforce=start == "enforced")
+        if start == "scheduled":
+            self.schedule(0, days=1)  # due at the first "time passes"
+
     # --- what admins do ------------------------------------------------------------------------------------
 
     @rule(who=people, status=st.sampled_from(["off", "testing", "on"]))
@@ -201,11 +213,20 @@ class RolloutMachine(RuleBasedStateMachine):
 
     @rule(days=st.integers(min_value=1, max_value=9))
     def time_passes(self, days):
-        self.clock += timedelta(days=days)
+        self.time_passes_to(self.clock + timedelta(days=days))
+
+    def time_passes_to(self, moment):
+        self.clock = moment
         rollout.apply_due_enforcements()  # what the next request or sign-in does
         connection = SSOConnection.objects.get(pk=self.connection.pk)
         if connection.enforcement_postponed_at is not None:
             assert connection.enforcement_postponed_reasons, "a postponement must say why"
+
+    @rule()
+    def the_scheduled_date_arrives(self):
+        connection = SSOConnection.objects.get(pk=self.connection.pk)
+        if connection.enforce_at is not None:
+            self.time_passes_to(max(self.clock, connection.enforce_at) + timedelta(minutes=1))
 
     @rule()
     def certificate_expires(self):
