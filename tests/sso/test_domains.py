@@ -146,3 +146,21 @@ def test_support_marks_a_claim_verified_and_it_is_audited_as_support(client_for,
     assert event.actor_label == "staff@platform.test (platform support)"
     assert event.details == {"via": "support", "note": "ticket 42: checked the registrar"}
     assert client_for(staff).post(url, {"note": "again"}).status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("dns.example", "is not ip, ip:port or [ipv6]:port"), ("127.0.0.1:0", "has a port outside 1-65535")],
+)
+def test_bad_nameserver_settings_stop_start_up(value, message):
+    from tests.core.test_settings import run_manage
+
+    result = run_manage("check", DEBUG="1", SSO_DNS_NAMESERVERS=value)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_nameserver_settings_accept_ports_and_ipv6():
+    from tests.core.test_settings import run_manage
+
+    result = run_manage("check", DEBUG="1", SSO_DNS_NAMESERVERS="127.0.0.1:8853,[::1]:8853,192.0.2.53")
+    assert result.returncode == 0, result.stderr
