@@ -62,7 +62,7 @@ def _rollout_page(
         "problems": refused if refused is not None else problems,
         "refused": refused is not None,
         "can_enforce": connection.status in rollout.SCHEDULABLE and not problems,
-        "moves": sorted(actions.ALLOWED_MOVES.get(connection.status, set()) - {SSOConnection.Status.ENFORCED}),
+        "moves": _other_moves(connection),
         "schedulable": connection.status in rollout.SCHEDULABLE,
         "schedule_form": forms.get("schedule_form")
         or ScheduleForm(initial={"support_contact": connection.support_contact, "enforce_at": connection.enforce_at}),
@@ -90,6 +90,14 @@ def _rollout_page(
         "member_count": Membership.objects.filter(organization=organization).count(),
     }
     return render(request, "sso/rollout.html", context, status=status)
+
+
+def _other_moves(connection: SSOConnection) -> list[str]:
+    """Status moves offered besides "Enforce" and, from on or enforced, the two rollback buttons."""
+    moves = actions.ALLOWED_MOVES.get(connection.status, set()) - {SSOConnection.Status.ENFORCED}
+    if connection.status in (SSOConnection.Status.ON, SSOConnection.Status.ENFORCED):
+        moves -= set(actions.ROLLBACK_TARGETS)
+    return sorted(moves)
 
 
 def _load(request: HttpRequest, org_slug: str, connection_id: int) -> tuple[OrgContext, SSOConnection]:
