@@ -3,7 +3,8 @@
 Theme apps add their support pages and actions for one organization to ``org_patterns``, one include
 each, so they live under /support/orgs/<org_slug>/<app>/..., for example::
 
-    path("allowlist/", include("allowlist.support_urls")),   # e.g. .../allowlist/disable/
+    path("allowlist/", include("allowlist.support_urls")),
+    path("domains/", include("sso.support_urls")),   # e.g. .../allowlist/disable/
     path("sso/", include("sso.support_urls")),               # e.g. .../sso/domains/<id>/verify/
 
 Their views wear ``audit.support.staff_only`` and load the organization with
@@ -22,6 +23,7 @@ org_patterns = [
     path("audit/export.csv", support_views.organization_audit_export, {"fmt": "csv"}, name="org_export_csv"),
     path("audit/export.jsonl", support_views.organization_audit_export, {"fmt": "jsonl"}, name="org_export_jsonl"),
     path("allowlist/", include("allowlist.support_urls")),
+    path("domains/", include("sso.support_urls")),
 ]
 
 urlpatterns = [

@@ -6,9 +6,7 @@ A key is listed (with every reason that applies) when it is not revoked and not 
   so a row here means a membership disappeared some other way) or the owning account was deleted;
 - ``unused``: not used for 90 days; ``never_used``: never used at all;
 - ``no_expiry``: it never expires;
-- ``before_sso``: it was created before SSO enforcement started. The start is the latest ``sso.enforced`` audit
-  event of an enforced SSO connection (SSOConnection has no enforcement date field); when SSO is enforced but
-  no such event exists the category is skipped and the report says so;
+- ``before_sso``: it was created before SSO enforcement started (the enforced connection's ``enforced_at``);
 - ``flagged``: flagged for review (SSO enforcement started, or an SSO identity was unlinked).
 """
 
@@ -20,13 +18,11 @@ from datetime import datetime, timedelta
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from audit.models import AuditEvent
 from keys.models import APIKey
 from orgsecurity.models import Membership, Organization
 from sso.models import SSOConnection
 
 UNUSED_AFTER = timedelta(days=90)
-SSO_CONNECTION_TYPE = "sso.ssoconnection"
 
 REASONS = {
     "owner_left": "Owner left the organization",
@@ -59,27 +55,18 @@ class StaleReport:
 
 
 def sso_enforced_since(organization: Organization) -> tuple[datetime | None, str]:
-    """When SSO enforcement (the current one) started, and a sentence for the report.
-
-    Reads the latest ``sso.enforced`` audit event for an SSO connection whose status is ``enforced`` (by target,
-    or else the organization's latest ``sso.enforced`` event). ``(None, why)`` when not enforced or no date.
-    """
-    enforced = [
-        str(pk)
-        for pk in SSOConnection.objects.filter(
-            organization=organization, status=SSOConnection.Status.ENFORCED
-        ).values_list("pk", flat=True)
-    ]
-    if not enforced:
+    """When SSO enforcement (the current one) started, and a sentence for the report; ``(None, why)`` when SSO is
+    not enforced."""
+    started = (
+        SSOConnection.objects.filter(organization=organization, status=SSOConnection.Status.ENFORCED)
+        .exclude(enforced_at=None)
+        .order_by("enforced_at")
+        .values_list("enforced_at", flat=True)
+        .first()
+    )
+    if started is None:
         return None, "SSO is not enforced, so no key predates enforcement."
-    events = AuditEvent.objects.filter(organization=organization, action="sso.enforced").order_by("-seq")
-    event = events.filter(target_type=SSO_CONNECTION_TYPE, target_id__in=enforced).first() or events.first()
-    if event is None:
-        return None, (
-            "SSO is enforced, but no enforcement date is on record (no sso.enforced audit event), so keys created "
-            "before enforcement cannot be picked out; that check is skipped."
-        )
-    return event.occurred_at, f"SSO enforcement started {event.occurred_at:%Y-%m-%d %H:%M} UTC."
+    return started, f"SSO enforcement started {started:%Y-%m-%d %H:%M} UTC."
 
 
 def stale_report(organization: Organization, *, now: datetime | None = None) -> StaleReport:

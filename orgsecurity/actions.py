@@ -8,6 +8,7 @@ Refusals raise ActionRefused with a message meant for the person who tried.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +40,17 @@ def _lock_org(organization: Organization) -> Organization:
 
 def _owner_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+# Theme apps refuse membership changes that would break their own rules (e.g. SSO: removing its admin owner, or the
+# last owner recovery account while SSO is enforced). Each is called inside the change's transaction, after the
+# last-owner check, as guard(membership, new_role, actor) with new_role None for a removal; it raises ActionRefused.
+MEMBERSHIP_CHANGE_GUARDS: list[Callable[[Membership, str | None, Any], None]] = []
+
+
+def _run_membership_guards(membership: Membership, new_role: str | None, actor: Any) -> None:
+    for guard in MEMBERSHIP_CHANGE_GUARDS:
+        guard(membership, new_role, actor)
 
 
 def _actor_membership(organization: Organization, actor: User) -> Membership:
@@ -238,6 +250,7 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
                 code="last_owner",
                 status=409,
             )
+        _run_membership_guards(membership, role, actor)
         membership.role = role
         membership.save(update_fields=["role"])
         audit.record(
@@ -269,6 +282,7 @@ def remove_member(membership: Membership, *, actor: User) -> None:
                 code="last_owner",
                 status=409,
             )
+        _run_membership_guards(membership, None, actor)
         audit.record(
             "member.removed",
             organization=organization,

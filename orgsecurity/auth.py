@@ -160,7 +160,8 @@ def _on_sign_in_failed(sender: Any, credentials: dict[str, Any], request: HttpRe
     user = User.objects.filter(email=email).first() if email else None
     reason = "locked out" if request is not None and getattr(request, "axes_locked_out", False) else "wrong password"
     actor = Actor.user(user) if user else Actor.anonymous(email or "(no email)")
-    record_for_user_orgs("auth.sign_in_failed", user, actor=actor, details={"method": "password", "reason": reason})
+    method = str((credentials or {}).get("method") or "password")[:20]  # e.g. "recovery" (sso.signin_views)
+    record_for_user_orgs("auth.sign_in_failed", user, actor=actor, details={"method": method, "reason": reason})
 
 
 @receiver(user_locked_out, dispatch_uid="orgsecurity_locked_out")

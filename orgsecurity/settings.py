@@ -137,6 +137,8 @@ ORG_PIPELINE_CHECKS = [
     "sessions_policy.enforcement.check_tracked_session",
     "sessions_policy.enforcement.check_session_timeouts",
     "sessions_policy.enforcement.check_single_session",
+    # Keep last: SSO enforcement (password sessions of an SSO-only organization go to its IdP).
+    "sso.enforcement.check_sso_enforcement",
 ]
 
 # One-to-one policy rows of the organization loaded together with the membership (one query per request for all
@@ -227,6 +229,8 @@ AXES_LOCKOUT_CALLABLE = "orgsecurity.auth.lockout_response"
 AXES_HANDLER = "orgsecurity.auth.LoginAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Never store these posted values in the failure log (axes always masks "password"); recovery_code: /accounts/recovery/.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "recovery_code"]
 AXES_VERBOSE = False
 # A separate per-account ceiling across all client IPs (OWASP ASVS 2.2.1: at most 100 failures an hour).
 LOGIN_ACCOUNT_FAILURE_CEILING = env_int("LOGIN_ACCOUNT_FAILURE_CEILING", 100, minimum=1, maximum=100)
@@ -310,6 +314,32 @@ for _item in SSO_METADATA_ALLOW_PRIVATE_HOSTS:
         raise ImproperlyConfigured(
             f"SSO_METADATA_ALLOW_PRIVATE_HOSTS item {_item!r} is not an IP address or CIDR (or use 1 to allow all)."
         ) from exc
+
+
+# --- SSO: verified domains -------------------------------------------------------------------------------
+def _dns_nameservers() -> list[tuple[str, int]]:
+    """SSO_DNS_NAMESERVERS: comma-separated ``ip``, ``ip:port`` or ``[ipv6]:port`` entries (empty: system resolvers)."""
+    servers = []
+    for item in env_list("SSO_DNS_NAMESERVERS"):
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+        try:
+            ipaddress.ip_address(host)
+            number = int(port)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"SSO_DNS_NAMESERVERS item {item!r} is not ip, ip:port or [ipv6]:port.") from exc
+        if not 0 < number < 65536:
+            raise ImproperlyConfigured(f"SSO_DNS_NAMESERVERS item {item!r} has a port outside 1-65535.")
+        servers.append((host, number))
+    return servers
+
+
+SSO_DNS_NAMESERVERS = _dns_nameservers()
+SSO_DNS_TIMEOUT_SECONDS = env_int("SSO_DNS_TIMEOUT_SECONDS", 5, minimum=1, maximum=30)
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from orgsecurity import views
+from sso.signin_views import EmailFirstSignInView
 
 org_patterns = [
     path("", views.dashboard, name="org_dashboard"),
@@ -22,9 +23,10 @@ org_patterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("accounts/login/", views.SignInView.as_view(), name="login"),
+    path("accounts/login/", EmailFirstSignInView.as_view(), name="login"),
     path("accounts/logout/", views.sign_out_view, name="logout"),
     path("accounts/", include("sessions_policy.account_urls")),
+    path("accounts/", include("sso.account_urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("sso/<slug:org_slug>/", include("sso.urls")),
     path("api/v1/", include("keys.api_urls")),

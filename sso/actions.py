@@ -14,19 +14,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
+from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
+from sso import readiness
 from sso.identity import AssertedIdentity
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
 
-# Moves allowed between statuses. "testing" and "enforced" come with the rollout guardrails.
+# Moves allowed between statuses: off ↔ testing ↔ on, testing or on → enforced (guarded: see
+# sso.readiness.enforcement_problems), and from any status back to a lower one (rollback).
 ALLOWED_MOVES: dict[str, set[str]] = {
-    SSOConnection.Status.OFF: {SSOConnection.Status.ON},
-    SSOConnection.Status.ON: {SSOConnection.Status.OFF},
-    SSOConnection.Status.TESTING: {SSOConnection.Status.OFF, SSOConnection.Status.ON},
+    SSOConnection.Status.OFF: {SSOConnection.Status.TESTING},
+    SSOConnection.Status.TESTING: {SSOConnection.Status.OFF, SSOConnection.Status.ON, SSOConnection.Status.ENFORCED},
+    SSOConnection.Status.ON: {SSOConnection.Status.OFF, SSOConnection.Status.TESTING, SSOConnection.Status.ENFORCED},
     SSOConnection.Status.ENFORCED: {SSOConnection.Status.OFF, SSOConnection.Status.ON, SSOConnection.Status.TESTING},
 }
+ROLLBACK_TARGETS = (SSOConnection.Status.TESTING, SSOConnection.Status.OFF)
 GENERAL_FIELDS = ("name", "admin_owner", "attribute_map", "allow_jit", "jit_default_role")
 
 
@@ -104,30 +108,111 @@ def update_connection(connection: SSOConnection, *, actor: User, **values: Any) 
     return changes
 
 
-def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOConnection:
-    """Move the connection to ``status`` when that move is allowed; raises ActionRefused with the reason."""
-    with transaction.atomic():
-        connection = (
-            SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
+class EnforcementRefused(ActionRefused):
+    """Enforcement was refused; ``problems`` lists every guard that does not hold (sso.readiness.Problem)."""
+
+    def __init__(self, problems: list[readiness.Problem]) -> None:
+        super().__init__(
+            "SSO cannot be enforced yet: " + " ".join(problem.message for problem in problems),
+            code="not_ready",
+            status=409,
         )
-        old = connection.status
-        if status == old:
-            return connection
-        if status not in ALLOWED_MOVES.get(old, set()):
-            raise ActionRefused(
-                f"SSO cannot go from {connection.get_status_display()} to {SSOConnection.Status(status).label}.",
-                code="bad_move",
-                status=409,
+        self.problems = problems
+
+
+def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOConnection:
+    """Move the connection to ``status`` when that move is allowed; raises ActionRefused with the reason.
+
+    Moving to enforced checks every guard at this moment and raises EnforcementRefused listing all that fail.
+    Moving down (rollback) ends any scheduled enforcement.
+    """
+    if status not in SSOConnection.Status.values:
+        raise ActionRefused(f"{status!r} is not an SSO status.", code="bad_status")
+    try:
+        with transaction.atomic():
+            connection = (
+                SSOConnection.objects.select_for_update(of=("self",))
+                .select_related("organization")
+                .get(pk=connection.pk)
             )
-        connection.status = status
-        connection.save(update_fields=["status", "updated_at"])
-        audit.record(
-            "sso.status_changed",
+            old = connection.status
+            if status == old:
+                return connection
+            if status not in ALLOWED_MOVES.get(old, set()):
+                raise ActionRefused(
+                    f"SSO cannot go from {connection.get_status_display()} to {SSOConnection.Status(status).label}."
+                    + (" Go through testing first." if old == SSOConnection.Status.OFF else ""),
+                    code="bad_move",
+                    status=409,
+                )
+            if status == SSOConnection.Status.ENFORCED:
+                problems = readiness.enforcement_problems(connection, actor=actor)
+                if problems:
+                    raise EnforcementRefused(problems)
+                return enforce_locked(connection, actor=actor, via="manual")
+            _move(connection, actor=actor, status=status)
+    except EnforcementRefused as exc:
+        # Recorded after the rollback above, so the refusal is in the log even though nothing changed.
+        record_throttled(
+            "sso.enforcement_refused",
+            throttle_key=f"{connection.pk}:{getattr(actor, 'pk', '')}",
             organization=connection.organization,
             actor=actor,
             target=connection,
-            changes={"status": [old, status]},
+            details={"reasons": [problem.code for problem in exc.problems]},
         )
+        raise
+    return connection
+
+
+def rollback(connection: SSOConnection, *, actor: User, to: str = SSOConnection.Status.TESTING) -> SSOConnection:
+    """Roll SSO back to testing or off in one step (from on or enforced): password sign-in works again for everyone
+    and any scheduled enforcement is dropped. Raises ActionRefused for another target or when already there."""
+    if to not in ROLLBACK_TARGETS:
+        raise ActionRefused("Roll back to testing or off.", code="bad_rollback", status=400)
+    if readiness.STATUS_RANK[to] >= readiness.STATUS_RANK[SSOConnection.objects.get(pk=connection.pk).status]:
+        raise ActionRefused(
+            f"SSO is not above {SSOConnection.Status(to).label}, so there is nothing to roll back.",
+            code="nothing_to_roll_back",
+            status=409,
+        )
+    return set_status(connection, actor=actor, status=to)
+
+
+def _move(connection: SSOConnection, *, actor: Any, status: str, via: str = "manual") -> None:
+    """Write a status change on a locked connection and audit it (inside the caller's transaction)."""
+    old = connection.status
+    rolled_back = readiness.STATUS_RANK[status] < readiness.STATUS_RANK[old]
+    connection.status = status
+    now = timezone.now()
+    if status == SSOConnection.Status.TESTING:
+        connection.testing_started_at = now
+    if status == SSOConnection.Status.ENFORCED:
+        connection.enforced_at = now
+    elif old == SSOConnection.Status.ENFORCED:
+        connection.enforced_at = None
+    if rolled_back or status in (SSOConnection.Status.OFF, SSOConnection.Status.ENFORCED):
+        connection.enforce_at = None
+        connection.enforcement_postponed_at = None
+        connection.enforcement_postponed_reasons = []
+    connection.save()
+    audit.record(
+        "sso.status_changed",
+        organization=connection.organization,
+        actor=actor,
+        target=connection,
+        changes={"status": [old, status]},
+        details={"via": via, "rollback": rolled_back},
+    )
+
+
+def enforce_locked(connection: SSOConnection, *, actor: Any, via: str) -> SSOConnection:
+    """Enforce a connection already locked and checked by the caller (``set_status`` or the scheduled
+    enforcement), in the caller's transaction; hands over to ``sso.rollout.on_enforcement_started``."""
+    from sso.rollout import on_enforcement_started
+
+    _move(connection, actor=actor, status=SSOConnection.Status.ENFORCED, via=via)
+    on_enforcement_started(connection, actor=actor)
     return connection
 
 
@@ -185,9 +270,13 @@ def link_identity(
 
 
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
-    """Remove a link between a person and their IdP identity (they sign in with a password or link again)."""
+    """Remove a link between a person and their IdP identity (they sign in with a password or link again).
+    Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``)."""
+    from sso.rollout import on_identity_unlinked
+
     with transaction.atomic():
         connection = linked.connection
+        on_identity_unlinked(linked, actor=actor)
         audit.record(
             "sso.identity_unlinked",
             organization=connection.organization,
@@ -198,16 +287,38 @@ def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
         linked.delete()
 
 
-def start_test_run(connection: SSOConnection, *, actor: User) -> SSOTestRun:
-    """Create a pending test run; the protocol then sends the admin to the IdP."""
+MAX_TEST_SESSION_SECONDS = 3600
+
+
+def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: int = 0) -> SSOTestRun:
+    """Create a pending test run; the protocol then sends the admin to the IdP.
+
+    ``session_seconds`` > 0 asks for a real SSO sign-in with a session that short, so logout and the session
+    timeout (and signing in again) can be seen as members would see them; 0 only checks the IdP's answer.
+    """
+    if not 0 <= session_seconds <= MAX_TEST_SESSION_SECONDS:
+        raise ActionRefused("A test session lasts at most an hour.", code="bad_session_seconds")
     with transaction.atomic():
-        run = SSOTestRun.objects.create(connection=connection, actor=actor)
-        audit.record("sso.test_started", organization=connection.organization, actor=actor, target=connection)
+        run = SSOTestRun.objects.create(connection=connection, actor=actor, session_seconds=session_seconds)
+        audit.record(
+            "sso.test_started",
+            organization=connection.organization,
+            actor=actor,
+            target=connection,
+            details={"session_seconds": session_seconds},
+        )
     return run
 
 
 def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict[str, Any], error: str = "") -> None:
-    """Store a test run's result (what came back, or what went wrong and what to change) and audit it."""
+    """Store a test run's result (what came back, or what went wrong and what to change) and audit it.
+
+    It also counts for the rollout's test plan: a success shows login working, a failure shows the failed-login
+    page members would see.
+    """
+    from sso.models import SSOTestPlanItem
+    from sso.rollout import record_test_plan_item
+
     with transaction.atomic():
         updated = SSOTestRun.objects.filter(pk=run.pk, result=SSOTestRun.Result.PENDING).update(
             result=SSOTestRun.Result.SUCCESS if success else SSOTestRun.Result.FAILURE,
@@ -229,6 +340,14 @@ def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict
                 "subject": details.get("subject", ""),
                 "subject_format": details.get("subject_format", ""),
             },
+        )
+        record_test_plan_item(
+            run.connection,
+            SSOTestPlanItem.Item.LOGIN if success else SSOTestPlanItem.Item.FAILED_LOGIN,
+            actor=actor,
+            via=SSOTestPlanItem.Via.TEST_RUN,
+            note="" if success else error,
+            test_run=run,
         )
 
 

@@ -8,14 +8,21 @@ class SsoConfig(AppConfig):
     verbose_name = "Single sign-on"
 
     def ready(self) -> None:
+        from orgsecurity.actions import MEMBERSHIP_CHANGE_GUARDS
         from sessions_policy.reauth import register_provider
+        from sso import enforcement  # noqa: F401 (connects the test-session logout receiver)
         from sso.oidc.handler import register_handler as register_oidc
         from sso.protocols import register
         from sso.reauth import start_reauthentication
+        from sso.recovery import guard_membership_change
         from sso.saml.handler import SAMLHandler
 
         register("saml", SAMLHandler())
         register_oidc()
+
+        # Keep SSO's admin owner, and while enforced an owner recovery account, through member changes.
+        if guard_membership_change not in MEMBERSHIP_CHANGE_GUARDS:
+            MEMBERSHIP_CHANGE_GUARDS.append(guard_membership_change)
 
         # Sessions signed in through an IdP re-authenticate there, with a forced fresh login.
         for method in ("saml", "oidc"):

@@ -10,3 +10,41 @@ register("sso.identity_unlinked", "{actor} unlinked {user_old} from the IdP iden
 register("sso.test_started", "{actor} started an SSO test of {target}", "sso")
 register("sso.tested", "{actor} tested {target}: {result} {error}", "sso")
 register("sso.sign_in_refused", "SSO sign-in through {target} refused: {reason}", "auth")
+
+# Rollout and enforcement
+register("sso.enforcement_refused", "{actor} tried to enforce SSO on {target}; refused: {reasons}", "sso")
+register("sso.enforcement_scheduled", "{actor} scheduled SSO enforcement of {target} for {enforce_at}", "sso")
+register(
+    "sso.enforcement_unscheduled",
+    "{actor} cancelled the SSO enforcement of {target} planned for {enforce_at_old}",
+    "sso",
+)
+register(
+    "sso.enforcement_postponed", "SSO enforcement of {target} planned for {enforce_at} postponed: {reasons}", "sso"
+)
+register(
+    "sso.test_group_changed", "{actor} changed the SSO test group of {target}: members {members}, teams {teams}", "sso"
+)
+register(
+    "sso.fallback_confirmed",
+    "{actor} confirmed the fallback login policy: recovery {recovery}, exceptions {exceptions}",
+    "sso",
+)
+register(
+    "sso.password_exception_added", "{actor} let {user} keep password sign-in under SSO enforcement: {reason}", "sso"
+)
+register("sso.password_exception_removed", "{actor} removed the password sign-in exception of {user_old}", "sso")
+register(
+    "sso.password_exception_used", "{actor} used password sign-in under SSO enforcement as a listed exception", "auth"
+)
+register("sso.password_session_refused", "A {method} session of {actor} was sent to the IdP of {target}", "auth")
+register("sso.password_sign_in_refused", "Password sign-in of {actor} refused: SSO is enforced", "auth")
+register("sso.test_plan_recorded", "{actor} recorded the SSO test plan step {item} ({via}) {note}", "sso")
+register("sso.key_review_requested", "API keys need a review: {reason}", "key")
+register("sso.recovery_designated", "{actor} made {user} a recovery account", "sso")
+register("sso.recovery_removed", "{actor} removed the recovery account of {user_old}", "sso")
+register("sso.recovery_codes_generated", "{actor} generated {count} new recovery codes", "sso")
+register("sso.recovery_used", "{actor} signed in with a recovery code ({remaining_codes} left)", "auth")
+register("sso.domain_claimed", "{actor} claimed the email domain {domain}", "sso")
+register("sso.domain_verified", "{actor} verified the email domain {target} ({via}) {note}", "sso")
+register("sso.domain_removed", "{actor} removed the email domain {domain_old}", "sso")

@@ -20,6 +20,8 @@ from orgsecurity import actions as org_actions
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User, normalize_email
 from sessions_policy.reauth import mark_reauthenticated
+from sso import enforcement, readiness
+from sso.domains import org_verified_email
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLogin, SSOTestRun
 
 PROFILE_FIELDS = ("email", "first_name", "last_name", "display_name", "groups")
@@ -187,6 +189,11 @@ def _complete_test(
             linked_note = f"This IdP identity is linked to {existing.user.email}, not to you."
         details["link"] = linked_note
         actions.finish_test_run(run, actor=actor, success=True, details=details)
+        if run.session_seconds:
+            # A real SSO session, short, so the admin sees logout and the session timeout as members would.
+            sign_in(request, actor, method=pending.connection.protocol)
+            enforcement.remember_sso_sign_in(request, pending.connection)
+            enforcement.start_test_session(request, run)
     return Outcome("tested", actions.test_run_url(run), user=actor, test_run=run)
 
 
@@ -229,6 +236,7 @@ def _complete_login(
             f"Single sign-on is turned off for {organization.name}. Sign in with your password, or ask an admin.",
             "sso_off",
         )
+    timed_out = request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)
     with transaction.atomic():
         linked = find_identity(connection, identity)
         user = linked.user if linked else provision(connection, identity, profile)
@@ -239,30 +247,55 @@ def _complete_login(
                 f"Your IdP account is not a member of {organization.name} here. Ask an admin for an invitation.",
                 "not_member",
             )
+        if not sign_in_allowed(connection, user):
+            raise _refuse(
+                f"{organization.name} is testing single sign-on with a small group, and you are not in it yet. "
+                "Sign in with your password for now.",
+                "not_in_test_group",
+            )
         SSOIdentity.objects.filter(connection=connection, user=user).update(last_login_at=timezone.now())
         sign_in(request, user, method=connection.protocol)
-        request.session["sso_connection_id"] = connection.pk
+        enforcement.remember_sso_sign_in(request, connection)
         request.session["sso_session_index"] = identity.session_index
+        enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)
     return Outcome("signed_in", pending.next_url or f"/orgs/{organization.slug}/", user=user)
 
 
-def sign_in_allowed(connection: SSOConnection) -> bool:
-    """Whether members may sign in through ``connection`` right now (status on or enforced)."""
-    return connection.status in {SSOConnection.Status.ON, SSOConnection.Status.ENFORCED}
+def sign_in_allowed(connection: SSOConnection, user: User | None = None) -> bool:
+    """Whether SSO sign-in through ``connection`` is open: to everyone when on or enforced; while testing, only
+    to the test group. Without ``user`` (not known before the IdP answers) it says whether anyone may start."""
+    if connection.status in {SSOConnection.Status.ON, SSOConnection.Status.ENFORCED}:
+        return True
+    if connection.status != SSOConnection.Status.TESTING:
+        return False
+    return user is None or readiness.in_test_group(connection, user)
 
 
 def provision(connection: SSOConnection, identity: AssertedIdentity, profile: MappedProfile) -> User:
     """Find or create the account for an identity nobody is linked to yet, and link it; or refuse.
 
-    JIT provisioning creates a new account and membership only when the connection allows it and the email is one
-    the IdP vouches for. An existing account is never taken over on email alone: its owner links it by signing in
-    first and choosing "Link SSO".
+    An existing account is linked on this first SSO sign-in only when it is a member here, the IdP vouches for the
+    asserted email, that email equals the account's, and its domain is verified by this organization (otherwise its
+    owner links it by signing in first and choosing "Link SSO"). JIT provisioning creates a new account and
+    membership (default role) only when the connection allows it, the status is not testing, and the email is one
+    the IdP vouches for in a domain this organization verified.
     """
     from sso import actions
 
+    organization = connection.organization
     email = profile.email
+    verified_here = bool(email) and identity.email_verified and org_verified_email(organization, email)
     existing = User.objects.filter(email=email).first() if email else None
     if existing is not None:
+        if verified_here and Membership.objects.filter(organization=organization, user=existing).exists():
+            actions.link_identity(connection, existing, identity, actor=existing, via="verified domain")
+            return existing
+        if connection.status == SSOConnection.Status.ENFORCED:
+            raise _refuse(
+                f"An account for {email} exists but is not linked to this IdP identity yet, and {organization.name} "
+                "requires single sign-on. Ask an admin of your organization to help you link it.",
+                "not_linked",
+            )
         raise _refuse(
             f"An account for {email} exists but is not linked to this IdP identity yet. Sign in with your password, "
             "then choose “Link SSO” on your organization's SSO page.",
@@ -278,11 +311,23 @@ def provision(connection: SSOConnection, identity: AssertedIdentity, profile: Ma
         raise _refuse(
             "The IdP did not send a verified email address, so no account can be created for you.", "no_email"
         )
+    if not verified_here:
+        raise _refuse(
+            f"{organization.name} creates accounts on first sign-in only for email addresses in its verified "
+            "domains, and yours is not one of them. Ask an admin for an invitation.",
+            "no_jit_domain",
+        )
+    if connection.status == SSOConnection.Status.TESTING:
+        raise _refuse(
+            f"{organization.name} is testing single sign-on with a small group and does not create accounts yet. "
+            "Ask an admin for an invitation.",
+            "no_jit_testing",
+        )
     try:
         with transaction.atomic():
             user = User.objects.create_user(email, None, name=profile.name[:150])
             org_actions.add_member(
-                connection.organization,
+                organization,
                 actor=Actor.system(f"{connection.get_protocol_display()} JIT provisioning"),
                 user=user,
                 role=connection.jit_default_role,

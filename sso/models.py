@@ -1,4 +1,6 @@
-"""SSO connections per organization, the identities linked through them, and test-connection runs.
+"""SSO connections per organization, the identities linked through them, test-connection runs, and what the rollout
+needs so enforcement cannot lock an organization out (test group, fallback login policy, recovery accounts, verified
+domains).
 
 Protocol-specific fields (SAML IdP metadata and SP keys; OIDC issuer and client) are added by the SAML and
 OIDC parts of this app; what is here is shared by both.
@@ -52,6 +54,40 @@ class SSOConnection(models.Model):
     jit_default_role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # --- rollout (see sso.rollout): the test group, scheduled enforcement, the fallback login policy ---
+    test_members = models.ManyToManyField(
+        "orgsecurity.Membership",
+        blank=True,
+        related_name="sso_test_groups",
+        help_text="Members who may sign in through SSO while its status is testing.",
+    )
+    test_teams = models.ManyToManyField(
+        "orgsecurity.Team",
+        blank=True,
+        related_name="sso_test_groups",
+        help_text="Teams whose members may sign in through SSO while its status is testing.",
+    )
+    # When the status last entered "testing": the rollout went through a test group, so the member sign-in that
+    # enforcement needs must come from that group.
+    testing_started_at = models.DateTimeField(null=True, blank=True)
+    enforced_at = models.DateTimeField(null=True, blank=True)
+    # Scheduled enforcement takes effect by itself at ``enforce_at`` (UTC) when the guards still hold; otherwise
+    # it is postponed (``enforcement_postponed_at`` and the reasons) until an admin schedules it again.
+    enforce_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    enforcement_postponed_at = models.DateTimeField(null=True, blank=True)
+    enforcement_postponed_reasons = models.JSONField(default=list, blank=True)
+    support_contact = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="Where members get help with the switch to SSO: an email address or a URL.",
+    )
+    # The fallback login policy as confirmed: {"recovery": [user ids], "exceptions": [user ids]}. It counts as
+    # confirmed only while it still equals the current policy.
+    fallback_confirmed_at = models.DateTimeField(null=True, blank=True)
+    fallback_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fallback_confirmed_policy = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["pk"]
@@ -104,6 +140,9 @@ class SSOTestRun(models.Model):
     # What the IdP sent and how it mapped (subject, format, attributes), or what went wrong.
     details = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # A test run may sign the admin in through SSO for this many seconds, so logout and the session timeout can be
+    # seen as members would see them (0: the test only checks the IdP's answer).
+    session_seconds = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at"]
@@ -245,3 +284,123 @@ class SAMLConsumedAssertion(models.Model):
 
     def __str__(self) -> str:
         return self.assertion_id
+
+
+# --- rollout and enforcement: what keeps an organization from locking itself out ---------------------------
+
+
+class SSOPasswordException(models.Model):
+    """A listed exception of the fallback login policy: this member keeps password sign-in while SSO is
+    enforced (e.g. an outside contractor without an account at the IdP)."""
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="password_exceptions")
+    membership = models.ForeignKey(
+        "orgsecurity.Membership", on_delete=models.CASCADE, related_name="sso_password_exceptions"
+    )
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "membership"], name="sso_password_exception_unique")
+        ]
+        ordering = ["membership__user__email"]
+
+    def __str__(self) -> str:
+        return f"password exception for {self.membership.user.email}"
+
+
+class SSOTestPlanItem(models.Model):
+    """One step of the rollout's test plan (login, logout, session timeout, failed login) as last seen: in a
+    test run, or ticked by the admin owner with a note."""
+
+    class Item(models.TextChoices):
+        LOGIN = "login", "Login"
+        LOGOUT = "logout", "Logout"
+        SESSION_TIMEOUT = "session_timeout", "Session timeout"
+        FAILED_LOGIN = "failed_login", "Failed login"
+
+    class Via(models.TextChoices):
+        TEST_RUN = "test_run", "seen in a test run"
+        TICKED = "ticked", "ticked by the admin owner"
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="test_plan_items")
+    item = models.CharField(max_length=20, choices=Item.choices)
+    seen_at = models.DateTimeField(default=timezone.now)
+    seen_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    note = models.CharField(max_length=500, blank=True)
+    test_run = models.ForeignKey(SSOTestRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "item"], name="sso_test_plan_item_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_item_display()} {self.get_via_display()}"
+
+
+class RecoveryAccount(models.Model):
+    """A break-glass account: this owner or admin may sign in at /accounts/recovery/ with their password and a
+    single-use recovery code even while SSO is enforced and the IdP is down."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="recovery_accounts")
+    membership = models.OneToOneField(
+        "orgsecurity.Membership", on_delete=models.CASCADE, related_name="recovery_account"
+    )
+    designated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    codes_generated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["membership__user__email"]
+
+    def __str__(self) -> str:
+        return f"recovery account {self.membership.user.email}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored as the SHA-256 of its normalized form (codes carry 80 random bits,
+    so a fast hash is enough; the plain code is shown once when generated)."""
+
+    account = models.ForeignKey(RecoveryAccount, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.account_id} ({'used' if self.used_at else 'unused'})"
+
+
+class VerifiedDomain(models.Model):
+    """An email domain an organization claims, and once proven (DNS TXT record, or platform support), owns:
+    routes email-first sign-in to its IdP and allows JIT provisioning and linking by email. A domain can be
+    verified by one organization only."""
+
+    class Via(models.TextChoices):
+        DNS = "dns", "DNS TXT record"
+        SUPPORT = "support", "platform support"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="email_domains")
+    domain = models.CharField(max_length=253)
+    challenge = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verified_via = models.CharField(max_length=10, choices=Via.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "domain"], name="sso_domain_claim_unique"),
+            models.UniqueConstraint(
+                fields=["domain"], condition=models.Q(verified_at__isnull=False), name="sso_domain_verified_once"
+            ),
+        ]
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from sso import views
+from sso import rollout_views, views
 
 app_name = "sso"
 
@@ -17,4 +17,27 @@ urlpatterns = [
     path("<int:connection_id>/test/", views.start_test, name="start_test"),
     path("<int:connection_id>/tests/<int:run_id>/", views.test_run, name="test_run"),
     path("oidc/", include("sso.oidc.org_urls")),
+    # rollout and enforcement
+    path("<int:connection_id>/rollout/", rollout_views.rollout_page, name="rollout"),
+    path("<int:connection_id>/rollout/enforce/", rollout_views.enforce, name="enforce"),
+    path("<int:connection_id>/rollout/rollback/", rollout_views.rollback, name="rollback"),
+    path("<int:connection_id>/rollout/schedule/", rollout_views.schedule, name="schedule"),
+    path("<int:connection_id>/rollout/unschedule/", rollout_views.unschedule, name="unschedule"),
+    path("<int:connection_id>/rollout/test-group/", rollout_views.test_group, name="test_group"),
+    path("<int:connection_id>/rollout/fallback/confirm/", rollout_views.confirm_fallback, name="confirm_fallback"),
+    path("<int:connection_id>/rollout/fallback/exceptions/", rollout_views.add_exception, name="add_exception"),
+    path(
+        "<int:connection_id>/rollout/fallback/exceptions/<int:exception_id>/remove/",
+        rollout_views.remove_exception,
+        name="remove_exception",
+    ),
+    path("<int:connection_id>/rollout/test-plan/<slug:item>/tick/", rollout_views.tick, name="tick"),
+    path("recovery/", rollout_views.recovery_accounts, name="recovery"),
+    path("recovery/designate/", rollout_views.designate_recovery, name="designate_recovery"),
+    path("recovery/<int:account_id>/remove/", rollout_views.remove_recovery, name="remove_recovery"),
+    path("recovery/codes/", rollout_views.generate_codes, name="recovery_codes"),
+    path("domains/", rollout_views.domain_list, name="domains"),
+    path("domains/claim/", rollout_views.claim_domain, name="claim_domain"),
+    path("domains/<int:domain_id>/verify/", rollout_views.verify_domain, name="verify_domain"),
+    path("domains/<int:domain_id>/remove/", rollout_views.remove_domain, name="remove_domain"),
 ]

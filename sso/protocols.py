@@ -32,6 +32,11 @@ class ProtocolHandler(Protocol):
         Raises ``sso.flow.SSOSignInRefused`` when the connection cannot start a sign-in (e.g. incomplete config).
         """
 
+    # Optional: ``validation_problems(connection) -> list[str]``, one sentence per reason the connection cannot
+    # sign people in right now (e.g. "The IdP signing certificate expired on 2026-03-01."), [] when it can.
+    # Enforcement is refused, and a scheduled enforcement postponed, while there is any (see sso.protocols
+    # .validation_problems).
+
 
 HANDLERS: dict[str, ProtocolHandler] = {}
 
@@ -53,4 +58,17 @@ def handler_for(connection: SSOConnection) -> ProtocolHandler:
         ) from None
 
 
-__all__ = ["HANDLERS", "ProtocolHandler", "SSOPendingLogin", "handler_for", "register"]
+def validation_problems(connection: SSOConnection) -> list[str]:
+    """Why ``connection`` cannot sign people in right now, one sentence each; [] when nothing is known to be wrong.
+
+    Asks the protocol handler's optional ``validation_problems(connection)`` (e.g. an expired IdP certificate,
+    SAML Core §5 / OIDC Core §10 keys); a protocol with no handler installed cannot sign anyone in at all.
+    """
+    handler = HANDLERS.get(connection.protocol)
+    if handler is None:
+        return [f"Sign-in with {connection.get_protocol_display()} is not available on this server."]
+    check = getattr(handler, "validation_problems", None)
+    return [str(problem) for problem in check(connection)] if check is not None else []
+
+
+__all__ = ["HANDLERS", "ProtocolHandler", "SSOPendingLogin", "handler_for", "register", "validation_problems"]

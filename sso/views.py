@@ -14,8 +14,16 @@ from sessions_policy.decorators import require_recent_auth
 from sso import actions
 from sso.flow import SSOSignInRefused
 from sso.forms import ConnectionSettingsForm, StatusForm
-from sso.models import SSOConnection, SSOIdentity, SSOPendingLogin
+from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLogin
 from sso.protocols import HANDLERS, handler_for
+from sso.rollout_forms import TestRunForm
+
+# The status buttons of the connection page, in rollout order; enforcement has its own page with the checklist.
+STATUS_BUTTONS = [
+    (SSOConnection.Status.OFF, "Turn SSO off"),
+    (SSOConnection.Status.TESTING, "Move to testing"),
+    (SSOConnection.Status.ON, "Turn on for everyone"),
+]
 
 
 def _connections(org: OrgContext):
@@ -41,8 +49,23 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
         "protocols": [(name, getattr(handler, "create_url_name", "")) for name, handler in sorted(HANDLERS.items())],
         "linkable": linkable,
         "own_identities": own_identities.select_related("connection"),
+        **_policy_context(org),
     }
     return render(request, "sso/index.html", context)
+
+
+def _policy_context(org: OrgContext) -> dict:
+    """The fallback login policy shown to everyone while SSO is enforced: recovery accounts and listed exceptions."""
+    enforced = _connections(org).filter(status=SSOConnection.Status.ENFORCED).first()
+    if enforced is None:
+        return {"enforced": None}
+    return {
+        "enforced": enforced,
+        "recovery_accounts": RecoveryAccount.objects.filter(organization=org.organization).select_related(
+            "membership__user"
+        ),
+        "exceptions": enforced.password_exceptions.select_related("membership__user"),
+    }
 
 
 def _connection_page(
@@ -57,10 +80,15 @@ def _connection_page(
         or ConnectionSettingsForm(
             initial=ConnectionSettingsForm.initial_for(connection), organization=org.organization
         ),
-        "status_choices": sorted(actions.ALLOWED_MOVES.get(connection.status, set())),
+        "status_choices": [
+            (status, label)
+            for status, label in STATUS_BUTTONS
+            if status in actions.ALLOWED_MOVES.get(connection.status, set())
+        ],
         "test_runs": connection.test_runs.select_related("actor")[:10],
         "identities": connection.identities.select_related("user").order_by("user__email"),
         "config_template": f"sso/{connection.protocol}/_config.html" if config_context else "",
+        "test_form": TestRunForm(),
         **config_context,
     }
     return render(request, "sso/connection.html", context, status=status)
@@ -110,10 +138,15 @@ def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -
 
 @require_POST
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """Run a real SP-initiated sign-in marked as a test; the result page shows what came back."""
+    """Run a real SP-initiated sign-in marked as a test; the result page shows what came back. With a test session
+    (``session_seconds``), the admin is also signed in through SSO for that long (the rollout's test plan)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
-    run = actions.start_test_run(connection, actor=request.user)
+    form = TestRunForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the listed test sessions.")
+        return _connection_page(request, org, connection, status=400)
+    run = actions.start_test_run(connection, actor=request.user, session_seconds=form.cleaned_data["session_seconds"])
     try:
         return handler_for(connection).start_login(
             request,

@@ -103,6 +103,21 @@ def sign_in_client(client: Client, user: User, *, method: str = "password", user
     return client
 
 
+def sign_in_through_sso(client: Client, user: User, connection) -> Client:
+    """Sign ``client`` in as ``user`` as an SSO sign-in through ``connection`` would (method saml/oidc, the
+    connection remembered in the session), so SSO enforcement of that organization lets the session through."""
+    from sso.enforcement import remember_sso_sign_in
+
+    request = HttpRequest()
+    request.META.update(REMOTE_ADDR="127.0.0.1", SERVER_NAME="testserver")
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    sign_in(request, user, method=connection.protocol, organization=connection.organization)
+    remember_sso_sign_in(request, connection)
+    request.session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+    return client
+
+
 @pytest.fixture
 def client_for() -> Callable[..., Client]:
     """``client_for(user, method="password")``: a test client signed in as ``user`` (anonymous for None),

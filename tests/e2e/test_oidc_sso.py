@@ -71,7 +71,9 @@ def test_admin_configures_oidc_tests_it_and_a_member_signs_in_and_out(new_contex
     )
 
     admin.goto(connection_url)
-    admin.get_by_role("button", name="Turn on").click()
+    admin.get_by_role("button", name="Move to testing").click()  # off → on goes through testing
+    expect(admin.locator("main")).to_contain_text("SSO is now Testing.")
+    admin.get_by_role("button", name="Turn on for everyone").click()
     expect(admin.locator("main")).to_contain_text("SSO is now On.")
 
     # A member links their account: signed in with their password, then confirmed at the provider.
@@ -105,6 +107,7 @@ def test_a_cancelled_sign_in_at_the_provider_shows_a_clear_page(new_context, pro
     product.shell(
         "from sso import actions\nfrom sso.models import SSOConnection\n"
         f"connection = SSOConnection.objects.get(organization__slug={slug!r})\n"
+        "actions.set_status(connection, actor=connection.admin_owner, status='testing')\n"
         "actions.set_status(connection, actor=connection.admin_owner, status='on')\n"
     )
     page = new_context().pages[0]

@@ -76,7 +76,9 @@ def test_an_admin_pastes_the_idp_metadata_url_and_test_sso_succeeds(
     assert "Your account is now linked" in result
 
     admin.goto(saml_connection_url["url"])
-    admin.get_by_role("button", name="Turn on").click()
+    admin.get_by_role("button", name="Move to testing").click()  # off → on goes through testing
+    expect(admin.locator("main")).to_contain_text("SSO is now Testing.")
+    admin.get_by_role("button", name="Turn on for everyone").click()
     expect(admin.locator("main")).to_contain_text("SSO is now On.")
 
 

@@ -8,30 +8,25 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
 
-import audit
-from audit import events
 from keys import actions
 from keys.models import APIKey
 from keys.stale import stale_report
 from orgsecurity.models import Membership
 from sso.models import SSOConnection
+from tests.conftest import sign_in_through_sso
 from tests.keys.conftest import SYSTEM, issue
 
 STALE = "/orgs/acme/settings/security/keys/stale/"
 
 
 def enforce_sso(org, owner) -> SSOConnection:
-    """What the SSO app does when enforcement starts: status enforced and an ``sso.enforced`` event."""
-    try:
-        events.get("sso.enforced")
-    except events.UnknownAuditAction:  # until the SSO app (which registers it) is merged
-        events.register("sso.enforced", "{actor} enforced SSO on {target}", "sso")
-    connection = SSOConnection.objects.create(organization=org, protocol="saml", status="enforced", name="Okta")
-    with transaction.atomic():
-        audit.record("sso.enforced", organization=org, actor=owner, target=connection)
-    return connection
+    """SSO enforced since now (what sso.actions records when enforcement starts)."""
+    return SSOConnection.objects.create(
+        organization=org, protocol="saml", status="enforced", name="Okta", enforced_at=timezone.now()
+    )
 
 
 def used(key: APIKey, *, days_ago: float) -> None:
@@ -83,25 +78,27 @@ def test_the_report_lists_each_kind_of_stale_key(org, zoo):
     assert notes["flagged"][0].endswith("SSO identity unlinked")
 
 
-def test_without_an_enforcement_date_the_sso_check_is_skipped_and_said_so(org, owner, acme):
+def test_without_sso_enforcement_no_key_predates_it(org, owner, acme):
     issue(org, owner, project_ids=[acme.web.pk])
-    SSOConnection.objects.create(organization=org, protocol="oidc", status="enforced")
-    report = stale_report(org)
-    assert "before_sso" not in report.rows[0].reasons
-    assert "no enforcement date is on record" in report.sso_note
-    SSOConnection.objects.update(status="on")
+    SSOConnection.objects.create(organization=org, protocol="oidc", status="on")
+    assert "before_sso" not in stale_report(org).rows[0].reasons
     assert stale_report(org).sso_note == "SSO is not enforced, so no key predates enforcement."
+
+
+def sso_client(user) -> Client:
+    """SSO is enforced in these tests: people open the org's pages after signing in through its IdP."""
+    return sign_in_through_sso(Client(), user, SSOConnection.objects.get(organization__slug="acme"))
 
 
 def test_it_checks_access_to_the_report(client_for, owner, member, outsider, zoo):
     for path in (STALE, STALE.replace("stale/", "stale.csv")):
-        assert client_for(owner).get(path).status_code == 200
-        assert client_for(member).get(path).status_code == 403
+        assert sso_client(owner).get(path).status_code == 200
+        assert sso_client(member).get(path).status_code == 403
         assert client_for(outsider).get(path).status_code == 404
 
 
 def test_the_page_shows_every_listed_key_and_the_sso_date(client_for, owner, zoo):
-    page = client_for(owner).get(STALE).content.decode()
+    page = sso_client(owner).get(STALE).content.decode()
     for name in ("before sso", "owner left", "unused", "never used", "no expiry", "flagged"):
         assert zoo[name].prefix in page
     for name in ("healthy", "revoked", "expired"):
@@ -111,30 +108,30 @@ def test_the_page_shows_every_listed_key_and_the_sso_date(client_for, owner, zoo
 
 def test_one_click_revoke_from_the_report(fresh_client, owner, zoo):
     key = zoo["owner left"]
-    page = fresh_client(owner).get(STALE).content.decode()
+    page = sso_client(owner).get(STALE).content.decode()
     assert f'action="/orgs/acme/settings/security/keys/{key.pk}/revoke/"' in page
-    response = fresh_client(owner).post(
+    response = sso_client(owner).post(
         f"/orgs/acme/settings/security/keys/{key.pk}/revoke/",
         {"reason": "Stale credentials report: admin@acme.test is no longer a member.", "next": "stale"},
     )
     assert response.status_code == 302 and response["Location"] == STALE
     key.refresh_from_db()
     assert key.revoked_reason.startswith("Stale credentials report")
-    assert key.prefix not in fresh_client(owner).get(STALE).content.decode()
+    assert key.prefix not in sso_client(owner).get(STALE).content.decode()
 
 
 def test_mark_reviewed_clears_the_flag(fresh_client, client_for, owner, member, zoo):
     key = zoo["flagged"]
     path = f"/orgs/acme/settings/security/keys/{key.pk}/reviewed/"
-    assert fresh_client(member).post(path, {"next": "stale"}).status_code == 403
-    assert fresh_client(owner).post(path, {"next": "stale"}).status_code == 302
+    assert sso_client(member).post(path, {"next": "stale"}).status_code == 403
+    assert sso_client(owner).post(path, {"next": "stale"}).status_code == 302
     key.refresh_from_db()
     assert key.flagged_at is None
 
 
 def test_csv_export_lists_the_same_keys_and_defuses_formulas(client_for, org, owner, acme, zoo):
     issue(org, owner, name='=HYPERLINK("http://evil.test")', project_ids=[acme.web.pk])
-    response = client_for(owner).get(STALE.replace("stale/", "stale.csv"))
+    response = sso_client(owner).get(STALE.replace("stale/", "stale.csv"))
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="acme-stale-api-keys-')
     rows = list(csv.DictReader(io.StringIO(response.getvalue().decode())))

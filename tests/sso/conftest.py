@@ -8,17 +8,27 @@ to the shared flow exactly as the protocol code does after validation (``flow.cl
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from django.core.cache import cache
 from django.http import HttpResponseRedirect
+from django.test import Client
 
-from sso import actions, flow
+from orgsecurity.models import Membership
+from sso import actions, domains, flow, recovery, rollout
 from sso.identity import AssertedIdentity
-from sso.models import SSOConnection
+from sso.models import SSOConnection, SSOTestPlanItem
 from sso.protocols import HANDLERS
 
 IDP_ISSUER = "https://idp.acme.test/saml"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttled audit events (refusals) remember their window in the shared cache; start every test without one."""
+    cache.clear()
 
 
 class ScriptedIdP:
@@ -62,4 +72,89 @@ def connection(org, owner) -> SSOConnection:
     created = actions.create_connection(
         org, actor=owner, protocol="saml", name="Acme IdP", attribute_map={"email": "mail"}
     )
+    actions.set_status(created, actor=owner, status="testing")
     return actions.set_status(created, actor=owner, status="on")
+
+
+@pytest.fixture
+def acme_domain(org, owner):
+    """acme.test, claimed by acme and verified (by platform support, so no DNS is needed here)."""
+    from tests.conftest import make_user
+
+    staff = make_user("staff@platform.test", is_staff=True)
+    return domains.verify_by_support(
+        domains.claim(org, actor=owner, domain="acme.test"), staff=staff, note="checked in tests"
+    )
+
+
+@dataclass
+class Ready:
+    """A connection that passes every enforcement guard, and the owner's recovery codes."""
+
+    connection: SSOConnection
+    codes: list[str]
+
+
+def sign_in_through_idp(idp: ScriptedIdP, subject: str, org_slug: str = "acme") -> Client:
+    """A browser that signed in through the org's IdP as ``subject`` (the shared flow, end to end)."""
+    browser = Client()
+    response = browser.get(f"/sso/{org_slug}/login/")
+    assert response.status_code == 302, response.content
+    finished = browser.get(idp.answer(subject))
+    assert finished.status_code == 302, finished.content
+    return browser
+
+
+def make_ready(connection: SSOConnection, idp: ScriptedIdP, owner, member) -> Ready:
+    """Bring ``connection`` (admin owner: ``owner``) to the point where every guard holds: a passing test by the
+    owner, the owner as a recovery account with codes, the member in the test group and signed in through SSO,
+    every test plan step ticked by the admin owner, and the fallback policy confirmed."""
+    run = actions.start_test_run(connection, actor=owner)
+    actions.finish_test_run(run, actor=owner, success=True, details={"subject": "olivia"})
+    owner_membership = Membership.objects.get(organization=connection.organization, user=owner)
+    member_membership = Membership.objects.get(organization=connection.organization, user=member)
+    account = recovery.designate(connection.organization, actor=owner, membership=owner_membership)
+    codes = recovery.generate_codes(account, actor=owner)
+    rollout.set_test_group(connection, actor=owner, memberships=[member_membership], teams=[])
+    link_identity(connection, member, "mia-123")
+    sign_in_through_idp(idp, "mia-123")
+    for item in SSOTestPlanItem.Item.values:
+        rollout.tick_test_plan_item(connection, item, actor=owner, note="seen in the IdP")
+    rollout.confirm_fallback_policy(connection, actor=owner)
+    return Ready(SSOConnection.objects.get(pk=connection.pk), codes)
+
+
+def link_identity(connection: SSOConnection, user, subject: str):
+    identity = AssertedIdentity(
+        issuer=IDP_ISSUER, subject=subject, subject_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    )
+    return actions.link_identity(connection, user, identity, actor=user, via="tests")
+
+
+@pytest.fixture
+def ready(connection, idp, owner, member) -> Ready:
+    return make_ready(connection, idp, owner, member)
+
+
+@pytest.fixture
+def enforced(ready, owner) -> Ready:
+    actions.set_status(ready.connection, actor=owner, status="enforced")
+    ready.connection.refresh_from_db()
+    return ready
+
+
+@pytest.fixture
+def sso_client_for(client_for):
+    """``sso_client_for(user, connection)``: a client whose session signed in through ``connection`` (what
+    ``sso.identity`` leaves in the session after an SSO sign-in; test_flow covers that it does)."""
+
+    def build(user, connection: SSOConnection) -> Client:
+        client = client_for(user)
+        session = client.session
+        session["auth_method"] = connection.protocol
+        session["sso_connection_id"] = connection.pk
+        session["sso_verified_connections"] = [connection.pk]
+        session.save()
+        return client
+
+    return build

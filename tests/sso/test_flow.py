@@ -61,7 +61,7 @@ def test_no_jit_means_no_new_accounts(idp, connection):
     assert not User.objects.filter(email="newbie@acme.test").exists()
 
 
-def test_jit_creates_a_member_with_the_default_role(idp, connection, owner):
+def test_jit_creates_a_member_with_the_default_role(idp, connection, owner, acme_domain):
     actions.update_connection(connection, actor=owner, allow_jit=True, jit_default_role="auditor")
     browser = Client()
     start_login(browser)
@@ -73,7 +73,7 @@ def test_jit_creates_a_member_with_the_default_role(idp, connection, owner):
     assert browser.get("/orgs/acme/").status_code == 200
 
 
-def test_jit_needs_an_email_the_idp_vouches_for(idp, connection, owner):
+def test_jit_needs_an_email_the_idp_vouches_for(idp, connection, owner, acme_domain):
     actions.update_connection(connection, actor=owner, allow_jit=True)
     browser = Client()
     start_login(browser)

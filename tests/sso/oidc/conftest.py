@@ -51,6 +51,7 @@ def oidc_connection(provider: LocalProvider, org, owner) -> SSOConnection:
         client_secret=CLIENT_SECRET,
         name="Local OP",
     )
+    sso_actions.set_status(connection, actor=owner, status="testing")  # off → on goes through testing
     return sso_actions.set_status(connection, actor=owner, status="on")
 
 

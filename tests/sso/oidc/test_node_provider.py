@@ -167,6 +167,7 @@ def test_admin_sets_up_oidc_and_a_member_signs_in_through_the_provider(site, op,
 
     # 3. The admin turns SSO on.
     page = admin_browser.get(f"{base}/orgs/acme/settings/security/sso/{connection.pk}/", timeout=30)
+    page = submit(admin_browser, page, "/status/", status="testing")  # off → on goes through testing
     page = submit(admin_browser, page, "/status/", status="on")
     assert "SSO is now On." in page.text
 
@@ -213,6 +214,7 @@ def test_a_person_not_linked_yet_is_refused(site, op, org, owner, member):
     connection = actions.create_oidc_connection(
         org, actor=owner, metadata=discover(op.issuer), client_id=client.client_id, client_secret=client.client_secret
     )
+    sso_actions.set_status(connection, actor=owner, status="testing")
     sso_actions.set_status(connection, actor=owner, status="on")
     browser = requests.Session()
     response = browser.get(f"{site}/sso/acme/oidc/login/", timeout=30)

@@ -114,7 +114,7 @@ def test_the_email_alone_never_signs_anyone_in(provider, oidc_connection, member
     assert not SSOIdentity.objects.exists()
 
 
-def test_jit_trusts_only_a_verified_email(provider, oidc_connection, owner):
+def test_jit_trusts_only_a_verified_email(provider, oidc_connection, owner, acme_domain):
     sso_actions.update_connection(oidc_connection, actor=owner, allow_jit=True)
     browser = Client()
     response = sign_in(provider, browser, sub="new-1", email="new1@acme.test", email_verified=False)
@@ -129,7 +129,7 @@ def test_jit_trusts_only_a_verified_email(provider, oidc_connection, owner):
     assert SSOIdentity.objects.get(subject="new-3").user.email == "new3@acme.test"
 
 
-def test_the_switch_accepts_a_missing_but_not_a_false_email_verified(provider, oidc_connection, owner):
+def test_the_switch_accepts_a_missing_but_not_a_false_email_verified(provider, oidc_connection, owner, acme_domain):
     from sso.oidc import actions
 
     sso_actions.update_connection(oidc_connection, actor=owner, allow_jit=True)

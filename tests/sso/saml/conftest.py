@@ -41,7 +41,8 @@ def connect(org, actor, idp: TestIdP, *, status: str = "on", **options) -> SSOCo
     )
     if options:
         actions.set_options(connection, actor=actor, **options)
-    if status != "off":
+    if status != "off":  # off → on goes through testing (sso.actions.ALLOWED_MOVES)
+        connection = sso_actions.set_status(connection, actor=actor, status="testing")
         connection = sso_actions.set_status(connection, actor=actor, status=status)
     return connection
 

@@ -1,0 +1,248 @@
+"""SSO enforcement at request time: the pipeline check for organization pages, who may sign in with a password,
+where email-first sign-in sends an address, and the short test sessions of the rollout's test plan.
+
+Enforcement is per organization. On an enforcing organization's pages a session passes when it signed in through
+that organization's connection, is a recovery sign-in with one of that organization's codes, or belongs to a listed
+exception of its confirmed fallback login policy. Any other session is sent to the organization's IdP; it ends when
+it is good for none of the person's organizations. Password sign-in itself is refused only when every organization
+of the account enforces SSO.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import receiver
+from django.http import HttpRequest
+from django.urls import reverse
+
+from audit.recorder import Target, record_throttled
+from orgsecurity.accessors import load_org_context
+from orgsecurity.auth import sign_out
+from orgsecurity.models import Membership, Organization, User
+from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
+from sso import readiness
+from sso.domains import verified_domain_for
+from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
+from sso.rollout import apply_due_enforcements, record_test_plan_item
+
+PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
+# Session keys: connections this session signed in through; a running test session; a test session that timed out.
+VERIFIED_SESSION_KEY = "sso_verified_connections"
+RECOVERY_SESSION_KEY = "sso_recovery_organization"  # the organization whose recovery code signed this session in
+TEST_SESSION_KEY = "sso_test_session"
+TEST_TIMED_OUT_KEY = "sso_test_timed_out"
+
+
+def enforced_connection(organization: Organization | int) -> SSOConnection | None:
+    """The organization's connection whose status is enforced (SSO-only), or None."""
+    return (
+        SSOConnection.objects.select_related("organization")
+        .filter(organization=organization, status=SSOConnection.Status.ENFORCED)
+        .first()
+    )
+
+
+def sso_login_url(organization: Organization, next_url: str = "") -> str:
+    """/sso/<org>/login/ with ``next`` (a same-origin path): where a person starts sign-in with the org's IdP."""
+    url = reverse("sso_public:login", args=[organization.slug])
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def remember_sso_sign_in(request: HttpRequest, connection: SSOConnection) -> None:
+    """Note in the session that it signed in through ``connection`` (kept across the person's SSO sign-ins to
+    several organizations, since the same person's session is kept when they sign in again)."""
+    verified = [pk for pk in request.session.get(VERIFIED_SESSION_KEY, []) if isinstance(pk, int)]
+    if connection.pk not in verified:
+        verified.append(connection.pk)
+    request.session[VERIFIED_SESSION_KEY] = verified
+    request.session["sso_connection_id"] = connection.pk
+
+
+def session_satisfies(request: HttpRequest, connection: SSOConnection, membership: Membership) -> bool:
+    """True when this session may use the pages of ``connection``'s (enforcing) organization."""
+    method = request.session.get("auth_method")
+    if method in PROTOCOL_METHODS and connection.pk in request.session.get(VERIFIED_SESSION_KEY, []):
+        return True
+    if (
+        method == "recovery"
+        and request.session.get(RECOVERY_SESSION_KEY) == membership.organization_id
+        and RecoveryAccount.objects.filter(membership=membership).exists()
+    ):
+        return True
+    if readiness.confirmed_exception(connection, membership):
+        record_throttled(
+            "sso.password_exception_used",
+            throttle_key=f"{connection.pk}:{membership.user_id}",
+            window_seconds=3600,
+            organization=connection.organization,
+            actor=membership.user,
+            target=connection,
+            details={"method": method or ""},
+        )
+        return True
+    return False
+
+
+def _good_elsewhere(request: HttpRequest, user: User, organization: Organization) -> bool:
+    memberships = Membership.objects.filter(user=user).exclude(organization=organization).select_related("organization")
+    for membership in memberships:
+        connection = enforced_connection(membership.organization)
+        if connection is None or session_satisfies(request, connection, membership):
+            return True
+    return False
+
+
+def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
+    """Pipeline check (last in ORG_PIPELINE_CHECKS): on an organization that enforces SSO, refuse sessions that did
+    not sign in through its IdP (recovery sign-ins and confirmed exceptions pass) and send them to its IdP with
+    ``next``. Also lets a due scheduled enforcement take effect, and ends expired test sessions."""
+    context = load_org_context(request, org_slug)
+    if context is None:
+        return ALLOWED  # the membership check answers non-members
+    organization = context.organization
+    apply_due_enforcements(organizations=[organization.pk])
+    expired = _end_expired_test_session(request)
+    if expired is not None:
+        return False, expired
+    connection = enforced_connection(organization)
+    if connection is None or session_satisfies(request, connection, context.membership):
+        return ALLOWED
+    user = request.user
+    record_throttled(
+        "sso.password_session_refused",
+        throttle_key=f"{organization.pk}:{user.pk}",
+        organization=organization,
+        actor=user,
+        target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
+        details={"method": request.session.get("auth_method", ""), "path": request.path[:200]},
+    )
+    next_url = request.get_full_path()
+    if not _good_elsewhere(request, user, organization):
+        sign_out(request)  # the password session is good for none of their organizations: it ends now
+    return False, Refusal(
+        "sso_required",
+        f"{organization.name} requires single sign-on. Sign in through your identity provider to continue.",
+        status=401,
+        redirect_to=sso_login_url(organization, next_url),
+    )
+
+
+# --- password sign-in and email-first routing --------------------------------------------------------------------
+
+
+def password_refused_by(user: User) -> list[Organization]:
+    """The organizations that refuse ``user``'s password sign-in: all of theirs when every one enforces SSO and
+    none lists them as an exception of its confirmed fallback policy; otherwise [] (password sign-in allowed)."""
+    memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("pk"))
+    if not memberships:
+        return []
+    apply_due_enforcements(organizations=[membership.organization_id for membership in memberships])
+    refusing = []
+    for membership in memberships:
+        connection = enforced_connection(membership.organization)
+        if connection is None or readiness.confirmed_exception(connection, membership):
+            return []
+        refusing.append(membership.organization)
+    return refusing
+
+
+@dataclass(frozen=True)
+class EmailRoute:
+    """Where email-first sign-in sends an address: ``required`` routes straight to ``connection``'s IdP; otherwise
+    the password field is shown, with a "Sign in with SSO" button when ``connection`` is set."""
+
+    connection: SSOConnection | None = None
+    required: bool = False
+
+
+def route_for_email(email: str) -> EmailRoute:
+    """Email-first routing (home-realm discovery by verified domain): the IdP when the domain's organization
+    enforces SSO, or tests it and the person is in the test group; a button when SSO is on. Depends only on the
+    domain, except for test-group members, so it does not reveal which emails have accounts."""
+    domain = verified_domain_for(email)
+    if domain is None:
+        return EmailRoute()
+    organization = domain.organization
+    apply_due_enforcements(organizations=[organization.pk])
+    connections = list(
+        SSOConnection.objects.select_related("organization")
+        .filter(organization=organization)
+        .exclude(status=SSOConnection.Status.OFF)
+    )
+    by_status = {connection.status: connection for connection in reversed(connections)}
+    if SSOConnection.Status.ENFORCED in by_status:
+        return EmailRoute(by_status[SSOConnection.Status.ENFORCED], required=True)
+    testing = by_status.get(SSOConnection.Status.TESTING)
+    if testing is not None:
+        user = User.objects.filter(email=email).first()
+        if user is not None and readiness.in_test_group(testing, user):
+            return EmailRoute(testing, required=True)
+    return EmailRoute(by_status.get(SSOConnection.Status.ON))
+
+
+# --- test sessions (the rollout's test plan: logout and session timeout) ----------------------------------------
+
+
+def start_test_session(request: HttpRequest, run: SSOTestRun) -> None:
+    """Mark the session just signed in through a test run as a test session of ``run.session_seconds``."""
+    request.session[TEST_SESSION_KEY] = {
+        "run": run.pk,
+        "connection": run.connection_id,
+        "deadline": int(time.time()) + run.session_seconds,
+    }
+
+
+def _end_expired_test_session(request: HttpRequest) -> Refusal | None:
+    test = request.session.get(TEST_SESSION_KEY)
+    if not isinstance(test, dict) or time.time() < test.get("deadline", 0):
+        return None
+    connection = SSOConnection.objects.select_related("organization").filter(pk=test.get("connection")).first()
+    sign_out(request)
+    if connection is None:
+        return Refusal("session_expired", "Your session ended. Sign in again.", status=401, redirect_to="/")
+    request.session[TEST_TIMED_OUT_KEY] = {"run": test.get("run"), "connection": connection.pk}
+    return Refusal(
+        "session_expired",
+        "Your test session ended: this is the session timeout members see. Sign in through SSO again.",
+        status=401,
+        redirect_to=sso_login_url(connection.organization, request.get_full_path()),
+    )
+
+
+def note_sign_in_after_timeout(request: HttpRequest, connection: SSOConnection, user: User, timed_out: Any) -> None:
+    """After a test session timed out and the person signed in through the same connection again, the test plan's
+    session timeout step has been seen end to end."""
+    if not isinstance(timed_out, dict) or timed_out.get("connection") != connection.pk:
+        return
+    run = SSOTestRun.objects.filter(pk=timed_out.get("run"), connection=connection).first()
+    record_test_plan_item(
+        connection,
+        SSOTestPlanItem.Item.SESSION_TIMEOUT,
+        actor=user,
+        via=SSOTestPlanItem.Via.TEST_RUN,
+        note="The test session timed out and the person signed in through SSO again.",
+        test_run=run,
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="sso_test_session_logout")
+def _record_test_logout(sender: Any, request: HttpRequest | None = None, user: Any = None, **_: Any) -> None:
+    test = request.session.get(TEST_SESSION_KEY) if request is not None else None
+    if not isinstance(test, dict) or time.time() >= test.get("deadline", 0) or user is None:
+        return
+    connection = SSOConnection.objects.select_related("organization").filter(pk=test.get("connection")).first()
+    if connection is None:
+        return
+    record_test_plan_item(
+        connection,
+        SSOTestPlanItem.Item.LOGOUT,
+        actor=user,
+        via=SSOTestPlanItem.Via.TEST_RUN,
+        note="Signed out of a test SSO session.",
+        test_run=SSOTestRun.objects.filter(pk=test.get("run")).first(),
+    )

@@ -1,0 +1,393 @@
+"""Action functions of the SSO rollout: the test group, the fallback login policy, the test plan, scheduled
+enforcement (which takes effect by itself, no cron job needed), and the hooks other apps act on.
+
+Each validates, writes and records its audit event in one transaction; emails go out on commit. Status moves,
+including enforcement, are in ``sso.actions.set_status``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+import audit
+from audit.recorder import Actor
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership, Organization, Team, User
+from orgsecurity.roles import Role
+from sso import readiness
+from sso.models import SSOConnection, SSOIdentity, SSOPasswordException, SSOTestPlanItem, SSOTestRun
+
+SCHEDULABLE = (SSOConnection.Status.TESTING, SSOConnection.Status.ON)
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+SCHEDULED_ACTOR_LABEL = "Scheduled SSO enforcement"
+
+
+def _lock(connection: SSOConnection) -> SSOConnection:
+    # Not admin_owner: a nullable (outer) join cannot be locked on PostgreSQL.
+    return SSOConnection.objects.select_for_update().select_related("organization").get(pk=connection.pk)
+
+
+# --- hooks for other apps ----------------------------------------------------------------------------------------
+
+
+def request_key_review(organization: Organization, *, actor: Any, reason: str, user: User | None = None) -> None:
+    """Ask for ``organization``'s API keys to be reviewed after an identity change (spec: "Leaving old keys after
+    identity changes"): records ``sso.key_review_requested`` and flags the personal keys (``user``'s, or every
+    member's when None) in the same transaction, so they show up in the stale-credentials report. SSO does not
+    restrict keys; this is how its identity changes reach them. This is the only place SSO asks for that.
+    """
+    from keys.actions import flag_keys_for_review
+
+    audit.record(
+        "sso.key_review_requested",
+        organization=organization,
+        actor=actor,
+        target=user,
+        details={"reason": reason, "user": user.email if user else ""},
+    )
+    flag_keys_for_review(organization, actor=actor, reason=reason, user=user)
+
+
+def on_enforcement_started(connection: SSOConnection, *, actor: Any) -> None:
+    """Called inside the transaction that enforces ``connection``: the org's keys need a review, because people
+    who now lose dashboard access may still hold working API keys."""
+    request_key_review(
+        connection.organization,
+        actor=actor,
+        reason=f"SSO is now enforced for {connection.organization.name}: review keys of people without SSO access.",
+    )
+
+
+def on_identity_unlinked(linked: SSOIdentity, *, actor: Any) -> None:
+    """Called inside the transaction that unlinks a member's SSO identity: that person's keys need a review."""
+    request_key_review(
+        linked.connection.organization,
+        actor=actor,
+        reason=f"The SSO identity {linked.subject} of {linked.user.email} was unlinked.",
+        user=linked.user,
+    )
+
+
+# --- test group ------------------------------------------------------------------------------------------------
+
+
+def set_test_group(
+    connection: SSOConnection, *, actor: User, memberships: Iterable[Membership], teams: Iterable[Team]
+) -> dict[str, list[Any]]:
+    """Choose who may sign in through SSO while the status is testing; returns the changes ({} when none).
+
+    Raises ActionRefused when a member or team belongs to another organization.
+    """
+    memberships, teams = list(memberships), list(teams)
+    with transaction.atomic():
+        connection = _lock(connection)
+        if any(m.organization_id != connection.organization_id for m in memberships) or any(
+            t.organization_id != connection.organization_id for t in teams
+        ):
+            raise ActionRefused("Choose members and teams of this organization.", code="bad_test_group", status=400)
+        before = {
+            "members": sorted(connection.test_members.values_list("user__email", flat=True)),
+            "teams": sorted(connection.test_teams.values_list("name", flat=True)),
+        }
+        after = {"members": sorted(m.user.email for m in memberships), "teams": sorted(t.name for t in teams)}
+        changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+        if changes:
+            connection.test_members.set(memberships)
+            connection.test_teams.set(teams)
+            audit.record(
+                "sso.test_group_changed",
+                organization=connection.organization,
+                actor=actor,
+                target=connection,
+                changes=changes,
+            )
+    return changes
+
+
+# --- fallback login policy ---------------------------------------------------------------------------------------
+
+
+def _policy_details(connection: SSOConnection) -> dict[str, list[str]]:
+    policy = readiness.current_fallback_policy(connection)
+    emails = dict(User.objects.filter(pk__in=policy["recovery"] + policy["exceptions"]).values_list("pk", "email"))
+    return {key: sorted(emails[pk] for pk in ids) for key, ids in policy.items()}
+
+
+def confirm_fallback_policy(connection: SSOConnection, *, actor: User) -> SSOConnection:
+    """Confirm who keeps password sign-in once SSO is enforced (the recovery accounts, through
+    /accounts/recovery/ with a code, and the listed exceptions). The confirmation lapses when that list changes."""
+    with transaction.atomic():
+        connection = _lock(connection)
+        connection.fallback_confirmed_policy = readiness.current_fallback_policy(connection)
+        connection.fallback_confirmed_at = timezone.now()
+        connection.fallback_confirmed_by = actor
+        connection.save(update_fields=["fallback_confirmed_policy", "fallback_confirmed_at", "fallback_confirmed_by"])
+        audit.record(
+            "sso.fallback_confirmed",
+            organization=connection.organization,
+            actor=actor,
+            target=connection,
+            details=_policy_details(connection),
+        )
+    return connection
+
+
+def add_password_exception(
+    connection: SSOConnection, *, actor: User, membership: Membership, reason: str
+) -> SSOPasswordException:
+    """List ``membership`` as an exception who keeps password sign-in under enforcement (``reason`` required,
+    e.g. "outside contractor, no IdP account"). It takes effect once the fallback policy is confirmed again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionRefused("Say why this person keeps password sign-in.", code="no_reason")
+    with transaction.atomic():
+        connection = _lock(connection)
+        if membership.organization_id != connection.organization_id:
+            raise ActionRefused("Choose a member of this organization.", code="bad_member", status=400)
+        if SSOPasswordException.objects.filter(connection=connection, membership=membership).exists():
+            raise ActionRefused(f"{membership.user.email} is already an exception.", code="duplicate", status=409)
+        exception = SSOPasswordException.objects.create(  # unique per member; the row lock above serializes
+            connection=connection, membership=membership, reason=reason[:200], created_by=actor
+        )
+        audit.record(
+            "sso.password_exception_added",
+            organization=connection.organization,
+            actor=actor,
+            target=exception,
+            changes={"user": [None, membership.user.email]},
+            details={"reason": exception.reason},
+        )
+    return exception
+
+
+def remove_password_exception(exception: SSOPasswordException, *, actor: User) -> None:
+    """Take password sign-in under enforcement away from a listed exception (effective at once)."""
+    with transaction.atomic():
+        connection = _lock(exception.connection)
+        email = exception.membership.user.email
+        audit.record(
+            "sso.password_exception_removed",
+            organization=connection.organization,
+            actor=actor,
+            target=exception,
+            changes={"user": [email, None]},
+        )
+        exception.delete()
+
+
+# --- test plan -------------------------------------------------------------------------------------------------
+
+
+def record_test_plan_item(
+    connection: SSOConnection,
+    item: str,
+    *,
+    actor: Any,
+    via: str,
+    note: str = "",
+    test_run: SSOTestRun | None = None,
+) -> SSOTestPlanItem:
+    """Record that ``item`` (login, logout, session_timeout, failed_login) was just seen (``via`` test_run) or
+    confirmed by hand (``via`` ticked). Keeps the latest observation per item. Call inside a transaction or not."""
+    if item not in SSOTestPlanItem.Item.values:
+        raise ActionRefused(f"{item!r} is not a step of the test plan.", code="bad_item")
+    user = actor if isinstance(actor, User) else None
+    with transaction.atomic():
+        seen, _ = SSOTestPlanItem.objects.update_or_create(
+            connection=connection,
+            item=item,
+            defaults={"seen_at": timezone.now(), "seen_by": user, "via": via, "note": note[:500], "test_run": test_run},
+        )
+        audit.record(
+            "sso.test_plan_recorded",
+            organization=connection.organization,
+            actor=actor,
+            target=connection,
+            details={"item": item, "via": via, "note": note[:500], "test_run": test_run.pk if test_run else None},
+        )
+    return seen
+
+
+def tick_test_plan_item(connection: SSOConnection, item: str, *, actor: User, note: str) -> SSOTestPlanItem:
+    """The admin owner confirms by hand that ``item`` behaves as expected, with a note saying how it was seen.
+
+    Raises ActionRefused when ``actor`` is not the connection's admin owner or the note is empty.
+    """
+    if connection.admin_owner_id != actor.pk:
+        owner = connection.admin_owner.email if connection.admin_owner else "the admin owner (none is named)"
+        raise ActionRefused(f"Only {owner} can tick test plan steps.", code="not_admin_owner", status=403)
+    note = (note or "").strip()
+    if not note:
+        raise ActionRefused("Add a note saying what you saw and how.", code="no_note")
+    return record_test_plan_item(connection, item, actor=actor, via=SSOTestPlanItem.Via.TICKED, note=note)
+
+
+# --- scheduled enforcement -------------------------------------------------------------------------------------
+
+
+def _member_emails(organization: Organization) -> list[str]:
+    return list(Membership.objects.filter(organization=organization).values_list("user__email", flat=True))
+
+
+def _owner_emails(organization: Organization) -> list[str]:
+    return list(
+        Membership.objects.filter(organization=organization, role=Role.OWNER).values_list("user__email", flat=True)
+    )
+
+
+def _send_to_each(subject: str, body: str, recipients: list[str]) -> None:
+    send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=False)
+
+
+def schedule_enforcement(
+    connection: SSOConnection, *, actor: User, enforce_at: datetime, support_contact: str
+) -> list[readiness.Problem]:
+    """Set the date (UTC) SSO becomes required and tell every member by email, with the support path.
+
+    Needs status testing or on, a date in the future (within a year) and a support contact. Returns what is
+    still missing today (the guards are checked again when the date comes; if they fail then, enforcement is
+    postponed and the owners are told why). Raises ActionRefused otherwise.
+    """
+    support_contact = (support_contact or "").strip()
+    now = timezone.now()
+    if not support_contact:
+        raise ActionRefused("Say where members get help (an email address or a URL).", code="no_support_contact")
+    if enforce_at <= now:
+        raise ActionRefused("Choose a date and time in the future.", code="past_date")
+    if enforce_at > now + MAX_SCHEDULE_AHEAD:
+        raise ActionRefused("Choose a date within the next year.", code="far_date")
+    with transaction.atomic():
+        connection = _lock(connection)
+        if connection.status not in SCHEDULABLE:
+            raise ActionRefused(
+                "Schedule enforcement while SSO is in testing or on.", code="bad_status_for_schedule", status=409
+            )
+        old = connection.enforce_at
+        connection.enforce_at = enforce_at
+        connection.support_contact = support_contact[:254]
+        connection.enforcement_postponed_at = None
+        connection.enforcement_postponed_reasons = []
+        connection.save(
+            update_fields=[
+                "enforce_at",
+                "support_contact",
+                "enforcement_postponed_at",
+                "enforcement_postponed_reasons",
+                "updated_at",
+            ]
+        )
+        audit.record(
+            "sso.enforcement_scheduled",
+            organization=connection.organization,
+            actor=actor,
+            target=connection,
+            changes={"enforce_at": [old.isoformat() if old else None, enforce_at.isoformat()]},
+            details={"support_contact": connection.support_contact},
+        )
+        problems = readiness.enforcement_problems(connection, actor=actor, now=now)
+        organization, recipients = connection.organization, _member_emails(connection.organization)
+        context = {
+            "organization": organization,
+            "enforce_at": enforce_at,
+            "support_contact": connection.support_contact,
+            "sso_url": f"{settings.PUBLIC_BASE_URL}/orgs/{organization.slug}/settings/security/sso/",
+        }
+        body = render_to_string("sso/email/enforcement_scheduled.txt", context)
+        subject = f"{organization.name} will require single sign-on from {enforce_at:%Y-%m-%d %H:%M} UTC"
+        transaction.on_commit(lambda: _send_to_each(subject, body, recipients))
+    return problems
+
+
+def cancel_scheduled_enforcement(connection: SSOConnection, *, actor: Any) -> SSOConnection:
+    """Drop the enforcement date (and any postponement); the status stays as it is."""
+    with transaction.atomic():
+        connection = _lock(connection)
+        if connection.enforce_at is None:
+            return connection
+        old = connection.enforce_at
+        _clear_schedule(connection)
+        connection.save(
+            update_fields=["enforce_at", "enforcement_postponed_at", "enforcement_postponed_reasons", "updated_at"]
+        )
+        audit.record(
+            "sso.enforcement_unscheduled",
+            organization=connection.organization,
+            actor=actor,
+            target=connection,
+            changes={"enforce_at": [old.isoformat(), None]},
+        )
+    return connection
+
+
+def _clear_schedule(connection: SSOConnection) -> None:
+    connection.enforce_at = None
+    connection.enforcement_postponed_at = None
+    connection.enforcement_postponed_reasons = []
+
+
+def apply_due_enforcements(*, organizations: Iterable[Any] | None = None, now: datetime | None = None) -> int:
+    """Let every scheduled enforcement whose time has come take effect, or be postponed; returns how many were
+    decided. Lazy and idempotent: whichever request or sign-in first sees the time has passed decides, under a
+    row lock, as the system; everyone else finds nothing left to do. ``organizations``: limit to these.
+    """
+    now = now or timezone.now()
+    due = SSOConnection.objects.filter(
+        enforce_at__lte=now, enforcement_postponed_at__isnull=True, status__in=SCHEDULABLE
+    )
+    if organizations is not None:
+        due = due.filter(organization__in=list(organizations))
+    decided = 0
+    for pk in due.values_list("pk", flat=True):
+        decided += _decide_scheduled(pk, now)
+    return decided
+
+
+def _decide_scheduled(pk: int, now: datetime) -> int:
+    from sso.actions import enforce_locked
+
+    system = Actor.system(SCHEDULED_ACTOR_LABEL)
+    with transaction.atomic():
+        connection = SSOConnection.objects.select_for_update().select_related("organization").get(pk=pk)
+        if (
+            connection.enforce_at is None
+            or connection.enforce_at > now
+            or connection.enforcement_postponed_at is not None
+            or connection.status not in SCHEDULABLE
+        ):
+            return 0  # another request decided first
+        problems = readiness.enforcement_problems(connection, actor=None, now=now)
+        if not problems:
+            enforce_locked(connection, actor=system, via="scheduled")
+            return 1
+        reasons = [problem.message for problem in problems]
+        connection.enforcement_postponed_at = now
+        connection.enforcement_postponed_reasons = reasons
+        connection.save(update_fields=["enforcement_postponed_at", "enforcement_postponed_reasons", "updated_at"])
+        audit.record(
+            "sso.enforcement_postponed",
+            organization=connection.organization,
+            actor=system,
+            target=connection,
+            details={"reasons": reasons, "enforce_at": connection.enforce_at.isoformat()},
+        )
+        organization = connection.organization
+        context = {
+            "organization": organization,
+            "enforce_at": connection.enforce_at,
+            "reasons": reasons,
+            "rollout_url": f"{settings.PUBLIC_BASE_URL}/orgs/{organization.slug}/settings/security/sso/"
+            f"{connection.pk}/rollout/",
+        }
+        body = render_to_string("sso/email/enforcement_postponed.txt", context)
+        subject = f"SSO enforcement for {organization.name} is postponed"
+        owners = _owner_emails(organization)
+        transaction.on_commit(lambda: _send_to_each(subject, body, owners))
+    return 1

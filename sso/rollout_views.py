@@ -1,0 +1,425 @@
+"""Organization pages of the SSO rollout: the readiness checklist, enforcement (now or scheduled) and rollback,
+the test group, the fallback login policy, the test plan; recovery accounts; verified domains.
+
+Every change goes through an action function; refusals come back as the page with the reason and a 4xx status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership
+from orgsecurity.roles import Capability, Role
+from sessions_policy.decorators import require_recent_auth
+from sso import actions, domains, readiness, recovery, rollout
+from sso.actions import EnforcementRefused
+from sso.models import (
+    RecoveryAccount,
+    SSOConnection,
+    SSOPasswordException,
+    SSOTestPlanItem,
+    VerifiedDomain,
+)
+from sso.rollout_forms import (
+    DesignateForm,
+    DomainForm,
+    ExceptionForm,
+    RollbackForm,
+    ScheduleForm,
+    TestGroupForm,
+    TestRunForm,
+    TickForm,
+)
+
+# --- the rollout page ------------------------------------------------------------------------------------------
+
+
+def _rollout_page(
+    request: HttpRequest,
+    org: OrgContext,
+    connection: SSOConnection,
+    *,
+    status: int = 200,
+    refused: list[readiness.Problem] | None = None,
+    **forms: Any,
+) -> HttpResponse:
+    connection.refresh_from_db()
+    organization = org.organization
+    problems = readiness.enforcement_problems(connection, actor=request.user)
+    policy = readiness.current_fallback_policy(connection)
+    context = {
+        "org": org,
+        "connection": connection,
+        "checklist": readiness.checklist(connection, actor=request.user),
+        "problems": refused if refused is not None else problems,
+        "refused": refused is not None,
+        "can_enforce": connection.status in rollout.SCHEDULABLE and not problems,
+        "moves": _other_moves(connection),
+        "schedulable": connection.status in rollout.SCHEDULABLE,
+        "schedule_form": forms.get("schedule_form")
+        or ScheduleForm(initial={"support_contact": connection.support_contact, "enforce_at": connection.enforce_at}),
+        "test_group_form": forms.get("test_group_form")
+        or TestGroupForm(
+            organization=organization,
+            initial={"members": list(connection.test_members.all()), "teams": list(connection.test_teams.all())},
+        ),
+        "test_group": readiness.test_group_memberships(connection).select_related("user"),
+        "exception_form": forms.get("exception_form") or ExceptionForm(organization=organization),
+        "exceptions": connection.password_exceptions.select_related("membership__user", "created_by"),
+        "recovery_accounts": RecoveryAccount.objects.filter(organization=organization).select_related(
+            "membership__user"
+        ),
+        "usable_recovery": set(readiness.usable_recovery_accounts(organization).values_list("pk", flat=True)),
+        "fallback_confirmed": readiness.fallback_policy_confirmed(connection),
+        "fallback_changed": connection.fallback_confirmed_at is not None
+        and connection.fallback_confirmed_policy != policy,
+        "test_plan": readiness.test_plan_status(connection),
+        "is_admin_owner": connection.admin_owner_id == request.user.pk,
+        "tick_form": forms.get("tick_form") or TickForm(),
+        "test_form": TestRunForm(),
+        "rollback_form": RollbackForm(),
+        "linked_count": connection.identities.count(),
+        "member_count": Membership.objects.filter(organization=organization).count(),
+    }
+    return render(request, "sso/rollout.html", context, status=status)
+
+
+def _other_moves(connection: SSOConnection) -> list[str]:
+    """Status moves offered besides "Enforce" and, from on or enforced, the two rollback buttons."""
+    moves = actions.ALLOWED_MOVES.get(connection.status, set()) - {SSOConnection.Status.ENFORCED}
+    if connection.status in (SSOConnection.Status.ON, SSOConnection.Status.ENFORCED):
+        moves -= set(actions.ROLLBACK_TARGETS)
+    return sorted(moves)
+
+
+def _load(request: HttpRequest, org_slug: str, connection_id: int) -> tuple[OrgContext, SSOConnection]:
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connections = SSOConnection.objects.select_related("organization", "admin_owner")
+    return org, get_org_object(org, connections, pk=connection_id)
+
+
+def _back(org_slug: str, connection: SSOConnection, anchor: str = "") -> HttpResponse:
+    response = redirect("sso:rollout", org_slug, connection.pk)
+    if anchor:
+        response["Location"] += f"#{anchor}"
+    return response
+
+
+@require_GET
+def rollout_page(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """The readiness checklist and everything the rollout needs, for owners and admins."""
+    org, connection = _load(request, org_slug, connection_id)
+    return _rollout_page(request, org, connection)
+
+
+@require_POST
+@require_recent_auth
+def enforce(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Enforce SSO now; refused with every reason that still stands."""
+    org, connection = _load(request, org_slug, connection_id)
+    try:
+        actions.set_status(connection, actor=request.user, status=SSOConnection.Status.ENFORCED)
+    except EnforcementRefused as exc:
+        messages.error(request, "SSO was not enforced. Fix what is listed below, then try again.")
+        return _rollout_page(request, org, connection, status=exc.status, refused=exc.problems)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _rollout_page(request, org, connection, status=exc.status)
+    messages.success(request, "SSO is now enforced: members sign in through your IdP only.")
+    return _back(org_slug, connection)
+
+
+@require_POST
+@require_recent_auth
+def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Roll SSO back to testing or off in one step (also from a recovery sign-in)."""
+    org, connection = _load(request, org_slug, connection_id)
+    form = RollbackForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose testing or off.")
+        return _rollout_page(request, org, connection, status=400)
+    try:
+        connection = actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"])
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _rollout_page(request, org, connection, status=exc.status)
+    messages.success(request, f"SSO is rolled back to {connection.get_status_display()}: password sign-in works again.")
+    return _back(org_slug, connection)
+
+
+@require_POST
+@require_recent_auth
+def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Set the enforcement date and the support contact; members are emailed."""
+    org, connection = _load(request, org_slug, connection_id)
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        return _rollout_page(request, org, connection, status=400, schedule_form=form)
+    try:
+        missing = rollout.schedule_enforcement(connection, actor=request.user, **form.cleaned_data)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _rollout_page(request, org, connection, status=exc.status, schedule_form=form)
+    when = form.cleaned_data["enforce_at"]
+    messages.success(request, f"Enforcement is scheduled for {when:%Y-%m-%d %H:%M} UTC; members were emailed.")
+    if missing:
+        messages.warning(
+            request,
+            f"It takes effect only if {len(missing)} thing(s) listed under “Enforce” are done by then; "
+            "otherwise it is postponed and owners are emailed.",
+        )
+    return _back(org_slug, connection)
+
+
+@require_POST
+@require_recent_auth
+def unschedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Drop the enforcement date (the status stays)."""
+    _, connection = _load(request, org_slug, connection_id)
+    rollout.cancel_scheduled_enforcement(connection, actor=request.user)
+    messages.success(request, "The enforcement date is cancelled.")
+    return _back(org_slug, connection)
+
+
+@require_POST
+@require_recent_auth
+def test_group(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Choose the members and teams who may sign in through SSO while testing."""
+    org, connection = _load(request, org_slug, connection_id)
+    form = TestGroupForm(request.POST, organization=org.organization)
+    if not form.is_valid():
+        return _rollout_page(request, org, connection, status=400, test_group_form=form)
+    changes = rollout.set_test_group(
+        connection, actor=request.user, memberships=form.cleaned_data["members"], teams=form.cleaned_data["teams"]
+    )
+    messages.success(request, "Test group saved." if changes else "Nothing changed.")
+    return _back(org_slug, connection, "test-group")
+
+
+@require_POST
+@require_recent_auth
+def confirm_fallback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """Confirm who keeps password sign-in under enforcement (recovery accounts and listed exceptions)."""
+    _, connection = _load(request, org_slug, connection_id)
+    rollout.confirm_fallback_policy(connection, actor=request.user)
+    messages.success(request, "Fallback login policy confirmed.")
+    return _back(org_slug, connection, "fallback")
+
+
+@require_POST
+@require_recent_auth
+def add_exception(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """List a member who keeps password sign-in under enforcement, with the reason."""
+    org, connection = _load(request, org_slug, connection_id)
+    form = ExceptionForm(request.POST, organization=org.organization)
+    if not form.is_valid():
+        return _rollout_page(request, org, connection, status=400, exception_form=form)
+    try:
+        rollout.add_password_exception(connection, actor=request.user, **form.cleaned_data)
+    except ActionRefused as exc:
+        form.add_error(None, exc.message)
+        return _rollout_page(request, org, connection, status=exc.status, exception_form=form)
+    messages.success(request, "Exception added. Confirm the fallback login policy again for it to take effect.")
+    return _back(org_slug, connection, "fallback")
+
+
+@require_POST
+@require_recent_auth
+def remove_exception(request: HttpRequest, org_slug: str, connection_id: int, exception_id: int) -> HttpResponse:
+    """Take a listed exception's password sign-in away."""
+    _, connection = _load(request, org_slug, connection_id)
+    exception = _exception_of(connection, exception_id)
+    rollout.remove_password_exception(exception, actor=request.user)
+    messages.success(request, f"{exception.membership.user.email} no longer keeps password sign-in.")
+    return _back(org_slug, connection, "fallback")
+
+
+def _exception_of(connection: SSOConnection, exception_id: int) -> SSOPasswordException:
+    """The listed exception ``exception_id`` of ``connection`` (already loaded through the org accessor); 404."""
+    exception = (
+        SSOPasswordException.objects.select_related("membership__user")
+        .filter(connection=connection, pk=exception_id)
+        .first()
+    )
+    if exception is None:
+        raise Http404("No such exception.")
+    return exception
+
+
+@require_POST
+@require_recent_auth
+def tick(request: HttpRequest, org_slug: str, connection_id: int, item: str) -> HttpResponse:
+    """The admin owner ticks a test plan step with a note."""
+    org, connection = _load(request, org_slug, connection_id)
+    if item not in SSOTestPlanItem.Item.values:
+        raise Http404("No such test plan step.")
+    form = TickForm(request.POST)
+    if not form.is_valid():
+        return _rollout_page(request, org, connection, status=400, tick_form=form)
+    try:
+        rollout.tick_test_plan_item(connection, item, actor=request.user, note=form.cleaned_data["note"])
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _rollout_page(request, org, connection, status=exc.status)
+    messages.success(request, f"{SSOTestPlanItem.Item(item).label} ticked.")
+    return _back(org_slug, connection, "test-plan")
+
+
+# --- recovery accounts -----------------------------------------------------------------------------------------
+
+
+def _recovery_page(request: HttpRequest, org: OrgContext, *, status: int = 200, form=None) -> HttpResponse:
+    organization = org.organization
+    accounts = RecoveryAccount.objects.filter(organization=organization).select_related("membership__user")
+    unused = {
+        account.pk: account.codes.filter(used_at__isnull=True).count()
+        for account in accounts  # a handful of accounts per organization
+    }
+    context = {
+        "org": org,
+        "accounts": [(account, unused[account.pk]) for account in accounts],
+        "is_owner": org.role == Role.OWNER,
+        "form": form or DesignateForm(organization=organization),
+        "own_account": accounts.filter(membership__user=request.user).first(),
+        "enforced": SSOConnection.objects.filter(
+            organization=organization, status=SSOConnection.Status.ENFORCED
+        ).exists(),
+    }
+    return render(request, "sso/recovery.html", context, status=status)
+
+
+@require_GET
+def recovery_accounts(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Recovery accounts and their unused codes; owners add and remove them, holders make their codes."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    return _recovery_page(request, org)
+
+
+@require_POST
+@require_recent_auth
+def designate_recovery(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Owners make an owner or admin a recovery account."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    form = DesignateForm(request.POST, organization=org.organization)
+    if org.role != Role.OWNER:
+        messages.error(request, "Only owners can choose recovery accounts.")
+        return _recovery_page(request, org, status=403)
+    if not form.is_valid():
+        return _recovery_page(request, org, status=400, form=form)
+    try:
+        account = recovery.designate(org.organization, actor=request.user, membership=form.cleaned_data["membership"])
+    except ActionRefused as exc:
+        form.add_error(None, exc.message)
+        return _recovery_page(request, org, status=exc.status, form=form)
+    messages.success(
+        request, f"{account.membership.user.email} is a recovery account. They now generate their recovery codes here."
+    )
+    return redirect("sso:recovery", org_slug)
+
+
+@require_POST
+@require_recent_auth
+def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> HttpResponse:
+    """Owners take break-glass access away (not the last owner's while enforced)."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    account = get_org_object(org, RecoveryAccount.objects.select_related("membership__user"), pk=account_id)
+    try:
+        recovery.remove(account, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _recovery_page(request, org, status=exc.status)
+    messages.success(request, f"{account.membership.user.email} is no longer a recovery account.")
+    return redirect("sso:recovery", org_slug)
+
+
+@require_POST
+@require_recent_auth
+def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The recovery account's own person gets new codes, shown once on this response and never again."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    account = RecoveryAccount.objects.filter(organization=org.organization, membership=org.membership).first()
+    if account is None:
+        messages.error(request, "You are not a recovery account of this organization.")
+        return _recovery_page(request, org, status=403)
+    codes = recovery.generate_codes(account, actor=request.user)
+    return codes_response(request, org.organization, codes)
+
+
+def codes_response(request: HttpRequest, organization: Any, codes: list[str], *, regenerated: bool = False):
+    """The page that shows freshly generated recovery codes once (never cached)."""
+    response = render(
+        request, "sso/recovery_codes.html", {"organization": organization, "codes": codes, "regenerated": regenerated}
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+# --- verified domains ------------------------------------------------------------------------------------------
+
+
+def _domains_page(request: HttpRequest, org: OrgContext, *, status: int = 200, form=None) -> HttpResponse:
+    claimed = VerifiedDomain.objects.filter(organization=org.organization)
+    context = {
+        "org": org,
+        "domains": [(domain, domains.txt_record_name(domain), domains.txt_record_value(domain)) for domain in claimed],
+        "form": form or DomainForm(),
+    }
+    return render(request, "sso/domains.html", context, status=status)
+
+
+@require_GET
+def domain_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Claimed and verified email domains, with the TXT record each needs."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    return _domains_page(request, org)
+
+
+@require_POST
+@require_recent_auth
+def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Claim an email domain; it counts once verified."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    form = DomainForm(request.POST)
+    if not form.is_valid():
+        return _domains_page(request, org, status=400, form=form)
+    try:
+        claimed = domains.claim(org.organization, actor=request.user, domain=form.cleaned_data["domain"])
+    except ActionRefused as exc:
+        form.add_error("domain", exc.message)
+        return _domains_page(request, org, status=exc.status, form=form)
+    messages.success(request, f"{claimed.domain} is claimed. Add the TXT record below, then choose “Verify”.")
+    return redirect("sso:domains", org_slug)
+
+
+@require_POST
+@require_recent_auth
+def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
+    """Look up the claim's TXT record and verify the domain when it holds the challenge."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
+    try:
+        domains.verify_by_dns(claimed, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _domains_page(request, org, status=exc.status if exc.status != 400 else 422)
+    messages.success(request, f"{claimed.domain} is verified.")
+    return redirect("sso:domains", org_slug)
+
+
+@require_POST
+@require_recent_auth
+def remove_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
+    """Drop a claimed or verified domain."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
+    domains.remove(claimed, actor=request.user)
+    messages.success(request, f"{claimed.domain} was removed.")
+    return redirect("sso:domains", org_slug)

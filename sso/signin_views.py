@@ -1,0 +1,132 @@
+"""Public sign-in pages shaped by SSO: email-first sign-in at /accounts/login/ and break-glass recovery sign-in at
+/accounts/recovery/.
+
+Email-first: the person enters an email; when its domain is verified by an organization that enforces SSO (or tests
+it and the person is in the test group) they go straight to that organization's IdP, otherwise the password field is
+shown. The answer depends on the domain, never on whether the address has an account. A correct password is still
+refused when every organization of the account enforces SSO; the page then offers "Sign in with SSO".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from audit.recorder import record_throttled
+from orgsecurity.auth import sign_in
+from orgsecurity.forms import EmailAuthenticationForm
+from orgsecurity.views import SignInView
+from sso import recovery
+from sso.enforcement import (
+    RECOVERY_SESSION_KEY,
+    enforced_connection,
+    password_refused_by,
+    route_for_email,
+    sso_login_url,
+)
+from sso.rollout_forms import EmailStepForm, RecoverySignInForm
+from sso.rollout_views import codes_response
+
+
+class EmailFirstSignInView(SignInView):
+    """/accounts/login/: email first, then the IdP or the password (django-axes still counts password failures)."""
+
+    template_name = "sso/sign_in.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if "step" not in context:
+            context["step"] = "password"
+        context["recovery_url"] = reverse("sso_recovery_sign_in")
+        return context
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.GET.get("method") == "password":
+            return super().get(request, *args, **kwargs)
+        return self.render_to_response(self.get_context_data(form=EmailStepForm(), step="email"))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "password" not in request.POST:
+            return self._email_step(request)
+        return super().post(request, *args, **kwargs)
+
+    def _email_step(self, request: HttpRequest) -> HttpResponse:
+        form = EmailStepForm(request.POST)
+        if not form.is_valid():
+            context = self.get_context_data(form=form, step="email")
+            return self.response_class(request, self.get_template_names(), context, status=400)
+        email = form.cleaned_data["username"]
+        route = route_for_email(email)
+        if route.required:
+            return redirect(sso_login_url(route.connection.organization, self.get_redirect_url()))
+        password_form = EmailAuthenticationForm(request, initial={"username": email})
+        context = self.get_context_data(form=password_form, step="password", offer=route.connection)
+        return self.render_to_response(context)
+
+    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        refusing = password_refused_by(user)
+        if not refusing:
+            return super().form_valid(form)
+        for organization in refusing:
+            record_throttled(
+                "sso.password_sign_in_refused",
+                throttle_key=f"{organization.pk}:{user.pk}",
+                organization=organization,
+                actor=user,
+                target=user,
+            )
+        next_url = self.get_redirect_url()
+        choices = [(organization, sso_login_url(organization, next_url)) for organization in refusing]
+        context = self.get_context_data(form=form, step="refused", sso_choices=choices)
+        return self.response_class(self.request, self.get_template_names(), context, status=403)
+
+
+FAILED_RECOVERY = "The email, password or recovery code is not right. Check all three and try again."
+
+
+@sensitive_post_parameters("password", "recovery_code")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def recovery_sign_in(request: HttpRequest) -> HttpResponse:
+    """Break-glass sign-in for recovery accounts: email + password + one single-use recovery code. Works while SSO is
+    enforced and the IdP is down (nothing here talks to the IdP). Failures count towards the same django-axes
+    limits as the password form; every use is audited and emailed to the organization's owners."""
+    form = RecoverySignInForm(request.POST or None)
+    if request.method == "GET":
+        return render(request, "sso/recovery_sign_in.html", {"form": form})
+    if not form.is_valid():
+        return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
+    email = form.cleaned_data["username"]
+    # Passing method lets the sign-in failure audit say "recovery"; axes checks its lockout here first.
+    user = authenticate(request, username=email, password=form.cleaned_data["password"], method="recovery")
+    redeemed = recovery.redeem(user, form.cleaned_data["recovery_code"]) if user is not None else None
+    if user is not None and redeemed is None:
+        # Right password, wrong code: a failure like any other, for the same limits.
+        user_login_failed.send(sender=__name__, credentials={"username": email, "method": "recovery"}, request=request)
+    if redeemed is None:
+        form.add_error(None, FAILED_RECOVERY)
+        return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
+    sign_in(request, user, method="recovery", backend=user.backend)
+    request.session[RECOVERY_SESSION_KEY] = redeemed.account.organization_id
+    organization, remaining = redeemed.account.organization, redeemed.remaining
+    if redeemed.new_codes:
+        # The last code was just used: the new set is shown now, once.
+        return codes_response(request, organization, redeemed.new_codes, regenerated=True)
+    messages.warning(
+        request,
+        f"You signed in to {organization.name} with a recovery code ({remaining} left). Every owner was emailed.",
+    )
+    connection = enforced_connection(organization)
+    if connection is not None:
+        return redirect("sso:rollout", organization.slug, connection.pk)
+    return redirect("sso:index", organization.slug)

@@ -1,0 +1,28 @@
+"""Template tags of the SSO rollout: the banner that tells members about a scheduled (or postponed) enforcement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from sso.models import SSOConnection
+from sso.rollout import SCHEDULABLE
+
+register = template.Library()
+
+
+@register.inclusion_tag("sso/_banner.html", takes_context=True)
+def sso_rollout_banner(context: dict[str, Any]) -> dict[str, Any]:
+    """On an organization's pages (``org`` in the context): when SSO becomes required, with the support contact,
+    or that the planned enforcement is postponed. Nothing elsewhere."""
+    org = context.get("org")
+    organization = getattr(org, "organization", None)
+    if organization is None:
+        return {"connection": None}
+    connection = (
+        SSOConnection.objects.filter(organization=organization, status__in=SCHEDULABLE, enforce_at__isnull=False)
+        .order_by("enforce_at")
+        .first()
+    )
+    return {"connection": connection, "org": org}

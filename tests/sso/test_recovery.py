@@ -1,0 +1,198 @@
+"""Recovery (break-glass) accounts: designation by owners, codes shown once and stored hashed, recovery sign-in
+that works while SSO is enforced and the IdP is down, brute-force limits, notices, guards, and rollback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from axes.models import AccessAttempt, AccessFailureLog
+from django.core import mail
+from django.test import Client
+
+from audit.models import AuditEvent
+from orgsecurity import actions as org_actions
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership
+from sso import actions, recovery
+from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
+from sso.protocols import HANDLERS
+from tests.conftest import PASSWORD, add_member, make_user
+
+RECOVERY = "/accounts/recovery/"
+PAGE = "/orgs/acme/settings/security/sso/recovery/"
+CODE = re.compile(r"\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b")
+
+
+def recover(client: Client, email: str, code: str, password: str = PASSWORD, ip: str = "198.51.100.7"):
+    return client.post(RECOVERY, {"username": email, "password": password, "recovery_code": code}, REMOTE_ADDR=ip)
+
+
+def membership(user) -> Membership:
+    return Membership.objects.get(user=user, organization__slug="acme")
+
+
+# --- designation and codes -------------------------------------------------------------------------------------
+
+
+def test_it_checks_access_to_the_recovery_page(client_for, org, owner, admin, member, outsider):
+    page = client_for(owner).get(PAGE)
+    assert page.status_code == 200 and b"Make recovery account" in page.content
+    page = client_for(admin).get(PAGE)
+    assert page.status_code == 200 and b"Only owners choose recovery accounts" in page.content
+    assert client_for(member).get(PAGE).status_code == 403
+    assert client_for(outsider).get(PAGE).status_code == 404
+
+
+def test_only_owners_designate_owners_or_admins_with_a_password(client_for, org, owner, admin, member, outsider):
+    url = f"{PAGE}designate/"
+    assert client_for(admin).post(url, {"membership": membership(admin).pk}).status_code == 403
+    assert client_for(member).post(url, {"membership": membership(member).pk}).status_code == 403
+    assert client_for(outsider).post(url, {"membership": membership(admin).pk}).status_code == 404
+    assert client_for(owner).post(url, {"membership": membership(member).pk}).status_code == 400  # not an admin
+    assert client_for(owner).post(url, {"membership": membership(admin).pk}).status_code == 302
+    assert RecoveryAccount.objects.get().membership.user == admin
+    assert AuditEvent.objects.get(action="sso.recovery_designated").changes == {"user": [None, admin.email]}
+    sso_only = make_user("sso-only@acme.test", password=None)
+    add_member(org, sso_only, "admin")
+    with pytest.raises(ActionRefused, match="has no password"):
+        recovery.designate(org, actor=owner, membership=membership(sso_only))
+
+
+def test_codes_are_shown_once_to_their_owner_and_stored_hashed(client_for, org, owner, admin):
+    recovery.designate(org, actor=owner, membership=membership(admin))
+    assert client_for(owner).post(f"{PAGE}codes/").status_code == 403  # not owner's account
+    response = client_for(admin).post(f"{PAGE}codes/")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    codes = CODE.findall(response.content.decode())
+    assert len(set(codes)) == recovery.CODES_PER_SET
+    stored = set(RecoveryCode.objects.values_list("code_hash", flat=True))
+    assert {recovery.hash_code(code) for code in codes} == stored
+    assert not any(code in hashed for code in codes for hashed in stored)
+    assert codes[0] not in client_for(admin).get(PAGE).content.decode()
+    again = CODE.findall(client_for(admin).post(f"{PAGE}codes/").content.decode())
+    assert recovery.use_code(admin, codes[0]) is None  # the old set is gone
+    assert recovery.use_code(admin, again[0].upper().replace("-", " ")) is not None  # typed loosely
+
+
+# --- recovery sign-in ------------------------------------------------------------------------------------------
+
+
+def test_recovery_sign_in_works_while_enforced_and_the_idp_is_down(
+    enforced, owner, admin, monkeypatch, django_capture_on_commit_callbacks
+):
+    org_actions.change_role(membership(admin), actor=owner, role="owner")  # two owners get the notice
+    monkeypatch.delitem(HANDLERS, "saml")  # no way to reach the IdP at all
+    browser = Client()
+    assert browser.get(RECOVERY).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = recover(browser, owner.email, enforced.codes[0])
+    assert response.status_code == 302
+    assert response["Location"] == f"/orgs/acme/settings/security/sso/{enforced.connection.pk}/rollout/"
+    assert browser.session["auth_method"] == "recovery"
+    assert browser.session["sso_recovery_organization"] == enforced.connection.organization_id
+    assert browser.get("/orgs/acme/members/").status_code == 200
+    assert sorted(message.to[0] for message in mail.outbox) == sorted([owner.email, admin.email])
+    assert "signed in to Acme Inc. with a recovery code" in mail.outbox[0].subject
+    event = AuditEvent.objects.get(action="sso.recovery_used")
+    assert event.actor_label == owner.email and event.details["remaining_codes"] == recovery.CODES_PER_SET - 1
+    assert AuditEvent.objects.filter(action="auth.signed_in", details__method="recovery").exists()
+
+
+def test_a_code_works_once(enforced, owner):
+    assert recover(Client(), owner.email, enforced.codes[0]).status_code == 302
+    response = recover(Client(), owner.email, enforced.codes[0])
+    assert response.status_code == 400
+    assert b"The email, password or recovery code is not right" in response.content
+
+
+def test_wrong_codes_count_like_wrong_passwords_and_are_never_logged(enforced, owner, settings):
+    wrong_code = recover(Client(), owner.email, "aaaa-bbbb-cccc-dddd")
+    wrong_password = recover(Client(), owner.email, enforced.codes[0], password="nope")
+    assert wrong_code.status_code == wrong_password.status_code == 400
+    assert b"The email, password or recovery code is not right" in wrong_code.content
+    assert AccessFailureLog.objects.filter(username=owner.email).count() == 2
+    failure = AuditEvent.objects.filter(action="auth.sign_in_failed").latest("seq")
+    assert failure.details["method"] == "recovery"
+    for _ in range(settings.AXES_FAILURE_LIMIT - 2):
+        recover(Client(), owner.email, "aaaa-bbbb-cccc-dddd")
+    locked = recover(Client(), owner.email, enforced.codes[1])  # the right code, but locked out now
+    assert locked.status_code == 429
+    assert RecoveryCode.objects.filter(used_at__isnull=False).count() == 0
+    logged = " ".join(AccessAttempt.objects.values_list("post_data", flat=True))
+    assert "aaaa-bbbb" not in logged and enforced.codes[1] not in logged
+
+
+def test_someone_who_is_not_a_recovery_account_cannot_use_codes(enforced, member):
+    assert recover(Client(), member.email, enforced.codes[0]).status_code == 400
+
+
+def test_using_the_last_code_shows_a_new_set(enforced, owner):
+    for code in enforced.codes[:-1]:
+        assert recover(Client(), owner.email, code).status_code == 302
+    response = recover(Client(), owner.email, enforced.codes[-1])
+    assert response.status_code == 200
+    fresh = CODE.findall(response.content.decode())
+    assert len(fresh) == recovery.CODES_PER_SET and b"You used your last recovery code" in response.content
+    assert recover(Client(), owner.email, fresh[0]).status_code == 302
+
+
+def test_a_recovery_sign_in_rolls_sso_back_in_one_step(enforced, owner, member, monkeypatch):
+    monkeypatch.delitem(HANDLERS, "saml")
+    browser = Client()
+    recover(browser, owner.email, enforced.codes[0])
+    url = f"/orgs/acme/settings/security/sso/{enforced.connection.pk}/rollout/rollback/"
+    response = browser.post(url, {"to": "off"})
+    assert response.status_code == 302
+    assert SSOConnection.objects.get(pk=enforced.connection.pk).status == "off"
+    assert Client().post("/accounts/login/", {"username": member.email, "password": PASSWORD}).status_code == 302
+
+
+def test_a_demoted_recovery_account_can_no_longer_use_codes(ready, owner, admin, org):
+    account = recovery.designate(org, actor=owner, membership=membership(admin))
+    codes = recovery.generate_codes(account, actor=admin)
+    org_actions.change_role(membership(admin), actor=owner, role="member")
+    assert recover(Client(), admin.email, codes[0]).status_code == 400
+
+
+# --- guards ----------------------------------------------------------------------------------------------------
+
+
+def test_the_last_owner_recovery_account_stays_while_enforced(enforced, client_for, sso_client_for, owner, admin):
+    account = RecoveryAccount.objects.get(membership__user=owner)
+    browser = sso_client_for(owner, enforced.connection)
+    response = browser.post(f"{PAGE}{account.pk}/remove/")
+    assert response.status_code == 409 and b"last owner recovery account while SSO is enforced" in response.content
+    org_actions.change_role(membership(admin), actor=owner, role="owner")
+    second = recovery.designate(enforced.connection.organization, actor=owner, membership=membership(admin))
+    recovery.generate_codes(second, actor=admin)
+    assert browser.post(f"{PAGE}{account.pk}/remove/").status_code == 302
+
+
+def test_members_and_roles_cannot_take_away_the_last_way_in(enforced, owner, admin):
+    org_actions.change_role(membership(admin), actor=owner, role="owner")
+    actions.update_connection(enforced.connection, actor=owner, admin_owner=admin)
+    with pytest.raises(ActionRefused, match="last owner with a recovery account while SSO is enforced"):
+        org_actions.remove_member(membership(owner), actor=admin)
+    with pytest.raises(ActionRefused, match="last owner with a recovery account"):
+        org_actions.change_role(membership(owner), actor=admin, role="admin")
+    assert membership(owner).role == "owner"
+
+
+def test_the_admin_owner_cannot_be_removed_or_demoted_without_a_new_one(connection, owner, admin):
+    actions.update_connection(connection, actor=owner, admin_owner=admin)
+    with pytest.raises(ActionRefused, match="admin owner of the SSO connection"):
+        org_actions.remove_member(membership(admin), actor=owner)
+    with pytest.raises(ActionRefused, match="Name a new admin owner"):
+        org_actions.change_role(membership(admin), actor=owner, role="member")
+    org_actions.change_role(membership(admin), actor=owner, role="owner")  # still an owner or admin: fine
+    actions.update_connection(connection, actor=owner, admin_owner=owner)
+    org_actions.remove_member(membership(admin), actor=owner)
+
+
+def test_the_members_page_shows_why_a_removal_was_refused(client_for, connection, owner, admin):
+    actions.update_connection(connection, actor=owner, admin_owner=admin)
+    response = client_for(owner).post(f"/orgs/acme/members/{membership(admin).pk}/remove/")
+    assert response.status_code == 409
+    assert b"is the admin owner of the SSO connection" in response.content
