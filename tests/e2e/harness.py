@@ -717,13 +717,15 @@ DEMO_OUTSIDER = "outsider@globex.test"
 
 
 def sign_in_with_password(page: Any, product: ProductServer, email: str, password: str = DEMO_PASSWORD) -> Any:
-    """In the Playwright ``page``: open /accounts/login/, fill email and password, submit.
+    """In the Playwright ``page``: open /accounts/login/, give the email (email-first sign-in), then the password,
+    and submit.
 
     Returns the Playwright Response of the form POST (after redirects: e.g. the dashboard, or the 429 lockout
     page). The one place that knows the sign-in form, so scenarios keep working when it changes.
     """
     page.goto(product.url("/accounts/login/"))
     page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(password)
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="Sign in").click()
