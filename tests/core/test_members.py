@@ -7,11 +7,14 @@ import re
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Role
+from sessions_policy import clock as session_clock
 from tests.conftest import PASSWORD, make_user, sign_in_client
+from tests.sessions_policy.conftest import FakeClock
 
 
 def _invite(client: Client, email: str, role: str = "member"):
@@ -75,6 +78,23 @@ def test_existing_account_signs_in_then_joins(client_for, owner, outsider, djang
     assert b"This invitation was sent to" in response.content
     assert client_for(outsider).post(f"/invitations/{token}/").status_code == 302
     assert Membership.objects.filter(user=outsider, organization__slug="acme").exists()
+
+
+def test_an_idle_session_cannot_accept_an_invitation(client_for, owner, outsider, django_capture_on_commit_callbacks):
+    # Attack: a session left idle past its organizations' timeout accepted invitations (and so joined
+    # organizations) as its person, since the invitation page is outside /orgs/ and applied no session rules.
+    with django_capture_on_commit_callbacks(execute=True):
+        _invite(client_for(owner), outsider.email)
+    token = _token_from_mail()
+    fake = FakeClock(timezone.now())
+    with session_clock.use(fake):
+        idle = client_for(outsider)
+        fake.advance(hours=2)
+        response = idle.post(f"/invitations/{token}/")
+    assert response.status_code == 401
+    assert b"You were signed out after 30 minutes of inactivity." in response.content
+    assert not Membership.objects.filter(user=outsider, organization__slug="acme").exists()
+    assert Invitation.objects.get().accepted_at is None
 
 
 def test_malformed_email_is_refused_next_to_the_field(client_for, owner):
