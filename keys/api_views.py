@@ -293,7 +293,7 @@ def _rename(request: HttpRequest, key: APIKey, found: Project) -> HttpResponse:
         body = json.loads(request.body or b"null")
     except RequestDataTooBig:
         return json_error("too_large", "The request body is too large.", 413)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser recurses
         body = None
     if not isinstance(body, dict) or set(body) != {"name"} or not isinstance(body["name"], str):
         return json_error("bad_request", 'Send a JSON object with only a new name: {"name": "…"}.', 400)

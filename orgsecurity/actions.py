@@ -8,6 +8,7 @@ Refusals raise ActionRefused with a message meant for the person who tried.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -293,6 +294,9 @@ def rename_project(project: Project, *, actor: Any, name: str) -> Project:
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise ActionRefused("A project name has 1 to 100 characters.", code="bad_name")
+    # NUL, other control characters and lone UTF-16 surrogates (possible in JSON) are not text a database stores.
+    if any(unicodedata.category(character) in {"Cc", "Cs"} for character in name):
+        raise ActionRefused("A project name is plain text: no control characters.", code="bad_name")
     with transaction.atomic():
         project = (
             Project.objects.select_for_update(of=("self",)).select_related("organization", "team").get(pk=project.pk)

@@ -267,7 +267,24 @@ def test_permission_restriction(org, owner, acme):
     assert event.changes == {"name": ["Web app", "Web app v2"]}
 
 
-@pytest.mark.parametrize("body", ["not json", "[]", '{"name": 5}', '{"name": "x", "team": 1}', '{"name": ""}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"name": 5}',
+        '{"name": "x", "team": 1}',
+        '{"name": ""}',
+        # Attack: garbage that used to reach a 500 HTML page: nesting deeper than the JSON parser recurses,
+        # a number too long to convert, text no database stores (NUL, a lone UTF-16 surrogate), invalid UTF-8.
+        "[" * 100_000,
+        '{"name": ' * 50_000,
+        '{"name": 1' + "0" * 5000 + "}",
+        '{"name": "web\\u0000app"}',
+        '{"name": "web\\ud800app"}',
+        b'{"name": "\xff\xfe"}',
+    ],
+)
 def test_bad_write_bodies_are_400_json(org, owner, acme, body):
     _, token = issue(org, owner, project_ids=[acme.web.pk], permission="read_write")
     response = Client().patch(
