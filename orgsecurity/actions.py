@@ -42,6 +42,16 @@ def _owner_count(organization: Organization) -> int:
     return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
 
 
+def _lock_membership(membership: Membership) -> Membership:
+    """Re-read ``membership`` locked FOR UPDATE; refuse (404) when someone removed it since it was loaded."""
+    locked = Membership.objects.select_for_update(of=("self",)).select_related("user").filter(pk=membership.pk).first()
+    if locked is None:
+        raise ActionRefused(
+            f"{membership.user.email} is no longer a member. Reload the members page.", code="not_member", status=404
+        )
+    return locked
+
+
 def _actor_membership(organization: Organization, actor: User) -> Membership:
     membership = Membership.objects.filter(organization=organization, user=actor).first()
     if membership is None:
@@ -218,12 +228,12 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
 
 def change_role(membership: Membership, *, actor: User, role: str) -> Membership:
     """Give ``membership`` a new role. Only owners grant or take away the owner role; the last owner
-    cannot be demoted."""
+    cannot be demoted; a membership removed meanwhile is refused (404)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
     with transaction.atomic():
         organization = _lock_org(membership.organization)
-        membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
+        membership = _lock_membership(membership)
         actor_membership = _actor_membership(organization, actor)
         old = membership.role
         if old == role:
@@ -256,10 +266,11 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
 
 
 def remove_member(membership: Membership, *, actor: User) -> None:
-    """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go."""
+    """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go; a
+    membership removed meanwhile is refused (404)."""
     with transaction.atomic():
         organization = _lock_org(membership.organization)
-        membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
+        membership = _lock_membership(membership)
         leaving = membership.user_id == actor.pk
         actor_membership = _actor_membership(organization, actor)
         if not leaving and membership.role not in roles_assignable_by(actor_membership.role):

@@ -196,6 +196,25 @@ def test_remove_member_and_member_leaving(client_for, owner, admin, member):
     assert not Membership.objects.filter(pk=own.pk).exists()
 
 
+def test_a_member_removed_meanwhile_gets_a_sentence_not_a_500(owner, admin, member):
+    # Attack (a race): two admins remove the same member, or one changes the role of a member another admin is
+    # removing. The second request had loaded the membership before the first deleted it, and its action's
+    # locked re-read raised DoesNotExist: a 500 page.
+    from orgsecurity import actions
+
+    stale = Membership.objects.get(user=member)
+    actions.remove_member(Membership.objects.get(user=member), actor=owner)
+    for attempt in (
+        lambda: actions.remove_member(stale, actor=admin),
+        lambda: actions.change_role(stale, actor=admin, role=Role.AUDITOR),
+    ):
+        with pytest.raises(actions.ActionRefused) as refused:
+            attempt()
+        assert refused.value.status == 404
+        assert refused.value.message == "member@acme.test is no longer a member. Reload the members page."
+    assert AuditEvent.objects.filter(action="member.removed").count() == 1
+
+
 def test_member_cannot_remove_others(client_for, admin, member):
     membership = Membership.objects.get(user=admin)
     assert client_for(member).post(f"/orgs/acme/members/{membership.pk}/remove/").status_code == 403
