@@ -22,6 +22,8 @@ from axes.models import AccessFailureLog, AccessLog
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth import login, logout, user_login_failed
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count
 from django.dispatch import receiver
@@ -154,19 +156,32 @@ def sign_out(request: HttpRequest) -> None:
     logout(request)
 
 
+def _anonymous_actor(typed: str) -> Actor:
+    """The actor of a sign-in event for an email no account has: the text typed, only when it is an email
+    address. Anything else may be the password, an API key or a recovery code typed in the wrong field
+    (scripts can send any text there), and the audit log never stores secrets."""
+    if not typed:
+        return Actor.anonymous("(no email)")
+    try:
+        validate_email(typed)
+    except ValidationError:
+        return Actor.anonymous("(not an email address)")
+    return Actor.anonymous(typed)
+
+
 @receiver(user_login_failed, dispatch_uid="orgsecurity_sign_in_failed")
 def _on_sign_in_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any) -> None:
     email = axes_username(request, credentials) if request is not None else ""
     user = User.objects.filter(email=email).first() if email else None
     reason = "locked out" if request is not None and getattr(request, "axes_locked_out", False) else "wrong password"
-    actor = Actor.user(user) if user else Actor.anonymous(email or "(no email)")
+    actor = Actor.user(user) if user else _anonymous_actor(email)
     record_for_user_orgs("auth.sign_in_failed", user, actor=actor, details={"method": "password", "reason": reason})
 
 
 @receiver(user_locked_out, dispatch_uid="orgsecurity_locked_out")
 def _on_locked_out(sender: Any, request: HttpRequest, username: str, ip_address: str, **_: Any) -> None:
     user = User.objects.filter(email=normalize_email(username or "")).first()
-    actor = Actor.user(user) if user else Actor.anonymous(username or "(no email)")
+    actor = Actor.user(user) if user else _anonymous_actor(normalize_email(username or ""))
     kind = getattr(request, "orgsecurity_lockout", "pair")
     record_for_user_orgs(
         "auth.locked_out", user, actor=actor, details={"method": "password", "scope": kind, "ip": ip_address}
