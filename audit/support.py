@@ -31,6 +31,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 import audit
 from audit.recorder import Actor
 from orgsecurity.models import Organization
+from sessions_policy.decorators import live_session_required
 
 # (section title, app label): the security themes shown on an organization's support page, in order.
 SECURITY_SECTIONS: list[tuple[str, str]] = [
@@ -47,13 +48,16 @@ def is_support_staff(user: Any) -> bool:
 
 
 def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Let only platform staff through; everyone else gets 404 as if /support/ did not exist."""
+    """Let only platform staff through; everyone else gets 404 as if /support/ did not exist. A staff session
+    must also pass the session rules (idle and absolute timeouts, revocation, single session), as on account
+    pages: the console reads every organization, so a forgotten session must not keep it open."""
+    live = live_session_required(view)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not is_support_staff(request.user):
             raise Http404("No such page.")
-        return view(request, *args, **kwargs)
+        return live(request, *args, **kwargs)
 
     return wrapper
 

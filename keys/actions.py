@@ -108,9 +108,10 @@ def normalize_cidrs(values: Iterable[str]) -> list[str]:
     """Parse CIDRs (RFC 4632; IPv6 too) and bare addresses into canonical network strings, without duplicates.
 
     Raises ActionRefused naming the first bad entry, including an address with host bits set
-    (``10.1.2.3/8``), which is almost always a typo for ``10.0.0.0/8``.
+    (``10.1.2.3/8``), which is almost always a typo for ``10.0.0.0/8``, and more than MAX_CIDRS distinct networks
+    (refused as soon as the list passes the limit, without reading the rest).
     """
-    networks: list[str] = []
+    networks: dict[str, None] = {}  # ordered and without duplicates, O(1) per entry
     for raw in values:
         text = raw.strip()
         if not text:
@@ -125,11 +126,10 @@ def normalize_cidrs(values: Iterable[str]) -> list[str]:
                     f"{text!r} is not an IP address or CIDR range (e.g. 203.0.113.0/24).", code="bad_cidr"
                 ) from None
             raise ActionRefused(f"{text} has host bits set; did you mean {loose}?", code="bad_cidr") from None
-        if str(network) not in networks:
-            networks.append(str(network))
-    if len(networks) > MAX_CIDRS:
-        raise ActionRefused(f"A key may list at most {MAX_CIDRS} networks.", code="bad_cidr")
-    return networks
+        networks[str(network)] = None
+        if len(networks) > MAX_CIDRS:  # stop here: the rest of an oversized list is never parsed
+            raise ActionRefused(f"A key may list at most {MAX_CIDRS} networks.", code="bad_cidr")
+    return list(networks)
 
 
 def _check_expiry(policy: KeyPolicy, expires_at: datetime | None, now: datetime) -> None:

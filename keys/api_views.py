@@ -53,7 +53,8 @@ def _audit_refusal(request: HttpRequest, refusal: Refusal, key: APIKey | None) -
     key_id = key.key_id if key else _presented_key_id(presented)
     record_throttled(
         "key.use_denied",
-        throttle_key=f"{key_id or '-'}:{ip}:{refusal.code}",
+        # Throttled per real key, never per presented key ID: anyone can make up a new well-formed ID per request.
+        throttle_key=f"{key.key_id if key else '-'}:{ip}:{refusal.code}",
         organization=key.organization if key else None,
         # The key is the actor only once its secret was proven; a wrong secret for a real key ID is someone else.
         actor=Actor.api_key(key)
@@ -293,7 +294,7 @@ def _rename(request: HttpRequest, key: APIKey, found: Project) -> HttpResponse:
         body = json.loads(request.body or b"null")
     except RequestDataTooBig:
         return json_error("too_large", "The request body is too large.", 413)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser recurses
         body = None
     if not isinstance(body, dict) or set(body) != {"name"} or not isinstance(body["name"], str):
         return json_error("bad_request", 'Send a JSON object with only a new name: {"name": "…"}.', 400)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from keys.actions import KEY_MANAGERS, MAX_LIFETIME_DAYS
+from keys.actions import KEY_MANAGERS, MAX_CIDRS, MAX_LIFETIME_DAYS
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from orgsecurity.accessors import OrgContext
 from orgsecurity.models import Project, Team
@@ -33,6 +33,7 @@ class CreateKeyForm(forms.Form):
     allowed_cidrs = forms.CharField(
         label="Allowed networks",
         required=False,
+        max_length=MAX_CIDRS * 50,  # room for MAX_CIDRS of the longest IPv6 blocks and separators
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "203.0.113.0/24\n2001:db8::/32"}),
         help_text="CIDR ranges or addresses, one per line or comma-separated. Empty: any network.",
     )

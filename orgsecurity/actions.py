@@ -8,6 +8,7 @@ Refusals raise ActionRefused with a message meant for the person who tried.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,16 @@ MEMBERSHIP_CHANGE_GUARDS: list[Callable[[Membership, str | None, Any], None]] = 
 def _run_membership_guards(membership: Membership, new_role: str | None, actor: Any) -> None:
     for guard in MEMBERSHIP_CHANGE_GUARDS:
         guard(membership, new_role, actor)
+
+
+def _lock_membership(membership: Membership) -> Membership:
+    """Re-read ``membership`` locked FOR UPDATE; refuse (404) when someone removed it since it was loaded."""
+    locked = Membership.objects.select_for_update(of=("self",)).select_related("user").filter(pk=membership.pk).first()
+    if locked is None:
+        raise ActionRefused(
+            f"{membership.user.email} is no longer a member. Reload the members page.", code="not_member", status=404
+        )
+    return locked
 
 
 def _actor_membership(organization: Organization, actor: User) -> Membership:
@@ -229,12 +240,12 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
 
 def change_role(membership: Membership, *, actor: User, role: str) -> Membership:
     """Give ``membership`` a new role. Only owners grant or take away the owner role; the last owner
-    cannot be demoted."""
+    cannot be demoted; a membership removed meanwhile is refused (404)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
     with transaction.atomic():
         organization = _lock_org(membership.organization)
-        membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
+        membership = _lock_membership(membership)
         actor_membership = _actor_membership(organization, actor)
         old = membership.role
         if old == role:
@@ -268,10 +279,11 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
 
 
 def remove_member(membership: Membership, *, actor: User) -> None:
-    """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go."""
+    """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go; a
+    membership removed meanwhile is refused (404)."""
     with transaction.atomic():
         organization = _lock_org(membership.organization)
-        membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
+        membership = _lock_membership(membership)
         leaving = membership.user_id == actor.pk
         actor_membership = _actor_membership(organization, actor)
         if not leaving and membership.role not in roles_assignable_by(actor_membership.role):
@@ -307,6 +319,9 @@ def rename_project(project: Project, *, actor: Any, name: str) -> Project:
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise ActionRefused("A project name has 1 to 100 characters.", code="bad_name")
+    # NUL, other control characters and lone UTF-16 surrogates (possible in JSON) are not text a database stores.
+    if any(unicodedata.category(character) in {"Cc", "Cs"} for character in name):
+        raise ActionRefused("A project name is plain text: no control characters.", code="bad_name")
     with transaction.atomic():
         project = (
             Project.objects.select_for_update(of=("self",)).select_related("organization", "team").get(pk=project.pk)

@@ -22,6 +22,8 @@ from axes.models import AccessFailureLog, AccessLog
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth import login, logout, user_login_failed
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count
 from django.dispatch import receiver
@@ -30,7 +32,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 import audit
-from audit.recorder import Actor
+from audit.recorder import Actor, record_throttled
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Organization, User, normalize_email
 from sessions_policy.actions import start_session
@@ -96,9 +98,13 @@ class LoginAttemptHandler(AxesDatabaseHandler):
             )
 
 
+def _cooloff_seconds() -> int:
+    return int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
 def lockout_response(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
     """The page shown instead of the sign-in form while a lockout holds (HTTP 429)."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    minutes = _cooloff_seconds() // 60
     context = {
         "kind": getattr(request, "orgsecurity_lockout", "pair"),
         "cooloff_minutes": minutes,
@@ -114,13 +120,35 @@ def _orgs_of(user: User | None) -> list[Organization]:
     return list(Organization.objects.filter(memberships__user=user).order_by("pk"))
 
 
-def record_for_user_orgs(action: str, user: User | None, *, actor: Any, details: dict[str, Any]) -> None:
+def record_for_user_orgs(
+    action: str,
+    user: User | None,
+    *,
+    actor: Any,
+    details: dict[str, Any],
+    throttle_key: str | None = None,
+    window_seconds: int = 60,
+) -> None:
     """Record ``action`` in the log of every organization ``user`` belongs to, or in the platform log
-    when there is none (e.g. an unknown email). Opens its own transaction when none is open."""
+    when there is none (e.g. an unknown email). Opens its own transaction when none is open.
+
+    With ``throttle_key``, at most one event per organization per ``window_seconds`` (``record_throttled``;
+    the next one carries how many were suppressed): for what an attacker can repeat at will."""
     with transaction.atomic():
         organizations = _orgs_of(user)
         for organization in organizations or [None]:
-            audit.record(action, organization=organization, actor=actor, target=user, details=details)
+            if throttle_key is None:
+                audit.record(action, organization=organization, actor=actor, target=user, details=details)
+                continue
+            record_throttled(
+                action,
+                throttle_key=f"{organization.pk if organization else '-'}:{throttle_key}",
+                window_seconds=window_seconds,
+                organization=organization,
+                actor=actor,
+                target=user,
+                details=details,
+            )
 
 
 def sign_in(
@@ -154,21 +182,56 @@ def sign_out(request: HttpRequest) -> None:
     logout(request)
 
 
+def _anonymous_actor(typed: str) -> Actor:
+    """The actor of a sign-in event for an email no account has: the text typed, only when it is an email
+    address. Anything else may be the password, an API key or a recovery code typed in the wrong field
+    (scripts can send any text there), and the audit log never stores secrets."""
+    if not typed:
+        return Actor.anonymous("(no email)")
+    try:
+        validate_email(typed)
+    except ValidationError:
+        return Actor.anonymous("(not an email address)")
+    return Actor.anonymous(typed)
+
+
 @receiver(user_login_failed, dispatch_uid="orgsecurity_sign_in_failed")
 def _on_sign_in_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any) -> None:
     email = axes_username(request, credentials) if request is not None else ""
     user = User.objects.filter(email=email).first() if email else None
     reason = "locked out" if request is not None and getattr(request, "axes_locked_out", False) else "wrong password"
-    actor = Actor.user(user) if user else Actor.anonymous(email or "(no email)")
+    actor = Actor.user(user) if user else _anonymous_actor(email)
     method = str((credentials or {}).get("method") or "password")[:20]  # e.g. "recovery" (sso.signin_views)
-    record_for_user_orgs("auth.sign_in_failed", user, actor=actor, details={"method": method, "reason": reason})
+    ip = client_ip(request) if request is not None else None
+    # Unthrottled only while the lockout bounds them: a few wrong passwords per (account, network). Attempts refused
+    # while locked out, and made-up emails (a new pair each time, never locked), are repeated at will.
+    if user is None:
+        throttle_key, window = f"unknown:{ip}", 60
+    elif reason == "locked out":
+        throttle_key, window = f"locked:{email}:{ip}", _cooloff_seconds()
+    else:
+        throttle_key, window = None, 60
+    record_for_user_orgs(
+        "auth.sign_in_failed",
+        user,
+        actor=actor,
+        details={"method": method, "reason": reason},
+        throttle_key=throttle_key,
+        window_seconds=window,
+    )
 
 
 @receiver(user_locked_out, dispatch_uid="orgsecurity_locked_out")
 def _on_locked_out(sender: Any, request: HttpRequest, username: str, ip_address: str, **_: Any) -> None:
     user = User.objects.filter(email=normalize_email(username or "")).first()
-    actor = Actor.user(user) if user else Actor.anonymous(username or "(no email)")
+    actor = Actor.user(user) if user else _anonymous_actor(normalize_email(username or ""))
     kind = getattr(request, "orgsecurity_lockout", "pair")
+    # django-axes signals a lockout again on every attempt refused while it holds: one event per cool-off.
     record_for_user_orgs(
-        "auth.locked_out", user, actor=actor, details={"method": "password", "scope": kind, "ip": ip_address}
+        "auth.locked_out",
+        user,
+        actor=actor,
+        details={"method": "password", "scope": kind, "ip": ip_address},
+        throttle_key=f"{kind}:{normalize_email(username or '')}:{ip_address}",
+        window_seconds=_cooloff_seconds(),
     )

@@ -18,7 +18,7 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
-from python_ipware.modern.parsers import parse_ip, split_proxy_chain
+from python_ipware.modern.parsers import forwarded_for, parse_ip, split_unquoted
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -31,23 +31,38 @@ def _is_trusted_proxy(address: IPAddress) -> bool:
     return any(address.version == net.version and address in net for net in settings.TRUSTED_PROXIES)
 
 
+def _hops(raw: str | None) -> list[IPAddress | None]:
+    """The hops of a forwarded header, left to right, each parsed on its own (None for a malformed one), so
+    positions are kept: X-Forwarded-For tokens or RFC 7239 ``for=`` values."""
+    if not raw:
+        return []
+    return [parse_ip(forwarded_for(token) if "=" in token else token) for token in split_unquoted(raw, ",")]
+
+
 def resolve_client_ip(meta: dict) -> IPAddress | None:
-    """Return the client address for a WSGI ``META`` mapping under the current settings, or None."""
+    """Return the client address for a WSGI ``META`` mapping under the current settings, or None.
+
+    Only the hops our own proxies wrote are read, from the right. Everything left of the client was written by
+    the client and may be anything: a malformed hop there is never read, so it cannot make the client look like
+    one of our proxies (the whole header used to be dropped for it, leaving the proxy's own address).
+    """
     peer = parse_ip(meta.get("REMOTE_ADDR"))
     if peer is None:
         return None
     if settings.TRUSTED_PROXIES:
         if not _is_trusted_proxy(peer):
             return peer
-        chain = split_proxy_chain(meta.get(_meta_key(settings.CLIENT_IP_HEADER)), strict=True) or []
-        for hop in reversed(chain):
+        hops = _hops(meta.get(_meta_key(settings.CLIENT_IP_HEADER)))
+        for hop in reversed(hops):
+            if hop is None:
+                return peer  # our proxy did not write a usable hop: nothing to its left can be believed
             if not _is_trusted_proxy(hop):
                 return hop
-        return chain[0] if chain else peer
+        return hops[0] if hops else peer
     if settings.TRUSTED_PROXY_COUNT:
-        chain = split_proxy_chain(meta.get(_meta_key(settings.CLIENT_IP_HEADER)), strict=True) or []
-        if len(chain) >= settings.TRUSTED_PROXY_COUNT:
-            return chain[-settings.TRUSTED_PROXY_COUNT]
+        hops = _hops(meta.get(_meta_key(settings.CLIENT_IP_HEADER)))
+        if len(hops) >= settings.TRUSTED_PROXY_COUNT:
+            return hops[-settings.TRUSTED_PROXY_COUNT] or peer
         return peer
     return peer
 

@@ -19,8 +19,10 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.models import Invitation, Membership, User
+from orgsecurity.pipeline import render_refusal
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from sessions_policy.decorators import require_capability, require_recent_auth
+from sessions_policy.enforcement import verify_session
 
 # --- sign-in -----------------------------------------------------------------------------------------
 
@@ -236,6 +238,11 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     pending = actions.find_invitation(token)
     if pending is None:
         return render(request, "orgsecurity/invitation_invalid.html", status=404)
+    if request.user.is_authenticated:
+        # Accepting acts as the signed-in person: their session must pass the session rules, as on account pages.
+        refusal = verify_session(request, None)
+        if refusal is not None:
+            return render_refusal(request, refusal)
     user = request.user if request.user.is_authenticated else None
     existing = user is None and User.objects.filter(email=pending.email).exists()
     form = SignupForm(request.POST or None, email=pending.email) if user is None and not existing else None

@@ -91,7 +91,8 @@ def member_sessions(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 def _member_of(org: OrgContext, user_id: int) -> User:
-    membership = Membership.objects.filter(organization=org.organization, user_id=user_id).select_related("user")
+    # Through the user's primary key, which Django bounds to 64 bits (an id from the URL may be any length).
+    membership = Membership.objects.filter(organization=org.organization, user__pk=user_id).select_related("user")
     found = membership.first()
     if found is None:
         raise Http404("No such member.")

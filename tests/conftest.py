@@ -10,6 +10,7 @@ from importlib import import_module
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 from django.test import Client
 
@@ -84,6 +85,12 @@ def other_org(db) -> Organization:
 def outsider(other_org) -> User:
     """Someone with an account and an organization of their own, but not in acme."""
     return other_org.memberships.get().user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_audit_throttles():
+    """Audit throttle windows live in the shared cache (Redis in CI, kept between runs): start each test with none."""
+    cache.clear()
 
 
 def mark_reauthenticated_session(session) -> None:

@@ -131,6 +131,18 @@ def test_forwarded_headers_are_read_right_to_left_through_trusted_proxies(client
     assert client_at(member, ip=HOME_IP).get("/orgs/acme/", HTTP_X_FORWARDED_FOR=OFFICE_IP).status_code == 403
 
 
+@override_settings(TRUSTED_PROXIES=[ipaddress.ip_network("10.0.0.0/8")])
+def test_a_malformed_hop_cannot_make_a_client_look_like_our_proxy(client_at, org, owner, member):
+    # The office network holds our own proxy: a client outside must not borrow the proxy's address by writing
+    # a malformed hop in front of the one our proxy appends.
+    enable(org, owner, "10.0.0.0/8")
+    behind_proxy = client_at(member, ip="10.0.0.2")
+    for spoof in ("garbage", "for=unknown", "<x>", ""):
+        response = behind_proxy.get("/orgs/acme/", HTTP_X_FORWARDED_FOR=f"{spoof}, {HOME_IP}")
+        assert response.status_code == 403, spoof
+        assert f'<code id="seen-ip">{HOME_IP}</code>' in response.content.decode()
+
+
 @override_settings(TRUSTED_PROXY_COUNT=1)
 def test_a_proxy_count_takes_the_hop_that_far_from_the_right(client_at, org, owner, member):
     enable(org, owner, OFFICE)

@@ -8,10 +8,13 @@ import io
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from audit import support
 from audit.models import ActorType, AuditEvent
+from sessions_policy import clock as session_clock
 from tests.audit.helpers import record_event, sentences
+from tests.sessions_policy.conftest import FakeClock
 
 SUPPORT_URLS = [
     "/support/",
@@ -39,6 +42,32 @@ def test_an_inactive_staff_account_is_not_let_in(client_for, staff):
     client = Client()
     client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get("/support/").status_code == 404
+
+
+# Attack: a staff session left idle (or past its absolute lifetime, or untracked) kept opening every organization's
+# settings and audit log, since only /orgs/ pages applied the session rules.
+
+
+@pytest.mark.parametrize("url", SUPPORT_URLS)
+def test_an_idle_staff_session_is_signed_out_of_the_console(client_for, staff, org, url):
+    fake = FakeClock(timezone.now())
+    with session_clock.use(fake):
+        client = client_for(staff)
+        assert client.get(url).status_code == 200
+        fake.advance(minutes=32)  # the default idle timeout (30 minutes) and the minute of last-seen slack
+        response = client.get(url)
+        assert response.status_code == 401
+        assert b"You were signed out after 30 minutes of inactivity." in response.content
+        assert client.get(url).status_code == 404  # signed out now
+
+
+def test_a_staff_session_that_escaped_tracking_is_ended_by_the_console(staff, org):
+    client = Client()
+    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get("/support/orgs/acme/audit/")
+    assert response.status_code == 401
+    assert b"could not be verified" in response.content
+    assert not AuditEvent.objects.filter(action="support.viewed").exists()
 
 
 def test_support_pages_are_read_only(client_for, staff, org):

@@ -70,3 +70,33 @@ def test_proxy_count_two():
 def test_ipv6_proxies_and_mapped_clients():
     assert ip_of("2001:db8:ffff::1", "::ffff:198.51.100.4") == "198.51.100.4"
     assert ip_of("2001:db8:ffff::1", "[2001:db8::7]:443") == "2001:db8::7"
+
+
+# Attack: a client behind our proxy puts a malformed hop in the forwarded header (nginx appends the real address
+# after it). A strict parse of the whole header used to throw the header away and fall back to the proxy's own
+# address, so the client looked like our proxy: its real IP vanished from the audit log, and an allowlist entry
+# covering the proxy's network (an office or VPN range) let it in.
+
+
+@override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"))
+def test_a_malformed_hop_left_of_the_client_does_not_hide_the_client():
+    for spoof in ("garbage", "<script>", "for=unknown", "", "1.2.3.4.5", "[::1", "unknown, 6.6.6.6"):
+        assert ip_of("10.0.0.2", f"{spoof}, 198.51.100.4") == "198.51.100.4", spoof
+        assert ip_of("10.0.0.2", f"{spoof}, 198.51.100.4, 10.0.0.1") == "198.51.100.4", spoof
+
+
+@override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"), CLIENT_IP_HEADER="Forwarded")
+def test_a_malformed_forwarded_element_left_of_the_client_does_not_hide_the_client():
+    header = 'for=_hidden, for="[2001:db8::7]:443";proto=https'
+    assert ip_of("10.0.0.2", header, header="HTTP_FORWARDED") == "2001:db8::7"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_proxy_count_ignores_malformed_hops_it_does_not_read():
+    assert ip_of("10.9.9.9", "garbage, 198.51.100.4") == "198.51.100.4"
+    assert ip_of("10.9.9.9", "garbage,, 198.51.100.4") == "198.51.100.4"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=2)
+def test_proxy_count_two_ignores_malformed_hops_it_does_not_read():
+    assert ip_of("10.9.9.9", "<x>, 198.51.100.4, 10.1.1.1") == "198.51.100.4"

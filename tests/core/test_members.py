@@ -7,11 +7,14 @@ import re
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Role
+from sessions_policy import clock as session_clock
 from tests.conftest import PASSWORD, make_user, sign_in_client
+from tests.sessions_policy.conftest import FakeClock
 
 
 def _invite(client: Client, email: str, role: str = "member"):
@@ -75,6 +78,23 @@ def test_existing_account_signs_in_then_joins(client_for, owner, outsider, djang
     assert b"This invitation was sent to" in response.content
     assert client_for(outsider).post(f"/invitations/{token}/").status_code == 302
     assert Membership.objects.filter(user=outsider, organization__slug="acme").exists()
+
+
+def test_an_idle_session_cannot_accept_an_invitation(client_for, owner, outsider, django_capture_on_commit_callbacks):
+    # Attack: a session left idle past its organizations' timeout accepted invitations (and so joined
+    # organizations) as its person, since the invitation page is outside /orgs/ and applied no session rules.
+    with django_capture_on_commit_callbacks(execute=True):
+        _invite(client_for(owner), outsider.email)
+    token = _token_from_mail()
+    fake = FakeClock(timezone.now())
+    with session_clock.use(fake):
+        idle = client_for(outsider)
+        fake.advance(hours=2)
+        response = idle.post(f"/invitations/{token}/")
+    assert response.status_code == 401
+    assert b"You were signed out after 30 minutes of inactivity." in response.content
+    assert not Membership.objects.filter(user=outsider, organization__slug="acme").exists()
+    assert Invitation.objects.get().accepted_at is None
 
 
 def test_malformed_email_is_refused_next_to_the_field(client_for, owner):
@@ -174,6 +194,25 @@ def test_remove_member_and_member_leaving(client_for, owner, admin, member):
     response = client_for(member).post(f"/orgs/acme/members/{own.pk}/remove/")
     assert response.status_code == 302
     assert not Membership.objects.filter(pk=own.pk).exists()
+
+
+def test_a_member_removed_meanwhile_gets_a_sentence_not_a_500(owner, admin, member):
+    # Attack (a race): two admins remove the same member, or one changes the role of a member another admin is
+    # removing. The second request had loaded the membership before the first deleted it, and its action's
+    # locked re-read raised DoesNotExist: a 500 page.
+    from orgsecurity import actions
+
+    stale = Membership.objects.get(user=member)
+    actions.remove_member(Membership.objects.get(user=member), actor=owner)
+    for attempt in (
+        lambda: actions.remove_member(stale, actor=admin),
+        lambda: actions.change_role(stale, actor=admin, role=Role.AUDITOR),
+    ):
+        with pytest.raises(actions.ActionRefused) as refused:
+            attempt()
+        assert refused.value.status == 404
+        assert refused.value.message == "member@acme.test is no longer a member. Reload the members page."
+    assert AuditEvent.objects.filter(action="member.removed").count() == 1
 
 
 def test_member_cannot_remove_others(client_for, admin, member):

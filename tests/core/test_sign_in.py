@@ -78,6 +78,51 @@ def test_failure_for_unknown_email_goes_to_the_platform_log(db):
     assert event.actor_label == "ghost@nowhere.test"
 
 
+def test_text_that_is_not_an_email_never_reaches_the_audit_log(db):
+    # Attack on the log's confidentiality: a script (browsers insist on an email here) sends the password, an API
+    # key or a recovery code as the email. Failed sign-ins and lockouts stored it as the actor of a platform log
+    # event, readable and exportable by every support engineer.
+    secret = "osk_" + "S3cr3t" * 8
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        attempt(Client(), secret, "x")
+    events = AuditEvent.objects.filter(action__in=["auth.sign_in_failed", "auth.locked_out"])
+    assert {event.action for event in events} == {"auth.sign_in_failed", "auth.locked_out"}
+    assert {event.actor_label for event in events} == {"(not an email address)"}
+    assert all(secret not in event.sentence for event in events)
+
+
+def test_a_locked_out_attacker_cannot_flood_the_organizations_log(owner, other_org):
+    # Attack: from one address, keep sending a member's email with wrong passwords. Once locked out, every refused
+    # attempt still wrote a failed sign-in and a lockout event to each organization of the person (two chain-locked
+    # writes per request, unbounded), drowning the log their owners read.
+    from tests.conftest import add_member
+
+    add_member(other_org, owner, "member")
+    for _ in range(40):
+        attempt(Client(), owner.email, "wrong", ip="198.51.100.7")
+    for slug in ("acme", "globex"):
+        failed = AuditEvent.objects.filter(organization__slug=slug, action="auth.sign_in_failed")
+        assert failed.filter(details__reason="wrong password").count() == settings.AXES_FAILURE_LIMIT - 1
+        assert failed.filter(details__reason="locked out").count() == 1
+        assert AuditEvent.objects.filter(organization__slug=slug, action="auth.locked_out").count() == 1
+    # Another network is counted on its own.
+    attempt(Client(), owner.email, "wrong", ip="192.0.2.99")
+    assert AuditEvent.objects.filter(organization__slug="acme", action="auth.sign_in_failed").count() == (
+        settings.AXES_FAILURE_LIMIT + 1
+    )
+
+
+def test_made_up_emails_cannot_flood_the_platform_log(db):
+    # Attack: a new made-up email on every attempt from one address: each was a new (email, IP) pair, never locked,
+    # and each wrote a platform log event.
+    for number in range(30):
+        attempt(Client(), f"ghost{number}@nowhere.test", "x", ip="198.51.100.7")
+    events = AuditEvent.objects.filter(organization=None, action="auth.sign_in_failed").order_by("seq")
+    assert [event.actor_label for event in events] == ["ghost0@nowhere.test"]
+    attempt(Client(), "ghost@nowhere.test", "x", ip="192.0.2.99")
+    assert [event.actor_label for event in events.all()] == ["ghost0@nowhere.test", "ghost@nowhere.test"]
+
+
 def test_five_failures_lock_the_email_and_ip_pair_only(owner, member):
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):

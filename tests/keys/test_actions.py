@@ -122,6 +122,23 @@ def test_bad_cidrs_are_refused_with_a_hint(org, owner, acme):
     assert refused(issue, org, owner, allowed_cidrs=[f"10.0.{i}.0/24" for i in range(51)]).code == "bad_cidr"
 
 
+def test_an_oversized_network_list_is_refused_without_reading_it_all(org, owner, acme):
+    # Attack: paste 200,000 distinct addresses as a key's networks. Every one was parsed and checked against the
+    # list so far (quadratic: about 10 s of CPU at 40,000) before the count was looked at.
+    read = []
+
+    def addresses():
+        for number in range(200_000):
+            read.append(number)
+            yield f"10.{number >> 16}.{(number >> 8) & 255}.{number & 255}"
+
+    assert refused(issue, org, owner, allowed_cidrs=addresses()).message == "A key may list at most 50 networks."
+    assert len(read) <= actions.MAX_CIDRS + 1
+    # Repeats do not count against the limit.
+    key, _ = issue(org, owner, allowed_cidrs=["10.0.0.0/8"] * 500)
+    assert key.allowed_cidrs == ["10.0.0.0/8"]
+
+
 def test_names_and_expiry_are_checked(org, owner, acme):
     assert refused(issue, org, owner, name="  ").code == "bad_name"
     assert refused(issue, org, owner, expires_at=timezone.now() - timedelta(minutes=1)).code == "bad_expiry"

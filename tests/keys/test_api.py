@@ -267,7 +267,24 @@ def test_permission_restriction(org, owner, acme):
     assert event.changes == {"name": ["Web app", "Web app v2"]}
 
 
-@pytest.mark.parametrize("body", ["not json", "[]", '{"name": 5}', '{"name": "x", "team": 1}', '{"name": ""}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"name": 5}',
+        '{"name": "x", "team": 1}',
+        '{"name": ""}',
+        # Attack: garbage that used to reach a 500 HTML page: nesting deeper than the JSON parser recurses,
+        # a number too long to convert, text no database stores (NUL, a lone UTF-16 surrogate), invalid UTF-8.
+        "[" * 100_000,
+        '{"name": ' * 50_000,
+        '{"name": 1' + "0" * 5000 + "}",
+        '{"name": "web\\u0000app"}',
+        '{"name": "web\\ud800app"}',
+        b'{"name": "\xff\xfe"}',
+    ],
+)
 def test_bad_write_bodies_are_400_json(org, owner, acme, body):
     _, token = issue(org, owner, project_ids=[acme.web.pk], permission="read_write")
     response = Client().patch(
@@ -381,3 +398,15 @@ def test_unknown_keys_are_audited_on_the_platform_log(db):
     assert event.organization is None
     assert event.details["code"] == "unknown_key" and event.target_label == "osk_AAAAAAAAAA"
     assert made_up not in json.dumps(event.details)
+
+
+def test_made_up_keys_cannot_flood_the_platform_log(db):
+    # Attack: from one address, send a fresh made-up key (a random key ID with its public checksum) on every
+    # request. The throttle was keyed on the presented key ID, new each time, so every request wrote an event to
+    # the platform log (and took its chain lock): unbounded writes, no credentials needed.
+    for _ in range(20):
+        response = api_get(tokens.new_token(tokens.new_key_id()), "/api/v1/whoami", REMOTE_ADDR="203.0.113.50")
+        assert (response.status_code, error(response)) == (401, "unknown_key")
+    assert AuditEvent.objects.filter(organization=None, action="key.use_denied").count() == 1
+    api_get(tokens.new_token(tokens.new_key_id()), "/api/v1/whoami", REMOTE_ADDR="203.0.113.51")
+    assert AuditEvent.objects.filter(organization=None, action="key.use_denied").count() == 2

@@ -111,6 +111,17 @@ def test_the_secret_is_shown_once_and_works(fresh_client, owner, acme):
     assert key.prefix in listing and token not in listing
 
 
+def test_an_oversized_network_list_is_refused_next_to_the_field(fresh_client, member, acme):
+    pasted = "\n".join(f"10.{n >> 16}.{(n >> 8) & 255}.{n & 255}" for n in range(100_000))
+    response = fresh_client(member).post(
+        f"{BASE}new/",
+        {"name": "x", "owner": "me", "permission": "read", "projects": [str(acme.web.pk)], "allowed_cidrs": pasted},
+    )
+    assert response.status_code == 400
+    assert b"Ensure this value has at most" in response.content
+    assert not APIKey.objects.exists()
+
+
 def test_a_refused_key_shows_the_reason_and_saves_nothing(fresh_client, member, acme):
     response = fresh_client(member).post(f"{BASE}new/", {"name": "x", "owner": "me", "permission": "read", "teams": []})
     assert response.status_code == 403  # the form again, with why this role may not hold that key
