@@ -246,6 +246,7 @@ def create_api_key(
             expires_at=expires_at,
             created_by=actor,
             created_at=now,
+            secret_shown_to=actor,
         )
         token = _save_with_fresh_key_id(key)
         _audit_key(
@@ -315,7 +316,16 @@ def rotate_api_key(key: APIKey, *, actor: User, overlap: timedelta) -> tuple[API
         key.previous_valid_until = overlap_until
         key.secret_hash = tokens.hash_secret(token)
         key.rotated_at = now
-        key.save(update_fields=["previous_secret_hash", "previous_valid_until", "secret_hash", "rotated_at"])
+        key.secret_shown_to = actor
+        key.save(
+            update_fields=[
+                "previous_secret_hash",
+                "previous_valid_until",
+                "secret_hash",
+                "rotated_at",
+                "secret_shown_to",
+            ]
+        )
         _audit_key(
             "key.rotated",
             key,
@@ -378,10 +388,35 @@ def revoke_keys_of_departing_member(membership: Membership, *, actor: Any) -> li
         leaving = getattr(actor, "pk", None) == membership.user_id
         reason = f"Owner {who} left the organization." if leaving else f"Owner {who} was removed."
         now = timezone.now()
-        return [
+        revoked = [
             _revoke(key, actor=actor, reason=reason, now=now)
             for key in _active_personal_keys(membership.organization, membership.user_id)
         ]
+        gone = "left the organization" if leaving else "was removed"
+        _flag_service_keys_seen_by(membership, actor=actor, why=gone)
+        return revoked
+
+
+def _flag_service_keys_seen_by(membership: Membership, *, actor: Any, why: str) -> list[APIKey]:
+    """Flag the live service-account keys whose current secret ``membership``'s user was shown: automation keeps
+    working, but someone who no longer manages keys still knows that secret, so it should be rotated."""
+    now = timezone.now()
+    flagged = []
+    keys = APIKey.objects.select_for_update().filter(
+        organization=membership.organization,
+        secret_shown_to_id=membership.user_id,
+        owner_service_account__isnull=False,
+        revoked_at=None,
+    )
+    for key in keys.order_by("pk"):
+        if key.is_expired(now):
+            continue
+        reason = f"{membership.user.email}, who saw this key's secret, {why}: rotate it."
+        key.flagged_at, key.flagged_reason = now, reason[:255]
+        key.save(update_fields=["flagged_at", "flagged_reason"])
+        _audit_key("key.flagged_for_review", key, actor=actor, changes={"flagged_reason": [None, key.flagged_reason]})
+        flagged.append(key)
+    return flagged
 
 
 def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> list[APIKey]:
@@ -392,6 +427,9 @@ def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> l
     with transaction.atomic():
         if membership.role in KEY_MANAGERS:
             return []
+        _flag_service_keys_seen_by(
+            membership, actor=actor, why=f"no longer manages keys (now {membership.get_role_display()})"
+        )
         keys = _active_personal_keys(membership.organization, membership.user_id)
         if not keys:
             return []

@@ -93,6 +93,11 @@ class APIKey(models.Model):
     previous_secret_hash = models.CharField(max_length=64, blank=True)
     previous_valid_until = models.DateTimeField(null=True, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
+    # Who was shown the current secret (created the key or last rotated it): when that person leaves or loses the
+    # right to manage keys, a service account's key they saw is flagged for rotation.
+    secret_shown_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     owner_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_keys"

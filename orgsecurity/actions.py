@@ -21,7 +21,7 @@ from django.utils import timezone
 import audit
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
-from orgsecurity.roles import Role, roles_assignable_by
+from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
 
 
 class ActionRefused(Exception):
@@ -275,6 +275,8 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
         from keys.actions import revoke_keys_not_allowed_for_role
 
         revoke_keys_not_allowed_for_role(membership, actor=actor)
+        if not has_capability(role, Capability.MANAGE_MEMBERS):
+            _revoke_invitations_sent_by(membership, actor=actor, why="its sender may no longer invite")
     return membership
 
 
@@ -307,7 +309,27 @@ def remove_member(membership: Membership, *, actor: User) -> None:
         from keys.actions import revoke_keys_of_departing_member
 
         revoke_keys_of_departing_member(membership, actor=actor)
+        _revoke_invitations_sent_by(membership, actor=actor, why="its sender is no longer a member")
         membership.delete()
+
+
+def _revoke_invitations_sent_by(membership: Membership, *, actor: Any, why: str) -> None:
+    """Revoke the pending invitations ``membership``'s user sent in its organization (inside the caller's
+    transaction): an invitation should not outlive its sender's right to invite."""
+    now = timezone.now()
+    pending = Invitation.objects.select_for_update().filter(
+        organization=membership.organization, invited_by=membership.user, accepted_at=None, revoked_at=None
+    )
+    for invitation in pending:
+        invitation.revoked_at = now
+        invitation.save(update_fields=["revoked_at"])
+        audit.record(
+            "member.invitation_revoked",
+            organization=membership.organization,
+            actor=actor,
+            target=invitation,
+            details={"reason": why},
+        )
 
 
 # --- projects ----------------------------------------------------------------------------------------

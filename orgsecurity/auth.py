@@ -151,6 +151,13 @@ def record_for_user_orgs(
             )
 
 
+# A session that proved the account's own password (password or recovery sign-in, or password re-entry) may open the
+# person's organizations that do not enforce SSO; one that only came through an organization's IdP opens that
+# organization's pages only (sso.enforcement), so one organization's IdP cannot act in the person's other ones.
+PASSWORD_METHODS = frozenset({"password", "recovery"})
+PASSWORD_PROVEN_SESSION_KEY = "password_proven"  # noqa: S105 (a session key name, not a password)
+
+
 def sign_in(
     request: HttpRequest,
     user: User,
@@ -167,6 +174,8 @@ def sign_in(
     if request.session.session_key == previous_session_key:
         request.session.cycle_key()  # login() keeps the key when the same person signs in again; we never do
     request.session["auth_method"] = method
+    if method in PASSWORD_METHODS:
+        request.session[PASSWORD_PROVEN_SESSION_KEY] = True
     mark_reauthenticated(request)
     start_session(request, user, method=method, organization=organization, replacing=previous_session_key)
     record_for_user_orgs("auth.signed_in", user, actor=user, details={"method": method})

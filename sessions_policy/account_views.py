@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY
 from sessions_policy import actions, clock, resume
 from sessions_policy.decorators import live_session_required
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_of_each_organization
@@ -40,9 +41,11 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     """Ask the signed-in person to prove who they are again, then continue to ``next``."""
     next_url = _safe_next(request)
     method = request.session.get("auth_method", AuthMethod.PASSWORD)
-    if method in PROVIDERS:
+    # ?method=password: an SSO session proving the account's own password (to open another organization).
+    password_asked = (request.POST.get("method") or request.GET.get("method")) == AuthMethod.PASSWORD
+    if method in PROVIDERS and not password_asked:
         return PROVIDERS[method](request, next_url)
-    context = {"next": next_url, "method": method}
+    context = {"next": next_url, "method": method, "password_asked": password_asked}
     if not request.user.has_usable_password():
         # An SSO-only account whose IdP has no forced-login flow registered: a fresh sign-in is the way.
         return render(request, "sessions_policy/reauthenticate.html", {**context, "form": None}, status=403)
@@ -51,6 +54,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         user = authenticate(request, username=request.user.email, password=form.cleaned_data["password"])
         if user is not None and user.pk == request.user.pk:
             mark_reauthenticated(request)
+            request.session[PASSWORD_PROVEN_SESSION_KEY] = True
             actions.record_reauthentication(request.user, method=AuthMethod.PASSWORD)
             return redirect(next_url)
         form.add_error("password", "That is not your password.")

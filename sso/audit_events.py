@@ -37,6 +37,11 @@ register("sso.password_exception_removed", "{actor} removed the password sign-in
 register(
     "sso.password_exception_used", "{actor} used password sign-in under SSO enforcement as a listed exception", "auth"
 )
+register(
+    "sso.foreign_sso_session_refused",
+    "A {method} session of {actor}, signed in through another organization's IdP, was asked to sign in here",
+    "auth",
+)
 register("sso.password_session_refused", "A {method} session of {actor} was sent to the IdP of {target}", "auth")
 register("sso.password_sign_in_refused", "Password sign-in of {actor} refused: SSO is enforced", "auth")
 register("sso.test_plan_recorded", "{actor} recorded the SSO test plan step {item} ({via}) {note}", "sso")

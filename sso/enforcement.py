@@ -22,11 +22,12 @@ from django.urls import reverse
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.accessors import load_org_context
-from orgsecurity.auth import sign_out
+from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY, sign_out
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
 from sso import readiness
 from sso.domains import verified_domain_for
+from sso.identity import sign_in_allowed
 from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
 from sso.rollout import apply_due_enforcements, record_test_plan_item
 
@@ -110,7 +111,9 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
     if expired is not None:
         return False, expired
     connection = enforced_connection(organization)
-    if connection is None or session_satisfies(request, connection, context.membership):
+    if connection is None:
+        return _check_sso_session_scope(request, organization)
+    if session_satisfies(request, connection, context.membership):
         return ALLOWED
     user = request.user
     record_throttled(
@@ -129,6 +132,40 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
         f"{organization.name} requires single sign-on. Sign in through your identity provider to continue.",
         status=401,
         redirect_to=sso_login_url(organization, next_url),
+    )
+
+
+def _check_sso_session_scope(request: HttpRequest, organization: Organization) -> CheckResult:
+    """A session that signed in only through other organizations' IdPs (it never proved the account's password)
+    may not open this organization's pages: otherwise whoever runs one organization's IdP could act as the same
+    person in every other organization of theirs. Offer this organization's own SSO, or a password sign-in."""
+    session = request.session
+    if session.get("auth_method") not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
+        return ALLOWED
+    verified = set(session.get(VERIFIED_SESSION_KEY, []))
+    own = list(SSOConnection.objects.filter(organization=organization))
+    if any(connection.pk in verified for connection in own):
+        return ALLOWED
+    record_throttled(
+        "sso.foreign_sso_session_refused",
+        throttle_key=f"{organization.pk}:{request.user.pk}",
+        organization=organization,
+        actor=request.user,
+        details={"method": session.get("auth_method", ""), "path": request.path[:200]},
+    )
+    next_url = request.get_full_path()
+    sso_available = any(sign_in_allowed(connection, request.user) for connection in own)
+    return False, Refusal(
+        "sign_in_required",
+        f"You signed in through another organization's identity provider. To open {organization.name}, sign in "
+        f"to {organization.name}: through its single sign-on, or with your password.",
+        status=403,
+        template="sso/sign_in_to_organization.html",
+        context={
+            "organization": organization,
+            "sso_url": sso_login_url(organization, next_url) if sso_available else "",
+            "password_url": f"{reverse('reauthenticate')}?{urlencode({'next': next_url, 'method': 'password'})}",
+        },
     )
 
 

@@ -25,6 +25,7 @@ class ConnectionSettingsForm(forms.Form):
     )
     attribute_map = forms.CharField(
         label="Attribute mapping",
+        max_length=4000,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
         required=False,
         help_text="JSON: profile field → attribute or claim name. Fields: " + ", ".join(PROFILE_FIELDS) + ".",
@@ -51,6 +52,8 @@ class ConnectionSettingsForm(forms.Form):
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"This is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+        except RecursionError:  # nested thousands deep: not a mapping anyone meant
+            raise forms.ValidationError('Use an object of names, e.g. {"email": "email"}.') from None
         if not isinstance(value, dict) or not all(
             isinstance(key, str) and isinstance(item, str) for key, item in value.items()
         ):

@@ -152,3 +152,40 @@ def test_rotate_and_revoke_follow_custody_rules(org, owner, admin, member, acme)
     with pytest.raises(org_actions.ActionRefused) as again:
         actions.revoke_api_key(member_key, actor=admin, reason="twice")
     assert again.value.code == "already_revoked"
+
+
+def test_a_service_account_key_whose_secret_the_departed_person_saw_is_flagged(org, owner, admin, acme):
+    account = actions.create_service_account(org, actor=owner, name="etl")
+    seen_by_admin, machine_token = issue(org, admin, service_account=account, project_ids=[acme.warehouse.pk])
+    seen_by_owner, _ = issue(org, owner, service_account=account, project_ids=[acme.warehouse.pk])
+    rotated, _ = issue(org, admin, service_account=account, project_ids=[acme.warehouse.pk])
+    actions.rotate_api_key(rotated, actor=owner, overlap=timedelta(0))  # the admin's copy of that secret is dead
+
+    org_actions.remove_member(Membership.objects.get(user=admin), actor=owner)
+
+    flagged = {key.pk: key.flagged_reason for key in APIKey.objects.exclude(flagged_at=None)}
+    assert flagged == {seen_by_admin.pk: "admin@acme.test, who saw this key's secret, was removed: rotate it."}
+    assert api_get(machine_token, "/api/v1/whoami").status_code == 200  # automation keeps working meanwhile
+    assert seen_by_owner.pk not in flagged and rotated.pk not in flagged
+
+
+def test_losing_the_key_manager_role_flags_the_service_keys_they_saw(org, owner, admin, acme):
+    account = actions.create_service_account(org, actor=owner, name="etl")
+    key, _ = issue(org, admin, service_account=account, project_ids=[acme.warehouse.pk])
+    org_actions.change_role(Membership.objects.get(user=admin), actor=owner, role=Role.MEMBER)
+    key.refresh_from_db()
+    assert (
+        key.flagged_reason
+        == "admin@acme.test, who saw this key's secret, no longer manages keys (now Member): rotate it."
+    )
+
+
+def test_invitations_do_not_outlive_their_senders_right_to_invite(org, owner, admin, member):
+    from orgsecurity.models import Invitation
+
+    org_actions.invite_member(org, actor=admin, email="one@acme.test", role=Role.MEMBER)
+    org_actions.invite_member(org, actor=owner, email="two@acme.test", role=Role.MEMBER)
+    org_actions.change_role(Membership.objects.get(user=admin), actor=owner, role=Role.BILLING)
+    assert list(Invitation.objects.filter(revoked_at=None).values_list("email", flat=True)) == ["two@acme.test"]
+    event = AuditEvent.objects.filter(action="member.invitation_revoked").get()
+    assert event.details == {"reason": "its sender may no longer invite"}

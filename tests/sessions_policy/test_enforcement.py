@@ -246,10 +246,16 @@ def test_revoking_everywhere_deletes_the_django_session(client_for, member):
     assert "1 session(s) of member@acme.test everywhere" in event.sentence
 
 
-def test_revoke_user_sessions_can_spare_other_methods_and_one_session(client_for, member):
+def test_revoke_user_sessions_can_spare_other_methods_and_one_session(client_for, org, member):
+    from django.test import Client
+
+    from sso.models import SSOConnection
+    from tests.conftest import sign_in_through_sso
+
     keep = client_for(member)
     other = client_for(member)
-    sso = client_for(member, method="saml")
+    connection = SSOConnection.objects.create(organization=org, protocol="saml", status="on")
+    sso = sign_in_through_sso(Client(), member, connection)
     revoked = actions.revoke_user_sessions(
         member, actor=None, reason="test", methods={"password"}, keep_session_key=keep.session.session_key
     )

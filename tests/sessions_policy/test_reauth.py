@@ -218,10 +218,15 @@ def test_the_stashed_form_data_is_what_the_view_receives(urls, client_for, owner
     assert response.content == b"done POST {'tag': ['a', 'b'], 'name': ['x']}"
 
 
-def test_sso_sessions_go_back_to_their_idp(urls, client_for, owner, clock, monkeypatch):
+def test_sso_sessions_go_back_to_their_idp(urls, org, owner, clock, monkeypatch):
+    from sso.models import SSOConnection
+    from tests.conftest import sign_in_through_sso
+
     monkeypatch.setitem(PROVIDERS, "saml", PROVIDERS.get("saml"))  # restored after the test
     register_provider("saml", idp_start)
-    client = stale(client_for, owner, clock, method="saml")
+    connection = SSOConnection.objects.create(organization=org, protocol="saml", status="on")
+    client = sign_in_through_sso(Client(), owner, connection)
+    clock.advance(seconds=WINDOW + 5)
     response = client.get(client.get("/orgs/acme/sensitive/")["Location"])
     assert response.status_code == 302
     idp = urlsplit(response["Location"])
