@@ -19,6 +19,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.accessors import load_org_context
@@ -29,7 +30,7 @@ from sso import readiness
 from sso.domains import verified_domain_for
 from sso.identity import sign_in_allowed
 from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
-from sso.rollout import apply_due_enforcements, record_test_plan_item
+from sso.rollout import SCHEDULABLE, apply_due_enforcements, record_test_plan_item
 
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
 # Session keys: connections this session signed in through; a running test session; a test session that timed out.
@@ -98,6 +99,24 @@ def _good_elsewhere(request: HttpRequest, user: User, organization: Organization
     return False
 
 
+def _connections_of(organization: Organization) -> list[SSOConnection]:
+    # The one query this check costs an ordinary request: the organization's connections (usually one).
+    connections = list(SSOConnection.objects.filter(organization=organization))
+    for connection in connections:
+        connection.organization = organization
+    return connections
+
+
+def _enforcement_due(connection: SSOConnection) -> bool:
+    """A scheduled enforcement whose time has come and that was not decided yet (sso.rollout decides it)."""
+    return (
+        connection.enforce_at is not None
+        and connection.enforce_at <= timezone.now()
+        and connection.enforcement_postponed_at is None
+        and connection.status in SCHEDULABLE
+    )
+
+
 def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
     """Pipeline check (last in ORG_PIPELINE_CHECKS): on an organization that enforces SSO, refuse sessions that did
     not sign in through its IdP (recovery sign-ins and confirmed exceptions pass) and send them to its IdP with
@@ -106,13 +125,16 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
     if context is None:
         return ALLOWED  # the membership check answers non-members
     organization = context.organization
-    apply_due_enforcements(organizations=[organization.pk])
+    connections = _connections_of(organization)
+    if any(_enforcement_due(connection) for connection in connections):
+        apply_due_enforcements(organizations=[organization.pk])
+        connections = _connections_of(organization)
     expired = _end_expired_test_session(request)
     if expired is not None:
         return False, expired
-    connection = enforced_connection(organization)
+    connection = next((c for c in connections if c.status == SSOConnection.Status.ENFORCED), None)
     if connection is None:
-        return _check_sso_session_scope(request, organization)
+        return _check_sso_session_scope(request, organization, connections)
     if session_satisfies(request, connection, context.membership):
         return ALLOWED
     user = request.user
@@ -135,7 +157,7 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
     )
 
 
-def _check_sso_session_scope(request: HttpRequest, organization: Organization) -> CheckResult:
+def _check_sso_session_scope(request: HttpRequest, organization: Organization, own: list[SSOConnection]) -> CheckResult:
     """A session that signed in only through other organizations' IdPs (it never proved the account's password)
     may not open this organization's pages: otherwise whoever runs one organization's IdP could act as the same
     person in every other organization of theirs. Offer this organization's own SSO, or a password sign-in."""
@@ -143,7 +165,6 @@ def _check_sso_session_scope(request: HttpRequest, organization: Organization) -
     if session.get("auth_method") not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
         return ALLOWED
     verified = set(session.get(VERIFIED_SESSION_KEY, []))
-    own = list(SSOConnection.objects.filter(organization=organization))
     if any(connection.pk in verified for connection in own):
         return ALLOWED
     record_throttled(
