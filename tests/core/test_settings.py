@@ -101,3 +101,11 @@ def test_private_metadata_hosts_are_a_cidr_list_or_1_for_all(value, expected):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_every_variable_the_settings_read_is_documented_in_the_readme():
+    from orgsecurity import env
+
+    readme = (ROOT / "README.md").read_text()
+    undocumented = sorted(name for name in env.READ if not name.endswith("_FILE") and f"`{name}`" not in readme)
+    assert not undocumented, f"README.md does not document: {undocumented}"
