@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from allowlist import actions
 from allowlist.checks import dashboard_policy
@@ -132,13 +132,13 @@ def _done(request: HttpRequest, org: OrgContext, message: str, notices: list[str
     return redirect("allowlist:index", org_slug=org.organization.slug)
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The allowlist page."""
     return _page(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
 
 
-@require_GET
+@require_safe
 def check(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The "check an IP" tool: would ``?ip=`` be allowed, and by which entries."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

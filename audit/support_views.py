@@ -9,7 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from audit.exports import streaming_export
 from audit.presentation import log_page, read_filters
@@ -27,7 +27,7 @@ class OrganizationSearchForm(forms.Form):
 
 
 @staff_only
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     """Find an organization by slug or name (case-insensitive, part of either)."""
     form = OrganizationSearchForm(request.GET)
@@ -40,7 +40,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @staff_only
-@require_GET
+@require_safe
 def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
     """An organization's members and roles, billing and security settings, read-only."""
     organization = support_organization(org_slug)
@@ -59,7 +59,7 @@ def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @staff_only
-@require_GET
+@require_safe
 def organization_audit(request: HttpRequest, org_slug: str) -> HttpResponse:
     """An organization's audit log with the viewer's filters."""
     organization = support_organization(org_slug)
@@ -73,7 +73,7 @@ def organization_audit(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @staff_only
-@require_GET
+@require_safe
 def organization_audit_export(request: HttpRequest, org_slug: str, fmt: str) -> HttpResponse:
     """Download an organization's filtered log; recorded as ``audit.exported`` by support in its log."""
     organization = support_organization(org_slug)
@@ -87,7 +87,7 @@ def organization_audit_export(request: HttpRequest, org_slug: str, fmt: str) -> 
 
 
 @staff_only
-@require_GET
+@require_safe
 def platform_audit(request: HttpRequest) -> HttpResponse:
     """The platform-level log: events that belong to no organization (e.g. failed sign-ins for unknown
     emails). Viewing it is recorded there too."""
@@ -98,7 +98,7 @@ def platform_audit(request: HttpRequest) -> HttpResponse:
 
 
 @staff_only
-@require_GET
+@require_safe
 def platform_audit_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """Download the filtered platform log; recorded as ``audit.exported`` in the platform log."""
     filters = read_filters(request)

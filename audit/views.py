@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 import audit
 from audit.exports import streaming_export
@@ -32,7 +32,7 @@ def member_emails(organization: Organization) -> list[str]:
     )
 
 
-@require_GET
+@require_safe
 def log(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The log, newest first, filtered by the query string (see audit.query.AuditFilterForm)."""
     org = org_for_member(request, org_slug, Capability.VIEW_AUDIT)
@@ -52,7 +52,7 @@ def record_export(organization: Organization | None, *, actor: Any, fmt: str, fi
         )
 
 
-@require_GET
+@require_safe
 def export(request: HttpRequest, org_slug: str, fmt: str) -> HttpResponse:
     """Download the filtered log as ``fmt`` (csv or jsonl), streamed; the export itself is audited."""
     org: OrgContext = org_for_member(request, org_slug, Capability.VIEW_AUDIT)

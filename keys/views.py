@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keys import actions
 from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
@@ -87,7 +87,7 @@ def _describe(key: APIKey, labels: dict[str, dict[int, str]]) -> list[str]:
     return parts or ["unrestricted"]
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The keys page: what controls keys (not SSO), the keys the person may see, service accounts, workloads."""
     org = org_for_member(request, org_slug)
@@ -336,7 +336,7 @@ def _create_named(request: HttpRequest, *, org_slug: str, org: OrgContext, kind:
 # --- stale-credentials report ----------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def stale(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The stale-credentials report (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -357,7 +357,7 @@ class _Echo:
         return value
 
 
-@require_GET
+@require_safe
 def stale_csv(request: HttpRequest, org_slug: str) -> StreamingHttpResponse:
     """The stale-credentials report as CSV (RFC 4180), formula-looking cells defused."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

@@ -34,6 +34,11 @@ class OrgContext:
     def can(self, capability: Capability) -> bool:
         return has_capability(self.membership.role, capability)
 
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The capability names this member has (templates show only the links that will open)."""
+        return frozenset(capability.value for capability in Capability if self.can(capability))
+
 
 def load_org_context(request: HttpRequest, org_slug: str) -> OrgContext | None:
     """Return the requesting user's OrgContext for ``org_slug``, or None when they are not a member.

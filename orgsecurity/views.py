@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.module_loading import import_string
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity import actions
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
@@ -47,7 +47,7 @@ def sign_out_view(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """Send a signed-in person to their first organization; anyone else to sign in."""
     if not request.user.is_authenticated:
@@ -66,7 +66,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 # --- organization pages ------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug)
     context = {
@@ -77,16 +77,28 @@ def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "orgsecurity/dashboard.html", context)
 
 
+# (name, app, what it controls, who may open its page)
 THEMES = [
-    ("SSO", "sso", "Centralized identity through your identity provider"),
-    ("Session management", "sessions_policy", "How long people stay signed in and when they must re-authenticate"),
-    ("IP allowlist", "allowlist", "Network locations allowed to reach administrative pages"),
-    ("API keys", "keys", "Which keys can be used for which teams, projects or workloads"),
+    ("SSO", "sso", "Centralized identity through your identity provider", Capability.VIEW_ORG),
+    (
+        "Session management",
+        "sessions_policy",
+        "How long people stay signed in and when they must re-authenticate",
+        Capability.MANAGE_SECURITY,
+    ),
+    (
+        "IP allowlist",
+        "allowlist",
+        "Network locations allowed to reach administrative pages",
+        Capability.MANAGE_SECURITY,
+    ),
+    ("API keys", "keys", "Which keys can be used for which teams, projects or workloads", Capability.VIEW_ORG),
 ]
 
 
 def security_themes(org: OrgContext) -> list[dict[str, Any]]:
-    """The five security themes of the spec, each with its page and a one-line status from its app."""
+    """The five security themes of the spec that this member may open, each with its page and a one-line status
+    from its app."""
     slug = org.organization.slug
     themes = [
         {
@@ -95,20 +107,22 @@ def security_themes(org: OrgContext) -> list[dict[str, Any]]:
             "about": about,
             "status": import_string(f"{app}.summary.status")(org),
         }
-        for name, app, about in THEMES
+        for name, app, about, capability in THEMES
+        if org.can(capability)
     ]
-    themes.append(
-        {
-            "name": "Audit log",
-            "url": reverse("audit:log", args=[slug]),
-            "about": "Who changed members, keys, billing and policies",
-            "status": "Recording",
-        }
-    )
+    if org.can(Capability.VIEW_AUDIT):
+        themes.append(
+            {
+                "name": "Audit log",
+                "url": reverse("audit:log", args=[slug]),
+                "about": "Who changed members, keys, billing and policies",
+                "status": "Recording",
+            }
+        )
     return themes
 
 
-@require_GET
+@require_safe
 def security(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     return render(request, "orgsecurity/security.html", {"org": org, "themes": security_themes(org)})
@@ -139,7 +153,7 @@ def _refused(request: HttpRequest, org: OrgContext, exc: actions.ActionRefused) 
     return _members_page(request, org, status=exc.status)
 
 
-@require_GET
+@require_safe
 def members(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug)
     return _members_page(request, org)

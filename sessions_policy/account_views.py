@@ -11,7 +11,7 @@ from django.contrib.auth import authenticate, logout
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY
 from sessions_policy import actions, clock, resume
@@ -62,7 +62,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     return render(request, "sessions_policy/reauthenticate.html", {**context, "form": form}, status=status)
 
 
-@require_GET
+@require_safe
 @live_session_required
 def resume_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """After re-authenticating: show the interrupted form and let the person send it, or not."""
@@ -85,7 +85,7 @@ def resume_cancel(request: HttpRequest, token: str) -> HttpResponse:
 # --- your sessions -----------------------------------------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @live_session_required
 def sessions(request: HttpRequest) -> HttpResponse:
     """The person's active sessions: device, IP, sign-in method, last seen; end any or all others."""

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
@@ -82,7 +82,7 @@ def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) 
     return render(request, "sessions_policy/member_sessions.html", context, status=status)
 
 
-@require_GET
+@require_safe
 @require_capability(MANAGE)
 @require_recent_auth
 def member_sessions(request: HttpRequest, org_slug: str) -> HttpResponse:

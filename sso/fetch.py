@@ -89,6 +89,13 @@ def address_problem(address: IPAddress) -> str | None:
     return None
 
 
+def _local_hint() -> str:
+    """In development, say how to reach a local test IdP (never in production, where the refusal is the point)."""
+    if settings.DEBUG:
+        return " For a local test IdP, set SSO_METADATA_ALLOW_PRIVATE_HOSTS=1 (development only)."
+    return ""
+
+
 def vetted_address(host: str, port: int) -> str:
     """Resolve ``host`` and return one address to connect to, after checking every address it resolves to.
 
@@ -107,7 +114,7 @@ def vetted_address(host: str, port: int) -> str:
         if problem is not None and not any(address in network for network in allowed):
             raise FetchError(
                 f"{host} resolves to {address}, which is {problem}; identity provider documents are fetched only "
-                "from public addresses."
+                f"from public addresses.{_local_hint()}"
             )
         addresses.append(str(address))
     if not addresses:
@@ -172,7 +179,7 @@ def check_url(url: str, what: str) -> None:
     if problem is not None and not allowed:
         raise FetchError(
             f"The {what} {url} points at {hostname}, which is {problem}; identity provider documents are fetched "
-            "only from public addresses."
+            f"only from public addresses.{_local_hint()}"
         )
     if parts.scheme == "http" and problem is None:
         raise FetchError(f"The {what} {url} uses plain http; identity providers must be reached over https.")

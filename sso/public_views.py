@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.client_ip import client_ip
@@ -40,7 +40,7 @@ def sign_in_connection(org_slug: str) -> SSOConnection | None:
     return None
 
 
-@require_GET
+@require_safe
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Start SSO sign-in for ``org_slug`` with its IdP (``?next=`` a same-origin path to land on)."""
     connection = sign_in_connection(org_slug)
@@ -60,7 +60,7 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
         return refusal_page(request, exc, connection)
 
 
-@require_GET
+@require_safe
 def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Finish a round trip in the browser that started it (see sso.flow): sign in, link, test or re-authenticate."""
     try:

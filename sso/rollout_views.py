@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
@@ -113,7 +113,7 @@ def _back(org_slug: str, connection: SSOConnection, anchor: str = "") -> HttpRes
     return response
 
 
-@require_GET
+@require_safe
 def rollout_page(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """The readiness checklist and everything the rollout needs, for owners and admins."""
     org, connection = _load(request, org_slug, connection_id)
@@ -296,7 +296,7 @@ def _recovery_page(request: HttpRequest, org: OrgContext, *, status: int = 200, 
     return render(request, "sso/recovery.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def recovery_accounts(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Recovery accounts and their unused codes; owners add and remove them, holders make their codes."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -375,7 +375,7 @@ def _domains_page(request: HttpRequest, org: OrgContext, *, status: int = 200, f
     return render(request, "sso/domains.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def domain_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Claimed and verified email domains, with the TXT record each needs."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

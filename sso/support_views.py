@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.support import record_support_view, staff_only, support_organization
 from orgsecurity.actions import ActionRefused
@@ -26,7 +26,7 @@ def _page(request: HttpRequest, organization: Organization, *, status: int = 200
     return render(request, "sso/support_domains.html", context, status=status)
 
 
-@require_GET
+@require_safe
 @staff_only
 def domains_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     """An organization's claimed and verified email domains, for platform staff (the view is audited)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
@@ -35,7 +35,7 @@ def linkable_connection(org: OrgContext) -> SSOConnection | None:
     return _connections(org).exclude(status=SSOConnection.Status.OFF).first()
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Everyone in the org sees whether their account is linked; owners and admins also manage connections."""
     org = org_for_member(request, org_slug)
@@ -94,7 +94,7 @@ def _connection_page(
     return render(request, "sso/connection.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -161,7 +161,7 @@ def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
         return redirect(actions.test_run_url(run))
 
 
-@require_GET
+@require_safe
 def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -175,7 +175,7 @@ def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug)
     connection = linkable_connection(org)
     if connection is None:
-        messages.error(request, "Single sign-on is not set up for this organization yet.")
+        messages.error(request, "Single sign-on is not turned on for this organization yet.")
         return redirect("sso:index", org_slug)
     try:
         return handler_for(connection).start_login(

@@ -13,7 +13,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from sso import actions, flow
 from sso.flow import SSOSignInRefused
@@ -77,7 +77,7 @@ def oidc_connection(org_slug: str) -> SSOConnection | None:
     return None
 
 
-@require_GET
+@require_safe
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Start an OIDC sign-in with the organization's provider (``?next=`` a same-origin path to land on)."""
     connection = oidc_connection(org_slug)
@@ -115,7 +115,7 @@ def _pending_connection(org_slug: str, state: str) -> SSOConnection | None:
     return pending.connection if pending else None
 
 
-@require_GET
+@require_safe
 def callback(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The redirect URI: validate the provider's answer and send the browser to the shared finishing step."""
     state = request.GET.get("state", "")

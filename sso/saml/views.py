@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
@@ -64,7 +64,9 @@ def create(request: HttpRequest, org_slug: str) -> HttpResponse:
         messages.success(request, "SAML connection created. Give your IdP the values below, then use “Test SSO”.")
         return redirect("sso:connection", org_slug, connection.pk)
     status = 400 if request.method == "POST" else 200
-    return render(request, "sso/saml/create.html", {"org": org, "form": form}, status=status)
+    # The IdP admin usually needs our entity ID and ACS URL before their IdP gives out its metadata.
+    context = {"org": org, "form": form, "sp": sp_endpoints(org_slug)}
+    return render(request, "sso/saml/create.html", context, status=status)
 
 
 def _saml_connection(request: HttpRequest, org_slug: str, connection_id: int):
@@ -163,7 +165,7 @@ def _org_saml_connection(org_slug: str) -> SSOConnection | None:
     return next((c for c in connections if sign_in_allowed(c)), connections[0] if connections else None)
 
 
-@require_GET
+@require_safe
 def metadata(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Our SP metadata for the organization (entity ID, ACS, SLO, SP certificate), for the IdP admin to import."""
     connection = _org_saml_connection(org_slug)
@@ -178,7 +180,7 @@ def metadata(request: HttpRequest, org_slug: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     """SP-initiated sign-in: the same as /sso/<org>/login/ (``?next=`` a same-origin path)."""
     return public_views.login(request, org_slug)
@@ -318,7 +320,7 @@ def _rejected(
     return public_views.refusal_page(request, refused, connection)
 
 
-@require_GET
+@require_safe
 def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Single Logout (HTTP-Redirect): the IdP's answer to our LogoutRequest, or the IdP's own LogoutRequest.
 

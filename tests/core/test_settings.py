@@ -40,6 +40,8 @@ def test_check_deploy_is_clean_with_production_settings():
     ("override", "message"),
     [
         ({"SECRET_KEY": ""}, "SECRET_KEY is required"),
+        ({"SECRET_KEY": "x"}, "SECRET_KEY is too short"),
+        ({"SECRET_KEY": "a" * 60}, "too uniform"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is required"),
         ({"PUBLIC_BASE_URL": "http://security.example.com"}, "must use https"),
         ({"PUBLIC_BASE_URL": "https://x.example.com/sub/"}, "must not have a path"),
@@ -60,12 +62,21 @@ def test_bad_values_stop_start_up_with_a_clear_message(override, message):
 
 def test_secret_can_come_from_a_file(tmp_path):
     secret_file = tmp_path / "secret"
-    secret_file.write_text("f" * 64 + "\n")
+    secret_file.write_text("f0e1d2c3b4a5" * 5 + "z9y8\n")
     env = {**PRODUCTION, "SECRET_KEY_FILE": str(secret_file)}
     del env["SECRET_KEY"]
     result = run_manage("shell", "-c", "from django.conf import settings; print(len(settings.SECRET_KEY))", **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("64")
+
+
+def test_a_configuration_error_is_one_clear_line_not_a_traceback():
+    result = run_manage("check", **{**PRODUCTION, "SECRET_KEY": ""})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: SECRET_KEY is required when DEBUG is off (50+ random characters). "
+        "For a local development run, set DEBUG=1 (as `make run` does)."
+    ]
 
 
 def test_production_cookies_are_secure_and_host_prefixed():

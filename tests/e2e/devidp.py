@@ -63,7 +63,7 @@ def describe(saml: SimpleSAMLphpIdP, oidc: NodeOIDCProvider, app_url: str, org: 
         f"  client ID         {client.client_id}",
         f"  client secret     {client.client_secret}",
         f"  redirect URI      {redirect_uri(app_url, org)} (registered; PKCE S256 required)",
-        "  or from a shell   OIDC_CLIENT_SECRET=<the client secret> python manage.py configure_sso "
+        "  or from a shell   DEBUG=1 OIDC_CLIENT_SECRET=<the client secret> .venv/bin/python manage.py configure_sso "
         f"{org} --protocol oidc --issuer {oidc.issuer} --client-id {client.client_id} "
         "--client-secret-env OIDC_CLIENT_SECRET",
         "  users (login / password, email, sub):",
@@ -74,7 +74,7 @@ def describe(saml: SimpleSAMLphpIdP, oidc: NodeOIDCProvider, app_url: str, org: 
         ),
         "",
         f"Serve the product with `{settings} make run` so it may fetch metadata from 127.0.0.1,",
-        "then sign in as owner@acme.test / acme-demo-password and open Settings > Security > SSO.",
+        "then sign in as owner@acme.test / acme-demo-password and open Security > SSO (top bar).",
     ]
     return "\n".join(lines)
 

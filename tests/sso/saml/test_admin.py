@@ -281,3 +281,8 @@ def test_configure_sso_command_refuses_clearly(org, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("configure_sso", *args)
     assert not SSOConnection.objects.exists()
+
+
+def test_the_add_page_shows_what_the_idp_admin_needs_first(client_for, owner, org):
+    page = client_for(owner).get("/orgs/acme/settings/security/sso/saml/new/").content.decode()
+    assert "https://testserver/sso/acme/saml/acs/" in page and "https://testserver/sso/acme/saml/metadata/" in page
