@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from orgsecurity import views
+from orgsecurity import password_views, views
 from sso.signin_views import EmailFirstSignInView
 
 org_patterns = [
@@ -25,6 +25,14 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", EmailFirstSignInView.as_view(), name="login"),
     path("accounts/logout/", views.sign_out_view, name="logout"),
+    path("accounts/password/", password_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/reset/", password_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password/reset/sent/", password_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        password_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("accounts/", include("sessions_policy.account_urls")),
     path("accounts/", include("sso.account_urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),

@@ -92,6 +92,13 @@ def _organization_from_route(request: HttpRequest) -> Organization | None:
     return Organization.objects.filter(slug=slug).first() if slug else None
 
 
+def follow_session_key(old_key: str | None, new_key: str | None) -> None:
+    """Keep tracking a session whose key Django cycled without a new sign-in (e.g. after a password change,
+    ``update_session_auth_hash``): the same browser, the same tracked session, under its new key."""
+    if old_key and new_key and old_key != new_key:
+        UserSession.objects.filter(session_key=old_key, revoked_at=None).update(session_key=new_key)
+
+
 def mark_signed_out(session_key: str | None) -> None:
     """End the tracked session of ``session_key`` as signed out (called on every Django logout)."""
     if session_key:
