@@ -3,9 +3,8 @@
 Theme apps add their support pages and actions for one organization to ``org_patterns``, one include
 each, so they live under /support/orgs/<org_slug>/<app>/..., for example::
 
-    path("allowlist/", include("allowlist.support_urls")),
-    path("domains/", include("sso.support_urls")),   # e.g. .../allowlist/disable/
-    path("sso/", include("sso.support_urls")),               # e.g. .../sso/domains/<id>/verify/
+    path("allowlist/", include("allowlist.support_urls")),   # e.g. .../allowlist/disable/
+    path("domains/", include("sso.support_urls")),           # e.g. .../domains/<id>/verify/
 
 Their views wear ``audit.support.staff_only`` and load the organization with
 ``audit.support.support_organization(org_slug)``; see ``audit.support``.

@@ -184,6 +184,13 @@ class SimpleSAMLphpIdP:
                 return user
         raise KeyError(username)
 
+    def add_users(self, *users: SAMLUser) -> None:
+        """Let ``users`` sign in too (e.g. the people of a scenario's own organization); one with the username of a
+        known user replaces it. Takes effect on the IdP's next request (no restart) and lasts for this IdP."""
+        added = {user.username for user in users}
+        self.users = tuple(user for user in self.users if user.username not in added) + tuple(users)
+        self._write_state()
+
     # --- Trusting SPs -----------------------------------------------------------------------------------
 
     def register_sp(

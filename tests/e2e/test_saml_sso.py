@@ -17,24 +17,11 @@ from playwright.sync_api import expect
 
 from tests.e2e.harness import DEMO_MEMBER, DEMO_OWNER
 from tests.e2e.harness import sign_in_with_password as sign_in
+from tests.e2e.saml_steps import add_saml_connection, idp_sign_in, session_cookie, sso_page
 
 pytestmark = pytest.mark.e2e
 
-SSO_PAGE = "/orgs/acme/settings/security/sso/"
-
-
-def idp_sign_in(page, saml_idp, username: str, password: str) -> None:
-    """On SimpleSAMLphp's login page: type the IdP credentials and submit (its answer auto-posts to our ACS)."""
-    expect(page.locator("#username")).to_be_visible()
-    assert page.url.startswith(saml_idp.base_url), page.url
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#submit_button")
-
-
-def session_cookie(page, product) -> dict | None:
-    cookies = {cookie["name"]: cookie for cookie in page.context.cookies(product.base_url)}
-    return cookies.get("__Host-orgsecurity-session")
+SSO_PAGE = sso_page("acme")
 
 
 @pytest.fixture(scope="module")
@@ -48,25 +35,12 @@ def test_an_admin_pastes_the_idp_metadata_url_and_test_sso_succeeds(
 ):
     admin = new_context().pages[0]
     sign_in(admin, product, DEMO_OWNER)
-    admin.goto(product.url(SSO_PAGE))
-    admin.get_by_role("button", name="Add SAML connection").click()
-    admin.get_by_label("Name").fill("Acme SimpleSAMLphp")
-    admin.get_by_label("Metadata URL", exact=True).check()
-    admin.get_by_label("IdP metadata URL").fill(saml_idp.metadata_url)
-    admin.get_by_role("button", name="Create SAML connection").click()
-
-    expect(admin.locator("main")).to_contain_text("SAML connection created")
+    saml_connection_url["url"] = add_saml_connection(admin, product, saml_idp, "acme", "Acme SimpleSAMLphp")
     main = admin.inner_text("main")
     assert saml_idp.entity_id in main
     assert saml_idp.signing.sha256_fingerprint in main  # the IdP's signing certificate, by fingerprint
-    sp_entity_id = product.url("/sso/acme/saml/metadata/")
-    assert sp_entity_id in main and product.url("/sso/acme/saml/acs/") in main
-    saml_connection_url["url"] = admin.url
+    assert product.url("/sso/acme/saml/metadata/") in main and product.url("/sso/acme/saml/acs/") in main
 
-    # The IdP admin imports our SP metadata (served from PUBLIC_BASE_URL, https://app.test:<port>).
-    metadata = product.request("GET", "/sso/acme/saml/metadata/")
-    assert metadata.status == 200 and f'entityID="{sp_entity_id}"' in metadata.text
-    saml_idp.register_sp(metadata_xml=metadata.body)
     admin.get_by_role("button", name="Test SSO").click()
     idp_sign_in(admin, saml_idp, "owner", saml_idp.user("owner").password)
     expect(admin.get_by_role("heading", level=1)).to_have_text("SSO test: Succeeded")
