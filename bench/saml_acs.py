@@ -75,6 +75,7 @@ def main() -> int:
     connection = saml_actions.create_saml_connection(
         org, actor=owner, idp=parse_idp_metadata(idp.metadata_xml()), source="xml", attribute_map={"email": "mail"}
     )
+    sso_actions.set_status(connection, actor=owner, status="testing")  # off → on goes through testing
     connection = sso_actions.set_status(connection, actor=owner, status="on")
     identity = AssertedIdentity(
         issuer=idp.entity_id, subject="owner-1", subject_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
