@@ -9,12 +9,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import replace
-from functools import cache as memoize
 
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -36,6 +34,7 @@ from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOId
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
+from sso.saml.lookup import pending_with_saml_connection
 from sso.saml.metadata import MetadataError, fetch_metadata, parse_idp_metadata
 from sso.saml.presets import CUSTOM, preset_map
 from sso.saml.response import SAMLResponseRejected, ValidatedResponse, peek_in_response_to, validate_response
@@ -191,16 +190,10 @@ def _acs_target(org_slug: str, in_response_to: str | None) -> tuple[SSOConnectio
     pending login of one of this organization's SAML connections, else the organization's SAML connection, whose
     rules then refuse an unknown request."""
     if in_response_to:
-        pending = next(iter(_pending_with_connection().filter(key=in_response_to)[:1]), None)
+        pending = pending_with_saml_connection(in_response_to)
         if pending is not None and _is_saml_connection_of(pending.connection, org_slug):
             return pending.connection, pending
     return _org_saml_connection(org_slug), None
-
-
-@memoize
-def _pending_with_connection() -> QuerySet[SSOPendingLogin]:
-    # Built once and only cloned: the ACS runs this on every sign-in (bench/saml_acs.py). No ORDER BY: key is unique.
-    return SSOPendingLogin.objects.select_related("connection__organization", "connection__saml").order_by()
 
 
 def _is_saml_connection_of(connection: SSOConnection, org_slug: str) -> bool:
