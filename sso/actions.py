@@ -42,6 +42,33 @@ def _snapshot(connection: SSOConnection, fields: tuple[str, ...]) -> dict[str, A
     return values
 
 
+# The IdP settings that decide who may assert identities through a SAML connection.
+IDP_TRUST_FIELDS = frozenset({"idp_entity_id", "idp_certificates", "idp_sso_url", "metadata_url"})
+
+
+def refuse_idp_change_over_owners(connection: SSOConnection, *, actor: Any, changed: set[str]) -> None:
+    """Raise ActionRefused when ``actor``, a person who is not an owner, changes ``changed`` fields that include
+    the IdP's trust (``IDP_TRUST_FIELDS``) on a connection an owner signs in through.
+
+    With the IdP's entity ID, certificates or endpoints, whoever sets them decides which answers are accepted for
+    every identity linked to the connection, so an admin could otherwise sign in as an owner by trusting an IdP of
+    their own making. System actors (management commands run by the operator) pass.
+    """
+    if not isinstance(actor, User) or not changed & IDP_TRUST_FIELDS:
+        return
+    roles = Membership.objects.filter(organization_id=connection.organization_id, user=actor)
+    if roles.filter(role=Role.OWNER).exists():
+        return
+    owners = Membership.objects.filter(organization_id=connection.organization_id, role=Role.OWNER)
+    if SSOIdentity.objects.filter(connection=connection, user__in=owners.values("user")).exists():
+        raise ActionRefused(
+            "An owner signs in through this connection, so only an owner can change which IdP it trusts "
+            "(its entity ID, certificates, sign-in URL or metadata URL). Nothing was changed.",
+            code="owner_required",
+            status=403,
+        )
+
+
 def record_connection_change(
     connection: SSOConnection, *, actor: Any, changes: dict[str, list[Any]], details: dict[str, Any] | None = None
 ) -> None:

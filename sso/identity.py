@@ -19,6 +19,7 @@ from audit.recorder import Actor
 from orgsecurity import actions as org_actions
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User, normalize_email
+from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
 from sessions_policy.reauth import mark_reauthenticated
 from sso import enforcement, readiness
 from sso.domains import org_verified_email
@@ -271,12 +272,22 @@ def sign_in_allowed(connection: SSOConnection, user: User | None = None) -> bool
     return user is None or readiness.in_test_group(connection, user)
 
 
+# Roles whose accounts an SSO answer may link by verified email alone. Whoever configures a connection (owners and
+# admins) controls what its IdP asserts, so an answer must not hand them an account that they could not already
+# act for: never an owner (only owners grant owner), and never a fellow SSO manager. Those link themselves while
+# signed in ("Link SSO" or the connection test), proving who they are first.
+EMAIL_LINKABLE_ROLES = frozenset(
+    role for role in roles_assignable_by(Role.ADMIN) if not has_capability(role, Capability.MANAGE_SECURITY)
+)
+
+
 def provision(connection: SSOConnection, identity: AssertedIdentity, profile: MappedProfile) -> User:
     """Find or create the account for an identity nobody is linked to yet, and link it; or refuse.
 
-    An existing account is linked on this first SSO sign-in only when it is a member here, the IdP vouches for the
-    asserted email, that email equals the account's, and its domain is verified by this organization (otherwise its
-    owner links it by signing in first and choosing "Link SSO"). JIT provisioning creates a new account and
+    An existing account is linked on this first SSO sign-in only when it is a member here in one of
+    ``EMAIL_LINKABLE_ROLES`` (not an owner or admin), the IdP vouches for the asserted email, that email equals the
+    account's, and its domain is verified by this organization (otherwise the person links it by signing in first
+    and choosing "Link SSO"). JIT provisioning creates a new account and
     membership (default role) only when the connection allows it, the status is not testing, and the email is one
     the IdP vouches for in a domain this organization verified.
     """
@@ -287,9 +298,22 @@ def provision(connection: SSOConnection, identity: AssertedIdentity, profile: Ma
     verified_here = bool(email) and identity.email_verified and org_verified_email(organization, email)
     existing = User.objects.filter(email=email).first() if email else None
     if existing is not None:
-        if verified_here and Membership.objects.filter(organization=organization, user=existing).exists():
+        role = Membership.objects.filter(organization=organization, user=existing).values_list("role", flat=True)
+        role = next(iter(role), None)
+        if verified_here and role in EMAIL_LINKABLE_ROLES:
             actions.link_identity(connection, existing, identity, actor=existing, via="verified domain")
             return existing
+        if role in {Role.OWNER, Role.ADMIN}:
+            how = (
+                "ask another owner for a recovery code or a fallback login exception, sign in with it"
+                if connection.status == SSOConnection.Status.ENFORCED
+                else "sign in with your password"
+            )
+            raise _refuse(
+                f"An account for {email} exists but is not linked to this IdP identity yet. Owners and admins link "
+                f"their own SSO identity: {how}, then choose “Link SSO” on your organization's SSO page.",
+                "not_linked_privileged",
+            )
         if connection.status == SSOConnection.Status.ENFORCED:
             raise _refuse(
                 f"An account for {email} exists but is not linked to this IdP identity yet, and {organization.name} "

@@ -99,6 +99,8 @@ def update_idp(
     """Replace the IdP side of ``connection`` (entity ID, endpoints, the full certificate list) with ``idp``.
 
     ``metadata_url``: the URL it was fetched from (None keeps the stored one; "" forgets it). Returns the changes.
+    Raises ActionRefused (nothing saved) when a non-owner would change the IdP of a connection owners sign in
+    through (``sso.actions.refuse_idp_change_over_owners``).
     """
     with transaction.atomic():
         saml = (
@@ -111,6 +113,7 @@ def update_idp(
         saml.full_clean(exclude=["connection"])
         saml.save()
         changes = _changes(before, _snapshot(saml, IDP_FIELDS))
+        sso_actions.refuse_idp_change_over_owners(saml.connection, actor=actor, changed=set(changes))
         sso_actions.record_connection_change(saml.connection, actor=actor, changes=changes, details={"source": source})
     return changes
 

@@ -23,6 +23,7 @@ from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_Validatio
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 
 from orgsecurity.accessors import get_org_object, org_for_member
+from orgsecurity.actions import ActionRefused
 from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
 from sessions_policy.decorators import require_recent_auth
@@ -95,9 +96,13 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
     idp = form.idp
     if form.cleaned_data["source"] == "manual":
         idp = replace(idp, want_authn_requests_signed=connection.saml.want_authn_requests_signed)
-    changes = actions.update_idp(
-        connection, actor=request.user, idp=idp, source=form.cleaned_data["source"], metadata_url=form.fetched_from
-    )
+    try:
+        changes = actions.update_idp(
+            connection, actor=request.user, idp=idp, source=form.cleaned_data["source"], metadata_url=form.fetched_from
+        )
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _connection_page(request, org, connection, status=exc.status)
     messages.success(request, "IdP settings saved." if changes else "The IdP settings were already up to date.")
     return redirect("sso:connection", org_slug, connection.pk)
 
@@ -116,7 +121,11 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
     except MetadataError as exc:
         messages.error(request, f"Refreshing from {url} failed, nothing was changed: {exc}")
         return _connection_page(request, org, connection, status=400)
-    changes = actions.update_idp(connection, actor=request.user, idp=idp, source="url", metadata_url=url)
+    try:
+        changes = actions.update_idp(connection, actor=request.user, idp=idp, source="url", metadata_url=url)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _connection_page(request, org, connection, status=exc.status)
     messages.success(request, "Metadata refreshed." if changes else "The metadata has not changed.")
     return redirect("sso:connection", org_slug, connection.pk)
 

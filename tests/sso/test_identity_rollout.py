@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
@@ -78,7 +79,35 @@ def test_a_domain_verified_by_another_org_does_not_link_here(idp, connection, me
     assert not SSOIdentity.objects.exists()
 
 
-def test_under_enforcement_an_unlinked_member_is_told_to_ask_an_admin(enforced, idp, admin):
-    _, response = sso_sign_in(idp, "adam-idp", email=admin.email)
+def test_under_enforcement_an_unlinked_member_is_told_to_ask_an_admin(enforced, idp, billing_user):
+    _, response = sso_sign_in(idp, "bill-idp", email=billing_user.email)
     assert response.status_code == 403
     assert b"requires single sign-on. Ask an admin" in response.content
+
+
+def test_under_enforcement_an_unlinked_admin_is_told_how_to_link(enforced, idp, admin):
+    _, response = sso_sign_in(idp, "adam-idp", email=admin.email)
+    assert response.status_code == 403
+    assert "ask another owner for a recovery code or a fallback login exception" in response.content.decode()
+
+
+@pytest.mark.parametrize("role_fixture", ["billing_user", "auditor"])
+def test_members_below_admin_are_linked_by_a_verified_email(request, idp, connection, acme_domain, role_fixture):
+    user = request.getfixturevalue(role_fixture)
+    browser, response = sso_sign_in(idp, f"{role_fixture}-idp-id", email=user.email)
+    assert response.status_code == 302
+    assert SSOIdentity.objects.get(user=user).subject == f"{role_fixture}-idp-id"
+    assert browser.get("/orgs/acme/").status_code == 200
+
+
+@pytest.mark.parametrize("role_fixture", ["owner", "admin"])
+def test_owners_and_admins_are_never_linked_by_email_alone(request, idp, connection, acme_domain, role_fixture):
+    """Whoever configures the connection controls what its IdP asserts: an answer naming an owner's or an admin's
+    email must not become their session. They link themselves while signed in."""
+    user = request.getfixturevalue(role_fixture)
+    browser, response = sso_sign_in(idp, "whoever-the-idp-says", email=user.email)
+    assert response.status_code == 403
+    assert "Owners and admins link their own SSO identity" in response.content.decode()
+    assert not SSOIdentity.objects.filter(user=user).exists()
+    assert "_auth_user_id" not in browser.session
+    assert AuditEvent.objects.filter(action="sso.sign_in_refused", details__reason="not_linked_privileged").exists()
