@@ -19,6 +19,7 @@ from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from orgsecurity.crypto import decrypt_secret
 from sso.flow import SSOSignInRefused, public_url
 from sso.models import SAMLSettings, SSOConnection
+from sso.saml.certificates import load_certificate
 
 # What our SP metadata asks for: a persistent NameID (SAML Core §8.3.7). AuthnRequests carry no NameIDPolicy, so
 # an IdP configured for the email address (or another stable format) still answers.
@@ -162,6 +163,11 @@ def _cached_settings(
             "allowRepeatAttributeName": True,
             # Intranet IdPs and our own test hosts may have single-label names (https://idp/...).
             "allowSingleLabelDomains": True,
+            # SP metadata (SAML Metadata §2.3.2): valid while its certificate is, re-read by IdPs that poll it
+            # daily. python3-saml's defaults (valid 2 days, cached 7) would tell IdPs that import the file once
+            # that it expired, and to keep a copy longer than it is valid.
+            "metadataValidUntil": load_certificate(sp_certificate).not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "metadataCacheDuration": "P1D",
         },
         "contactPerson": {},
         "organization": {},

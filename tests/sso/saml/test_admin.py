@@ -163,6 +163,15 @@ def test_sp_metadata_is_built_from_the_public_base_url(saml_connection):
     assert Client().get("/sso/nowhere/saml/metadata/").status_code == 404
 
 
+def test_sp_metadata_stays_valid_as_long_as_its_certificate(saml_connection):
+    """An IdP that imports the file once must not see it expire in two days, nor keep it longer than it is valid."""
+    xml = Client().get("/sso/acme/saml/metadata/").content.decode()
+    not_after = load_certificate(saml_connection.saml.sp_certificate).not_after
+    assert f'validUntil="{not_after:%Y-%m-%dT%H:%M:%SZ}"' in xml
+    assert not_after > datetime.now(UTC) + timedelta(days=365)
+    assert 'cacheDuration="P1D"' in xml
+
+
 def test_certificates_expiring_within_30_days_are_flagged(client_for, owner, org):
     idp = TestIdP()
     _key, soon = make_key_pair("old signing key", days=10)
