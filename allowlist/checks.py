@@ -25,6 +25,7 @@ from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Membership, Organization
 from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
 from orgsecurity.roles import Capability, Role
+from orgsecurity.text import end_sentence
 
 # One refusal event per (organization, person or key, client IP) per window; repeats are counted in the next.
 REFUSAL_AUDIT_WINDOW_SECONDS = 300
@@ -91,7 +92,7 @@ def check_api_ip(request: HttpRequest, api_key: Any) -> CheckResult:
     )
     message = (
         f"Requests from {ip or 'an unknown address'} are not allowed: it is not on the IP allowlist of "
-        f"{organization.name}. Ask an owner or admin of the organization to add it."
+        f"{end_sentence(organization.name)} Ask an owner or admin of the organization to add it."
     )
     return False, Refusal("ip_not_allowed", message, status=403)
 
@@ -142,7 +143,7 @@ def _dashboard_refusal(organization: Organization, ip: str | None) -> Refusal:
     contacts = ", ".join(membership.user.email for membership in owners)
     message = (
         f"Your IP address as this server sees it, {ip or 'unknown'}, is not on the IP allowlist of "
-        f"{organization.name}. Ask an owner ({contacts}) to add it, or connect from an allowed network."
+        f"{end_sentence(organization.name)} Ask an owner ({contacts}) to add it, or connect from an allowed network."
     )
     return Refusal(
         "ip_not_allowed",

@@ -28,6 +28,7 @@ from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Membership
 from orgsecurity.pipeline import Refusal
 from orgsecurity.roles import Role
+from orgsecurity.text import end_sentence
 
 LAST_USED_INTERVAL = timedelta(minutes=1)
 # Longer than any token, shorter than anything worth scanning: refuse oversized headers before any work.
@@ -128,7 +129,7 @@ def _check_state(key: APIKey, now: datetime) -> Refusal | None:
         if role is None:
             return _unauthorized(
                 "key_owner_removed",
-                f"The owner of this API key is no longer a member of {key.organization.name}.",
+                f"The owner of this API key is no longer a member of {end_sentence(key.organization.name)}",
             )
         if role not in KEY_MANAGERS and (role != Role.MEMBER or key.permission != APIKey.Permission.READ):
             return Refusal(

@@ -22,6 +22,7 @@ import audit
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
 from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
+from orgsecurity.text import end_sentence
 
 
 class ActionRefused(Exception):
@@ -117,7 +118,7 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
             )
         if Membership.objects.filter(organization=organization, user__email=email).exists():
             raise ActionRefused(
-                f"{email} is already a member of {organization.name}.", code="already_member", status=409
+                f"{email} is already a member of {end_sentence(organization.name)}", code="already_member", status=409
             )
         now = timezone.now()
         # An expired invitation no longer blocks a new one.

@@ -21,6 +21,7 @@ from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, 
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.pipeline import render_refusal
 from orgsecurity.roles import Capability, Role, roles_assignable_by
+from orgsecurity.text import end_sentence
 from sessions_policy.decorators import require_capability, require_recent_auth
 from sessions_policy.enforcement import verify_session
 
@@ -219,7 +220,7 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
     except actions.ActionRefused as exc:
         return _refused(request, org, exc)
     if membership.user_id == request.user.pk:
-        messages.success(request, f"You left {org.organization.name}.")
+        messages.success(request, f"You left {end_sentence(org.organization.name)}")
         return redirect("home")
     messages.success(request, f"{membership.user.email} was removed.")
     return redirect("members", org_slug=org_slug)
@@ -279,7 +280,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             status = exc.status
         else:
             if status == 200:
-                messages.success(request, f"Welcome to {pending.organization.name}.")
+                messages.success(request, f"Welcome to {end_sentence(pending.organization.name)}")
                 return redirect("org_dashboard", org_slug=pending.organization.slug)
     login_url = f"{reverse('login')}?next={request.path}"
     context = {"invitation": pending, "form": form, "existing": existing, "login_url": login_url}

@@ -26,6 +26,7 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Capability, has_capability, roles_assignable_by
+from orgsecurity.text import end_sentence
 from sessions_policy import clock
 from sessions_policy.models import AuthMethod, OrgSessionRevocation, SessionPolicy, SuspendedRequest, UserSession
 from sessions_policy.rules import SessionRules, format_duration, validate
@@ -261,11 +262,11 @@ def end_member_sessions(
         target = Membership.objects.filter(organization=organization, user=member).first()
         if target is None:
             raise ActionRefused(
-                f"{member.email} is not a member of {organization.name}.", code="not_member", status=404
+                f"{member.email} is not a member of {end_sentence(organization.name)}", code="not_member", status=404
             )
         if member.pk != actor.pk and target.role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused("Only owners can end an owner's sessions.", code="role_not_allowed", status=403)
-        reason = f"Ended by {actor.email}, {_role_label(actor_membership)} of {organization.name}."
+        reason = f"Ended by {actor.email}, {_role_label(actor_membership)} of {end_sentence(organization.name)}"
         if session is not None:
             return int(revoke_session(session, actor=actor, reason=reason, organization=organization))
         return revoke_user_sessions(member, actor=actor, reason=reason, organization=organization)

@@ -13,6 +13,7 @@ from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Capability, roles_assignable_by
+from orgsecurity.text import end_sentence
 from sessions_policy import actions, clock
 from sessions_policy.decorators import require_capability, require_recent_auth
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
@@ -116,7 +117,7 @@ def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> 
         return _sessions_page(request, org, status=exc.status)
     messages.success(
         request,
-        f"The session of {member.email} on {session.device} has ended in {org.organization.name}."
+        f"The session of {member.email} on {session.device} has ended in {end_sentence(org.organization.name)}"
         if ended
         else "That session had already ended.",
     )
@@ -136,6 +137,7 @@ def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -
         messages.error(request, exc.message)
         return _sessions_page(request, org, status=exc.status)
     messages.success(
-        request, f"{count} session{'s' if count != 1 else ''} of {member.email} ended in {org.organization.name}."
+        request,
+        f"{count} session{'s' if count != 1 else ''} of {member.email} ended in {end_sentence(org.organization.name)}",
     )
     return redirect("sessions_policy:member_sessions", org_slug=org_slug)

@@ -20,6 +20,7 @@ from orgsecurity import actions as org_actions
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User, normalize_email
 from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
+from orgsecurity.text import end_sentence
 from sessions_policy.reauth import mark_reauthenticated
 from sso import enforcement, readiness
 from sso.domains import org_verified_email
@@ -234,7 +235,8 @@ def _complete_login(
     organization = connection.organization
     if not sign_in_allowed(connection):
         raise _refuse(
-            f"Single sign-on is turned off for {organization.name}. Sign in with your password, or ask an admin.",
+            f"Single sign-on is turned off for {end_sentence(organization.name)} "
+            "Sign in with your password, or ask an admin.",
             "sso_off",
         )
     timed_out = request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 from audit.support import record_support_view, staff_only, support_organization
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Organization
+from orgsecurity.text import end_sentence
 from sessions_policy.decorators import require_recent_auth
 from sso import domains
 from sso.models import VerifiedDomain
@@ -50,5 +51,5 @@ def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpRe
     except ActionRefused as exc:
         messages.error(request, exc.message)
         return _page(request, organization, status=exc.status, form=form)
-    messages.success(request, f"{claimed.domain} is verified for {organization.name}.")
+    messages.success(request, f"{claimed.domain} is verified for {end_sentence(organization.name)}")
     return redirect("support:sso_support:domains", org_slug)

@@ -248,3 +248,13 @@ def test_user_emails_are_unique_without_case(db):
     assert User.objects.get_by_natural_key("  CASE@acme.TEST ").email == "case@acme.test"
     with pytest.raises(Exception):  # noqa: B017 (IntegrityError, wrapped differently per backend)
         make_user("case@ACME.test")
+
+
+def test_a_name_ending_in_a_period_does_not_get_a_second_one(client_for, org, member):
+    """acme is "Acme Inc.": pages read "Your keys in Acme Inc." and never "Acme Inc.."."""
+    browser = client_for(member)
+    keys_page = browser.get("/orgs/acme/settings/security/keys/").content.decode()
+    assert "Your keys in Acme Inc." in keys_page and "Acme Inc.." not in keys_page
+    membership = org.memberships.get(user=member)
+    page = browser.post(f"/orgs/acme/members/{membership.pk}/remove/", follow=True).content.decode()
+    assert "You left Acme Inc." in page and "Acme Inc.." not in page
