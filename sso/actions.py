@@ -298,11 +298,23 @@ def link_identity(
 
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
     """Remove a link between a person and their IdP identity (they sign in with a password or link again).
-    Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``)."""
+    Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``).
+
+    Raises ActionRefused when someone who is not an owner unlinks an owner (as with removing an owner)."""
     from sso.rollout import on_identity_unlinked
 
     with transaction.atomic():
         connection = linked.connection
+        if linked.user_id != actor.pk:
+            roles = dict(
+                Membership.objects.filter(
+                    organization_id=connection.organization_id, user_id__in=[linked.user_id, actor.pk]
+                ).values_list("user_id", "role")
+            )
+            if roles.get(linked.user_id) == Role.OWNER and roles.get(actor.pk) != Role.OWNER:
+                raise ActionRefused(
+                    "Only owners can unlink an owner's SSO identity.", code="role_not_allowed", status=403
+                )
         on_identity_unlinked(linked, actor=actor)
         audit.record(
             "sso.identity_unlinked",

@@ -203,6 +203,10 @@ def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpRespons
     linked = queryset.filter(pk=identity_id).first()
     if linked is None:
         return render(request, "404.html", status=404)
-    actions.unlink_identity(linked, actor=request.user)
+    try:
+        actions.unlink_identity(linked, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("sso:index", org_slug)
     messages.success(request, f"{linked.user.email} is no longer linked to {linked.subject}.")
     return redirect("sso:index", org_slug)
