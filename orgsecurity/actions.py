@@ -21,7 +21,7 @@ from django.utils import timezone
 import audit
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
-from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
+from orgsecurity.roles import Role, roles_assignable_by
 
 
 class ActionRefused(Exception):
@@ -275,8 +275,11 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
         from keys.actions import revoke_keys_not_allowed_for_role
 
         revoke_keys_not_allowed_for_role(membership, actor=actor)
-        if not has_capability(role, Capability.MANAGE_MEMBERS):
-            _revoke_invitations_sent_by(membership, actor=actor, why="its sender may no longer invite")
+        # An invitation grants its role only while its sender could still grant it (an owner demoted to admin
+        # can no longer make owners; a member cannot invite at all).
+        still_grants = roles_assignable_by(role)
+        why = "its sender may no longer grant its role" if still_grants else "its sender may no longer invite"
+        _revoke_invitations_sent_by(membership, actor=actor, why=why, keep=still_grants)
     return membership
 
 
@@ -313,12 +316,17 @@ def remove_member(membership: Membership, *, actor: User) -> None:
         membership.delete()
 
 
-def _revoke_invitations_sent_by(membership: Membership, *, actor: Any, why: str) -> None:
+def _revoke_invitations_sent_by(
+    membership: Membership, *, actor: Any, why: str, keep: list[Role] | tuple[Role, ...] = ()
+) -> None:
     """Revoke the pending invitations ``membership``'s user sent in its organization (inside the caller's
-    transaction): an invitation should not outlive its sender's right to invite."""
+    transaction), except those whose role is in ``keep``: an invitation should not outlive its sender's right
+    to invite with its role."""
     now = timezone.now()
-    pending = Invitation.objects.select_for_update().filter(
-        organization=membership.organization, invited_by=membership.user, accepted_at=None, revoked_at=None
+    pending = (
+        Invitation.objects.select_for_update()
+        .filter(organization=membership.organization, invited_by=membership.user, accepted_at=None, revoked_at=None)
+        .exclude(role__in=[role.value for role in keep])
     )
     for invitation in pending:
         invitation.revoked_at = now
