@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -235,6 +236,14 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
             changes={"role": [None, role]},
             details={"via": via},
         )
+        # A pending invitation to this person would otherwise stay usable: after leaving or being removed they
+        # could come back with its role (e.g. invited as admin, provisioned by SSO as member).
+        _revoke_pending_invitations(
+            Invitation.objects.filter(organization=organization, email=normalize_email(user.email)),
+            organization=organization,
+            actor=actor,
+            why="its invitee became a member another way",
+        )
     return membership
 
 
@@ -322,18 +331,24 @@ def _revoke_invitations_sent_by(
     """Revoke the pending invitations ``membership``'s user sent in its organization (inside the caller's
     transaction), except those whose role is in ``keep``: an invitation should not outlive its sender's right
     to invite with its role."""
-    now = timezone.now()
-    pending = (
-        Invitation.objects.select_for_update()
-        .filter(organization=membership.organization, invited_by=membership.user, accepted_at=None, revoked_at=None)
-        .exclude(role__in=[role.value for role in keep])
+    sent = Invitation.objects.filter(organization=membership.organization, invited_by=membership.user).exclude(
+        role__in=[role.value for role in keep]
     )
-    for invitation in pending:
+    _revoke_pending_invitations(sent, organization=membership.organization, actor=actor, why=why)
+
+
+def _revoke_pending_invitations(
+    invitations: QuerySet[Invitation], *, organization: Organization, actor: Any, why: str
+) -> None:
+    """Revoke (and audit, with ``why`` as the reason) the pending ones of ``invitations``, inside the caller's
+    transaction."""
+    now = timezone.now()
+    for invitation in invitations.select_for_update().filter(accepted_at=None, revoked_at=None):
         invitation.revoked_at = now
         invitation.save(update_fields=["revoked_at"])
         audit.record(
             "member.invitation_revoked",
-            organization=membership.organization,
+            organization=organization,
             actor=actor,
             target=invitation,
             details={"reason": why},

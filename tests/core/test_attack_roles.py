@@ -52,3 +52,25 @@ def test_an_owner_demoted_to_admin_keeps_the_invitations_an_admin_may_send(
     demoted = Membership.objects.get(organization=org, user=second)
     client_for(owner).post(f"/orgs/acme/members/{demoted.pk}/role/", {"role": "admin"})
     assert Invitation.objects.get(email="new@acme.test").is_pending
+
+
+def test_a_pending_invitation_dies_when_its_invitee_joins_another_way(client_for, org, owner):
+    """Invited as admin, then added as a member by just-in-time SSO provisioning: the invitation must not stay
+    usable, or the person could leave (or be removed) and come back as admin with it."""
+    from orgsecurity import actions
+
+    _, token = actions.invite_member(org, actor=owner, email="bob@acme.test", role=Role.ADMIN)
+    bob = make_user("bob@acme.test")
+    add_member(org, bob, Role.MEMBER)  # as sso.identity.provision does for JIT provisioning
+
+    invitation = Invitation.objects.get(email="bob@acme.test")
+    assert invitation.revoked_at is not None
+    event = AuditEvent.objects.get(action="member.invitation_revoked")
+    assert event.details == {"reason": "its invitee became a member another way"}
+    assert "Pending invitations" not in client_for(owner).get("/orgs/acme/members/").content.decode()
+
+    bob_client = client_for(bob)
+    membership = Membership.objects.get(organization=org, user=bob)
+    assert bob_client.post(f"/orgs/acme/members/{membership.pk}/remove/").status_code == 302
+    assert bob_client.post(f"/invitations/{token}/").status_code == 404
+    assert not Membership.objects.filter(organization=org, user=bob).exists()
