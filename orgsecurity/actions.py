@@ -111,6 +111,9 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
     """
     email = normalize_email(email)
     with transaction.atomic():
+        # Locked like role changes and removals, so the sender's role cannot drop between this check and the commit
+        # (the demotion would then miss this invitation when it revokes the ones its sender may no longer send).
+        organization = _lock_org(organization)
         actor_membership = _actor_membership(organization, actor)
         if role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused(
