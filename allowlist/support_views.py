@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from allowlist import actions
 from allowlist.forms import SupportDisableForm
 from allowlist.models import IPAllowlist
-from audit.support import staff_only, support_organization
+from audit.support import record_support_view, staff_only, support_organization
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Organization
 from orgsecurity.pipeline import json_error, wants_json
@@ -61,5 +61,7 @@ def disable(request: HttpRequest, org_slug: str) -> HttpResponse:
     """GET: the confirmation form; POST (``reason``): turn the organization's allowlist off, with recent
     re-authentication. Staff only: everyone else gets 404."""
     if request.method == "GET":
-        return _page(request, support_organization(org_slug), SupportDisableForm())
+        organization = support_organization(org_slug)
+        record_support_view(request, organization, "the IP allowlist")  # the page shows the list's state
+        return _page(request, organization, SupportDisableForm())
     return _disable(request, org_slug=org_slug)

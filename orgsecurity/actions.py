@@ -15,13 +15,14 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
-from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
+from orgsecurity.roles import Role, roles_assignable_by
 from orgsecurity.text import end_sentence
 
 
@@ -111,6 +112,9 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
     """
     email = normalize_email(email)
     with transaction.atomic():
+        # Locked like role changes and removals, so the sender's role cannot drop between this check and the commit
+        # (the demotion would then miss this invitation when it revokes the ones its sender may no longer send).
+        organization = _lock_org(organization)
         actor_membership = _actor_membership(organization, actor)
         if role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused(
@@ -236,6 +240,14 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
             changes={"role": [None, role]},
             details={"via": via},
         )
+        # A pending invitation to this person would otherwise stay usable: after leaving or being removed they
+        # could come back with its role (e.g. invited as admin, provisioned by SSO as member).
+        _revoke_pending_invitations(
+            Invitation.objects.filter(organization=organization, email=normalize_email(user.email)),
+            organization=organization,
+            actor=actor,
+            why="its invitee became a member another way",
+        )
     return membership
 
 
@@ -276,8 +288,11 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
         from keys.actions import revoke_keys_not_allowed_for_role
 
         revoke_keys_not_allowed_for_role(membership, actor=actor)
-        if not has_capability(role, Capability.MANAGE_MEMBERS):
-            _revoke_invitations_sent_by(membership, actor=actor, why="its sender may no longer invite")
+        # An invitation grants its role only while its sender could still grant it (an owner demoted to admin
+        # can no longer make owners; a member cannot invite at all).
+        still_grants = roles_assignable_by(role)
+        why = "its sender may no longer grant its role" if still_grants else "its sender may no longer invite"
+        _revoke_invitations_sent_by(membership, actor=actor, why=why, keep=still_grants)
     return membership
 
 
@@ -314,19 +329,30 @@ def remove_member(membership: Membership, *, actor: User) -> None:
         membership.delete()
 
 
-def _revoke_invitations_sent_by(membership: Membership, *, actor: Any, why: str) -> None:
+def _revoke_invitations_sent_by(
+    membership: Membership, *, actor: Any, why: str, keep: list[Role] | tuple[Role, ...] = ()
+) -> None:
     """Revoke the pending invitations ``membership``'s user sent in its organization (inside the caller's
-    transaction): an invitation should not outlive its sender's right to invite."""
-    now = timezone.now()
-    pending = Invitation.objects.select_for_update().filter(
-        organization=membership.organization, invited_by=membership.user, accepted_at=None, revoked_at=None
+    transaction), except those whose role is in ``keep``: an invitation should not outlive its sender's right
+    to invite with its role."""
+    sent = Invitation.objects.filter(organization=membership.organization, invited_by=membership.user).exclude(
+        role__in=[role.value for role in keep]
     )
-    for invitation in pending:
+    _revoke_pending_invitations(sent, organization=membership.organization, actor=actor, why=why)
+
+
+def _revoke_pending_invitations(
+    invitations: QuerySet[Invitation], *, organization: Organization, actor: Any, why: str
+) -> None:
+    """Revoke (and audit, with ``why`` as the reason) the pending ones of ``invitations``, inside the caller's
+    transaction."""
+    now = timezone.now()
+    for invitation in invitations.select_for_update().filter(accepted_at=None, revoked_at=None):
         invitation.revoked_at = now
         invitation.save(update_fields=["revoked_at"])
         audit.record(
             "member.invitation_revoked",
-            organization=membership.organization,
+            organization=organization,
             actor=actor,
             target=invitation,
             details={"reason": why},

@@ -17,7 +17,7 @@ import audit
 from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
-from orgsecurity.roles import Role
+from orgsecurity.roles import Role, roles_assignable_by
 from sso import readiness
 from sso.identity import AssertedIdentity
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
@@ -298,20 +298,20 @@ def link_identity(
 
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
     """Remove a link between a person and their IdP identity (they sign in with a password or link again).
-    Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``).
-
-    Raises ActionRefused when someone who is not an owner unlinks an owner (as with removing an owner)."""
+    Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``)."""
     from sso.rollout import on_identity_unlinked
 
     with transaction.atomic():
         connection = linked.connection
         if linked.user_id != actor.pk:
+            # Admins manage everyone but owners: unlinking owners would also lift the rule that only an owner changes
+            # the IdP an owner signs in through (``refuse_idp_change_over_owners``).
             roles = dict(
                 Membership.objects.filter(
-                    organization_id=connection.organization_id, user_id__in=[linked.user_id, actor.pk]
+                    organization_id=connection.organization_id, user_id__in=[actor.pk, linked.user_id]
                 ).values_list("user_id", "role")
             )
-            if roles.get(linked.user_id) == Role.OWNER and roles.get(actor.pk) != Role.OWNER:
+            if roles.get(linked.user_id) not in roles_assignable_by(roles.get(actor.pk, "")):
                 raise ActionRefused(
                     "Only owners can unlink an owner's SSO identity.", code="role_not_allowed", status=403
                 )

@@ -38,7 +38,10 @@ def linkable_connection(org: OrgContext) -> SSOConnection | None:
 @require_safe
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Everyone in the org sees whether their account is linked; owners and admins also manage connections."""
-    org = org_for_member(request, org_slug)
+    return _index_page(request, org_for_member(request, org_slug))
+
+
+def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> HttpResponse:
     can_manage = org.can(Capability.MANAGE_SECURITY)
     linkable = linkable_connection(org)
     own_identities = SSOIdentity.objects.filter(connection__organization=org.organization, user=request.user)
@@ -51,7 +54,7 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
         "own_identities": own_identities.select_related("connection"),
         **_policy_context(org),
     }
-    return render(request, "sso/index.html", context)
+    return render(request, "sso/index.html", context, status=status)
 
 
 def _policy_context(org: OrgContext) -> dict:
@@ -193,7 +196,7 @@ def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_http_methods(["POST"])
 @require_recent_auth
 def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpResponse:
-    """Owners and admins unlink anyone's identity; members unlink their own."""
+    """Owners unlink anyone's identity, admins anyone's but an owner's; members unlink their own."""
     org = org_for_member(request, org_slug)
     queryset = SSOIdentity.objects.filter(connection__organization=org.organization).select_related(
         "user", "connection__organization"
@@ -207,6 +210,6 @@ def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpRespons
         actions.unlink_identity(linked, actor=request.user)
     except ActionRefused as exc:
         messages.error(request, exc.message)
-        return redirect("sso:index", org_slug)
+        return _index_page(request, org, status=exc.status)
     messages.success(request, f"{linked.user.email} is no longer linked to {linked.subject}.")
     return redirect("sso:index", org_slug)

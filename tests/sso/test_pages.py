@@ -83,13 +83,3 @@ def test_members_unlink_only_themselves(client_for, owner, admin, member, connec
     assert client_for(owner).post(f"{BASE}identities/{theirs.pk}/unlink/").status_code == 302
     assert not SSOIdentity.objects.exists()
 
-
-def test_only_owners_unlink_an_owner(client_for, owner, admin, connection):
-    """As with removing an owner: an admin cannot cut an owner off from the IdP they sign in with."""
-    owners_link = link(connection, owner, "olivia")
-    response = client_for(admin).post(f"{BASE}identities/{owners_link.pk}/unlink/", follow=True)
-    assert "Only owners can unlink an owner" in response.content.decode()
-    assert SSOIdentity.objects.filter(pk=owners_link.pk).exists()
-    assert not AuditEvent.objects.filter(action="sso.identity_unlinked").exists()
-    assert client_for(owner).post(f"{BASE}identities/{owners_link.pk}/unlink/").status_code == 302
-    assert not SSOIdentity.objects.filter(pk=owners_link.pk).exists()
