@@ -82,4 +82,3 @@ def test_members_unlink_only_themselves(client_for, owner, admin, member, connec
     assert list(SSOIdentity.objects.values_list("subject", flat=True)) == ["adam"]
     assert client_for(owner).post(f"{BASE}identities/{theirs.pk}/unlink/").status_code == 302
     assert not SSOIdentity.objects.exists()
-
