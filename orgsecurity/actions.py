@@ -172,11 +172,18 @@ def _send_invitation(invitation: Invitation, token: str, actor: User) -> None:
 
 
 def revoke_invitation(invitation: Invitation, *, actor: User) -> None:
-    """Revoke a pending invitation so its link stops working."""
+    """Revoke a pending invitation so its link stops working. Only someone who may grant its role may revoke it
+    (admins cannot revoke an owner invitation, as they cannot remove an owner); raises ActionRefused."""
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if invitation.accepted_at or invitation.revoked_at:
             raise ActionRefused("This invitation is no longer pending.", code="not_pending", status=409)
+        if invitation.role not in roles_assignable_by(_actor_membership(invitation.organization, actor).role):
+            raise ActionRefused(
+                f"Only owners can revoke an invitation to be {invitation.get_role_display().lower()}.",
+                code="role_not_allowed",
+                status=403,
+            )
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
         audit.record("member.invitation_revoked", organization=invitation.organization, actor=actor, target=invitation)

@@ -131,6 +131,20 @@ def test_revoked_invitation_stops_working(client_for, owner, django_capture_on_c
     assert Client().get(f"/invitations/{token}/").status_code == 404
 
 
+def test_admins_cannot_revoke_an_owner_invitation(client_for, owner, admin):
+    """As admins cannot invite or remove owners, they cannot cancel an owner's invitation of a new owner."""
+    assert _invite(client_for(owner), "boss@acme.test", "owner").status_code == 302
+    assert _invite(client_for(owner), "dev@acme.test", "member").status_code == 302
+    boss, dev = Invitation.objects.get(email="boss@acme.test"), Invitation.objects.get(email="dev@acme.test")
+    response = client_for(admin).post(f"/orgs/acme/invitations/{boss.pk}/revoke/")
+    assert response.status_code == 403 and b"Only owners can revoke an invitation to be owner" in response.content
+    boss.refresh_from_db()
+    assert boss.is_pending
+    assert not AuditEvent.objects.filter(action="member.invitation_revoked").exists()
+    assert client_for(admin).post(f"/orgs/acme/invitations/{dev.pk}/revoke/").status_code == 302
+    assert client_for(owner).post(f"/orgs/acme/invitations/{boss.pk}/revoke/").status_code == 302
+
+
 def test_change_role_records_old_and_new(client_for, owner, member):
     membership = Membership.objects.get(user=member)
     response = client_for(owner).post(f"/orgs/acme/members/{membership.pk}/role/", {"role": "auditor"})
