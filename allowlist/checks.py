@@ -4,8 +4,8 @@
 under /orgs/<slug>/; ``check_api_ip`` runs in ``settings.API_PIPELINE_CHECKS``. Each costs one small query
 (``allowlist.policy.load_policy``) plus an O(log n) match against the compiled list. A refusal shows the client IP
 the server saw and whom to contact, and is audited through ``record_throttled`` so a flood writes one event per
-window. A session signed in with a recovery (break-glass) account may still open the allowlist page itself, to
-fix the list; that is audited and emailed to the owners.
+window. A session signed in with one of the organization's own recovery (break-glass) codes may still open the
+allowlist page itself, to fix the list; that is audited and emailed to the owners.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from orgsecurity.models import Membership, Organization
 from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import end_sentence
+from sso.enforcement import RECOVERY_SESSION_KEY
 
 # One refusal event per (organization, person or key, client IP) per window; repeats are counted in the next.
 REFUSAL_AUDIT_WINDOW_SECONDS = 300
@@ -103,9 +104,11 @@ def _key_actor(api_key: Any) -> Actor:
 
 
 def _is_recovery_fix(request: HttpRequest, context: OrgContext, org_slug: str) -> bool:
-    """A recovery sign-in of someone who manages security, opening the allowlist page (or its forms)."""
+    """A recovery sign-in with this organization's recovery code, of someone who manages security here, opening
+    the allowlist page (or its forms). Another organization's code is that organization's break-glass only."""
     return (
         request.session.get("auth_method") == RECOVERY_AUTH_METHOD
+        and request.session.get(RECOVERY_SESSION_KEY) == context.organization.pk
         and context.can(Capability.MANAGE_SECURITY)
         and request.path.startswith(reverse("allowlist:index", args=[org_slug]))
     )

@@ -7,8 +7,8 @@ a minute per key with a conditional UPDATE, so concurrent workers write once bet
 no part: nothing here reads ``request.user`` or the session.
 
 401 codes: ``missing_key``, ``malformed_key``, ``unknown_key``, ``key_rotated`` (an old secret after its overlap),
-``key_revoked``, ``key_expired``, ``key_owner_removed``. 403: ``owner_role_not_allowed`` (the owner's role no
-longer allows this key; normally already revoked by ``change_role``).
+``key_revoked``, ``key_expired``, ``key_owner_removed`` (also when the owner's account was deactivated). 403:
+``owner_role_not_allowed`` (the owner's role no longer allows this key; normally already revoked by ``change_role``).
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ RELATED_FIELDS = (
     "organization__slug",
     "organization__name",
     "owner_user__email",
+    "owner_user__is_active",
     "owner_service_account__name",
     *(f"organization__ip_allowlist__{name}" for name in ("id", "enabled", "scope", "version")),
 )
@@ -125,6 +126,9 @@ def _check_state(key: APIKey, now: datetime) -> Refusal | None:
     if key.owner_service_account_id is None:
         if key.owner_user_id is None:
             return _unauthorized("key_owner_removed", "The account that owned this API key was deleted.")
+        if not key.owner_user.is_active:
+            # A deactivated account can no longer sign in; its keys must not keep acting for it either.
+            return _unauthorized("key_owner_removed", "The account that owns this API key was deactivated.")
         role = getattr(key, "owner_role", None)
         if role is None:
             return _unauthorized(

@@ -31,12 +31,22 @@ def _is_trusted_proxy(address: IPAddress) -> bool:
     return any(address.version == net.version and address in net for net in settings.TRUSTED_PROXIES)
 
 
+def _parse(text: str | None) -> IPAddress | None:
+    """One address as every consumer sees it: IPv4-mapped IPv6 as IPv4 (python-ipware) and an IPv6 zone
+    (``fe80::1%eth0``) dropped. A zone names an interface of the machine that saw the address, not a client; the
+    database stores addresses without it, so keeping it would make what is audited differ from what is stored."""
+    address = parse_ip(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        return ipaddress.IPv6Address(int(address))
+    return address
+
+
 def _hops(raw: str | None) -> list[IPAddress | None]:
     """The hops of a forwarded header, left to right, each parsed on its own (None for a malformed one), so
     positions are kept: X-Forwarded-For tokens or RFC 7239 ``for=`` values."""
     if not raw:
         return []
-    return [parse_ip(forwarded_for(token) if "=" in token else token) for token in split_unquoted(raw, ",")]
+    return [_parse(forwarded_for(token) if "=" in token else token) for token in split_unquoted(raw, ",")]
 
 
 def resolve_client_ip(meta: dict) -> IPAddress | None:
@@ -46,7 +56,7 @@ def resolve_client_ip(meta: dict) -> IPAddress | None:
     the client and may be anything: a malformed hop there is never read, so it cannot make the client look like
     one of our proxies (the whole header used to be dropped for it, leaving the proxy's own address).
     """
-    peer = parse_ip(meta.get("REMOTE_ADDR"))
+    peer = _parse(meta.get("REMOTE_ADDR"))
     if peer is None:
         return None
     if settings.TRUSTED_PROXIES:
@@ -68,7 +78,8 @@ def resolve_client_ip(meta: dict) -> IPAddress | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client IP of ``request`` as a string (IPv4-mapped IPv6 given as IPv4), cached on the request."""
+    """The client IP of ``request`` as a string (IPv4-mapped IPv6 given as IPv4, no IPv6 zone), cached on the
+    request."""
     if not hasattr(request, "_orgsecurity_client_ip"):
         address = resolve_client_ip(request.META)
         request._orgsecurity_client_ip = str(address) if address is not None else None

@@ -51,7 +51,9 @@ class OrgPolicyMiddleware:
         view_kwargs: dict[str, Any],
     ) -> HttpResponse | None:
         org_slug = view_kwargs.get("org_slug")
-        if org_slug is None or not request.path.startswith("/orgs/"):
+        # path_info is what URL resolution matched; path also holds SCRIPT_NAME, which a request can set behind
+        # some servers (gunicorn takes it from a header of a trusted forwarder), and would skip every check.
+        if org_slug is None or not request.path_info.startswith("/orgs/"):
             return None
         refusal = run_checks(request, org_slug)
         return render_refusal(request, refusal) if refusal else None

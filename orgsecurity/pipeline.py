@@ -80,7 +80,7 @@ def run_checks(request: HttpRequest, org_slug: str) -> Refusal | None:
 
 def wants_json(request: HttpRequest) -> bool:
     """True for API and XHR/fetch clients, which get JSON errors instead of HTML pages or redirects."""
-    if request.path.startswith("/api/") or request.headers.get("x-requested-with") == "XMLHttpRequest":
+    if request.path_info.startswith("/api/") or request.headers.get("x-requested-with") == "XMLHttpRequest":
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept

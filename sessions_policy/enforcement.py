@@ -75,8 +75,9 @@ def session_state(request: HttpRequest, organization: Organization | None) -> Se
 def _load_state(request: HttpRequest, organization: Organization | None) -> SessionState:
     session_key, user_id = request.session.session_key or "", request.user.pk
     if organization is None:
+        # Any later sign-in counts, also one that has ended since (see _state_sql).
         newer = UserSession.objects.filter(
-            user_id=OuterRef("user_id"), revoked_at=None, authenticated_at__gt=OuterRef("authenticated_at")
+            user_id=OuterRef("user_id"), authenticated_at__gt=OuterRef("authenticated_at")
         )
         sessions = UserSession.objects.filter(session_key=session_key, user_id=user_id)
         row = next(iter(sessions.annotate(newer_session_exists=Exists(newer))[:1]), None)
@@ -101,8 +102,10 @@ def _load_state(request: HttpRequest, organization: Organization | None) -> Sess
 
 @cache
 def _state_sql() -> str:
-    """The one query every organization page costs: the tracked session, whether a newer session of the same
-    person is live, whether this organization ended the session, and the organization's policy (if any).
+    """The one query every organization page costs: the tracked session, whether the same person signed in again
+    since (a newer session, ended or not: with single session on, this one ended at that sign-in, and must not come
+    back when the newer one is signed out or times out first), whether this organization ended the session, and
+    the organization's policy (if any).
 
     Written as SQL (standard, for PostgreSQL and SQLite alike) because the hot path runs it on every request and
     the ORM spends longer composing this statement than the database spends running it (bench/request_overhead.py).
@@ -117,7 +120,7 @@ def _state_sql() -> str:
     return f"""
         SELECT {columns},
             EXISTS (SELECT 1 FROM {session} newer
-                    WHERE newer.user_id = s.user_id AND newer.revoked_at IS NULL
+                    WHERE newer.user_id = s.user_id
                       AND newer.authenticated_at > s.authenticated_at) AS newer_session_exists,
             EXISTS (SELECT 1 FROM {revocation} r
                     WHERE r.user_session_id = s.id AND r.organization_id = %s) AS barred_here,

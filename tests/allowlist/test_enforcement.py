@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core import mail
-from django.test import RequestFactory, override_settings
+from django.test import Client, RequestFactory, override_settings
 
 from allowlist import checks
 from allowlist.checks import check_api_ip, check_dashboard_ip
@@ -21,8 +21,10 @@ from orgsecurity.accessors import load_org_context
 from orgsecurity.models import Organization
 from orgsecurity.pipeline import render_refusal
 from orgsecurity.roles import Role
+from sso import recovery
+from sso.enforcement import RECOVERY_SESSION_KEY
 from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP, enable
-from tests.conftest import PASSWORD, add_member, make_user
+from tests.conftest import PASSWORD, add_member, make_org, make_user
 
 PAGE = "/orgs/acme/settings/security/allowlist/"
 
@@ -190,10 +192,12 @@ def test_the_next_refusal_event_counts_those_left_out(client_at, org, owner, mem
 # --- recovery sessions -------------------------------------------------------------------------------
 
 
-def recovery_client(client_at, user, ip=HOME_IP):
+def recovery_client(client_at, user, ip=HOME_IP, organization_slug="acme"):
+    """A session as /accounts/recovery/ leaves it: method "recovery", and the organization whose code was used."""
     client = client_at(user, ip=ip)
     session = client.session
     session["auth_method"] = "recovery"
+    session[RECOVERY_SESSION_KEY] = Organization.objects.get(slug=organization_slug).pk
     session.save()
     return client
 
@@ -232,6 +236,26 @@ def test_the_recovery_exception_is_only_for_recovery_sessions_of_security_admins
     assert client_at(owner, ip=HOME_IP).get(PAGE).status_code == 403  # a password session
     assert recovery_client(client_at, member).get(PAGE).status_code == 403
     assert not AuditEvent.objects.filter(action="allowlist.recovery_access").exists()
+
+
+def test_another_organizations_recovery_code_does_not_open_this_allowlist(client_at, org, owner, admin):
+    # admin manages acme's security and is a recovery account of initech only: a recovery sign-in with an initech
+    # code is initech's break-glass, not a way around acme's list.
+    initech = make_org("initech", admin)
+    account = recovery.designate(initech, actor=admin, membership=admin.memberships.get(organization=initech))
+    code = recovery.generate_codes(account, actor=admin)[0]
+    enable(org, owner, OFFICE)
+    client = Client(REMOTE_ADDR=HOME_IP)
+    signed_in = client.post(
+        "/accounts/recovery/", {"username": admin.email, "password": PASSWORD, "recovery_code": code}
+    )
+    assert signed_in.status_code == 302
+    assert client.get(PAGE).status_code == 403
+    assert client.post(PAGE + "entries/add/", {"cidr": HOME_IP, "label": "admin at home"}).status_code == 403
+    assert not IPAllowlistEntry.objects.filter(cidr=f"{HOME_IP}/32").exists()
+    assert not AuditEvent.objects.filter(action="allowlist.recovery_access").exists()
+    # The same person's own acme recovery session still may fix acme's list.
+    assert recovery_client(client_at, admin).get(PAGE).status_code == 200
 
 
 # --- the API check -----------------------------------------------------------------------------------

@@ -100,3 +100,37 @@ def test_proxy_count_ignores_malformed_hops_it_does_not_read():
 @override_settings(TRUSTED_PROXY_COUNT=2)
 def test_proxy_count_two_ignores_malformed_hops_it_does_not_read():
     assert ip_of("10.9.9.9", "<x>, 198.51.100.4, 10.1.1.1") == "198.51.100.4"
+
+
+def test_an_ipv6_zone_is_dropped_wherever_the_address_comes_from():
+    # A link-local peer comes with its zone (``fe80::1%eth0``); nothing downstream stores or matches zones.
+    assert ip_of("fe80::1%eth0") == "fe80::1"
+    assert ip_of("fe80::1%25eth0") == "fe80::1"
+    with override_settings(TRUSTED_PROXY_COUNT=1):
+        assert ip_of("10.9.9.9", "6.6.6.6, fe80::7%eth1") == "fe80::7"
+    with override_settings(TRUSTED_PROXIES=nets("fe80::/10")):
+        assert ip_of("fe80::2%eth0", "198.51.100.4, fe80::3%eth0") == "198.51.100.4"
+
+
+def test_a_request_from_a_zoned_address_keeps_the_audit_chain_verifiable(org, owner):
+    # The audit event's hash covered "fe80::1%eth0" while the database stored "fe80::1", so one request from a
+    # link-local client made audit_verify report the organization's chain as tampered with.
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.test import Client
+
+    from audit.models import AuditEvent
+    from keys import tokens
+    from keys.actions import create_api_key
+
+    key, _ = create_api_key(org, actor=owner, name="probe")
+    body = tokens.PREFIX + key.key_id + "B" * tokens.SECRET_LENGTH
+    response = Client(REMOTE_ADDR="fe80::1%eth0").get(
+        "/api/v1/whoami", HTTP_AUTHORIZATION=f"Bearer {body}{tokens.checksum(body)}"
+    )
+    assert response.status_code == 401
+    assert AuditEvent.objects.filter(action="key.use_denied").get().ip == "fe80::1"
+    out = StringIO()
+    call_command("audit_verify", stdout=out)  # unknown keys are audited in the platform log
+    assert "platform: ok" in out.getvalue()

@@ -53,6 +53,19 @@ def test_added_checks_run_after_the_built_in_ones(client_for, owner, outsider, s
     assert b"in maintenance" in response.content
 
 
+def test_a_script_prefix_does_not_skip_the_checks(client_for, owner, settings):
+    # Behind a server that takes SCRIPT_NAME from the request (gunicorn does, from a peer in forwarded_allow_ips),
+    # "/x/orgs/acme/" with SCRIPT_NAME "/x" routes to acme's dashboard; the checks must run there too.
+    settings.ORG_PIPELINE_CHECKS = [*settings.ORG_PIPELINE_CHECKS, "tests.core.test_pipeline.refuse_everything"]
+    client = client_for(owner)
+    for path in ("/orgs/acme/", "/orgs/acme/settings/security/keys/"):
+        response = client.get(path, SCRIPT_NAME="/x")
+        assert response.status_code == 503
+        assert b"in maintenance" in response.content
+    response = client.get("/orgs/acme/", SCRIPT_NAME="/x", HTTP_ACCEPT="application/json")
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "maintenance")
+
+
 @override_settings(ORG_PIPELINE_CHECKS=["orgsecurity.pipeline.check_authenticated"])
 def test_views_still_refuse_outsiders_without_the_membership_check(client_for, outsider):
     assert client_for(outsider).get("/orgs/acme/").status_code == 404

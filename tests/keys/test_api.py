@@ -251,6 +251,21 @@ def test_network_restriction(org, owner, acme):
     assert error(whoami) == "network_not_allowed"
 
 
+def test_ipv4_mapped_networks_restrict_a_key_as_ipv4(org, owner, acme):
+    # Clients are matched as IPv4 when they arrive as ::ffff:a.b.c.d, so a key's mapped networks must be too
+    # (as allowlist entries are); kept as IPv6 they matched nobody and the key never worked.
+    key, token = issue(
+        org, owner, project_ids=[acme.web.pk], allowed_cidrs=["::ffff:203.0.113.0/120", "::ffff:1.2.3.4"]
+    )
+    assert key.allowed_cidrs == ["203.0.113.0/24", "1.2.3.4/32"]
+    path = f"/api/v1/projects/{acme.web.pk}/"
+    assert api_get(token, path, REMOTE_ADDR="203.0.113.9").status_code == 200
+    assert api_get(token, path, REMOTE_ADDR="::ffff:1.2.3.4").status_code == 200
+    assert error(api_get(token, path, REMOTE_ADDR="198.51.100.1")) == "network_not_allowed"
+    with pytest.raises(actions.ActionRefused, match="zone"):
+        issue(org, owner, project_ids=[acme.web.pk], allowed_cidrs=["fe80::%eth0/64"])
+
+
 def test_permission_restriction(org, owner, acme):
     _, read_only = issue(org, owner, project_ids=[acme.web.pk])
     _, read_write = issue(org, owner, project_ids=[acme.web.pk], permission="read_write")

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.test import Client
 
 from audit.models import AuditEvent
 from keys import actions
@@ -75,6 +76,31 @@ def test_a_key_whose_owner_disappeared_another_way_is_refused(org, admin, acme):
         Membership.objects.filter(user=admin).delete()  # a path that bypassed remove_member
     response = api_get(token, "/api/v1/whoami")
     assert (response.status_code, response.json()["error"]["code"]) == (401, "key_owner_removed")
+
+
+def test_a_deactivated_accounts_personal_keys_stop_working(org, owner, member, acme):
+    # Deactivating an account (is_active off: it can no longer sign in) must stop its keys too, on every endpoint,
+    # while service-account keys it created keep working.
+    _, owner_token = issue(org, owner, project_ids=[acme.web.pk], permission="read_write")
+    _, member_token = issue(org, member, project_ids=[acme.web.pk])
+    _, service_token = issue(org, owner, service_account=actions.create_service_account(org, actor=owner, name="ci"))
+    type(owner).objects.filter(pk__in=[owner.pk, member.pk]).update(is_active=False)
+
+    for token, path in ((owner_token, "/api/v1/whoami"), (member_token, f"/api/v1/projects/{acme.web.pk}/")):
+        response = api_get(token, path)
+        assert response.status_code == 401
+        assert response.json()["error"] == {
+            "code": "key_owner_removed",
+            "message": "The account that owns this API key was deactivated.",
+        }
+    patch = Client().patch(
+        f"/api/v1/projects/{acme.web.pk}/",
+        data=b'{"name": "taken over"}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {owner_token}",
+    )
+    assert patch.status_code == 401
+    assert api_get(service_token, "/api/v1/whoami").status_code == 200
 
 
 def test_demotion_revokes_keys_the_new_role_does_not_allow(org, owner, admin, acme):

@@ -201,6 +201,35 @@ def test_single_session_ends_the_older_session(client_for, member, clock):
     assert AuditEvent.objects.get(action="session.ended").details["code"] == "session_replaced"
 
 
+def test_an_older_session_stays_ended_when_the_newer_one_ends_first(client_for, member, clock):
+    # Someone holding the laptop's session (say, a stolen cookie) must not get it back because the person signed
+    # out of their new session, or it timed out, before the laptop's session was next used.
+    set_policy(single=True)
+    laptop = client_for(member)
+    assert laptop.get(DASHBOARD).status_code == 200
+    clock.advance(minutes=5)
+    phone = Client()
+    phone.post("/accounts/login/", {"username": member.email, "password": PASSWORD})
+    assert phone.get(DASHBOARD).status_code == 200
+    phone.post("/accounts/logout/")
+    response = laptop.get(DASHBOARD)
+    assert response.status_code == 401
+    assert b"allows one session at a time" in response.content
+    assert laptop.get("/accounts/sessions/")["Location"].startswith("/accounts/login/")
+
+
+def test_an_older_session_stays_ended_on_account_pages_too(client_for, member, clock):
+    set_policy(single=True)
+    laptop = client_for(member)
+    clock.advance(minutes=5)
+    phone = Client()
+    phone.post("/accounts/login/", {"username": member.email, "password": PASSWORD})
+    phone.post("/accounts/logout/")
+    response = laptop.get("/accounts/sessions/")
+    assert response.status_code == 401
+    assert b"allows one session at a time" in response.content
+
+
 def test_several_sessions_are_fine_without_single_session(client_for, member, clock):
     laptop = client_for(member)
     clock.advance(minutes=5)
