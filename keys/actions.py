@@ -515,10 +515,11 @@ def set_key_policy(
     max_lifetime_days: int | None,
     allow_unrestricted: bool,
 ) -> dict[str, list[Any]]:
-    """Owners set the rules for new and rotated keys; returns the changes ({} when none).
+    """Owners set the rules for keys issued from now on; returns the changes ({} when none).
 
-    ``max_lifetime_days`` (1..3650 or None) also implies that keys must expire. Existing keys are not changed;
-    the policy page lists those that do not meet it.
+    ``max_lifetime_days`` (1..3650 or None) also implies that keys must expire. Existing keys are not changed, and
+    rotating one keeps its expiry and restrictions (it is the same key with a new secret); the policy page lists
+    the keys that do not meet the policy, to revoke or replace.
     """
     if max_lifetime_days is not None and not 1 <= max_lifetime_days <= MAX_LIFETIME_DAYS:
         raise ActionRefused(f"The maximum lifetime must be 1 to {MAX_LIFETIME_DAYS} days.", code="bad_lifetime")
