@@ -41,8 +41,13 @@ def _lock_org(organization: Organization) -> Organization:
     return Organization.objects.select_for_update().get(pk=organization.pk)
 
 
-def _owner_count(organization: Organization) -> int:
-    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+def _is_last_usable_owner(membership: Membership) -> bool:
+    """Whether ``membership`` is an owner whose going would leave no owner who can sign in (a deactivated
+    account's owner role does not count: nobody can use it)."""
+    if membership.role != Role.OWNER or not membership.user.is_active:
+        return False
+    others = Membership.objects.filter(organization_id=membership.organization_id, role=Role.OWNER)
+    return not others.exclude(pk=membership.pk).filter(user__is_active=True).exists()
 
 
 # Theme apps refuse membership changes that would break their own rules (e.g. SSO: removing its admin owner, or the
@@ -275,7 +280,7 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
             raise ActionRefused(
                 "Only owners can give or take away the owner role.", code="role_not_allowed", status=403
             )
-        if old == Role.OWNER and _owner_count(organization) <= 1:
+        if old == Role.OWNER and _is_last_usable_owner(membership):
             raise ActionRefused(
                 f"{membership.user.email} is the last owner. Make someone else an owner first.",
                 code="last_owner",
@@ -313,7 +318,7 @@ def remove_member(membership: Membership, *, actor: User) -> None:
         actor_membership = _actor_membership(organization, actor)
         if not leaving and membership.role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused("Only owners can remove an owner.", code="role_not_allowed", status=403)
-        if membership.role == Role.OWNER and _owner_count(organization) <= 1:
+        if _is_last_usable_owner(membership):
             raise ActionRefused(
                 f"{membership.user.email} is the last owner and cannot be removed. Make someone else an owner first.",
                 code="last_owner",

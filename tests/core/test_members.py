@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Role
 from sessions_policy import clock as session_clock
-from tests.conftest import PASSWORD, make_user, sign_in_client
+from tests.conftest import PASSWORD, add_member, make_user, sign_in_client
 from tests.sessions_policy.conftest import FakeClock
 
 
@@ -176,6 +176,21 @@ def test_last_owner_cannot_be_demoted_or_removed(client_for, owner, org):
     membership.refresh_from_db()
     assert membership.role == Role.OWNER
     assert not AuditEvent.objects.filter(action__in=["member.role_changed", "member.removed"]).exists()
+
+
+def test_a_deactivated_owner_does_not_count_as_the_other_owner(client_for, owner, org):
+    """An owner whose account is deactivated cannot sign in, so the last active owner still cannot leave; the
+    deactivated owner can be removed."""
+    dormant = make_user("dormant@acme.test", is_active=False)
+    add_member(org, dormant, Role.OWNER)
+    client = client_for(owner)
+    own = Membership.objects.get(user=owner)
+    response = client.post(f"/orgs/acme/members/{own.pk}/role/", {"role": "admin"})
+    assert response.status_code == 409 and b"last owner" in response.content
+    assert client.post(f"/orgs/acme/members/{own.pk}/remove/").status_code == 409
+    dormant_membership = Membership.objects.get(user=dormant)
+    assert client.post(f"/orgs/acme/members/{dormant_membership.pk}/remove/").status_code == 302
+    assert Membership.objects.get(user=owner).role == Role.OWNER
 
 
 def test_an_owner_can_step_down_when_another_owner_exists(client_for, owner, admin):
