@@ -4,6 +4,8 @@ A key is listed (with every reason that applies) when it is not revoked and not 
 
 - ``owner_left``: its personal owner is no longer a member (normally impossible, since removal revokes their keys,
   so a row here means a membership disappeared some other way) or the owning account was deleted;
+- ``owner_deactivated``: its personal owner's account is deactivated (the key is refused already; revoke it);
+- ``holder_deactivated``: a service-account key whose current secret was shown to a now deactivated account;
 - ``unused``: not used for 90 days; ``never_used``: never used at all;
 - ``no_expiry``: it never expires;
 - ``before_sso``: it was created before SSO enforcement started (the enforced connection's ``enforced_at``);
@@ -26,6 +28,8 @@ UNUSED_AFTER = timedelta(days=90)
 
 REASONS = {
     "owner_left": "Owner left the organization",
+    "owner_deactivated": "Owner's account deactivated",
+    "holder_deactivated": "Secret seen by a deactivated account",
     "unused": "Unused for 90 days",
     "never_used": "Never used",
     "no_expiry": "No expiry",
@@ -77,7 +81,7 @@ def stale_report(organization: Organization, *, now: datetime | None = None) -> 
     keys = (
         APIKey.objects.filter(organization=organization, revoked_at=None)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .select_related("owner_user", "owner_service_account")
+        .select_related("owner_user", "owner_service_account", "secret_shown_to")
         .annotate(owner_is_member=Exists(owner_is_member))
         .order_by("created_at", "pk")
     )
@@ -87,6 +91,13 @@ def stale_report(organization: Organization, *, now: datetime | None = None) -> 
         if key.owner_service_account_id is None and not key.owner_is_member:
             row.reasons.append("owner_left")
             row.notes.append(f"{key.owner_label} is no longer a member.")
+        if key.owner_user is not None and not key.owner_user.is_active:
+            row.reasons.append("owner_deactivated")
+            row.notes.append(f"{key.owner_label}'s account is deactivated; the key is refused. Revoke it.")
+        holder = key.secret_shown_to
+        if key.owner_service_account_id is not None and holder is not None and not holder.is_active:
+            row.reasons.append("holder_deactivated")
+            row.notes.append(f"{holder.email}, who saw its secret, is deactivated: rotate it.")
         if key.last_used_at is None:
             row.reasons.append("never_used")
             row.notes.append(f"Never used since it was created on {key.created_at:%Y-%m-%d}.")

@@ -141,3 +141,25 @@ def test_csv_export_lists_the_same_keys_and_defuses_formulas(client_for, org, ow
     assert zoo["healthy"].prefix not in by_prefix
     assert any(row["name"].startswith("'=HYPERLINK") for row in rows)
     assert not any(row["name"].startswith("=") for row in rows)
+
+
+def test_deactivated_accounts_keys_and_the_secrets_they_saw_are_listed(org, owner, admin, member, acme):
+    """Deactivating an account (e.g. in the identity system) does not go through the member actions: the report
+    still shows its personal keys (already refused) and the service-account keys whose secret it saw."""
+    soon = timezone.now() + timedelta(days=30)
+    personal, _ = issue(org, admin, name="admin's own", project_ids=[acme.web.pk], expires_at=soon)
+    machine, _ = issue(
+        org,
+        admin,
+        name="etl",
+        service_account=actions.create_service_account(org, actor=owner, name="etl"),
+        project_ids=[acme.web.pk],
+        expires_at=soon,
+    )
+    kept, _ = issue(org, member, name="member's own", project_ids=[acme.web.pk], expires_at=soon)
+    for key in (personal, machine, kept):
+        used(key, days_ago=1)
+    admin.is_active = False
+    admin.save(update_fields=["is_active"])
+    reasons = {row.key.name: row.reasons for row in stale_report(org).rows}
+    assert reasons == {"admin's own": ["owner_deactivated"], "etl": ["holder_deactivated"]}
