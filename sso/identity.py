@@ -300,8 +300,8 @@ def provision(connection: SSOConnection, identity: AssertedIdentity, profile: Ma
     verified_here = bool(email) and identity.email_verified and org_verified_email(organization, email)
     existing = User.objects.filter(email=email).first() if email else None
     if existing is not None:
-        role = Membership.objects.filter(organization=organization, user=existing).values_list("role", flat=True)
-        role = next(iter(role), None)
+        membership = Membership.objects.filter(organization=organization, user=existing)
+        role = membership.values_list("role", flat=True).first()
         if verified_here and role in EMAIL_LINKABLE_ROLES:
             actions.link_identity(connection, existing, identity, actor=existing, via="verified domain")
             return existing
