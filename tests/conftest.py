@@ -5,6 +5,7 @@ Personas follow healthchecks' test style: every view is tried as owner, plain me
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from importlib import import_module
 
@@ -137,3 +138,17 @@ def client_for() -> Callable[..., Client]:
         return client
 
     return build
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``postgres`` (row locks across connections, a second process, the append-only trigger) need
+    PostgreSQL. On SQLite they are skipped, or fail under CI=true: CI runs them in its PostgreSQL pass and
+    deselects them (``-m "not postgres"``) in the SQLite pass, so nothing is ever skipped there."""
+    from django.db import connection
+
+    if item.get_closest_marker("postgres") is None or connection.vendor == "postgresql":
+        return
+    reason = f"needs PostgreSQL, and this run uses {connection.vendor} (set DATABASE_URL)"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"CI=true: {reason}; deselect it with -m 'not postgres'", pytrace=False)
+    pytest.skip(reason)

@@ -104,8 +104,6 @@ def _test_database_url() -> str:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_change_in_one_process_is_enforced_in_another(org, owner, member):
-    if connection.vendor != "postgresql":
-        pytest.skip("a second process needs a shared database server (PostgreSQL pass)")
     enable(org, owner, OFFICE, "2001:db8::/32")
     other = SecondProcess(_test_database_url())
     try:

@@ -153,8 +153,6 @@ def test_cancel_and_rollback_drop_the_date(client_for, ready, owner, member):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_decide_once(org, owner, member, idp):
-    if db_connection.vendor != "postgresql":
-        pytest.skip("row locks across connections need PostgreSQL (SQLite pass)")
     from tests.sso.conftest import make_ready
 
     created = actions.create_connection(org, actor=owner, protocol="saml", attribute_map={"email": "mail"})

@@ -335,10 +335,6 @@ def test_an_acs_without_saml_for_the_org_is_a_404(db):
 @pytest.mark.django_db(transaction=True)
 def test_two_processes_posting_the_same_assertion_at_once_accept_it_once(test_idp, sp, org, owner, member):
     """Two ACS requests racing on separate database connections: the unique constraint lets exactly one through."""
-    from django.db import connection as db_connection
-
-    if db_connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL (SQLite pass)")
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connections
