@@ -1,0 +1,45 @@
+"""Hostile-party attacks on the SAML side, each with real signed test responses."""
+
+from __future__ import annotations
+
+import html
+
+from django.test import Client
+
+from sso.identity import AssertedIdentity
+from tests.sso.saml.conftest import post_to_acs, start
+from tests.sso.saml.idp import PERSISTENT, b64, sign, strip_declaration
+
+
+def link(connection, user, subject):
+    from sso import actions as sso_actions
+
+    identity = AssertedIdentity(issuer=connection.saml.idp_entity_id, subject=subject, subject_format=PERSISTENT)
+    return sso_actions.link_identity(connection, user, identity, actor=user, via="tests")
+
+
+def refused(response, status, text):
+    assert response.status_code == status, (response.status_code, response.content[:600])
+    page = html.unescape(response.content.decode())
+    assert text in page, page[:1500]
+
+
+def unsolicited_assertion_in_solicited_envelope(idp, sp, request_id, name_id):
+    """An IdP-initiated assertion (signed, no InResponseTo) put in an unsigned envelope that claims to answer
+    ``request_id``: the envelope is not covered by any signature, so anyone can write its InResponseTo."""
+    assertion = idp.assertion_xml(sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id=name_id, in_response_to=None)
+    assertion = strip_declaration(sign(assertion, idp.key, idp.cert))
+    return b64(idp.response_xml(assertion, acs_url=sp.acs_url, in_response_to=request_id))
+
+
+def test_an_unsigned_in_response_to_does_not_make_an_unsolicited_assertion_solicited(
+    test_idp, sp, saml_connection, member
+):
+    link(saml_connection, member, "mia-123")
+    assert not saml_connection.saml.allow_idp_initiated
+    browser = Client()
+    request_id = start(browser)
+    forged = unsolicited_assertion_in_solicited_envelope(test_idp, sp, request_id, "mia-123")
+    response = post_to_acs(forged)
+    refused(response, 403, "was not requested by us")
+    assert "_auth_user_id" not in browser.session
