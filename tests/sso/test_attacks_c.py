@@ -1,0 +1,35 @@
+"""A hostile party with someone's signed-in session (no recent re-authentication) tries to turn SSO round trips
+into a re-authentication or a standing way into that account."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from tests.sso.conftest import link_identity
+
+BASE = "/orgs/acme/settings/security/sso/"
+
+
+def stale(browser: Client) -> Client:
+    """The session signed in a while ago: its re-authentication window has passed."""
+    session = browser.session
+    session["reauth_at"] = 0
+    session.save()
+    return browser
+
+
+def test_a_test_session_answered_by_someone_elses_idp_account_is_not_a_re_authentication(
+    client_for, connection, idp, admin, member
+):
+    link_identity(connection, admin, "adam-42")
+    link_identity(connection, member, "mia-123")
+    browser = stale(client_for(admin))
+    browser.post(f"{BASE}{connection.pk}/test/", {"session_seconds": "120"})
+    result = browser.get(idp.answer("mia-123"))  # the IdP signed in mia, not adam
+    page = browser.get(result["Location"]).content.decode()
+    assert "linked to member@acme.test, not to you" in page
+    assert browser.session["reauth_at"] == 0
+    assert browser.session["auth_method"] == "password"
+    # A sensitive action still asks adam to prove who he is.
+    response = browser.post(f"{BASE}{connection.pk}/status/", {"status": "off"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/reauthenticate/")
