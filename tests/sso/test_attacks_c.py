@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.test import Client
 
+from sso.models import SSOIdentity
 from tests.sso.conftest import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
@@ -23,8 +24,9 @@ def test_a_test_session_answered_by_someone_elses_idp_account_is_not_a_re_authen
 ):
     link_identity(connection, admin, "adam-42")
     link_identity(connection, member, "mia-123")
-    browser = stale(client_for(admin))
+    browser = client_for(admin)
     browser.post(f"{BASE}{connection.pk}/test/", {"session_seconds": "120"})
+    stale(browser)  # the re-authentication window passes while at the IdP
     result = browser.get(idp.answer("mia-123"))  # the IdP signed in mia, not adam
     page = browser.get(result["Location"]).content.decode()
     assert "linked to member@acme.test, not to you" in page
@@ -33,3 +35,21 @@ def test_a_test_session_answered_by_someone_elses_idp_account_is_not_a_re_authen
     # A sensitive action still asks adam to prove who he is.
     response = browser.post(f"{BASE}{connection.pk}/status/", {"status": "off"})
     assert response.status_code == 302 and response["Location"].startswith("/accounts/reauthenticate/")
+
+
+def test_linking_an_idp_identity_needs_a_recent_re_authentication(client_for, connection, idp, member):
+    # Someone at mia's unlocked computer (or holding her session cookie) links their own IdP account to hers: it
+    # would let them back in through SSO after she signs out or changes her password.
+    browser = stale(client_for(member))
+    response = browser.post(f"{BASE}link/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/reauthenticate/")
+    assert idp.started == []
+    assert not SSOIdentity.objects.exists()
+
+
+def test_a_test_run_that_would_link_the_tester_needs_a_recent_re_authentication(client_for, connection, idp, admin):
+    browser = stale(client_for(admin))
+    response = browser.post(f"{BASE}{connection.pk}/test/", {"session_seconds": "120"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/reauthenticate/")
+    assert idp.started == []
+    assert not SSOIdentity.objects.exists()
