@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import zlib
 
+import pytest
 from django.test import Client
 
 from sso.identity import AssertedIdentity
@@ -43,3 +46,18 @@ def test_an_unsigned_in_response_to_does_not_make_an_unsolicited_assertion_solic
     response = post_to_acs(forged)
     refused(response, 403, "was not requested by us")
     assert "_auth_user_id" not in browser.session
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"SAMLRequest": base64.b64encode(b"\x00\xff").decode()},  # inflates to nothing: no XML at all
+        {"SAMLRequest": "%%%", "Signature": "!!", "SigAlg": "x"},
+        {"SAMLRequest": base64.b64encode(zlib.compress(b"<samlp:LogoutRequest")[2:-4]).decode()},
+        {"SAMLResponse": base64.b64encode(b"\x00\xff").decode()},
+        {"SAMLRequest": base64.b64encode(b'<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>').decode()},
+    ],
+)
+def test_a_malformed_logout_message_gets_a_400_page_never_a_500(saml_connection, query):
+    response = Client(raise_request_exception=False).get("/sso/acme/saml/sls/", query)
+    refused(response, 400, "The logout message is not valid")
