@@ -53,3 +53,20 @@ def test_a_test_run_that_would_link_the_tester_needs_a_recent_re_authentication(
     assert response.status_code == 302 and response["Location"].startswith("/accounts/reauthenticate/")
     assert idp.started == []
     assert not SSOIdentity.objects.exists()
+
+
+def test_a_verified_domain_does_not_cover_a_different_international_domain(org, owner, other_org, outsider):
+    # strasse.de and straße.de (xn--strae-oqa.de) are two domains with two owners (IDNA 2008, RFC 5891); the old
+    # IDNA 2003 mapping folded the second into the first.
+    from sso import domains
+    from sso.enforcement import route_for_email
+    from tests.conftest import make_user
+
+    staff = make_user("staff@platform.test", is_staff=True)
+    domains.verify_by_support(domains.claim(org, actor=owner, domain="strasse.de"), staff=staff, note="tests")
+    assert domains.verified_domain_for("mia@strasse.de").organization == org
+    assert domains.verified_domain_for("mia@straße.de") is None
+    assert route_for_email("mia@straße.de").connection is None
+    theirs = domains.claim(other_org, actor=outsider, domain="Straße.de")
+    assert theirs.domain == "xn--strae-oqa.de"
+    assert domains.verify_by_support(theirs, staff=staff, note="tests").is_verified
