@@ -343,6 +343,15 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
         return public_views.refusal_page(request, exc, connection)
     auth = OneLogin_Saml2_Auth(request_data(sp.slo_url, get=request.GET.dict()), settings)
     request_id = request.session.get("saml_logout_request_id")
+    if "SAMLResponse" in request.GET and not request_id:
+        # A LogoutResponse answers one logout request; without ours in this session it is someone else's (a signed
+        # answer replayed here would sign this browser out).
+        refused = SSOSignInRefused(
+            "This logout answer does not answer a logout started in this browser. Nothing was changed.",
+            code="saml_slo_unsolicited",
+            status=400,
+        )
+        return public_views.refusal_page(request, refused, connection)
 
     def end_local_session() -> None:
         if "SAMLRequest" in request.GET and not _logout_names_this_session(request, connection, auth):
