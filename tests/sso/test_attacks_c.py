@@ -3,6 +3,7 @@ into a re-authentication or a standing way into that account."""
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 from sso.models import SSOIdentity
@@ -70,3 +71,13 @@ def test_a_verified_domain_does_not_cover_a_different_international_domain(org, 
     theirs = domains.claim(other_org, actor=outsider, domain="Straße.de")
     assert theirs.domain == "xn--strae-oqa.de"
     assert domains.verify_by_support(theirs, staff=staff, note="tests").is_verified
+
+
+@pytest.mark.parametrize("length", [2001, 2048, 5000])
+def test_a_next_path_too_long_to_keep_is_dropped_not_a_500(idp, connection, member, length):
+    link_identity(connection, member, "mia-123")
+    browser = Client(raise_request_exception=False)
+    next_url = "/orgs/acme/" + "a" * (length - len("/orgs/acme/"))
+    response = browser.get("/sso/acme/login/", {"next": next_url})
+    assert response.status_code == 302 and response["Location"].startswith("https://idp.acme.test/")
+    assert browser.get(idp.answer("mia-123"))["Location"] == "/orgs/acme/"
