@@ -157,6 +157,12 @@ def _checked(
         )
     if len(subject) > 1024:
         raise SAMLResponseRejected("The NameID is longer than 1024 characters.", code="saml_nameid_too_long")
+    if len(subject_format) > 255:
+        raise SAMLResponseRejected(
+            "The NameID format is longer than 255 characters, so it is not a NameID format URI. Configure the IdP "
+            "to send a persistent NameID (or the email address).",
+            code="saml_nameid_format",
+        )
     authn = _one(response._query_assertion("/saml:AuthnStatement"))
     authn_instant = authn.get("AuthnInstant") if authn is not None else None
     identity = AssertedIdentity(

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from sso.identity import AssertedIdentity
+from sso.models import SSOIdentity
 from tests.sso.saml.conftest import finish_in, post_to_acs, start
 from tests.sso.saml.idp import PERSISTENT, b64, sign, strip_declaration
 
@@ -105,3 +106,24 @@ def test_a_logout_answer_this_browser_did_not_ask_for_does_not_sign_it_out(test_
     response = victim.get("/sso/acme/saml/sls/", replayed)
     refused(response, 400, "does not answer a logout started in this browser")
     assert victim.get("/orgs/acme/").status_code == 200
+
+
+def test_a_nameid_format_too_long_to_store_is_refused_not_a_500(test_idp, sp, saml_connection, client_for, admin):
+    from tests.sso.saml.idp import redirect_message
+
+    browser = client_for(admin)
+    response = browser.post(f"/orgs/acme/settings/security/sso/{saml_connection.pk}/test/")
+    request_id = redirect_message(response["Location"])[1]["RelayState"][0]
+    saml_response = test_idp.response(
+        sp_entity_id=sp.entity_id,
+        acs_url=sp.acs_url,
+        name_id="adam-42",
+        in_response_to=request_id,
+        name_id_format="urn:example:" + "f" * 300,
+    )
+    acs = post_to_acs(saml_response)
+    result = browser.get(acs["Location"])
+    assert result.status_code == 200
+    assert "SSO test: Failed" in html.unescape(result.content.decode())
+    assert "NameID format is longer than 255 characters" in html.unescape(result.content.decode())
+    assert not SSOIdentity.objects.exists()
