@@ -17,6 +17,7 @@ import dns.exception
 import dns.name
 import dns.nameserver
 import dns.resolver
+import idna
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -34,7 +35,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def normalize_domain(raw: str) -> str:
-    """The canonical form of a domain typed by a person (lower case, IDNA/punycode, no trailing dot).
+    """The canonical form of a domain typed by a person (lower case, IDNA 2008 punycode, no trailing dot).
 
     Raises ActionRefused when it is not a host name with at least two labels (RFC 1123 §2.1), e.g. an IP address,
     a URL or an email address.
@@ -43,8 +44,10 @@ def normalize_domain(raw: str) -> str:
     if "@" in text or "/" in text or ":" in text:
         raise ActionRefused("Enter just the domain, e.g. example.com (not an email address or URL).", code="bad_domain")
     try:
-        ascii_name = text.encode("idna").decode("ascii")
-    except UnicodeError:
+        # IDNA 2008 with UTS #46 mapping (RFC 5891, as registries and browsers use it), not Python's IDNA 2003
+        # codec, which folds distinct domains together (straße.de into strasse.de).
+        ascii_name = idna.encode(text, uts46=True).decode("ascii") if text else ""
+    except (idna.IDNAError, UnicodeError):
         raise ActionRefused(f"{raw!r} is not a valid domain name.", code="bad_domain") from None
     labels = ascii_name.split(".")
     if (

@@ -33,6 +33,7 @@ from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
 PENDING_TTL = timedelta(minutes=10)
 FINISH_TTL = timedelta(minutes=5)
 _BINDING_SESSION_KEY = "sso_binding"
+MAX_NEXT_URL_LENGTH = SSOPendingLogin._meta.get_field("next_url").max_length
 
 
 class SSOSignInRefused(Exception):
@@ -50,9 +51,11 @@ def _sha256(value: str) -> str:
 
 
 def safe_next_url(candidate: str | None, default: str = "/") -> str:
-    """``candidate`` when it is a same-origin path (e.g. from RelayState or ?next=), else ``default``."""
+    """``candidate`` when it is a same-origin path (e.g. from RelayState or ?next=) short enough to keep with a
+    pending login, else ``default``."""
     if (
         candidate
+        and len(candidate) <= MAX_NEXT_URL_LENGTH
         and candidate.startswith("/")
         and not candidate.startswith("//")
         and "\\" not in candidate

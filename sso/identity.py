@@ -184,14 +184,21 @@ def _complete_test(
     with transaction.atomic():
         existing = find_identity(pending.connection, identity)
         linked_note = ""
+        answered_for_actor = existing is not None and existing.user_id == actor.pk
         if existing is None and not SSOIdentity.objects.filter(connection=pending.connection, user=actor).exists():
             actions.link_identity(pending.connection, actor, identity, actor=actor, via="test")
             linked_note = "Your account is now linked to this IdP identity."
+            answered_for_actor = True
         elif existing is not None and existing.user_id != actor.pk:
             linked_note = f"This IdP identity is linked to {existing.user.email}, not to you."
-        details["link"] = linked_note
+        elif existing is None:
+            linked_note = "Your account is linked to a different IdP identity at this connection."
+        if run.session_seconds and not answered_for_actor:
+            # A session (and the re-authentication that comes with a sign-in) only for the actor's own identity.
+            linked_note += " No test session was started: the IdP did not sign you in."
+        details["link"] = linked_note.strip()
         actions.finish_test_run(run, actor=actor, success=True, details=details)
-        if run.session_seconds:
+        if run.session_seconds and answered_for_actor:
             # A real SSO session, short, so the admin sees logout and the session timeout as members would.
             sign_in(request, actor, method=pending.connection.protocol)
             enforcement.remember_sso_sign_in(request, pending.connection)

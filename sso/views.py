@@ -140,6 +140,7 @@ def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -
 
 
 @require_POST
+@require_recent_auth  # a test links the tester's account when it has no IdP identity yet
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Run a real SP-initiated sign-in marked as a test; the result page shows what came back. With a test session
     (``session_seconds``), the admin is also signed in through SSO for that long (the rollout's test plan)."""
@@ -173,6 +174,7 @@ def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: in
 
 
 @require_POST
+@require_recent_auth  # a linked IdP identity is a standing way into the account, like a password
 def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
     """A signed-in member confirms linking their account to their IdP identity, then signs in at the IdP."""
     org = org_for_member(request, org_slug)

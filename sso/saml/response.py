@@ -143,7 +143,7 @@ def _checked(
             code="saml_audience",
         )
     bearer = _bearer_confirmation(response, acs_url)
-    in_response_to = document.get("InResponseTo") or bearer.get("InResponseTo") or None
+    in_response_to = _signed_in_response_to(document, bearer)
     not_on_or_after = bearer.get("NotOnOrAfter")
     assertion = _one(response._query_assertion(""))
     nameid = response.get_nameid_data()
@@ -157,6 +157,12 @@ def _checked(
         )
     if len(subject) > 1024:
         raise SAMLResponseRejected("The NameID is longer than 1024 characters.", code="saml_nameid_too_long")
+    if len(subject_format) > 255:
+        raise SAMLResponseRejected(
+            "The NameID format is longer than 255 characters, so it is not a NameID format URI. Configure the IdP "
+            "to send a persistent NameID (or the email address).",
+            code="saml_nameid_format",
+        )
     authn = _one(response._query_assertion("/saml:AuthnStatement"))
     authn_instant = authn.get("AuthnInstant") if authn is not None else None
     identity = AssertedIdentity(
@@ -196,6 +202,14 @@ def _bearer_confirmation(response: OneLogin_Saml2_Response, acs_url: str) -> Any
         f"Set the ACS / Reply URL in your IdP to exactly {acs_url}.",
         code="saml_recipient",
     )
+
+
+def _signed_in_response_to(document: Any, bearer: Any) -> str | None:
+    """The request this response answers, as its signature vouches for it: the signed assertion's bearer
+    InResponseTo, else the Response's own when the Response is signed too (python3-saml verified that signature).
+    An unsigned envelope's InResponseTo is anyone's to write, so it never makes an unsolicited assertion solicited."""
+    signed_envelope = bool(OneLogin_Saml2_XML.query(document, OneLogin_Saml2_Utils.RESPONSE_SIGNATURE_XPATH))
+    return bearer.get("InResponseTo") or (document.get("InResponseTo") if signed_envelope else None) or None
 
 
 def _attributes(response: OneLogin_Saml2_Response) -> dict[str, list[str]]:

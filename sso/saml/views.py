@@ -10,6 +10,7 @@ import contextlib
 import secrets
 from dataclasses import replace
 
+import xmlsec
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -18,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
@@ -341,6 +343,15 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
         return public_views.refusal_page(request, exc, connection)
     auth = OneLogin_Saml2_Auth(request_data(sp.slo_url, get=request.GET.dict()), settings)
     request_id = request.session.get("saml_logout_request_id")
+    if "SAMLResponse" in request.GET and not request_id:
+        # A LogoutResponse answers one logout request; without ours in this session it is someone else's (a signed
+        # answer replayed here would sign this browser out).
+        refused = SSOSignInRefused(
+            "This logout answer does not answer a logout started in this browser. Nothing was changed.",
+            code="saml_slo_unsolicited",
+            status=400,
+        )
+        return public_views.refusal_page(request, refused, connection)
 
     def end_local_session() -> None:
         if "SAMLRequest" in request.GET and not _logout_names_this_session(request, connection, auth):
@@ -350,7 +361,7 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
 
     try:
         redirect_url = auth.process_slo(request_id=request_id, delete_session_cb=end_local_session)
-    except (OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError, ValueError) as exc:
+    except (OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError, ValueError, etree.LxmlError, xmlsec.Error) as exc:
         refused = SSOSignInRefused(
             f"The logout message is not valid: {str(exc)[:200]}", code="saml_slo_invalid", status=400
         )
