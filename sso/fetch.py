@@ -76,8 +76,31 @@ def _ip(text: str) -> IPAddress:
     return address
 
 
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the well-known prefix, an IPv4 address inside
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 transition address carries (6to4, RFC 3056; NAT64, RFC 6052), or None."""
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def address_problem(address: IPAddress) -> str | None:
-    """Why ``address`` is not a public internet address (e.g. "a loopback address"), or None when it is one."""
+    """Why ``address`` is not a public internet address (e.g. "a loopback address"), or None when it is one.
+
+    IPv6 addresses that carry an IPv4 address (6to4, NAT64) are judged by it; Teredo tunnels (RFC 4380) and the
+    deprecated site-local range (RFC 3879), which Python's ``is_global`` lets through, are refused."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.teredo is not None:
+            return "a Teredo tunnel address"
+        if address.is_site_local:
+            return "a site-local address"
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return address_problem(embedded)
     if address.is_loopback:
         return "a loopback address"
     if address.is_link_local:

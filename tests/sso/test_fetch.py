@@ -18,6 +18,11 @@ from sso.saml.metadata import MetadataError, fetch_metadata
         ("https://169.254.169.254/latest/meta-data/", "link-local"),
         ("https://[::1]/x", "loopback"),
         ("https://10.1.2.3/x", "private network"),
+        ("https://[2002:a9fe:a9fe::1]/x", "link-local"),  # 6to4 wrapping 169.254.169.254
+        ("https://[2002:7f00:1::]/x", "loopback"),  # 6to4 wrapping 127.0.0.1
+        ("https://[64:ff9b::a00:1]/x", "private network"),  # NAT64 wrapping 10.0.0.1
+        ("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x", "Teredo"),
+        ("https://[fec0::1]/x", "site-local"),
         ("https://idp.example.com:notaport/x", "not a valid URL"),
     ],
 )
@@ -53,3 +58,9 @@ def test_the_size_cap_holds_without_a_content_length(httpserver, settings):
     httpserver.expect_request("/big").respond_with_handler(chunked)
     with pytest.raises(FetchError, match="larger than 4 KiB"):
         fetch("GET", httpserver.url_for("/big"), what="metadata", max_bytes=4096)
+
+
+def test_ipv6_transition_addresses_of_public_ipv4_hosts_are_fetched(settings):
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
+    check_url("https://[2002:5db8:d822::1]/x", "metadata")  # 6to4 of 93.184.216.34
+    check_url("https://[2606:4700::6810:85e5]/x", "metadata")
