@@ -61,12 +61,17 @@ def normalize_domain(raw: str) -> str:
 
 
 def email_domain(email: str) -> str:
-    """The domain part of an email address, normalized ('' when there is none)."""
+    """The domain part of an email address, normalized; '' when there is none, or when the address spells its
+    domain in a form other than the canonical one or its Unicode form (a trailing dot, odd mappings): such an
+    address is a different account name for the same mailbox, so it must not count as in a verified domain."""
     _, _, domain = normalize_email(email).rpartition("@")
     try:
-        return normalize_domain(domain) if domain else ""
+        canonical = normalize_domain(domain) if domain else ""
     except ActionRefused:
         return ""
+    if canonical and domain not in {canonical, idna.decode(canonical)}:
+        return ""
+    return canonical
 
 
 def verified_domain_for(email: str) -> VerifiedDomain | None:

@@ -111,3 +111,26 @@ def test_owners_and_admins_are_never_linked_by_email_alone(request, idp, connect
     assert not SSOIdentity.objects.filter(user=user).exists()
     assert "_auth_user_id" not in browser.session
     assert AuditEvent.objects.filter(action="sso.sign_in_refused", details__reason="not_linked_privileged").exists()
+
+
+@pytest.mark.parametrize("spelling", ["newbie@acme.test.", "newbie@xn--acme-.test", "member@acme.test."])
+def test_another_spelling_of_a_verified_domain_is_not_in_it(idp, connection, owner, member, acme_domain, spelling):
+    """"acme.test." is the same mailbox domain as "acme.test" under another account name: no JIT account, no link."""
+    actions.update_connection(connection, actor=owner, allow_jit=True)
+    _, response = sso_sign_in(idp, "look-alike", email=spelling)
+    assert response.status_code == 403
+    assert not User.objects.filter(email=spelling).exists()
+    assert not SSOIdentity.objects.exists()
+
+
+def test_an_international_verified_domain_accepts_its_unicode_spelling(idp, connection, owner, org):
+    from sso import domains
+    from tests.conftest import make_user
+
+    staff = make_user("staff@platform.test", is_staff=True)
+    domains.verify_by_support(domains.claim(org, actor=owner, domain="bücher.test"), staff=staff, note="t")
+    actions.update_connection(connection, actor=owner, allow_jit=True)
+    for email in ("anna@bücher.test", "ben@xn--bcher-kva.test"):
+        _, response = sso_sign_in(idp, email, email=email)
+        assert response.status_code == 302, email
+        assert User.objects.filter(email=email).exists()
