@@ -115,7 +115,7 @@ def test_owners_and_admins_are_never_linked_by_email_alone(request, idp, connect
 
 @pytest.mark.parametrize("spelling", ["newbie@acme.test.", "newbie@xn--acme-.test", "member@acme.test."])
 def test_another_spelling_of_a_verified_domain_is_not_in_it(idp, connection, owner, member, acme_domain, spelling):
-    """"acme.test." is the same mailbox domain as "acme.test" under another account name: no JIT account, no link."""
+    """ "acme.test." is the same mailbox domain as "acme.test" under another account name: no JIT account, no link."""
     actions.update_connection(connection, actor=owner, allow_jit=True)
     _, response = sso_sign_in(idp, "look-alike", email=spelling)
     assert response.status_code == 403
