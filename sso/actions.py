@@ -42,8 +42,9 @@ def _snapshot(connection: SSOConnection, fields: tuple[str, ...]) -> dict[str, A
     return values
 
 
-# The IdP settings that decide who may assert identities through a SAML connection.
-IDP_TRUST_FIELDS = frozenset({"idp_entity_id", "idp_certificates", "idp_sso_url", "metadata_url"})
+# The IdP settings that decide who may assert identities through a connection: SAML's entity ID, certificates and
+# endpoints; OIDC's issuer (its keys and endpoints come from the issuer's own discovery document).
+IDP_TRUST_FIELDS = frozenset({"idp_entity_id", "idp_certificates", "idp_sso_url", "metadata_url", "issuer"})
 
 
 def refuse_idp_change_over_owners(connection: SSOConnection, *, actor: Any, changed: set[str]) -> None:
@@ -63,7 +64,7 @@ def refuse_idp_change_over_owners(connection: SSOConnection, *, actor: Any, chan
     if SSOIdentity.objects.filter(connection=connection, user__in=owners.values("user")).exists():
         raise ActionRefused(
             "An owner signs in through this connection, so only an owner can change which IdP it trusts "
-            "(its entity ID, certificates, sign-in URL or metadata URL). Nothing was changed.",
+            "(a SAML entity ID, certificate, sign-in or metadata URL; an OIDC issuer). Nothing was changed.",
             code="owner_required",
             status=403,
         )

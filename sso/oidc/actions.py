@@ -219,7 +219,8 @@ def update_oidc_settings(
     """Change the OIDC settings of ``connection`` (None: keep); returns the audited changes, {} for none.
 
     ``metadata`` replaces the provider's issuer and endpoints (a fresh discovery). A new issuer drops the cached
-    keys, and people linked under the old issuer must link again (identities are keyed on issuer and sub).
+    keys, and people linked under the old issuer must link again (identities are keyed on issuer and sub), so
+    once an owner is linked only an owner may change it (``sso.actions.refuse_idp_change_over_owners``).
     ``client_secret`` replaces the stored secret; ``preset`` replaces the claim mapping. A connection without
     OIDC settings yet needs metadata, client ID and secret. Raises ActionRefused; nothing is saved then.
     """
@@ -256,6 +257,7 @@ def update_oidc_settings(
             oidc.accept_missing_email_verified = accept_missing_email_verified
         _check_provider_algorithms(oidc.provider_signing_algorithms, oidc.allowed_algorithms)
         changes = {name: [old, new] for name, (old, new) in _pairs(before, _snapshot(oidc)) if old != new}
+        sso_actions.refuse_idp_change_over_owners(connection, actor=actor, changed=set(changes))
         if preset is not None:
             mapping = attribute_map_for(preset)
             if mapping != connection.attribute_map:

@@ -275,3 +275,27 @@ def test_the_audit_log_shows_the_changes_but_never_the_secret(client_for, provid
     body = b"".join(export.streaming_content).decode() if export.streaming else export.content.decode()
     assert export.status_code == 200 and "openid email" in body
     assert CLIENT_SECRET not in body and NEW_SECRET not in body
+
+
+def test_only_an_owner_changes_the_issuer_owners_sign_in_through(provider, oidc_connection, org, owner, admin):
+    """Identities are keyed on the issuer: a new one cuts every linked person off, so once an owner signs in
+    through the connection an admin cannot switch it to another provider; other settings stay theirs."""
+    from dataclasses import replace
+
+    from orgsecurity.actions import ActionRefused
+    from sso.identity import AssertedIdentity
+    from sso.oidc import actions as oidc_actions
+    from sso.oidc.discovery import discover
+
+    current = discover(provider.issuer)
+    other = replace(current, issuer="https://op.rogue.test", discovery_url="https://op.rogue.test/.well-known/x")
+    assert oidc_actions.update_oidc_settings(oidc_connection, actor=admin, scopes="openid email profile groups")
+    owners = AssertedIdentity(issuer=provider.issuer, subject="olivia", subject_format="oidc")
+    sso_actions.link_identity(oidc_connection, owner, owners, actor=owner, via="tests")
+    with pytest.raises(ActionRefused, match="only an owner can change which IdP it trusts"):
+        oidc_actions.update_oidc_settings(oidc_connection, actor=admin, metadata=other)
+    assert OIDCSettings.objects.get(connection=oidc_connection).issuer == provider.issuer
+    assert oidc_actions.update_oidc_settings(oidc_connection, actor=owner, metadata=other)["issuer"] == [
+        provider.issuer,
+        "https://op.rogue.test",
+    ]
