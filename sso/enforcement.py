@@ -272,6 +272,15 @@ def _end_expired_test_session(request: HttpRequest) -> Refusal | None:
     )
 
 
+def is_tester_after_timeout(connection: SSOConnection, user: User, timed_out: Any) -> bool:
+    """Whether ``user`` is signing in through ``connection`` again right after their own test session of it timed
+    out (``timed_out``: what the session kept under TEST_TIMED_OUT_KEY). The test plan's session timeout step needs
+    this sign-in, also from a tester outside the test group."""
+    if not isinstance(timed_out, dict) or timed_out.get("connection") != connection.pk:
+        return False
+    return SSOTestRun.objects.filter(pk=timed_out.get("run"), connection=connection, actor=user).exists()
+
+
 def note_sign_in_after_timeout(request: HttpRequest, connection: SSOConnection, user: User, timed_out: Any) -> None:
     """After a test session timed out and the person signed in through the same connection again, the test plan's
     session timeout step has been seen end to end."""

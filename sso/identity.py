@@ -257,7 +257,8 @@ def _complete_login(
                 f"Your IdP account is not a member of {organization.name} here. Ask an admin for an invitation.",
                 "not_member",
             )
-        if not sign_in_allowed(connection, user):
+        retesting = enforcement.is_tester_after_timeout(connection, user, timed_out)
+        if not sign_in_allowed(connection, user) and not retesting:
             raise _refuse(
                 f"{organization.name} is testing single sign-on with a small group, and you are not in it yet. "
                 "Sign in with your password for now.",

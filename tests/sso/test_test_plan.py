@@ -85,3 +85,29 @@ def test_a_member_sign_in_is_not_a_test(connection, idp, member):
     browser.get("/sso/acme/login/")
     browser.get(idp.answer("mia-123"))
     assert not SSOTestPlanItem.objects.exists()
+
+
+def test_a_tester_outside_the_test_group_signs_in_again_after_the_test_session_times_out(
+    client_for, connection, idp, admin, member
+):
+    """While testing, sign-in is for the test group; the admin running the test plan need not be in it to see the
+    session timeout end to end. Anyone else outside the group is still refused."""
+    from orgsecurity.models import Membership
+    from sso import actions, rollout
+
+    actions.set_status(connection, actor=admin, status="testing")
+    rollout.set_test_group(connection, actor=admin, memberships=[Membership.objects.get(user=member)], teams=[])
+    browser = client_for(admin)
+    browser.post(f"{BASE}{connection.pk}/test/", {"session_seconds": "120"})
+    browser.get(idp.answer("adam-42"))
+    session = browser.session
+    session["sso_test_session"]["deadline"] = 0
+    session.save()
+    login = browser.get("/orgs/acme/members/")["Location"]
+    assert browser.get(login).status_code == 302
+    assert browser.get(idp.answer("adam-42"))["Location"] == "/orgs/acme/members/"
+    assert seen("session_timeout").seen_by == admin
+
+    browser.post("/accounts/logout/")  # an ordinary sign-in by the same admin later is still outside the group
+    browser.get("/sso/acme/login/")
+    assert b"you are not in it yet" in browser.get(idp.answer("adam-42")).content
