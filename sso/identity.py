@@ -315,7 +315,8 @@ def provision(connection: SSOConnection, identity: AssertedIdentity, profile: Ma
             return existing
         if role in {Role.OWNER, Role.ADMIN}:
             how = (
-                "ask another owner for a recovery code or a fallback login exception, sign in with it"
+                "ask an owner to list you as a password exception in the fallback login policy (or, as a recovery "
+                "account, use your recovery code), sign in"
                 if connection.status == SSOConnection.Status.ENFORCED
                 else "sign in with your password"
             )

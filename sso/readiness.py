@@ -304,13 +304,32 @@ def checklist(connection: SSOConnection, *, actor: User | None, now: datetime | 
     ]
 
 
+def managers_without_a_way_in(connection: SSOConnection) -> list[str]:
+    """Emails of the owners and admins who could not sign in once ``connection`` is enforced: not linked to it,
+    not a recovery account, not a listed password exception. Owners and admins are never linked by email on
+    their first SSO sign-in (``sso.identity.EMAIL_LINKABLE_ROLES``), so each must link (Test SSO or Link SSO)."""
+    policy = current_fallback_policy(connection)
+    covered = set(policy["recovery"]) | set(policy["exceptions"])
+    covered |= set(SSOIdentity.objects.filter(connection=connection).values_list("user_id", flat=True))
+    managers = Membership.objects.filter(organization=connection.organization_id, role__in=MANAGER_ROLES)
+    return sorted(managers.exclude(user_id__in=covered).values_list("user__email", flat=True))
+
+
 def _fallback_detail(connection: SSOConnection) -> str:
     if fallback_policy_confirmed(connection):
         who = connection.fallback_confirmed_by.email if connection.fallback_confirmed_by else "(deleted user)"
-        return f"Confirmed by {who} on {connection.fallback_confirmed_at:%Y-%m-%d %H:%M} UTC."
-    if connection.fallback_confirmed_at:
-        return "Not confirmed: it changed since it was confirmed."
-    return "Not confirmed yet."
+        detail = f"Confirmed by {who} on {connection.fallback_confirmed_at:%Y-%m-%d %H:%M} UTC."
+    elif connection.fallback_confirmed_at:
+        detail = "Not confirmed: it changed since it was confirmed."
+    else:
+        detail = "Not confirmed yet."
+    stranded = managers_without_a_way_in(connection)
+    if stranded:
+        detail += (
+            f" Not linked to this connection and keeping no password sign-in: {', '.join(stranded)}. They cannot "
+            "sign in once SSO is enforced until they link their account (Test SSO or Link SSO) or are listed here."
+        )
+    return detail
 
 
 def _test_plan_detail(missing: list[str], *, recent_test: bool, members_ok: bool) -> str:

@@ -88,7 +88,7 @@ def test_under_enforcement_an_unlinked_member_is_told_to_ask_an_admin(enforced, 
 def test_under_enforcement_an_unlinked_admin_is_told_how_to_link(enforced, idp, admin):
     _, response = sso_sign_in(idp, "adam-idp", email=admin.email)
     assert response.status_code == 403
-    assert "ask another owner for a recovery code or a fallback login exception" in response.content.decode()
+    assert "ask an owner to list you as a password exception" in response.content.decode()
 
 
 @pytest.mark.parametrize("role_fixture", ["billing_user", "auditor"])

@@ -175,6 +175,16 @@ def test_it_checks_access_to_the_rollout_page(client_for, connection, owner, adm
     assert client_for(outsider).get(url).status_code == 404
 
 
+def test_the_checklist_names_owners_and_admins_who_would_have_no_way_in(client_for, ready, owner, admin, idp):
+    """The owner is a recovery account; the admin is neither linked nor an exception, and is not linked by email on
+    a first SSO sign-in, so the page names them before enforcement strands them."""
+    url = f"{BASE}{ready.connection.pk}/rollout/"
+    text = client_for(owner).get(url).content.decode()
+    assert "keeping no password sign-in: admin@acme.test" in text
+    link_identity(ready.connection, admin, "adam-1")
+    assert "keeping no password sign-in" not in client_for(owner).get(url).content.decode()
+
+
 def test_the_enforce_button_lists_what_is_missing(client_for, connection, owner, member, outsider, idp):
     url = f"{BASE}{connection.pk}/rollout/enforce/"
     assert client_for(member).post(url).status_code == 403
