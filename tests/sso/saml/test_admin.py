@@ -295,3 +295,14 @@ def test_configure_sso_command_refuses_clearly(org, args, message):
 def test_the_add_page_shows_what_the_idp_admin_needs_first(client_for, owner, org):
     page = client_for(owner).get("/orgs/acme/settings/security/sso/saml/new/").content.decode()
     assert "https://testserver/sso/acme/saml/acs/" in page and "https://testserver/sso/acme/saml/metadata/" in page
+
+
+def test_a_manual_entry_with_errors_comes_back_with_its_section_open(client_for, owner):
+    """The errors sit in the section that was chosen; it is the one open, not the metadata URL's."""
+    response = client_for(owner).post(NEW, {"name": "Manual", "preset": "entra", "source": "manual"})
+    assert response.status_code == 400
+    page = text(response)
+    assert '<details data-source="manual" open>' in page
+    assert '<details data-source="url">' in page
+    manual = page[page.index('<details data-source="manual"') :]
+    assert "Enter the IdP's entity ID (its Issuer)." in manual[: manual.index("</details>")]
