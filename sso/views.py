@@ -136,7 +136,8 @@ def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -
         messages.error(request, exc.message)
         return _connection_page(request, org, connection, status=exc.status)
     messages.success(request, f"SSO is now {connection.get_status_display()}.")
-    return redirect("sso:connection", org_slug, connection.pk)
+    back = "sso:rollout" if request.POST.get("back") == "rollout" else "sso:connection"  # the page the form was on
+    return redirect(back, org_slug, connection.pk)
 
 
 @require_POST

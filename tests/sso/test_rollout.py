@@ -185,6 +185,14 @@ def test_the_checklist_names_owners_and_admins_who_would_have_no_way_in(client_f
     assert "keeping no password sign-in" not in client_for(owner).get(url).content.decode()
 
 
+def test_a_status_move_from_the_rollout_page_returns_to_it(client_for, connection, owner):
+    url = f"{BASE}{connection.pk}/status/"
+    response = client_for(owner).post(url, {"status": "testing", "back": "rollout"})
+    assert response.status_code == 302 and response["Location"] == f"{BASE}{connection.pk}/rollout/"
+    response = client_for(owner).post(url, {"status": "on"})
+    assert response.status_code == 302 and response["Location"] == f"{BASE}{connection.pk}/"
+
+
 def test_the_enforce_button_lists_what_is_missing(client_for, connection, owner, member, outsider, idp):
     url = f"{BASE}{connection.pk}/rollout/enforce/"
     assert client_for(member).post(url).status_code == 403
