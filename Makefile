@@ -26,7 +26,7 @@ install-dev: $(VENV)/.installed-dev
 PORT ?= 8000
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo --verify-domain
 	DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
 		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 

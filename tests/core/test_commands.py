@@ -74,3 +74,16 @@ def test_seed_demo_runs_once(db):
     second = run("seed_demo")
     assert "already exists" in second
     assert Organization.objects.get(slug="acme").memberships.count() == 3
+
+
+def test_the_demo_org_routes_its_email_domain_and_has_a_support_person(db):
+    """make idp's people sign in email-first and by JIT: acme.test is verified; support staff see /support/."""
+    from sso.domains import verified_domain_for
+
+    assert "support@platform.test" in run("seed_demo")
+    assert verified_domain_for("newhire@acme.test") is None
+    assert "acme.test is verified" in run("seed_demo", "--verify-domain")
+    assert verified_domain_for("newhire@acme.test").organization.slug == "acme"
+    assert "acme.test is verified" in run("seed_demo", "--verify-domain")  # again: nothing changes
+    support = User.objects.get(email="support@platform.test")
+    assert support.is_staff and support.check_password("acme-demo-password")
