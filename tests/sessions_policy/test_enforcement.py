@@ -186,13 +186,19 @@ def test_a_policy_change_applies_to_sessions_already_signed_in(client_for, membe
 # --- single session -----------------------------------------------------------------------------------------
 
 
+def sign_in_on_another_device(member) -> Client:
+    """A second browser where ``member`` signs in with their password (a newer session)."""
+    phone = Client()
+    phone.post("/accounts/login/", {"username": member.email, "password": PASSWORD})
+    return phone
+
+
 def test_single_session_ends_the_older_session(client_for, member, clock):
     set_policy(single=True)
     laptop = client_for(member)
     assert laptop.get(DASHBOARD).status_code == 200
     clock.advance(minutes=5)
-    phone = Client()
-    phone.post("/accounts/login/", {"username": member.email, "password": PASSWORD})
+    phone = sign_in_on_another_device(member)
     assert phone.get(DASHBOARD).status_code == 200
     response = laptop.get(DASHBOARD)
     assert response.status_code == 401
@@ -208,8 +214,7 @@ def test_an_older_session_stays_ended_when_the_newer_one_ends_first(client_for, 
     laptop = client_for(member)
     assert laptop.get(DASHBOARD).status_code == 200
     clock.advance(minutes=5)
-    phone = Client()
-    phone.post("/accounts/login/", {"username": member.email, "password": PASSWORD})
+    phone = sign_in_on_another_device(member)
     assert phone.get(DASHBOARD).status_code == 200
     phone.post("/accounts/logout/")
     response = laptop.get(DASHBOARD)
@@ -222,8 +227,7 @@ def test_an_older_session_stays_ended_on_account_pages_too(client_for, member, c
     set_policy(single=True)
     laptop = client_for(member)
     clock.advance(minutes=5)
-    phone = Client()
-    phone.post("/accounts/login/", {"username": member.email, "password": PASSWORD})
+    phone = sign_in_on_another_device(member)
     phone.post("/accounts/logout/")
     response = laptop.get("/accounts/sessions/")
     assert response.status_code == 401
