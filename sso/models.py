@@ -150,6 +150,16 @@ class SSOTestRun(models.Model):
     def __str__(self) -> str:
         return f"{self.get_result_display()} test at {self.started_at:%Y-%m-%d %H:%M}"
 
+    @property
+    def status_label(self) -> str:
+        """The result as people read it: a run still pending after its round trip could have expired
+        (``sso.flow.PENDING_TTL``, 10 minutes) was abandoned, e.g. the IdP showed an error on its own page."""
+        from sso.flow import PENDING_TTL
+
+        if self.result == self.Result.PENDING and self.started_at + PENDING_TTL < timezone.now():
+            return "Not finished (no answer from the IdP)"
+        return self.get_result_display()
+
 
 class SSOPendingLogin(models.Model):
     """A sign-in we started at the IdP and have not finished: the server-side state of one round trip.

@@ -136,8 +136,27 @@ def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -
         messages.error(request, exc.message)
         return _connection_page(request, org, connection, status=exc.status)
     messages.success(request, f"SSO is now {connection.get_status_display()}.")
+    _warn_of_other_open_connections(request, connection)
     back = "sso:rollout" if request.POST.get("back") == "rollout" else "sso:connection"  # the page the form was on
     return redirect(back, org_slug, connection.pk)
+
+
+def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnection) -> None:
+    """Say so when another connection of the organization is also open to sign-in: /sso/<org>/login/ uses one."""
+    if connection.status == SSOConnection.Status.OFF:
+        return
+    others = (
+        SSOConnection.objects.filter(organization_id=connection.organization_id)
+        .exclude(pk=connection.pk)
+        .exclude(status=SSOConnection.Status.OFF)
+    )
+    names = [f"“{other.name or other.get_protocol_display()}” ({other.get_status_display()})" for other in others]
+    if names:
+        messages.warning(
+            request,
+            f"Also open to SSO sign-in: {', '.join(names)}. Members sign in through one connection at a time; "
+            "turn the others off once you have chosen.",
+        )
 
 
 @require_POST

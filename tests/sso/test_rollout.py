@@ -193,6 +193,15 @@ def test_a_status_move_from_the_rollout_page_returns_to_it(client_for, connectio
     assert response.status_code == 302 and response["Location"] == f"{BASE}{connection.pk}/"
 
 
+def test_opening_a_second_connection_says_the_first_is_open_too(client_for, connection, org, owner):
+    second = actions.create_connection(org, actor=owner, protocol="oidc", name="Okta OIDC", attribute_map={})
+    page = client_for(owner).post(f"{BASE}{second.pk}/status/", {"status": "testing"}, follow=True)
+    assert "Also open to SSO sign-in: “Acme IdP” (On)" in page.content.decode()
+    actions.set_status(connection, actor=owner, status="off")
+    page = client_for(owner).post(f"{BASE}{second.pk}/status/", {"status": "on"}, follow=True)
+    assert "SSO is now On" in page.content.decode() and "Also open to SSO sign-in" not in page.content.decode()
+
+
 def test_the_enforce_button_lists_what_is_missing(client_for, connection, owner, member, outsider, idp):
     url = f"{BASE}{connection.pk}/rollout/enforce/"
     assert client_for(member).post(url).status_code == 403

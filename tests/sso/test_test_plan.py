@@ -111,3 +111,17 @@ def test_a_tester_outside_the_test_group_signs_in_again_after_the_test_session_t
     browser.post("/accounts/logout/")  # an ordinary sign-in by the same admin later is still outside the group
     browser.get("/sso/acme/login/")
     assert b"you are not in it yet" in browser.get(idp.answer("adam-42")).content
+
+
+def test_a_test_the_idp_never_answered_is_shown_as_not_finished(client_for, connection, idp, admin):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    browser = client_for(admin)
+    browser.post(f"{BASE}{connection.pk}/test/")
+    page = browser.get(f"{BASE}{connection.pk}/").content.decode()
+    assert ">Pending</a>" in page
+    SSOTestRun.objects.update(started_at=timezone.now() - timedelta(minutes=11))
+    page = browser.get(f"{BASE}{connection.pk}/").content.decode()
+    assert "Not finished (no answer from the IdP)" in page and ">Pending</a>" not in page
