@@ -72,8 +72,11 @@ def _policy_context(org: OrgContext) -> dict:
 
 
 def _connection_page(
-    request: HttpRequest, org: OrgContext, connection: SSOConnection, *, form=None, status: int = 200
+    request: HttpRequest, org: OrgContext, connection: SSOConnection, *, form=None, status: int = 200, error: str = ""
 ) -> HttpResponse:
+    """The connection page, re-rendered with ``status``; ``error`` (a sentence) is shown above it."""
+    if error:
+        messages.error(request, error)
     handler = HANDLERS.get(connection.protocol)
     config_context = handler.config_context(request, connection) if hasattr(handler, "config_context") else {}
     context = {
@@ -115,8 +118,7 @@ def connection_settings(request: HttpRequest, org_slug: str, connection_id: int)
     try:
         changes = actions.update_connection(connection, actor=request.user, **form.cleaned_data)
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _connection_page(request, org, connection, form=form, status=exc.status)
+        return _connection_page(request, org, connection, form=form, status=exc.status, error=exc.message)
     messages.success(request, "Settings saved." if changes else "Nothing changed.")
     return redirect("sso:connection", org_slug, connection.pk)
 
@@ -128,13 +130,11 @@ def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -
     connection = get_org_object(org, SSOConnection, pk=connection_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose one of the listed statuses.")
-        return _connection_page(request, org, connection, status=400)
+        return _connection_page(request, org, connection, status=400, error="Choose one of the listed statuses.")
     try:
         connection = actions.set_status(connection, actor=request.user, status=form.cleaned_data["status"])
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _connection_page(request, org, connection, status=exc.status)
+        return _connection_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, f"SSO is now {connection.get_status_display()}.")
     _warn_of_other_open_connections(request, connection)
     back = "sso:rollout" if request.POST.get("back") == "rollout" else "sso:connection"  # the page the form was on
@@ -168,8 +168,7 @@ def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
     connection = get_org_object(org, SSOConnection, pk=connection_id)
     form = TestRunForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose one of the listed test sessions.")
-        return _connection_page(request, org, connection, status=400)
+        return _connection_page(request, org, connection, status=400, error="Choose one of the listed test sessions.")
     run = actions.start_test_run(connection, actor=request.user, session_seconds=form.cleaned_data["session_seconds"])
     try:
         return handler_for(connection).start_login(

@@ -103,8 +103,7 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
             connection, actor=request.user, idp=idp, source=form.cleaned_data["source"], metadata_url=form.fetched_from
         )
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _connection_page(request, org, connection, status=exc.status)
+        return _connection_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, "IdP settings saved." if changes else "The IdP settings were already up to date.")
     return redirect("sso:connection", org_slug, connection.pk)
 
@@ -116,18 +115,19 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
     org, connection = _saml_connection(request, org_slug, connection_id)
     url = connection.saml.metadata_url
     if not url:
-        messages.error(request, "This connection has no metadata URL to refresh from.")
-        return _connection_page(request, org, connection, status=400)
+        return _connection_page(
+            request, org, connection, status=400, error="This connection has no metadata URL to refresh from."
+        )
     try:
         idp = parse_idp_metadata(fetch_metadata(url))
     except MetadataError as exc:
-        messages.error(request, f"Refreshing from {url} failed, nothing was changed: {exc}")
-        return _connection_page(request, org, connection, status=400)
+        return _connection_page(
+            request, org, connection, status=400, error=f"Refreshing from {url} failed, nothing was changed: {exc}"
+        )
     try:
         changes = actions.update_idp(connection, actor=request.user, idp=idp, source="url", metadata_url=url)
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _connection_page(request, org, connection, status=exc.status)
+        return _connection_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, "Metadata refreshed." if changes else "The metadata has not changed.")
     return redirect("sso:connection", org_slug, connection.pk)
 
@@ -151,8 +151,13 @@ def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> Htt
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = PresetForm(request.POST)
     if not form.is_valid() or form.cleaned_data["preset"] == CUSTOM:
-        messages.error(request, "Choose one of the presets; edit a custom mapping under General settings.")
-        return _connection_page(request, org, connection, status=400)
+        return _connection_page(
+            request,
+            org,
+            connection,
+            status=400,
+            error="Choose one of the presets; edit a custom mapping under General settings.",
+        )
     changes = sso_actions.update_connection(
         connection, actor=request.user, attribute_map=preset_map(form.cleaned_data["preset"])
     )
