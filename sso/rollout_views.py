@@ -49,8 +49,12 @@ def _rollout_page(
     *,
     status: int = 200,
     refused: list[readiness.Problem] | None = None,
+    error: str = "",
     **forms: Any,
 ) -> HttpResponse:
+    """The rollout page, re-rendered with ``status``; ``error`` (a sentence) is shown above it."""
+    if error:
+        messages.error(request, error)
     connection.refresh_from_db()
     organization = org.organization
     problems = readiness.enforcement_problems(connection, actor=request.user)
@@ -128,11 +132,16 @@ def enforce(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResp
     try:
         actions.set_status(connection, actor=request.user, status=SSOConnection.Status.ENFORCED)
     except EnforcementRefused as exc:
-        messages.error(request, "SSO was not enforced. Fix what is listed below, then try again.")
-        return _rollout_page(request, org, connection, status=exc.status, refused=exc.problems)
+        return _rollout_page(
+            request,
+            org,
+            connection,
+            status=exc.status,
+            refused=exc.problems,
+            error="SSO was not enforced. Fix what is listed below, then try again.",
+        )
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _rollout_page(request, org, connection, status=exc.status)
+        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, "SSO is now enforced: members sign in through your IdP only.")
     return _back(org_slug, connection)
 
@@ -144,13 +153,11 @@ def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     org, connection = _load(request, org_slug, connection_id)
     form = RollbackForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose testing or off.")
-        return _rollout_page(request, org, connection, status=400)
+        return _rollout_page(request, org, connection, status=400, error="Choose testing or off.")
     try:
         connection = actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"])
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _rollout_page(request, org, connection, status=exc.status)
+        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, f"SSO is rolled back to {connection.get_status_display()}: password sign-in works again.")
     return _back(org_slug, connection)
 
@@ -166,8 +173,7 @@ def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     try:
         missing = rollout.schedule_enforcement(connection, actor=request.user, **form.cleaned_data)
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _rollout_page(request, org, connection, status=exc.status, schedule_form=form)
+        return _rollout_page(request, org, connection, status=exc.status, schedule_form=form, error=exc.message)
     when = form.cleaned_data["enforce_at"]
     messages.success(request, f"Enforcement is scheduled for {when:%Y-%m-%d %H:%M} UTC; members were emailed.")
     if missing:
@@ -267,8 +273,7 @@ def tick(request: HttpRequest, org_slug: str, connection_id: int, item: str) -> 
     try:
         rollout.tick_test_plan_item(connection, item, actor=request.user, note=form.cleaned_data["note"])
     except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _rollout_page(request, org, connection, status=exc.status)
+        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, f"{SSOTestPlanItem.Item(item).label} ticked.")
     return _back(org_slug, connection, "test-plan")
 
