@@ -93,17 +93,22 @@ def check_header(token: str, oidc: OIDCSettings) -> dict[str, Any]:
 def verify_signature(token: str, oidc: OIDCSettings, *, now: datetime | None = None) -> dict[str, Any]:
     """Check the header and the signature with the provider's key; return the (not yet checked) claims."""
     header = check_header(token, oidc)
-    key = keys.signing_key(oidc, header, now=now)
-    try:
-        decoded = jwt.PyJWS().decode_complete(token, key=key, algorithms=[header["alg"]])
-    except jwt.exceptions.InvalidSignatureError:
+    decoded, tried = None, "(no kid)"
+    for key in keys.signing_keys(oidc, header, now=now):
+        tried = repr(key.key_id) if key.key_id is not None else f"(the provider's {header['alg']} key without a kid)"
+        try:
+            decoded = jwt.PyJWS().decode_complete(token, key=key, algorithms=[header["alg"]])
+            break
+        except jwt.exceptions.InvalidSignatureError:
+            continue
+        except jwt.exceptions.InvalidTokenError as exc:
+            raise IDTokenRefused(f"The ID token could not be verified ({exc}).", code="bad_token") from None
+    if decoded is None:
         raise IDTokenRefused(
-            f"The ID token's signature does not verify with the provider's key {header.get('kid', '(no kid)')!r}. "
+            f"The ID token's signature does not verify with the provider's key {tried}. "
             "It was altered or not signed by this provider.",
             code="bad_signature",
-        ) from None
-    except jwt.exceptions.InvalidTokenError as exc:
-        raise IDTokenRefused(f"The ID token could not be verified ({exc}).", code="bad_token") from None
+        )
     try:
         claims = json.loads(decoded["payload"])
     except (ValueError, RecursionError):
