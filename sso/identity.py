@@ -82,7 +82,15 @@ class MappedProfile:
 
 def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> MappedProfile:
     """Apply ``attribute_map`` (profile field → attribute or claim name, compared exactly, e.g. the
-    ``http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`` URI) to the asserted attributes."""
+    ``http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`` URI) to the asserted attributes.
+
+    ``groups`` takes every non-empty value. The other fields hold one value: email decides which account an answer
+    may link or create, so an email attribute with several different values (a SAML Attribute with several
+    AttributeValues, SAML Core §2.7.3.1) is refused rather than "first value wins", as OIDC refuses an ``email``
+    claim that is not one string (``sso.oidc.tokens.check_claim_types``); repeated equal values count as one.
+    Names are descriptive only and take the first non-empty value. Raises ``sso.flow.SSOSignInRefused``
+    (code ``several_emails``).
+    """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for profile_field in PROFILE_FIELDS:
@@ -93,10 +101,18 @@ def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> Ma
         sources[profile_field] = attribute
         if profile_field == "groups":
             values["groups"] = tuple(value for value in received if value)
-        else:
-            values[profile_field] = received[0].strip()[:254]
-    if "email" in values:
-        values["email"] = normalize_email(values["email"])
+            continue
+        given = [value.strip()[:254] for value in received if value.strip()] or [""]
+        if profile_field == "email":
+            given = list(dict.fromkeys(normalize_email(value) for value in given))
+            if len(given) > 1:
+                raise _refuse(
+                    f"The IdP sent {len(given)} different email addresses in the attribute {attribute!r} "
+                    f"({', '.join(given[:5])}). An account has one email address, so the sign-in was refused: "
+                    "configure the IdP to send exactly one value.",
+                    "several_emails",
+                )
+        values[profile_field] = given[0]
     return MappedProfile(**values, sources=sources)
 
 

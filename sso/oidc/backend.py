@@ -158,6 +158,12 @@ class ConnectionOIDCBackend(OIDCAuthenticationBackend):
             userinfo = answer.json_object("userinfo endpoint")
         except ProviderFetchError as exc:
             raise IDTokenRefused(exc.message, code="userinfo_failed", claims=payload) from None
+        tokens.check_claim_types(
+            userinfo,
+            source="userinfo answer",
+            also=tokens.mapped_email_claim(self.oidc),
+            context={**userinfo, **payload},
+        )
         if userinfo.get("sub") != payload.get("sub"):
             raise IDTokenRefused(
                 f"The userinfo endpoint answered for the subject {userinfo.get('sub')!r}, but the ID token is for "
@@ -222,12 +228,13 @@ def claim_values(value: Any) -> list[str]:
 
 
 def email_is_verified(oidc: OIDCSettings, claims: dict[str, Any]) -> bool:
-    """Whether the provider vouches for the ``email`` claim: ``email_verified`` true (some providers send the
-    string "true"), or missing when the connection is set to accept that. An explicit false is never trusted."""
-    value = claims.get("email_verified")
+    """Whether the provider vouches for the ``email`` claim: ``email_verified`` true (read by
+    ``tokens.boolean_claim``, which already refused any other type), or missing when the connection is set to
+    accept that. An explicit false is never trusted."""
+    value = tokens.boolean_claim(claims.get("email_verified"))
     if value is None:
         return oidc.accept_missing_email_verified
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    return value
 
 
 def asserted_identity(oidc: OIDCSettings, claims: dict[str, Any]) -> AssertedIdentity:
