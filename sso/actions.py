@@ -379,6 +379,8 @@ def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict
                 "error": error,
                 "subject": details.get("subject", ""),
                 "subject_format": details.get("subject_format", ""),
+                # Entra's group overage: the groups are unknown, not empty (sso.identity.AssertedIdentity).
+                **({"groups_not_sent": details["groups_not_sent"]} if details.get("groups_not_sent") else {}),
             },
         )
         record_test_plan_item(

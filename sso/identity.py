@@ -7,6 +7,7 @@ never on email alone (SAML Core §2.2.2, OIDC Core §5.7: only ``iss`` + ``sub``
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,8 @@ from sso import enforcement, readiness
 from sso.domains import org_verified_email
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLogin, SSOTestRun
 
+logger = logging.getLogger(__name__)
+
 PROFILE_FIELDS = ("email", "first_name", "last_name", "display_name", "groups")
 # How long before the re-authentication request an IdP login may have happened and still count as fresh.
 REAUTH_CLOCK_SKEW = timedelta(seconds=120)
@@ -39,7 +42,10 @@ class AssertedIdentity:
     (SAML) or ``sub`` and "oidc". ``attributes``: every attribute or claim received, name → list of string values.
     ``email_verified``: whether the IdP vouches for the email (OIDC ``email_verified``; SAML IdPs assert emails
     they manage). ``authenticated_at``: when the person authenticated at the IdP (SAML AuthnInstant, OIDC
-    ``auth_time``), UTC, used to prove a fresh login for re-authentication.
+    ``auth_time``), UTC, used to prove a fresh login for re-authentication. ``groups_not_sent``: a sentence saying
+    how the IdP told us it left the person's groups out (Microsoft Entra ID's group overage: the SAML attribute
+    ``http://schemas.microsoft.com/claims/groups.link``, or the OIDC ``_claim_names``/``hasgroups`` claims), ""
+    when it did not; the groups are then unknown, not empty.
     """
 
     issuer: str
@@ -49,6 +55,7 @@ class AssertedIdentity:
     email_verified: bool = False
     authenticated_at: datetime | None = None
     session_index: str = ""
+    groups_not_sent: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AssertedIdentity:
@@ -61,18 +68,24 @@ class AssertedIdentity:
             email_verified=bool(data.get("email_verified")),
             authenticated_at=datetime.fromisoformat(moment) if moment else None,
             session_index=data.get("session_index") or "",
+            groups_not_sent=str(data.get("groups_not_sent") or ""),
         )
 
 
 @dataclass(frozen=True)
 class MappedProfile:
-    """Profile fields taken from the asserted attributes, and which attribute fed each (for the test page)."""
+    """Profile fields taken from the asserted attributes, and which attribute fed each (for the test page).
+
+    ``groups`` is None when the IdP said it left the groups out (``AssertedIdentity.groups_not_sent``): the
+    person's groups are unknown, and whatever depends on groups must keep its current state rather than read an
+    empty membership. () means the IdP sent no groups (or none are mapped).
+    """
 
     email: str = ""
     first_name: str = ""
     last_name: str = ""
     display_name: str = ""
-    groups: tuple[str, ...] = ()
+    groups: tuple[str, ...] | None = ()
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -82,21 +95,40 @@ class MappedProfile:
 
 def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> MappedProfile:
     """Apply ``attribute_map`` (profile field → attribute or claim name, compared exactly, e.g. the
-    ``http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`` URI) to the asserted attributes."""
+    ``http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress`` URI) to the asserted attributes.
+
+    ``groups`` takes every non-empty value. The other fields hold one value: email decides which account an answer
+    may link or create, so an email attribute with several different values (a SAML Attribute with several
+    AttributeValues, SAML Core §2.7.3.1) is refused rather than "first value wins", as OIDC refuses an ``email``
+    claim that is not one string (``sso.oidc.tokens.check_claim_types``); repeated equal values count as one.
+    Names are descriptive only and take the first non-empty value. Raises ``sso.flow.SSOSignInRefused``
+    (code ``several_emails``).
+    """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for profile_field in PROFILE_FIELDS:
         attribute = (attribute_map or {}).get(profile_field)
         received = identity.attributes.get(attribute) if attribute else None
+        if profile_field == "groups" and attribute and identity.groups_not_sent:
+            values["groups"], sources["groups"] = None, attribute  # group overage: unknown, never "no groups"
+            continue
         if not received:
             continue
         sources[profile_field] = attribute
         if profile_field == "groups":
             values["groups"] = tuple(value for value in received if value)
-        else:
-            values[profile_field] = received[0].strip()[:254]
-    if "email" in values:
-        values["email"] = normalize_email(values["email"])
+            continue
+        given = [value.strip()[:254] for value in received if value.strip()] or [""]
+        if profile_field == "email":
+            given = list(dict.fromkeys(normalize_email(value) for value in given))
+            if len(given) > 1:
+                raise _refuse(
+                    f"The IdP sent {len(given)} different email addresses in the attribute {attribute!r} "
+                    f"({', '.join(given[:5])}). An account has one email address, so the sign-in was refused: "
+                    "configure the IdP to send exactly one value.",
+                    "several_emails",
+                )
+        values[profile_field] = given[0]
     return MappedProfile(**values, sources=sources)
 
 
@@ -120,6 +152,8 @@ def complete(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedI
     """
     connection = pending.connection
     profile = map_profile(identity, connection.attribute_map)
+    if identity.groups_not_sent:
+        logger.warning("Connection %s: the IdP did not send groups (%s)", connection.pk, identity.groups_not_sent)
     if pending.purpose == SSOPendingLogin.Purpose.TEST:
         return _complete_test(request, pending, identity, profile)
     if pending.purpose == SSOPendingLogin.Purpose.LINK:
@@ -165,9 +199,10 @@ def test_details(identity: AssertedIdentity, profile: MappedProfile) -> dict[str
             "first_name": profile.first_name,
             "last_name": profile.last_name,
             "display_name": profile.display_name,
-            "groups": list(profile.groups),
+            "groups": None if profile.groups is None else list(profile.groups),
         },
         "sources": profile.sources,
+        "groups_not_sent": identity.groups_not_sent,
     }
 
 

@@ -30,8 +30,9 @@ from sso.oidc.fetch import ProviderFetchError
 from sso.oidc.tokens import IDTokenRefused
 
 SUBJECT_FORMAT = "oidc"
-# Claims that only serve the protocol; they are not shown as profile attributes.
-_PROTOCOL_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash"})
+# Claims that only serve the protocol; they are not shown as profile attributes. ``_claim_sources`` may carry
+# an access token for a distributed claim (OIDC Core §5.6.2): it is never stored.
+PROTOCOL_CLAIMS = frozenset({"nonce", "at_hash", "c_hash", "s_hash", "_claim_sources"})
 
 
 def client_secret(oidc: OIDCSettings) -> str:
@@ -158,6 +159,12 @@ class ConnectionOIDCBackend(OIDCAuthenticationBackend):
             userinfo = answer.json_object("userinfo endpoint")
         except ProviderFetchError as exc:
             raise IDTokenRefused(exc.message, code="userinfo_failed", claims=payload) from None
+        tokens.check_claim_types(
+            userinfo,
+            source="userinfo answer",
+            also=tokens.mapped_email_claim(self.oidc),
+            context={**userinfo, **payload},
+        )
         if userinfo.get("sub") != payload.get("sub"):
             raise IDTokenRefused(
                 f"The userinfo endpoint answered for the subject {userinfo.get('sub')!r}, but the ID token is for "
@@ -222,12 +229,13 @@ def claim_values(value: Any) -> list[str]:
 
 
 def email_is_verified(oidc: OIDCSettings, claims: dict[str, Any]) -> bool:
-    """Whether the provider vouches for the ``email`` claim: ``email_verified`` true (some providers send the
-    string "true"), or missing when the connection is set to accept that. An explicit false is never trusted."""
-    value = claims.get("email_verified")
+    """Whether the provider vouches for the ``email`` claim: ``email_verified`` true (read by
+    ``tokens.boolean_claim``, which already refused any other type), or missing when the connection is set to
+    accept that. An explicit false is never trusted."""
+    value = tokens.boolean_claim(claims.get("email_verified"))
     if value is None:
         return oidc.accept_missing_email_verified
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+    return value
 
 
 def asserted_identity(oidc: OIDCSettings, claims: dict[str, Any]) -> AssertedIdentity:
@@ -238,10 +246,44 @@ def asserted_identity(oidc: OIDCSettings, claims: dict[str, Any]) -> AssertedIde
         issuer=oidc.issuer,
         subject=claims["sub"],
         subject_format=SUBJECT_FORMAT,
-        attributes={
-            name: claim_values(value) for name, value in sorted(claims.items()) if name not in _PROTOCOL_CLAIMS
-        },
+        attributes={name: claim_values(value) for name, value in sorted(claims.items()) if name not in PROTOCOL_CLAIMS},
         email_verified=email_is_verified(oidc, claims),
         authenticated_at=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int | float) else None,
         session_index=str(claims.get("sid") or "")[:255],
+        groups_not_sent=groups_not_sent(oidc, claims),
     )
+
+
+def groups_not_sent(oidc: OIDCSettings, claims: dict[str, Any]) -> str:
+    """How the claims say the person's groups were left out, for a person; "" when they were not.
+
+    Microsoft Entra ID leaves the ``groups`` claim out when a person is in more groups than fit in a token (group
+    overage) and instead names it as a distributed claim (``_claim_names: {"groups": "src1"}`` with
+    ``_claim_sources``, OIDC Core §5.6.2), or sends ``hasgroups: true``. Both this connection's groups claim and
+    ``groups`` are checked.
+    """
+    mapped = (oidc.connection.attribute_map or {}).get("groups")
+    names = dict.fromkeys(name for name in (mapped, "groups") if isinstance(name, str) and name)
+    distributed = claims.get("_claim_names")
+    if isinstance(distributed, dict):
+        for name in names:
+            if name in distributed:
+                sources = claims.get("_claim_sources")
+                source = sources.get(distributed[name]) if isinstance(sources, dict) else None
+                endpoint = source.get("endpoint") if isinstance(source, dict) else None
+                where = f" from {endpoint[:200]}" if isinstance(endpoint, str) and endpoint else ""
+                return (
+                    f"The ID token does not list the {name} claim: it names it as a distributed claim "
+                    f"(_claim_names) to be fetched{where}. Microsoft Entra ID does this when a person is in more "
+                    "groups than fit in a token (group overage)."
+                )
+    try:
+        has_groups = tokens.boolean_claim(claims.get("hasgroups"))
+    except ValueError:
+        has_groups = None
+    if has_groups:
+        return (
+            "The ID token carries hasgroups: true instead of the groups claim. Microsoft Entra ID does this when a "
+            "person's groups do not fit in the token (group overage)."
+        )
+    return ""

@@ -1,4 +1,5 @@
-"""The provider's signing keys (JWK Set, RFC 7517), cached in the database and picked by ``kid`` and algorithm.
+"""The provider's signing keys (JWK Set, RFC 7517), cached in the database and picked by ``kid`` when the token
+and the key both have one, otherwise by key type, algorithm and use (``select_key``).
 
 The cache lives on ``OIDCSettings.jwks`` so every process shares it. It is fetched again when older than
 ``JWKS_MAX_AGE`` (a key the provider withdrew stops being trusted within that time) and, once per sign-in,
@@ -10,6 +11,7 @@ refetch cannot be triggered in bulk by a stranger.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,30 +91,52 @@ def _fits(key: dict[str, Any], alg: str, issuer: str) -> bool:
 
 @dataclass(frozen=True)
 class Selection:
-    """The outcome of looking for a key: ``key`` (a JWK object) or None with ``reason`` for a person."""
+    """The outcome of looking for a key: ``key`` (a JWK object) or None with ``reason`` for a person.
+
+    ``by_kid``: the key was chosen because its ``kid`` equals the token's; False when it was chosen by type,
+    algorithm and use alone (one of the two has no kid).
+    """
 
     key: dict[str, Any] | None
     reason: str = ""
     retry_may_help: bool = True
+    by_kid: bool = False
 
 
 def select_key(keys: list[dict[str, Any]], *, alg: str, kid: str | None, issuer: str) -> Selection:
     """Pick the key for an ID token signed with ``alg`` naming ``kid`` (None: the header has no kid).
 
-    Without a kid, the provider must publish exactly one key of the right type (RFC 7515 §4.1.4 leaves kid
-    optional); with several, there is no safe way to choose and the token is refused.
+    ``kid`` is optional on both sides (RFC 7515 §4.1.4, RFC 7517 §4.5), so keys are matched by kid only when both
+    the token and the key have one; otherwise by what the key can do (type, curve, ``alg``, ``use``/``key_ops``,
+    Entra's per-key ``issuer``):
+
+    - the token names a kid: the fitting key with that kid; if no published key has that kid, the one fitting key
+      that has no kid (a provider publishing a single kid-less key while naming it in tokens); never a key whose
+      kid differs, and never a key with that kid that cannot verify ``alg``;
+    - the token names no kid: the one fitting key, with or without a kid.
+
+    Several candidates and no kid to choose between them is refused rather than tried one after another.
     """
     fitting = [key for key in keys if _fits(key, alg, issuer)]
     if kid is not None:
         for key in fitting:
             if key.get("kid") == kid:
-                return Selection(key)
-        named = [key for key in keys if key.get("kid") == kid]
-        if named:
+                return Selection(key, by_kid=True)
+        if any(key.get("kid") == kid for key in keys):
             return Selection(
                 None,
                 f"The provider's key {kid!r} cannot verify this ID token: it is not a {alg} signing key "
                 f"for the issuer {issuer} (its type, curve, use or issuer differ).",
+            )
+        kidless = [key for key in fitting if "kid" not in key]
+        if len(kidless) == 1:
+            return Selection(kidless[0])
+        if kidless:
+            return Selection(
+                None,
+                f"The ID token was signed with the key {kid!r}, which the provider does not publish, and the "
+                f"provider publishes {len(kidless)} {alg} keys without a kid, so there is no safe way to choose. "
+                "Ask your provider to give its keys a kid.",
             )
         return Selection(None, f"The ID token was signed with the key {kid!r}, which the provider does not publish.")
     if len(fitting) == 1:
@@ -147,12 +171,15 @@ def _cached(oidc: OIDCSettings, now: datetime) -> list[dict[str, Any]] | None:
     return keys if isinstance(keys, list) else None
 
 
-def signing_key(oidc: OIDCSettings, header: dict[str, Any], *, now: datetime | None = None) -> jwt.PyJWK:
-    """The provider key that verifies an ID token with this (unverified) JOSE ``header``.
+def signing_keys(oidc: OIDCSettings, header: dict[str, Any], *, now: datetime | None = None) -> Iterator[jwt.PyJWK]:
+    """The provider keys to verify an ID token with this (unverified) JOSE ``header``, in order; normally one.
 
     Uses the cached key set; on a miss that a new key set could fix (an unknown ``kid``), fetches the key set
-    once more, then refuses. Raises KeyRefused (or SSOSignInRefused with status 502 when the provider cannot be
-    reached).
+    once more, then refuses. When the token names a kid and the cached set's only fitting key has none (chosen
+    by type, see ``select_key``), a second key is yielded only if the caller asks for one because the first did
+    not verify: the key set is fetched once more, since the provider may have rotated to a key with that kid.
+    At most one fetch per sign-in beyond an expired cache. Raises KeyRefused (or SSOSignInRefused with status
+    502 when the provider cannot be reached).
     """
     now = now or timezone.now()
     alg = header["alg"]
@@ -162,16 +189,34 @@ def signing_key(oidc: OIDCSettings, header: dict[str, Any], *, now: datetime | N
     cached = _cached(oidc, now)
     keys = cached if cached is not None else _fetch(oidc, now)
     selection = select_key(keys, alg=alg, kid=kid, issuer=oidc.issuer)
-    if selection.key is None and selection.retry_may_help and cached is not None:
-        keys = _fetch(oidc, now)
+    refetched = cached is None
+    if selection.key is None and selection.retry_may_help and not refetched:
+        keys, refetched = _fetch(oidc, now), True
         selection = select_key(keys, alg=alg, kid=kid, issuer=oidc.issuer)
     if selection.key is None:
-        refetched = " (checked again just now)" if selection.retry_may_help else ""
-        raise KeyRefused(f"{selection.reason}{refetched} Key set: {oidc.jwks_uri}.")
+        checked = " (checked again just now)" if selection.retry_may_help else ""
+        raise KeyRefused(f"{selection.reason}{checked} Key set: {oidc.jwks_uri}.")
+    yield _as_pyjwk(selection.key, alg)
+    if kid is None or selection.by_kid or refetched:
+        return
+    fresh = select_key(_fetch(oidc, now), alg=alg, kid=kid, issuer=oidc.issuer)
+    if fresh.key is None:
+        raise KeyRefused(f"{fresh.reason} (checked again just now) Key set: {oidc.jwks_uri}.")
+    if fresh.key != selection.key:
+        yield _as_pyjwk(fresh.key, alg)
+
+
+def signing_key(oidc: OIDCSettings, header: dict[str, Any], *, now: datetime | None = None) -> jwt.PyJWK:
+    """The first key ``signing_keys`` offers for this header (what mozilla-django-oidc's
+    ``retrieve_matching_jwk`` returns). Raises KeyRefused, or SSOSignInRefused (502)."""
+    return next(signing_keys(oidc, header, now=now))
+
+
+def _as_pyjwk(key: dict[str, Any], alg: str) -> jwt.PyJWK:
     try:
-        return jwt.PyJWK(selection.key, algorithm=alg)
+        return jwt.PyJWK(key, algorithm=alg)
     except (jwt.exceptions.PyJWKError, jwt.exceptions.InvalidKeyError, ValueError, TypeError):
         raise KeyRefused(
-            f"The provider's key {selection.key.get('kid', '(without kid)')!r} could not be read as a {alg} key.",
+            f"The provider's key {key.get('kid', '(without kid)')!r} could not be read as a {alg} key.",
             code="bad_key",
         ) from None

@@ -4,7 +4,8 @@ In order: the JOSE header (no ``alg: none``, no HMAC, only this connection's alg
 provider's published key (``sso.oidc.keys``), then the claims: ``iss`` equal to the stored issuer, ``aud``
 containing our client ID (and ``azp`` equal to it when present or when there are several audiences), ``exp``,
 ``iat`` (and ``nbf``, ``auth_time``) sane within ``CLOCK_SKEW``, ``nonce`` equal to the one we sent, ``sub``
-present. Each refusal is an ``IDTokenRefused`` whose message says what was received and what was expected.
+present, and single-valued claims (``iss``, ``sub``, ``email``, ``email_verified``, ...) of their one JSON type.
+Each refusal is an ``IDTokenRefused`` whose message says what was received and what was expected.
 """
 
 from __future__ import annotations
@@ -51,6 +52,73 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
+# Claims that hold exactly one JSON string (OIDC Core §2 and §5.1, RFC 7519 §4.1, OIDC Front-Channel Logout §3):
+# they say who signed in, for whom and where. A list is not "the first value wins": it is refused.
+SINGLE_STRING_CLAIMS = ("iss", "sub", "azp", "sid", "email")
+# Spellings of email_verified (a JSON boolean, OIDC Core §5.1) read as that boolean: AWS Cognito's userinfo
+# answers the strings "true"/"false". Any other type or string is refused.
+_BOOLEAN_STRINGS = {"true": True, "false": False}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return f"a list of {len(value)} value{'' if len(value) == 1 else 's'}"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "a JSON object"
+    return "a string"
+
+
+def boolean_claim(value: Any) -> bool | None:
+    """A boolean claim such as ``email_verified`` (OIDC Core §5.1): True/False for a JSON boolean or the strings
+    "true"/"false" (any case), None when absent; raises ValueError for any other value."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEAN_STRINGS:
+        return _BOOLEAN_STRINGS[value.strip().lower()]
+    raise ValueError(value)
+
+
+def check_claim_types(
+    claims: dict[str, Any],
+    *,
+    source: str = "ID token",
+    also: tuple[str, ...] = (),
+    context: dict[str, Any] | None = None,
+) -> None:
+    """Refuse single-valued claims of the wrong JSON type (OIDC Core §5.1): ``SINGLE_STRING_CLAIMS`` and the
+    claim names in ``also`` (e.g. the claim this connection maps to email) must be strings, ``email_verified``
+    a boolean (see ``boolean_claim``). Absent or null claims are left to the other checks.
+
+    ``source`` names where the claims came from in the message ("ID token", "userinfo answer"); ``context`` is
+    what the test page shows (default: ``claims``). Raises IDTokenRefused (code ``bad_claim_type``).
+    """
+    for name in dict.fromkeys((*SINGLE_STRING_CLAIMS, *also)):
+        value = claims.get(name)
+        if value is None or isinstance(value, str):
+            continue
+        raise IDTokenRefused(
+            f"The {source}'s {name} claim is {_kind(value)}, but it must be a single string (OIDC Core §5.1), so "
+            f"the sign-in was refused. Ask your provider's administrator to send one {name} value.",
+            code="bad_claim_type",
+            claims=claims if context is None else context,
+        )
+    try:
+        boolean_claim(claims.get("email_verified"))
+    except ValueError:
+        value = claims["email_verified"]
+        shown = f" ({value[:20]!r})" if isinstance(value, str) else ""
+        raise IDTokenRefused(
+            f"The {source}'s email_verified claim is {_kind(value)}{shown}, but it must be a boolean, true or false "
+            "(OIDC Core §5.1), so the sign-in was refused.",
+            code="bad_claim_type",
+            claims=claims if context is None else context,
+        ) from None
+
+
 def check_header(token: str, oidc: OIDCSettings) -> dict[str, Any]:
     """Return the JOSE header of ``token`` after checking its algorithm is one this connection accepts."""
     if not isinstance(token, str) or not token:
@@ -93,17 +161,22 @@ def check_header(token: str, oidc: OIDCSettings) -> dict[str, Any]:
 def verify_signature(token: str, oidc: OIDCSettings, *, now: datetime | None = None) -> dict[str, Any]:
     """Check the header and the signature with the provider's key; return the (not yet checked) claims."""
     header = check_header(token, oidc)
-    key = keys.signing_key(oidc, header, now=now)
-    try:
-        decoded = jwt.PyJWS().decode_complete(token, key=key, algorithms=[header["alg"]])
-    except jwt.exceptions.InvalidSignatureError:
+    decoded, tried = None, "(no kid)"
+    for key in keys.signing_keys(oidc, header, now=now):
+        tried = repr(key.key_id) if key.key_id is not None else f"(the provider's {header['alg']} key without a kid)"
+        try:
+            decoded = jwt.PyJWS().decode_complete(token, key=key, algorithms=[header["alg"]])
+            break
+        except jwt.exceptions.InvalidSignatureError:
+            continue
+        except jwt.exceptions.InvalidTokenError as exc:
+            raise IDTokenRefused(f"The ID token could not be verified ({exc}).", code="bad_token") from None
+    if decoded is None:
         raise IDTokenRefused(
-            f"The ID token's signature does not verify with the provider's key {header.get('kid', '(no kid)')!r}. "
+            f"The ID token's signature does not verify with the provider's key {tried}. "
             "It was altered or not signed by this provider.",
             code="bad_signature",
-        ) from None
-    except jwt.exceptions.InvalidTokenError as exc:
-        raise IDTokenRefused(f"The ID token could not be verified ({exc}).", code="bad_token") from None
+        )
     try:
         claims = json.loads(decoded["payload"])
     except (ValueError, RecursionError):
@@ -111,6 +184,12 @@ def verify_signature(token: str, oidc: OIDCSettings, *, now: datetime | None = N
     if not isinstance(claims, dict):
         raise IDTokenRefused("The ID token's payload is not a JSON object.", code="bad_token")
     return claims
+
+
+def mapped_email_claim(oidc: OIDCSettings) -> tuple[str, ...]:
+    """The claim this connection maps to the email field (e.g. Entra's ``upn``), as a 1-tuple; () when unmapped."""
+    claim = (oidc.connection.attribute_map or {}).get("email")
+    return (claim,) if isinstance(claim, str) and claim else ()
 
 
 def check_claims(
@@ -132,6 +211,7 @@ def check_claims(
     def refuse(message: str, code: str) -> IDTokenRefused:
         return IDTokenRefused(message, code=code, claims=claims)
 
+    check_claim_types(claims, also=mapped_email_claim(oidc))
     issuer = claims.get("iss")
     if issuer != oidc.issuer:
         raise refuse(

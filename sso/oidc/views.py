@@ -19,7 +19,7 @@ from sso import actions, flow
 from sso.flow import SSOSignInRefused
 from sso.identity import sign_in_allowed
 from sso.models import SSOConnection, SSOPendingLogin
-from sso.oidc.backend import ConnectionOIDCBackend, claim_values
+from sso.oidc.backend import PROTOCOL_CLAIMS, ConnectionOIDCBackend, claim_values
 from sso.oidc.handler import OIDCHandler, redirect_uri, settings_for
 from sso.oidc.tokens import IDTokenRefused
 from sso.public_views import refusal_page
@@ -178,7 +178,9 @@ def _refused(request: HttpRequest, pending: SSOPendingLogin, exc: SSOSignInRefus
                 "issuer": str(claims.get("iss", "")),
                 "subject": str(claims.get("sub", "")) or "(none)",
                 "subject_format": "oidc",
-                "attributes": {name: claim_values(value) for name, value in sorted(claims.items()) if name != "nonce"},
+                "attributes": {
+                    name: claim_values(value) for name, value in sorted(claims.items()) if name not in PROTOCOL_CLAIMS
+                },
             }
         actions.finish_test_run(pending.test_run, actor=pending.user, success=False, details=details, error=exc.message)
         return redirect(actions.test_run_url(pending.test_run))

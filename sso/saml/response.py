@@ -163,16 +163,18 @@ def _checked(
             "to send a persistent NameID (or the email address).",
             code="saml_nameid_format",
         )
+    attributes = _attributes(response)
     authn = _one(response._query_assertion("/saml:AuthnStatement"))
     authn_instant = authn.get("AuthnInstant") if authn is not None else None
     identity = AssertedIdentity(
         issuer=saml.idp_entity_id,
         subject=subject,
         subject_format=subject_format,
-        attributes=_attributes(response),
+        attributes=attributes,
         email_verified=True,  # the IdP signs the attributes of accounts it manages
         authenticated_at=_utc(OneLogin_Saml2_Utils.parse_SAML_to_time(authn_instant)) if authn_instant else None,
         session_index=response.get_session_index() or "",
+        groups_not_sent=groups_not_sent(attributes),
     )
     skew = timedelta(seconds=CLOCK_SKEW_SECONDS)
     return ValidatedResponse(
@@ -217,6 +219,24 @@ def _attributes(response: OneLogin_Saml2_Response) -> dict[str, list[str]]:
     for name, values in response.get_attributes().items():
         result[name] = [value["NameID"]["value"] or "" if isinstance(value, dict) else str(value) for value in values]
     return result
+
+
+# What Microsoft Entra ID sends instead of the groups attribute on group overage.
+ENTRA_GROUPS_LINK = "http://schemas.microsoft.com/claims/groups.link"
+
+
+def groups_not_sent(attributes: dict[str, list[str]]) -> str:
+    """How the assertion says the person's groups were left out, for a person; "" when it does not.
+
+    Microsoft Entra ID sends the attribute ``http://schemas.microsoft.com/claims/groups.link`` (a Microsoft Graph
+    URL) instead of the groups attribute when a person is in more than 150 groups (group overage).
+    """
+    if ENTRA_GROUPS_LINK not in attributes:
+        return ""
+    return (
+        f"The assertion carries the attribute {ENTRA_GROUPS_LINK} instead of the groups. Microsoft Entra ID "
+        "does this when a person is in more than 150 groups (group overage)."
+    )
 
 
 def _utc(timestamp: int) -> datetime:

@@ -184,3 +184,74 @@ def test_an_encrypted_id_token_is_refused_clearly(provider, linked):
 def test_garbage_is_refused_not_a_500(provider, linked):
     browser, response = answer(provider, lambda auth: "not-a-jwt")
     assert_refused(browser, response, "not a well-formed signed JWT")
+
+
+# --- which key verifies a token (issue 14 item 15): by kid when both sides have one, else by type ---------------
+
+
+def test_a_token_naming_a_kid_verifies_with_the_only_key_which_has_none(provider, linked):
+    # mozilla-django-oidc users hit this with real providers: the JWK Set's one key has no kid, the token names one.
+    provider.keys = [rsa_key(None)]
+    browser, response = answer(provider, lambda auth: provider.sign(provider.claims(auth), headers={"kid": "k-2026"}))
+    assert response.status_code == 302, response.content[:400]
+    assert browser.get(response["Location"]).status_code == 302
+    assert browser.get("/orgs/acme/").status_code == 200
+
+
+def test_a_kid_less_key_of_another_type_is_not_used(provider, linked):
+    provider.keys = [ec_key(None)]
+    browser, response = answer(provider, lambda auth: rsa_key(None).sign(provider.claims(auth), headers={"kid": "k"}))
+    assert_refused(browser, response, "signed with the key 'k', which the provider does not publish")
+
+
+def test_a_token_naming_a_kid_is_refused_when_several_kid_less_keys_fit(provider, linked):
+    provider.keys = [rsa_key(None), rsa_key("other")]
+    provider.keys[1].kid = None  # a second RSA key, also without kid
+    browser, response = answer(provider, lambda auth: provider.sign(provider.claims(auth), headers={"kid": "k"}))
+    assert_refused(browser, response, "publishes 2 RS256 keys without a kid, so there is no safe way to choose")
+
+
+def test_kids_on_both_sides_that_differ_are_never_matched_even_by_the_right_key(provider, linked):
+    # The published key is the very key that signed, but the token names another kid: kids are compared, and
+    # no key is tried just because it would verify.
+    provider.keys = [rsa_key("rsa-1")]
+    assert answer(provider, lambda auth: provider.sign(provider.claims(auth)))[1].status_code == 302  # cached
+    browser, response = answer(provider, lambda auth: provider.sign(provider.claims(auth), headers={"kid": "rsa-9"}))
+    assert_refused(browser, response, "signed with the key 'rsa-9', which the provider does not publish")
+    assert provider.jwks_requests == 2  # the rotation re-fetch still happens once, then the refusal
+
+
+def test_a_kid_less_key_is_not_used_when_another_key_carries_the_kid(provider, linked):
+    signer = rsa_key("rsa-1")
+    provider.keys = [rsa_key(None), signer]
+    _, response = answer(provider, lambda auth: signer.sign(provider.claims(auth)))
+    assert response.status_code == 302  # picked by kid, not the kid-less key listed first
+
+
+def test_a_cached_kid_less_key_that_fails_is_refetched_once_for_a_rotation(provider, linked):
+    provider.keys = [rsa_key(None)]
+    _, response = answer(provider, lambda auth: provider.sign(provider.claims(auth), headers={"kid": "old"}))
+    assert response.status_code == 302 and provider.jwks_requests == 1
+    provider.keys = [rsa_key("rsa-2")]  # the provider now publishes a key with a kid, and signs with it
+    browser, response = answer(provider, lambda auth: provider.sign(provider.claims(auth)))
+    assert response.status_code == 302 and provider.jwks_requests == 2
+    # A token from a stranger naming an unknown kid: the cached kid-less key fails, one re-fetch, then refused.
+    provider.keys = [rsa_key(None)]
+    answer(provider, lambda auth: provider.sign(provider.claims(auth), headers={"kid": "x"}))  # caches it
+    requests = provider.jwks_requests
+    stranger = rsa_key("stranger")
+    browser, response = answer(provider, lambda auth: stranger.sign(provider.claims(auth), headers={"kid": "x"}))
+    assert_refused(browser, response, "does not verify with the provider's key (the provider's RS256 key without")
+    assert provider.jwks_requests == requests + 1
+
+
+@pytest.mark.parametrize("kind", ["none", "hmac"])
+def test_a_kid_less_key_set_still_refuses_unsigned_and_hmac_tokens(provider, linked, kind):
+    provider.keys = [rsa_key(None)]
+    jwk = json.dumps(provider.keys[0].public_jwk()).encode()
+    make = {
+        "none": lambda auth: unsigned_token(provider.claims(auth), {"kid": "k"}),
+        "hmac": lambda auth: hmac_token(provider.claims(auth), jwk, {"kid": "k"}),
+    }[kind]
+    browser, response = answer(provider, make)
+    assert_refused(browser, response, 'alg "none"' if kind == "none" else "shared-secret (HMAC)")
