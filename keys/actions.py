@@ -27,6 +27,7 @@ from audit.recorder import diff
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from orgsecurity.actions import ActionRefused
+from orgsecurity.client_ip import canonical_network
 from orgsecurity.models import Membership, Organization, Project, Team, User
 from orgsecurity.roles import Role
 
@@ -107,7 +108,8 @@ def _lock_key(key: APIKey) -> APIKey:
 def normalize_cidrs(values: Iterable[str]) -> list[str]:
     """Parse CIDRs (RFC 4632; IPv6 too) and bare addresses into canonical network strings, without duplicates.
 
-    IPv4-mapped IPv6 blocks are stored as IPv4 (as clients are matched). Raises ActionRefused naming the first bad
+    IPv4-mapped and NAT64 well-known-prefix IPv6 blocks are stored as IPv4, as clients are matched
+    (``orgsecurity.client_ip.canonical_network``). Raises ActionRefused naming the first bad
     entry, including an address with host bits set (``10.1.2.3/8``), which is almost always a typo for
     ``10.0.0.0/8``, an IPv6 zone (``%eth0``), and more than MAX_CIDRS distinct networks (refused as soon as the
     list passes the limit, without reading the rest).
@@ -131,18 +133,10 @@ def normalize_cidrs(values: Iterable[str]) -> list[str]:
                     f"{text!r} is not an IP address or CIDR range (e.g. 203.0.113.0/24).", code="bad_cidr"
                 ) from None
             raise ActionRefused(f"{text} has host bits set; did you mean {loose}?", code="bad_cidr") from None
-        networks[str(_unmapped(network))] = None
+        networks[str(canonical_network(network))] = None
         if len(networks) > MAX_CIDRS:  # stop here: the rest of an oversized list is never parsed
             raise ActionRefused(f"A key may list at most {MAX_CIDRS} networks.", code="bad_cidr")
     return list(networks)
-
-
-def _unmapped(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """An IPv4-mapped IPv6 block (``::ffff:192.0.2.0/120``) as the IPv4 block it is (``192.0.2.0/24``): the client IP
-    resolver gives such clients as IPv4, so a block kept as IPv6 would never match anyone."""
-    if network.version == 6 and network.prefixlen >= 96 and network.network_address.ipv4_mapped is not None:
-        return ipaddress.IPv4Network((network.network_address.ipv4_mapped, network.prefixlen - 96))
-    return network
 
 
 def _check_expiry(policy: KeyPolicy, expires_at: datetime | None, now: datetime) -> None:
