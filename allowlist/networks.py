@@ -19,6 +19,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from orgsecurity.client_ip import canonical_address, canonical_network
+from orgsecurity.text import plain_text_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -73,7 +74,8 @@ def parse_entry(text: str, *, label: str = "", line: int = 0) -> ParsedEntry:
     """Parse one address or CIDR block (``text``) into its canonical ParsedEntry.
 
     Raises EntryError with a sentence for the admin when ``text`` is not an IPv4/IPv6 address or CIDR block,
-    has a prefix length out of range, carries an IPv6 zone (``%eth0``), or ``label`` is too long.
+    has a prefix length out of range, carries an IPv6 zone (``%eth0``), or ``label`` is too long or not plain text
+    (``orgsecurity.text.plain_text_problem``: control characters, line breaks, bidirectional overrides).
     """
     raw = (text or "").strip()
     label = (label or "").strip()
@@ -91,6 +93,9 @@ def parse_entry(text: str, *, label: str = "", line: int = 0) -> ParsedEntry:
         raise EntryError(f"“{shown}” has an IPv6 zone (%…); zones are local to one host, so leave it out.")
     if len(label) > MAX_LABEL_LENGTH:
         raise EntryError(f"The label of {shown} is longer than {MAX_LABEL_LENGTH} characters.")
+    label_problem = plain_text_problem(label)
+    if label_problem:
+        raise EntryError(f"The label of {shown} cannot be saved. {label_problem}")
     address_part, slash, prefix_part = raw.partition("/")
     try:
         address = ipaddress.ip_address(address_part)

@@ -26,7 +26,7 @@ import audit
 from audit.recorder import diff
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
-from orgsecurity.actions import ActionRefused
+from orgsecurity.actions import ActionRefused, require_plain_text
 from orgsecurity.client_ip import canonical_network
 from orgsecurity.models import Membership, Organization, Project, Team, User
 from orgsecurity.roles import Role
@@ -198,6 +198,7 @@ def create_api_key(
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise ActionRefused("Give the key a name of 1 to 100 characters.", code="bad_name")
+    require_plain_text(name, what="The key name", code="bad_name")
     if permission not in APIKey.Permission.values:
         raise ActionRefused("Choose read or read-write permission.", code="bad_permission")
     now = timezone.now()
@@ -363,6 +364,7 @@ def revoke_api_key(key: APIKey, *, actor: User, reason: str) -> APIKey:
     reason = (reason or "").strip()
     if not reason:
         raise ActionRefused("Say why the key is revoked; the reason is kept with it.", code="reason_required")
+    require_plain_text(reason, what="The reason")
     with transaction.atomic():
         key = _lock_key(key)
         membership = _membership(key.organization, actor)
@@ -582,6 +584,8 @@ def create_workload(organization: Organization, *, actor: User, name: str, descr
 
 def _save_named(instance: ServiceAccount | Workload, noun: str) -> None:
     """Validate the name, then insert; a duplicate name (also one inserted concurrently) is a clear refusal."""
+    require_plain_text(instance.name, what=f"The {noun} name", code="bad_name")
+    require_plain_text(instance.description, what=f"The {noun} description")
     taken = ActionRefused(f"A {noun} named {instance.name!r} already exists.", code="name_taken", status=409)
     try:
         instance.full_clean(validate_constraints=False)
