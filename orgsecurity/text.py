@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -87,3 +88,15 @@ def spreadsheet_cell(value: Any) -> str:
     (``FORMULA_TRIGGERS``) prefixed with an apostrophe, as OWASP's CSV Injection guidance recommends."""
     text = neutralize_for_export("" if value is None else str(value))
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def without_unsafe_characters(value: str) -> str:
+    """``value`` made plain text for a name nobody can retype (e.g. the display name an IdP asserts): line breaks,
+    tabs and other control characters become a space, bidirectional formatting characters and unpaired surrogates
+    are dropped, runs of spaces become one and the result is stripped."""
+    if value.isprintable():
+        return value.strip()
+    spaced = "".join(
+        " " if unicodedata.category(c) in {"Cc", "Zl", "Zp"} else "" if is_unsafe_character(c) else c for c in value
+    )
+    return re.sub("  +", " ", spaced).strip()
