@@ -26,7 +26,7 @@ from allowlist.matching import EntryRef, compile_allowlist, parse_block
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
 from allowlist.networks import EntryError, LineError, Network, ParsedEntry, parse_entry, parse_paste
 from audit.recorder import Actor
-from orgsecurity.actions import ActionRefused
+from orgsecurity.actions import ActionRefused, require_plain_text
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 
@@ -311,6 +311,7 @@ def disable_for_support(organization: Organization, *, staff: User, reason: str)
     reason = (reason or "").strip()[:500]
     if not reason:
         raise ActionRefused("Say why (e.g. the support ticket) before turning the allowlist off.", code="no_reason")
+    require_plain_text(reason, what="The reason")
     with transaction.atomic():
         allowlist = lock_allowlist(organization)
         if not allowlist.enabled:

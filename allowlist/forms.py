@@ -6,6 +6,7 @@ from django import forms
 
 from allowlist.models import Scope
 from allowlist.networks import MAX_LABEL_LENGTH
+from orgsecurity.text import validate_plain_text
 
 
 class SettingsForm(forms.Form):
@@ -24,7 +25,12 @@ class EntryForm(forms.Form):
         max_length=200,
         help_text="An IPv4 or IPv6 address or block, e.g. 203.0.113.0/24 or 2001:db8:1200::/40.",
     )
-    label = forms.CharField(max_length=MAX_LABEL_LENGTH, required=False, help_text="e.g. Berlin office VPN")
+    label = forms.CharField(
+        max_length=MAX_LABEL_LENGTH,
+        validators=[validate_plain_text],
+        required=False,
+        help_text="e.g. Berlin office VPN",
+    )
 
 
 class BulkForm(forms.Form):
@@ -34,7 +40,12 @@ class BulkForm(forms.Form):
         help_text="One address or CIDR block per line. Text after # becomes that entry's label; blank lines are "
         "ignored. If any line is wrong, nothing is added.",
     )
-    label = forms.CharField(label="Label for lines without one", max_length=MAX_LABEL_LENGTH, required=False)
+    label = forms.CharField(
+        label="Label for lines without one",
+        validators=[validate_plain_text],
+        max_length=MAX_LABEL_LENGTH,
+        required=False,
+    )
 
 
 class CheckForm(forms.Form):
@@ -42,4 +53,8 @@ class CheckForm(forms.Form):
 
 
 class SupportDisableForm(forms.Form):
-    reason = forms.CharField(max_length=500, help_text="The support ticket or why, recorded in the audit log.")
+    reason = forms.CharField(
+        max_length=500,
+        validators=[validate_plain_text],
+        help_text="The support ticket or why, recorded in the audit log.",
+    )

@@ -4,7 +4,8 @@ An allowlist is compiled once per (organization, version) into, for IPv4 and IPv
 merged, disjoint integer ranges its CIDR blocks cover. A check is one ``bisect`` over those starts, so 10,000
 entries cost about what one does. CIDR blocks (RFC 4632) are either nested or disjoint, so explaining which
 entries contain an address is a walk over its at most 33 (IPv4) or 129 (IPv6) enclosing blocks, each a dict
-lookup. IPv4-mapped IPv6 clients (``::ffff:a.b.c.d``) are matched as IPv4.
+lookup. Client addresses and blocks are matched in the canonical form of ``orgsecurity.client_ip``: IPv4-mapped
+(``::ffff:a.b.c.d``) and NAT64 well-known-prefix (``64:ff9b::a.b.c.d``) IPv6 as IPv4.
 
 Pure Python (``socket.inet_pton``, ``bisect``), so the benchmark measures exactly what requests run.
 """
@@ -17,10 +18,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from allowlist.networks import Address
+from orgsecurity.client_ip import EMBEDDED_IPV4_PREFIXES
 
 _V4_WIDTH = 32
 _V6_WIDTH = 128
-_MAPPED_PREFIX = 0xFFFF  # ::ffff:0:0/96, RFC 4291 §2.5.5.2
+# The top 96 bits of ::ffff:0:0/96 (RFC 4291 §2.5.5.2) and 64:ff9b::/96 (RFC 6052 §2.1): the last 32 are an IPv4 client.
+_EMBEDDED_IPV4 = frozenset(int(prefix.network_address) >> 32 for prefix in EMBEDDED_IPV4_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,9 @@ class EntryRef:
 
 
 def client_key(ip: str | None) -> tuple[int, int] | None:
-    """``(version, integer value)`` of a client IP string, IPv4-mapped IPv6 given as IPv4 and an IPv6 zone
-    (``%eth0``) dropped; None for anything that is not an address. Uses the C parser (``inet_pton``), which is
+    """``(version, integer value)`` of a client IP string in the canonical form of
+    ``orgsecurity.client_ip.canonical_address`` (IPv4-mapped and NAT64 well-known-prefix IPv6 given as IPv4, an IPv6
+    zone ``%eth0`` dropped); None for anything that is not an address. Uses the C parser (``inet_pton``), which is
     strict (no leading zeros, no shorthand IPv4) and several times faster than ``ipaddress``."""
     if not ip:
         return None
@@ -48,14 +52,16 @@ def client_key(ip: str | None) -> tuple[int, int] | None:
         value = int.from_bytes(socket.inet_pton(socket.AF_INET6, ip.split("%", 1)[0]), "big")
     except (OSError, ValueError):
         return None
-    if value >> 32 == _MAPPED_PREFIX:
+    if value >> 32 in _EMBEDDED_IPV4:
         return 4, value & 0xFFFFFFFF
     return 6, value
 
 
 def parse_block(cidr: str) -> tuple[int, int, int]:
     """``(version, first address as int, prefix length)`` of a canonical CIDR block (RFC 4632) such as
-    ``192.0.2.0/24`` or ``2001:db8::/32``. Raises ValueError for anything else, host bits set included."""
+    ``192.0.2.0/24`` or ``2001:db8::/32``; a /96-or-longer IPv4-mapped or NAT64 block stored before those were
+    turned into IPv4 gives the IPv4 block, as clients are matched. Raises ValueError for anything else, host bits
+    set included."""
     address, _, prefix = cidr.partition("/")
     family, version, width = (socket.AF_INET6, 6, _V6_WIDTH) if ":" in address else (socket.AF_INET, 4, _V4_WIDTH)
     try:
@@ -67,6 +73,8 @@ def parse_block(cidr: str) -> tuple[int, int, int]:
     prefixlen = int(prefix)
     if start & ((1 << (width - prefixlen)) - 1):
         raise ValueError(f"{cidr!r} has host bits set")
+    if version == 6 and prefixlen >= _V6_WIDTH - _V4_WIDTH and start >> 32 in _EMBEDDED_IPV4:
+        return 4, start & 0xFFFFFFFF, prefixlen - (_V6_WIDTH - _V4_WIDTH)
     return version, start, prefixlen
 
 

@@ -1,14 +1,16 @@
 """Parsing what admins type into an IP allowlist: addresses and CIDR blocks (RFC 4632, RFC 4291 §2.3), one per line.
 
-Pure Python (``ipaddress`` only), so the benchmark and the tests can use it without a database. Every entry is
+Pure Python (``ipaddress`` and ``orgsecurity.client_ip``'s canonical forms), so the benchmark and the tests can use
+it without a database. Every entry is
 stored in one canonical form, ``ipaddress.ip_network(...).with_prefixlen`` after normalisation:
 
 - a single address becomes a host block (``192.0.2.1`` → ``192.0.2.1/32``, ``2001:db8::1`` → ``2001:db8::1/128``);
 - a block written with host bits set is normalised to the block it belongs to (``192.0.2.7/24`` →
   ``192.0.2.0/24``) and the admin is told;
 - IPv6 is lower-case and compressed (RFC 5952);
-- an IPv4-mapped IPv6 address or block (``::ffff:192.0.2.0/120``) becomes the IPv4 block (``192.0.2.0/24``),
-  because clients arriving as mapped addresses are matched as IPv4.
+- an IPv4-mapped or NAT64 well-known-prefix IPv6 address or block (``::ffff:192.0.2.0/120``,
+  ``64:ff9b::c000:200/120``) becomes the IPv4 block (``192.0.2.0/24``), because such clients are matched as IPv4
+  (``orgsecurity.client_ip.canonical_network``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from orgsecurity.client_ip import canonical_address, canonical_network
+from orgsecurity.text import plain_text_problem
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_LABEL_LENGTH = 100
 # Longest sensible entry text: a full IPv6 address with a /128 and spaces around it.
 MAX_ENTRY_LENGTH = 64
-_MAPPED_V4 = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 class EntryError(ValueError):
@@ -70,7 +74,8 @@ def parse_entry(text: str, *, label: str = "", line: int = 0) -> ParsedEntry:
     """Parse one address or CIDR block (``text``) into its canonical ParsedEntry.
 
     Raises EntryError with a sentence for the admin when ``text`` is not an IPv4/IPv6 address or CIDR block,
-    has a prefix length out of range, carries an IPv6 zone (``%eth0``), or ``label`` is too long.
+    has a prefix length out of range, carries an IPv6 zone (``%eth0``), or ``label`` is too long or not plain text
+    (``orgsecurity.text.plain_text_problem``: control characters, line breaks, bidirectional overrides).
     """
     raw = (text or "").strip()
     label = (label or "").strip()
@@ -88,6 +93,9 @@ def parse_entry(text: str, *, label: str = "", line: int = 0) -> ParsedEntry:
         raise EntryError(f"“{shown}” has an IPv6 zone (%…); zones are local to one host, so leave it out.")
     if len(label) > MAX_LABEL_LENGTH:
         raise EntryError(f"The label of {shown} is longer than {MAX_LABEL_LENGTH} characters.")
+    label_problem = plain_text_problem(label)
+    if label_problem:
+        raise EntryError(f"The label of {shown} cannot be saved. {label_problem}")
     address_part, slash, prefix_part = raw.partition("/")
     try:
         address = ipaddress.ip_address(address_part)
@@ -115,11 +123,13 @@ def parse_entry(text: str, *, label: str = "", line: int = 0) -> ParsedEntry:
 
 
 def _unmap(network: Network, raw: str, notices: list[str]) -> Network:
-    """An IPv4-mapped IPv6 block becomes its IPv4 block, since mapped clients are matched as IPv4."""
-    if network.version != 6 or network.prefixlen < 96 or not network.subnet_of(_MAPPED_V4):
+    """An IPv4-mapped or NAT64 well-known-prefix IPv6 block becomes its IPv4 block, since those clients are matched
+    as IPv4 (``canonical_network``)."""
+    ipv4 = canonical_network(network)
+    if ipv4 is network:
         return network
-    ipv4 = ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
-    notices.append(f"{raw} is an IPv4-mapped IPv6 address; it was stored as {ipv4.with_prefixlen}.")
+    kind = "an IPv4-mapped" if network.network_address.ipv4_mapped is not None else "a NAT64 (64:ff9b::/96)"
+    notices.append(f"{raw} is {kind} IPv6 address; it was stored as {ipv4.with_prefixlen}.")
     return ipv4
 
 
@@ -156,14 +166,7 @@ def parse_paste(text: str, *, default_label: str = "", max_lines: int | None = N
 
 
 def parse_client_address(text: str | None) -> Address | None:
-    """Parse a client IP string as the matcher sees it: IPv4-mapped IPv6 given as IPv4, an IPv6 zone dropped.
-    Returns None for anything that is not an IP address."""
-    if not text:
-        return None
-    try:
-        address = ipaddress.ip_address(text.strip().split("%", 1)[0])
-    except ValueError:
-        return None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    """Parse a client IP string as enforcement sees it (``orgsecurity.client_ip.canonical_address``): IPv4-mapped
+    and NAT64 well-known-prefix IPv6 given as IPv4, an IPv6 zone dropped. Returns None for anything that is not an
+    IP address."""
+    return canonical_address(text) if text else None

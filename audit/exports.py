@@ -4,10 +4,12 @@ Rows are read in keyset batches (``audit.query.iterate_batches``) as plain value
 written out as one chunk of a StreamingHttpResponse, so a million-event export never holds more than one
 batch of rows and one chunk of text.
 
-CSV cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or
-carriage return) are prefixed with an apostrophe, as OWASP's "CSV Injection" guidance recommends; the
-csv module quotes cells that contain commas, quotes, CR or LF, so a label cannot break a row apart.
-In JSON Lines every string is JSON-escaped (ASCII only), so CR, LF, U+2028 and HTML stay inside their line.
+Free text can hold anything an older event, an IdP or a client sent, so exports neutralise it. In CSV, control
+characters (CR, LF, ESC, NUL, ...), line separators and bidirectional overrides (U+202A to U+202E, U+2066 to U+2069)
+are written as their ``\\uXXXX`` escapes, and cells that a spreadsheet would run as a formula (starting with ``=``,
+``+``, ``-``, ``@``, ...) are prefixed with an apostrophe, as OWASP's "CSV Injection" guidance recommends
+(``orgsecurity.text.spreadsheet_cell``). In JSON Lines every string is JSON-escaped (ASCII only, DEL included), so
+the same characters are ``\\uXXXX`` escapes there too and CR, LF, U+2028 and HTML stay inside their line.
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ from django.utils import timezone
 from audit.events import sentence_for
 from audit.models import AuditEvent
 from audit.query import EXPORT_BATCH_SIZE, iterate_batches
-
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+from orgsecurity.text import FORMULA_TRIGGERS, neutralize_for_export, spreadsheet_cell
 
 # The stored fields an export reads, and the columns it writes (the sentence is rendered, times are UTC ISO 8601).
 FIELDS = (
@@ -71,17 +72,18 @@ def neutralize_formula(value: str) -> str:
 
 
 def _text(value: str | None) -> str:
-    return neutralize_formula(value) if value else ""
+    return spreadsheet_cell(value) if value else ""
 
 
 def _json(value: Any) -> str:
-    # A JSON object or array starts with { or [, which no spreadsheet evaluates.
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    # A JSON object or array starts with { or [, which no spreadsheet evaluates; json.dumps escapes C0 controls but
+    # leaves bidi overrides, separators, DEL and C1 controls as they are.
+    return neutralize_for_export(json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
 def csv_row(record: dict[str, Any]) -> list[Any]:
-    """The CSV cells of one export record, in COLUMNS order. Free text is neutralised; the time, position,
-    hashes and IP address are machine-made and cannot start a formula."""
+    """The CSV cells of one export record, in COLUMNS order. Free text is neutralised (control and bidi characters
+    escaped, formulas defused); the time, position, hashes and IP address are machine-made."""
     return [
         record["occurred_at"],
         record["seq"],
@@ -122,7 +124,13 @@ def csv_chunks(batches: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
 def jsonl_chunks(batches: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
     """One chunk per batch of events, one JSON object per line per event (JSON Lines)."""
     for batch in batches:
-        yield "".join(json.dumps(export_record(row), sort_keys=True, ensure_ascii=True) + "\n" for row in batch)
+        yield "".join(_json_line(export_record(row)) for row in batch)
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    # ensure_ascii escapes every non-ASCII character and C0 control; DEL (U+007F) is ASCII and only ever appears
+    # inside a string, where its \u007f escape means the same.
+    return json.dumps(record, sort_keys=True, ensure_ascii=True).replace("\x7f", "\\u007f") + "\n"
 
 
 FORMATS = {

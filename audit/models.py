@@ -4,6 +4,16 @@ Each event's ``hash`` is SHA-256 over its canonical content, which includes ``pr
 the event before it in the same chain) and ``seq`` (its position). Editing, deleting, inserting or
 reordering rows therefore breaks the chain at a findable place (see ``audit.chain.verify_chain``).
 
+The hash input is one canonical form of every value, so an event read back from PostgreSQL or SQLite hashes exactly
+as it did when it was written (``canonical_content``): integers as JSON numbers; text as the exact code points stored
+(neither database normalises Unicode, so none is applied: NFC-normalising here would change the hash of every stored
+event with decomposed text); ``occurred_at`` in UTC, ISO 8601 with microseconds; ``changes``/``details`` as JSON
+with sorted keys and compact separators (jsonb reorders keys, SQLite keeps them), their values already reduced to
+what both databases store unchanged by ``audit.recorder.redact`` (strings, integers, booleans, null; floats,
+decimals and datetimes as their text); the IP address as ``hashed_ip_text`` gives it, whatever text form the
+database returns. Every one of these equals what version 1 hashed for every value that was hashed then, so no
+stored event needs rewriting.
+
 Retention (later): a pruned prefix is replaced by the chain's anchor — ``anchor_seq``/``anchor_hash``
 on AuditChain, the position and hash of the last pruned event — so verification of what remains
 starts from the anchor instead of the genesis hash.
@@ -12,6 +22,7 @@ starts from the anchor instead of the genesis hash.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from datetime import UTC
 from typing import Any
@@ -24,6 +35,44 @@ from orgsecurity.models import Organization
 
 GENESIS_HASH = "0" * 64
 PLATFORM_SCOPE = "platform"
+
+
+def hashed_ip_text(value: str | None) -> str | None:
+    """The text of an IP address as the chain hashes it, whatever form a database gave back; None for no address.
+
+    IPv4 is dotted decimal; IPv6 is RFC 5952 §4 text (lower-case hexadecimal, the longest run of two or more zero
+    groups as ``::``, the first on a tie) and never §5's mixed notation, so ``::1.2.3.4`` (how PostgreSQL writes it)
+    and ``::102:304`` (how Python wrote it when the event was hashed) are one text, as are ``::ffff:1.2.3.4`` and
+    ``::ffff:102:304``. That is the text ``str(ipaddress.ip_address(...))`` gave on the Python every chain was
+    written with, so every event hashed before keeps its hash; it is computed here rather than taken from ``str``,
+    whose IPv4-mapped form changed in Python 3.13. Text that is not an address is returned unchanged.
+    """
+    if value is None or value == "":
+        return None  # GenericIPAddressField stores "" as NULL
+    try:
+        address = ipaddress.ip_address(str(value).split("%", 1)[0])
+    except ValueError:
+        return value
+    if address.version == 4:
+        return str(address)
+    number = int(address)
+    groups = [(number >> (112 - 16 * index)) & 0xFFFF for index in range(8)]
+    best_start, best_length, start = -1, 1, None
+    for index, group in enumerate([*groups, 1]):  # the sentinel closes a trailing run of zeros
+        if group == 0:
+            start = index if start is None else start
+        elif start is not None:
+            if index - start > best_length:
+                best_start, best_length = start, index - start
+            start = None
+    parts = [f"{group:x}" for group in groups]
+    if best_start >= 0:
+        parts[best_start : best_start + best_length] = [""]
+        if best_start == 0:
+            parts.insert(0, "")
+        if best_start + best_length == len(groups):
+            parts.append("")
+    return ":".join(parts)
 
 
 class AppendOnlyError(RuntimeError):
@@ -150,7 +199,9 @@ class AuditEvent(models.Model):
 
     # --- hash chain ---------------------------------------------------------------------------------
     def canonical_content(self) -> bytes:
-        """The bytes the hash covers: sorted-key compact JSON of every recorded field, prev_hash included."""
+        """The bytes the hash covers: sorted-key compact UTF-8 JSON of every recorded field, prev_hash included, each
+        value in the canonical form described in this module's docstring (the same bytes for the event as written
+        and as read back from PostgreSQL or SQLite)."""
         content = {
             "v": 1,
             "organization": self.organization_id,
@@ -162,7 +213,7 @@ class AuditEvent(models.Model):
             "target": [self.target_type, self.target_id, self.target_label],
             "changes": self.changes,
             "details": self.details,
-            "ip": self.ip,
+            "ip": hashed_ip_text(self.ip),
             "user_agent": self.user_agent,
             "request_id": self.request_id,
             "prev_hash": self.prev_hash,

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit import context, events
 from audit.models import ActorType, AuditChain, AuditEvent
+from orgsecurity.client_ip import canonical_ip_text
 from orgsecurity.models import Organization
 
 REDACTED = "[redacted]"
@@ -26,6 +27,9 @@ _SECRET_NAME = re.compile(
     r"pass(word|wd|phrase)?|secret|private[_-]?key|api[_-]?key|token|recovery[_-]?code|credential|signature",
     re.IGNORECASE,
 )
+# A surrogate code point in a Python string is always unpaired (a pair is one code point): UTF-8 cannot encode it,
+# so neither database can store it and the hash input could not be encoded.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class AuditOutsideTransaction(RuntimeError):
@@ -91,12 +95,14 @@ def as_target(target: Any) -> Target | None:
 def redact(value: Any) -> Any:
     """Return a JSON-safe copy of ``value`` with every secret-named key's value replaced by [redacted].
 
-    Values become what JSON and PostgreSQL jsonb store unchanged: floats and other objects become
-    strings and NUL characters are dropped, so the stored event hashes the same as the written one.
+    Values become what JSON, PostgreSQL jsonb and SQLite store unchanged, so the stored event hashes the same as
+    the written one (``AuditEvent.canonical_content``): None, booleans and integers stay; floats, decimals,
+    datetimes and other objects become their text (``str``); keys become text; NUL characters, which jsonb
+    refuses, are dropped and unpaired surrogates, which UTF-8 cannot encode, become U+FFFD, in keys and values.
     """
     if isinstance(value, dict):
         return {
-            str(key): (REDACTED if _SECRET_NAME.search(str(key)) and item not in (None, "") else redact(item))
+            storable_text(key): (REDACTED if _SECRET_NAME.search(str(key)) and item not in (None, "") else redact(item))
             for key, item in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
@@ -104,11 +110,17 @@ def redact(value: Any) -> Any:
         return [redact(item) for item in items]
     if value is None or isinstance(value, bool | int):
         return value
-    return str(value).replace("\x00", "")
+    return storable_text(value)
+
+
+def storable_text(value: Any) -> str:
+    """``str(value)`` as both databases store it unchanged: NUL characters dropped (PostgreSQL refuses them) and
+    unpaired surrogates replaced by U+FFFD (not encodable in UTF-8)."""
+    return _LONE_SURROGATE.sub("\ufffd", str(value).replace("\x00", ""))
 
 
 def _clip(text: str | None, limit: int) -> str:
-    return (text or "").replace("\x00", "")[:limit]
+    return storable_text(text or "")[:limit]
 
 
 def _lock_chain(organization: Organization | None) -> AuditChain:
@@ -161,7 +173,7 @@ def record(
         target_label=_clip(what.label if what else "", 255),
         changes=json.loads(json.dumps(redact(changes or {}))),
         details=json.loads(json.dumps(redact(details or {}))),
-        ip=meta.ip,
+        ip=canonical_ip_text(meta.ip),  # one form of a client address everywhere (orgsecurity.client_ip)
         user_agent=_clip(meta.user_agent, 512),
         request_id=_clip(meta.request_id, 64),
         prev_hash=chain.last_hash,

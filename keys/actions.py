@@ -26,7 +26,8 @@ import audit
 from audit.recorder import diff
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
-from orgsecurity.actions import ActionRefused
+from orgsecurity.actions import ActionRefused, require_plain_text
+from orgsecurity.client_ip import canonical_network
 from orgsecurity.models import Membership, Organization, Project, Team, User
 from orgsecurity.roles import Role
 
@@ -107,7 +108,8 @@ def _lock_key(key: APIKey) -> APIKey:
 def normalize_cidrs(values: Iterable[str]) -> list[str]:
     """Parse CIDRs (RFC 4632; IPv6 too) and bare addresses into canonical network strings, without duplicates.
 
-    IPv4-mapped IPv6 blocks are stored as IPv4 (as clients are matched). Raises ActionRefused naming the first bad
+    IPv4-mapped and NAT64 well-known-prefix IPv6 blocks are stored as IPv4, as clients are matched
+    (``orgsecurity.client_ip.canonical_network``). Raises ActionRefused naming the first bad
     entry, including an address with host bits set (``10.1.2.3/8``), which is almost always a typo for
     ``10.0.0.0/8``, an IPv6 zone (``%eth0``), and more than MAX_CIDRS distinct networks (refused as soon as the
     list passes the limit, without reading the rest).
@@ -131,18 +133,10 @@ def normalize_cidrs(values: Iterable[str]) -> list[str]:
                     f"{text!r} is not an IP address or CIDR range (e.g. 203.0.113.0/24).", code="bad_cidr"
                 ) from None
             raise ActionRefused(f"{text} has host bits set; did you mean {loose}?", code="bad_cidr") from None
-        networks[str(_unmapped(network))] = None
+        networks[str(canonical_network(network))] = None
         if len(networks) > MAX_CIDRS:  # stop here: the rest of an oversized list is never parsed
             raise ActionRefused(f"A key may list at most {MAX_CIDRS} networks.", code="bad_cidr")
     return list(networks)
-
-
-def _unmapped(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """An IPv4-mapped IPv6 block (``::ffff:192.0.2.0/120``) as the IPv4 block it is (``192.0.2.0/24``): the client IP
-    resolver gives such clients as IPv4, so a block kept as IPv6 would never match anyone."""
-    if network.version == 6 and network.prefixlen >= 96 and network.network_address.ipv4_mapped is not None:
-        return ipaddress.IPv4Network((network.network_address.ipv4_mapped, network.prefixlen - 96))
-    return network
 
 
 def _check_expiry(policy: KeyPolicy, expires_at: datetime | None, now: datetime) -> None:
@@ -204,6 +198,7 @@ def create_api_key(
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise ActionRefused("Give the key a name of 1 to 100 characters.", code="bad_name")
+    require_plain_text(name, what="The key name", code="bad_name")
     if permission not in APIKey.Permission.values:
         raise ActionRefused("Choose read or read-write permission.", code="bad_permission")
     now = timezone.now()
@@ -369,6 +364,7 @@ def revoke_api_key(key: APIKey, *, actor: User, reason: str) -> APIKey:
     reason = (reason or "").strip()
     if not reason:
         raise ActionRefused("Say why the key is revoked; the reason is kept with it.", code="reason_required")
+    require_plain_text(reason, what="The reason")
     with transaction.atomic():
         key = _lock_key(key)
         membership = _membership(key.organization, actor)
@@ -588,6 +584,8 @@ def create_workload(organization: Organization, *, actor: User, name: str, descr
 
 def _save_named(instance: ServiceAccount | Workload, noun: str) -> None:
     """Validate the name, then insert; a duplicate name (also one inserted concurrently) is a clear refusal."""
+    require_plain_text(instance.name, what=f"The {noun} name", code="bad_name")
+    require_plain_text(instance.description, what=f"The {noun} description")
     taken = ActionRefused(f"A {noun} named {instance.name!r} already exists.", code="name_taken", status=409)
     try:
         instance.full_clean(validate_constraints=False)

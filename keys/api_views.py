@@ -30,7 +30,7 @@ from keys import tokens
 from keys.authentication import authenticate
 from keys.models import APIKey
 from orgsecurity.actions import ActionRefused, rename_project
-from orgsecurity.client_ip import client_ip
+from orgsecurity.client_ip import canonical_address, canonical_network, client_ip
 from orgsecurity.models import Project, Team
 from orgsecurity.pipeline import Refusal, json_error
 from orgsecurity.roles import Role
@@ -111,12 +111,13 @@ def run_api_pipeline(request: HttpRequest, key: APIKey) -> Refusal | None:
 
 @lru_cache(maxsize=1024)
 def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
+    # canonical_network: a NAT64 block stored before such blocks were saved as IPv4 still matches its clients.
+    return tuple(canonical_network(ipaddress.ip_network(cidr)) for cidr in cidrs)
 
 
 @lru_cache(maxsize=4096)
-def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(ip)
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    return canonical_address(ip)
 
 
 def check_network(request: HttpRequest, key: APIKey) -> Refusal | None:

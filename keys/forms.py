@@ -12,6 +12,7 @@ from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from orgsecurity.accessors import OrgContext
 from orgsecurity.models import Project, Team
 from orgsecurity.roles import Role
+from orgsecurity.text import validate_plain_text
 
 PERSONAL = "me"
 
@@ -20,7 +21,9 @@ class CreateKeyForm(forms.Form):
     """Issue a key. Owners and admins choose between a personal key and a service account's key; members get
     read-only personal keys and see only their own teams and those teams' projects."""
 
-    name = forms.CharField(max_length=100, help_text="What uses it, e.g. 'nightly export'.")
+    name = forms.CharField(
+        max_length=100, validators=[validate_plain_text], help_text="What uses it, e.g. 'nightly export'."
+    )
     owner = forms.ChoiceField(label="Owner")
     permission = forms.ChoiceField(choices=APIKey.Permission.choices, initial=APIKey.Permission.READ)
     teams = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
@@ -112,7 +115,9 @@ class RotateForm(forms.Form):
 class RevokeForm(forms.Form):
     """Why the key is revoked (required; kept with the key and in the audit log)."""
 
-    reason = forms.CharField(max_length=200, help_text="Kept with the key and in the audit log.")
+    reason = forms.CharField(
+        max_length=200, validators=[validate_plain_text], help_text="Kept with the key and in the audit log."
+    )
 
 
 class PolicyForm(forms.Form):
@@ -134,8 +139,12 @@ class PolicyForm(forms.Form):
 class NamedForm(forms.Form):
     """A slug-like name and a description: for service accounts and workloads."""
 
-    name = forms.CharField(max_length=50, help_text="Lower-case letters, digits and hyphens, e.g. 'batch-export'.")
-    description = forms.CharField(max_length=200, required=False)
+    name = forms.CharField(
+        max_length=50,
+        validators=[validate_plain_text],
+        help_text="Lower-case letters, digits and hyphens, e.g. 'batch-export'.",
+    )
+    description = forms.CharField(max_length=200, validators=[validate_plain_text], required=False)
 
 
 def may_hold_keys(role: str) -> bool:

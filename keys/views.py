@@ -29,6 +29,7 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Project, Team
 from orgsecurity.roles import Capability, Role
+from orgsecurity.text import spreadsheet_cell
 from sessions_policy.decorators import require_recent_auth
 
 # --- access ----------------------------------------------------------------------------------------------
@@ -321,7 +322,10 @@ def _create_named(request: HttpRequest, *, org_slug: str, org: OrgContext, kind:
     form = NamedForm(request.POST, prefix=kind)
     noun = "service account" if kind == "account" else "workload"
     if not form.is_valid():
-        messages.error(request, f"Give the {noun} a name of lower-case letters, digits and hyphens.")
+        if "description" in form.errors:
+            messages.error(request, f"The {noun} description cannot be saved. {form.errors['description'][0]}")
+        else:
+            messages.error(request, f"Give the {noun} a name of lower-case letters, digits and hyphens.")
         return redirect("keys:index", org_slug=org_slug)
     create_action = actions.create_service_account if kind == "account" else actions.create_workload
     try:
@@ -346,12 +350,6 @@ def stale(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "keys/stale.html", context)
 
 
-def _csv_cell(value: Any) -> str:
-    # A cell starting with = + - @ (or tab/CR) is a formula to spreadsheet apps: neutralise it (OWASP CSV injection).
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -359,7 +357,8 @@ class _Echo:
 
 @require_safe
 def stale_csv(request: HttpRequest, org_slug: str) -> StreamingHttpResponse:
-    """The stale-credentials report as CSV (RFC 4180), formula-looking cells defused."""
+    """The stale-credentials report as CSV (RFC 4180): control and bidi characters escaped, formula-looking cells
+    defused (``orgsecurity.text.spreadsheet_cell``)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     report = stale_report(org.organization)
     writer = csv.writer(_Echo())
@@ -372,7 +371,7 @@ def stale_csv(request: HttpRequest, org_slug: str) -> StreamingHttpResponse:
             key = row.key
             values = [key.prefix, key.name, key.owner_display, key.permission, key.created_at, key.last_used_at]
             values += [key.last_used_ip, key.expires_at, " ".join(row.reasons), " ".join(row.notes)]
-            yield writer.writerow([_csv_cell(value) for value in values])
+            yield writer.writerow([spreadsheet_cell(value) for value in values])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     filename = f"{org.organization.slug}-stale-api-keys-{report.generated_at:%Y%m%d}.csv"

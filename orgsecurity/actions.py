@@ -8,7 +8,6 @@ Refusals raise ActionRefused with a message meant for the person who tried.
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ import audit
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
 from orgsecurity.roles import Role, roles_assignable_by
-from orgsecurity.text import end_sentence
+from orgsecurity.text import end_sentence, plain_text_problem
 
 
 class ActionRefused(Exception):
@@ -34,6 +33,16 @@ class ActionRefused(Exception):
         self.message = message
         self.code = code
         self.status = status
+
+
+def require_plain_text(value: str | None, *, what: str, code: str = "unsafe_text") -> None:
+    """Refuse (ActionRefused, 400, ``code``) a name, label or reason with a control character, a line break or a
+    bidirectional formatting character (``orgsecurity.text.plain_text_problem``); ``what`` names the field for the
+    person, e.g. "The key name". Form fields check the same with ``orgsecurity.text.validate_plain_text``; actions
+    check again for callers that are not forms (the API, commands)."""
+    problem = plain_text_problem(value)
+    if problem:
+        raise ActionRefused(f"{what} cannot be saved. {problem}", code=code)
 
 
 def _lock_org(organization: Organization) -> Organization:
@@ -83,6 +92,7 @@ def _actor_membership(organization: Organization, actor: User) -> Membership:
 
 def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Organization:
     """Create an organization with ``owner`` as its first owner; raises ActionRefused if the slug is taken."""
+    require_plain_text(name, what="The organization name")
     with transaction.atomic():
         if Organization.objects.filter(slug=slug).exists():
             raise ActionRefused(f"The organization slug {slug!r} is already taken.", code="slug_taken", status=409)
@@ -380,9 +390,8 @@ def rename_project(project: Project, *, actor: Any, name: str) -> Project:
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
         raise ActionRefused("A project name has 1 to 100 characters.", code="bad_name")
-    # NUL, other control characters and lone UTF-16 surrogates (possible in JSON) are not text a database stores.
-    if any(unicodedata.category(character) in {"Cc", "Cs"} for character in name):
-        raise ActionRefused("A project name is plain text: no control characters.", code="bad_name")
+    # Control characters, bidi overrides and lone UTF-16 surrogates (possible in JSON) are not a name.
+    require_plain_text(name, what="The project name", code="bad_name")
     with transaction.atomic():
         project = (
             Project.objects.select_for_update(of=("self",)).select_related("organization", "team").get(pk=project.pk)
@@ -411,6 +420,8 @@ def update_billing(organization: Organization, *, actor: User, **values: Any) ->
     unknown = set(values) - set(BILLING_FIELDS)
     if unknown:
         raise ActionRefused(f"Unknown billing fields: {', '.join(sorted(unknown))}.", code="bad_field")
+    if isinstance(values.get("tax_id"), str):
+        require_plain_text(values["tax_id"], what="The tax ID")
     with transaction.atomic():
         organization = _lock_org(organization)
         before = {name: getattr(organization, name) for name in BILLING_FIELDS}

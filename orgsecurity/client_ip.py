@@ -10,6 +10,14 @@ settings:
   the client.
 - ``TRUSTED_PROXY_COUNT`` = N (e.g. one cloud load balancer: 1): the N-th entry from the right of
   ``CLIENT_IP_HEADER`` is the client; a shorter header falls back to ``REMOTE_ADDR``.
+
+One canonical form of a client address everywhere (allowlist enforcement and its "check an IP" tool, API key
+networks, lockouts, sessions, the audit log): ``canonical_address``. An IPv6 address that only carries an IPv4
+client is that IPv4 client: IPv4-mapped (``::ffff:0:0/96``, RFC 4291 §2.5.5.2) and the NAT64 well-known prefix
+(``64:ff9b::/96``, RFC 6052 §2.1), so ``64:ff9b::c000:280`` and ``::ffff:192.0.2.128`` are both ``192.0.2.128``; an
+IPv6 zone (``fe80::1%eth0``) is dropped. Every other IPv6 address stays IPv6 (the deprecated IPv4-compatible
+``::a.b.c.d`` and network-specific NAT64 prefixes included: nothing says they carry an IPv4 client). CIDR blocks
+admins type get the same treatment from ``canonical_network``, so a block can match the clients it names.
 """
 
 from __future__ import annotations
@@ -18,9 +26,44 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
-from python_ipware.modern.parsers import forwarded_for, parse_ip, split_unquoted
+from python_ipware.modern.parsers import forwarded_for, parse_ip, split_unquoted, unwrap_ipv4, unwrap_ipv4_network
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# The /96 prefixes whose last 32 bits are an IPv4 client (the ones python-ipware's unwrap_ipv4 unwraps), for code that
+# matches integers rather than ipaddress objects (allowlist.matching).
+EMBEDDED_IPV4_PREFIXES = (ipaddress.IPv6Network("::ffff:0:0/96"), ipaddress.IPv6Network("64:ff9b::/96"))
+
+
+def canonical_address(value: str | IPAddress | None) -> IPAddress | None:
+    """The one canonical form of a client address: IPv4-mapped (RFC 4291 §2.5.5.2) and NAT64 well-known-prefix
+    (RFC 6052 §2.1) IPv6 addresses given as the IPv4 address they carry, an IPv6 zone dropped. Accepts text
+    (surrounding whitespace ignored) or an ``ipaddress`` object; returns None for anything that is not an IP address.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = ipaddress.ip_address(value.strip().split("%", 1)[0])
+        except ValueError:
+            return None
+    if isinstance(value, ipaddress.IPv6Address) and value.scope_id is not None:
+        value = ipaddress.IPv6Address(int(value))
+    return unwrap_ipv4(value)
+
+
+def canonical_ip_text(value: str | IPAddress | None) -> str | None:
+    """``canonical_address`` as the text that is stored and shown (``192.0.2.128``, ``2001:db8::1``), or None."""
+    address = canonical_address(value)
+    return str(address) if address is not None else None
+
+
+def canonical_network(network: IPNetwork) -> IPNetwork:
+    """A CIDR block (RFC 4632) as clients are matched: a /96-or-longer block inside ``::ffff:0:0/96`` or
+    ``64:ff9b::/96`` becomes the IPv4 block it carries (``64:ff9b::c000:200/120`` → ``192.0.2.0/24``), since those
+    clients arrive as IPv4 (``canonical_address``); any other block is returned as is."""
+    return unwrap_ipv4_network(network)
 
 
 def _meta_key(header: str) -> str:
@@ -32,13 +75,11 @@ def _is_trusted_proxy(address: IPAddress) -> bool:
 
 
 def _parse(text: str | None) -> IPAddress | None:
-    """One address as every consumer sees it: IPv4-mapped IPv6 as IPv4 (python-ipware) and an IPv6 zone
-    (``fe80::1%eth0``) dropped. A zone names an interface of the machine that saw the address, not a client; the
-    database stores addresses without it, so keeping it would make what is audited differ from what is stored."""
-    address = parse_ip(text)
-    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
-        return ipaddress.IPv6Address(int(address))
-    return address
+    """One address as every consumer sees it (``canonical_address``): IPv4-mapped and NAT64 well-known-prefix IPv6
+    as IPv4 (python-ipware's parser also reads brackets and ports) and an IPv6 zone (``fe80::1%eth0``) dropped. A
+    zone names an interface of the machine that saw the address, not a client; the database stores addresses
+    without it, so keeping it would make what is audited differ from what is stored."""
+    return canonical_address(parse_ip(text))
 
 
 def _hops(raw: str | None) -> list[IPAddress | None]:
@@ -78,8 +119,8 @@ def resolve_client_ip(meta: dict) -> IPAddress | None:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client IP of ``request`` as a string (IPv4-mapped IPv6 given as IPv4, no IPv6 zone), cached on the
-    request."""
+    """The client IP of ``request`` as a string in the canonical form (``canonical_address``: IPv4-mapped and NAT64
+    well-known-prefix IPv6 given as IPv4, no IPv6 zone), cached on the request."""
     if not hasattr(request, "_orgsecurity_client_ip"):
         address = resolve_client_ip(request.META)
         request._orgsecurity_client_ip = str(address) if address is not None else None

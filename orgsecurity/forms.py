@@ -11,6 +11,7 @@ from django.forms.renderers import TemplatesSetting
 
 from orgsecurity.models import Organization, normalize_email
 from orgsecurity.roles import Role
+from orgsecurity.text import validate_plain_text
 
 
 class FormRenderer(TemplatesSetting):
@@ -57,13 +58,19 @@ class RoleForm(forms.Form):
 class BillingForm(forms.Form):
     billing_email = forms.EmailField(max_length=254, required=False, help_text="Where invoices are sent.")
     plan_name = forms.ChoiceField(label="Plan", choices=Organization.Plan.choices)
-    tax_id = forms.CharField(label="Tax ID", max_length=50, required=False, help_text="VAT or other tax number.")
+    tax_id = forms.CharField(
+        label="Tax ID",
+        validators=[validate_plain_text],
+        max_length=50,
+        required=False,
+        help_text="VAT or other tax number.",
+    )
 
 
 class SignupForm(forms.Form):
     """Create an account to accept an invitation (the email comes from the invitation)."""
 
-    name = forms.CharField(max_length=150, required=False)
+    name = forms.CharField(max_length=150, validators=[validate_plain_text], required=False)
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
     password2 = forms.CharField(
         label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})

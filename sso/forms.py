@@ -9,12 +9,18 @@ from django import forms
 
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
+from orgsecurity.text import validate_plain_text
 from sso.identity import PROFILE_FIELDS
 from sso.models import SSOConnection
 
 
 class ConnectionSettingsForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False, help_text="What your people call the IdP, e.g. “Okta”.")
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        validators=[validate_plain_text],
+        help_text="What your people call the IdP, e.g. “Okta”.",
+    )
     admin_owner = forms.ModelChoiceField(
         queryset=User.objects.none(), help_text="The owner or admin responsible for testing and rollback."
     )

@@ -21,7 +21,7 @@ from orgsecurity import actions as org_actions
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User, normalize_email
 from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
-from orgsecurity.text import end_sentence
+from orgsecurity.text import end_sentence, without_unsafe_characters
 from sessions_policy.reauth import mark_reauthenticated
 from sso import enforcement, readiness
 from sso.domains import org_verified_email
@@ -90,7 +90,10 @@ class MappedProfile:
 
     @property
     def name(self) -> str:
-        return self.display_name or " ".join(part for part in (self.first_name, self.last_name) if part)
+        """The person's name for a new account: plain text (``orgsecurity.text.without_unsafe_characters``), since
+        an IdP's value cannot be refused the way a typed name is."""
+        name = self.display_name or " ".join(part for part in (self.first_name, self.last_name) if part)
+        return without_unsafe_characters(name)
 
 
 def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> MappedProfile:

@@ -11,6 +11,7 @@ from django.core.validators import EmailValidator, URLValidator
 
 from orgsecurity.models import Membership, Organization, Team, normalize_email
 from orgsecurity.roles import Role
+from orgsecurity.text import validate_plain_text
 from sso.models import SSOConnection
 
 TEST_SESSION_CHOICES = [
@@ -80,7 +81,11 @@ class RollbackForm(forms.Form):
 
 class ExceptionForm(forms.Form):
     membership = _OneMember(queryset=Membership.objects.none(), label="Member")
-    reason = forms.CharField(max_length=200, help_text="Why they keep password sign-in, e.g. “outside contractor”.")
+    reason = forms.CharField(
+        max_length=200,
+        validators=[validate_plain_text],
+        help_text="Why they keep password sign-in, e.g. “outside contractor”.",
+    )
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

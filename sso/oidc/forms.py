@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from orgsecurity.actions import ActionRefused
+from orgsecurity.text import validate_plain_text
 from sso.models import OIDCSettings
 from sso.oidc import actions
 from sso.oidc.discovery import SIGNING_ALGORITHMS
@@ -24,7 +25,12 @@ def _via(cleaner: Callable[[Any], Any], value: Any) -> Any:
 class OIDCConnectionForm(forms.Form):
     """Create a connection: the provider's issuer (discovered server-side), our client there, scopes, mapping."""
 
-    name = forms.CharField(max_length=100, required=False, help_text="What your people call the IdP, e.g. “Okta”.")
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        validators=[validate_plain_text],
+        help_text="What your people call the IdP, e.g. “Okta”.",
+    )
     issuer = forms.CharField(
         label="Issuer URL",
         max_length=1024,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from orgsecurity.text import validate_plain_text
 from sso.models import SAMLSettings
 from sso.saml.certificates import CertificateError, load_certificates, split_pem_bundle
 from sso.saml.metadata import MAX_METADATA_BYTES, IdPMetadata, MetadataError, fetch_metadata, parse_idp_metadata
@@ -101,7 +102,12 @@ class IdPSourceForm(forms.Form):
 
 
 class CreateSAMLForm(IdPSourceForm):
-    name = forms.CharField(max_length=100, required=False, help_text="What your people call the IdP, e.g. “Okta”.")
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        validators=[validate_plain_text],
+        help_text="What your people call the IdP, e.g. “Okta”.",
+    )
     preset = forms.ChoiceField(label="Attribute mapping", choices=preset_choices, initial="entra")
 
     field_order = ["name", "preset", "source"]

@@ -106,6 +106,21 @@ def test_ipv4_mapped_clients_are_matched_as_ipv4(client_at, org, owner, member):
     assert f'<code id="seen-ip">{HOME_IP}</code>' in response.content.decode()
 
 
+def test_nat64_clients_are_one_address_for_enforcement_the_check_tool_and_the_audit(client_at, org, owner, member):
+    # 64:ff9b::c000:280 is 192.0.2.128 behind a NAT64 (RFC 6052): the check tool used to call it refused while
+    # enforcement let it in.
+    enable(org, owner, "192.0.2.0/24")
+    assert client_at(member, ip="64:ff9b::c000:280").get("/orgs/acme/").status_code == 200
+    page = client_at(owner, ip="192.0.2.1").get(PAGE + "check/", {"ip": "64:ff9b::c000:280"}).content.decode()
+    assert "<strong>192.0.2.128 would be allowed</strong> by 192.0.2.0/24" in page
+    response = client_at(member, ip="64:ff9b::cb00:7109").get("/orgs/acme/")
+    assert response.status_code == 403
+    assert '<code id="seen-ip">203.0.113.9</code>' in response.content.decode()
+    assert refusals()[-1].ip == "203.0.113.9" and refusals()[-1].details["ip"] == "203.0.113.9"
+    page = client_at(owner, ip="192.0.2.1").get(PAGE + "check/", {"ip": "64:ff9b::cb00:7109"}).content.decode()
+    assert "<strong>203.0.113.9 would be refused</strong>" in page
+
+
 # --- client IP behind proxies ------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from allowlist.matching import EntryRef, compile_allowlist
 from allowlist.networks import parse_client_address
+from orgsecurity.client_ip import EMBEDDED_IPV4_PREFIXES, canonical_address, canonical_network
 
 
 def matcher(*cidrs: str):
@@ -35,6 +36,37 @@ def test_mapped_ipv6_clients_match_as_ipv4():
     compiled = matcher("198.51.100.0/24")
     assert compiled.allows("::ffff:198.51.100.7")
     assert not compiled.allows("::ffff:198.51.101.7")
+
+
+def test_nat64_clients_match_as_ipv4():
+    # 64:ff9b::c000:280 is 192.0.2.128 behind a NAT64 (RFC 6052 well-known prefix), as the client IP resolver says.
+    compiled = matcher("192.0.2.0/25", "192.0.2.128/25")
+    assert compiled.allows("64:ff9b::c000:280")
+    assert [entry.cidr for entry in compiled.entries_containing(parse_client_address("64:ff9b::c000:280"))] == [
+        "192.0.2.128/25"
+    ]
+    assert not matcher("64:ff9b::/32").allows("64:ff9b::c000:280")
+    # A NAT64 block stored as IPv6 (before such entries were saved as IPv4) still matches its clients.
+    assert matcher("64:ff9b::c000:200/120").allows("192.0.2.128")
+
+
+embedded_ipv4_addresses = st.builds(
+    lambda prefix, value: ipaddress.IPv6Address(int(prefix.network_address) | value),
+    st.sampled_from(EMBEDDED_IPV4_PREFIXES),
+    st.integers(0, 2**32 - 1),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(address=st.one_of(embedded_ipv4_addresses, st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address)))
+def test_the_matcher_and_the_check_tool_see_one_canonical_address(address):
+    """Enforcement matches strings through client_key; the check tool parses with parse_client_address. Both must
+    give every address the canonical form of orgsecurity.client_ip, whatever its text."""
+    canonical = canonical_address(address)
+    compiled = compile_allowlist([EntryRef(id=1, cidr=ipaddress.ip_network(canonical).with_prefixlen)])
+    for text in {str(address), address.exploded, str(address).upper()}:
+        assert parse_client_address(text) == canonical
+        assert compiled.allows(text)
 
 
 def test_nonsense_and_missing_clients_never_match():
@@ -100,6 +132,8 @@ addresses = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(networks=st.lists(st.one_of(v4_networks, v6_networks), max_size=30, unique=True), probe=addresses)
 def test_agrees_with_a_linear_scan(networks, probe):
+    # Entries are stored in the canonical form (allowlist.networks), as clients are matched (orgsecurity.client_ip).
+    networks = list(dict.fromkeys(canonical_network(net) for net in networks))
     compiled = compile_allowlist(EntryRef(id=n, cidr=net.with_prefixlen) for n, net in enumerate(networks))
     # Probe the given address and the edges of every block, where off-by-one mistakes live.
     probes = [probe]
@@ -109,7 +143,7 @@ def test_agrees_with_a_linear_scan(networks, probe):
             probes.append(net.network_address - 1)
         if int(net.broadcast_address) < 2**net.max_prefixlen - 1:
             probes.append(net.broadcast_address + 1)
-    for address in probes:
+    for address in map(canonical_address, probes):
         expected = [net for net in networks if net.version == address.version and address in net]
         assert compiled.allows_address(address) == bool(expected)
         # As a client string, an IPv4-mapped IPv6 address is matched as its IPv4 address.

@@ -43,6 +43,17 @@ def test_ipv4_mapped_entries_become_ipv4():
     assert "IPv4-mapped" in entry.notices[-1]
 
 
+def test_nat64_entries_become_ipv4():
+    # Clients behind a NAT64 (RFC 6052 well-known prefix) are matched as IPv4, so such an entry must be IPv4 too.
+    assert parse_entry("64:ff9b::c000:280").cidr == "192.0.2.128/32"
+    entry = parse_entry("64:ff9b::c000:200/120")
+    assert entry.cidr == "192.0.2.0/24"
+    assert "NAT64" in entry.notices[-1] and "192.0.2.0/24" in entry.notices[-1]
+    # Shorter blocks and other prefixes are not one IPv4 network: they stay IPv6.
+    assert parse_entry("64:ff9b::/32").cidr == "64:ff9b::/32"
+    assert parse_entry("64:ff9b:1::c000:280").cidr == "64:ff9b:1::c000:280/128"
+
+
 @pytest.mark.parametrize(
     ("typed", "says"),
     [

@@ -113,10 +113,19 @@ def test_a_forged_cursor_is_ignored_by_exports(client_for, org, owner, url):
 
 
 @pytest.mark.parametrize(
-    "dangerous",
-    ['=HYPERLINK("http://evil")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR=1"],
+    ("dangerous", "shown"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+        ("\uff1dSUM(A1)", "'\uff1dSUM(A1)"),  # full-width equals sign
+        # A leading tab or CR is escaped like every other control character, so it can start nothing.
+        ("\tTAB", "\\u0009TAB"),
+        ("\rCR=1", "\\u000dCR=1"),
+    ],
 )
-def test_csv_cells_that_spreadsheets_would_run_are_neutralised(client_for, org, owner, dangerous):
+def test_csv_cells_that_spreadsheets_would_run_are_neutralised(client_for, org, owner, dangerous, shown):
     record_event(
         org, "member.removed", actor=Actor.anonymous(dangerous), target=target(dangerous), details={"note": dangerous}
     )
@@ -124,9 +133,8 @@ def test_csv_cells_that_spreadsheets_would_run_are_neutralised(client_for, org, 
     assert len(rows) == 1
     row = rows[0]
     for column in ("actor_label", "target_label", "sentence"):
-        assert row[column].startswith("'"), column
-        assert row[column][1:].startswith(dangerous), column
-    assert row["actor_label"] == "'" + dangerous
+        assert row[column].startswith(shown), column
+    assert row["actor_label"] == shown
 
 
 def test_line_breaks_commas_quotes_and_html_survive_csv_quoting(client_for, org, owner):
@@ -135,12 +143,37 @@ def test_line_breaks_commas_quotes_and_html_survive_csv_quoting(client_for, org,
     response = client_for(owner).get(CSV_URL, {"action": "member.removed"})
     text = body(response)
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    assert len(rows) == 1 and rows[0]["target_label"] == label
-    assert "\r\nfake,row" in text  # inside a quoted cell, not a new record
+    # The line break is written as its escape: no cell of the export holds a raw CR or LF.
+    assert len(rows) == 1 and rows[0]["target_label"] == label.replace("\r\n", "\\u000d\\u000a")
+    assert text.count("\r\n") == 2 and "\n" not in text.replace("\r\n", "")  # the header and one record
     jsonl = body(client_for(owner).get(JSONL_URL, {"action": "member.removed"}))
     assert len(jsonl.splitlines()) == 1 and json.loads(jsonl)["target_label"] == label
     assert "\\r\\n" in jsonl  # escaped inside the JSON string
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("evil\u202etxt.exe", "evil\\u202etxt.exe"),  # right-to-left override: shows as "evilexe.txt"
+        ("\u2066isolated\u2069", "\\u2066isolated\\u2069"),
+        ("red \x1b[31malert\x1b[0m", "red \\u001b[31malert\\u001b[0m"),  # a terminal escape
+        ("a\u2028b\x85c\x7f", "a\\u2028b\\u0085c\\u007f"),
+        ("Zoë Müller, 東京", "Zoë Müller, 東京"),
+    ],
+)
+def test_control_and_bidi_characters_are_escaped_in_every_export(client_for, org, owner, label, shown):
+    # Events recorded before names refused these characters, or text an IdP or a client sent, still hold them.
+    record_event(
+        org, "member.removed", actor=Actor.anonymous(label), target=target(label), changes={"name": [label, "x"]}
+    )
+    row = csv_rows(client_for(owner).get(CSV_URL, {"action": "member.removed"}))[0]
+    assert row["actor_label"] == shown and row["target_label"] == shown
+    assert shown in row["sentence"] and shown in row["changes"]
+    jsonl = body(client_for(owner).get(JSONL_URL, {"action": "member.removed"}))
+    assert jsonl.isascii() and jsonl.isprintable() is False  # only the final newline is not printable
+    assert jsonl[:-1].isprintable()
+    assert json.loads(jsonl)["target_label"] == label
 
 
 def test_neutralize_formula_leaves_ordinary_values_alone():

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
 from django.test import RequestFactory, override_settings
 
-from orgsecurity.client_ip import client_ip
+from orgsecurity.client_ip import canonical_address, canonical_network, client_ip
 
 factory = RequestFactory()
 
@@ -30,6 +31,42 @@ def test_without_proxies_forwarded_headers_are_ignored():
 def test_ipv4_mapped_ipv6_is_given_as_ipv4():
     assert ip_of("::ffff:192.0.2.1") == "192.0.2.1"
     assert ip_of("2001:db8::5") == "2001:db8::5"
+
+
+def test_nat64_well_known_prefix_is_given_as_ipv4():
+    assert ip_of("64:ff9b::c000:280") == "192.0.2.128"
+    assert ip_of("64:FF9B:0:0:0:0:C000:280") == "192.0.2.128"
+    with override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8")):
+        assert ip_of("10.0.0.2", "64:ff9b::c000:280") == "192.0.2.128"
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("192.0.2.128", "192.0.2.128"),
+        (" 192.0.2.128 ", "192.0.2.128"),
+        ("::ffff:192.0.2.128", "192.0.2.128"),
+        ("::ffff:c000:280", "192.0.2.128"),
+        ("64:ff9b::192.0.2.128", "192.0.2.128"),
+        ("64:ff9b::c000:280", "192.0.2.128"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("2001:DB8::1", "2001:db8::1"),
+        # Not an IPv4 client: the deprecated IPv4-compatible form, a network-specific NAT64 prefix (RFC 8215).
+        ("::192.0.2.128", "::c000:280"),
+        ("64:ff9b:1::c000:280", "64:ff9b:1::c000:280"),
+        ("not an address", None),
+        ("", None),
+    ],
+)
+def test_one_canonical_form_of_a_client_address(text, canonical):
+    address = canonical_address(text)
+    assert (str(address) if address is not None else None) == canonical
+
+
+def test_canonical_networks():
+    assert str(canonical_network(ipaddress.ip_network("64:ff9b::c000:200/120"))) == "192.0.2.0/24"
+    assert str(canonical_network(ipaddress.ip_network("::ffff:0:0/96"))) == "0.0.0.0/0"
+    assert str(canonical_network(ipaddress.ip_network("64:ff9b::/64"))) == "64:ff9b::/64"
 
 
 @override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"))

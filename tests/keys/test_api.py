@@ -266,6 +266,19 @@ def test_ipv4_mapped_networks_restrict_a_key_as_ipv4(org, owner, acme):
         issue(org, owner, project_ids=[acme.web.pk], allowed_cidrs=["fe80::%eth0/64"])
 
 
+def test_nat64_networks_restrict_a_key_as_ipv4(org, owner, acme):
+    # A client behind a NAT64 (64:ff9b::/96, RFC 6052) is resolved to the IPv4 address it carries, so a key's
+    # NAT64 networks are stored as that IPv4 block and both spellings of the client are one client.
+    key, token = issue(org, owner, project_ids=[acme.web.pk], allowed_cidrs=["64:ff9b::c000:200/120"])
+    assert key.allowed_cidrs == ["192.0.2.0/24"]
+    path = f"/api/v1/projects/{acme.web.pk}/"
+    assert api_get(token, path, REMOTE_ADDR="64:ff9b::c000:280").status_code == 200
+    assert api_get(token, path, REMOTE_ADDR="192.0.2.128").status_code == 200
+    assert error(api_get(token, path, REMOTE_ADDR="64:ff9b::c633:6401")) == "network_not_allowed"
+    key.refresh_from_db()
+    assert key.last_used_ip == "192.0.2.128"
+
+
 def test_permission_restriction(org, owner, acme):
     _, read_only = issue(org, owner, project_ids=[acme.web.pk])
     _, read_write = issue(org, owner, project_ids=[acme.web.pk], permission="read_write")

@@ -143,6 +143,16 @@ def test_csv_export_lists_the_same_keys_and_defuses_formulas(client_for, org, ow
     assert not any(row["name"].startswith("=") for row in rows)
 
 
+def test_csv_export_escapes_control_and_bidi_characters(client_for, org, owner, acme, zoo):
+    # A key named before names refused these characters still has its name: the export shows them, never obeys them.
+    APIKey.objects.filter(pk=zoo["no expiry"].pk).update(name="nightly\u202ecod.exe\r\n=1+1\x1b[2J")
+    response = sso_client(owner).get(STALE.replace("stale/", "stale.csv"))
+    rows = list(csv.DictReader(io.StringIO(response.getvalue().decode(), newline="")))
+    names = [row["name"] for row in rows]
+    assert "nightly\\u202ecod.exe\\u000d\\u000a=1+1\\u001b[2J" in names
+    assert len(rows) == len(set(row["prefix"] for row in rows))  # no row was split in two
+
+
 def test_deactivated_accounts_keys_and_the_secrets_they_saw_are_listed(org, owner, admin, member, acme):
     """Deactivating an account (e.g. in the identity system) does not go through the member actions: the report
     still shows its personal keys (already refused) and the service-account keys whose secret it saw."""
