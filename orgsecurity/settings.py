@@ -120,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orgsecurity.middleware.RequestContextMiddleware",
+    "orgsecurity.middleware.ErrorFormatMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,6 +154,13 @@ FORM_RENDERER = "orgsecurity.forms.FormRenderer"
 API_PIPELINE_CHECKS: list[str] = [
     "allowlist.checks.check_api_ip",
 ]
+
+# Error answers per path prefix (orgsecurity.errors): each a dotted path to an ErrorFormat. Every error under /api/
+# is JSON {"error": {"code", "message"}}, whatever produced it; a SCIM endpoint adds "/scim/" with the SCIM Error
+# schema. Paths under no prefix get the HTML error pages (templates/400.html, 403, 404, 500).
+ERROR_FORMATS = {
+    "/api/": "orgsecurity.errors.JSON_ERRORS",
+}
 
 ROOT_URLCONF = "orgsecurity.urls"
 WSGI_APPLICATION = "orgsecurity.wsgi.application"

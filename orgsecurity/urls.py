@@ -41,3 +41,9 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/", include(org_patterns)),
     path("support/", include("audit.support_urls")),
 ]
+
+# Error pages, in the error format of the path's prefix (settings.ERROR_FORMATS: JSON under /api/), else HTML.
+handler400 = "orgsecurity.errors.bad_request"
+handler403 = "orgsecurity.errors.permission_denied"
+handler404 = "orgsecurity.errors.page_not_found"
+handler500 = "orgsecurity.errors.server_error"
