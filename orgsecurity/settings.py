@@ -246,6 +246,12 @@ AXES_VERBOSE = False
 LOGIN_ACCOUNT_FAILURE_CEILING = env_int("LOGIN_ACCOUNT_FAILURE_CEILING", 100, minimum=1, maximum=100)
 LOGIN_ACCOUNT_CEILING_WINDOW = timedelta(hours=1)
 
+# Anyone can start an SSO sign-in (/sso/<org>/login/, .../saml/login/, .../oidc/login/), and each start stores a
+# pending login and a session: at most SSO_START_LIMIT starts per client network (IPv4 address, IPv6 /64) per
+# SSO_START_WINDOW_SECONDS; more are answered 429 and store nothing. Counted in the cache (CACHE_URL).
+SSO_START_LIMIT = env_int("SSO_START_LIMIT", 30, minimum=1)
+SSO_START_WINDOW_SECONDS = env_int("SSO_START_WINDOW_SECONDS", 60, minimum=1, maximum=3600)
+
 # --- Client IP resolution (one resolver for the whole product) -------------------------------------------
 
 
