@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from keys.api_views import not_found as api_not_found
 from orgsecurity import password_views, views
 from sso.signin_views import EmailFirstSignInView
 
@@ -38,6 +39,7 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("sso/<slug:org_slug>/", include("sso.urls")),
     path("api/v1/", include("keys.api_urls")),
+    path("api/v1", api_not_found),  # a JSON 404, not CommonMiddleware's redirect to the slashed path
     path("orgs/<slug:org_slug>/", include(org_patterns)),
     path("support/", include("audit.support_urls")),
 ]

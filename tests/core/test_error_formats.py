@@ -53,10 +53,11 @@ def test_an_unhandled_exception_under_api_is_a_json_500(api):
     assert json_error_of(api.get("/api/test/boom/"))[:2] == (500, "server_error")
 
 
-@pytest.mark.parametrize("path", ["/api/", "/api", "/api/v2/whoami", "/api/v1x/whoami"])
+@pytest.mark.parametrize("path", ["/api/", "/api", "/api/v1", "/api/v2/whoami", "/api/v1x/whoami"])
 def test_paths_nothing_routes_under_api_are_json_404(api, db, path):
-    status, code, message = json_error_of(api.get(path))
-    assert (status, code) == (404, "not_found")
+    response = api.get(path)
+    status, code, message = json_error_of(response)
+    assert (status, code) == (404, "not_found") and not response.has_header("Location")
     assert message
 
 
