@@ -19,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import RequestDataTooBig
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
@@ -292,9 +291,8 @@ def project(request: HttpRequest, key: APIKey, project_id: str) -> HttpResponse 
 
 def _rename(request: HttpRequest, key: APIKey, found: Project) -> HttpResponse:
     try:
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE raises RequestDataTooBig here: a JSON 413 (orgsecurity.errors).
         body = json.loads(request.body or b"null")
-    except RequestDataTooBig:
-        return json_error("too_large", "The request body is too large.", 413)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser recurses
         body = None
     if not isinstance(body, dict) or set(body) != {"name"} or not isinstance(body["name"], str):

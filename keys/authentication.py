@@ -7,8 +7,9 @@ a minute per key with a conditional UPDATE, so concurrent workers write once bet
 no part: nothing here reads ``request.user`` or the session.
 
 401 codes: ``missing_key``, ``malformed_key``, ``unknown_key``, ``key_rotated`` (an old secret after its overlap),
-``key_revoked``, ``key_expired``, ``key_owner_removed`` (also when the owner's account was deactivated). 403:
-``owner_role_not_allowed`` (the owner's role no longer allows this key; normally already revoked by ``change_role``).
+``key_revoked`` (its message gives the date, never the revocation's reason), ``key_expired``, ``key_owner_removed``
+(also when the owner's account was deactivated). 403: ``owner_role_not_allowed`` (the owner's role no longer allows
+this key; normally already revoked by ``change_role``).
 """
 
 from __future__ import annotations
@@ -119,8 +120,9 @@ def _verify_secret(key: APIKey, token: str, now: datetime) -> Refusal | None:
 
 def _check_state(key: APIKey, now: datetime) -> Refusal | None:
     if key.revoked_at is not None:
-        reason = f" ({key.revoked_reason.rstrip('.')})" if key.revoked_reason else ""
-        return _unauthorized("key_revoked", f"This API key was revoked on {format_time(key.revoked_at)}{reason}.")
+        # The code and the date only: the revocation's reason is the organization's note (free text, and automatic
+        # ones name people), not something whoever holds the key should read.
+        return _unauthorized("key_revoked", f"This API key was revoked on {format_time(key.revoked_at)}.")
     if key.is_expired(now):
         return _unauthorized("key_expired", f"This API key expired on {format_time(key.expires_at)}.")
     if key.owner_service_account_id is None:

@@ -173,6 +173,9 @@ def sign_in(
     login(request, user, backend=backend or "django.contrib.auth.backends.ModelBackend")
     if request.session.session_key == previous_session_key:
         request.session.cycle_key()  # login() keeps the key when the same person signs in again; we never do
+    # The normal lifetime (SESSION_COOKIE_AGE), also when the anonymous session before had a short one (an SSO start
+    # gives it only the pending login's: sso.flow.begin); the key cycled above keeps the old session's data.
+    request.session.set_expiry(None)
     request.session["auth_method"] = method
     if method in PASSWORD_METHODS:
         request.session[PASSWORD_PROVEN_SESSION_KEY] = True

@@ -7,11 +7,31 @@ Every name read through here is remembered in ``READ`` so tests can check that d
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 READ: set[str] = set()
+# Where the readers look: the process environment, except while ``reading_from`` gives them another mapping.
+_source: Mapping[str, str] = os.environ
+
+
+@contextmanager
+def reading_from(environment: Mapping[str, str]) -> Iterator[None]:
+    """Make the readers below see only ``environment`` instead of ``os.environ`` while the block runs.
+
+    For settings that must not depend on the shell they are imported from (tests/settings.py pins what the tests
+    assume with it); ``os.environ`` itself is left as it is, so child processes inherit the real environment.
+    """
+    global _source
+    previous, _source = _source, environment
+    try:
+        yield
+    finally:
+        _source = previous
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -24,8 +44,8 @@ def env_str(name: str, default: str | None = None) -> str | None:
     when both forms are set or the file cannot be read.
     """
     READ.update({name, f"{name}_FILE"})
-    value = os.environ.get(name)
-    file_name = os.environ.get(f"{name}_FILE")
+    value = _source.get(name)
+    file_name = _source.get(f"{name}_FILE")
     if value is not None and file_name:
         raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
     if file_name:

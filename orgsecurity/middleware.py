@@ -1,4 +1,5 @@
-"""Request-wide middleware: request IDs and audit metadata, and the organization enforcement pipeline."""
+"""Request-wide middleware: request IDs and audit metadata, error formats per path prefix, and the organization
+enforcement pipeline."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 
 from audit.context import RequestMeta, request_meta
 from orgsecurity.client_ip import client_ip
+from orgsecurity.errors import TOO_LARGE, error_format_for, reformat, render_exception
 from orgsecurity.pipeline import render_refusal, run_checks
 
 
@@ -32,6 +34,33 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class ErrorFormatMiddleware:
+    """Under a prefix of ``settings.ERROR_FORMATS`` (e.g. /api/), every error answer is in that prefix's format
+    (``orgsecurity.errors``): an error response of another media type (Django's HTML 405, a CSRF failure page,
+    ``DEBUG``'s technical pages) is rewritten with its status and headers kept, and a too-large request body read
+    in a view answers 413 instead of Django's 400. Sits just inside ``RequestContextMiddleware``, so rewritten
+    answers still carry ``X-Request-ID``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400:
+            return response
+        error_format = error_format_for(request)
+        if error_format is None or error_format.has_written(response):
+            return response
+        return reformat(request, response, error_format)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        # Only what Django would answer with the wrong status; every other exception goes on to Django, which
+        # logs it (and signals got_request_exception) before the URLconf's handlers write the answer.
+        if isinstance(exception, TOO_LARGE):
+            return render_exception(request, exception)
+        return None
 
 
 class OrgPolicyMiddleware:

@@ -120,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "orgsecurity.middleware.RequestContextMiddleware",
+    "orgsecurity.middleware.ErrorFormatMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -153,6 +154,13 @@ FORM_RENDERER = "orgsecurity.forms.FormRenderer"
 API_PIPELINE_CHECKS: list[str] = [
     "allowlist.checks.check_api_ip",
 ]
+
+# Error answers per path prefix (orgsecurity.errors): each a dotted path to an ErrorFormat. Every error under /api/
+# is JSON {"error": {"code", "message"}}, whatever produced it; a SCIM endpoint adds "/scim/" with the SCIM Error
+# schema. Paths under no prefix get the HTML error pages (templates/400.html, 403, 404, 500).
+ERROR_FORMATS = {
+    "/api/": "orgsecurity.errors.JSON_ERRORS",
+}
 
 ROOT_URLCONF = "orgsecurity.urls"
 WSGI_APPLICATION = "orgsecurity.wsgi.application"
@@ -237,6 +245,12 @@ AXES_VERBOSE = False
 # A separate per-account ceiling across all client IPs (OWASP ASVS 2.2.1: at most 100 failures an hour).
 LOGIN_ACCOUNT_FAILURE_CEILING = env_int("LOGIN_ACCOUNT_FAILURE_CEILING", 100, minimum=1, maximum=100)
 LOGIN_ACCOUNT_CEILING_WINDOW = timedelta(hours=1)
+
+# Anyone can start an SSO sign-in (/sso/<org>/login/, .../saml/login/, .../oidc/login/), and each start stores a
+# pending login and a session: at most SSO_START_LIMIT starts per client network (IPv4 address, IPv6 /64) per
+# SSO_START_WINDOW_SECONDS; more are answered 429 and store nothing. Counted in the cache (CACHE_URL).
+SSO_START_LIMIT = env_int("SSO_START_LIMIT", 30, minimum=1)
+SSO_START_WINDOW_SECONDS = env_int("SSO_START_WINDOW_SECONDS", 60, minimum=1, maximum=3600)
 
 # --- Client IP resolution (one resolver for the whole product) -------------------------------------------
 

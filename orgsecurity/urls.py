@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from keys.api_views import not_found as api_not_found
 from orgsecurity import password_views, views
 from sso.signin_views import EmailFirstSignInView
 
@@ -38,6 +39,13 @@ urlpatterns = [
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("sso/<slug:org_slug>/", include("sso.urls")),
     path("api/v1/", include("keys.api_urls")),
+    path("api/v1", api_not_found),  # a JSON 404, not CommonMiddleware's redirect to the slashed path
     path("orgs/<slug:org_slug>/", include(org_patterns)),
     path("support/", include("audit.support_urls")),
 ]
+
+# Error pages, in the error format of the path's prefix (settings.ERROR_FORMATS: JSON under /api/), else HTML.
+handler400 = "orgsecurity.errors.bad_request"
+handler403 = "orgsecurity.errors.permission_denied"
+handler404 = "orgsecurity.errors.page_not_found"
+handler500 = "orgsecurity.errors.server_error"

@@ -1,5 +1,8 @@
 """The round trip through the IdP: pending logins, single use, browser binding, and the finishing step.
 
+0. Public sign-in starts are counted per client network first (``count_sign_in_start``): beyond the limit they
+   are refused with 429 before anything is stored. Expired pending logins are purged
+   (``purge_expired_pending_logins``) by the ``purge_pending_logins`` command and, a batch now and then, by starts.
 1. ``begin`` stores a pending login keyed by what the IdP will hand back (SAML AuthnRequest ID / OIDC state) and
    binds it to this browser (a random value in the session; only its hash is stored).
 2. The protocol code validates the IdP's answer, then ``answer`` consumes the pending login (once, before its
@@ -12,14 +15,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache as shared_cache
 from django.db import connection as db
 from django.db import transaction
 from django.http import HttpRequest
@@ -27,13 +32,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from orgsecurity import ratelimit
+from orgsecurity.client_ip import client_ip
 from sso.identity import AssertedIdentity
 from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
+
+logger = logging.getLogger(__name__)
 
 PENDING_TTL = timedelta(minutes=10)
 FINISH_TTL = timedelta(minutes=5)
 _BINDING_SESSION_KEY = "sso_binding"
 MAX_NEXT_URL_LENGTH = SSOPendingLogin._meta.get_field("next_url").max_length
+# Sign-in starts purge expired pending logins now and then: at most once per interval (per cache), a bounded batch.
+PURGE_INTERVAL_SECONDS = 60
+PURGE_BATCH = 500
 
 
 class SSOSignInRefused(Exception):
@@ -44,6 +56,42 @@ class SSOSignInRefused(Exception):
         self.message = message
         self.code = code
         self.status = status
+
+
+class TooManySignInStarts(SSOSignInRefused):
+    """More sign-ins were started from one client network than ``SSO_START_LIMIT`` per ``SSO_START_WINDOW_SECONDS``
+    allows (429). ``retry_after`` is the number of seconds until starts are accepted again."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "Too many sign-ins were started from your network just now, so this one was not started. "
+            f"Wait {_duration(retry_after)} and try again.",
+            code="too_many_sign_in_starts",
+            status=429,
+        )
+        self.retry_after = retry_after
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minutes"
+
+
+def count_sign_in_start(request: HttpRequest) -> None:
+    """Count one sign-in start from the request's client network (the IPv4 address, or the IPv6 /64:
+    ``orgsecurity.ratelimit.client_network``) and raise ``TooManySignInStarts`` (429) beyond ``SSO_START_LIMIT``
+    starts per ``SSO_START_WINDOW_SECONDS``. Call it before anything is looked up or stored: a refused start
+    costs one cache increment and writes no row (no pending login, no session)."""
+    network = ratelimit.client_network(client_ip(request))
+    decision = ratelimit.hit(
+        f"sso-start:{network}", limit=settings.SSO_START_LIMIT, window_seconds=settings.SSO_START_WINDOW_SECONDS
+    )
+    if not decision.allowed:
+        if decision.count == settings.SSO_START_LIMIT + 1:  # once per window and network, not per refused request
+            logger.warning("Sign-in starts from %s refused for %s s: over the limit", network, decision.retry_after)
+        raise TooManySignInStarts(decision.retry_after)
 
 
 def _sha256(value: str) -> str:
@@ -77,11 +125,18 @@ def begin(
     data: dict[str, Any] | None = None,
     ttl: timedelta = PENDING_TTL,
 ) -> SSOPendingLogin:
-    """Store a pending login for ``key`` (unique, e.g. the AuthnRequest ID) bound to this browser's session."""
+    """Store a pending login for ``key`` (unique, e.g. the AuthnRequest ID) bound to this browser's session.
+
+    A browser with no signed-in session gets one that lives only as long as the pending login can be used
+    (``ttl`` + ``FINISH_TTL``), so anonymous starts leave no session behind for weeks; signing in
+    (``orgsecurity.auth.sign_in``) gives the session its normal lifetime.
+    """
     binding = request.session.get(_BINDING_SESSION_KEY)
     if not binding:
         binding = secrets.token_urlsafe(32)
         request.session[_BINDING_SESSION_KEY] = binding
+    if not getattr(getattr(request, "user", None), "is_authenticated", False):
+        request.session.set_expiry(int((ttl + FINISH_TTL).total_seconds()))
     return SSOPendingLogin.objects.create(
         connection=connection,
         key=key,
@@ -228,11 +283,31 @@ def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOP
     return pending, AssertedIdentity.from_dict(pending.data["identity"])
 
 
-def purge_expired(now: Any = None) -> int:
-    """Delete pending logins that can no longer be used; returns how many. Safe to call from any process."""
+def purge_expired_pending_logins(now: datetime | None = None, *, limit: int | None = None) -> int:
+    """Delete the pending logins that can no longer be used and return how many were deleted.
+
+    A pending login is dead once its IdP answer can no longer be accepted (``expires_at``) nor finished (an answer
+    stored at the latest at ``expires_at`` is finishable for ``FINISH_TTL`` more): rows with ``expires_at`` before
+    ``now`` (default: the current time, UTC) minus ``FINISH_TTL`` go. ``limit`` deletes at most that many, oldest
+    first (for a request that purges on the side); None deletes them all. Idempotent and safe to call from any
+    number of processes at once (the ``purge_pending_logins`` command, sign-in starts, a periodic worker).
+    """
     cutoff = (now or timezone.now()) - FINISH_TTL
-    deleted, _ = SSOPendingLogin.objects.filter(expires_at__lt=cutoff).delete()
+    dead = SSOPendingLogin.objects.filter(expires_at__lt=cutoff)
+    if limit is not None:
+        dead = SSOPendingLogin.objects.filter(
+            pk__in=list(dead.order_by("expires_at").values_list("pk", flat=True)[:limit])
+        )
+    deleted, _ = dead.delete()
     return deleted
+
+
+def purge_expired_pending_logins_now_and_then() -> int:
+    """``purge_expired_pending_logins`` of at most ``PURGE_BATCH`` rows, at most once per
+    ``PURGE_INTERVAL_SECONDS`` (the shared cache decides which request does it); returns how many were deleted."""
+    if not shared_cache.add("sso:purge-expired-pending-logins", True, timeout=PURGE_INTERVAL_SECONDS):
+        return 0
+    return purge_expired_pending_logins(limit=PURGE_BATCH)
 
 
 def public_url(path: str) -> str:

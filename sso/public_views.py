@@ -5,6 +5,9 @@ The pipeline does not run here (people are signing in); each view checks what it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
@@ -32,6 +35,26 @@ def refusal_page(request: HttpRequest, exc: SSOSignInRefused, connection: SSOCon
     return render(request, "sso/refused.html", {"message": exc.message, "code": exc.code}, status=exc.status)
 
 
+def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap a public view that starts a sign-in at an IdP (anyone can open it, and each start stores a pending login
+    and a session): starts beyond the client network's limit (``sso.flow.count_sign_in_start``) get a 429 page with
+    ``Retry-After`` and store nothing; accepted ones purge a batch of expired pending logins now and then."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            flow.count_sign_in_start(request)
+        except flow.TooManySignInStarts as exc:
+            response = refusal_page(request, exc)  # no connection: nothing is looked up, nothing is audited
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        response = view(request, *args, **kwargs)
+        flow.purge_expired_pending_logins_now_and_then()
+        return response
+
+    return wrapped
+
+
 def sign_in_connection(org_slug: str) -> SSOConnection | None:
     """The connection members of ``org_slug`` sign in through, if SSO sign-in is open to them."""
     for connection in SSOConnection.objects.filter(organization__slug=org_slug).select_related("organization"):
@@ -41,6 +64,7 @@ def sign_in_connection(org_slug: str) -> SSOConnection | None:
 
 
 @require_safe
+@sign_in_start
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Start SSO sign-in for ``org_slug`` with its IdP (``?next=`` a same-origin path to land on)."""
     connection = sign_in_connection(org_slug)

@@ -22,7 +22,7 @@ from sso.models import SSOConnection, SSOPendingLogin
 from sso.oidc.backend import PROTOCOL_CLAIMS, ConnectionOIDCBackend, claim_values
 from sso.oidc.handler import OIDCHandler, redirect_uri, settings_for
 from sso.oidc.tokens import IDTokenRefused
-from sso.public_views import refusal_page
+from sso.public_views import refusal_page, sign_in_start
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def oidc_connection(org_slug: str) -> SSOConnection | None:
 
 
 @require_safe
+@sign_in_start
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Start an OIDC sign-in with the organization's provider (``?next=`` a same-origin path to land on)."""
     connection = oidc_connection(org_slug)

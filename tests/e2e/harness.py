@@ -376,8 +376,8 @@ atexit.register(stop_all)
 def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
     """A minimal environment for a child process: the basics of ours (PATH, HOME, locale) plus ``overrides``.
 
-    The pytest process carries the test settings' variables (tests/settings.py sets SECRET_KEY, ALLOWED_HOSTS,
-    ...); children must not inherit those, so only an allowlist passes through.
+    The pytest process carries whatever the shell exported (DEBUG, DATABASE_URL, ...); the product must run with
+    the settings given here and nothing else, so only an allowlist passes through.
     """
     passed = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "SYSTEMROOT"}
     environment = {name: value for name, value in os.environ.items() if name in passed}

@@ -14,7 +14,9 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from keys import actions, tokens
 from keys.models import APIKey
+from orgsecurity import actions as org_actions
 from orgsecurity.pipeline import Refusal
+from orgsecurity.roles import Role
 from tests.keys.conftest import api_get, issue
 
 
@@ -159,7 +161,40 @@ def test_revocation_is_immediate_and_the_message_says_when(org, owner, acme):
     assert (response.status_code, error(response)) == (401, "key_revoked")
     key.refresh_from_db()
     message = response.json()["error"]["message"]
-    assert message == f"This API key was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC (Leaked in a CI log)."
+    assert message == f"This API key was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC."
+
+
+@pytest.mark.parametrize(
+    "revoke",
+    [
+        pytest.param(
+            lambda key, owner, admin: actions.revoke_api_key(key, actor=owner, reason="Fired: Adam took the laptop"),
+            id="by-an-admin-with-a-note",
+        ),
+        pytest.param(
+            lambda key, owner, admin: org_actions.remove_member(admin.memberships.get(), actor=owner),
+            id="owner-removed",
+        ),
+        pytest.param(
+            lambda key, owner, admin: org_actions.change_role(admin.memberships.get(), actor=owner, role=Role.BILLING),
+            id="owner-role-changed",
+        ),
+    ],
+)
+def test_a_revoked_key_is_told_the_code_and_date_never_the_reason(org, owner, admin, acme, revoke):
+    key, token = issue(org, admin, team_ids=[acme.data.pk], permission="read_write")
+    revoke(key, owner, admin)
+    key.refresh_from_db()
+    assert key.revoked_reason  # the organization keeps its reason...
+    for path in ("/api/v1/whoami", f"/api/v1/projects/{acme.warehouse.pk}/"):
+        response = api_get(token, path)
+        assert (response.status_code, error(response)) == (401, "key_revoked")
+        # ...but whoever holds the key learns only that and when.
+        assert (
+            response.json()["error"]["message"] == f"This API key was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC."
+        )
+        body = response.content.decode()
+        assert key.revoked_reason.rstrip(".") not in body and "admin@acme.test" not in body and "Adam" not in body
 
 
 def test_an_expired_key_is_401_key_expired(org, owner, acme):
