@@ -4,8 +4,9 @@ python3-saml in strict mode does the heavy lifting (XML schema, signatures with 
 one signed assertion, XSW defences, decryption, Issuer). On top of it we check what it checks loosely or not at
 all: Destination, Recipient and every AudienceRestriction compared EXACTLY with this organization's SP values,
 every time condition with one configured clock skew (``check_time_window``), bearer NotOnOrAfter present (so the
-replay record can expire), and NameID formats that cannot identify a person. Every failure becomes
-``SAMLResponseRejected`` with a sentence saying what went wrong and what to change.
+replay record can expire), signatures by expired IdP certificates when the connection refuses them, and NameID
+formats that cannot identify a person. Every failure becomes ``SAMLResponseRejected`` with a sentence saying what
+went wrong and what to change.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from sso.identity import AssertedIdentity
 from sso.models import SAMLSettings, SSOConnection
-from sso.saml.certificates import CertificateError, load_certificate
+from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
 from sso.saml.config import clock_skew, max_response_chars, onelogin_settings, request_data, sp_endpoints
 
 _FAILURES = (OneLogin_Saml2_ValidationError, OneLogin_Saml2_Error, xmlsec.Error, etree.LxmlError, ValueError, KeyError)
@@ -85,6 +86,7 @@ def validate_response(connection: SSOConnection, saml: SAMLSettings, saml_respon
         response.is_valid(request_data(sp.acs_url), raise_exceptions=True)
     except _FAILURES as exc:
         raise _explain(exc, response, saml) from None
+    _refuse_expired_signer(response, saml)
     try:
         return _checked(response, saml, sp.entity_id, sp.acs_url)
     except _FAILURES as exc:
@@ -529,6 +531,45 @@ def _explain(exc: Exception, response: OneLogin_Saml2_Response, saml: SAMLSettin
         detail = str(exc).split("->", 1)[-1].strip() if code == V.STATUS_CODE_IS_NOT_SUCCESS else str(exc)
         return SAMLResponseRejected(text.format(detail=detail[:300]), code=stable)
     return SAMLResponseRejected(f"The SAML response is invalid: {str(exc)[:300]}", code="saml_invalid", status=400)
+
+
+def _refuse_expired_signer(response: OneLogin_Saml2_Response, saml: SAMLSettings) -> None:
+    """When the connection refuses expired IdP certificates, the signatures python3-saml verified (the assertion's,
+    and the Response's when it is signed too) must verify with a certificate still valid now (its notAfter, RFC
+    5280 §4.1.2.5); otherwise SAMLResponseRejected names the expired certificate that signed."""
+    if not saml.refuse_expired_certificates:
+        return
+    certificates = [load_certificate(pem) for pem in saml.idp_certificates]
+    expired = [cert for cert in certificates if cert.expired()]
+    if not expired:
+        return
+    current = [cert.pem for cert in certificates if not cert.expired()]
+    document = response.get_xml_document()
+    for xpath in (OneLogin_Saml2_Utils.ASSERTION_SIGNATURE_XPATH, OneLogin_Saml2_Utils.RESPONSE_SIGNATURE_XPATH):
+        source = document if xpath == OneLogin_Saml2_Utils.ASSERTION_SIGNATURE_XPATH else response.document
+        if not OneLogin_Saml2_XML.query(source, xpath):
+            continue
+        if current and _verifies(source, xpath, current):
+            continue
+        signer = next((cert for cert in expired if _verifies(source, xpath, [cert.pem])), None)
+        raise SAMLResponseRejected(_expired_signer_message(signer), code="saml_certificate_expired")
+
+
+def _verifies(document: Any, xpath: str, certificates: list[str]) -> bool:
+    return bool(OneLogin_Saml2_Utils.validate_sign(document, xpath=xpath, multicerts=certificates))
+
+
+def _expired_signer_message(signer: CertificateInfo | None) -> str:
+    which = (
+        f"IdP certificate {signer.fingerprint}, which expired on {signer.not_after:%Y-%m-%d %H:%M} UTC"
+        if signer is not None
+        else "an expired IdP certificate"
+    )
+    return (
+        f"The response was signed with {which}, and this connection refuses expired IdP certificates. Ask the IdP "
+        "administrator to sign with a current certificate, then upload it or refresh the metadata (or turn off "
+        "“Refuse expired IdP certificates” on the connection page)."
+    )
 
 
 def _signature_failure(response: OneLogin_Saml2_Response, saml: SAMLSettings) -> SAMLResponseRejected:

@@ -148,7 +148,10 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
     if not form.is_valid():
         _form_errors(request, form)
         return _connection_page(request, org, connection, status=400)
-    changes = actions.set_options(connection, actor=request.user, **form.cleaned_data)
+    try:
+        changes = actions.set_options(connection, actor=request.user, **form.cleaned_data)
+    except ActionRefused as exc:
+        return _connection_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, "SAML options saved." if changes else "Nothing changed.")
     return redirect("sso:connection", org_slug, connection.pk)
 

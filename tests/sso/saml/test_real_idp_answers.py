@@ -1,8 +1,8 @@
-"""Answers real IdPs send (issue 14, items 10-14): each signed at test time by the test IdP, with real keys.
+"""Answers real IdPs send (issue 14, items 10-14 and 17): each signed at test time by the test IdP, with real keys.
 
 Several AudienceRestrictions (SAML Core §2.5.1.4), Redirect-binding signatures over the query string exactly as the
 IdP encoded it (Bindings §3.4.4.1), assertions encrypted with XML Encryption 1.1 RSA-OAEP and its MGF, the response
-size cap, one clock skew for every time condition, and the response size cap.
+size cap, one clock skew for every time condition, and IdP certificates past their expiry date.
 """
 
 from __future__ import annotations
@@ -15,9 +15,14 @@ import pytest
 from django.test import Client, override_settings
 
 from audit.models import AuditEvent
-from tests.sso.saml.conftest import finish_in, post_to_acs, start
-from tests.sso.saml.idp import XMLENC11, encrypt_assertion, make_key_pair, redirect_message, unb64
+from sso.models import SAMLSettings
+from sso.saml import actions
+from sso.saml.certificates import load_certificate
+from tests.sso.saml.conftest import connect, finish_in, post_to_acs, start
+from tests.sso.saml.idp import XMLENC11, TestIdP, encrypt_assertion, make_key_pair, redirect_message, unb64
 from tests.sso.saml.test_acs import answer, link
+
+BASE = "/orgs/acme/settings/security/sso/"
 
 
 def text(response) -> str:
@@ -291,3 +296,106 @@ def test_the_replay_record_outlives_the_skew(test_idp, sp, mia):
         signs_in(browser, saml_response)
         assert SAMLConsumedAssertion.objects.get().expires_at == ended + timedelta(seconds=SKEW)
         refused(post_to_acs(saml_response), 400, "already used")
+
+
+# --- item 17: IdP certificates past their expiry date --------------------------------------------------------
+
+
+@pytest.fixture
+def rolled_idp() -> TestIdP:
+    """An IdP still signing with a certificate that expired 3 days ago; its new certificate is also published."""
+    idp = TestIdP()
+    idp.key, idp.cert = make_key_pair("idp.acme.test", expired_days_ago=3)
+    idp.new_key, new_cert = make_key_pair("idp.acme.test")
+    idp.extra_certs = [new_cert]
+    return idp
+
+
+def test_by_default_an_expired_certificate_still_signs_in_with_warnings(client_for, org, owner, member, rolled_idp, sp):
+    connection = connect(org, owner, rolled_idp)
+    link(connection, member, "mia-123")
+    assert not connection.saml.refuse_expired_certificates
+    browser = Client()
+    signs_in(browser, answer(rolled_idp, sp, start(browser)))
+    fingerprint = load_certificate(rolled_idp.cert).short_fingerprint
+    warning = f"IdP certificate {fingerprint} expired on"
+    still = "sign-ins signed with it are still accepted (turn on “Refuse expired IdP certificates”)"
+    owner_browser = client_for(owner)
+    for page in ("/orgs/acme/", BASE, f"{BASE}{connection.pk}/"):  # dashboard, connection list, connection page
+        content = text(owner_browser.get(page))
+        assert warning in content and still in content, page
+
+
+def test_refusing_expired_certificates_refuses_their_signatures_and_keeps_the_current_one(
+    client_for, org, owner, member, rolled_idp, sp
+):
+    connection = connect(org, owner, rolled_idp)
+    link(connection, member, "mia-123")
+    response = client_for(owner).post(f"{BASE}saml/{connection.pk}/options/", {"refuse_expired_certificates": "on"})
+    assert response.status_code == 302
+    assert SAMLSettings.objects.get(connection=connection).refuse_expired_certificates
+    event = AuditEvent.objects.filter(action__startswith="sso.").latest("pk")
+    assert event.changes["refuse_expired_certificates"] == [False, True]
+
+    browser = Client()
+    expired = load_certificate(rolled_idp.cert)
+    refused(
+        post_to_acs(answer(rolled_idp, sp, start(browser))),
+        403,
+        f"signed with IdP certificate {expired.fingerprint}, which expired on {expired.not_after:%Y-%m-%d}",
+        "this connection refuses expired IdP certificates",
+    )
+    assert browser.get("/orgs/acme/").status_code == 302
+    current = answer(rolled_idp, sp, start(browser), key=rolled_idp.new_key, cert=rolled_idp.extra_certs[0])
+    signs_in(browser, current)
+    page = text(client_for(owner).get(BASE))
+    assert "sign-ins signed with it are refused" in page
+
+
+def test_a_signed_response_around_an_assertion_signed_with_a_current_key_must_be_current_too(
+    org, owner, member, rolled_idp, sp
+):
+    connection = connect(org, owner, rolled_idp)
+    link(connection, member, "mia-123")
+    actions.set_options(connection, actor=owner, refuse_expired_certificates=True)
+    browser = Client()
+    request_id = start(browser)
+    from tests.sso.saml.idp import b64, sign, strip_declaration
+
+    assertion = rolled_idp.assertion_xml(
+        sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id="mia-123", in_response_to=request_id
+    )
+    assertion = strip_declaration(sign(assertion, rolled_idp.new_key, rolled_idp.extra_certs[0]))
+    xml = rolled_idp.response_xml(assertion, acs_url=sp.acs_url, in_response_to=request_id)
+    envelope = strip_declaration(sign(xml, rolled_idp.key, rolled_idp.cert))  # the envelope with the expired key
+    refused(post_to_acs(b64(envelope)), 403, "this connection refuses expired IdP certificates")
+
+
+def test_refusing_expired_certificates_is_refused_when_none_is_current(client_for, org, owner):
+    idp = TestIdP()
+    idp.key, idp.cert = make_key_pair("idp.acme.test", expired_days_ago=1)
+    connection = connect(org, owner, idp)
+    response = client_for(owner).post(f"{BASE}saml/{connection.pk}/options/", {"refuse_expired_certificates": "on"})
+    refused(response, 409, "Every IdP signing certificate of this connection has expired")
+    assert not SAMLSettings.objects.get(connection=connection).refuse_expired_certificates
+
+
+def test_the_connection_page_offers_the_setting(client_for, saml_connection, owner):
+    page = text(client_for(owner).get(f"{BASE}{saml_connection.pk}/"))
+    assert 'name="refuse_expired_certificates"' in page and "Refuse expired IdP certificates" in page
+    assert "Expired IdP certificates" in page and "accepted (with a warning)" in page
+
+
+def test_a_connection_whose_every_certificate_expired_while_refusing_them_does_not_validate(org, owner, rolled_idp):
+    from sso.protocols import validation_problems
+
+    connection = connect(org, owner, rolled_idp)
+    actions.set_options(connection, actor=owner, refuse_expired_certificates=True)
+    assert validation_problems(connection) == []
+    # Later the new certificate expires too (the stored list now holds only expired ones).
+    SAMLSettings.objects.filter(connection=connection).update(idp_certificates=[rolled_idp.cert])
+    assert validation_problems(connection) == [
+        f"Every IdP signing certificate expired (the last on {load_certificate(rolled_idp.cert).not_after:%Y-%m-%d}) "
+        "and this connection refuses expired IdP certificates. Upload the IdP's current certificate or refresh the "
+        "metadata."
+    ]
