@@ -39,6 +39,7 @@ from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOId
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
+from sso.saml.handler import certificate_infos
 from sso.saml.lookup import pending_with_saml_connection
 from sso.saml.metadata import MetadataError, fetch_metadata, parse_idp_metadata
 from sso.saml.presets import CUSTOM, preset_map
@@ -153,6 +154,15 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
     except ActionRefused as exc:
         return _connection_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, "SAML options saved." if changes else "Nothing changed.")
+    if changes.get("refuse_expired_certificates") == [False, True]:
+        for cert in certificate_infos(connection.saml):
+            if cert.expired():
+                messages.warning(
+                    request,
+                    f"Sign-ins signed with IdP certificate {cert.short_fingerprint} (expired on "
+                    f"{cert.not_after:%Y-%m-%d}) are refused from now on. Run Test SSO to check that the IdP signs "
+                    "with a current certificate.",
+                )
     return redirect("sso:connection", org_slug, connection.pk)
 
 

@@ -225,6 +225,11 @@ def test_the_response_size_cap_is_a_setting_named_in_the_refusal(test_idp, sp, m
     signs_in(browser, answer(test_idp, sp, start(browser), attributes=groups))  # under the default 512 KiB
 
 
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=70 * 1024)
+def test_a_body_over_djangos_upload_limit_gets_the_same_clear_refusal(saml_connection):
+    refused(post_to_acs("A" * (80 * 1024)), 413, "The SAML response is too large", "SSO_SAML_MAX_RESPONSE_KIB")
+
+
 def test_a_response_over_the_default_cap_is_refused_before_decoding(saml_connection):
     refused(post_to_acs("A" * (512 * 1024 + 4)), 413, "(512 KiB, the setting SSO_SAML_MAX_RESPONSE_KIB)")
 
@@ -331,8 +336,13 @@ def test_refusing_expired_certificates_refuses_their_signatures_and_keeps_the_cu
 ):
     connection = connect(org, owner, rolled_idp)
     link(connection, member, "mia-123")
-    response = client_for(owner).post(f"{BASE}saml/{connection.pk}/options/", {"refuse_expired_certificates": "on"})
+    owner_browser = client_for(owner)
+    response = owner_browser.post(f"{BASE}saml/{connection.pk}/options/", {"refuse_expired_certificates": "on"})
     assert response.status_code == 302
+    page = text(owner_browser.get(response["Location"]))
+    expired_short = load_certificate(rolled_idp.cert).short_fingerprint
+    assert f"Sign-ins signed with IdP certificate {expired_short} (expired on" in page
+    assert "Run Test SSO to check that the IdP signs with a current certificate." in page
     assert SAMLSettings.objects.get(connection=connection).refuse_expired_certificates
     event = AuditEvent.objects.filter(action__startswith="sso.").latest("pk")
     assert event.changes["refuse_expired_certificates"] == [False, True]
