@@ -332,6 +332,15 @@ for _item in SSO_METADATA_ALLOW_PRIVATE_HOSTS:
         ) from exc
 
 
+# SAML (sso.saml): the clock skew allowed between the IdP and this server (default: python3-saml's 300 s), applied to
+# every time condition of an answer alike (IssueInstant, Conditions, SubjectConfirmationData, SessionNotOnOrAfter,
+# LogoutRequest NotOnOrAfter; SAML Core §2.5.1.2, §2.4.1.2), and the largest base64 SAMLResponse accepted at the ACS
+# (answers listing many groups are the large ones). The cap stays under Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+# (2.5 MiB), which refuses larger request bodies first.
+SSO_SAML_CLOCK_SKEW_SECONDS = env_int("SSO_SAML_CLOCK_SKEW_SECONDS", 300, minimum=0, maximum=900)
+SSO_SAML_MAX_RESPONSE_KIB = env_int("SSO_SAML_MAX_RESPONSE_KIB", 512, minimum=64, maximum=2048)
+
+
 # --- SSO: verified domains -------------------------------------------------------------------------------
 def _dns_nameservers() -> list[tuple[str, int]]:
     """SSO_DNS_NAMESERVERS: comma-separated ``ip``, ``ip:port`` or ``[ipv6]:port`` entries (empty: system resolvers)."""

@@ -15,9 +15,11 @@ class SsoConfig(AppConfig):
         from sso.protocols import register
         from sso.reauth import start_reauthentication
         from sso.recovery import guard_membership_change
+        from sso.saml import schemas
         from sso.saml.handler import SAMLHandler
 
         register("saml", SAMLHandler())
+        schemas.install()  # python3-saml's schema validation also knows XML Encryption 1.1 (xenc11:MGF)
         register_oidc()
 
         # Keep SSO's admin owner, and while enforced an owner recovery account, through member changes.

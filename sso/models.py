@@ -271,6 +271,13 @@ class SAMLSettings(models.Model):
         help_text="Accept responses the IdP sends without a request from us (unsolicited). Off is safer.",
     )
     want_authn_requests_signed = models.BooleanField("sign AuthnRequests", default=False)
+    # Off by default: an IdP that keeps signing with a certificate past its notAfter still signs people in (SAML
+    # trusts the pinned key, not the validity period), with a warning on the dashboard and the connection list.
+    refuse_expired_certificates = models.BooleanField(
+        "refuse expired IdP certificates",
+        default=False,
+        help_text="Refuse sign-ins signed with an IdP certificate past its expiry date.",
+    )
     sp_certificate = models.TextField()
     sp_private_key_encrypted = models.TextField()
 

@@ -71,4 +71,19 @@ def validation_problems(connection: SSOConnection) -> list[str]:
     return [str(problem) for problem in check(connection)] if check is not None else []
 
 
-__all__ = ["HANDLERS", "ProtocolHandler", "SSOPendingLogin", "handler_for", "register", "validation_problems"]
+def status_warnings(connection: SSOConnection) -> list[str]:
+    """What the dashboard and the connection list warn about for ``connection``, one sentence each (the handler's
+    optional ``status_warnings(connection)``, e.g. an IdP certificate that expired or expires within 30 days)."""
+    warnings = getattr(HANDLERS.get(connection.protocol), "status_warnings", None)
+    return [str(warning) for warning in warnings(connection)] if warnings is not None else []
+
+
+__all__ = [
+    "HANDLERS",
+    "ProtocolHandler",
+    "SSOPendingLogin",
+    "handler_for",
+    "register",
+    "status_warnings",
+    "validation_problems",
+]

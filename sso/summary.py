@@ -2,7 +2,7 @@
 
 from orgsecurity.accessors import OrgContext
 from sso.models import SSOConnection
-from sso.protocols import HANDLERS
+from sso.protocols import status_warnings
 
 
 def status(org: OrgContext) -> str:
@@ -22,7 +22,4 @@ def status(org: OrgContext) -> str:
         text = f"{text}; enforcement planned for {connection.enforce_at:%Y-%m-%d} is postponed"
     elif connection.enforce_at:
         text = f"{text}; enforcement scheduled for {connection.enforce_at:%Y-%m-%d %H:%M} UTC"
-    warnings = getattr(HANDLERS.get(connection.protocol), "status_warnings", None)
-    if warnings is not None:
-        text = " ".join([text, *(f"⚠ {warning}" for warning in warnings(connection))])
-    return text
+    return " ".join([text, *(f"⚠ {warning}" for warning in status_warnings(connection))])

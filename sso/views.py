@@ -15,7 +15,7 @@ from sso import actions
 from sso.flow import SSOSignInRefused
 from sso.forms import ConnectionSettingsForm, StatusForm
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLogin
-from sso.protocols import HANDLERS, handler_for
+from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout_forms import TestRunForm
 
 # The status buttons of the connection page, in rollout order; enforcement has its own page with the checklist.
@@ -48,13 +48,21 @@ def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> 
     context = {
         "org": org,
         "can_manage": can_manage,
-        "connections": _connections(org) if can_manage else [],
+        "connections": _with_warnings(_connections(org)) if can_manage else [],
         "protocols": [(name, getattr(handler, "create_url_name", "")) for name, handler in sorted(HANDLERS.items())],
         "linkable": linkable,
         "own_identities": own_identities.select_related("connection"),
         **_policy_context(org),
     }
     return render(request, "sso/index.html", context, status=status)
+
+
+def _with_warnings(connections) -> list[SSOConnection]:
+    """The connections, each with ``warnings``: what the dashboard says about it (``sso.protocols.status_warnings``)."""
+    result = list(connections)
+    for connection in result:
+        connection.warnings = status_warnings(connection)
+    return result
 
 
 def _policy_context(org: OrgContext) -> dict:

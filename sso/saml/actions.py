@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from orgsecurity.actions import ActionRefused
 from orgsecurity.crypto import encrypt_secret
 from orgsecurity.models import Organization, User
 from sso import actions as sso_actions
@@ -26,7 +27,7 @@ IDP_FIELDS = (
     "want_authn_requests_signed",
     "metadata_url",
 )
-OPTION_FIELDS = ("allow_idp_initiated", "want_authn_requests_signed")
+OPTION_FIELDS = ("allow_idp_initiated", "want_authn_requests_signed", "refuse_expired_certificates")
 
 
 def _snapshot(saml: SAMLSettings | None, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -119,7 +120,9 @@ def update_idp(
 
 
 def set_options(connection: SSOConnection, *, actor: User, **values: bool) -> dict[str, list[Any]]:
-    """Turn IdP-initiated sign-in and AuthnRequest signing on or off; returns the changes."""
+    """Turn IdP-initiated sign-in, AuthnRequest signing, and refusing expired IdP certificates on or off; returns
+    the changes. Raises ActionRefused (nothing saved) when refusing expired certificates would leave no IdP
+    certificate that can sign anyone in."""
     unknown = set(values) - set(OPTION_FIELDS)
     if unknown:
         raise ValueError(f"Unknown SAML options: {', '.join(sorted(unknown))}")
@@ -133,7 +136,22 @@ def set_options(connection: SSOConnection, *, actor: User, **values: bool) -> di
         for key, value in values.items():
             setattr(saml, key, bool(value))
         changes = _changes(before, _snapshot(saml, OPTION_FIELDS))
+        if "refuse_expired_certificates" in changes and saml.refuse_expired_certificates:
+            _refuse_when_every_certificate_expired(saml)
         if changes:
             saml.save(update_fields=list(values))
             sso_actions.record_connection_change(saml.connection, actor=actor, changes=changes)
     return changes
+
+
+def _refuse_when_every_certificate_expired(saml: SAMLSettings) -> None:
+    certificates = [load_certificate(pem) for pem in saml.idp_certificates]
+    if certificates and all(cert.expired() for cert in certificates):
+        last = max(cert.not_after for cert in certificates)
+        raise ActionRefused(
+            f"Every IdP signing certificate of this connection has expired (the last on {last:%Y-%m-%d}), so "
+            "refusing expired certificates would stop every SSO sign-in. Upload the IdP's current certificate or "
+            "refresh the metadata first.",
+            code="saml_certificates_expired",
+            status=409,
+        )

@@ -7,6 +7,7 @@ so the values the IdP admin pasted stay right behind a TLS-terminating proxy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -24,8 +25,6 @@ from sso.saml.certificates import load_certificate
 # What our SP metadata asks for: a persistent NameID (SAML Core §8.3.7). AuthnRequests carry no NameIDPolicy, so
 # an IdP configured for the email address (or another stable format) still answers.
 NAMEID_FORMAT = Constants.NAMEID_PERSISTENT
-# Allowed clock skew between the IdP and us when checking time conditions (python3-saml's own drift, seconds).
-CLOCK_SKEW_SECONDS = Constants.ALLOWED_CLOCK_DRIFT
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,20 @@ class SPEndpoints:
     acs_url: str
     slo_url: str
     metadata_url: str
+
+
+def clock_skew() -> timedelta:
+    """The clock skew allowed between an IdP and this server for every time condition of a SAML message
+    (``settings.SSO_SAML_CLOCK_SKEW_SECONDS``; SAML Core §2.5.1.2 and §2.4.1.2 leave the allowance to the relying
+    party). A NotBefore or IssueInstant up to this far ahead of our clock, and a NotOnOrAfter or
+    SessionNotOnOrAfter up to this far behind it, are accepted."""
+    return timedelta(seconds=settings.SSO_SAML_CLOCK_SKEW_SECONDS)
+
+
+def max_response_chars() -> int:
+    """The largest base64 SAMLResponse accepted at the ACS, in characters (``settings.SSO_SAML_MAX_RESPONSE_KIB``
+    KiB)."""
+    return settings.SSO_SAML_MAX_RESPONSE_KIB * 1024
 
 
 def sp_endpoints(org_slug: str) -> SPEndpoints:
@@ -56,21 +69,35 @@ def _sp_endpoints(_base_url: str, org_slug: str) -> SPEndpoints:
     )
 
 
-def request_data(url: str, *, get: dict[str, Any] | None = None, post: dict[str, Any] | None = None) -> dict[str, Any]:
+def request_data(
+    url: str,
+    *,
+    get: dict[str, Any] | None = None,
+    post: dict[str, Any] | None = None,
+    query_string: str | None = None,
+) -> dict[str, Any]:
     """python3-saml's description of "the request we received", made from OUR public URL for that endpoint.
 
     python3-saml compares Destination and Recipient with this URL; building it from PUBLIC_BASE_URL (not from the
-    Host header an attacker controls) is what makes those comparisons mean anything.
+    Host header an attacker controls) is what makes those comparisons mean anything. ``query_string``: the raw
+    query string as received (still percent-encoded), given for HTTP-Redirect messages: their signature is then
+    verified over the SAMLRequest/SAMLResponse, RelayState and SigAlg parameters exactly as the sender encoded
+    them (SAML Bindings §3.4.4.1), not over our re-encoding of the decoded values (ADFS and Entra ID encode
+    ``%2f`` in lowercase).
     """
     scheme, rest = url.split("://", 1)
     host, _, path = rest.partition("/")
-    return {
+    data = {
         "https": "on" if scheme == "https" else "off",
         "http_host": host,
         "script_name": "/" + path,
         "get_data": get or {},
         "post_data": post or {},
     }
+    if query_string is not None:
+        data["query_string"] = query_string
+        data["validate_signature_from_qs"] = True
+    return data
 
 
 def saml_settings_of(connection: SSOConnection) -> SAMLSettings:

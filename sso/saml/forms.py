@@ -122,6 +122,12 @@ class OptionsForm(forms.Form):
     want_authn_requests_signed = forms.BooleanField(
         label="Sign AuthnRequests with our SP key", required=False, help_text="Turn on when the IdP requires it."
     )
+    refuse_expired_certificates = forms.BooleanField(
+        label="Refuse expired IdP certificates",
+        required=False,
+        help_text="Off: a response signed with an IdP certificate past its expiry date is still accepted (and the "
+        "dashboard warns). On: it is refused; upload the IdP's new certificate before its old one expires.",
+    )
 
 
 class PresetForm(forms.Form):

@@ -72,12 +72,15 @@ class SAMLHandler:
             "sp": sp_endpoints(connection.organization.slug),
             "sp_certificate": load_certificate(saml.sp_certificate) if saml else None,
             "idp_certificates": certificates,
-            "certificate_warnings": certificate_warnings(certificates),
+            "certificate_warnings": certificate_warnings(
+                certificates, refuse_expired=saml.refuse_expired_certificates if saml else False
+            ),
             "idp_form": IdPSourceForm(initial={"metadata_url": saml.metadata_url if saml else ""}),
             "options_form": OptionsForm(
                 initial={
                     "allow_idp_initiated": saml.allow_idp_initiated,
                     "want_authn_requests_signed": saml.want_authn_requests_signed,
+                    "refuse_expired_certificates": saml.refuse_expired_certificates,
                 }
                 if saml
                 else {}
@@ -87,9 +90,27 @@ class SAMLHandler:
         }
 
     def status_warnings(self, connection: SSOConnection) -> list[str]:
-        """Short warnings for the security dashboard (certificates expiring within 30 days)."""
+        """Short warnings for the security dashboard and the connection list: IdP certificates that expired (and
+        whether sign-ins signed with them are still accepted) or expire within 30 days."""
         saml = SAMLSettings.objects.filter(connection=connection).first()
-        return certificate_warnings(certificate_infos(saml)) if saml else []
+        if saml is None:
+            return []
+        return certificate_warnings(certificate_infos(saml), refuse_expired=saml.refuse_expired_certificates)
+
+    def validation_problems(self, connection: SSOConnection) -> list[str]:
+        """Why ``connection`` cannot sign anyone in now (``sso.protocols.validation_problems``): every IdP signing
+        certificate has expired while the connection refuses expired IdP certificates. [] otherwise."""
+        saml = SAMLSettings.objects.filter(connection=connection).first()
+        if saml is None or not saml.refuse_expired_certificates:
+            return []
+        certificates = certificate_infos(saml)
+        if certificates and all(cert.expired() for cert in certificates):
+            last = max(cert.not_after for cert in certificates)
+            return [
+                f"Every IdP signing certificate expired (the last on {last:%Y-%m-%d}) and this connection refuses "
+                "expired IdP certificates. Upload the IdP's current certificate or refresh the metadata."
+            ]
+        return []
 
 
 def certificate_infos(saml: SAMLSettings) -> list[CertificateInfo]:
@@ -97,12 +118,20 @@ def certificate_infos(saml: SAMLSettings) -> list[CertificateInfo]:
     return [load_certificate(pem) for pem in saml.idp_certificates]
 
 
-def certificate_warnings(certificates: list[CertificateInfo]) -> list[str]:
-    """One sentence per IdP certificate that has expired or expires within 30 days."""
+def certificate_warnings(certificates: list[CertificateInfo], *, refuse_expired: bool = False) -> list[str]:
+    """One sentence per IdP certificate that has expired or expires within 30 days (UTC dates). An expired one
+    says what happens to responses it signs: still accepted (``refuse_expired`` off, the default) or refused."""
     warnings = []
     for cert in certificates:
         if cert.expired():
-            warnings.append(f"IdP certificate {cert.short_fingerprint} expired on {cert.not_after:%Y-%m-%d}.")
+            consequence = (
+                "sign-ins signed with it are refused"
+                if refuse_expired
+                else "sign-ins signed with it are still accepted (turn on “Refuse expired IdP certificates”)"
+            )
+            warnings.append(
+                f"IdP certificate {cert.short_fingerprint} expired on {cert.not_after:%Y-%m-%d}; {consequence}."
+            )
         elif cert.expires_soon():
             warnings.append(f"IdP certificate {cert.short_fingerprint} expires on {cert.not_after:%Y-%m-%d}.")
     return warnings

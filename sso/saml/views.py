@@ -11,8 +11,10 @@ import secrets
 from dataclasses import replace
 
 import xmlsec
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -37,10 +39,17 @@ from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOId
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
+from sso.saml.handler import certificate_infos
 from sso.saml.lookup import pending_with_saml_connection
 from sso.saml.metadata import MetadataError, fetch_metadata, parse_idp_metadata
 from sso.saml.presets import CUSTOM, preset_map
-from sso.saml.response import SAMLResponseRejected, ValidatedResponse, peek_in_response_to, validate_response
+from sso.saml.response import (
+    AuthWithSkew,
+    SAMLResponseRejected,
+    ValidatedResponse,
+    peek_in_response_to,
+    validate_response,
+)
 from sso.views import _connection_page
 
 # --- admin pages ---------------------------------------------------------------------------------------------
@@ -140,8 +149,20 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
     if not form.is_valid():
         _form_errors(request, form)
         return _connection_page(request, org, connection, status=400)
-    changes = actions.set_options(connection, actor=request.user, **form.cleaned_data)
+    try:
+        changes = actions.set_options(connection, actor=request.user, **form.cleaned_data)
+    except ActionRefused as exc:
+        return _connection_page(request, org, connection, status=exc.status, error=exc.message)
     messages.success(request, "SAML options saved." if changes else "Nothing changed.")
+    if changes.get("refuse_expired_certificates") == [False, True]:
+        for cert in certificate_infos(connection.saml):
+            if cert.expired():
+                messages.warning(
+                    request,
+                    f"Sign-ins signed with IdP certificate {cert.short_fingerprint} (expired on "
+                    f"{cert.not_after:%Y-%m-%d}) are refused from now on. Run Test SSO to check that the IdP signs "
+                    "with a current certificate.",
+                )
     return redirect("sso:connection", org_slug, connection.pk)
 
 
@@ -225,7 +246,17 @@ def _is_saml_connection_of(connection: SSOConnection, org_slug: str) -> bool:
 def acs(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Assertion Consumer Service: validate the IdP's response, consume the request it answers, and send the
     browser to the shared finishing step (a same-site GET, where the session cookie is present)."""
-    posted = request.POST.get("SAMLResponse", "")
+    try:
+        posted = request.POST.get("SAMLResponse", "")
+    except RequestDataTooBig:
+        refused = SSOSignInRefused(
+            "The SAML response is too large: the request is larger than this server accepts (Django's "
+            f"DATA_UPLOAD_MAX_MEMORY_SIZE, above the SAML limit of {settings.SSO_SAML_MAX_RESPONSE_KIB} KiB set by "
+            "SSO_SAML_MAX_RESPONSE_KIB). Configure the IdP to send fewer attributes or groups.",
+            code="saml_too_large",
+            status=413,
+        )
+        return public_views.refusal_page(request, refused)
     in_response_to = peek_in_response_to(posted)
     connection, pending = _acs_target(org_slug, in_response_to)
     if connection is None:
@@ -343,10 +374,21 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
         )
     sp = sp_endpoints(org_slug)
     try:
-        settings = onelogin_settings(connection, want_messages_signed=True)
+        slo_settings = onelogin_settings(connection, want_messages_signed=True)
     except SSOSignInRefused as exc:
         return public_views.refusal_page(request, exc, connection)
-    auth = OneLogin_Saml2_Auth(request_data(sp.slo_url, get=request.GET.dict()), settings)
+    repeated = sorted(name for name in _REDIRECT_BINDING_PARAMETERS if len(request.GET.getlist(name)) > 1)
+    if repeated:
+        # The signature covers each parameter once (SAML Bindings §3.4.4.1); a repeated one is never the IdP's.
+        refused = SSOSignInRefused(
+            f"The logout message repeats the parameter {', '.join(repeated)}, so it was refused. Nothing was changed.",
+            code="saml_slo_invalid",
+            status=400,
+        )
+        return public_views.refusal_page(request, refused, connection)
+    # The signature is verified over the query string exactly as received, not over our re-encoding of it.
+    data = request_data(sp.slo_url, get=request.GET.dict(), query_string=request.META.get("QUERY_STRING", ""))
+    auth = AuthWithSkew(data, slo_settings)
     request_id = request.session.get("saml_logout_request_id")
     if "SAMLResponse" in request.GET and not request_id:
         # A LogoutResponse answers one logout request; without ours in this session it is someone else's (a signed
@@ -366,6 +408,11 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
 
     try:
         redirect_url = auth.process_slo(request_id=request_id, delete_session_cb=end_local_session)
+    except SAMLResponseRejected as exc:
+        refused = SSOSignInRefused(
+            f"The logout message was refused: {exc.message} Nothing was changed.", code=exc.code, status=400
+        )
+        return public_views.refusal_page(request, refused, connection)
     except (OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError, ValueError, etree.LxmlError, xmlsec.Error) as exc:
         refused = SSOSignInRefused(
             f"The logout message is not valid: {str(exc)[:200]}", code="saml_slo_invalid", status=400
@@ -382,6 +429,9 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
     if redirect_url:
         return redirect(redirect_url)
     return render(request, "sso/saml/signed_out.html", {"connection": connection})
+
+
+_REDIRECT_BINDING_PARAMETERS = ("SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature")
 
 
 def _sls_connection(request: HttpRequest, org_slug: str) -> SSOConnection | None:

@@ -26,19 +26,24 @@ EMAIL = C.NAMEID_EMAIL_ADDRESS
 NS = 'xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"'
 
 
-def make_key_pair(common_name: str, *, days: int = 365) -> tuple[str, str]:
-    """A fresh RSA key and self-signed certificate (PEM), valid from yesterday for ``days`` days."""
+def make_key_pair(common_name: str, *, days: int = 365, expired_days_ago: int | None = None) -> tuple[str, str]:
+    """A fresh RSA key and self-signed certificate (PEM), valid from yesterday for ``days`` days; or, with
+    ``expired_days_ago``, one whose validity ended that many days ago (valid for a year before that)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
+    not_before, not_after = now - timedelta(days=1), now + timedelta(days=days)
+    if expired_days_ago is not None:
+        not_after = now - timedelta(days=expired_days_ago)
+        not_before = not_after - timedelta(days=365)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
@@ -122,14 +127,28 @@ class TestIdP:
         not_before: datetime | None = None,
         not_on_or_after: datetime | None = None,
         confirmation_not_on_or_after: datetime | bool | None = None,
+        confirmation_not_before: datetime | None = None,
         authn_instant: datetime | None = None,
+        session_not_on_or_after: datetime | None = None,
+        issue_instant: datetime | None = None,
+        audience_restrictions: list[list[str]] | None = None,
     ) -> str:
+        """An assertion (unsigned XML). ``audience_restrictions``: one list of Audience values per
+        AudienceRestriction element (default: one restriction naming ``audience`` or ``sp_entity_id``)."""
         now = datetime.now(UTC)
         irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
         scd_expiry = (
             confirmation_not_on_or_after if confirmation_not_on_or_after is not None else now + timedelta(minutes=5)
         )
         scd_nooa = "" if scd_expiry is False else f' NotOnOrAfter="{iso(scd_expiry)}"'
+        scd_nb = f' NotBefore="{iso(confirmation_not_before)}"' if confirmation_not_before else ""
+        session_end = f' SessionNotOnOrAfter="{iso(session_not_on_or_after)}"' if session_not_on_or_after else ""
+        restrictions = "".join(
+            "<saml:AudienceRestriction>"
+            + "".join(f"<saml:Audience>{escape(value)}</saml:Audience>" for value in values)
+            + "</saml:AudienceRestriction>"
+            for values in (audience_restrictions or [[audience or sp_entity_id]])
+        )
         attribute_xml = "".join(
             f"<saml:Attribute Name={quoteattr(name)}>"
             + "".join(f"<saml:AttributeValue>{escape(value)}</saml:AttributeValue>" for value in values)
@@ -139,17 +158,17 @@ class TestIdP:
         statement = f"<saml:AttributeStatement>{attribute_xml}</saml:AttributeStatement>" if attribute_xml else ""
         return (
             f'<saml:Assertion {NS} ID="{assertion_id or "_a" + secrets.token_hex(16)}" Version="2.0" '
-            f'IssueInstant="{iso(now)}">'
+            f'IssueInstant="{iso(issue_instant or now)}">'
             f"<saml:Issuer>{escape(issuer or self.entity_id)}</saml:Issuer>"
             f"<saml:Subject><saml:NameID Format={quoteattr(name_id_format)}>{escape(name_id)}</saml:NameID>"
             f'<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
-            f"<saml:SubjectConfirmationData{irt}{scd_nooa} Recipient={quoteattr(recipient or acs_url)}/>"
+            f"<saml:SubjectConfirmationData{irt}{scd_nb}{scd_nooa} Recipient={quoteattr(recipient or acs_url)}/>"
             "</saml:SubjectConfirmation></saml:Subject>"
             f'<saml:Conditions NotBefore="{iso(not_before or now - timedelta(minutes=1))}" '
             f'NotOnOrAfter="{iso(not_on_or_after or now + timedelta(minutes=5))}">'
-            f"<saml:AudienceRestriction><saml:Audience>{escape(audience or sp_entity_id)}</saml:Audience>"
-            "</saml:AudienceRestriction></saml:Conditions>"
-            f'<saml:AuthnStatement AuthnInstant="{iso(authn_instant or now)}" SessionIndex="_s{secrets.token_hex(8)}">'
+            f"{restrictions}</saml:Conditions>"
+            f'<saml:AuthnStatement AuthnInstant="{iso(authn_instant or now)}"{session_end} '
+            f'SessionIndex="_s{secrets.token_hex(8)}">'
             "<saml:AuthnContext><saml:AuthnContextClassRef>"
             "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
             "</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
@@ -165,8 +184,9 @@ class TestIdP:
         destination: str | bool | None = None,
         issuer: str | None = None,
         status: str = C.STATUS_SUCCESS,
+        issue_instant: datetime | None = None,
     ) -> str:
-        now = datetime.now(UTC)
+        now = issue_instant or datetime.now(UTC)
         irt = f" InResponseTo={quoteattr(in_response_to)}" if in_response_to else ""
         dest = "" if destination is False else f" Destination={quoteattr(destination or acs_url)}"
         return (
@@ -190,6 +210,7 @@ class TestIdP:
         cert: str | None = None,
         destination: str | bool | None = None,
         response_issuer: str | None = None,
+        response_issue_instant: datetime | None = None,
         **assertion_options,
     ) -> str:
         """A base64 SAMLResponse, signed as asked (by default: only the assertion, RSA-SHA256)."""
@@ -204,7 +225,12 @@ class TestIdP:
         if sign_assertion:
             assertion = strip_declaration(sign(assertion, key, cert, sha1=sha1))
         xml = self.response_xml(
-            assertion, acs_url=acs_url, in_response_to=in_response_to, destination=destination, issuer=response_issuer
+            assertion,
+            acs_url=acs_url,
+            in_response_to=in_response_to,
+            destination=destination,
+            issuer=response_issuer,
+            issue_instant=response_issue_instant,
         )
         if sign_response:
             xml = strip_declaration(sign(xml, key, cert, sha1=sha1))
@@ -214,13 +240,7 @@ class TestIdP:
         self, *, sls_url: str, name_id: str, name_id_format: str = PERSISTENT, signed: bool = True
     ) -> dict[str, str]:
         """The query of an IdP-initiated LogoutRequest over HTTP-Redirect, signed with this IdP's key."""
-        xml = (
-            f'<samlp:LogoutRequest {NS} ID="_l{secrets.token_hex(16)}" Version="2.0" '
-            f'IssueInstant="{iso(datetime.now(UTC))}" Destination={quoteattr(sls_url)}>'
-            f"<saml:Issuer>{escape(self.entity_id)}</saml:Issuer>"
-            f"<saml:NameID Format={quoteattr(name_id_format)}>{escape(name_id)}</saml:NameID>"
-            "</samlp:LogoutRequest>"
-        )
+        xml = self.logout_request_xml(sls_url=sls_url, name_id=name_id, name_id_format=name_id_format)
         encoded = base64.b64encode(zlib.compress(xml.encode())[2:-4]).decode()
         query = {"SAMLRequest": encoded, "RelayState": "idp-relay"}
         if signed:
@@ -228,6 +248,49 @@ class TestIdP:
             to_sign = OneLogin_Saml2_Auth._build_sign_query(encoded, "idp-relay", C.RSA_SHA256, "SAMLRequest")
             query["Signature"] = base64.b64encode(OneLogin_Saml2_Utils.sign_binary(to_sign, self.key)).decode()
         return query
+
+    def logout_request_xml(
+        self,
+        *,
+        sls_url: str,
+        name_id: str,
+        name_id_format: str = PERSISTENT,
+        not_on_or_after: datetime | None = None,
+    ) -> str:
+        """An IdP-initiated LogoutRequest (SAML Core §3.7.1) for ``name_id``."""
+        expiry = f' NotOnOrAfter="{iso(not_on_or_after)}"' if not_on_or_after else ""
+        return (
+            f'<samlp:LogoutRequest {NS} ID="_l{secrets.token_hex(16)}" Version="2.0" '
+            f'IssueInstant="{iso(datetime.now(UTC))}"{expiry} Destination={quoteattr(sls_url)}>'
+            f"<saml:Issuer>{escape(self.entity_id)}</saml:Issuer>"
+            f"<saml:NameID Format={quoteattr(name_id_format)}>{escape(name_id)}</saml:NameID>"
+            "</samlp:LogoutRequest>"
+        )
+
+    def logout_response_xml(self, *, sls_url: str, in_response_to: str) -> str:
+        """The IdP's LogoutResponse (SAML Core §3.7.2, status Success) to our LogoutRequest ``in_response_to``."""
+        return (
+            f'<samlp:LogoutResponse {NS} ID="_lr{secrets.token_hex(16)}" Version="2.0" '
+            f'IssueInstant="{iso(datetime.now(UTC))}" Destination={quoteattr(sls_url)} '
+            f"InResponseTo={quoteattr(in_response_to)}>"
+            f"<saml:Issuer>{escape(self.entity_id)}</saml:Issuer>"
+            f'<samlp:Status><samlp:StatusCode Value="{C.STATUS_SUCCESS}"/></samlp:Status></samlp:LogoutResponse>'
+        )
+
+    def redirect_query(
+        self, xml: str, *, saml_type: str = "SAMLRequest", relay_state: str | None = None, lowercase: bool = False
+    ) -> str:
+        """The raw query string of an HTTP-Redirect message (SAML Bindings §3.4.4.1) as this IdP encodes it and
+        signs it: ``lowercase`` percent-escapes (``%2f``, as ADFS and Entra ID send them), signed over exactly
+        that text with RSA-SHA256."""
+        encoded = base64.b64encode(zlib.compress(xml.encode())[2:-4]).decode()
+        signed = [f"{saml_type}={OneLogin_Saml2_Utils.escape_url(encoded, lowercase)}"]
+        if relay_state is not None:
+            signed.append(f"RelayState={OneLogin_Saml2_Utils.escape_url(relay_state, lowercase)}")
+        signed.append(f"SigAlg={OneLogin_Saml2_Utils.escape_url(C.RSA_SHA256, lowercase)}")
+        to_sign = "&".join(signed)
+        signature = base64.b64encode(OneLogin_Saml2_Utils.sign_binary(to_sign, self.key)).decode()
+        return f"{to_sign}&Signature={OneLogin_Saml2_Utils.escape_url(signature, lowercase)}"
 
 
 def strip_declaration(xml: str) -> str:
@@ -245,9 +308,22 @@ def query_string(values: dict[str, str]) -> str:
     return urlencode(values)
 
 
-def encrypt_assertion(signed_response_b64: str, sp_certificate: str) -> str:
-    """Replace the (signed) assertion of a response with an EncryptedAssertion for ``sp_certificate`` (AES-128-CBC
-    content key wrapped with RSA-OAEP), as IdPs do when the SP publishes an encryption certificate."""
+XMLENC11 = "http://www.w3.org/2009/xmlenc11#"
+
+
+def encrypt_assertion(
+    signed_response_b64: str,
+    sp_certificate: str,
+    *,
+    key_transport: str = "rsa-oaep-mgf1p",
+    mgf: str | None = None,
+    content: str = "aes128-cbc",
+) -> str:
+    """Replace the (signed) assertion of a response with an EncryptedAssertion for ``sp_certificate``, as IdPs do
+    when the SP publishes an encryption certificate: the content key (``content``: aes128-cbc or aes256-gcm) wrapped
+    with ``key_transport`` "rsa-oaep-mgf1p" (XML Encryption 1.0) or "xmlenc11" (``http://www.w3.org/2009/xmlenc11#
+    rsa-oaep`` with a SHA-256 digest and, when ``mgf`` is given, an ``xenc11:MGF`` element such as "mgf1sha256",
+    as ADFS and Entra ID send it; XML Encryption 1.1 §5.5.2). xmlsec reads those parameters when it encrypts."""
     import xmlsec
     from lxml import etree
 
@@ -258,14 +334,24 @@ def encrypt_assertion(signed_response_b64: str, sp_certificate: str) -> str:
     wrapper.append(assertion)
     manager = xmlsec.KeysManager()
     manager.add_key(xmlsec.Key.from_memory(sp_certificate.encode(), xmlsec.KeyFormat.CERT_PEM, None))
-    template = xmlsec.template.encrypted_data_create(
-        wrapper, xmlsec.Transform.AES128, type=xmlsec.EncryptionType.ELEMENT, ns="xenc"
-    )
+    cipher, bits = {"aes128-cbc": (xmlsec.Transform.AES128, 128), "aes256-gcm": (xmlsec.Transform.AES256_GCM, 256)}[
+        content
+    ]
+    template = xmlsec.template.encrypted_data_create(wrapper, cipher, type=xmlsec.EncryptionType.ELEMENT, ns="xenc")
     xmlsec.template.encrypted_data_ensure_cipher_value(template)
     key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="dsig")
     encrypted_key = xmlsec.template.add_encrypted_key(key_info, xmlsec.Transform.RSA_OAEP)
+    if key_transport == "xmlenc11":
+        method = encrypted_key.find("{http://www.w3.org/2001/04/xmlenc#}EncryptionMethod")
+        method.set("Algorithm", f"{XMLENC11}rsa-oaep")
+        digest = etree.SubElement(method, "{http://www.w3.org/2000/09/xmldsig#}DigestMethod")
+        digest.set("Algorithm", "http://www.w3.org/2001/04/xmlenc#sha256")
+        if mgf is not None:
+            etree.SubElement(method, f"{{{XMLENC11}}}MGF", nsmap={"xenc11": XMLENC11}).set(
+                "Algorithm", f"{XMLENC11}{mgf}"
+            )
     xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
     context = xmlsec.EncryptionContext(manager)
-    context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, 128, xmlsec.KeyDataType.SESSION)
+    context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, bits, xmlsec.KeyDataType.SESSION)
     context.encrypt_xml(template, assertion)
     return base64.b64encode(etree.tostring(root)).decode()
