@@ -289,7 +289,9 @@ def checklist(connection: SSOConnection, *, actor: User | None, now: datetime | 
     members_ok = member_signed_in(connection)
     admin_owner = connection.admin_owner.email if _admin_owner_ok(connection) else ""
     acknowledged = acknowledged_lockouts(connection)
-    stranded = [m.user.email for m in locked_out_managers(connection) if m.user_id not in acknowledged]
+    locked_out = locked_out_managers(connection)
+    stranded = [m.user.email for m in locked_out if m.user_id not in acknowledged]
+    accepted = [m.user.email for m in locked_out if m.user_id in acknowledged]
     return [
         ChecklistItem(
             "protocol",
@@ -321,7 +323,7 @@ def checklist(connection: SSOConnection, *, actor: User | None, now: datetime | 
             "fallback",
             "Fallback login policy",
             fallback_policy_confirmed(connection) and not stranded,
-            _fallback_detail(connection, stranded),
+            _fallback_detail(connection, stranded, accepted),
             _url("sso:rollout", connection, "fallback"),
             attention=bool(stranded),
         ),
@@ -370,7 +372,7 @@ def acknowledged_lockouts(connection: SSOConnection) -> set[int]:
     return {int(entry["user_id"]) for entry in connection.enforcement_acknowledged or [] if "user_id" in entry}
 
 
-def _fallback_detail(connection: SSOConnection, stranded: list[str]) -> str:
+def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: list[str]) -> str:
     if fallback_policy_confirmed(connection):
         who = connection.fallback_confirmed_by.email if connection.fallback_confirmed_by else "(deleted user)"
         detail = f"Confirmed by {who} on {connection.fallback_confirmed_at:%Y-%m-%d %H:%M} UTC."
@@ -385,6 +387,8 @@ def _fallback_detail(connection: SSOConnection, stranded: list[str]) -> str:
             "a recovery account or listed here; enforcement is refused until then, or until they are acknowledged by "
             "name when enforcement is confirmed."
         )
+    if accepted:
+        detail += f" Acknowledged by name to lose access with the scheduled enforcement: {', '.join(accepted)}."
     return detail
 
 

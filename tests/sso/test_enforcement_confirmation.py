@@ -291,7 +291,8 @@ def test_scheduling_is_refused_until_the_admin_is_acknowledged(client_for, ready
     event = AuditEvent.objects.get(action="sso.enforcement_scheduled")
     assert event.details["acknowledged_lockouts"] == ["admin@acme.test"]
     item = next(item for item in readiness.checklist(connection, actor=owner) if item.key == "fallback")
-    assert item.state == "done"  # acknowledged by name with this date
+    assert item.state == "done"  # acknowledged by name with this date, and said so
+    assert "Acknowledged by name to lose access with the scheduled enforcement: admin@acme.test." in item.detail
 
 
 def time_passes(connection: SSOConnection) -> None:
