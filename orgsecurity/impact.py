@@ -9,7 +9,8 @@ depends on nothing of the product, so any app can build an Impact (e.g. ``sso.ro
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,19 @@ class Impact:
     def blockers(self, acknowledged: Collection[str] = ()) -> list[ImpactItem]:
         """The blocking items not in ``acknowledged`` (refs), in group order."""
         return [item for group in self.groups for item in group.items if item.blocking and item.ref not in acknowledged]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form for API answers: {"change", "total", "notes": [...], "groups": [{"key", "label",
+        "summary", "count", "items": [{"ref", "name", "detail", "blocking"}]}]}."""
+        return {
+            "change": self.change,
+            "total": self.total,
+            "notes": list(self.notes),
+            "groups": [
+                {**asdict(group), "items": [asdict(item) for item in group.items], "count": group.count}
+                for group in self.groups
+            ],
+        }
 
     def blocking_items(self) -> list[ImpactItem]:
         """Every blocking item, acknowledged or not (what a confirmation page offers to acknowledge)."""

@@ -9,6 +9,7 @@ test asks for it) is neither: enforcing would lock them out.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -70,6 +71,21 @@ def test_the_preview_lists_people_keys_and_sessions(ready, owner, admin, member,
     sessions = impact.group("sessions").items
     assert sorted(item.name for item in sessions) == ["admin@acme.test", "owner@acme.test"]
     assert "Password sign-in" in next(item.detail for item in sessions if item.name == "admin@acme.test")
+
+
+def test_the_preview_has_a_json_form_for_the_api(ready, owner, admin):
+    shape = rollout.preview_enforcement(ready.connection).as_dict()
+    assert json.loads(json.dumps(shape)) == shape
+    people = next(group for group in shape["groups"] if group["key"] == "people")
+    assert people["count"] == 1
+    assert people["items"] == [
+        {
+            "ref": str(admin.pk),
+            "name": "admin@acme.test",
+            "detail": "Admin: an owner or admin, locked out",
+            "blocking": True,
+        }
+    ]
 
 
 def test_the_preview_lists_the_keys_enforcement_flags(ready, owner, admin, org):
