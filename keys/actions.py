@@ -456,6 +456,21 @@ def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> l
         return revoked
 
 
+def keys_to_flag(
+    organization: Organization, *, user: User | None = None, now: datetime | None = None, lock: bool = False
+) -> list[APIKey]:
+    """The keys ``flag_keys_for_review`` flags (read-only, so previews list the same ones): unrevoked, unexpired
+    personal keys of ``organization``, ``user``'s only when given, by primary key. ``lock``: lock their rows (inside
+    the caller's transaction)."""
+    queryset = APIKey.objects.filter(organization=organization, revoked_at=None, owner_service_account=None)
+    if lock:
+        queryset = queryset.select_for_update()
+    if user is not None:
+        queryset = queryset.filter(owner_user=user)
+    now = now or timezone.now()
+    return [key for key in queryset.order_by("pk") if not key.is_expired(now)]
+
+
 def flag_keys_for_review(
     organization: Organization, *, actor: Any, reason: str, user: User | None = None
 ) -> list[APIKey]:
@@ -469,16 +484,9 @@ def flag_keys_for_review(
     """
     reason = (reason or "").strip()[:255] or "Flagged for review."
     with transaction.atomic():
-        queryset = APIKey.objects.select_for_update().filter(
-            organization=organization, revoked_at=None, owner_service_account=None
-        )
-        if user is not None:
-            queryset = queryset.filter(owner_user=user)
         now = timezone.now()
         flagged = []
-        for key in queryset.order_by("pk"):
-            if key.is_expired(now):
-                continue
+        for key in keys_to_flag(organization, user=user, now=now, lock=True):
             key.flagged_at, key.flagged_reason = now, reason
             key.save(update_fields=["flagged_at", "flagged_reason"])
             _audit_key("key.flagged_for_review", key, actor=actor, changes={"flagged_reason": [None, reason]})

@@ -7,6 +7,7 @@ configuration (SAML metadata and certificates, OIDC issuer and client) lives in 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -137,21 +138,37 @@ def update_connection(connection: SSOConnection, *, actor: User, **values: Any) 
 
 
 class EnforcementRefused(ActionRefused):
-    """Enforcement was refused; ``problems`` lists every guard that does not hold (sso.readiness.Problem)."""
+    """Enforcement was refused; ``problems`` lists every guard that does not hold (sso.readiness.Problem).
+
+    ``code``: ``admins_locked_out`` when the only reason is owners or admins who would be locked out and were not
+    acknowledged (``sso.readiness.LOCKOUT_CODE``), otherwise ``not_ready``.
+    """
 
     def __init__(self, problems: list[readiness.Problem]) -> None:
+        only_lockouts = all(problem.code == readiness.LOCKOUT_CODE for problem in problems)
         super().__init__(
             "SSO cannot be enforced yet: " + " ".join(problem.message for problem in problems),
-            code="not_ready",
+            code=readiness.LOCKOUT_CODE if only_lockouts else "not_ready",
             status=409,
         )
         self.problems = problems
 
 
-def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOConnection:
+def set_status(
+    connection: SSOConnection,
+    *,
+    actor: User,
+    status: str,
+    acknowledged: Collection[int] = (),
+    support_contact: str | None = None,
+) -> SSOConnection:
     """Move the connection to ``status`` when that move is allowed; raises ActionRefused with the reason.
 
-    Moving to enforced checks every guard at this moment and raises EnforcementRefused listing all that fail.
+    Moving to enforced checks every guard at this moment and raises EnforcementRefused listing all that fail,
+    among them every owner and admin it would lock out (``sso.readiness.locked_out_managers``) whose user id is not
+    in ``acknowledged``; the acknowledged ones are audited by email with the status change. Members are emailed
+    (as for a scheduled enforcement) once it commits. See ``sso.rollout.preview_enforcement`` for what it does.
+    ``support_contact`` (an email address or URL, given when enforcing) replaces the one members are told.
     Moving down (rollback) ends any scheduled enforcement.
     """
     if status not in SSOConnection.Status.values:
@@ -174,10 +191,15 @@ def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOCon
                     status=409,
                 )
             if status == SSOConnection.Status.ENFORCED:
-                problems = readiness.enforcement_problems(connection, actor=actor)
+                problems = readiness.enforcement_problems(connection, actor=actor, acknowledged=acknowledged)
                 if problems:
                     raise EnforcementRefused(problems)
-                return enforce_locked(connection, actor=actor, via="manual")
+                from sso.rollout import lockout_acknowledgements
+
+                accepted = lockout_acknowledgements(connection, acknowledged)
+                if support_contact is not None:
+                    connection.support_contact = support_contact.strip()[:254]
+                return enforce_locked(connection, actor=actor, via="manual", acknowledged=accepted)
             _move(connection, actor=actor, status=status)
     except EnforcementRefused as exc:
         # Recorded after the rollback above, so the refusal is in the log even though nothing changed.
@@ -207,8 +229,11 @@ def rollback(connection: SSOConnection, *, actor: User, to: str = SSOConnection.
     return set_status(connection, actor=actor, status=to)
 
 
-def _move(connection: SSOConnection, *, actor: Any, status: str, via: str = "manual") -> None:
-    """Write a status change on a locked connection and audit it (inside the caller's transaction)."""
+def _move(
+    connection: SSOConnection, *, actor: Any, status: str, via: str = "manual", details: dict[str, Any] | None = None
+) -> None:
+    """Write a status change on a locked connection and audit it (inside the caller's transaction); ``details``
+    are added to the event's."""
     old = connection.status
     rolled_back = readiness.STATUS_RANK[status] < readiness.STATUS_RANK[old]
     connection.status = status
@@ -223,6 +248,7 @@ def _move(connection: SSOConnection, *, actor: Any, status: str, via: str = "man
         connection.enforce_at = None
         connection.enforcement_postponed_at = None
         connection.enforcement_postponed_reasons = []
+        connection.enforcement_acknowledged = []
     connection.save()
     audit.record(
         "sso.status_changed",
@@ -230,17 +256,35 @@ def _move(connection: SSOConnection, *, actor: Any, status: str, via: str = "man
         actor=actor,
         target=connection,
         changes={"status": [old, status]},
-        details={"via": via, "rollback": rolled_back},
+        details={"via": via, "rollback": rolled_back, **(details or {})},
     )
 
 
-def enforce_locked(connection: SSOConnection, *, actor: Any, via: str) -> SSOConnection:
+def enforce_locked(
+    connection: SSOConnection, *, actor: Any, via: str, acknowledged: list[dict[str, Any]] | None = None
+) -> SSOConnection:
     """Enforce a connection already locked and checked by the caller (``set_status`` or the scheduled
-    enforcement), in the caller's transaction; hands over to ``sso.rollout.on_enforcement_started``."""
-    from sso.rollout import on_enforcement_started
+    enforcement), in the caller's transaction; hands over to ``sso.rollout.on_enforcement_started``.
 
-    _move(connection, actor=actor, status=SSOConnection.Status.ENFORCED, via=via)
+    ``acknowledged``: the owners and admins accepted to be locked out ([{"user_id", "email"}]), audited by email
+    (``acknowledged_lockouts``). Enforced at once (``via`` other than "scheduled", whose members were told when it
+    was scheduled), every member is emailed on commit, as for a scheduled enforcement.
+    """
+    from sso.rollout import email_members_about_enforcement, on_enforcement_started
+
+    _move(
+        connection,
+        actor=actor,
+        status=SSOConnection.Status.ENFORCED,
+        via=via,
+        details={
+            "acknowledged_lockouts": [entry["email"] for entry in acknowledged or []],
+            "support_contact": connection.support_contact,
+        },
+    )
     on_enforcement_started(connection, actor=actor)
+    if via != "scheduled":
+        email_members_about_enforcement(connection, enforce_at=connection.enforced_at, started=True)
     return connection
 
 

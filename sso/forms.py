@@ -71,4 +71,9 @@ class ConnectionSettingsForm(forms.Form):
 
 
 class StatusForm(forms.Form):
-    status = forms.ChoiceField(choices=SSOConnection.Status.choices)
+    """The connection page's status moves. Not enforcement: that goes through the confirmation page, which lists
+    what it does and asks for the typed slug (``sso.rollout_views.enforce``)."""
+
+    status = forms.ChoiceField(
+        choices=[choice for choice in SSOConnection.Status.choices if choice[0] != SSOConnection.Status.ENFORCED]
+    )

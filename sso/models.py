@@ -76,6 +76,10 @@ class SSOConnection(models.Model):
     enforce_at = models.DateTimeField(null=True, blank=True, db_index=True)
     enforcement_postponed_at = models.DateTimeField(null=True, blank=True)
     enforcement_postponed_reasons = models.JSONField(default=list, blank=True)
+    # Owners and admins the scheduling person accepted, by name on the confirmation page, to lose access when the
+    # scheduled enforcement takes effect: [{"user_id": 7, "email": "..."}]. Anyone else locked out by then
+    # postpones it (sso.readiness.enforcement_problems).
+    enforcement_acknowledged = models.JSONField(default=list, blank=True)
     support_contact = models.CharField(
         max_length=254,
         blank=True,

@@ -7,12 +7,13 @@ fix it. Nothing here writes; the action functions in ``sso.actions`` and ``sso.r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from orgsecurity.roles import Role
 from sso import protocols
 from sso.models import (
     RecoveryAccount,
+    RecoveryCode,
     SSOConnection,
     SSOIdentity,
     SSOPasswordException,
@@ -31,6 +33,8 @@ from sso.models import (
 # A test sign-in older than this no longer proves that the IdP still signs the admins in.
 TEST_RECENCY = timedelta(days=7)
 MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
+# The Problem code of owners and admins who would be locked out (resolved, or acknowledged by name).
+LOCKOUT_CODE = "admins_locked_out"
 STATUS_RANK = {
     SSOConnection.Status.OFF: 0,
     SSOConnection.Status.TESTING: 1,
@@ -50,13 +54,22 @@ class Problem:
 
 @dataclass(frozen=True)
 class ChecklistItem:
-    """One line of the customer checklist: done or not, what we know, and where to fix it."""
+    """One line of the customer checklist: done or not, what we know, and where to fix it. ``attention``: not done
+    because something would go wrong as things stand (e.g. an admin would be locked out), not merely unfinished."""
 
     key: str
     label: str
     done: bool
     detail: str
     fix_url: str
+    attention: bool = False
+
+    @property
+    def state(self) -> str:
+        """What the checklist shows: "done", "needs attention" or "not yet"."""
+        if self.attention:
+            return "needs attention"
+        return "done" if self.done else "not yet"
 
 
 # --- small queries shared by the guards, the pipeline and the sign-in pages ----------------------------------
@@ -80,14 +93,12 @@ def test_group_memberships(connection: SSOConnection):
 def usable_recovery_accounts(organization: Any):
     """Recovery accounts of ``organization`` that can get someone in: an owner or admin with a password and at
     least one unused recovery code (a queryset)."""
+    # Exists, not ``codes__used_at__isnull=True``: through the outer join, that also matched accounts with no code.
+    unused = RecoveryCode.objects.filter(account=OuterRef("pk"), used_at__isnull=True)
     return (
-        RecoveryAccount.objects.filter(
-            organization=organization,
-            membership__role__in=MANAGER_ROLES,
-            codes__used_at__isnull=True,
-        )
+        RecoveryAccount.objects.filter(organization=organization, membership__role__in=MANAGER_ROLES)
+        .filter(Exists(unused))
         .exclude(membership__user__password__startswith=UNUSABLE_PASSWORD_PREFIX)
-        .distinct()
         .select_related("membership__user")
     )
 
@@ -169,15 +180,21 @@ def _url(name: str, connection: SSOConnection, anchor: str = "") -> str:
 
 
 def enforcement_problems(
-    connection: SSOConnection, *, actor: User | None, now: datetime | None = None
+    connection: SSOConnection,
+    *,
+    actor: User | None,
+    now: datetime | None = None,
+    acknowledged: Collection[int] = (),
 ) -> list[Problem]:
     """Every reason ``connection`` cannot be enforced right now; [] when it can.
 
     ``actor``: the admin enforcing it, or None for a scheduled enforcement taking effect (then any owner's or
-    admin's successful test or SSO sign-in in the last 7 days counts). The guards: the connection validates
-    (no expired certificate, see ``sso.protocols.validation_problems``); an admin owner who is an owner or admin;
-    a recent successful test sign-in; a usable recovery account, at least one of them an owner; the fallback login
-    policy confirmed as it is now; a member besides the admins signed in through SSO; the test plan complete.
+    admin's successful test or SSO sign-in in the last 7 days counts). ``acknowledged``: user ids of owners and
+    admins whose lockout the person enforcing accepted by name (``locked_out_managers``). The guards: the connection
+    validates (no expired certificate, see ``sso.protocols.validation_problems``); an admin owner who is an owner or
+    admin; a recent successful test sign-in; a usable recovery account, at least one of them an owner; the fallback
+    login policy confirmed as it is now; a member besides the admins signed in through SSO; the test plan complete;
+    no owner or admin locked out unless acknowledged (code ``admins_locked_out``).
     """
     now = now or timezone.now()
     problems = [
@@ -245,6 +262,17 @@ def enforcement_problems(
                 _url("sso:rollout", connection, "test-plan"),
             )
         )
+    stranded = [m.user.email for m in locked_out_managers(connection) if m.user_id not in set(acknowledged)]
+    if stranded:
+        problems.append(
+            Problem(
+                LOCKOUT_CODE,
+                f"These owners and admins would be locked out: {', '.join(stranded)}. Each has no identity linked to "
+                "this connection and keeps no password sign-in. Link each account (Test SSO or Link SSO), make them "
+                "a recovery account with codes, or acknowledge them by name when you confirm enforcement.",
+                _url("sso:rollout", connection, "fallback"),
+            )
+        )
     return problems
 
 
@@ -260,6 +288,10 @@ def checklist(connection: SSOConnection, *, actor: User | None, now: datetime | 
     recent_test = recent_admin_test(connection, actor=actor, now=now)
     members_ok = member_signed_in(connection)
     admin_owner = connection.admin_owner.email if _admin_owner_ok(connection) else ""
+    acknowledged = acknowledged_lockouts(connection)
+    locked_out = locked_out_managers(connection)
+    stranded = [m.user.email for m in locked_out if m.user_id not in acknowledged]
+    accepted = [m.user.email for m in locked_out if m.user_id in acknowledged]
     return [
         ChecklistItem(
             "protocol",
@@ -290,9 +322,10 @@ def checklist(connection: SSOConnection, *, actor: User | None, now: datetime | 
         ChecklistItem(
             "fallback",
             "Fallback login policy",
-            fallback_policy_confirmed(connection),
-            _fallback_detail(connection),
+            fallback_policy_confirmed(connection) and not stranded,
+            _fallback_detail(connection, stranded, accepted),
             _url("sso:rollout", connection, "fallback"),
+            attention=bool(stranded),
         ),
         ChecklistItem(
             "test_plan",
@@ -304,18 +337,42 @@ def checklist(connection: SSOConnection, *, actor: User | None, now: datetime | 
     ]
 
 
-def managers_without_a_way_in(connection: SSOConnection) -> list[str]:
-    """Emails of the owners and admins who could not sign in once ``connection`` is enforced: not linked to it,
-    not a recovery account, not a listed password exception. Owners and admins are never linked by email on
-    their first SSO sign-in (``sso.identity.EMAIL_LINKABLE_ROLES``), so each must link (Test SSO or Link SSO)."""
-    policy = current_fallback_policy(connection)
-    covered = set(policy["recovery"]) | set(policy["exceptions"])
+def members_without_a_way_in(connection: SSOConnection):
+    """Members who could not sign in to the organization once ``connection`` is enforced, as things stand: no
+    identity linked to it, not a recovery account with unused codes (``usable_recovery_accounts``), not a listed
+    password exception. A queryset of Membership (with ``user``), by email. Members below admin may still be linked
+    on their first SSO sign-in by a verified email domain (``sso.identity``); owners and admins never are."""
+    covered = set(connection.password_exceptions.values_list("membership__user_id", flat=True))
+    covered |= set(usable_recovery_accounts(connection.organization_id).values_list("membership__user_id", flat=True))
     covered |= set(SSOIdentity.objects.filter(connection=connection).values_list("user_id", flat=True))
-    managers = Membership.objects.filter(organization=connection.organization_id, role__in=MANAGER_ROLES)
-    return sorted(managers.exclude(user_id__in=covered).values_list("user__email", flat=True))
+    return (
+        Membership.objects.filter(organization=connection.organization_id)
+        .exclude(user_id__in=covered)
+        .select_related("user")
+        .order_by("user__email")
+    )
 
 
-def _fallback_detail(connection: SSOConnection) -> str:
+def locked_out_managers(connection: SSOConnection) -> list[Membership]:
+    """The owners and admins among ``members_without_a_way_in``: enforcing ``connection`` would lock them out, so it
+    is refused until each is linked (Test SSO or Link SSO), made a recovery account with codes, listed as an
+    exception, or acknowledged by name on the confirmation page (``sso.rollout.preview_enforcement``)."""
+    return list(members_without_a_way_in(connection).filter(role__in=MANAGER_ROLES))
+
+
+def managers_without_a_way_in(connection: SSOConnection) -> list[str]:
+    """Emails of ``locked_out_managers``."""
+    return [membership.user.email for membership in locked_out_managers(connection)]
+
+
+def acknowledged_lockouts(connection: SSOConnection) -> set[int]:
+    """User ids whose lockout was acknowledged with the scheduled enforcement of ``connection`` (none when no date)."""
+    if connection.enforce_at is None:
+        return set()
+    return {int(entry["user_id"]) for entry in connection.enforcement_acknowledged or [] if "user_id" in entry}
+
+
+def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: list[str]) -> str:
     if fallback_policy_confirmed(connection):
         who = connection.fallback_confirmed_by.email if connection.fallback_confirmed_by else "(deleted user)"
         detail = f"Confirmed by {who} on {connection.fallback_confirmed_at:%Y-%m-%d %H:%M} UTC."
@@ -323,12 +380,15 @@ def _fallback_detail(connection: SSOConnection) -> str:
         detail = "Not confirmed: it changed since it was confirmed."
     else:
         detail = "Not confirmed yet."
-    stranded = managers_without_a_way_in(connection)
     if stranded:
         detail += (
-            f" Not linked to this connection and keeping no password sign-in: {', '.join(stranded)}. They cannot "
-            "sign in once SSO is enforced until they link their account (Test SSO or Link SSO) or are listed here."
+            f" Needs attention: not linked to this connection and keeping no password sign-in: {', '.join(stranded)}. "
+            "They cannot sign in once SSO is enforced until they link their account (Test SSO or Link SSO), are made "
+            "a recovery account or listed here; enforcement is refused until then, or until they are acknowledged by "
+            "name when enforcement is confirmed."
         )
+    if accepted:
+        detail += f" Acknowledged by name to lose access with the scheduled enforcement: {', '.join(accepted)}."
     return detail
 
 

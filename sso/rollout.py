@@ -1,5 +1,6 @@
 """Action functions of the SSO rollout: the test group, the fallback login policy, the test plan, scheduled
-enforcement (which takes effect by itself, no cron job needed), and the hooks other apps act on.
+enforcement (which takes effect by itself, no cron job needed), the preview of what enforcing does
+(``preview_enforcement``), and the hooks other apps act on.
 
 Each validates, writes and records its audit event in one transaction; emails go out on commit. Status moves,
 including enforcement, are in ``sso.actions.set_status``.
@@ -7,7 +8,7 @@ including enforcement, are in ``sso.actions.set_status``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 import audit
 from audit.recorder import Actor
 from orgsecurity.actions import ActionRefused
+from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, Team, User
 from orgsecurity.roles import Role
 from sso import readiness
@@ -233,6 +235,137 @@ def tick_test_plan_item(connection: SSOConnection, item: str, *, actor: User, no
 # --- scheduled enforcement -------------------------------------------------------------------------------------
 
 
+# --- what enforcing does ------------------------------------------------------------------------------------------
+
+
+def preview_enforcement(connection: SSOConnection) -> Impact:
+    """What enforcing ``connection`` would do if it happened now (read-only), for the confirmation page and any API:
+
+    - ``people``: members who lose password sign-in and have no identity linked to the connection (not a recovery
+      account with unused codes, not a listed exception; ``sso.readiness.members_without_a_way_in``). Owners and
+      admins among them are ``blocking`` (ref: their user id): enforcement is refused until each is linked, made a
+      recovery account, or acknowledged by name (``sso.actions.set_status(..., acknowledged=)``,
+      ``schedule_enforcement(..., acknowledged=)``).
+    - ``keys``: the personal API keys flagged for review (``keys.actions.keys_to_flag``; they keep working).
+    - ``sessions``: signed-in sessions that end in the organization: not signed in through its IdP, not a recovery
+      sign-in of one of its recovery accounts, not a listed exception's (``sso.enforcement.session_satisfies``).
+
+    Items are ordered by email, key and session; ``Impact.change`` is "sso.enforce".
+    """
+    from keys.actions import keys_to_flag
+    from sessions_policy.models import AuthMethod, UserSession
+
+    organization = connection.organization
+    without = readiness.members_without_a_way_in(connection)
+    people = tuple(
+        ImpactItem(
+            ref=str(membership.user_id),
+            name=membership.user.email,
+            detail=membership.get_role_display()
+            + (
+                ": an owner or admin, locked out"
+                if membership.role in readiness.MANAGER_ROLES
+                else ": signs in through the IdP from now on"
+            ),
+            blocking=membership.role in readiness.MANAGER_ROLES,
+        )
+        for membership in without
+    )
+    keys = tuple(
+        ImpactItem(
+            ref=key.key_id,
+            name=key.name,
+            detail=f"{key.owner_label}'s key, created {key.created_at:%Y-%m-%d}"
+            + (f", last used {key.last_used_at:%Y-%m-%d}" if key.last_used_at else ", never used"),
+        )
+        for key in keys_to_flag(organization)
+    )
+    members = Membership.objects.filter(organization=organization)
+    keeping = set(connection.password_exceptions.values_list("membership__user_id", flat=True))
+    recovery_holders = set(members.filter(recovery_account__isnull=False).values_list("user_id", flat=True))
+    open_sessions = (
+        UserSession.objects.filter(revoked_at=None, user__in=members.values("user_id"))
+        .exclude(org_revocations__organization=organization)
+        .select_related("user")
+        .order_by("user__email", "pk")
+    )
+    sso_methods = {AuthMethod.SAML, AuthMethod.OIDC}
+    sessions = tuple(
+        ImpactItem(
+            ref=str(session.pk),
+            name=session.user.email,
+            detail=f"{session.get_auth_method_display()} sign-in on {session}, "
+            f"since {session.authenticated_at:%Y-%m-%d %H:%M} UTC",
+        )
+        for session in open_sessions
+        if session.user_id not in keeping
+        and not (session.auth_method in sso_methods and session.organization_id == organization.pk)
+        and not (
+            session.auth_method == AuthMethod.RECOVERY
+            and session.organization_id == organization.pk
+            and session.user_id in recovery_holders
+        )
+    )
+    return Impact(
+        change="sso.enforce",
+        groups=(
+            ImpactGroup(
+                "people",
+                "People who lose password sign-in and have no linked identity",
+                f"They can no longer open {organization.name} with a password. Members below admin are linked on "
+                "their first SSO sign-in when the IdP vouches for an email in a verified domain; owners and admins "
+                "must link first (Test SSO or Link SSO), or be made a recovery account.",
+                people,
+            ),
+            ImpactGroup(
+                "keys",
+                "API keys flagged for review",
+                "Flagged keys keep working; they are listed in the stale-credentials report until revoked or marked "
+                "reviewed.",
+                keys,
+            ),
+            ImpactGroup(
+                "sessions",
+                "Sessions that end",
+                f"Signed in without {organization.name}'s IdP: each ends at its next page in {organization.name}.",
+                sessions,
+            ),
+        ),
+        notes=("Every member is emailed that single sign-on is required, with the support contact.",),
+    )
+
+
+def lockout_acknowledgements(connection: SSOConnection, acknowledged: Collection[int]) -> list[dict[str, Any]]:
+    """The owners and admins that enforcing ``connection`` would lock out and whose user id is in ``acknowledged``,
+    as stored and audited: [{"user_id": 7, "email": "..."}] by email."""
+    wanted = {int(pk) for pk in acknowledged}
+    return [
+        {"user_id": membership.user_id, "email": membership.user.email}
+        for membership in readiness.locked_out_managers(connection)
+        if membership.user_id in wanted
+    ]
+
+
+def email_members_about_enforcement(connection: SSOConnection, *, enforce_at: datetime, started: bool) -> None:
+    """Email every member that SSO is required from ``enforce_at`` (UTC), with the support contact and the SSO page:
+    ahead of a scheduled enforcement, or when it was enforced at once (``started``). Sent on commit; call inside the
+    transaction of the change."""
+    organization, recipients = connection.organization, _member_emails(connection.organization)
+    context = {
+        "organization": organization,
+        "enforce_at": enforce_at,
+        "started": started,
+        "support_contact": connection.support_contact,
+        "sso_url": f"{settings.PUBLIC_BASE_URL}/orgs/{organization.slug}/settings/security/sso/",
+    }
+    body = render_to_string("sso/email/enforcement_scheduled.txt", context)
+    if started:
+        subject = f"{organization.name} requires single sign-on from now on ({enforce_at:%Y-%m-%d %H:%M} UTC)"
+    else:
+        subject = f"{organization.name} will require single sign-on from {enforce_at:%Y-%m-%d %H:%M} UTC"
+    transaction.on_commit(lambda: _send_to_each(subject, body, recipients))
+
+
 def _member_emails(organization: Organization) -> list[str]:
     return list(Membership.objects.filter(organization=organization).values_list("user__email", flat=True))
 
@@ -248,13 +381,21 @@ def _send_to_each(subject: str, body: str, recipients: list[str]) -> None:
 
 
 def schedule_enforcement(
-    connection: SSOConnection, *, actor: User, enforce_at: datetime, support_contact: str
+    connection: SSOConnection,
+    *,
+    actor: User,
+    enforce_at: datetime,
+    support_contact: str,
+    acknowledged: Collection[int] = (),
 ) -> list[readiness.Problem]:
     """Set the date (UTC) SSO becomes required and tell every member by email, with the support path.
 
-    Needs status testing or on, a date in the future (within a year) and a support contact. Returns what is
-    still missing today (the guards are checked again when the date comes; if they fail then, enforcement is
-    postponed and the owners are told why). Raises ActionRefused otherwise.
+    Needs status testing or on, a date in the future (within a year) and a support contact, and every owner and
+    admin it would lock out as things stand (``sso.readiness.locked_out_managers``) acknowledged by user id in
+    ``acknowledged``; those acknowledgements are stored with the date and audited by email. Returns what is still
+    missing today (the guards are checked again when the date comes; if they fail then, including an owner or admin
+    locked out who was not acknowledged, enforcement is postponed and the owners are told why). Raises ActionRefused
+    otherwise (code ``admins_locked_out`` for an unacknowledged owner or admin).
     """
     support_contact = (support_contact or "").strip()
     now = timezone.now()
@@ -270,17 +411,21 @@ def schedule_enforcement(
             raise ActionRefused(
                 "Schedule enforcement while SSO is in testing or on.", code="bad_status_for_schedule", status=409
             )
+        refuse_unacknowledged_lockouts(connection, acknowledged)
+        accepted = lockout_acknowledgements(connection, acknowledged)
         old = connection.enforce_at
         connection.enforce_at = enforce_at
         connection.support_contact = support_contact[:254]
         connection.enforcement_postponed_at = None
         connection.enforcement_postponed_reasons = []
+        connection.enforcement_acknowledged = accepted
         connection.save(
             update_fields=[
                 "enforce_at",
                 "support_contact",
                 "enforcement_postponed_at",
                 "enforcement_postponed_reasons",
+                "enforcement_acknowledged",
                 "updated_at",
             ]
         )
@@ -290,20 +435,30 @@ def schedule_enforcement(
             actor=actor,
             target=connection,
             changes={"enforce_at": [old.isoformat() if old else None, enforce_at.isoformat()]},
-            details={"support_contact": connection.support_contact},
+            details={
+                "support_contact": connection.support_contact,
+                "acknowledged_lockouts": [entry["email"] for entry in accepted],
+            },
         )
-        problems = readiness.enforcement_problems(connection, actor=actor, now=now)
-        organization, recipients = connection.organization, _member_emails(connection.organization)
-        context = {
-            "organization": organization,
-            "enforce_at": enforce_at,
-            "support_contact": connection.support_contact,
-            "sso_url": f"{settings.PUBLIC_BASE_URL}/orgs/{organization.slug}/settings/security/sso/",
-        }
-        body = render_to_string("sso/email/enforcement_scheduled.txt", context)
-        subject = f"{organization.name} will require single sign-on from {enforce_at:%Y-%m-%d %H:%M} UTC"
-        transaction.on_commit(lambda: _send_to_each(subject, body, recipients))
+        problems = readiness.enforcement_problems(
+            connection, actor=actor, now=now, acknowledged=[entry["user_id"] for entry in accepted]
+        )
+        email_members_about_enforcement(connection, enforce_at=enforce_at, started=False)
     return problems
+
+
+def refuse_unacknowledged_lockouts(connection: SSOConnection, acknowledged: Collection[int]) -> None:
+    """Raise ActionRefused (code ``admins_locked_out``, 409) naming every owner and admin that enforcing
+    ``connection`` would lock out and whose user id is not in ``acknowledged``."""
+    wanted = {int(pk) for pk in acknowledged}
+    stranded = [m.user.email for m in readiness.locked_out_managers(connection) if m.user_id not in wanted]
+    if stranded:
+        raise ActionRefused(
+            f"Enforcing SSO would lock out {', '.join(stranded)} (owner or admin, no linked identity, no password "
+            "sign-in). Link each account, make them a recovery account, or acknowledge each by name.",
+            code=readiness.LOCKOUT_CODE,
+            status=409,
+        )
 
 
 def cancel_scheduled_enforcement(connection: SSOConnection, *, actor: Any) -> SSOConnection:
@@ -315,7 +470,13 @@ def cancel_scheduled_enforcement(connection: SSOConnection, *, actor: Any) -> SS
         old = connection.enforce_at
         _clear_schedule(connection)
         connection.save(
-            update_fields=["enforce_at", "enforcement_postponed_at", "enforcement_postponed_reasons", "updated_at"]
+            update_fields=[
+                "enforce_at",
+                "enforcement_postponed_at",
+                "enforcement_postponed_reasons",
+                "enforcement_acknowledged",
+                "updated_at",
+            ]
         )
         audit.record(
             "sso.enforcement_unscheduled",
@@ -331,6 +492,7 @@ def _clear_schedule(connection: SSOConnection) -> None:
     connection.enforce_at = None
     connection.enforcement_postponed_at = None
     connection.enforcement_postponed_reasons = []
+    connection.enforcement_acknowledged = []
 
 
 def apply_due_enforcements(*, organizations: Iterable[Any] | None = None, now: datetime | None = None) -> int:
@@ -363,9 +525,12 @@ def _decide_scheduled(pk: int, now: datetime) -> int:
             or connection.status not in SCHEDULABLE
         ):
             return 0  # another request decided first
-        problems = readiness.enforcement_problems(connection, actor=None, now=now)
+        # Acknowledged when it was scheduled; anyone locked out since is a problem, and postpones it.
+        acknowledged = readiness.acknowledged_lockouts(connection)
+        problems = readiness.enforcement_problems(connection, actor=None, now=now, acknowledged=acknowledged)
+        accepted = lockout_acknowledgements(connection, acknowledged)
         if not problems:
-            enforce_locked(connection, actor=system, via="scheduled")
+            enforce_locked(connection, actor=system, via="scheduled", acknowledged=accepted)
             return 1
         reasons = [problem.message for problem in problems]
         connection.enforcement_postponed_at = now

@@ -73,6 +73,47 @@ class ScheduleForm(forms.Form):
         return value
 
 
+class ConfirmEnforcementForm(ScheduleForm):
+    """The confirmation of enforcement, now or at ``enforce_at`` (``scheduled``): the support contact members are
+    emailed, each owner or admin who would be locked out acknowledged by name (``blockers``: the blocking items of
+    ``sso.rollout.preview_enforcement``, refs are user ids), and the organization's slug typed by the person
+    confirming. ``cleaned_data["acknowledge"]``: the acknowledged user ids."""
+
+    acknowledge = forms.MultipleChoiceField(
+        choices=[],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Owners and admins who would be locked out",
+        help_text="Tick each person you accept to lose access, or link them or make them a recovery account first.",
+    )
+    confirm_slug = forms.CharField(
+        max_length=100,
+        label="Type the organization's slug to confirm",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "off"}),
+    )
+
+    def __init__(
+        self, *args: Any, organization: Organization, blockers: list[Any], scheduled: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.slug = organization.slug
+        if not scheduled:
+            del self.fields["enforce_at"]
+        self.fields["acknowledge"].choices = [
+            (item.ref, f"I accept that {item.name} is locked out") for item in blockers
+        ]
+        self.fields["confirm_slug"].help_text = f"Type {self.slug} exactly."
+
+    def clean_confirm_slug(self) -> str:
+        value = self.cleaned_data["confirm_slug"].strip()
+        if value != self.slug:
+            raise ValidationError(f"Type the organization's slug, {self.slug}, exactly to confirm.")
+        return value
+
+    def clean_acknowledge(self) -> list[int]:
+        return [int(value) for value in self.cleaned_data["acknowledge"]]
+
+
 class RollbackForm(forms.Form):
     to = forms.ChoiceField(
         choices=[(SSOConnection.Status.TESTING, "Testing"), (SSOConnection.Status.OFF, "Off")], initial="testing"

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
+from orgsecurity.impact import Impact
 from orgsecurity.models import Membership
 from orgsecurity.roles import Capability, Role
 from sessions_policy.decorators import require_recent_auth
@@ -29,6 +30,7 @@ from sso.models import (
     VerifiedDomain,
 )
 from sso.rollout_forms import (
+    ConfirmEnforcementForm,
     DesignateForm,
     DomainForm,
     ExceptionForm,
@@ -48,7 +50,6 @@ def _rollout_page(
     connection: SSOConnection,
     *,
     status: int = 200,
-    refused: list[readiness.Problem] | None = None,
     error: str = "",
     **forms: Any,
 ) -> HttpResponse:
@@ -57,15 +58,19 @@ def _rollout_page(
         messages.error(request, error)
     connection.refresh_from_db()
     organization = org.organization
-    problems = readiness.enforcement_problems(connection, actor=request.user)
+    problems = readiness.enforcement_problems(
+        connection, actor=request.user, acknowledged=readiness.acknowledged_lockouts(connection)
+    )
     policy = readiness.current_fallback_policy(connection)
     context = {
         "org": org,
         "connection": connection,
         "checklist": readiness.checklist(connection, actor=request.user),
-        "problems": refused if refused is not None else problems,
-        "refused": refused is not None,
-        "can_enforce": connection.status in rollout.SCHEDULABLE and not problems,
+        "problems": problems,
+        # Owners and admins who would be locked out are acknowledged on the confirmation page, so they do not
+        # keep anyone from it.
+        "can_enforce": connection.status in rollout.SCHEDULABLE
+        and all(problem.code == readiness.LOCKOUT_CODE for problem in problems),
         "moves": _other_moves(connection),
         "schedulable": connection.status in rollout.SCHEDULABLE,
         "schedule_form": forms.get("schedule_form")
@@ -124,25 +129,101 @@ def rollout_page(request: HttpRequest, org_slug: str, connection_id: int) -> Htt
     return _rollout_page(request, org, connection)
 
 
+# --- confirming enforcement (now or scheduled) ------------------------------------------------------------------
+
+
+def _confirm_form(
+    org: OrgContext, connection: SSOConnection, impact: Impact, *, scheduled: bool, data: Any = None, initial=None
+) -> ConfirmEnforcementForm:
+    return ConfirmEnforcementForm(
+        data,
+        organization=org.organization,
+        blockers=impact.blocking_items(),
+        scheduled=scheduled,
+        initial=initial or {"support_contact": connection.support_contact},
+    )
+
+
+def _confirm_page(
+    request: HttpRequest,
+    org: OrgContext,
+    connection: SSOConnection,
+    *,
+    scheduled: bool,
+    form: ConfirmEnforcementForm | None = None,
+    impact: Impact | None = None,
+    status: int = 200,
+    error: str = "",
+    initial: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The confirmation page of enforcement: what it does (``sso.rollout.preview_enforcement``), what still stands
+    in its way, and the form (support contact, acknowledgements, the typed slug)."""
+    if error:
+        messages.error(request, error)
+    connection.refresh_from_db()
+    impact = impact or rollout.preview_enforcement(connection)
+    form = form or _confirm_form(org, connection, impact, scheduled=scheduled, initial=initial)
+    problems = [
+        problem
+        for problem in readiness.enforcement_problems(connection, actor=request.user)
+        if problem.code != readiness.LOCKOUT_CODE  # the blockers are listed (and acknowledged) with the people
+    ]
+    context = {
+        "org": org,
+        "connection": connection,
+        "impact": impact,
+        "blockers": {item.ref for item in impact.blocking_items()},
+        "problems": problems,
+        "scheduled": scheduled,
+        "schedulable": connection.status in rollout.SCHEDULABLE,
+        "form": form,
+    }
+    response = render(request, "sso/enforce_confirm.html", context, status=status)
+    add_never_cache_headers(response)
+    return response
+
+
+def enforce(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """GET: the confirmation page of enforcing SSO now. POST: enforce it, once the slug is typed and every owner
+    or admin it would lock out is acknowledged; refused with every reason that still stands."""
+    if request.method in ("GET", "HEAD"):
+        org, connection = _load(request, org_slug, connection_id)
+        return _confirm_page(request, org, connection, scheduled=False)
+    return _enforce_now(request, org_slug, connection_id)
+
+
 @require_POST
 @require_recent_auth
-def enforce(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """Enforce SSO now; refused with every reason that still stands."""
+def _enforce_now(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _load(request, org_slug, connection_id)
+    impact = rollout.preview_enforcement(connection)
+    form = _confirm_form(org, connection, impact, scheduled=False, data=request.POST)
+    if not form.is_valid():
+        return _confirm_page(request, org, connection, scheduled=False, form=form, impact=impact, status=400)
     try:
-        actions.set_status(connection, actor=request.user, status=SSOConnection.Status.ENFORCED)
+        actions.set_status(
+            connection,
+            actor=request.user,
+            status=SSOConnection.Status.ENFORCED,
+            acknowledged=form.cleaned_data["acknowledge"],
+            support_contact=form.cleaned_data["support_contact"],
+        )
     except EnforcementRefused as exc:
-        return _rollout_page(
+        return _confirm_page(
             request,
             org,
             connection,
+            scheduled=False,
+            form=form,
+            impact=impact,
             status=exc.status,
-            refused=exc.problems,
-            error="SSO was not enforced. Fix what is listed below, then try again.",
+            error="SSO was not enforced. " + " ".join(problem.message for problem in exc.problems),
         )
     except ActionRefused as exc:
-        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
-    messages.success(request, "SSO is now enforced: members sign in through your IdP only.")
+        return _confirm_page(
+            request, org, connection, scheduled=False, form=form, impact=impact, status=exc.status, error=exc.message
+        )
+    messages.success(request, "SSO is now enforced: members sign in through your IdP only. Members were emailed.")
     return _back(org_slug, connection)
 
 
@@ -162,18 +243,39 @@ def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     return _back(org_slug, connection)
 
 
+def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """GET (the rollout page's date and support contact): the confirmation page of scheduled enforcement. POST: set
+    the enforcement date and the support contact, with the typed slug and every owner or admin it would lock out
+    acknowledged; members are emailed."""
+    if request.method in ("GET", "HEAD"):
+        org, connection = _load(request, org_slug, connection_id)
+        chosen = ScheduleForm(request.GET)
+        if not chosen.is_valid():
+            return _rollout_page(request, org, connection, status=400, schedule_form=chosen)
+        return _confirm_page(request, org, connection, scheduled=True, initial=chosen.cleaned_data)
+    return _schedule(request, org_slug, connection_id)
+
+
 @require_POST
 @require_recent_auth
-def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """Set the enforcement date and the support contact; members are emailed."""
+def _schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _load(request, org_slug, connection_id)
-    form = ScheduleForm(request.POST)
+    impact = rollout.preview_enforcement(connection)
+    form = _confirm_form(org, connection, impact, scheduled=True, data=request.POST)
     if not form.is_valid():
-        return _rollout_page(request, org, connection, status=400, schedule_form=form)
+        return _confirm_page(request, org, connection, scheduled=True, form=form, impact=impact, status=400)
     try:
-        missing = rollout.schedule_enforcement(connection, actor=request.user, **form.cleaned_data)
+        missing = rollout.schedule_enforcement(
+            connection,
+            actor=request.user,
+            enforce_at=form.cleaned_data["enforce_at"],
+            support_contact=form.cleaned_data["support_contact"],
+            acknowledged=form.cleaned_data["acknowledge"],
+        )
     except ActionRefused as exc:
-        return _rollout_page(request, org, connection, status=exc.status, schedule_form=form, error=exc.message)
+        return _confirm_page(
+            request, org, connection, scheduled=True, form=form, impact=impact, status=exc.status, error=exc.message
+        )
     when = form.cleaned_data["enforce_at"]
     messages.success(request, f"Enforcement is scheduled for {when:%Y-%m-%d %H:%M} UTC; members were emailed.")
     if missing:

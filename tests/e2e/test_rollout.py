@@ -1,7 +1,8 @@
 """The spec's SSO rollout sequence end to end, in real browsers, against SimpleSAMLphp (issue 6, "Done when").
 
 An organization of its own, Hooli, whose three people (an owner, a member in the test group, a member outside it) are
-known to the IdP, so the demo org acme and the other browser tests are left alone. In order:
+known to the IdP, and an admin who never links an IdP account, so the demo org acme and the other browser tests are
+left alone. In order:
 
 1. The owner claims hooli.test and platform support verifies it (email-first sign-in then routes by it); the owner
    configures SAML from the IdP's metadata URL and moves SSO to testing with a test group.
@@ -10,7 +11,9 @@ known to the IdP, so the demo org acme and the other browser tests are left alon
    is refused with the page members see (failed login, ticked with a note by the admin owner); the owner designates
    themselves a recovery account and reads their recovery codes, and confirms the fallback login policy. When the
    first test session runs out, the owner signs in through the IdP again (session timeout): the checklist is complete.
-3. Enforcement is scheduled for the next whole minute at least 20 seconds ahead: members are emailed the date and
+3. Enforcement is scheduled for the next whole minute at least 30 seconds ahead, through the confirmation page: it
+   lists the unlinked admin (whom the checklist shows as "needs attention"), the keys flagged and the sessions that
+   end; it refuses until the slug is typed and the admin is acknowledged by name. Members are emailed the date and
    the support contact, the banner shows the date. At that time, the next page a member loads ends their password
    session; their password sign-in is refused with a "Sign in with SSO" button, and SSO signs them in.
 4. SimpleSAMLphp is stopped; the owner signs in at /accounts/recovery/ with email, password and a recovery code and
@@ -42,7 +45,7 @@ ORG, ORG_NAME, DOMAIN = "hooli", "Hooli", "hooli.test"
 PASSWORD = "hooli-product-password"  # every Hooli account's password here (not at the IdP)
 SUPPORT_CONTACT = "it-help@hooli.test"
 TEST_SESSION_SECONDS = 120  # the shortest test session the rollout page offers
-ENFORCEMENT_LEAD = timedelta(seconds=20)  # time to read the email and see the banner before enforcement
+ENFORCEMENT_LEAD = timedelta(seconds=30)  # time to confirm, read the email and see the banner before enforcement
 DASHBOARD = f"/orgs/{ORG}/"
 
 
@@ -70,6 +73,7 @@ MEMBER = Person(
     "member",
     SAMLUser("hooli-mark", "hooli-mark-idp-pass", "mark@hooli.test", "Mark Member", "Mark", "Member", "idp-2003-mark"),
 )
+ADMIN_EMAIL = "alex@hooli.test"  # an admin with no IdP account: enforcement would lock them out
 STAFF_EMAIL = "support-agent@platform.test"  # platform support, who verifies the domain
 
 
@@ -90,6 +94,8 @@ def hooli(product: ProductServer, saml_idp: SimpleSAMLphpIdP) -> None:
         f"owner = User.objects.create_user({OWNER.email!r}, {PASSWORD!r})\n"
         f"org = actions.create_organization(slug={ORG!r}, name={ORG_NAME!r}, owner=owner, actor=system)\n"
         f"{people}\n"
+        f"actions.add_member(org, actor=system, user=User.objects.create_user({ADMIN_EMAIL!r}, {PASSWORD!r}),"
+        " role='admin', via='e2e')\n"
         f"User.objects.create_user({STAFF_EMAIL!r}, {PASSWORD!r}, is_staff=True)\n"
     )
     saml_idp.add_users(OWNER.idp, TESTER.idp, MEMBER.idp)
@@ -180,7 +186,11 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     assert re.fullmatch(re.escape(product.url(f"/orgs/{ORG}/settings/security/sso/")) + r"\d+/rollout/", rollout_url)
     checklist = table_rows(owner, "Readiness checklist")
     assert checklist["Protocol"][0] == "✔ done" and checklist["IdP metadata"][0] == "✔ done"
-    assert all(checklist[item][0] == "✘ not yet" for item in ("Administrator ownership", "Fallback login policy"))
+    assert checklist["Administrator ownership"][0] == "✘ not yet"
+    assert (
+        checklist["Fallback login policy"][0] == "⚠ needs attention"
+        and ADMIN_EMAIL in checklist["Fallback login policy"][1]
+    )
     assert checklist["Test plan"][0] == "✘ not yet"
     test_group = owner.get_by_role("region", name="Test group")
     test_group.get_by_label("Members").select_option(label=[f"{OWNER.email} (Owner)", f"{TESTER.email} (Member)"])
@@ -267,10 +277,12 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
         "Protocol": "✔ done",
         "IdP metadata": "✔ done",
         "Administrator ownership": "✔ done",
-        "Fallback login policy": "✔ done",
+        "Fallback login policy": "⚠ needs attention",  # not "done" while Alex would be locked out
         "Test plan": "✔ done",
     }, checklist
-    assert "Before SSO can be enforced" not in owner.inner_text("main")
+    assert "They cannot sign in once SSO is enforced" in checklist["Fallback login policy"][1]
+    blocked = owner.get_by_role("region", name="Enforcement").get_by_role("status")
+    expect(blocked).to_contain_text(f"These owners and admins would be locked out: {ADMIN_EMAIL}.")
 
     # 3. Schedule enforcement for the next whole minute at least ENFORCEMENT_LEAD ahead, with the support contact.
     enforce_at = (datetime.now(UTC) + ENFORCEMENT_LEAD).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -278,8 +290,28 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     schedule = owner.get_by_role("region", name="Enforcement")
     schedule.get_by_label("Enforce from (UTC)").fill(f"{enforce_at:%Y-%m-%dT%H:%M}")
     schedule.get_by_label("Support contact").fill(SUPPORT_CONTACT)
-    schedule.get_by_role("button", name="Schedule and tell members").click()
+    schedule.get_by_role("button", name="Schedule…").click()
+
+    # The confirmation page says what enforcement does: Alex loses password sign-in with no linked identity (and
+    # is locked out), Mark's password session ends.
+    expect(owner.get_by_role("heading", level=1)).to_have_text("Confirm scheduled SSO enforcement")
+    people = owner.get_by_role("region", name=re.compile("^People who lose password sign-in"))
+    expect(people.get_by_role("row", name=re.compile(ADMIN_EMAIL))).to_contain_text("an owner or admin, locked out")
+    expect(owner.get_by_role("region", name=re.compile("^Sessions that end"))).to_contain_text(MEMBER.email)
+    confirm = owner.get_by_role("region", name="Confirm")
+    # A wrong slug is refused; the right slug without acknowledging Alex is refused, naming Alex.
+    confirm.get_by_label("Type the organization's slug to confirm").fill("Hooli")
+    confirm.get_by_role("button", name="Schedule and tell members").click()
+    expect(owner.locator("main")).to_contain_text(f"Type the organization's slug, {ORG}, exactly to confirm.")
+    confirm.get_by_label("Type the organization's slug to confirm").fill(ORG)
+    confirm.get_by_role("button", name="Schedule and tell members").click()
+    expect(owner.get_by_role("alert")).to_contain_text(f"Enforcing SSO would lock out {ADMIN_EMAIL}")
+    # Acknowledged by name, with the slug typed, it is scheduled.
+    confirm.get_by_label(f"I accept that {ADMIN_EMAIL} is locked out").check()
+    confirm.get_by_label("Type the organization's slug to confirm").fill(ORG)
+    confirm.get_by_role("button", name="Schedule and tell members").click()
     expect(owner.locator("main")).to_contain_text(f"Enforcement is scheduled for {shown}; members were emailed.")
+    assert owner.url == rollout_url
     assert "It takes effect only if" not in owner.inner_text("main")
 
     # Every member is emailed the date and the support contact.

@@ -2,9 +2,10 @@
 never leave it with no owner able to sign in, and every refused step says why.
 
 A hypothesis state machine drives the real action functions: status moves, tests that pass or fail, enforcement now
-or scheduled (time passes, the lazy scheduled decision runs), fallback policy changes, members added, removed and
-re-roled, recovery accounts designated, removed and used, the IdP certificate expiring or rotated (through the
-protocol's validation hook), rollback. After every step it checks the invariant:
+or scheduled (acknowledging the owners and admins it would lock out, or not; time passes, the lazy scheduled decision
+runs), fallback policy changes, members added, removed and re-roled, recovery accounts designated, removed and used,
+the IdP certificate expiring or rotated (through the protocol's validation hook), rollback. After every step it
+checks the invariant:
 
     while SSO is enforced, at least one owner can still sign in: through the connection (linked, the connection
     validates, its last finished test passed), as a recovery account with unused codes, or as a confirmed exception.
@@ -139,13 +140,21 @@ class RolloutMachine(RuleBasedStateMachine):
     def move(self, who, status):
         self.attempt(actions.set_status, self.connection, actor=self.manager(who), status=status)
 
-    @rule(who=people)
-    def enforce(self, who):
-        """An admin enforces SSO (turning it to testing first if it is off, as the page leads them to)."""
+    def lockouts(self, acknowledge: bool) -> list[int]:
+        """What the confirmation page lets an admin acknowledge: every owner and admin enforcement would lock out
+        (when ``acknowledge``), or nobody."""
+        connection = SSOConnection.objects.get(pk=self.connection.pk)
+        return [membership.user_id for membership in readiness.locked_out_managers(connection)] if acknowledge else []
+
+    @rule(who=people, acknowledge=st.booleans())
+    def enforce(self, who, acknowledge=False):
+        """An admin enforces SSO (turning it to testing first if it is off, as the page leads them to), having
+        acknowledged on the confirmation page everyone it locks out, or not."""
         actor = self.manager(who)
         if SSOConnection.objects.get(pk=self.connection.pk).status == SSOConnection.Status.OFF:
             self.attempt(actions.set_status, self.connection, actor=actor, status="testing")
-        self.attempt(actions.set_status, self.connection, actor=actor, status="enforced")
+        acknowledged = self.lockouts(acknowledge)
+        self.attempt(actions.set_status, self.connection, actor=actor, status="enforced", acknowledged=acknowledged)
 
     @rule(who=people, to=st.sampled_from(["testing", "off"]))
     def roll_back(self, who, to):
@@ -205,11 +214,18 @@ class RolloutMachine(RuleBasedStateMachine):
         elif exception := self.connection.password_exceptions.filter(membership=membership).first():
             self.attempt(rollout.remove_password_exception, exception, actor=actor)
 
-    @rule(who=people, days=st.integers(min_value=1, max_value=10))
-    def schedule(self, who, days):
+    @rule(who=people, days=st.integers(min_value=1, max_value=10), acknowledge=st.booleans())
+    def schedule(self, who, days, acknowledge=True):
         when = timezone.now() + timedelta(days=days)
         actor = self.manager(who)
-        self.attempt(rollout.schedule_enforcement, self.connection, actor=actor, enforce_at=when, support_contact="h@x")
+        self.attempt(
+            rollout.schedule_enforcement,
+            self.connection,
+            actor=actor,
+            enforce_at=when,
+            support_contact="h@x",
+            acknowledged=self.lockouts(acknowledge),
+        )
 
     @rule(days=st.integers(min_value=1, max_value=9))
     def time_passes(self, days):
@@ -342,6 +358,7 @@ def test_the_machine_finds_a_lockout_when_the_guards_are_off(db, monkeypatch):
     """The proof can fail: with the guards of enforcement switched off, some sequence enforces SSO with no owner
     able to get in, and the invariant says so."""
     monkeypatch.setattr(readiness, "enforcement_problems", lambda connection, **kwargs: [])
+    monkeypatch.setattr(rollout, "refuse_unacknowledged_lockouts", lambda connection, acknowledged: None)
     without_shrinking = settings(MACHINE_SETTINGS, phases=[Phase.explicit, Phase.generate])
     with pytest.raises(AssertionError, match="no owner can sign in"):
         run_state_machine_as_test(RolloutMachine, settings=without_shrinking)

@@ -59,6 +59,7 @@ def test_enforcement_is_refused_with_every_missing_guard(idp, connection, owner)
         "fallback_not_confirmed",
         "no_member_sign_in",
         "test_plan_incomplete",
+        "admins_locked_out",  # the owner: not linked, not a recovery account
     }
     assert SSOConnection.objects.get(pk=connection.pk).status == "on"
     event = AuditEvent.objects.get(action="sso.enforcement_refused")
@@ -92,6 +93,7 @@ def test_the_admin_owner_must_be_named(ready, owner):
 
 
 def test_the_test_must_be_recent_and_by_the_actor_or_the_admin_owner(ready, owner, admin):
+    link_identity(ready.connection, admin, "adam-1")
     SSOTestRun.objects.update(finished_at=timezone.now() - timedelta(days=8))
     assert refusal_codes(ready.connection, owner) == {"no_recent_test"}
     run = actions.start_test_run(ready.connection, actor=admin)
@@ -107,6 +109,8 @@ def test_a_failed_test_does_not_count(connection, idp, owner, member):
 
 
 def test_an_owner_recovery_account_with_codes_is_needed(ready, owner, admin):
+    link_identity(ready.connection, owner, "olivia-1")  # so that no one is locked out: only the guard is tested
+    link_identity(ready.connection, admin, "adam-1")
     owner_account = Membership.objects.get(user=owner).recovery_account
     RecoveryCode.objects.update(used_at=timezone.now())
     assert refusal_codes(ready.connection, owner) == {"no_recovery_account"}
@@ -202,11 +206,14 @@ def test_opening_a_second_connection_says_the_first_is_open_too(client_for, conn
     assert "SSO is now On" in page.content.decode() and "Also open to SSO sign-in" not in page.content.decode()
 
 
+CONFIRM = {"confirm_slug": "acme", "support_contact": "it-help@acme.test"}
+
+
 def test_the_enforce_button_lists_what_is_missing(client_for, connection, owner, member, outsider, idp):
     url = f"{BASE}{connection.pk}/rollout/enforce/"
-    assert client_for(member).post(url).status_code == 403
-    assert client_for(outsider).post(url).status_code == 404
-    response = client_for(owner).post(url)
+    assert client_for(member).post(url, CONFIRM).status_code == 403
+    assert client_for(outsider).post(url, CONFIRM).status_code == 404
+    response = client_for(owner).post(url, CONFIRM)
     assert response.status_code == 409
     text = response.content.decode()
     assert "SSO was not enforced" in text
@@ -216,7 +223,7 @@ def test_the_enforce_button_lists_what_is_missing(client_for, connection, owner,
 
 
 def test_the_enforce_button_enforces_a_ready_connection(client_for, ready, owner):
-    response = client_for(owner).post(f"{BASE}{ready.connection.pk}/rollout/enforce/")
+    response = client_for(owner).post(f"{BASE}{ready.connection.pk}/rollout/enforce/", CONFIRM)
     assert response.status_code == 302
     assert SSOConnection.objects.get(pk=ready.connection.pk).status == "enforced"
 

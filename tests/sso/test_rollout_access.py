@@ -22,9 +22,12 @@ def urls(ready, owner, member, org):
     claimed = domains.claim(org, actor=owner, domain="acme.test")
     sso = "/orgs/acme/settings/security/sso/"
     post = {
-        "enforce": (f"{base}enforce/", {}),
+        "enforce": (f"{base}enforce/", {"confirm_slug": "acme", "support_contact": "h@acme.test"}),
         "rollback": (f"{base}rollback/", {"to": "off"}),
-        "schedule": (f"{base}schedule/", {"enforce_at": "2099-01-01T10:00", "support_contact": "h@acme.test"}),
+        "schedule": (
+            f"{base}schedule/",
+            {"enforce_at": "2099-01-01T10:00", "support_contact": "h@acme.test", "confirm_slug": "acme"},
+        ),
         "unschedule": (f"{base}unschedule/", {}),
         "test group": (f"{base}test-group/", {}),
         "confirm fallback": (f"{base}fallback/confirm/", {}),
@@ -38,7 +41,8 @@ def urls(ready, owner, member, org):
         "verify domain": (f"{sso}domains/{claimed.pk}/verify/", {}),
         "remove domain": (f"{sso}domains/{claimed.pk}/remove/", {}),
     }
-    get = [base, f"{sso}recovery/", f"{sso}domains/"]
+    confirmation_pages = [f"{base}enforce/", f"{base}schedule/?enforce_at=2099-01-01T10:00&support_contact=h@acme.test"]
+    get = [base, f"{sso}recovery/", f"{sso}domains/", *confirmation_pages]
     return get, post
 
 

@@ -24,7 +24,7 @@ def in_days(days: float):
 
 
 def schedule_payload(days: float = 3, contact: str = "it-help@acme.test") -> dict:
-    return {"enforce_at": in_days(days).strftime("%Y-%m-%dT%H:%M"), "support_contact": contact}
+    return {"enforce_at": in_days(days).strftime("%Y-%m-%dT%H:%M"), "support_contact": contact, "confirm_slug": "acme"}
 
 
 def time_passes(connection: SSOConnection) -> None:
