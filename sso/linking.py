@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from orgsecurity.models import Membership, Organization, User
@@ -116,10 +116,3 @@ def identities_for_review(organization: Organization) -> list[SSOIdentity]:
         if identity.asserted_email_at is None
         or canonical_email(identity.asserted_email) != canonical_email(identity.user.email)
     ]
-
-
-def open_links_of(user: User, organization: Organization) -> QuerySet[SSOPendingLink]:
-    """Held links of ``user`` in ``organization`` still waiting for an answer."""
-    return SSOPendingLink.objects.filter(
-        connection__organization=organization, user=user, resolved_at=None, expires_at__gt=timezone.now()
-    )
