@@ -78,7 +78,10 @@ def main() -> int:
     sso_actions.set_status(connection, actor=owner, status="testing")  # off → on goes through testing
     connection = sso_actions.set_status(connection, actor=owner, status="on")
     identity = AssertedIdentity(
-        issuer=idp.entity_id, subject="owner-1", subject_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+        issuer=idp.entity_id,
+        subject="owner-1",
+        subject_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        attributes={"mail": ["owner@acme.test"]},
     )
     sso_actions.link_identity(connection, owner, identity, actor=owner, via="bench")
     sp = sp_endpoints("acme")

@@ -19,9 +19,10 @@ from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role, roles_assignable_by
-from sso import readiness
-from sso.identity import AssertedIdentity
-from sso.models import SSOConnection, SSOIdentity, SSOTestRun
+from sso import linking, readiness
+from sso.domains import canonical_email
+from sso.identity import AssertedIdentity, map_profile
+from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOTestRun
 
 # Moves allowed between statuses: off ↔ testing ↔ on, testing or on → enforced (guarded: see
 # sso.readiness.enforcement_problems), and from any status back to a lower one (rollback).
@@ -289,35 +290,65 @@ def enforce_locked(
 
 
 def link_identity(
-    connection: SSOConnection, user: User, identity: AssertedIdentity, *, actor: Any, via: str
+    connection: SSOConnection,
+    user: User,
+    identity: AssertedIdentity,
+    *,
+    actor: Any,
+    via: str,
+    confirmed_email: str | None = None,
 ) -> SSOIdentity:
-    """Link ``user`` to the IdP identity (issuer, subject format, subject) at ``connection``.
+    """Link ``user`` to the IdP identity (issuer, subject format, subject) at ``connection``, and audit it
+    (``sso.identity_linked``) with both emails: the account's and the one the IdP asserted (mapped with the
+    connection's attribute map; kept on the link as ``asserted_email``).
 
-    Raises ``sso.flow.SSOSignInRefused`` when that identity is linked to someone else or the user already has a
-    different identity at this connection.
+    The asserted email must be the account's (``sso.linking.compare_emails``) unless the person confirmed linking
+    it anyway: ``confirmed_email`` is the asserted email they were shown ('' for none). Raises
+    ``sso.flow.SSOSignInRefused`` when the identity is linked to someone else (``linked_to_other``), the user
+    already has a different identity at this connection (``already_linked``), the asserted email is another
+    member's (``email_of_other_member``, even when confirmed; see ``refuse_link``), differs from the account's
+    without a confirmation (``email_not_confirmed``, 409) or from the one confirmed (``email_changed``, 409).
     """
     from sso.flow import SSOSignInRefused
 
+    existing = SSOIdentity.objects.filter(
+        connection=connection,
+        issuer=identity.issuer,
+        subject_format=identity.subject_format,
+        subject=identity.subject,
+    ).first()
+    if existing is not None:
+        if existing.user_id == user.pk:
+            return existing
+        raise SSOSignInRefused(
+            "This IdP account is already linked to another person here. Ask an admin of your organization.",
+            code="linked_to_other",
+        )
+    if SSOIdentity.objects.filter(connection=connection, user=user).exists():
+        raise SSOSignInRefused(
+            "Your account is already linked to a different IdP account. Unlink it first on the SSO page.",
+            code="already_linked",
+            status=409,
+        )
+    asserted = map_profile(identity, connection.attribute_map).email
+    emails = linking.compare_emails(connection, user, asserted)
+    if emails.verdict == linking.OTHER_MEMBER:
+        raise refuse_link(connection, user, identity, emails, actor=actor, via=via)
+    if emails.verdict == linking.DIFFERENT and confirmed_email is None:
+        raise SSOSignInRefused(
+            f"The IdP signed in {emails.asserted_label}, not {user.email}. Nothing was linked: confirm the link on "
+            "the page that shows both emails.",
+            code="email_not_confirmed",
+            status=409,
+        )
+    if emails.verdict == linking.DIFFERENT and canonical_email(confirmed_email or "") != canonical_email(asserted):
+        raise SSOSignInRefused(
+            "The email the IdP sent is no longer the one you confirmed (the attribute mapping changed). Nothing was "
+            "linked: link your account again.",
+            code="email_changed",
+            status=409,
+        )
     with transaction.atomic():
-        existing = SSOIdentity.objects.filter(
-            connection=connection,
-            issuer=identity.issuer,
-            subject_format=identity.subject_format,
-            subject=identity.subject,
-        ).first()
-        if existing is not None:
-            if existing.user_id == user.pk:
-                return existing
-            raise SSOSignInRefused(
-                "This IdP account is already linked to another person here. Ask an admin of your organization.",
-                code="linked_to_other",
-            )
-        if SSOIdentity.objects.filter(connection=connection, user=user).exists():
-            raise SSOSignInRefused(
-                "Your account is already linked to a different IdP account. Unlink it first on the SSO page.",
-                code="already_linked",
-                status=409,
-            )
         try:
             with transaction.atomic():
                 linked = SSOIdentity.objects.create(
@@ -326,7 +357,9 @@ def link_identity(
                     issuer=identity.issuer,
                     subject_format=identity.subject_format,
                     subject=identity.subject,
-                    last_login_at=timezone.now() if via != "test" else None,
+                    asserted_email=asserted,
+                    asserted_email_at=timezone.now(),
+                    last_login_at=timezone.now() if via not in NOT_A_SIGN_IN else None,
                 )
         except IntegrityError:
             raise SSOSignInRefused("This IdP account was just linked by another sign-in.", code="race") from None
@@ -336,9 +369,118 @@ def link_identity(
             actor=actor,
             target=linked,
             changes={"user": [None, user.email], "subject": [None, identity.subject]},
-            details={"via": via, "subject_format": identity.subject_format, "issuer": identity.issuer},
+            details={
+                "via": via,
+                "subject_format": identity.subject_format,
+                "issuer": identity.issuer,
+                "account_email": user.email,
+                "asserted_email": asserted,
+                "email_confirmed": emails.verdict == linking.DIFFERENT,
+            },
         )
     return linked
+
+
+# Ways of linking that do not mean the person signed in through SSO (so the link has no last sign-in yet).
+NOT_A_SIGN_IN = frozenset({"test", "test, confirmed"})
+
+
+def refuse_link(
+    connection: SSOConnection,
+    user: User,
+    identity: AssertedIdentity,
+    emails: linking.LinkEmails,
+    *,
+    actor: Any,
+    via: str,
+) -> Exception:
+    """Audit (``sso.identity_link_refused``, throttled per person and IdP subject) that an identity asserting
+    another member's email was not linked to ``user``, and return the ``sso.flow.SSOSignInRefused`` to raise.
+    Call it outside a transaction that the refusal rolls back, or the audit event goes with it."""
+    from sso.flow import SSOSignInRefused
+
+    record_throttled(
+        "sso.identity_link_refused",
+        throttle_key=f"{connection.pk}:{user.pk}:{identity.subject}",
+        organization=connection.organization,
+        actor=actor,
+        target=connection,
+        details={
+            "via": via,
+            "subject": identity.subject,
+            "account_email": emails.account,
+            "asserted_email": emails.asserted,
+            "reason": "email_of_other_member",
+        },
+    )
+    return SSOSignInRefused(
+        f"The IdP signed in {emails.asserted}, who is another member of {connection.organization.name}, not you "
+        f"({emails.account}). Their IdP account cannot be linked to yours. Sign out at the IdP, then try again and "
+        "sign in there as yourself.",
+        code="email_of_other_member",
+    )
+
+
+def _resolved_held_link(held: SSOPendingLink, actor: User) -> SSOPendingLink:
+    """Lock ``held`` and check that ``actor`` may still answer it; raises ActionRefused otherwise."""
+    locked = (
+        SSOPendingLink.objects.select_for_update(of=("self",))
+        .select_related("connection__organization", "user", "test_run")
+        .get(pk=held.pk)
+    )
+    if locked.user_id != actor.pk:
+        raise ActionRefused("This link is waiting for someone else's answer.", code="not_yours", status=404)
+    if not linking.is_open(locked):
+        raise ActionRefused(
+            "This confirmation was already answered or has expired. Nothing more was linked; start again.",
+            code="link_gone",
+            status=410,
+        )
+    return locked
+
+
+def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
+    """Link a held identity (``sso.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
+    IdP's email may differ from the account's: once, before it expires. Raises ActionRefused when it was
+    answered already, expired or is someone else's; ``sso.flow.SSOSignInRefused`` as ``link_identity`` does.
+    A refusal is kept on the held link (outcome refused), so it cannot be retried."""
+    from sso.flow import SSOSignInRefused
+
+    identity = AssertedIdentity.from_dict(held.identity)
+    via = "test, confirmed" if held.test_run_id else "confirmed link, email confirmed"
+    try:
+        emails = linking.compare_emails(held.connection, actor, held.asserted_email)
+        if emails.verdict == linking.OTHER_MEMBER:  # they joined meanwhile: refused, and audited outside the rollback
+            raise refuse_link(held.connection, actor, identity, emails, actor=actor, via=via)
+        with transaction.atomic():
+            locked = _resolved_held_link(held, actor)
+            linked = link_identity(
+                locked.connection, actor, identity, actor=actor, via=via, confirmed_email=locked.asserted_email
+            )
+            locked.resolved_at, locked.outcome = timezone.now(), SSOPendingLink.Outcome.CONFIRMED
+            locked.save(update_fields=["resolved_at", "outcome"])
+    except SSOSignInRefused:
+        SSOPendingLink.objects.filter(pk=held.pk, resolved_at=None).update(
+            resolved_at=timezone.now(), outcome=SSOPendingLink.Outcome.REFUSED
+        )
+        raise
+    return linked
+
+
+def decline_held_link(held: SSOPendingLink, *, actor: User) -> None:
+    """``actor`` declined linking a held identity: nothing is linked, and that is audited with both emails.
+    Raises ActionRefused when it was answered already, expired or is someone else's."""
+    with transaction.atomic():
+        locked = _resolved_held_link(held, actor)
+        locked.resolved_at, locked.outcome = timezone.now(), SSOPendingLink.Outcome.DECLINED
+        locked.save(update_fields=["resolved_at", "outcome"])
+        audit.record(
+            "sso.identity_link_declined",
+            organization=locked.connection.organization,
+            actor=actor,
+            target=locked.connection,
+            details={"subject": locked.subject, "account_email": actor.email, "asserted_email": locked.asserted_email},
+        )
 
 
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:

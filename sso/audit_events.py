@@ -5,7 +5,23 @@ from audit.events import register
 register("sso.connection_created", "{actor} created the {protocol} SSO connection {target}", "sso")
 register("sso.connection_updated", "{actor} changed the SSO connection {target}", "sso")
 register("sso.status_changed", "{actor} changed SSO status of {target} from {status_old} to {status}", "sso")
-register("sso.identity_linked", "{actor} linked {user} to the IdP identity {subject} ({via})", "sso")
+register(
+    "sso.identity_linked",
+    "{actor} linked {user} to the IdP identity {subject} ({via}; account email {account_email}, "
+    "IdP email {asserted_email})",
+    "sso",
+)
+register(
+    "sso.identity_link_refused",
+    "{actor} was not linked to the IdP identity {subject} ({via}): the IdP sent {asserted_email}, another member's "
+    "email, not {account_email}",
+    "sso",
+)
+register(
+    "sso.identity_link_declined",
+    "{actor} declined linking the IdP identity {subject} (account email {account_email}, IdP email {asserted_email})",
+    "sso",
+)
 register("sso.identity_unlinked", "{actor} unlinked {user_old} from the IdP identity {subject_old}", "sso")
 register("sso.test_started", "{actor} started an SSO test of {target}", "sso")
 register("sso.tested", "{actor} tested {target}: {result} {error}", "sso")

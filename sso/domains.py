@@ -9,6 +9,7 @@ The proof is a TXT record (RFC 1035 §3.3.14) at ``_orgsecurity-challenge.<domai
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from typing import Any
@@ -72,6 +73,20 @@ def email_domain(email: str) -> str:
     if canonical and domain not in {canonical, idna.decode(canonical)}:
         return ""
     return canonical
+
+
+def canonical_email(email: str) -> str:
+    """The form in which two spellings of one email address compare equal: ``normalize_email`` (trimmed, lower
+    case) with the domain in its ``normalize_domain`` form (IDNA 2008 punycode, no trailing dot), e.g.
+    ``Mia@Straße.DE.`` → ``mia@xn--strae-oqa.de``. A domain that is not a valid host name is kept as written (lower
+    case); '' for ''."""
+    text = normalize_email(email)
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text
+    with contextlib.suppress(ActionRefused):
+        domain = normalize_domain(domain)
+    return f"{local}@{domain}"
 
 
 def verified_domain_for(email: str) -> VerifiedDomain | None:

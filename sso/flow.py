@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -229,9 +228,7 @@ def _answer_statement() -> tuple[str, dict[str, Any]]:
 
 
 def _with_identity(data: dict[str, Any], identity: AssertedIdentity) -> dict[str, Any]:
-    stored = asdict(identity)
-    stored["authenticated_at"] = identity.authenticated_at.isoformat() if identity.authenticated_at else None
-    return {**data, "identity": stored}
+    return {**data, "identity": identity.to_dict()}
 
 
 def _finish_url(pending: SSOPendingLogin, token: str) -> str:
@@ -271,8 +268,7 @@ def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOP
             )
         if pending.answered_at is None or pending.answered_at + FINISH_TTL <= timezone.now():
             raise SSOSignInRefused("This sign-in expired. Start the sign-in again.", code="expired", status=400)
-        binding = request.session.get(_BINDING_SESSION_KEY)
-        if not binding or not secrets.compare_digest(_sha256(binding), pending.browser_binding):
+        if not bound_to_browser(request, pending.browser_binding):
             raise SSOSignInRefused(
                 "This sign-in was started in another browser. Start the sign-in again from this browser.",
                 code="other_browser",
@@ -281,6 +277,13 @@ def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOP
         pending.finished_at = timezone.now()
         pending.save(update_fields=["finished_at"])
     return pending, AssertedIdentity.from_dict(pending.data["identity"])
+
+
+def bound_to_browser(request: HttpRequest, browser_binding: str) -> bool:
+    """Whether ``browser_binding`` (the hash ``begin`` stored) is this browser's: the session that started the
+    round trip. Constant-time comparison."""
+    binding = request.session.get(_BINDING_SESSION_KEY)
+    return bool(binding) and secrets.compare_digest(_sha256(binding), browser_binding)
 
 
 def purge_expired_pending_logins(now: datetime | None = None, *, limit: int | None = None) -> int:

@@ -8,7 +8,7 @@ never on email alone (SAML Core §2.2.2, OIDC Core §5.7: only ``iss`` + ``sub``
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,9 +23,9 @@ from orgsecurity.models import Membership, User, normalize_email
 from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
 from orgsecurity.text import end_sentence, without_unsafe_characters
 from sessions_policy.reauth import mark_reauthenticated
-from sso import enforcement, readiness
+from sso import enforcement, linking, readiness
 from sso.domains import org_verified_email
-from sso.models import SSOConnection, SSOIdentity, SSOPendingLogin, SSOTestRun
+from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin, SSOTestRun
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,12 @@ class AssertedIdentity:
     authenticated_at: datetime | None = None
     session_index: str = ""
     groups_not_sent: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (``authenticated_at`` as ISO 8601) that ``from_dict`` reads back."""
+        stored = asdict(self)
+        stored["authenticated_at"] = self.authenticated_at.isoformat() if self.authenticated_at else None
+        return stored
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AssertedIdentity:
@@ -137,8 +143,9 @@ def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> Ma
 
 @dataclass(frozen=True)
 class Outcome:
-    """What completing an SSO answer did: ``kind`` is signed_in, linked, tested or reauthenticated; ``redirect_to``
-    is where the browser goes next."""
+    """What completing an SSO answer did: ``kind`` is signed_in, linked, link_held (waiting for the person to
+    confirm an IdP email that is not theirs), tested or reauthenticated; ``redirect_to`` is where the browser goes
+    next."""
 
     kind: str
     redirect_to: str
@@ -212,46 +219,95 @@ def test_details(identity: AssertedIdentity, profile: MappedProfile) -> dict[str
 def _complete_test(
     request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
 ) -> Outcome:
+    """Record what came back. A test that only checks the IdP's answer never links; one with a test session
+    links the tester as "Link SSO" does (``_link_or_hold``) and then signs them in through SSO for that long."""
     from sso import actions
 
     run = pending.test_run
     actor = pending.user
     if run is None or actor is None or not request.user.is_authenticated or request.user.pk != actor.pk:
         raise _refuse("This test was started by someone else. Start it again.", "test_other_user")
+    connection = pending.connection
     details = test_details(identity, profile)
+    details["account_email"] = actor.email
+    existing = find_identity(connection, identity)
+    answered_for_actor = existing is not None and existing.user_id == actor.pk
+    held = None
+    to_link = False
+    if existing is not None and not answered_for_actor:
+        note = f"This IdP identity is linked to {existing.user.email}, not to you."
+    elif answered_for_actor:
+        note = ""
+    elif SSOIdentity.objects.filter(connection=connection, user=actor).exists():
+        note = "Your account is linked to a different IdP identity at this connection."
+    elif not run.session_seconds:
+        emails = linking.compare_emails(connection, actor, profile.email)
+        note = "Nothing was linked: a test that only checks what the IdP sends never links an account."
+        if emails.verdict != linking.SAME:
+            note += f" The IdP signed in {emails.asserted_label}, not you ({actor.email})."
+    else:
+        emails = linking.compare_emails(connection, actor, profile.email)
+        if emails.verdict == linking.OTHER_MEMBER:
+            note = actions.refuse_link(connection, actor, identity, emails, actor=actor, via="test").message
+            details["link_refused"] = True
+        elif emails.verdict == linking.DIFFERENT:
+            held = linking.hold_link(pending, identity.to_dict(), emails)
+            note = (
+                f"Not linked yet: the IdP signed in {emails.asserted_label}, not you ({actor.email}). "
+                "Your account is linked only if you confirm."
+            )
+        else:
+            to_link = True
+            note = "Your account is now linked to this IdP identity."
+    if run.session_seconds and not (answered_for_actor or to_link or held):
+        # A session (and the re-authentication that comes with a sign-in) only for the actor's own identity.
+        note += " No test session was started: the IdP did not sign you in."
+    details["link"] = note.strip()
     with transaction.atomic():
-        existing = find_identity(pending.connection, identity)
-        linked_note = ""
-        answered_for_actor = existing is not None and existing.user_id == actor.pk
-        if existing is None and not SSOIdentity.objects.filter(connection=pending.connection, user=actor).exists():
-            actions.link_identity(pending.connection, actor, identity, actor=actor, via="test")
-            linked_note = "Your account is now linked to this IdP identity."
-            answered_for_actor = True
-        elif existing is not None and existing.user_id != actor.pk:
-            linked_note = f"This IdP identity is linked to {existing.user.email}, not to you."
-        elif existing is None:
-            linked_note = "Your account is linked to a different IdP identity at this connection."
-        if run.session_seconds and not answered_for_actor:
-            # A session (and the re-authentication that comes with a sign-in) only for the actor's own identity.
-            linked_note += " No test session was started: the IdP did not sign you in."
-        details["link"] = linked_note.strip()
+        if to_link:
+            actions.link_identity(connection, actor, identity, actor=actor, via="test")
         actions.finish_test_run(run, actor=actor, success=True, details=details)
-        if run.session_seconds and answered_for_actor:
-            # A real SSO session, short, so the admin sees logout and the session timeout as members would.
-            sign_in(request, actor, method=pending.connection.protocol)
-            enforcement.remember_sso_sign_in(request, pending.connection)
-            enforcement.start_test_session(request, run)
+        if run.session_seconds and (answered_for_actor or to_link):
+            start_test_session(request, run)
+    if held is not None:
+        return Outcome("link_held", linking_url(held), user=actor, test_run=run)
     return Outcome("tested", actions.test_run_url(run), user=actor, test_run=run)
 
 
+def start_test_session(request: HttpRequest, run: SSOTestRun) -> None:
+    """Sign the tester in through SSO for the test run's ``session_seconds``: a real, short SSO session, so the
+    admin sees logout and the session timeout as members would."""
+    sign_in(request, run.actor, method=run.connection.protocol)
+    enforcement.remember_sso_sign_in(request, run.connection)
+    enforcement.start_test_session(request, run)
+
+
+def linking_url(held: SSOPendingLink) -> str:
+    """The page where the person confirms or declines a held link."""
+    from django.urls import reverse
+
+    return reverse("sso:confirm_link", args=[held.connection.organization.slug, held.pk])
+
+
 def _complete_link(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity) -> Outcome:
+    """ "Link SSO": link the signed-in person to the identity when the IdP asserted their email; hold it for their
+    confirmation when it asserted another (or none); refuse it when it asserted another member's."""
     from sso import actions
 
     user = pending.user
     if user is None or not request.user.is_authenticated or request.user.pk != user.pk:
         raise _refuse("Sign in first, then link your account again.", "link_other_user")
-    actions.link_identity(pending.connection, user, identity, actor=user, via="confirmed link")
-    return Outcome("linked", pending.next_url or f"/orgs/{pending.connection.organization.slug}/", user=user)
+    connection = pending.connection
+    next_url = pending.next_url or f"/orgs/{connection.organization.slug}/"
+    unlinked = find_identity(connection, identity) is None
+    if unlinked and not SSOIdentity.objects.filter(connection=connection, user=user).exists():
+        emails = linking.compare_emails(connection, user, map_profile(identity, connection.attribute_map).email)
+        if emails.verdict == linking.DIFFERENT:
+            held = linking.hold_link(pending, identity.to_dict(), emails)
+            return Outcome("link_held", linking_url(held), user=user)
+    # Links when the IdP asserted this person's email; otherwise raises why not (and audits another member's).
+    actions.link_identity(connection, user, identity, actor=user, via="confirmed link")
+    return Outcome("linked", next_url, user=user)
 
 
 def _complete_reauth(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity) -> Outcome:
@@ -302,7 +358,10 @@ def _complete_login(
                 "Sign in with your password for now.",
                 "not_in_test_group",
             )
-        SSOIdentity.objects.filter(connection=connection, user=user).update(last_login_at=timezone.now())
+        now = timezone.now()
+        SSOIdentity.objects.filter(connection=connection, user=user).update(
+            last_login_at=now, asserted_email=profile.email, asserted_email_at=now
+        )
         sign_in(request, user, method=connection.protocol)
         enforcement.remember_sso_sign_in(request, connection)
         request.session["sso_session_index"] = identity.session_index

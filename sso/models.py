@@ -115,6 +115,12 @@ class SSOIdentity(models.Model):
     subject = models.CharField(max_length=1024)
     created_at = models.DateTimeField(default=timezone.now)
     last_login_at = models.DateTimeField(null=True, blank=True)
+    # The email the IdP asserted for this identity (mapped with the connection's attribute map; '' when it sent
+    # none) when it was linked, refreshed at each SSO sign-in (``asserted_email_at``, UTC). Links made before it
+    # was kept have no ``asserted_email_at`` ("unknown email"). One that differs from the account's email is
+    # listed for review (sso.linking).
+    asserted_email = models.CharField(max_length=254, blank=True)
+    asserted_email_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -201,6 +207,46 @@ class SSOPendingLogin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} via {self.connection_id} ({self.key[:12]}…)"
+
+
+class SSOPendingLink(models.Model):
+    """An IdP identity waiting for the signed-in person to confirm linking it to their account (sso.linking).
+
+    Made when a "Link SSO" or Test SSO round trip came back with an identity whose asserted email is not the
+    account's: nothing is linked until that person, in the browser that started the round trip
+    (``browser_binding``, the same hash as the pending login's), confirms on a page that shows both emails. Used
+    once (``resolved_at``, with ``outcome``) and only until ``expires_at`` (UTC).
+    """
+
+    class Outcome(models.TextChoices):
+        CONFIRMED = "confirmed", "Linked after confirmation"
+        DECLINED = "declined", "Not linked (declined)"
+        REFUSED = "refused", "Not linked (refused)"
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="pending_links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    test_run = models.ForeignKey(SSOTestRun, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # The validated answer as sso.identity.AssertedIdentity stores it, and the email mapped from it then (shown
+    # on the confirmation page; the link is refused if the answer maps to another email when confirmed).
+    identity = models.JSONField(default=dict)
+    asserted_email = models.CharField(max_length=254, blank=True)
+    browser_binding = models.CharField(max_length=64)
+    next_url = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+
+    def __str__(self) -> str:
+        return f"pending link of {self.identity.get('subject', '')} to user {self.user_id}"
+
+    @property
+    def subject(self) -> str:
+        return str(self.identity.get("subject", ""))
+
+    @property
+    def subject_format(self) -> str:
+        return str(self.identity.get("subject_format", ""))
 
 
 class OIDCSettings(models.Model):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("saml/", include("sso.saml.org_urls")),
     path("link/", views.start_link, name="link"),
+    path("link/<int:link_id>/", views.confirm_link, name="confirm_link"),
     path("identities/<int:identity_id>/unlink/", views.unlink, name="unlink"),
     path("<int:connection_id>/", views.connection_detail, name="connection"),
     path("<int:connection_id>/settings/", views.connection_settings, name="connection_settings"),

@@ -11,10 +11,11 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
 from sessions_policy.decorators import require_recent_auth
-from sso import actions
+from sso import actions, flow, linking
 from sso.flow import SSOSignInRefused
 from sso.forms import ConnectionSettingsForm, StatusForm
-from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLogin
+from sso.identity import start_test_session
+from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin
 from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout_forms import TestRunForm
 
@@ -52,6 +53,7 @@ def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> 
         "protocols": [(name, getattr(handler, "create_url_name", "")) for name, handler in sorted(HANDLERS.items())],
         "linkable": linkable,
         "own_identities": own_identities.select_related("connection"),
+        "to_review": linking.identities_for_review(org.organization) if can_manage else [],
         **_policy_context(org),
     }
     return render(request, "sso/index.html", context, status=status)
@@ -168,7 +170,7 @@ def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnect
 
 
 @require_POST
-@require_recent_auth  # a test links the tester's account when it has no IdP identity yet
+@require_recent_auth  # a test with a test session links the tester's account when it has no IdP identity yet
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Run a real SP-initiated sign-in marked as a test; the result page shows what came back. With a test session
     (``session_seconds``), the admin is also signed in through SSO for that long (the rollout's test plan)."""
@@ -197,7 +199,15 @@ def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: in
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
     run = get_object_or_404(connection.test_runs.select_related("actor"), pk=run_id)
-    return render(request, "sso/test_run.html", {"org": org, "connection": connection, "run": run})
+    held = linking.held_for_test_run(run.pk)
+    context = {
+        "org": org,
+        "connection": connection,
+        "run": run,
+        "held": held,
+        "held_open": held is not None and linking.is_open(held) and held.user_id == request.user.pk,
+    }
+    return render(request, "sso/test_run.html", context)
 
 
 @require_POST
@@ -242,3 +252,55 @@ def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpRespons
         return _index_page(request, org, status=exc.status)
     messages.success(request, f"{linked.user.email} is no longer linked to {linked.subject}.")
     return redirect("sso:index", org_slug)
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_link(request: HttpRequest, org_slug: str, link_id: int) -> HttpResponse:
+    """The page where someone whose IdP answer asserted another email than their account's (or none) sees both
+    side by side and confirms or declines linking it (``sso.linking``). Only the person who started the round
+    trip sees it, in the browser that started it, once, until it expires; POST answers it and redirects."""
+    org = org_for_member(request, org_slug)
+    held = get_object_or_404(
+        SSOPendingLink.objects.select_related("connection__organization", "user", "test_run"),
+        pk=link_id,
+        connection__organization=org.organization,
+        user=request.user,
+    )
+    if not flow.bound_to_browser(request, held.browser_binding):
+        return _link_gone(request, org, "This link was started in another browser. Start it again from this one.")
+    if request.method == "POST":
+        return _answer_held_link(request, org_slug=org_slug, org=org, held=held)
+    if not linking.is_open(held):
+        return _link_gone(request, org, _gone_message(held))
+    context = {"org": org, "held": held, "account_email": request.user.email}
+    return render(request, "sso/confirm_link.html", context)
+
+
+def _gone_message(held: SSOPendingLink) -> str:
+    if held.outcome:
+        return f"This confirmation was already answered: {held.get_outcome_display().lower()}."
+    return "This confirmation expired and nothing was linked. Start again."
+
+
+def _link_gone(request: HttpRequest, org: OrgContext, message: str) -> HttpResponse:
+    return render(request, "sso/confirm_link_gone.html", {"org": org, "message": message}, status=410)
+
+
+@require_recent_auth  # a linked IdP identity is a standing way into the account, like a password
+def _answer_held_link(request: HttpRequest, *, org_slug: str, org: OrgContext, held: SSOPendingLink) -> HttpResponse:
+    done_url = actions.test_run_url(held.test_run) if held.test_run else f"/orgs/{org_slug}/settings/security/sso/"
+    try:
+        if request.POST.get("answer") != "link":
+            actions.decline_held_link(held, actor=request.user)
+            messages.info(request, "Nothing was linked.")
+            return redirect(done_url)
+        actions.confirm_held_link(held, actor=request.user)
+    except ActionRefused as exc:
+        return _link_gone(request, org, exc.message)
+    except SSOSignInRefused as exc:
+        messages.error(request, exc.message)
+        return redirect(done_url)
+    messages.success(request, f"Your account {request.user.email} is now linked to {held.subject}.")
+    if held.test_run is not None and held.test_run.session_seconds:
+        start_test_session(request, held.test_run)
+    return redirect(done_url if held.test_run else (held.next_url or done_url))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sso', '0004_rollout_guardrails'),
+        ('sso', '0005_saml_refuse_expired_certificates'),
     ]
 
     operations = [

@@ -66,9 +66,9 @@ def test_admin_configures_oidc_tests_it_and_a_member_signs_in_and_out(new_contex
     sign_in_at_provider(admin, oidc_provider, "admin")
     expect(admin.get_by_role("heading", level=1)).to_have_text("SSO test: Succeeded")
     main = admin.inner_text("main")
-    assert (
-        oidc_provider.user("admin").sub in main and "admin@acme.test" in main and "Your account is now linked" in main
-    )
+    assert oidc_provider.user("admin").sub in main and "admin@acme.test" in main
+    # Only a check: nothing is linked, and the provider's email is not this admin's account email.
+    assert "never links an account" in main and f"not you (admin@{slug}.test)" in main
 
     admin.goto(connection_url)
     admin.get_by_role("button", name="Move to testing").click()  # off → on goes through testing
@@ -82,6 +82,11 @@ def test_admin_configures_oidc_tests_it_and_a_member_signs_in_and_out(new_contex
     member.goto(sso_page)
     member.get_by_role("button", name="Link SSO").click()
     sign_in_at_provider(member, oidc_provider, "member")
+    # The provider knows them as member@acme.test, not member@<slug>.test: linking waits for their confirmation.
+    expect(member.get_by_role("heading", level=1)).to_have_text("Link a different email?")
+    emails = member.get_by_role("table", name="The two emails").inner_text()
+    assert f"member@{slug}.test" in emails and oidc_provider.user("member").email in emails
+    member.get_by_role("button", name="Link to my account").click()
     member.wait_for_url(sso_page)
     expect(member.locator("main")).to_contain_text(f"You are linked to {oidc_provider.user('member').sub}")
 

@@ -47,13 +47,47 @@ def test_an_admin_pastes_the_idp_metadata_url_and_test_sso_succeeds(
     result = admin.inner_text("main")
     assert saml_idp.user("owner").uid in result  # the persistent NameID
     assert "owner@acme.test" in result and "Olivia Owner" in result
-    assert "Your account is now linked" in result
+    assert "a test that only checks what the IdP sends never links an account" in result
 
     admin.goto(saml_connection_url["url"])
     admin.get_by_role("button", name="Move to testing").click()  # off → on goes through testing
     expect(admin.locator("main")).to_contain_text("SSO is now Testing.")
     admin.get_by_role("button", name="Turn on for everyone").click()
     expect(admin.locator("main")).to_contain_text("SSO is now On.")
+
+
+def test_an_owners_test_run_signed_in_as_someone_else_asks_before_linking(
+    new_context, product, saml_idp, saml_connection_url
+):
+    """Issue 14 item 1: Test SSO with a test session, and at the IdP the owner signs in as another person. The
+    product shows both emails side by side and links nothing unless the owner confirms; here the owner declines."""
+    assert saml_connection_url, "the admin step must run first"
+    someone_else = saml_idp.user("newhire")
+    owner = new_context().pages[0]
+    sign_in(owner, product, DEMO_OWNER)
+    owner.goto(saml_connection_url["url"])
+    owner.get_by_label("Test session").select_option("120")
+    owner.get_by_role("button", name="Test SSO").click()
+    idp_sign_in(owner, saml_idp, "newhire", someone_else.password)
+
+    expect(owner.get_by_role("heading", level=1)).to_have_text("Link a different email?")
+    confirmation_url = owner.url
+    assert re.fullmatch(re.escape(product.url(SSO_PAGE)) + r"link/\d+/", confirmation_url), confirmation_url
+    emails = owner.get_by_role("table", name="The two emails")
+    header = [cell.strip() for cell in emails.locator("thead th").all_inner_texts()]
+    assert header == ["", "Your account here", "Signed in at the IdP"]
+    email_row = [cell.strip() for cell in emails.locator("tbody tr").first.locator("th, td").all_inner_texts()]
+    assert email_row == ["Email", DEMO_OWNER, someone_else.email]  # side by side
+    assert someone_else.uid in emails.inner_text()
+
+    owner.get_by_role("button", name="Don't link").click()
+    expect(owner.get_by_role("heading", level=1)).to_have_text("SSO test: Succeeded")
+    result = owner.inner_text("main")
+    assert "Nothing was linked." in result and "Not linked (declined)" in result
+    owner.goto(product.url(SSO_PAGE))
+    expect(owner.get_by_role("region", name="Your account")).to_contain_text("Link SSO")  # still not linked
+    owner.goto(confirmation_url)  # answered once: nothing more to confirm
+    expect(owner.get_by_role("heading", level=1)).to_have_text("Nothing to confirm")
 
 
 def test_a_member_links_their_account_then_signs_in_through_the_idp_alone(

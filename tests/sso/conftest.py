@@ -124,10 +124,24 @@ def make_ready(connection: SSOConnection, idp: ScriptedIdP, owner, member) -> Re
     return Ready(SSOConnection.objects.get(pk=connection.pk), codes)
 
 
-def link_identity(connection: SSOConnection, user, subject: str):
-    identity = AssertedIdentity(
-        issuer=IDP_ISSUER, subject=subject, subject_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+def own_identity(
+    connection: SSOConnection,
+    user,
+    subject: str,
+    *,
+    issuer: str = IDP_ISSUER,
+    subject_format: str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+) -> AssertedIdentity:
+    """An IdP answer for ``user`` asserting their own email in the connection's email attribute, as their IdP
+    would (so linking it needs no confirmation)."""
+    attribute = (connection.attribute_map or {}).get("email", "mail")
+    return AssertedIdentity(
+        issuer=issuer, subject=subject, subject_format=subject_format, attributes={attribute: [user.email]}
     )
+
+
+def link_identity(connection: SSOConnection, user, subject: str):
+    identity = own_identity(connection, user, subject)
     return actions.link_identity(connection, user, identity, actor=user, via="tests")
 
 

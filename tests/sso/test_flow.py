@@ -11,16 +11,12 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from orgsecurity.models import Membership, User
 from sso import actions, flow
-from sso.identity import AssertedIdentity
 from sso.models import SSOIdentity, SSOPendingLogin, SSOTestRun
-from tests.sso.conftest import IDP_ISSUER
+from tests.sso.conftest import own_identity
 
 
 def link(connection, user, subject):
-    identity = AssertedIdentity(
-        issuer=IDP_ISSUER, subject=subject, subject_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
-    )
-    return actions.link_identity(connection, user, identity, actor=user, via="tests")
+    return actions.link_identity(connection, user, own_identity(connection, user, subject), actor=user, via="tests")
 
 
 def start_login(client: Client, org_slug: str = "acme", next_url: str = "") -> None:
@@ -162,10 +158,14 @@ def test_a_member_links_their_account_after_confirming(idp, connection, client_f
     browser = client_for(member)
     response = browser.post("/orgs/acme/settings/security/sso/link/")
     assert response["Location"].startswith("https://idp.acme.test/")
-    response = browser.get(idp.answer("mia-123"))
+    response = browser.get(idp.answer("mia-123", email="Member@ACME.test"))  # their own email, any case
     assert response["Location"] == "/orgs/acme/settings/security/sso/"
     assert SSOIdentity.objects.get(user=member).subject == "mia-123"
-    assert AuditEvent.objects.filter(action="sso.identity_linked", details__via="confirmed link").exists()
+    event = AuditEvent.objects.get(action="sso.identity_linked", details__via="confirmed link")
+    assert (
+        event.details["account_email"] == "member@acme.test" and event.details["asserted_email"] == "member@acme.test"
+    )
+    assert event.details["email_confirmed"] is False
     # Later, the IdP alone signs them in.
     fresh = Client()
     start_login(fresh)
@@ -183,7 +183,7 @@ def test_an_identity_linked_to_someone_else_cannot_be_linked_again(idp, connecti
     assert not SSOIdentity.objects.filter(user=member).exists()
 
 
-def test_test_connection_shows_what_came_back_and_links_the_admin(idp, connection, client_for, admin):
+def test_a_check_only_test_shows_what_came_back_and_links_nobody(idp, connection, client_for, admin):
     browser = client_for(admin)
     response = browser.post(f"/orgs/acme/settings/security/sso/{connection.pk}/test/")
     assert response.status_code == 302
@@ -196,7 +196,8 @@ def test_test_connection_shows_what_came_back_and_links_the_admin(idp, connectio
     page = result.content.decode()
     assert "adam-42" in page and "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" in page
     assert "admin@acme.test" in page and "mail" in page
-    assert SSOIdentity.objects.get(user=admin).subject == "adam-42"
+    assert "a test that only checks what the IdP sends never links an account" in page
+    assert not SSOIdentity.objects.exists()  # even with the admin's own email: only a test session links
     assert AuditEvent.objects.filter(action="sso.tested", details__result="success").exists()
 
 

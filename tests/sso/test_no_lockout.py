@@ -79,7 +79,9 @@ class RolloutMachine(RuleBasedStateMachine):
         self.org = make_org("acme", self.people[0])
         for index, role in STARTING_ROLES.items():
             org_actions.add_member(self.org, actor=None, user=self.people[index], role=role, via="machine")
-        self.connection = actions.create_connection(self.org, actor=self.people[0], protocol="saml")
+        self.connection = actions.create_connection(
+            self.org, actor=self.people[0], protocol="saml", attribute_map={"email": "mail"}
+        )
         self.codes: dict[int, list[str]] = {}  # user id → unused recovery codes they hold
         self.refused_steps = 0
 
@@ -120,7 +122,13 @@ class RolloutMachine(RuleBasedStateMachine):
         return None
 
     def identity_of(self, user: User) -> AssertedIdentity:
-        return AssertedIdentity(issuer="https://idp.test", subject=f"sub-{user.pk}", subject_format="persistent")
+        # As their IdP answers: with their own email, so linking needs no confirmation.
+        return AssertedIdentity(
+            issuer="https://idp.test",
+            subject=f"sub-{user.pk}",
+            subject_format="persistent",
+            attributes={"mail": [user.email]},
+        )
 
     # --- where a sequence starts ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from sso.models import SSOTestPlanItem, SSOTestRun
 from tests.sso.conftest import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
+ADMIN_EMAIL = "admin@acme.test"  # what the IdP asserts for adam-42 (the admin fixture's own email)
 
 
 def seen(item: str) -> SSOTestPlanItem | None:
@@ -20,7 +21,7 @@ def seen(item: str) -> SSOTestPlanItem | None:
 def test_a_successful_test_run_records_login(client_for, connection, idp, admin):
     browser = client_for(admin)
     browser.post(f"{BASE}{connection.pk}/test/")
-    browser.get(idp.answer("adam-42"))
+    browser.get(idp.answer("adam-42", email=ADMIN_EMAIL))
     login = seen("login")
     assert login.via == "test_run" and login.seen_by == admin and login.test_run == SSOTestRun.objects.get()
     assert browser.session["auth_method"] == "password"  # a plain test does not change the session
@@ -46,7 +47,7 @@ def test_a_failed_test_records_failed_login_and_shows_what_members_see(client_fo
 def test_a_test_session_shows_logout(client_for, connection, idp, admin):
     browser = client_for(admin)
     assert browser.post(f"{BASE}{connection.pk}/test/", {"session_seconds": "120"}).status_code == 302
-    browser.get(idp.answer("adam-42"))
+    browser.get(idp.answer("adam-42", email=ADMIN_EMAIL))
     assert browser.session["auth_method"] == "saml"
     assert browser.get("/orgs/acme/").status_code == 200
     browser.post("/accounts/logout/")
@@ -58,7 +59,7 @@ def test_a_test_session_shows_logout(client_for, connection, idp, admin):
 def test_a_test_session_times_out_and_the_sign_in_again_is_recorded(client_for, connection, idp, admin):
     browser = client_for(admin)
     browser.post(f"{BASE}{connection.pk}/test/", {"session_seconds": "120"})
-    browser.get(idp.answer("adam-42"))
+    browser.get(idp.answer("adam-42", email=ADMIN_EMAIL))
     session = browser.session
     session["sso_test_session"]["deadline"] = 0  # two minutes later
     session.save()
@@ -67,7 +68,7 @@ def test_a_test_session_times_out_and_the_sign_in_again_is_recorded(client_for, 
     assert response["Location"] == "/sso/acme/login/?next=%2Forgs%2Facme%2Fmembers%2F"
     assert seen("logout") is None  # a timeout is not a logout
     assert browser.get(response["Location"]).status_code == 302  # off to the IdP, as members would be
-    assert browser.get(idp.answer("adam-42"))["Location"] == "/orgs/acme/members/"
+    assert browser.get(idp.answer("adam-42", email=ADMIN_EMAIL))["Location"] == "/orgs/acme/members/"
     timeout = seen("session_timeout")
     assert timeout.seen_by == admin and "signed in through SSO again" in timeout.note
     assert browser.get("/orgs/acme/members/").status_code == 200
@@ -99,18 +100,18 @@ def test_a_tester_outside_the_test_group_signs_in_again_after_the_test_session_t
     rollout.set_test_group(connection, actor=admin, memberships=[Membership.objects.get(user=member)], teams=[])
     browser = client_for(admin)
     browser.post(f"{BASE}{connection.pk}/test/", {"session_seconds": "120"})
-    browser.get(idp.answer("adam-42"))
+    browser.get(idp.answer("adam-42", email=ADMIN_EMAIL))
     session = browser.session
     session["sso_test_session"]["deadline"] = 0
     session.save()
     login = browser.get("/orgs/acme/members/")["Location"]
     assert browser.get(login).status_code == 302
-    assert browser.get(idp.answer("adam-42"))["Location"] == "/orgs/acme/members/"
+    assert browser.get(idp.answer("adam-42", email=ADMIN_EMAIL))["Location"] == "/orgs/acme/members/"
     assert seen("session_timeout").seen_by == admin
 
     browser.post("/accounts/logout/")  # an ordinary sign-in by the same admin later is still outside the group
     browser.get("/sso/acme/login/")
-    assert b"you are not in it yet" in browser.get(idp.answer("adam-42")).content
+    assert b"you are not in it yet" in browser.get(idp.answer("adam-42", email=ADMIN_EMAIL)).content
 
 
 def test_a_test_the_idp_never_answered_is_shown_as_not_finished(client_for, connection, idp, admin):

@@ -283,14 +283,14 @@ def test_only_an_owner_changes_the_issuer_owners_sign_in_through(provider, oidc_
     from dataclasses import replace
 
     from orgsecurity.actions import ActionRefused
-    from sso.identity import AssertedIdentity
     from sso.oidc import actions as oidc_actions
     from sso.oidc.discovery import discover
+    from tests.sso.conftest import own_identity
 
     current = discover(provider.issuer)
     other = replace(current, issuer="https://op.rogue.test", discovery_url="https://op.rogue.test/.well-known/x")
     assert oidc_actions.update_oidc_settings(oidc_connection, actor=admin, scopes="openid email profile groups")
-    owners = AssertedIdentity(issuer=provider.issuer, subject="olivia", subject_format="oidc")
+    owners = own_identity(oidc_connection, owner, "olivia", issuer=provider.issuer, subject_format="oidc")
     sso_actions.link_identity(oidc_connection, owner, owners, actor=owner, via="tests")
     with pytest.raises(ActionRefused, match="only an owner can change which IdP it trusts"):
         oidc_actions.update_oidc_settings(oidc_connection, actor=admin, metadata=other)

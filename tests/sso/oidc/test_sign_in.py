@@ -10,8 +10,8 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from sso import actions as sso_actions
-from sso.identity import AssertedIdentity
 from sso.models import SSOIdentity, SSOPendingLogin
+from tests.sso.conftest import own_identity
 from tests.sso.oidc.conftest import oidc_of
 from tests.sso.oidc.provider import CLIENT_ID, b64url
 
@@ -19,7 +19,7 @@ CALLBACK = "/sso/acme/oidc/callback/"
 
 
 def link(connection, user, subject: str = "mia-sub-123") -> SSOIdentity:
-    identity = AssertedIdentity(issuer=oidc_of(connection).issuer, subject=subject, subject_format="oidc")
+    identity = own_identity(connection, user, subject, issuer=oidc_of(connection).issuer, subject_format="oidc")
     return sso_actions.link_identity(connection, user, identity, actor=user, via="tests")
 
 
@@ -229,7 +229,7 @@ def test_an_unreachable_provider_gives_a_clear_page(provider, oidc_connection, o
     assert b"could not be reached" in response.content
 
 
-def test_a_test_run_shows_the_claims_and_links_the_admin(provider, oidc_connection, client_for, admin):
+def test_a_test_run_shows_the_claims_and_links_nobody(provider, oidc_connection, client_for, admin):
     browser = client_for(admin)
     authorization = provider.authorization(browser.post(f"/orgs/acme/settings/security/sso/{oidc_connection.pk}/test/"))
     claims = provider.claims(authorization, sub="adam-sub", email="admin@acme.test", name="Adam Admin", groups=["ops"])
@@ -238,7 +238,7 @@ def test_a_test_run_shows_the_claims_and_links_the_admin(provider, oidc_connecti
     page = browser.get(result_url).content.decode()
     assert "SSO test: Succeeded" in page
     assert "adam-sub" in page and "admin@acme.test" in page and "ops" in page and "locale" in page
-    assert SSOIdentity.objects.get(user=admin).subject == "adam-sub"
+    assert "never links an account" in page and not SSOIdentity.objects.exists()  # only checked
     run = oidc_connection.test_runs.get()
     assert run.details["mapped"]["display_name"] == "Adam Admin" and run.details["mapped"]["groups"] == ["ops"]
 
@@ -291,3 +291,29 @@ def test_a_test_run_cancelled_at_the_provider_says_so(provider, oidc_connection,
     assert response["Location"].endswith(f"/tests/{run.pk}/")
     assert run.result == "failure" and "cancelled or refused at your identity provider" in run.error
     assert "SSO test: Failed" in browser.get(response["Location"]).content.decode()
+
+
+def test_a_test_session_signed_in_as_a_colleague_links_nobody(provider, oidc_connection, client_for, owner, member):
+    """Issue 14 item 1, over a real signed ID token: the owner's test run signs in at the provider as a colleague."""
+    browser = client_for(owner)
+    url = f"/orgs/acme/settings/security/sso/{oidc_connection.pk}/test/"
+    authorization = provider.authorization(browser.post(url, {"session_seconds": "120"}))
+    claims = provider.claims(authorization, sub="mia-sub", email="member@acme.test")
+    query = provider.respond_with(authorization, provider.sign(claims), userinfo={"sub": "mia-sub"})
+    page = browser.get(browser.get(browser.get(f"{CALLBACK}?{query}")["Location"])["Location"]).content.decode()
+    assert "SSO test: Succeeded" in page and "another member of Acme Inc." in page
+    assert not SSOIdentity.objects.exists()
+    assert browser.session["auth_method"] == "password"
+
+
+def test_link_sso_with_another_email_is_confirmed_first(provider, oidc_connection, client_for, member):
+    browser = client_for(member)
+    authorization = provider.authorization(browser.post("/orgs/acme/settings/security/sso/link/"))
+    claims = provider.claims(authorization, sub="mia-sub", email="mia@home.test")
+    query = provider.respond_with(authorization, provider.sign(claims), userinfo={"sub": "mia-sub"})
+    held_page = browser.get(browser.get(f"{CALLBACK}?{query}")["Location"])["Location"]
+    page = browser.get(held_page).content.decode()
+    assert "member@acme.test" in page and "mia@home.test" in page
+    assert not SSOIdentity.objects.exists()
+    browser.post(held_page, {"answer": "link"})
+    assert SSOIdentity.objects.get(user=member).subject == "mia-sub"

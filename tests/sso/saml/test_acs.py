@@ -10,15 +10,15 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from sso import actions as sso_actions
-from sso.identity import AssertedIdentity
 from sso.models import SAMLConsumedAssertion
 from sso.saml.response import validate_response
+from tests.sso.conftest import own_identity
 from tests.sso.saml.conftest import finish_in, post_to_acs, start
 from tests.sso.saml.idp import EMAIL, PERSISTENT, TestIdP, b64, make_key_pair, unb64
 
 
 def link(connection, user, subject, fmt=PERSISTENT):
-    identity = AssertedIdentity(issuer=connection.saml.idp_entity_id, subject=subject, subject_format=fmt)
+    identity = own_identity(connection, user, subject, issuer=connection.saml.idp_entity_id, subject_format=fmt)
     return sso_actions.link_identity(connection, user, identity, actor=user, via="tests")
 
 

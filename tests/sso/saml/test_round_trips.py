@@ -63,7 +63,7 @@ def test_an_idp_offering_only_http_post_gets_an_auto_posted_form(org, owner, tes
     assert f'action="{test_idp.sso_url}"' in page and 'name="SAMLRequest"' in page
 
 
-def test_test_sso_shows_what_came_back_and_links_the_admin(test_idp, sp, saml_connection, client_for, admin):
+def test_test_sso_shows_what_came_back_and_links_nobody(test_idp, sp, saml_connection, client_for, admin):
     browser = client_for(admin)
     response = browser.post(f"/orgs/acme/settings/security/sso/{saml_connection.pk}/test/")
     _xml, query = redirect_message(response["Location"])
@@ -80,7 +80,7 @@ def test_test_sso_shows_what_came_back_and_links_the_admin(test_idp, sp, saml_co
     assert "SSO test: Succeeded" in page
     assert "adam-42" in page and C.NAMEID_PERSISTENT in page
     assert "admin@acme.test" in page and "Adam Admin" in page and "department" in page and "IT, Ops" in page
-    assert SSOIdentity.objects.get(user=admin).subject == "adam-42"
+    assert "never links an account" in page and not SSOIdentity.objects.exists()  # only checked
     assert AuditEvent.objects.filter(action="sso.tested", details__result="success").exists()
 
 
@@ -117,7 +117,8 @@ def test_link_sso_then_sign_in_through_the_idp_alone(test_idp, sp, saml_connecti
     browser = client_for(member)
     response = browser.post("/orgs/acme/settings/security/sso/link/")
     request_id = redirect_message(response["Location"])[1]["RelayState"][0]
-    linked = finish_in(browser, post_to_acs(answer(test_idp, sp, request_id, name_id="00u-mia")))
+    answered = answer(test_idp, sp, request_id, name_id="00u-mia", attributes={"mail": ["member@acme.test"]})
+    linked = finish_in(browser, post_to_acs(answered))
     assert linked["Location"] == "/orgs/acme/settings/security/sso/"
     assert SSOIdentity.objects.get(user=member).subject == "00u-mia"
     browser.post("/accounts/logout/")
@@ -194,3 +195,32 @@ def test_idp_initiated_sign_in_lands_on_a_relay_state_path(test_idp, sp, saml_co
         "/sso/acme/saml/acs/", {"SAMLResponse": answer(test_idp, sp, None), "RelayState": "//evil.test/"}
     )
     assert browser.get(response["Location"])["Location"] == "/orgs/acme/"
+
+
+def test_link_sso_answered_with_another_email_waits_for_confirmation(test_idp, sp, saml_connection, client_for, member):
+    """Issue 14 item 1, over real signed SAML: a link whose asserted email is not the account's is held."""
+    from sso.models import SSOPendingLink
+
+    browser = client_for(member)
+    request_id = redirect_message(browser.post("/orgs/acme/settings/security/sso/link/")["Location"])[1]["RelayState"][
+        0
+    ]
+    answered = answer(test_idp, sp, request_id, name_id="00u-mia", attributes={"mail": ["Mia@Home.test"]})
+    held_page = finish_in(browser, post_to_acs(answered))["Location"]
+    assert held_page == f"/orgs/acme/settings/security/sso/link/{SSOPendingLink.objects.get().pk}/"
+    page = text(browser.get(held_page))
+    assert "member@acme.test" in page and "mia@home.test" in page and "00u-mia" in page
+    assert not SSOIdentity.objects.exists()
+    assert browser.post(held_page, {"answer": "link"})["Location"] == "/orgs/acme/settings/security/sso/"
+    assert SSOIdentity.objects.get(user=member).asserted_email == "mia@home.test"
+
+
+def test_a_test_session_as_another_member_links_nobody(test_idp, sp, saml_connection, client_for, owner, member):
+    browser = client_for(owner)
+    response = browser.post(f"/orgs/acme/settings/security/sso/{saml_connection.pk}/test/", {"session_seconds": "120"})
+    request_id = redirect_message(response["Location"])[1]["RelayState"][0]
+    answered = answer(test_idp, sp, request_id, name_id="00u-mia", attributes={"mail": ["member@acme.test"]})
+    page = text(browser.get(finish_in(browser, post_to_acs(answered))["Location"]))
+    assert "SSO test: Succeeded" in page and "another member of Acme Inc." in page
+    assert not SSOIdentity.objects.exists()
+    assert AuditEvent.objects.filter(action="sso.identity_link_refused").exists()
