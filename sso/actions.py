@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
@@ -85,6 +86,7 @@ def record_connection_change(
         )
 
 
+@audited("organization")
 def create_connection(
     organization: Organization, *, actor: User, protocol: str, name: str = "", **fields: Any
 ) -> SSOConnection:
@@ -109,6 +111,7 @@ def create_connection(
     return connection
 
 
+@audited("connection")
 def update_connection(connection: SSOConnection, *, actor: User, **values: Any) -> dict[str, list[Any]]:
     """Change general settings (name, admin owner, attribute map, JIT provisioning); returns the changes."""
     unknown = set(values) - set(GENERAL_FIELDS)
@@ -157,28 +160,7 @@ def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOCon
     if status not in SSOConnection.Status.values:
         raise ActionRefused(f"{status!r} is not an SSO status.", code="bad_status")
     try:
-        with transaction.atomic():
-            connection = (
-                SSOConnection.objects.select_for_update(of=("self",))
-                .select_related("organization")
-                .get(pk=connection.pk)
-            )
-            old = connection.status
-            if status == old:
-                return connection
-            if status not in ALLOWED_MOVES.get(old, set()):
-                raise ActionRefused(
-                    f"SSO cannot go from {connection.get_status_display()} to {SSOConnection.Status(status).label}."
-                    + (" Go through testing first." if old == SSOConnection.Status.OFF else ""),
-                    code="bad_move",
-                    status=409,
-                )
-            if status == SSOConnection.Status.ENFORCED:
-                problems = readiness.enforcement_problems(connection, actor=actor)
-                if problems:
-                    raise EnforcementRefused(problems)
-                return enforce_locked(connection, actor=actor, via="manual")
-            _move(connection, actor=actor, status=status)
+        connection = _change_status(connection, actor=actor, status=status)
     except EnforcementRefused as exc:
         # Recorded after the rollback above, so the refusal is in the log even though nothing changed.
         record_throttled(
@@ -190,6 +172,32 @@ def set_status(connection: SSOConnection, *, actor: User, status: str) -> SSOCon
             details={"reasons": [problem.code for problem in exc.problems]},
         )
         raise
+    return connection
+
+
+@audited("connection")
+def _change_status(connection: SSOConnection, *, actor: User, status: str) -> SSOConnection:
+    """``set_status`` in its own audited transaction (an EnforcementRefused rolls it back before it is recorded)."""
+    with transaction.atomic():
+        connection = (
+            SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
+        )
+        old = connection.status
+        if status == old:
+            return connection
+        if status not in ALLOWED_MOVES.get(old, set()):
+            raise ActionRefused(
+                f"SSO cannot go from {connection.get_status_display()} to {SSOConnection.Status(status).label}."
+                + (" Go through testing first." if old == SSOConnection.Status.OFF else ""),
+                code="bad_move",
+                status=409,
+            )
+        if status == SSOConnection.Status.ENFORCED:
+            problems = readiness.enforcement_problems(connection, actor=actor)
+            if problems:
+                raise EnforcementRefused(problems)
+            return enforce_locked(connection, actor=actor, via="manual")
+        _move(connection, actor=actor, status=status)
     return connection
 
 
@@ -244,6 +252,7 @@ def enforce_locked(connection: SSOConnection, *, actor: Any, via: str) -> SSOCon
     return connection
 
 
+@audited("connection")
 def link_identity(
     connection: SSOConnection, user: User, identity: AssertedIdentity, *, actor: Any, via: str
 ) -> SSOIdentity:
@@ -297,6 +306,7 @@ def link_identity(
     return linked
 
 
+@audited("linked.connection")
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
     """Remove a link between a person and their IdP identity (they sign in with a password or link again).
     Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``)."""
@@ -330,6 +340,7 @@ def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
 MAX_TEST_SESSION_SECONDS = 3600
 
 
+@audited("connection")
 def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: int = 0) -> SSOTestRun:
     """Create a pending test run; the protocol then sends the admin to the IdP.
 
@@ -350,6 +361,7 @@ def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: i
     return run
 
 
+@audited("run.connection")
 def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict[str, Any], error: str = "") -> None:
     """Store a test run's result (what came back, or what went wrong and what to change) and audit it.
 

@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, Team, User
@@ -32,7 +33,7 @@ SCHEDULED_ACTOR_LABEL = "Scheduled SSO enforcement"
 
 def _lock(connection: SSOConnection) -> SSOConnection:
     # Not admin_owner: a nullable (outer) join cannot be locked on PostgreSQL.
-    return SSOConnection.objects.select_for_update().select_related("organization").get(pk=connection.pk)
+    return SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
 
 
 # --- hooks for other apps ----------------------------------------------------------------------------------------
@@ -79,6 +80,7 @@ def on_identity_unlinked(linked: SSOIdentity, *, actor: Any) -> None:
 # --- test group ------------------------------------------------------------------------------------------------
 
 
+@audited("connection")
 def set_test_group(
     connection: SSOConnection, *, actor: User, memberships: Iterable[Membership], teams: Iterable[Team]
 ) -> dict[str, list[Any]]:
@@ -121,6 +123,7 @@ def _policy_details(connection: SSOConnection) -> dict[str, list[str]]:
     return {key: sorted(emails[pk] for pk in ids) for key, ids in policy.items()}
 
 
+@audited("connection")
 def confirm_fallback_policy(connection: SSOConnection, *, actor: User) -> SSOConnection:
     """Confirm who keeps password sign-in once SSO is enforced (the recovery accounts, through
     /accounts/recovery/ with a code, and the listed exceptions). The confirmation lapses when that list changes."""
@@ -140,6 +143,7 @@ def confirm_fallback_policy(connection: SSOConnection, *, actor: User) -> SSOCon
     return connection
 
 
+@audited("connection")
 def add_password_exception(
     connection: SSOConnection, *, actor: User, membership: Membership, reason: str
 ) -> SSOPasswordException:
@@ -168,6 +172,7 @@ def add_password_exception(
     return exception
 
 
+@audited("exception.connection")
 def remove_password_exception(exception: SSOPasswordException, *, actor: User) -> None:
     """Take password sign-in under enforcement away from a listed exception (effective at once)."""
     with transaction.atomic():
@@ -186,6 +191,7 @@ def remove_password_exception(exception: SSOPasswordException, *, actor: User) -
 # --- test plan -------------------------------------------------------------------------------------------------
 
 
+@audited("connection")
 def record_test_plan_item(
     connection: SSOConnection,
     item: str,
@@ -247,6 +253,7 @@ def _send_to_each(subject: str, body: str, recipients: list[str]) -> None:
     send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=False)
 
 
+@audited("connection")
 def schedule_enforcement(
     connection: SSOConnection, *, actor: User, enforce_at: datetime, support_contact: str
 ) -> list[readiness.Problem]:
@@ -306,6 +313,7 @@ def schedule_enforcement(
     return problems
 
 
+@audited("connection")
 def cancel_scheduled_enforcement(connection: SSOConnection, *, actor: Any) -> SSOConnection:
     """Drop the enforcement date (and any postponement); the status stays as it is."""
     with transaction.atomic():
@@ -350,12 +358,13 @@ def apply_due_enforcements(*, organizations: Iterable[Any] | None = None, now: d
     return decided
 
 
+@audited(lambda pk, now: SSOConnection.objects.filter(pk=pk).values_list("organization_id", flat=True))
 def _decide_scheduled(pk: int, now: datetime) -> int:
     from sso.actions import enforce_locked
 
     system = Actor.system(SCHEDULED_ACTOR_LABEL)
     with transaction.atomic():
-        connection = SSOConnection.objects.select_for_update().select_related("organization").get(pk=pk)
+        connection = SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=pk)
         if (
             connection.enforce_at is None
             or connection.enforce_at > now

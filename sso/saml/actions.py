@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audit.locking import audited
 from orgsecurity.crypto import encrypt_secret
 from orgsecurity.models import Organization, User
 from sso import actions as sso_actions
@@ -54,6 +55,7 @@ def _apply_idp(saml: SAMLSettings, idp: IdPMetadata, metadata_url: str | None) -
         saml.metadata_fetched_at = timezone.now() if metadata_url else None
 
 
+@audited("organization")
 def create_saml_connection(
     organization: Organization,
     *,
@@ -93,6 +95,7 @@ def create_saml_connection(
     return connection
 
 
+@audited("connection")
 def update_idp(
     connection: SSOConnection, *, actor: User, idp: IdPMetadata, source: str, metadata_url: str | None = None
 ) -> dict[str, list[Any]]:
@@ -104,7 +107,7 @@ def update_idp(
     """
     with transaction.atomic():
         saml = (
-            SAMLSettings.objects.select_for_update()
+            SAMLSettings.objects.select_for_update(of=("self",))
             .select_related("connection__organization")
             .get(connection=connection)
         )
@@ -118,6 +121,7 @@ def update_idp(
     return changes
 
 
+@audited("connection")
 def set_options(connection: SSOConnection, *, actor: User, **values: bool) -> dict[str, list[Any]]:
     """Turn IdP-initiated sign-in and AuthnRequest signing on or off; returns the changes."""
     unknown = set(values) - set(OPTION_FIELDS)
@@ -125,7 +129,7 @@ def set_options(connection: SSOConnection, *, actor: User, **values: bool) -> di
         raise ValueError(f"Unknown SAML options: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         saml = (
-            SAMLSettings.objects.select_for_update()
+            SAMLSettings.objects.select_for_update(of=("self",))
             .select_related("connection__organization")
             .get(connection=connection)
         )
