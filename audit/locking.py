@@ -10,7 +10,7 @@ its row locks in one order (PostgreSQL; SQLite runs one writing transaction at a
 3. **the audit chain head** (``audit.record``), held until commit;
 4. at COMMIT, the deferred foreign-key checks of the rows it inserted take ``FOR KEY SHARE`` on the organization
    rows they point to. ``FOR NO KEY UPDATE`` does not block that lock; a plain ``select_for_update()`` (``FOR
-   UPDATE``) on an organization row would, and two writers would then wait on each other (issue 10, item 3).
+   UPDATE``) on an organization row would, and two writers would then wait on each other (issue 14, item 3).
 
 ``audit.record`` refuses (LockOrderError) an event for an organization that no enclosing ``@audited`` locked, so
 an action that skips step 1 fails in every test that runs it rather than deadlocking in production. A transaction
