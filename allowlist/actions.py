@@ -25,6 +25,7 @@ import audit
 from allowlist.matching import EntryRef, compile_allowlist, parse_block
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
 from allowlist.networks import EntryError, LineError, Network, ParsedEntry, parse_entry, parse_paste
+from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity.actions import ActionRefused, require_plain_text
 from orgsecurity.models import Membership, Organization, User
@@ -147,6 +148,7 @@ class _BlockIndex:
 # --- entries -----------------------------------------------------------------------------------------
 
 
+@audited("organization")
 def add_entry(organization: Organization, cidr: str, *, actor: User, label: str = "") -> AddResult:
     """Add one address or CIDR block with ``label``. Raises ActionRefused (400) for a malformed entry or one
     already on the list; host bits are normalised and overlaps reported in the result's ``notices``."""
@@ -162,6 +164,7 @@ def add_entry(organization: Organization, cidr: str, *, actor: User, label: str 
         return _add_parsed(organization, [parsed], actor=actor)
 
 
+@audited("organization")
 def add_entries(organization: Organization, text: str, *, actor: User, default_label: str = "") -> AddResult:
     """Add a bulk paste: one address or CIDR block per line, a label after ``#``, blank lines ignored; lines
     without a label get ``default_label``. Raises InvalidEntries (400, with per-line errors) when any line is
@@ -216,6 +219,7 @@ def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor:
     return result
 
 
+@audited("organization")
 def remove_entries(
     organization: Organization, entry_ids: Iterable[int], *, actor: User, actor_ip: str | None
 ) -> list[IPAllowlistEntry]:
@@ -261,6 +265,7 @@ def remove_entries(
 # --- settings ----------------------------------------------------------------------------------------
 
 
+@audited("organization")
 def update_settings(
     organization: Organization, *, actor: User, actor_ip: str | None, enabled: bool, scope: str
 ) -> dict[str, list[Any]]:
@@ -304,6 +309,7 @@ def update_settings(
     return changes
 
 
+@audited("organization")
 def disable_for_support(organization: Organization, *, staff: User, reason: str) -> bool:
     """Platform support turns an organization's allowlist off (e.g. every owner is locked out). Records
     ``allowlist.support_disabled`` with ``Actor.support(staff)`` and emails the owners after commit.

@@ -17,6 +17,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from audit import context, events
+from audit.locking import audited, require_locked
 from audit.models import ActorType, AuditChain, AuditEvent
 from orgsecurity.client_ip import canonical_ip_text
 from orgsecurity.models import Organization
@@ -149,12 +150,14 @@ def record(
 
     ``actor`` is a user, an Actor, or None for the system; ``target`` a model instance or a Target;
     ``changes`` maps field -> [old, new]; ``details`` is extra context. Time is ``timezone.now()`` (UTC).
-    Raises UnknownAuditAction for an unregistered action and AuditOutsideTransaction when not inside
-    ``transaction.atomic()``.
+    Raises UnknownAuditAction for an unregistered action, AuditOutsideTransaction when not inside
+    ``transaction.atomic()``, and LockOrderError when no enclosing ``audit.locking.audited`` locked
+    ``organization`` first (the lock order of audited writes is in that module).
     """
     event_type = events.get(action)
     if not transaction.get_connection().in_atomic_block:
         raise AuditOutsideTransaction(f"audit.record({action!r}) must run inside the transaction of its change.")
+    require_locked(action, organization)
     who = as_actor(actor)
     what = as_target(target)
     meta = context.current()
@@ -189,6 +192,11 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)}
 
 
+@audited(lambda action, **kwargs: kwargs.get("organization"))
+def _record_alone(action: str, **kwargs: Any) -> AuditEvent:
+    return record(action, **kwargs)
+
+
 def record_throttled(action: str, *, throttle_key: str, window_seconds: int = 60, **kwargs: Any) -> AuditEvent | None:
     """Record ``action`` at most once per ``window_seconds`` for ``throttle_key`` (e.g. org + client IP), so a
     flood of refusals does not flood the log. Suppressed repeats are counted (in the shared cache) and the next
@@ -203,8 +211,7 @@ def record_throttled(action: str, *, throttle_key: str, window_seconds: int = 60
         if suppressed:
             cache.delete(count_key)
             kwargs["details"] = {**(kwargs.get("details") or {}), "suppressed_since_last": suppressed}
-        with transaction.atomic():
-            return record(action, **kwargs)
+        return _record_alone(action, **kwargs)
     try:
         cache.incr(count_key)
     except ValueError:

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 
 import audit
+from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity.models import Organization
 from sessions_policy.decorators import live_session_required
@@ -70,6 +71,7 @@ def support_organization(org_slug: str) -> Organization:
     return organization
 
 
+@audited("organization")
 def record_support_view(request: HttpRequest, organization: Organization | None, page: str, **details: Any) -> None:
     """Record ``support.viewed`` (actor: the staff member as support) in ``organization``'s log, or in the
     platform log for None. ``page`` completes "… viewed {page}", e.g. "the audit log"."""

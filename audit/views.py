@@ -14,6 +14,7 @@ from django.views.decorators.http import require_safe
 
 import audit
 from audit.exports import streaming_export
+from audit.locking import audited
 from audit.presentation import log_page, read_filters
 from audit.query import AuditFilters, log_events
 from orgsecurity.accessors import OrgContext, org_for_member
@@ -41,6 +42,7 @@ def log(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "audit/log.html", context, status=page.status)
 
 
+@audited("organization")
 def record_export(organization: Organization | None, *, actor: Any, fmt: str, filters: AuditFilters) -> None:
     """Record ``audit.exported`` in the exported log, in its own transaction, before the download starts."""
     with transaction.atomic():

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.recorder import diff
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
@@ -176,6 +177,7 @@ def _audit_key(action: str, key: APIKey, *, actor: Any, changes: dict | None = N
 # --- issue, rotate, revoke -----------------------------------------------------------------------------
 
 
+@audited("organization")
 def create_api_key(
     organization: Organization,
     *,
@@ -296,6 +298,7 @@ def _may_rotate(key: APIKey, membership: Membership) -> bool:
     return key.owner_user_id == membership.user_id
 
 
+@audited("key")
 def rotate_api_key(key: APIKey, *, actor: User, overlap: timedelta) -> tuple[APIKey, str]:
     """Give ``key`` a new secret; the old secret keeps working for ``overlap`` (0 to 7 days), then stops.
 
@@ -355,6 +358,7 @@ def _revoke(key: APIKey, *, actor: Any, reason: str, now: datetime | None = None
     return key
 
 
+@audited("key")
 def revoke_api_key(key: APIKey, *, actor: User, reason: str) -> APIKey:
     """Revoke ``key`` now: the next request with it (or its overlapping old secret) gets 401 ``key_revoked``.
 
@@ -386,6 +390,7 @@ def _active_personal_keys(organization: Organization, user_id: int) -> list[APIK
     )
 
 
+@audited("membership")
 def revoke_keys_of_departing_member(membership: Membership, *, actor: Any) -> list[APIKey]:
     """Revoke every unrevoked personal key ``membership``'s user holds in its organization.
 
@@ -428,6 +433,7 @@ def _flag_service_keys_seen_by(membership: Membership, *, actor: Any, why: str) 
     return flagged
 
 
+@audited("membership")
 def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> list[APIKey]:
     """Revoke the personal keys ``membership``'s (new) role no longer allows it to hold (see holder_refusal).
 
@@ -471,6 +477,7 @@ def keys_to_flag(
     return [key for key in queryset.order_by("pk") if not key.is_expired(now)]
 
 
+@audited("organization")
 def flag_keys_for_review(
     organization: Organization, *, actor: Any, reason: str, user: User | None = None
 ) -> list[APIKey]:
@@ -494,6 +501,7 @@ def flag_keys_for_review(
     return flagged
 
 
+@audited("key")
 def clear_review_flag(key: APIKey, *, actor: User) -> APIKey:
     """Mark a flagged key as reviewed (it stays valid). Owners and admins only."""
     with transaction.atomic():
@@ -511,6 +519,7 @@ def clear_review_flag(key: APIKey, *, actor: User) -> APIKey:
 # --- policy, service accounts, workloads ---------------------------------------------------------------
 
 
+@audited("organization")
 def set_key_policy(
     organization: Organization,
     *,
@@ -549,6 +558,7 @@ def set_key_policy(
     return changes
 
 
+@audited("organization")
 def create_service_account(
     organization: Organization, *, actor: User, name: str, description: str = ""
 ) -> ServiceAccount:
@@ -572,6 +582,7 @@ def create_service_account(
     return account
 
 
+@audited("organization")
 def create_workload(organization: Organization, *, actor: User, name: str, description: str = "") -> Workload:
     """Define a workload name (e.g. ``ci``) keys can be restricted to. Owners and admins only."""
     with transaction.atomic():

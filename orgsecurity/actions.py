@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit
+from audit.locking import audited, note_new_organization
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
 from orgsecurity.roles import Role, roles_assignable_by
@@ -45,9 +46,10 @@ def require_plain_text(value: str | None, *, what: str, code: str = "unsafe_text
         raise ActionRefused(f"{what} cannot be saved. {problem}", code=code)
 
 
-def _lock_org(organization: Organization) -> Organization:
-    """Lock the organization row so owner-count checks cannot race (two owners demoting each other)."""
-    return Organization.objects.select_for_update().get(pk=organization.pk)
+def _reread(organization: Organization) -> Organization:
+    """The organization as committed now. Call it inside ``@audited("organization")``, whose lock on the row keeps
+    owner-count checks from racing (two owners demoting each other) and the row itself unchanged until commit."""
+    return Organization.objects.get(pk=organization.pk)
 
 
 def _is_last_usable_owner(membership: Membership) -> bool:
@@ -90,6 +92,7 @@ def _actor_membership(organization: Organization, actor: User) -> Membership:
 # --- organizations -----------------------------------------------------------------------------------
 
 
+@audited(None)
 def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Organization:
     """Create an organization with ``owner`` as its first owner; raises ActionRefused if the slug is taken."""
     require_plain_text(name, what="The organization name")
@@ -99,6 +102,7 @@ def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Org
         organization = Organization(slug=slug, name=name)
         organization.full_clean()
         organization.save()
+        note_new_organization(organization)
         membership = Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
         audit.record(
             "org.created",
@@ -120,6 +124,7 @@ def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Org
 # --- invitations -------------------------------------------------------------------------------------
 
 
+@audited("organization")
 def invite_member(organization: Organization, *, actor: User, email: str, role: str) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role``; returns the invitation and its one-time token (only in the email).
 
@@ -127,9 +132,9 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
     """
     email = normalize_email(email)
     with transaction.atomic():
-        # Locked like role changes and removals, so the sender's role cannot drop between this check and the commit
-        # (the demotion would then miss this invitation when it revokes the ones its sender may no longer send).
-        organization = _lock_org(organization)
+        # Locked (@audited) like role changes and removals, so the sender's role cannot drop between this check and the
+        # commit (the demotion would then miss this invitation when it revokes the ones its sender may no longer send).
+        organization = _reread(organization)
         actor_membership = _actor_membership(organization, actor)
         if role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused(
@@ -186,6 +191,7 @@ def _send_invitation(invitation: Invitation, token: str, actor: User) -> None:
     )
 
 
+@audited("invitation")
 def revoke_invitation(invitation: Invitation, *, actor: User) -> None:
     """Revoke a pending invitation so its link stops working. Only someone who may grant its role may revoke it
     (admins cannot revoke an owner invitation, as they cannot remove an owner); raises ActionRefused."""
@@ -210,6 +216,7 @@ def find_invitation(token: str) -> Invitation | None:
     return invitation if invitation is not None and invitation.is_pending else None
 
 
+@audited("invitation")
 def accept_invitation(invitation: Invitation, *, user: User) -> Membership:
     """Make ``user`` a member with the invited role; the invitation's email must be the user's."""
     with transaction.atomic():
@@ -243,6 +250,7 @@ def accept_invitation(invitation: Invitation, *, user: User) -> Membership:
 # --- members -----------------------------------------------------------------------------------------
 
 
+@audited("organization")
 def add_member(organization: Organization, *, actor: Any, user: User, role: str, via: str) -> Membership:
     """Add ``user`` directly with ``role`` (no invitation): demo seeding, just-in-time provisioning.
 
@@ -273,13 +281,14 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
     return membership
 
 
+@audited("membership")
 def change_role(membership: Membership, *, actor: User, role: str) -> Membership:
     """Give ``membership`` a new role. Only owners grant or take away the owner role; the last owner
     cannot be demoted; a membership removed meanwhile is refused (404)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
     with transaction.atomic():
-        organization = _lock_org(membership.organization)
+        organization = _reread(membership.organization)
         membership = _lock_membership(membership)
         actor_membership = _actor_membership(organization, actor)
         old = membership.role
@@ -318,11 +327,12 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
     return membership
 
 
+@audited("membership")
 def remove_member(membership: Membership, *, actor: User) -> None:
     """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go; a
     membership removed meanwhile is refused (404)."""
     with transaction.atomic():
-        organization = _lock_org(membership.organization)
+        organization = _reread(membership.organization)
         membership = _lock_membership(membership)
         leaving = membership.user_id == actor.pk
         actor_membership = _actor_membership(organization, actor)
@@ -384,6 +394,7 @@ def _revoke_pending_invitations(
 # --- projects ----------------------------------------------------------------------------------------
 
 
+@audited("project")
 def rename_project(project: Project, *, actor: Any, name: str) -> Project:
     """Give ``project`` a new name (1 to 100 characters). ``actor``: a user or ``Actor.api_key(key)``;
     the caller has decided the actor may do this."""
@@ -415,6 +426,7 @@ def rename_project(project: Project, *, actor: Any, name: str) -> Project:
 BILLING_FIELDS = ("billing_email", "plan_name", "tax_id")
 
 
+@audited("organization")
 def update_billing(organization: Organization, *, actor: User, **values: Any) -> dict[str, list[Any]]:
     """Change billing settings (billing_email, plan_name, tax_id); returns the changes, {} when none."""
     unknown = set(values) - set(BILLING_FIELDS)
@@ -423,7 +435,7 @@ def update_billing(organization: Organization, *, actor: User, **values: Any) ->
     if isinstance(values.get("tax_id"), str):
         require_plain_text(values["tax_id"], what="The tax ID")
     with transaction.atomic():
-        organization = _lock_org(organization)
+        organization = _reread(organization)
         before = {name: getattr(organization, name) for name in BILLING_FIELDS}
         for name, value in values.items():
             setattr(organization, name, value)

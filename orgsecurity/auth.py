@@ -32,6 +32,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.recorder import Actor, record_throttled
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Organization, User, normalize_email
@@ -120,6 +121,7 @@ def _orgs_of(user: User | None) -> list[Organization]:
     return list(Organization.objects.filter(memberships__user=user).order_by("pk"))
 
 
+@audited(lambda action, user, **_: _orgs_of(user))
 def record_for_user_orgs(
     action: str,
     user: User | None,

@@ -194,6 +194,14 @@ if DATABASES["default"]["ENGINE"] not in {"django.db.backends.postgresql", "djan
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has one writer at a time. A transaction that begins by reading and then writes cannot wait for another
+    # writer (SQLite answers "database is locked" at once), so every transaction takes the write lock when it begins
+    # (BEGIN IMMEDIATE), waiting up to SQLITE_BUSY_TIMEOUT seconds for the writer before it: concurrent requests of
+    # a local trial queue instead of failing with a 500.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20, minimum=1)}
+    )
 
 CACHE_URL = env_str("CACHE_URL") or "locmemcache://"
 try:

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 import audit
+from audit.locking import audited
 from audit.recorder import Actor, diff, record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.client_ip import client_ip
@@ -108,6 +109,7 @@ def mark_signed_out(session_key: str | None) -> None:
         )
 
 
+@audited(lambda request, *, organization, **_: organization or _organizations_of(request.user), attempts=1)
 def expire_current_session(request: HttpRequest, *, organization: Organization | None, code: str, reason: str) -> None:
     """End the session of ``request`` because a rule says so (idle, absolute, single session, revoked,
     untracked): mark it ended, record ``session.ended`` (once, even when parallel requests race), log out.
@@ -143,6 +145,7 @@ def expire_current_session(request: HttpRequest, *, organization: Organization |
     logout(request)
 
 
+@audited(lambda user, **_: _organizations_of(user))
 def record_reauthentication(user: User, *, method: str) -> None:
     """Record ``session.reauthenticated`` (the person confirmed who they are) in each of their organizations."""
     with transaction.atomic():
@@ -158,6 +161,7 @@ def _delete_django_session(session_key: str) -> None:
     import_module(settings.SESSION_ENGINE).SessionStore().delete(session_key)
 
 
+@audited(lambda user_session, *, organization=None, **_: organization or _organizations_of(user_session.user))
 def revoke_session(
     user_session: UserSession, *, actor: Any, reason: str, organization: Organization | None = None
 ) -> bool:
@@ -169,7 +173,7 @@ def revoke_session(
     authority (see ``end_member_sessions``).
     """
     with transaction.atomic():
-        session = UserSession.objects.select_for_update().select_related("user").get(pk=user_session.pk)
+        session = UserSession.objects.select_for_update(of=("self",)).select_related("user").get(pk=user_session.pk)
         if not _end(session, reason=reason, organization=organization):
             return False
         _record_for(
@@ -188,6 +192,7 @@ def revoke_session(
     return True
 
 
+@audited(lambda user, *, organization=None, **_: organization or _organizations_of(user))
 def revoke_user_sessions(
     user: User,
     *,
@@ -247,6 +252,7 @@ def _scope(organization: Organization | None) -> str:
     return f"in {organization.name}" if organization is not None else "everywhere"
 
 
+@audited("organization")
 def end_member_sessions(
     organization: Organization, member: User, *, actor: User, session: UserSession | None = None
 ) -> int:
@@ -289,6 +295,7 @@ def end_own_sessions(user: User, *, current_session_key: str | None, session: Us
 # --- policy ----------------------------------------------------------------------------------------------
 
 
+@audited("organization")
 def update_session_policy(
     organization: Organization,
     *,
@@ -308,8 +315,7 @@ def update_session_policy(
     if errors:
         raise ActionRefused(" ".join(errors.values()), code="out_of_bounds", status=400)
     with transaction.atomic():
-        # Lock the organization so two first saves cannot both create the policy row.
-        organization = Organization.objects.select_for_update().get(pk=organization.pk)
+        # @audited locked the organization, so two first saves cannot both create the policy row.
         if isinstance(actor, User):
             membership = Membership.objects.filter(organization=organization, user=actor).first()
             if membership is None or not has_capability(membership.role, Capability.MANAGE_SECURITY):

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
@@ -87,6 +88,7 @@ def record_connection_change(
         )
 
 
+@audited("organization")
 def create_connection(
     organization: Organization, *, actor: User, protocol: str, name: str = "", **fields: Any
 ) -> SSOConnection:
@@ -111,6 +113,7 @@ def create_connection(
     return connection
 
 
+@audited("connection")
 def update_connection(connection: SSOConnection, *, actor: User, **values: Any) -> dict[str, list[Any]]:
     """Change general settings (name, admin owner, attribute map, JIT provisioning); returns the changes."""
     unknown = set(values) - set(GENERAL_FIELDS)
@@ -175,33 +178,9 @@ def set_status(
     if status not in SSOConnection.Status.values:
         raise ActionRefused(f"{status!r} is not an SSO status.", code="bad_status")
     try:
-        with transaction.atomic():
-            connection = (
-                SSOConnection.objects.select_for_update(of=("self",))
-                .select_related("organization")
-                .get(pk=connection.pk)
-            )
-            old = connection.status
-            if status == old:
-                return connection
-            if status not in ALLOWED_MOVES.get(old, set()):
-                raise ActionRefused(
-                    f"SSO cannot go from {connection.get_status_display()} to {SSOConnection.Status(status).label}."
-                    + (" Go through testing first." if old == SSOConnection.Status.OFF else ""),
-                    code="bad_move",
-                    status=409,
-                )
-            if status == SSOConnection.Status.ENFORCED:
-                problems = readiness.enforcement_problems(connection, actor=actor, acknowledged=acknowledged)
-                if problems:
-                    raise EnforcementRefused(problems)
-                from sso.rollout import lockout_acknowledgements
-
-                accepted = lockout_acknowledgements(connection, acknowledged)
-                if support_contact is not None:
-                    connection.support_contact = support_contact.strip()[:254]
-                return enforce_locked(connection, actor=actor, via="manual", acknowledged=accepted)
-            _move(connection, actor=actor, status=status)
+        connection = _change_status(
+            connection, actor=actor, status=status, acknowledged=acknowledged, support_contact=support_contact
+        )
     except EnforcementRefused as exc:
         # Recorded after the rollback above, so the refusal is in the log even though nothing changed.
         record_throttled(
@@ -213,6 +192,44 @@ def set_status(
             details={"reasons": [problem.code for problem in exc.problems]},
         )
         raise
+    return connection
+
+
+@audited("connection")
+def _change_status(
+    connection: SSOConnection,
+    *,
+    actor: User,
+    status: str,
+    acknowledged: Collection[int],
+    support_contact: str | None,
+) -> SSOConnection:
+    """``set_status`` in its own audited transaction (an EnforcementRefused rolls it back before it is recorded)."""
+    with transaction.atomic():
+        connection = (
+            SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
+        )
+        old = connection.status
+        if status == old:
+            return connection
+        if status not in ALLOWED_MOVES.get(old, set()):
+            raise ActionRefused(
+                f"SSO cannot go from {connection.get_status_display()} to {SSOConnection.Status(status).label}."
+                + (" Go through testing first." if old == SSOConnection.Status.OFF else ""),
+                code="bad_move",
+                status=409,
+            )
+        if status == SSOConnection.Status.ENFORCED:
+            problems = readiness.enforcement_problems(connection, actor=actor, acknowledged=acknowledged)
+            if problems:
+                raise EnforcementRefused(problems)
+            from sso.rollout import lockout_acknowledgements
+
+            accepted = lockout_acknowledgements(connection, acknowledged)
+            if support_contact is not None:
+                connection.support_contact = support_contact.strip()[:254]
+            return enforce_locked(connection, actor=actor, via="manual", acknowledged=accepted)
+        _move(connection, actor=actor, status=status)
     return connection
 
 
@@ -289,6 +306,7 @@ def enforce_locked(
     return connection
 
 
+@audited("connection")
 def link_identity(
     connection: SSOConnection,
     user: User,
@@ -439,6 +457,7 @@ def _resolved_held_link(held: SSOPendingLink, actor: User) -> SSOPendingLink:
     return locked
 
 
+@audited("held.connection")
 def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
     """Link a held identity (``sso.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
     IdP's email may differ from the account's: once, before it expires. Raises ActionRefused when it was
@@ -467,6 +486,7 @@ def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
     return linked
 
 
+@audited("held.connection")
 def decline_held_link(held: SSOPendingLink, *, actor: User) -> None:
     """``actor`` declined linking a held identity: nothing is linked, and that is audited with both emails.
     Raises ActionRefused when it was answered already, expired or is someone else's."""
@@ -483,6 +503,7 @@ def decline_held_link(held: SSOPendingLink, *, actor: User) -> None:
         )
 
 
+@audited("linked.connection")
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
     """Remove a link between a person and their IdP identity (they sign in with a password or link again).
     Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``)."""
@@ -516,6 +537,7 @@ def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
 MAX_TEST_SESSION_SECONDS = 3600
 
 
+@audited("connection")
 def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: int = 0) -> SSOTestRun:
     """Create a pending test run; the protocol then sends the admin to the IdP.
 
@@ -536,6 +558,7 @@ def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: i
     return run
 
 
+@audited("run.connection")
 def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict[str, Any], error: str = "") -> None:
     """Store a test run's result (what came back, or what went wrong and what to change) and audit it.
 

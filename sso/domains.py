@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Organization, User, normalize_email
@@ -112,6 +113,7 @@ def txt_record_value(domain: VerifiedDomain) -> str:
     return f"{TXT_PREFIX}{domain.challenge}"
 
 
+@audited("organization")
 def claim(organization: Organization, *, actor: User, domain: str) -> VerifiedDomain:
     """Claim ``domain`` for ``organization``; it counts once verified. Raises ActionRefused for a bad name, a
     domain this organization claimed already, or one another organization has verified."""
@@ -207,13 +209,21 @@ def verify_by_dns(claimed: VerifiedDomain, *, actor: User) -> VerifiedDomain:
             "DNS changes can take a while to show; try again later.",
             code="txt_mismatch",
         )
+    return _mark_verified_by_dns(claimed, actor=actor)
+
+
+@audited("claimed")
+def _mark_verified_by_dns(claimed: VerifiedDomain, *, actor: User) -> VerifiedDomain:
     with transaction.atomic():
-        claimed = VerifiedDomain.objects.select_for_update().select_related("organization").get(pk=claimed.pk)
+        claimed = (
+            VerifiedDomain.objects.select_for_update(of=("self",)).select_related("organization").get(pk=claimed.pk)
+        )
         if claimed.is_verified:
             return claimed
         return _mark_verified(claimed, actor=actor, via=VerifiedDomain.Via.DNS, details={})
 
 
+@audited("claimed")
 def verify_by_support(claimed: VerifiedDomain, *, staff: User, note: str) -> VerifiedDomain:
     """Platform support marks a claimed domain verified (e.g. the customer cannot edit DNS), with a note saying
     how ownership was checked; audited in the organization's log as platform support."""
@@ -221,13 +231,16 @@ def verify_by_support(claimed: VerifiedDomain, *, staff: User, note: str) -> Ver
     if not note:
         raise ActionRefused("Say how ownership was checked (e.g. the ticket number).", code="no_note")
     with transaction.atomic():
-        claimed = VerifiedDomain.objects.select_for_update().select_related("organization").get(pk=claimed.pk)
+        claimed = (
+            VerifiedDomain.objects.select_for_update(of=("self",)).select_related("organization").get(pk=claimed.pk)
+        )
         if claimed.is_verified:
             raise ActionRefused(f"{claimed.domain} is already verified.", code="already_verified", status=409)
         support = Actor.support(staff)
         return _mark_verified(claimed, actor=support, via=VerifiedDomain.Via.SUPPORT, details={"note": note})
 
 
+@audited("claimed")
 def remove(claimed: VerifiedDomain, *, actor: User) -> None:
     """Drop a claimed or verified domain (email-first sign-in stops routing it; JIT stops creating accounts)."""
     with transaction.atomic():

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity import actions as org_actions
 from orgsecurity.auth import sign_in
@@ -216,6 +217,23 @@ def test_details(identity: AssertedIdentity, profile: MappedProfile) -> dict[str
     }
 
 
+def _organizations_signed_in(
+    request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, *args: Any
+) -> list[int]:
+    """The organizations an SSO answer may write to (the ``@audited`` scope of completing it): the connection's, and
+    every organization of the person it signs in, whose logs each get ``auth.signed_in``. Completing it changes
+    the browser's session too, so it is never run twice (``attempts=1``)."""
+    person = pending.user_id if pending.purpose == SSOPendingLogin.Purpose.TEST else None
+    if person is None:
+        linked = find_identity(pending.connection, identity)
+        person = linked.user_id if linked is not None else None
+    organizations = [pending.connection.organization_id]
+    if person is not None:
+        organizations += Membership.objects.filter(user_id=person).values_list("organization_id", flat=True)
+    return organizations
+
+
+@audited(_organizations_signed_in, attempts=1)
 def _complete_test(
     request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
 ) -> Outcome:
@@ -329,6 +347,7 @@ def _complete_reauth(request: HttpRequest, pending: SSOPendingLogin, identity: A
     return Outcome("reauthenticated", pending.next_url or "/", user=user)
 
 
+@audited(_organizations_signed_in, attempts=1)
 def _complete_login(
     request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
 ) -> Outcome:

@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
@@ -61,6 +62,7 @@ def _is_last_owner_way_in(membership: Membership) -> bool:
     )
 
 
+@audited("organization")
 def designate(organization: Organization, *, actor: User, membership: Membership) -> RecoveryAccount:
     """Make an owner or admin with a password a recovery account (owners only). They then generate their codes.
 
@@ -69,7 +71,7 @@ def designate(organization: Organization, *, actor: User, membership: Membership
     """
     with transaction.atomic():
         _require_owner(organization, actor)
-        membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
         if membership.organization_id != organization.pk:
             raise ActionRefused("Choose a member of this organization.", code="bad_member", status=400)
         if membership.role not in MANAGER_ROLES:
@@ -103,11 +105,12 @@ def designate(organization: Organization, *, actor: User, membership: Membership
     return account
 
 
+@audited("account")
 def remove(account: RecoveryAccount, *, actor: User) -> None:
     """Take break-glass access away (owners only). While SSO is enforced, the last owner recovery account that
     can get someone in cannot be removed (raises ActionRefused saying what to do instead)."""
     with transaction.atomic():
-        organization = Organization.objects.select_for_update().get(pk=account.organization_id)
+        organization = Organization.objects.get(pk=account.organization_id)  # locked by @audited
         _require_owner(organization, actor)
         account = RecoveryAccount.objects.select_related("membership__user").get(pk=account.pk)
         if _enforced(organization) and _is_last_owner_way_in(account.membership):
@@ -127,13 +130,18 @@ def remove(account: RecoveryAccount, *, actor: User) -> None:
         account.delete()
 
 
+@audited("account")
 def generate_codes(account: RecoveryAccount, *, actor: User) -> list[str]:
     """Replace the account's codes with CODES_PER_SET new single-use codes and return them, to be shown once.
 
     Only the account's own person may do this (the codes are theirs). Raises ActionRefused otherwise.
     """
     with transaction.atomic():
-        account = RecoveryAccount.objects.select_for_update().select_related("membership__user").get(pk=account.pk)
+        account = (
+            RecoveryAccount.objects.select_for_update(of=("self",))
+            .select_related("membership__user")
+            .get(pk=account.pk)
+        )
         if account.membership.user_id != actor.pk:
             raise ActionRefused(
                 "Only the recovery account's own person can see its codes.", code="not_yours", status=403
@@ -153,6 +161,7 @@ def generate_codes(account: RecoveryAccount, *, actor: User) -> list[str]:
     return codes
 
 
+@audited(lambda user, *args, **kwargs: Organization.objects.filter(memberships__user=user))
 def use_code(user: User, code: str, *, now: Any = None) -> tuple[RecoveryAccount, int] | None:
     """Consume one unused recovery code of ``user`` (whose password was just checked); returns the recovery
     account and how many unused codes are left, or None when the code is not one of theirs, used already, or
@@ -162,7 +171,7 @@ def use_code(user: User, code: str, *, now: Any = None) -> tuple[RecoveryAccount
         return None
     with transaction.atomic():
         found = (
-            RecoveryCode.objects.select_for_update()
+            RecoveryCode.objects.select_for_update(of=("self",))
             .select_related("account__organization", "account__membership__user")
             .filter(
                 code_hash=hash_code(normalized),

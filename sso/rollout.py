@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
@@ -34,7 +35,7 @@ SCHEDULED_ACTOR_LABEL = "Scheduled SSO enforcement"
 
 def _lock(connection: SSOConnection) -> SSOConnection:
     # Not admin_owner: a nullable (outer) join cannot be locked on PostgreSQL.
-    return SSOConnection.objects.select_for_update().select_related("organization").get(pk=connection.pk)
+    return SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
 
 
 # --- hooks for other apps ----------------------------------------------------------------------------------------
@@ -81,6 +82,7 @@ def on_identity_unlinked(linked: SSOIdentity, *, actor: Any) -> None:
 # --- test group ------------------------------------------------------------------------------------------------
 
 
+@audited("connection")
 def set_test_group(
     connection: SSOConnection, *, actor: User, memberships: Iterable[Membership], teams: Iterable[Team]
 ) -> dict[str, list[Any]]:
@@ -123,6 +125,7 @@ def _policy_details(connection: SSOConnection) -> dict[str, list[str]]:
     return {key: sorted(emails[pk] for pk in ids) for key, ids in policy.items()}
 
 
+@audited("connection")
 def confirm_fallback_policy(connection: SSOConnection, *, actor: User) -> SSOConnection:
     """Confirm who keeps password sign-in once SSO is enforced (the recovery accounts, through
     /accounts/recovery/ with a code, and the listed exceptions). The confirmation lapses when that list changes."""
@@ -142,6 +145,7 @@ def confirm_fallback_policy(connection: SSOConnection, *, actor: User) -> SSOCon
     return connection
 
 
+@audited("connection")
 def add_password_exception(
     connection: SSOConnection, *, actor: User, membership: Membership, reason: str
 ) -> SSOPasswordException:
@@ -170,6 +174,7 @@ def add_password_exception(
     return exception
 
 
+@audited("exception.connection")
 def remove_password_exception(exception: SSOPasswordException, *, actor: User) -> None:
     """Take password sign-in under enforcement away from a listed exception (effective at once)."""
     with transaction.atomic():
@@ -188,6 +193,7 @@ def remove_password_exception(exception: SSOPasswordException, *, actor: User) -
 # --- test plan -------------------------------------------------------------------------------------------------
 
 
+@audited("connection")
 def record_test_plan_item(
     connection: SSOConnection,
     item: str,
@@ -380,6 +386,7 @@ def _send_to_each(subject: str, body: str, recipients: list[str]) -> None:
     send_mass_mail([(subject, body, None, [email]) for email in recipients], fail_silently=False)
 
 
+@audited("connection")
 def schedule_enforcement(
     connection: SSOConnection,
     *,
@@ -461,6 +468,7 @@ def refuse_unacknowledged_lockouts(connection: SSOConnection, acknowledged: Coll
         )
 
 
+@audited("connection")
 def cancel_scheduled_enforcement(connection: SSOConnection, *, actor: Any) -> SSOConnection:
     """Drop the enforcement date (and any postponement); the status stays as it is."""
     with transaction.atomic():
@@ -512,12 +520,13 @@ def apply_due_enforcements(*, organizations: Iterable[Any] | None = None, now: d
     return decided
 
 
+@audited(lambda pk, now: SSOConnection.objects.filter(pk=pk).values_list("organization_id", flat=True))
 def _decide_scheduled(pk: int, now: datetime) -> int:
     from sso.actions import enforce_locked
 
     system = Actor.system(SCHEDULED_ACTOR_LABEL)
     with transaction.atomic():
-        connection = SSOConnection.objects.select_for_update().select_related("organization").get(pk=pk)
+        connection = SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=pk)
         if (
             connection.enforce_at is None
             or connection.enforce_at > now

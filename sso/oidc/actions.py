@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from orgsecurity.actions import ActionRefused
 from orgsecurity.crypto import encrypt_secret
 from orgsecurity.models import Organization, User
@@ -134,6 +135,7 @@ def _apply_metadata(oidc: OIDCSettings, metadata: ProviderMetadata) -> None:
     oidc.discovered_at = timezone.now()
 
 
+@audited("organization")
 def create_oidc_connection(
     organization: Organization,
     *,
@@ -204,6 +206,7 @@ def _default_name(metadata: ProviderMetadata) -> str:
     return (urlsplit(metadata.issuer).hostname or "OpenID Provider")[:100]
 
 
+@audited("connection")
 def update_oidc_settings(
     connection: SSOConnection,
     *,

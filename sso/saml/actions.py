@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgsecurity.actions import ActionRefused
+from audit.locking import audited
 from orgsecurity.crypto import encrypt_secret
 from orgsecurity.models import Organization, User
 from sso import actions as sso_actions
@@ -55,6 +56,7 @@ def _apply_idp(saml: SAMLSettings, idp: IdPMetadata, metadata_url: str | None) -
         saml.metadata_fetched_at = timezone.now() if metadata_url else None
 
 
+@audited("organization")
 def create_saml_connection(
     organization: Organization,
     *,
@@ -94,6 +96,7 @@ def create_saml_connection(
     return connection
 
 
+@audited("connection")
 def update_idp(
     connection: SSOConnection, *, actor: User, idp: IdPMetadata, source: str, metadata_url: str | None = None
 ) -> dict[str, list[Any]]:
@@ -105,7 +108,7 @@ def update_idp(
     """
     with transaction.atomic():
         saml = (
-            SAMLSettings.objects.select_for_update()
+            SAMLSettings.objects.select_for_update(of=("self",))
             .select_related("connection__organization")
             .get(connection=connection)
         )
@@ -119,6 +122,7 @@ def update_idp(
     return changes
 
 
+@audited("connection")
 def set_options(connection: SSOConnection, *, actor: User, **values: bool) -> dict[str, list[Any]]:
     """Turn IdP-initiated sign-in, AuthnRequest signing, and refusing expired IdP certificates on or off; returns
     the changes. Raises ActionRefused (nothing saved) when refusing expired certificates would leave no IdP
@@ -128,7 +132,7 @@ def set_options(connection: SSOConnection, *, actor: User, **values: bool) -> di
         raise ValueError(f"Unknown SAML options: {', '.join(sorted(unknown))}")
     with transaction.atomic():
         saml = (
-            SAMLSettings.objects.select_for_update()
+            SAMLSettings.objects.select_for_update(of=("self",))
             .select_related("connection__organization")
             .get(connection=connection)
         )

@@ -6,13 +6,14 @@ import datetime as dt
 import html as html_lib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 import audit
+from audit.locking import audited
 from audit.models import AuditEvent
 from audit.recorder import Actor, Target
 from orgsecurity.models import Organization
@@ -39,17 +40,18 @@ def record_event(
     details: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> AuditEvent:
-    """Record one event the way action functions do (inside a transaction), optionally at time ``at``."""
+    """Record one event the way action functions do (``@audited``: its organization locked first, one
+    transaction), optionally at time ``at``."""
     actor = actor if actor is not None else Actor.system("tests")
-    with transaction.atomic():
-        if at is None:
+
+    @audited(lambda: organization)
+    def write() -> AuditEvent:
+        with recorded_at(at) if at is not None else nullcontext():
             return audit.record(
                 action, organization=organization, actor=actor, target=target, changes=changes, details=details
             )
-        with recorded_at(at):
-            return audit.record(
-                action, organization=organization, actor=actor, target=target, changes=changes, details=details
-            )
+
+    return write()
 
 
 def target(label: str, type_: str = "orgsecurity.membership", id_: str = "1") -> Target:

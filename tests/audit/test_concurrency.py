@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connections, transaction
+from django.db import connections
 
-import audit
 from audit.chain import verify_chain
 from audit.models import AuditEvent
 from audit.recorder import Actor
+from tests.audit.helpers import record_event
 
 WRITERS = 6
 EVENTS_PER_WRITER = 15
@@ -23,13 +23,9 @@ def _write_concurrently(organization, errors: list[BaseException]) -> None:
         try:
             start.wait(timeout=30)
             for index in range(EVENTS_PER_WRITER):
-                with transaction.atomic():
-                    audit.record(
-                        "billing.updated",
-                        organization=organization,
-                        actor=Actor.system(f"writer {number}"),
-                        details={"writer": number, "index": index},
-                    )
+                record_event(
+                    organization, actor=Actor.system(f"writer {number}"), details={"writer": number, "index": index}
+                )
         except BaseException as exc:  # reported to the test thread, which asserts there were none
             errors.append(exc)
         finally:

@@ -11,6 +11,7 @@ from audit.models import AppendOnlyError, AuditEvent
 from audit.recorder import REDACTED, AuditOutsideTransaction, record
 from orgsecurity import actions
 from orgsecurity.models import Membership
+from tests.audit.helpers import record_event
 
 
 def test_each_action_writes_exactly_one_event(org, owner, member):
@@ -65,14 +66,11 @@ def test_recording_outside_a_transaction_raises(org):
 
 
 def test_secrets_are_redacted_by_field_name(org):
-    with transaction.atomic():
-        event = record(
-            "billing.updated",
-            organization=org,
-            actor=None,
-            changes={"client_secret": ["old", "new"], "plan_name": ["free", "team"]},
-            details={"nested": {"private_key": "-----BEGIN", "api_key": "osk_live_x", "label": "ok"}, "password": "p"},
-        )
+    event = record_event(
+        org,
+        changes={"client_secret": ["old", "new"], "plan_name": ["free", "team"]},
+        details={"nested": {"private_key": "-----BEGIN", "api_key": "osk_live_x", "label": "ok"}, "password": "p"},
+    )
     event.refresh_from_db()
     assert event.changes == {"client_secret": REDACTED, "plan_name": ["free", "team"]}
     assert event.details == {
