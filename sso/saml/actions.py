@@ -10,8 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from orgsecurity.actions import ActionRefused
 from audit.locking import audited
+from orgsecurity.actions import ActionRefused
 from orgsecurity.crypto import encrypt_secret
 from orgsecurity.models import Organization, User
 from sso import actions as sso_actions
