@@ -306,7 +306,6 @@ def enforce_locked(
     return connection
 
 
-@audited("connection")
 def link_identity(
     connection: SSOConnection,
     user: User,
@@ -366,6 +365,24 @@ def link_identity(
             code="email_changed",
             status=409,
         )
+    return _write_link(connection, user, identity, actor=actor, via=via, asserted=asserted, emails=emails)
+
+
+@audited("connection")
+def _write_link(
+    connection: SSOConnection,
+    user: User,
+    identity: AssertedIdentity,
+    *,
+    actor: Any,
+    via: str,
+    asserted: str,
+    emails: linking.LinkEmails,
+) -> SSOIdentity:
+    """The write of ``link_identity``, in its own audited transaction (its refusals above are recorded outside it, so
+    a refusal's audit event is not rolled back with it)."""
+    from sso.flow import SSOSignInRefused
+
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -457,7 +474,6 @@ def _resolved_held_link(held: SSOPendingLink, actor: User) -> SSOPendingLink:
     return locked
 
 
-@audited("held.connection")
 def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
     """Link a held identity (``sso.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
     IdP's email may differ from the account's: once, before it expires. Raises ActionRefused when it was
@@ -471,18 +487,24 @@ def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
         emails = linking.compare_emails(held.connection, actor, held.asserted_email)
         if emails.verdict == linking.OTHER_MEMBER:  # they joined meanwhile: refused, and audited outside the rollback
             raise refuse_link(held.connection, actor, identity, emails, actor=actor, via=via)
-        with transaction.atomic():
-            locked = _resolved_held_link(held, actor)
-            linked = link_identity(
-                locked.connection, actor, identity, actor=actor, via=via, confirmed_email=locked.asserted_email
-            )
-            locked.resolved_at, locked.outcome = timezone.now(), SSOPendingLink.Outcome.CONFIRMED
-            locked.save(update_fields=["resolved_at", "outcome"])
+        linked = _link_held(held, actor=actor, identity=identity, via=via)
     except SSOSignInRefused:
         SSOPendingLink.objects.filter(pk=held.pk, resolved_at=None).update(
             resolved_at=timezone.now(), outcome=SSOPendingLink.Outcome.REFUSED
         )
         raise
+    return linked
+
+
+@audited("held.connection")
+def _link_held(held: SSOPendingLink, *, actor: User, identity: AssertedIdentity, via: str) -> SSOIdentity:
+    """Lock the held link, link it and mark it confirmed, in one audited transaction (``confirm_held_link``)."""
+    locked = _resolved_held_link(held, actor)
+    linked = link_identity(
+        locked.connection, actor, identity, actor=actor, via=via, confirmed_email=locked.asserted_email
+    )
+    locked.resolved_at, locked.outcome = timezone.now(), SSOPendingLink.Outcome.CONFIRMED
+    locked.save(update_fields=["resolved_at", "outcome"])
     return linked
 
 

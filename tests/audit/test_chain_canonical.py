@@ -21,11 +21,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import audit
 from audit import context
 from audit.chain import verify_chain
 from audit.models import AuditChain, AuditEvent, hashed_ip_text
 from audit.recorder import Actor, Target, _lock_chain
+from tests.audit.helpers import record_event
 
 EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -74,10 +74,9 @@ json_objects = st.dictionaries(texts, json_values, max_size=4)
 
 def _record(organization, *, ip, label, target_label, changes, details, user_agent):
     meta = context.RequestMeta(ip=ip, user_agent=user_agent, request_id=label[:64])
-    with context.request_meta(meta), transaction.atomic():
-        return audit.record(
-            "billing.updated",
-            organization=organization,
+    with context.request_meta(meta):
+        return record_event(
+            organization,
             actor=Actor("user", label, label),
             target=Target("orgsecurity.organization", target_label, target_label),
             changes=changes,

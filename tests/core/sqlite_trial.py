@@ -58,7 +58,12 @@ def replays() -> list[int]:
     add_member(org, member, "member")
     idp = TestIdP()
     connection = connect(org, owner, idp)
-    identity = AssertedIdentity(issuer=connection.saml.idp_entity_id, subject="mia-123", subject_format=PERSISTENT)
+    identity = AssertedIdentity(
+        issuer=connection.saml.idp_entity_id,
+        subject="mia-123",
+        subject_format=PERSISTENT,
+        attributes={"mail": [member.email]},
+    )
     sso_actions.link_identity(connection, member, identity, actor=member, via="tests")
     sp = sp_endpoints("acme")
     request_id = start(Client())
