@@ -13,6 +13,7 @@ register("project.renamed", "{actor} renamed the project {name_old} to {name}", 
 register("billing.updated", "{actor} changed the billing settings", "billing")
 register("auth.signed_in", "{actor} signed in with {method}", "auth")
 register("auth.sign_in_failed", "Failed {method} sign-in as {actor}: {reason}", "auth")
+register("auth.identity_check_failed", "Failed {form} as {actor}: {reason}", "auth")
 register("auth.locked_out", "Sign-in as {actor} locked out ({scope} limit) from {ip}", "auth")
 register("auth.signed_out", "{actor} signed out", "auth")
 register("auth.password_changed", "{actor} changed their password", "auth")

@@ -237,14 +237,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Lock out one (email, client IP) pair after LOGIN_FAILURE_LIMIT failures, for a cool-off, not for good.
+# Every form that checks a password or recovery code goes through orgsecurity.throttle, on django-axes' counters.
+# Lock out one (email, client network) pair after LOGIN_FAILURE_LIMIT failures, for a cool-off, not for good.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_USERNAME_CALLABLE = "orgsecurity.auth.axes_username"
-AXES_CLIENT_IP_CALLABLE = "orgsecurity.client_ip.client_ip"
-AXES_LOCKOUT_CALLABLE = "orgsecurity.auth.lockout_response"
-AXES_HANDLER = "orgsecurity.auth.LoginAttemptHandler"
+AXES_USERNAME_CALLABLE = "orgsecurity.throttle.axes_username"
+AXES_CLIENT_IP_CALLABLE = "orgsecurity.throttle.lockout_address"  # the client network, see LOCKOUT_IPV6_PREFIX
+AXES_LOCKOUT_CALLABLE = "orgsecurity.throttle.lockout_response"
+AXES_HANDLER = "orgsecurity.throttle.LoginAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # Never store these posted values in the failure log (axes always masks "password"); recovery_code: /accounts/recovery/.
@@ -253,6 +254,8 @@ AXES_VERBOSE = False
 # A separate per-account ceiling across all client IPs (OWASP ASVS 2.2.1: at most 100 failures an hour).
 LOGIN_ACCOUNT_FAILURE_CEILING = env_int("LOGIN_ACCOUNT_FAILURE_CEILING", 100, minimum=1, maximum=100)
 LOGIN_ACCOUNT_CEILING_WINDOW = timedelta(hours=1)
+# IPv6 clients are counted per network of this many leading bits (a /64 is one customer or LAN; 128 = per address).
+LOCKOUT_IPV6_PREFIX = env_int("LOCKOUT_IPV6_PREFIX", 64, minimum=32, maximum=128)
 
 # Anyone can start an SSO sign-in (/sso/<org>/login/, .../saml/login/, .../oidc/login/), and each start stores a
 # pending login and a session: at most SSO_START_LIMIT starts per client network (IPv4 address, IPv6 /64) per

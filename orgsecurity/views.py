@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity import actions
+from orgsecurity import actions, throttle
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, RoleForm, SignupForm
@@ -29,11 +29,17 @@ from sessions_policy.enforcement import verify_session
 
 
 class SignInView(LoginView):
-    """Password sign-in at /accounts/login/ (django-axes counts failures; see orgsecurity.auth)."""
+    """Password sign-in at /accounts/login/ (under the lockout of ``orgsecurity.throttle``)."""
 
     form_class = EmailAuthenticationForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except throttle.LockedOut as exc:
+            return throttle.lockout_response(request, exc=exc)
 
     def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
         sign_in(self.request, form.get_user(), method="password", backend=form.get_user().backend)
