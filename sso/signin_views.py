@@ -124,14 +124,17 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
     sign_in(request, user, method="recovery", backend=user.backend)
     request.session[RECOVERY_SESSION_KEY] = redeemed.account.organization_id
     organization, remaining = redeemed.account.organization, redeemed.remaining
+    # Outside the organization's IP allowlist only its allowlist page opens: land there (it says why), not on a 403.
+    landing = recovery.restricted_landing(request, organization)
+    if landing is None:
+        connection = enforced_connection(organization)
+        landing = reverse("sso:rollout", args=[organization.slug, connection.pk]) if connection else None
+    landing = landing or reverse("sso:index", args=[organization.slug])
     if redeemed.new_codes:
         # The last code was just used: the new set is shown now, once.
-        return codes_response(request, organization, redeemed.new_codes, regenerated=True)
+        return codes_response(request, organization, redeemed.new_codes, regenerated=True, continue_url=landing)
     messages.warning(
         request,
         f"You signed in to {organization.name} with a recovery code ({remaining} left). Every owner was emailed.",
     )
-    connection = enforced_connection(organization)
-    if connection is not None:
-        return redirect("sso:rollout", organization.slug, connection.pk)
-    return redirect("sso:index", organization.slug)
+    return redirect(landing)
