@@ -4,6 +4,11 @@ from audit.events import register
 
 register("org.created", "{actor} created the organization {target}", "policy")
 register("member.invited", "{actor} invited {email} as {role}", "member")
+register(
+    "member.invitation_reconfirmed",
+    "{actor} re-confirmed the invitation for {target} as {role}, sent by {invited_by_old} ({reason})",
+    "member",
+)
 register("member.invitation_revoked", "{actor} revoked the invitation for {target}", "member")
 register("member.added", "{actor} added {target} as {role} ({via})", "member")
 register("member.joined", "{actor} joined as {role}", "member")
