@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.contrib.auth import authenticate
+from django.test import Client, RequestFactory
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership
@@ -161,6 +162,20 @@ def test_the_account_ceiling_holds_at_re_authentication(owner, settings):
     client = sign_in_client(Client(), owner)
     response = client.post("/accounts/reauthenticate/", {"password": PASSWORD, "next": "/"}, REMOTE_ADDR="192.0.2.50")
     assert response.status_code == 429 and b"from many networks" in response.content
+
+
+def test_any_authenticate_call_is_held_by_the_same_lockout(owner):
+    # The cause of the re-authentication bypass: django-axes hands its backend the credentials under the user
+    # model's key ("email"), and the lockout then read the posted "username", which that form does not have.
+    for _ in range(LIMIT):
+        form_for_password = Client().post(
+            "/accounts/login/", {"username": owner.email, "password": "x"}, REMOTE_ADDR=IP
+        )
+    assert form_for_password.status_code == 429
+    request = RequestFactory().post("/anywhere/", {}, REMOTE_ADDR=IP)
+    assert authenticate(request, username=owner.email, password=PASSWORD) is None
+    other_network = RequestFactory().post("/anywhere/", {}, REMOTE_ADDR="192.0.2.99")
+    assert authenticate(other_network, username=owner.email, password=PASSWORD) == owner
 
 
 # --- IPv6 networks (issue 10 item 9) ----------------------------------------------------------------------------
