@@ -243,7 +243,7 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "orgsecurity.throttle.axes_username"
-AXES_CLIENT_IP_CALLABLE = "orgsecurity.throttle.lockout_address"  # the client network, see LOCKOUT_IPV6_PREFIX
+AXES_CLIENT_IP_CALLABLE = "orgsecurity.throttle.lockout_address"  # the client network, see IPV6_CLIENT_PREFIX
 AXES_LOCKOUT_CALLABLE = "orgsecurity.throttle.lockout_response"
 AXES_HANDLER = "orgsecurity.throttle.LoginAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
@@ -254,14 +254,16 @@ AXES_VERBOSE = False
 # A separate per-account ceiling across all client IPs (OWASP ASVS 2.2.1: at most 100 failures an hour).
 LOGIN_ACCOUNT_FAILURE_CEILING = env_int("LOGIN_ACCOUNT_FAILURE_CEILING", 100, minimum=1, maximum=100)
 LOGIN_ACCOUNT_CEILING_WINDOW = timedelta(hours=1)
-# IPv6 clients are counted per network of this many leading bits (a /64 is one customer or LAN; 128 = per address).
-LOCKOUT_IPV6_PREFIX = env_int("LOCKOUT_IPV6_PREFIX", 64, minimum=32, maximum=128)
 
 # Anyone can start an SSO sign-in (/sso/<org>/login/, .../saml/login/, .../oidc/login/), and each start stores a
 # pending login and a session: at most SSO_START_LIMIT starts per client network (IPv4 address, IPv6 /64) per
 # SSO_START_WINDOW_SECONDS; more are answered 429 and store nothing. Counted in the cache (CACHE_URL).
 SSO_START_LIMIT = env_int("SSO_START_LIMIT", 30, minimum=1)
 SSO_START_WINDOW_SECONDS = env_int("SSO_START_WINDOW_SECONDS", 60, minimum=1, maximum=3600)
+
+# Per-client limits (sign-in lockouts, SSO sign-in starts) count an IPv4 client by its address and an IPv6 client by
+# its network of this many leading bits (orgsecurity.ratelimit.network_of): a /64 is one customer or LAN.
+IPV6_CLIENT_PREFIX = env_int("IPV6_CLIENT_PREFIX", 64, minimum=32, maximum=128)
 
 # --- Client IP resolution (one resolver for the whole product) -------------------------------------------
 

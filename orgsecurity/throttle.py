@@ -4,9 +4,9 @@ re-authentication, password change (and any later second factor), built on djang
 Every such form checks its secret through ``verify(request, form=..., email=..., check=...)``:
 
 - **One key.** Failures count per (account email, client network): the client's IPv4 address, or its IPv6 network
-  of ``LOCKOUT_IPV6_PREFIX`` bits (a /64 by default: one IPv6 customer or LAN holds a whole /64, so counting
-  single addresses would give an attacker 2^64 fresh tries). Every form uses the same key, so failures in one add
-  up with the others and a lockout reached in one holds in all.
+  of ``IPV6_CLIENT_PREFIX`` bits (a /64 by default: one IPv6 customer or LAN holds a whole /64, so counting single
+  addresses would give an attacker 2^64 fresh tries; ``orgsecurity.ratelimit.network_of``). Every form uses the
+  same key, so failures in one add up with the others and a lockout reached in one holds in all.
 - **Two limits** (django-axes plus ``LoginAttemptHandler``):
 
   1. per (email, client network) pair: ``LOGIN_FAILURE_LIMIT`` failures lock that pair for
@@ -37,7 +37,6 @@ and its view turns ``LockedOut`` into ``lockout_response(request, exc)``.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -61,6 +60,7 @@ from audit.recorder import Actor
 from orgsecurity.auth import record_for_user_orgs
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import User, normalize_email
+from orgsecurity.ratelimit import client_network, network_of
 
 T = TypeVar("T")
 
@@ -85,56 +85,13 @@ class LockedOut(Exception):
 
 # --- the key ---------------------------------------------------------------------------------------------------
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the low 32 bits are an IPv4 address
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 §2.5.5.1 (deprecated), ::a.b.c.d
-
-
-def _carried_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address that stands for the client behind an IPv6 transition address, or None: NAT64 (RFC 6052)
-    and IPv4-compatible addresses carry it in the low 32 bits, 6to4 (RFC 3056) in bits 16 to 48, Teredo (RFC 4380)
-    as its client's public address. A /64 of those would put every IPv4 client behind one translator (or one
-    Teredo server) in one bucket. The same transition forms ``sso.fetch`` judges by their IPv4 address."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.teredo is not None:
-        return address.teredo[1]
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def client_network(ip: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    """The network a lockout counts ``ip`` (a client IP as ``client_ip`` gives it) in: the IPv4 address itself
-    (a /32), or for IPv6 its ``LOCKOUT_IPV6_PREFIX``-bit network (a /64 by default); an IPv6 transition address
-    counts as the IPv4 address it carries. None when ``ip`` is missing or not an address."""
-    try:
-        address = ipaddress.ip_address(str(ip or "").split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address):
-        carried = _carried_ipv4(address)
-        if carried is None:
-            return ipaddress.IPv6Network(f"{address}/{settings.LOCKOUT_IPV6_PREFIX}", strict=False)
-        address = carried
-    return ipaddress.IPv4Network(address)
-
 
 def lockout_address(request: HttpRequest) -> str | None:
-    """What django-axes stores and counts as the client (``AXES_CLIENT_IP_CALLABLE``): the first address of
-    the request's ``client_network``, e.g. ``2001:db8:1:2::`` for any address of 2001:db8:1:2::/64. An address, so
-    it fits axes' IP address columns on PostgreSQL (inet) and SQLite alike."""
-    network = client_network(client_ip(request))
+    """What django-axes stores and counts as the client (``AXES_CLIENT_IP_CALLABLE``): the first address of the
+    request's client network (``orgsecurity.ratelimit.network_of``), e.g. ``2001:db8:1:2::`` for any address of
+    2001:db8:1:2::/64. An address, so it fits axes' IP address columns on PostgreSQL (inet) and SQLite alike."""
+    network = network_of(client_ip(request))
     return str(network.network_address) if network is not None else None
-
-
-def network_label(ip: str | None) -> str:
-    """``ip``'s lockout network as people read it: ``198.51.100.7`` or ``2001:db8:1:2::/64``."""
-    network = client_network(ip)
-    if network is None:
-        return "unknown"
-    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
 
 
 def axes_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
@@ -273,7 +230,7 @@ def lockout_response(
         "kind": exc.kind if exc is not None else getattr(request, "orgsecurity_lockout", "pair"),
         "cooloff_minutes": _cooloff_seconds() // 60,
         "ip": client_ip(request),
-        "network": network_label(client_ip(request)),
+        "network": client_network(client_ip(request)),
         "email": email,
         "signed_in": bool(getattr(request, "user", None) and request.user.is_authenticated),
     }
@@ -334,7 +291,7 @@ def _audit_lockout(sender: Any, request: HttpRequest, username: str, ip_address:
         "auth.locked_out",
         user,
         actor=actor,
-        details={"method": form, "scope": kind, "ip": network_label(ip_address)},
+        details={"method": form, "scope": kind, "ip": client_network(ip_address)},
         throttle_key=f"{kind}:{email}:{ip_address}",
         window_seconds=_cooloff_seconds(),
     )
