@@ -1,7 +1,7 @@
 """One throttle for every form that checks a secret of the account holder: password sign-in, recovery sign-in,
 re-authentication, password change (and any later second factor), built on django-axes' counters.
 
-Every such form checks its secret through ``verify(request, form=..., email=..., check=...)``:
+Every such form checks its secret through ``verify(request, form=..., email=..., signing_in=..., check=...)``:
 
 - **One key.** Failures count per (account email, client network): the client's IPv4 address, or its IPv6 network
   of ``IPV6_CLIENT_PREFIX`` bits (a /64 by default: one IPv6 customer or LAN holds a whole /64, so counting single
@@ -32,7 +32,7 @@ A new form (e.g. a second factor) plugs in with one call in its ``clean`` method
         request, form="TOTP code", email=user.email, signing_in=True, check=lambda: totp_matches(user, code)
     )
 
-and its view turns ``LockedOut`` into ``lockout_response(request, exc)``.
+and its view turns ``LockedOut`` into ``lockout_response(request, exc=exc)``.
 """
 
 from __future__ import annotations
@@ -65,11 +65,6 @@ from orgsecurity.ratelimit import client_network, network_of
 T = TypeVar("T")
 
 KNOWN_NETWORK_WINDOW = timedelta(days=30)
-
-# The forms of this product that check a secret, by the name each passes as ``form=``: the sign-in forms by their
-# sign-in method (as ``auth.signed_in`` names it), the others as people call them (it lands in the audit sentence).
-SIGN_IN_FORMS = ("password", "recovery")
-SIGNED_IN_FORMS = ("re-authentication", "password change")
 
 
 class LockedOut(Exception):
@@ -177,7 +172,9 @@ def _credentials(email: str, form: str, signing_in: bool) -> dict[str, Any]:
 def verify(request: HttpRequest, *, form: str, email: str, signing_in: bool, check: Callable[[], T]) -> T | None:
     """Run ``check()`` (which tests the secret a person typed for the account ``email``) under the lockout.
 
-    ``form`` names the form in the audit log (see ``SIGN_IN_FORMS`` and ``SIGNED_IN_FORMS``); ``signing_in`` says
+    ``form`` names the form in the audit log: a sign-in form by its sign-in method as ``auth.signed_in`` names it
+    (``password``, ``recovery``), any other as people call it (``re-authentication``, ``password change``), since it
+    lands in the event's sentence. ``signing_in`` says
     whether it signs a person in (its failures are ``auth.sign_in_failed``) or checks a signed-in person again
     (``auth.identity_check_failed``). Returns what ``check`` returned when that is truthy (e.g. the user); a falsy
     result is a failure, counted and audited (``record_failure``), and None is returned. Raises ``LockedOut``
