@@ -71,6 +71,17 @@ def check_dashboard_ip(request: HttpRequest, org_slug: str) -> CheckResult:
     return False, _dashboard_refusal(context.organization, ip)
 
 
+def recovery_landing(request: HttpRequest, organization: Organization) -> str | None:
+    """Registered with ``sso.recovery.register_landing``: after a recovery sign-in from outside ``organization``'s
+    enabled allowlist (scope dashboard or both), its allowlist page, the one page of the organization that session
+    may open from there (``_is_recovery_fix``: recovery accounts are owners or admins) and which says why the rest
+    is closed. None when the list lets the client in."""
+    policy = dashboard_policy(request, organization)
+    if policy is None or not policy.guards_dashboard or policy.matcher().allows(client_ip(request)):
+        return None
+    return reverse("allowlist:index", args=[organization.slug])
+
+
 def check_api_ip(request: HttpRequest, api_key: Any) -> CheckResult:
     """Refuse (403, JSON) a key-authenticated API request whose client IP is outside the key's organization's
     enabled allowlist (scope API keys or both). ``api_key`` needs ``organization`` (and ideally ``pk`` and

@@ -211,20 +211,110 @@ def revoke_invitation(invitation: Invitation, *, actor: User) -> None:
 
 
 def find_invitation(token: str) -> Invitation | None:
-    """The pending, unexpired invitation for ``token``, or None."""
-    invitation = Invitation.objects.select_related("organization").filter(token_hash=hash_token(token)).first()
+    """The pending, unexpired invitation for ``token``, or None (it may still need re-confirmation:
+    ``reconfirmation_reasons``)."""
+    invitation = (
+        Invitation.objects.select_related("organization", "invited_by").filter(token_hash=hash_token(token)).first()
+    )
     return invitation if invitation is not None and invitation.is_pending else None
+
+
+def reconfirmation_reasons(invitations: list[Invitation]) -> dict[int, str]:
+    """For each of ``invitations`` (of one organization) that its inviter could no longer send, why: keyed by
+    invitation id, absent when the invitation is valid. An invitation is valid only while the person vouching for
+    it (who sent it, or who re-confirmed it last) has an active account and is a member whose role may grant the
+    invited role. This holds however that changed: the member actions revoke such invitations as they remove or
+    demote someone, but an account deactivated or deleted, or a membership changed by any other way, must not
+    leave a working link behind. One query for all of them."""
+    inviter_ids = {invitation.invited_by_id for invitation in invitations if invitation.invited_by_id}
+    roles = dict(
+        Membership.objects.filter(
+            organization__in={invitation.organization_id for invitation in invitations}, user_id__in=inviter_ids
+        ).values_list("user_id", "role")
+    )
+    reasons = {}
+    for invitation in invitations:
+        inviter, role = invitation.invited_by, roles.get(invitation.invited_by_id)
+        if inviter is None:
+            reasons[invitation.pk] = "the account that sent it was deleted"
+        elif not inviter.is_active:
+            reasons[invitation.pk] = f"{inviter.email}, who sent it, is deactivated"
+        elif role is None:
+            reasons[invitation.pk] = f"{inviter.email}, who sent it, is no longer a member"
+        elif invitation.role not in roles_assignable_by(role):
+            reasons[invitation.pk] = (
+                f"{inviter.email}, who sent it, may no longer invite as {invitation.get_role_display()}"
+            )
+    return reasons
+
+
+@audited("invitation")
+def reconfirm_invitation(invitation: Invitation, *, actor: User) -> Invitation:
+    """Vouch again for a pending invitation whose inviter could no longer send it (``reconfirmation_reasons``):
+    ``actor`` becomes its inviter, so its link works again, and it stays valid only while ``actor`` could send it.
+    Only someone who may grant its role may do this. Raises ActionRefused: no longer pending (409), a role the
+    actor may not grant (403), an invitation that needs no re-confirmation (409)."""
+    with transaction.atomic():
+        # Locked (@audited) like inviting, role changes and removals: the actor's role cannot drop between this
+        # check and the commit.
+        organization = _reread(invitation.organization)
+        invitation = (
+            Invitation.objects.select_for_update(of=("self",)).select_related("invited_by").get(pk=invitation.pk)
+        )
+        if not invitation.is_pending:
+            raise ActionRefused("This invitation is no longer pending.", code="not_pending", status=409)
+        if invitation.role not in roles_assignable_by(_actor_membership(organization, actor).role):
+            raise ActionRefused(
+                f"Only owners can re-confirm an invitation to be {invitation.get_role_display().lower()}.",
+                code="role_not_allowed",
+                status=403,
+            )
+        reason = reconfirmation_reasons([invitation]).get(invitation.pk)
+        if reason is None:
+            raise ActionRefused(
+                f"The invitation for {invitation.email} is valid: there is nothing to re-confirm.",
+                code="already_valid",
+                status=409,
+            )
+        previous = invitation.invited_by.email if invitation.invited_by else None
+        invitation.invited_by = actor
+        invitation.save(update_fields=["invited_by"])
+        audit.record(
+            "member.invitation_reconfirmed",
+            organization=organization,
+            actor=actor,
+            target=invitation,
+            changes={"invited_by": [previous, actor.email]},
+            details={"role": invitation.role, "reason": reason},
+        )
+    return invitation
+
+
+# What the invitee is told (not why: that is the organization's business, shown on its members page).
+NEEDS_RECONFIRMATION = (
+    "This invitation has to be confirmed again by an owner or admin of {organization} before it can be used. Ask "
+    "them to re-confirm it on the members page; this link then works as it is."
+)
 
 
 @audited("invitation")
 def accept_invitation(invitation: Invitation, *, user: User) -> Membership:
-    """Make ``user`` a member with the invited role; the invitation's email must be the user's."""
+    """Make ``user`` a member with the invited role; the invitation's email must be the user's, and its inviter
+    must still be able to send it (or it was re-confirmed: ``reconfirmation_reasons``), else ActionRefused."""
     with transaction.atomic():
         invitation = (
-            Invitation.objects.select_for_update(of=("self",)).select_related("organization").get(pk=invitation.pk)
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("organization", "invited_by")
+            .get(pk=invitation.pk)
         )
         if not invitation.is_pending:
             raise ActionRefused("This invitation has expired or was already used.", code="not_pending", status=410)
+        if reconfirmation_reasons([invitation]):
+            raise ActionRefused(
+                NEEDS_RECONFIRMATION.format(organization=invitation.organization.name),
+                code="needs_reconfirmation",
+                status=403,
+            )
         if normalize_email(user.email) != invitation.email:
             raise ActionRefused(
                 f"This invitation was sent to {invitation.email}; you are signed in as {user.email}.",

@@ -8,4 +8,4 @@ class OrgsecurityConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self) -> None:
-        from orgsecurity import auth  # noqa: F401  (connects the sign-in failure and lockout receivers)
+        from orgsecurity import throttle  # noqa: F401  (connects the failed-check and lockout receivers)

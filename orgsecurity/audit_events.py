@@ -4,6 +4,11 @@ from audit.events import register
 
 register("org.created", "{actor} created the organization {target}", "policy")
 register("member.invited", "{actor} invited {email} as {role}", "member")
+register(
+    "member.invitation_reconfirmed",
+    "{actor} re-confirmed the invitation for {target} as {role}, sent by {invited_by_old} ({reason})",
+    "member",
+)
 register("member.invitation_revoked", "{actor} revoked the invitation for {target}", "member")
 register("member.added", "{actor} added {target} as {role} ({via})", "member")
 register("member.joined", "{actor} joined as {role}", "member")
@@ -13,6 +18,7 @@ register("project.renamed", "{actor} renamed the project {name_old} to {name}", 
 register("billing.updated", "{actor} changed the billing settings", "billing")
 register("auth.signed_in", "{actor} signed in with {method}", "auth")
 register("auth.sign_in_failed", "Failed {method} sign-in as {actor}: {reason}", "auth")
+register("auth.identity_check_failed", "Failed {form} as {actor}: {reason}", "auth")
 register("auth.locked_out", "Sign-in as {actor} locked out ({scope} limit) from {ip}", "auth")
 register("auth.signed_out", "{actor} signed out", "auth")
 register("auth.password_changed", "{actor} changed their password", "auth")

@@ -6,10 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.forms.renderers import TemplatesSetting
+from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
-from orgsecurity.models import Organization, normalize_email
+from orgsecurity import throttle
+from orgsecurity.models import Organization, User, normalize_email
 from orgsecurity.roles import Role
 from orgsecurity.text import validate_plain_text
 
@@ -22,7 +25,8 @@ class FormRenderer(TemplatesSetting):
 
 
 class EmailAuthenticationForm(AuthenticationForm):
-    """Email and password sign-in; the email is trimmed and lower-cased before authenticating."""
+    """Email and password sign-in; the email is trimmed and lower-cased before authenticating. The password is
+    checked under the lockout (``orgsecurity.throttle.verify``): ``is_valid()`` raises ``throttle.LockedOut``."""
 
     username = forms.CharField(
         label="Email",
@@ -37,6 +41,45 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean_username(self) -> str:
         return normalize_email(self.cleaned_data["username"])
+
+    @sensitive_variables("password")
+    def clean(self) -> dict[str, Any]:
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if email is not None and password:
+            self.user_cache = throttle.verify(
+                self.request,
+                form="password",
+                signing_in=True,
+                email=email,
+                check=lambda: throttle.password_user(self.request, email, password),
+            )
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change form, with the old password checked under the lockout: ``is_valid()`` raises
+    ``throttle.LockedOut`` while one holds for this account and network."""
+
+    def __init__(self, user: User, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    @sensitive_variables("old_password")
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        matches = throttle.verify(
+            self.request,
+            form="password change",
+            signing_in=False,
+            email=self.user.email,
+            check=lambda: self.user.check_password(old_password),
+        )
+        if not matches:
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
 
 
 class InviteForm(forms.Form):

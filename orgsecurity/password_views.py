@@ -17,12 +17,13 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 
+from orgsecurity import throttle
 from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY, record_for_user_orgs
-from orgsecurity.client_ip import client_ip
+from orgsecurity.forms import ThrottledPasswordChangeForm
 from orgsecurity.models import normalize_email
 from sessions_policy.actions import follow_session_key, revoke_user_sessions
 from sessions_policy.decorators import live_session_required
@@ -32,10 +33,21 @@ RESET_EMAIL_WINDOW_SECONDS = 300
 
 @method_decorator([login_required, live_session_required], name="dispatch")
 class PasswordChangeView(auth_views.PasswordChangeView):
-    """/accounts/password/: the old password, then the new one twice (Django's validators apply)."""
+    """/accounts/password/: the old password (under the lockout of ``orgsecurity.throttle``, failures audited),
+    then the new one twice (Django's validators apply)."""
 
+    form_class = ThrottledPasswordChangeForm
     template_name = "registration/password_change.html"
     success_url = reverse_lazy("account_sessions")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except throttle.LockedOut as exc:
+            return throttle.lockout_response(request, exc=exc)
 
     def form_valid(self, form: Any) -> HttpResponse:
         old_key = self.request.session.session_key
@@ -64,7 +76,8 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         email = normalize_email(form.cleaned_data["email"])
-        if cache.add(f"password-reset:{email}:{client_ip(self.request)}", True, RESET_EMAIL_WINDOW_SECONDS):
+        network = throttle.lockout_address(self.request)  # an IPv6 client's whole /64, as for lockouts
+        if cache.add(f"password-reset:{email}:{network}", True, RESET_EMAIL_WINDOW_SECONDS):
             base = urlsplit(settings.PUBLIC_BASE_URL)
             form.save(
                 domain_override=base.netloc,

@@ -11,10 +11,10 @@ import ipaddress
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
-# One IPv6 client gets a whole /64 (RFC 4291 §2.5.4, RFC 6177), and can take a new address in it per request.
-IPV6_CLIENT_PREFIX = 64
+from orgsecurity.client_ip import canonical_address
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,28 @@ class Decision:
     retry_after: int
 
 
-def client_network(ip: str | None) -> str:
-    """The bucket a client address counts in: the IPv4 address itself, the /64 of an IPv6 address (as CIDR), or
-    ``"unknown"`` when there is no usable address."""
-    try:
-        address = ipaddress.ip_address(ip or "")
-    except ValueError:
-        return "unknown"
+def network_of(ip: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network one client counts as, for every per-client limit (sign-in lockouts, SSO sign-in starts): its
+    IPv4 address (a /32), or the ``IPV6_CLIENT_PREFIX``-bit network of its IPv6 address (a /64 by default: one
+    IPv6 customer or LAN gets a whole /64, RFC 4291 §2.5.4 and RFC 6177, and can take a new address in it for every
+    request). The address is read in its canonical form first (``orgsecurity.client_ip.canonical_address``: a
+    NAT64 or IPv4-mapped address counts as the IPv4 client it carries, not as one /64 shared by every IPv4 client).
+    None when ``ip`` is not an address."""
+    address = canonical_address(ip)
+    if address is None:
+        return None
     if address.version == 6:
-        return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
-    return str(address)
+        return ipaddress.IPv6Network(f"{address}/{settings.IPV6_CLIENT_PREFIX}", strict=False)
+    return ipaddress.IPv4Network(address)
+
+
+def client_network(ip: str | None) -> str:
+    """The bucket a client address counts in (``network_of``) as text: the IPv4 address itself, the IPv6 network
+    as CIDR (``2001:db8:1:2::/64``), or ``"unknown"`` when there is no usable address."""
+    network = network_of(ip)
+    if network is None:
+        return "unknown"
+    return str(network.network_address) if network.version == 4 else str(network)
 
 
 def hit(bucket: str, *, limit: int, window_seconds: int, now: float | None = None) -> Decision:

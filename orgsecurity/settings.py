@@ -237,14 +237,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Lock out one (email, client IP) pair after LOGIN_FAILURE_LIMIT failures, for a cool-off, not for good.
+# Every form that checks a password or recovery code goes through orgsecurity.throttle, on django-axes' counters.
+# Lock out one (email, client network) pair after LOGIN_FAILURE_LIMIT failures, for a cool-off, not for good.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_USERNAME_CALLABLE = "orgsecurity.auth.axes_username"
-AXES_CLIENT_IP_CALLABLE = "orgsecurity.client_ip.client_ip"
-AXES_LOCKOUT_CALLABLE = "orgsecurity.auth.lockout_response"
-AXES_HANDLER = "orgsecurity.auth.LoginAttemptHandler"
+AXES_USERNAME_CALLABLE = "orgsecurity.throttle.axes_username"
+AXES_CLIENT_IP_CALLABLE = "orgsecurity.throttle.lockout_address"  # the client network, see IPV6_CLIENT_PREFIX
+AXES_LOCKOUT_CALLABLE = "orgsecurity.throttle.lockout_response"
+AXES_HANDLER = "orgsecurity.throttle.LoginAttemptHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # Never store these posted values in the failure log (axes always masks "password"); recovery_code: /accounts/recovery/.
@@ -259,6 +260,10 @@ LOGIN_ACCOUNT_CEILING_WINDOW = timedelta(hours=1)
 # SSO_START_WINDOW_SECONDS; more are answered 429 and store nothing. Counted in the cache (CACHE_URL).
 SSO_START_LIMIT = env_int("SSO_START_LIMIT", 30, minimum=1)
 SSO_START_WINDOW_SECONDS = env_int("SSO_START_WINDOW_SECONDS", 60, minimum=1, maximum=3600)
+
+# Per-client limits (sign-in lockouts, SSO sign-in starts) count an IPv4 client by its address and an IPv6 client by
+# its network of this many leading bits (orgsecurity.ratelimit.network_of): a /64 is one customer or LAN.
+IPV6_CLIENT_PREFIX = env_int("IPV6_CLIENT_PREFIX", 64, minimum=32, maximum=128)
 
 # --- Client IP resolution (one resolver for the whole product) -------------------------------------------
 

@@ -13,6 +13,7 @@ org_patterns = [
     path("members/<int:membership_id>/role/", views.change_role, name="change_role"),
     path("members/<int:membership_id>/remove/", views.remove_member, name="remove_member"),
     path("invitations/<int:invitation_id>/revoke/", views.revoke_invitation, name="revoke_invitation"),
+    path("invitations/<int:invitation_id>/reconfirm/", views.reconfirm_invitation, name="reconfirm_invitation"),
     path("settings/billing/", views.billing, name="billing"),
     path("settings/security/", views.security, name="security"),
     path("settings/security/sso/", include("sso.org_urls")),

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity import actions
+from orgsecurity import actions, throttle
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, RoleForm, SignupForm
@@ -29,11 +29,17 @@ from sessions_policy.enforcement import verify_session
 
 
 class SignInView(LoginView):
-    """Password sign-in at /accounts/login/ (django-axes counts failures; see orgsecurity.auth)."""
+    """Password sign-in at /accounts/login/ (under the lockout of ``orgsecurity.throttle``)."""
 
     form_class = EmailAuthenticationForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except throttle.LockedOut as exc:
+            return throttle.lockout_response(request, exc=exc)
 
     def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
         sign_in(self.request, form.get_user(), method="password", backend=form.get_user().backend)
@@ -138,10 +144,12 @@ def _members_page(
     invitations = Invitation.objects.filter(
         organization=org.organization, accepted_at=None, revoked_at=None
     ).select_related("invited_by")
+    pending = [invitation for invitation in invitations if invitation.is_pending] if can_manage else []
+    unconfirmed = actions.reconfirmation_reasons(pending)
     context = {
         "org": org,
         "memberships": memberships,
-        "invitations": [invitation for invitation in invitations if invitation.is_pending] if can_manage else [],
+        "invitations": [(invitation, unconfirmed.get(invitation.pk)) for invitation in pending],
         "can_manage": can_manage,
         "assignable": assignable,
         "invite_form": invite_form or InviteForm(assignable=assignable),
@@ -188,6 +196,21 @@ def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -
     except actions.ActionRefused as exc:
         return _refused(request, org, exc)
     messages.success(request, f"The invitation for {invitation.email} was revoked.")
+    return redirect("members", org_slug=org_slug)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_MEMBERS)
+@require_recent_auth
+def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
+    """Vouch for an invitation whose sender can no longer send it, so its link works again."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
+    invitation = get_org_object(org, Invitation, pk=invitation_id)
+    try:
+        actions.reconfirm_invitation(invitation, actor=request.user)
+    except actions.ActionRefused as exc:
+        return _refused(request, org, exc)
+    messages.success(request, f"The invitation for {invitation.email} is re-confirmed: its link works again.")
     return redirect("members", org_slug=org_slug)
 
 
@@ -253,6 +276,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     pending = actions.find_invitation(token)
     if pending is None:
         return render(request, "orgsecurity/invitation_invalid.html", status=404)
+    if actions.reconfirmation_reasons([pending]):
+        # Its sender can no longer send it: nobody joins (or creates an account) with it until an admin vouches.
+        message = actions.NEEDS_RECONFIRMATION.format(organization=pending.organization.name)
+        return render(request, "orgsecurity/invitation_unconfirmed.html", {"message": message}, status=403)
     if request.user.is_authenticated:
         # Accepting acts as the signed-in person: their session must pass the session rules, as on account pages.
         refusal = verify_session(request, None)

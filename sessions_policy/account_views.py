@@ -7,12 +7,13 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import logout
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from orgsecurity import throttle
 from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY
 from sessions_policy import actions, clock, resume
 from sessions_policy.decorators import live_session_required
@@ -38,7 +39,9 @@ def _safe_next(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 @live_session_required
 def reauthenticate(request: HttpRequest) -> HttpResponse:
-    """Ask the signed-in person to prove who they are again, then continue to ``next``."""
+    """Ask the signed-in person to prove who they are again, then continue to ``next``. The password is checked
+    under the same lockout as sign-in (``orgsecurity.throttle``): while it holds, the answer is the lockout page
+    (429) whether the password is right or wrong."""
     next_url = _safe_next(request)
     method = request.session.get("auth_method", AuthMethod.PASSWORD)
     # ?method=password: an SSO session proving the account's own password (to open another organization).
@@ -51,8 +54,18 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         return render(request, "sessions_policy/reauthenticate.html", {**context, "form": None}, status=403)
     form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = authenticate(request, username=request.user.email, password=form.cleaned_data["password"])
-        if user is not None and user.pk == request.user.pk:
+        password = form.cleaned_data["password"]
+        try:
+            matches = throttle.verify(
+                request,
+                form="re-authentication",
+                signing_in=False,
+                email=request.user.email,
+                check=lambda: request.user.is_active and request.user.check_password(password),
+            )
+        except throttle.LockedOut as exc:
+            return throttle.lockout_response(request, exc=exc)
+        if matches:
             mark_reauthenticated(request)
             request.session[PASSWORD_PROVEN_SESSION_KEY] = True
             actions.record_reauthentication(request.user, method=AuthMethod.PASSWORD)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -227,6 +229,29 @@ def redeem(user: User, code: str) -> Redeemed | None:
     if remaining:
         return Redeemed(account, remaining)
     return Redeemed(account, CODES_PER_SET, generate_codes(account, actor=user))
+
+
+# Theme apps that refuse organization pages to a recovery session from where it is (the IP allowlist, from outside
+# the list) register a function (request, organization) -> URL | None naming the page that session can still open
+# there, which says why the rest is closed.
+RecoveryLanding = Callable[[HttpRequest, Organization], str | None]
+RECOVERY_LANDINGS: list[RecoveryLanding] = []
+
+
+def register_landing(landing: RecoveryLanding) -> None:
+    """Add ``landing`` to the functions ``restricted_landing`` asks (once, however often an app's ready() runs)."""
+    if landing not in RECOVERY_LANDINGS:
+        RECOVERY_LANDINGS.append(landing)
+
+
+def restricted_landing(request: HttpRequest, organization: Organization) -> str | None:
+    """Where a recovery sign-in with ``organization``'s code must land when some of its pages are closed to this
+    request (the first registered landing that names one), or None when the usual landing opens."""
+    for landing in RECOVERY_LANDINGS:
+        url = landing(request, organization)
+        if url:
+            return url
+    return None
 
 
 def guard_membership_change(membership: Membership, new_role: str | None, actor: Any) -> None:

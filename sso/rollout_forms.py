@@ -162,7 +162,7 @@ class SupportVerifyForm(forms.Form):
 
 
 class RecoverySignInForm(forms.Form):
-    # Named "username" like the password form: django-axes (orgsecurity.auth.axes_username) counts failures under it.
+    # Named "username" like the password form (the lockout of orgsecurity.throttle counts failures per email).
     username = forms.EmailField(
         label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True})
     )

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST, require_safe
 
@@ -460,11 +461,23 @@ def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
     return codes_response(request, org.organization, codes)
 
 
-def codes_response(request: HttpRequest, organization: Any, codes: list[str], *, regenerated: bool = False):
-    """The page that shows freshly generated recovery codes once (never cached)."""
-    response = render(
-        request, "sso/recovery_codes.html", {"organization": organization, "codes": codes, "regenerated": regenerated}
-    )
+def codes_response(
+    request: HttpRequest,
+    organization: Any,
+    codes: list[str],
+    *,
+    regenerated: bool = False,
+    continue_url: str | None = None,
+):
+    """The page that shows freshly generated recovery codes once (never cached); its "I saved them" button goes to
+    ``continue_url`` (the recovery accounts page by default)."""
+    context = {
+        "organization": organization,
+        "codes": codes,
+        "regenerated": regenerated,
+        "continue_url": continue_url or reverse("sso:recovery", args=[organization.slug]),
+    }
+    response = render(request, "sso/recovery_codes.html", context)
     add_never_cache_headers(response)
     return response
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import authenticate
-from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from audit.recorder import record_throttled
+from orgsecurity import throttle
 from orgsecurity.auth import sign_in
 from orgsecurity.forms import EmailAuthenticationForm
 from orgsecurity.views import SignInView
@@ -99,34 +98,43 @@ FAILED_RECOVERY = "The email, password or recovery code is not right. Check all 
 @require_http_methods(["GET", "POST"])
 def recovery_sign_in(request: HttpRequest) -> HttpResponse:
     """Break-glass sign-in for recovery accounts: email + password + one single-use recovery code. Works while SSO is
-    enforced and the IdP is down (nothing here talks to the IdP). Failures count towards the same django-axes
-    limits as the password form; every use is audited and emailed to the organization's owners."""
+    enforced and the IdP is down (nothing here talks to the IdP). The password and code are checked together under
+    the lockout every password form shares (``orgsecurity.throttle``): a wrong password or a wrong code is one
+    failure, and while a lockout holds no code is used up. Every use is audited and emailed to the owners."""
     form = RecoverySignInForm(request.POST or None)
     if request.method == "GET":
         return render(request, "sso/recovery_sign_in.html", {"form": form})
     if not form.is_valid():
         return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
-    email = form.cleaned_data["username"]
-    # Passing method lets the sign-in failure audit say "recovery"; axes checks its lockout here first.
-    user = authenticate(request, username=email, password=form.cleaned_data["password"], method="recovery")
-    redeemed = recovery.redeem(user, form.cleaned_data["recovery_code"]) if user is not None else None
-    if user is not None and redeemed is None:
-        # Right password, wrong code: a failure like any other, for the same limits.
-        user_login_failed.send(sender=__name__, credentials={"username": email, "method": "recovery"}, request=request)
-    if redeemed is None:
+    email, password, code = (form.cleaned_data[name] for name in ("username", "password", "recovery_code"))
+
+    def check() -> tuple[Any, recovery.Redeemed] | None:
+        user = throttle.password_user(request, email, password)
+        redeemed = recovery.redeem(user, code) if user is not None else None
+        return (user, redeemed) if redeemed is not None else None
+
+    try:
+        checked = throttle.verify(request, form="recovery", email=email, signing_in=True, check=check)
+    except throttle.LockedOut as exc:
+        return throttle.lockout_response(request, exc=exc)
+    if checked is None:
         form.add_error(None, FAILED_RECOVERY)
         return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
+    user, redeemed = checked
     sign_in(request, user, method="recovery", backend=user.backend)
     request.session[RECOVERY_SESSION_KEY] = redeemed.account.organization_id
     organization, remaining = redeemed.account.organization, redeemed.remaining
+    # Outside the organization's IP allowlist only its allowlist page opens: land there (it says why), not on a 403.
+    landing = recovery.restricted_landing(request, organization)
+    if landing is None:
+        connection = enforced_connection(organization)
+        landing = reverse("sso:rollout", args=[organization.slug, connection.pk]) if connection else None
+    landing = landing or reverse("sso:index", args=[organization.slug])
     if redeemed.new_codes:
         # The last code was just used: the new set is shown now, once.
-        return codes_response(request, organization, redeemed.new_codes, regenerated=True)
+        return codes_response(request, organization, redeemed.new_codes, regenerated=True, continue_url=landing)
     messages.warning(
         request,
         f"You signed in to {organization.name} with a recovery code ({remaining} left). Every owner was emailed.",
     )
-    connection = enforced_connection(organization)
-    if connection is not None:
-        return redirect("sso:rollout", organization.slug, connection.pk)
-    return redirect("sso:index", organization.slug)
+    return redirect(landing)

@@ -31,7 +31,9 @@ def test_buckets_are_counted_apart():
         ("198.51.100.7", "198.51.100.7"),
         ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
         ("2001:db8:1:2::", "2001:db8:1:2::/64"),
-        ("64:ff9b::c000:280", "64:ff9b::/64"),
+        ("64:ff9b::c000:280", "192.0.2.128"),  # NAT64: its IPv4 client, not a /64 every IPv4 client shares
+        ("::ffff:192.0.2.128", "192.0.2.128"),
+        ("fe80::1%eth0", "fe80::/64"),
         (None, "unknown"),
         ("", "unknown"),
         ("not an address", "unknown"),
@@ -39,3 +41,10 @@ def test_buckets_are_counted_apart():
 )
 def test_a_client_counts_in_its_ipv4_address_or_ipv6_64(ip, network):
     assert client_network(ip) == network
+
+
+def test_the_ipv6_network_size_is_a_setting(settings):
+    settings.IPV6_CLIENT_PREFIX = 48
+    assert client_network("2001:db8:1:2::1") == "2001:db8:1::/48"
+    settings.IPV6_CLIENT_PREFIX = 128
+    assert client_network("2001:db8:1:2::1") == "2001:db8:1:2::1/128"

@@ -10,6 +10,8 @@ from axes.models import AccessAttempt, AccessFailureLog
 from django.core import mail
 from django.test import Client
 
+from allowlist import actions as allowlist_actions
+from allowlist.policy import clear_matcher_cache
 from audit.models import AuditEvent
 from orgsecurity import actions as org_actions
 from orgsecurity.actions import ActionRefused
@@ -154,6 +156,56 @@ def test_a_demoted_recovery_account_can_no_longer_use_codes(ready, owner, admin,
     codes = recovery.generate_codes(account, actor=admin)
     org_actions.change_role(membership(admin), actor=owner, role="member")
     assert recover(Client(), admin.email, codes[0]).status_code == 400
+
+
+# --- landing from outside the IP allowlist -------------------------------------------------------------------
+
+OFFICE_IP, HOME_IP = "198.51.100.7", "203.0.113.9"
+
+
+def guard_with_allowlist(organization, owner, scope: str = "dashboard") -> None:
+    clear_matcher_cache()  # compiled lists are cached per process by (list id, version); SQLite reuses ids
+    allowlist_actions.add_entries(organization, "198.51.100.0/24", actor=owner)
+    allowlist_actions.update_settings(organization, actor=owner, actor_ip=OFFICE_IP, enabled=True, scope=scope)
+
+
+def test_a_recovery_sign_in_from_outside_the_allowlist_lands_on_the_page_it_may_open(enforced, owner):
+    # Issue 10 item 22: it landed on the rollout page, which a session outside the list is refused (403).
+    organization = enforced.connection.organization
+    rollout = f"/orgs/acme/settings/security/sso/{enforced.connection.pk}/rollout/"
+    guard_with_allowlist(organization, owner)
+    browser = Client(REMOTE_ADDR=HOME_IP)
+    response = recover(browser, owner.email, enforced.codes[0], ip=HOME_IP)
+    assert response.status_code == 302
+    assert response["Location"] == "/orgs/acme/settings/security/allowlist/"
+    page = browser.get(response["Location"])
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"You signed in with a recovery account from <strong>{HOME_IP}</strong>" in text
+    assert "Only this page is open to you until the list allows your address" in text
+    assert "You signed in to Acme Inc. with a recovery code (9 left)" in text
+    assert browser.get(rollout).status_code == 403  # where it used to land
+    # From inside the list it lands where it always did: the rollout page, to roll SSO back.
+    inside = Client(REMOTE_ADDR=OFFICE_IP)
+    assert recover(inside, owner.email, enforced.codes[1], ip=OFFICE_IP)["Location"] == rollout
+    assert inside.get(rollout).status_code == 200
+
+
+def test_an_allowlist_for_api_keys_only_does_not_change_the_landing(enforced, owner):
+    guard_with_allowlist(enforced.connection.organization, owner, scope="api")
+    rollout = f"/orgs/acme/settings/security/sso/{enforced.connection.pk}/rollout/"
+    assert recover(Client(), owner.email, enforced.codes[0], ip=HOME_IP)["Location"] == rollout
+
+
+def test_the_new_codes_page_after_the_last_code_continues_to_a_page_that_opens(enforced, owner):
+    guard_with_allowlist(enforced.connection.organization, owner)
+    for code in enforced.codes[:-1]:
+        assert recover(Client(), owner.email, code, ip=OFFICE_IP).status_code == 302
+    browser = Client(REMOTE_ADDR=HOME_IP)
+    response = recover(browser, owner.email, enforced.codes[-1], ip=HOME_IP)
+    assert response.status_code == 200 and b"You used your last recovery code" in response.content
+    assert b'href="/orgs/acme/settings/security/allowlist/" role="button">I saved them' in response.content
+    assert browser.get("/orgs/acme/settings/security/allowlist/").status_code == 200
 
 
 # --- guards ----------------------------------------------------------------------------------------------------
