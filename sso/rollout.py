@@ -320,7 +320,7 @@ def preview_enforcement(connection: SSOConnection) -> Impact:
                 "People who lose password sign-in and have no linked identity",
                 f"They can no longer open {organization.name} with a password. Members below admin are linked on "
                 "their first SSO sign-in when the IdP vouches for an email in a verified domain; owners and admins "
-                "must link first (Test SSO or Link SSO), or be made a recovery account.",
+                "must link first (Link SSO, or Test SSO with a test session), or be made a recovery account.",
                 people,
             ),
             ImpactGroup(
