@@ -9,7 +9,7 @@ class AllowlistConfig(AppConfig):
 
     def ready(self) -> None:
         from allowlist.checks import recovery_landing
-        from sso.recovery import register_landing
+        from sso.recovery.accounts import register_landing
 
         # From outside the list, a recovery sign-in lands on the allowlist page (the one page it may open).
         register_landing(recovery_landing)

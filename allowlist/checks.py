@@ -26,7 +26,7 @@ from orgsecurity.models import Membership, Organization
 from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import end_sentence
-from sso.enforcement import RECOVERY_SESSION_KEY
+from sso.rollout.enforcement import RECOVERY_SESSION_KEY
 
 # One refusal event per (organization, person or key, client IP) per window; repeats are counted in the next.
 REFUSAL_AUDIT_WINDOW_SECONDS = 300
@@ -72,7 +72,8 @@ def check_dashboard_ip(request: HttpRequest, org_slug: str) -> CheckResult:
 
 
 def recovery_landing(request: HttpRequest, organization: Organization) -> str | None:
-    """Registered with ``sso.recovery.register_landing``: after a recovery sign-in from outside ``organization``'s
+    """Registered with ``sso.recovery.accounts.register_landing``: after a recovery sign-in from outside
+    ``organization``'s
     enabled allowlist (scope dashboard or both), its allowlist page, the one page of the organization that session
     may open from there (``_is_recovery_fix``: recovery accounts are owners or admins) and which says why the rest
     is closed. None when the list lets the client in."""

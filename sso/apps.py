@@ -10,13 +10,13 @@ class SsoConfig(AppConfig):
     def ready(self) -> None:
         from orgsecurity.actions import MEMBERSHIP_CHANGE_GUARDS
         from sessions_policy.reauth import register_provider
-        from sso import enforcement  # noqa: F401 (connects the test-session logout receiver)
         from sso.oidc.handler import register_handler as register_oidc
         from sso.protocols import register
-        from sso.reauth import start_reauthentication
-        from sso.recovery import guard_membership_change
+        from sso.recovery.accounts import guard_membership_change
+        from sso.rollout import enforcement  # noqa: F401 (connects the test-session logout receiver)
         from sso.saml import schemas
         from sso.saml.handler import SAMLHandler
+        from sso.signin.reauth import start_reauthentication
 
         register("saml", SAMLHandler())
         schemas.install()  # python3-saml's schema validation also knows XML Encryption 1.1 (xenc11:MGF)

@@ -114,7 +114,7 @@ def sign_in_client(client: Client, user: User, *, method: str = "password", user
 def sign_in_through_sso(client: Client, user: User, connection) -> Client:
     """Sign ``client`` in as ``user`` as an SSO sign-in through ``connection`` would (method saml/oidc, the
     connection remembered in the session), so SSO enforcement of that organization lets the session through."""
-    from sso.enforcement import remember_sso_sign_in
+    from sso.rollout.enforcement import remember_sso_sign_in
 
     request = HttpRequest()
     request.META.update(REMOTE_ADDR="127.0.0.1", SERVER_NAME="testserver")

@@ -31,11 +31,10 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
 from sessions_policy.decorators import require_recent_auth
-from sso import actions as sso_actions
-from sso import flow, public_views
-from sso.flow import SSOSignInRefused
-from sso.identity import sign_in_allowed
+from sso.connections import actions as sso_actions
+from sso.connections.views import _connection_page
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
+from sso.rollout.readiness import sign_in_allowed
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
@@ -50,7 +49,8 @@ from sso.saml.response import (
     peek_in_response_to,
     validate_response,
 )
-from sso.views import _connection_page
+from sso.signin import flow, public_views
+from sso.signin.flow import SSOSignInRefused
 
 # --- admin pages ---------------------------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from orgsecurity.accessors import load_org_context
 from orgsecurity.models import Organization
 from orgsecurity.pipeline import render_refusal
 from orgsecurity.roles import Role
-from sso import recovery
-from sso.enforcement import RECOVERY_SESSION_KEY
+from sso.recovery import accounts as recovery
+from sso.rollout.enforcement import RECOVERY_SESSION_KEY
 from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP, enable
 from tests.conftest import PASSWORD, add_member, make_org, make_user
 

@@ -14,8 +14,8 @@ from django.test import Client, RequestFactory
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership
-from sso import recovery
 from sso.models import RecoveryCode
+from sso.recovery import accounts as recovery
 from tests.conftest import PASSWORD, sign_in_client
 
 NEW = "a brand new passphrase 42"

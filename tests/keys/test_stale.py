@@ -23,7 +23,7 @@ STALE = "/orgs/acme/settings/security/keys/stale/"
 
 
 def enforce_sso(org, owner) -> SSOConnection:
-    """SSO enforced since now (what sso.actions records when enforcement starts)."""
+    """SSO enforced since now (what sso.connections.actions records when enforcement starts)."""
     return SSOConnection.objects.create(
         organization=org, protocol="saml", status="enforced", name="Okta", enforced_at=timezone.now()
     )

@@ -7,7 +7,7 @@ import pytest
 
 from audit.models import AuditEvent
 from orgsecurity.actions import ActionRefused
-from sso import domains
+from sso.domains import verification as domains
 from sso.models import VerifiedDomain
 from tests.conftest import make_user
 from tests.sso.dns_responder import LocalDNS

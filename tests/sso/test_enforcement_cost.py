@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.test import RequestFactory
 
 from orgsecurity.accessors import load_org_context
-from sso.enforcement import check_sso_enforcement
+from sso.rollout.enforcement import check_sso_enforcement
 from tests.conftest import sign_in_client
 
 

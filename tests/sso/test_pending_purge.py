@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from sso import flow
-from sso.flow import FINISH_TTL, purge_expired_pending_logins
 from sso.models import SSOPendingLogin
+from sso.signin import flow
+from sso.signin.flow import FINISH_TTL, purge_expired_pending_logins
 
 
 def pending(connection, key: str, *, expired_for: timedelta) -> SSOPendingLogin:

@@ -16,9 +16,10 @@ from audit.models import AuditEvent
 from orgsecurity import actions as org_actions
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership
-from sso import actions, recovery
+from sso.connections import actions
 from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
 from sso.protocols import HANDLERS
+from sso.recovery import accounts as recovery
 from tests.conftest import PASSWORD, add_member, make_user
 
 RECOVERY = "/accounts/recovery/"

@@ -13,8 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from sso import actions, rollout
+from sso.connections import actions
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
+from sso.rollout import scheduling as rollout
 
 BASE = "/orgs/acme/settings/security/sso/"
 

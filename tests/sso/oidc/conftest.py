@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import OIDCSettings, SSOConnection
 from sso.oidc import actions
 from sso.oidc.discovery import discover

@@ -206,7 +206,7 @@ def test_admin_sets_up_oidc_and_a_member_signs_in_through_the_provider(site, op,
 
 
 def test_a_person_not_linked_yet_is_refused(site, op, org, owner, member):
-    from sso import actions as sso_actions
+    from sso.connections import actions as sso_actions
     from sso.oidc import actions
     from sso.oidc.discovery import discover
 

@@ -8,7 +8,7 @@ import pytest
 
 from audit.models import AuditEvent
 from orgsecurity.crypto import decrypt_secret
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import OIDCSettings, SSOConnection
 from tests.conftest import mark_reauthenticated_session
 from tests.sso.oidc.provider import CLIENT_ID, CLIENT_SECRET

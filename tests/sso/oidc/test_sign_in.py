@@ -9,7 +9,7 @@ import time
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOIdentity, SSOPendingLogin
 from tests.sso.conftest import own_identity
 from tests.sso.oidc.conftest import oidc_of

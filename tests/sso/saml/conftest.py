@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOConnection
 from sso.saml import actions
 from sso.saml.config import SPEndpoints, sp_endpoints
@@ -41,7 +41,7 @@ def connect(org, actor, idp: TestIdP, *, status: str = "on", **options) -> SSOCo
     )
     if options:
         actions.set_options(connection, actor=actor, **options)
-    if status != "off":  # off → on goes through testing (sso.actions.ALLOWED_MOVES)
+    if status != "off":  # off → on goes through testing (sso.connections.actions.ALLOWED_MOVES)
         connection = sso_actions.set_status(connection, actor=actor, status="testing")
         connection = sso_actions.set_status(connection, actor=actor, status=status)
     return connection

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SAMLConsumedAssertion
 from sso.saml.response import validate_response
 from tests.sso.conftest import own_identity

@@ -17,7 +17,7 @@ from tests.sso.saml.idp import PERSISTENT, b64, sign, strip_declaration
 
 
 def link(connection, user, subject):
-    from sso import actions as sso_actions
+    from sso.connections import actions as sso_actions
 
     identity = own_identity(connection, user, subject, issuer=connection.saml.idp_entity_id, subject_format=PERSISTENT)
     return sso_actions.link_identity(connection, user, identity, actor=user, via="tests")

@@ -8,7 +8,7 @@ import html
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOIdentity
 from tests.sso.saml.conftest import finish_in, post_to_acs, start
 from tests.sso.saml.idp import redirect_message

@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from sso.flow import FINISH_TTL, PENDING_TTL
 from sso.models import SSOPendingLogin
+from sso.signin.flow import FINISH_TTL, PENDING_TTL
 from tests.sso.saml.conftest import finish_in, post_to_acs, start
 from tests.sso.saml.test_acs import answer, link
 

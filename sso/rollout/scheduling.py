@@ -3,7 +3,7 @@ enforcement (which takes effect by itself, no cron job needed), the preview of w
 (``preview_enforcement``), and the hooks other apps act on.
 
 Each validates, writes and records its audit event in one transaction; emails go out on commit. Status moves,
-including enforcement, are in ``sso.actions.set_status``.
+including enforcement, are in ``sso.connections.actions.set_status``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, Team, User
 from orgsecurity.roles import Role
-from sso import readiness
 from sso.models import SSOConnection, SSOIdentity, SSOPasswordException, SSOTestPlanItem, SSOTestRun
+from sso.rollout import readiness
 
 SCHEDULABLE = (SSOConnection.Status.TESTING, SSOConnection.Status.ON)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
@@ -248,13 +248,13 @@ def preview_enforcement(connection: SSOConnection) -> Impact:
     """What enforcing ``connection`` would do if it happened now (read-only), for the confirmation page and any API:
 
     - ``people``: members who lose password sign-in and have no identity linked to the connection (not a recovery
-      account with unused codes, not a listed exception; ``sso.readiness.members_without_a_way_in``). Owners and
+      account with unused codes, not a listed exception; ``sso.rollout.readiness.members_without_a_way_in``). Owners and
       admins among them are ``blocking`` (ref: their user id): enforcement is refused until each is linked, made a
-      recovery account, or acknowledged by name (``sso.actions.set_status(..., acknowledged=)``,
+      recovery account, or acknowledged by name (``sso.connections.actions.set_status(..., acknowledged=)``,
       ``schedule_enforcement(..., acknowledged=)``).
     - ``keys``: the personal API keys flagged for review (``keys.actions.keys_to_flag``; they keep working).
     - ``sessions``: signed-in sessions that end in the organization: not signed in through its IdP, not a recovery
-      sign-in of one of its recovery accounts, not a listed exception's (``sso.enforcement.session_satisfies``).
+      sign-in of one of its recovery accounts, not a listed exception's (``sso.rollout.enforcement.session_satisfies``).
 
     Items are ordered by email, key and session; ``Impact.change`` is "sso.enforce".
     """
@@ -398,7 +398,7 @@ def schedule_enforcement(
     """Set the date (UTC) SSO becomes required and tell every member by email, with the support path.
 
     Needs status testing or on, a date in the future (within a year) and a support contact, and every owner and
-    admin it would lock out as things stand (``sso.readiness.locked_out_managers``) acknowledged by user id in
+    admin it would lock out as things stand (``sso.rollout.readiness.locked_out_managers``) acknowledged by user id in
     ``acknowledged``; those acknowledgements are stored with the date and audited by email. Returns what is still
     missing today (the guards are checked again when the date comes; if they fail then, including an owner or admin
     locked out who was not acknowledged, enforcement is postponed and the owners are told why). Raises ActionRefused
@@ -522,7 +522,7 @@ def apply_due_enforcements(*, organizations: Iterable[Any] | None = None, now: d
 
 @audited(lambda pk, now: SSOConnection.objects.filter(pk=pk).values_list("organization_id", flat=True))
 def _decide_scheduled(pk: int, now: datetime) -> int:
-    from sso.actions import enforce_locked
+    from sso.connections.actions import enforce_locked
 
     system = Actor.system(SCHEDULED_ACTOR_LABEL)
     with transaction.atomic():

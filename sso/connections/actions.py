@@ -20,13 +20,14 @@ from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role, roles_assignable_by
-from sso import linking, readiness
-from sso.domains import canonical_email
-from sso.identity import AssertedIdentity, map_profile
+from sso.domains.verification import canonical_email
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOTestRun
+from sso.rollout import readiness
+from sso.signin import linking
+from sso.signin.identity import AssertedIdentity, map_profile
 
 # Moves allowed between statuses: off ↔ testing ↔ on, testing or on → enforced (guarded: see
-# sso.readiness.enforcement_problems), and from any status back to a lower one (rollback).
+# sso.rollout.readiness.enforcement_problems), and from any status back to a lower one (rollback).
 ALLOWED_MOVES: dict[str, set[str]] = {
     SSOConnection.Status.OFF: {SSOConnection.Status.TESTING},
     SSOConnection.Status.TESTING: {SSOConnection.Status.OFF, SSOConnection.Status.ON, SSOConnection.Status.ENFORCED},
@@ -142,10 +143,10 @@ def update_connection(connection: SSOConnection, *, actor: User, **values: Any) 
 
 
 class EnforcementRefused(ActionRefused):
-    """Enforcement was refused; ``problems`` lists every guard that does not hold (sso.readiness.Problem).
+    """Enforcement was refused; ``problems`` lists every guard that does not hold (sso.rollout.readiness.Problem).
 
     ``code``: ``admins_locked_out`` when the only reason is owners or admins who would be locked out and were not
-    acknowledged (``sso.readiness.LOCKOUT_CODE``), otherwise ``not_ready``.
+    acknowledged (``sso.rollout.readiness.LOCKOUT_CODE``), otherwise ``not_ready``.
     """
 
     def __init__(self, problems: list[readiness.Problem]) -> None:
@@ -169,9 +170,11 @@ def set_status(
     """Move the connection to ``status`` when that move is allowed; raises ActionRefused with the reason.
 
     Moving to enforced checks every guard at this moment and raises EnforcementRefused listing all that fail,
-    among them every owner and admin it would lock out (``sso.readiness.locked_out_managers``) whose user id is not
+    among them every owner and admin it would lock out (``sso.rollout.readiness.locked_out_managers``) whose user
+    id is not
     in ``acknowledged``; the acknowledged ones are audited by email with the status change. Members are emailed
-    (as for a scheduled enforcement) once it commits. See ``sso.rollout.preview_enforcement`` for what it does.
+    (as for a scheduled enforcement) once it commits. See ``sso.rollout.scheduling.preview_enforcement`` for what
+    it does.
     ``support_contact`` (an email address or URL, given when enforcing) replaces the one members are told.
     Moving down (rollback) ends any scheduled enforcement.
     """
@@ -223,7 +226,7 @@ def _change_status(
             problems = readiness.enforcement_problems(connection, actor=actor, acknowledged=acknowledged)
             if problems:
                 raise EnforcementRefused(problems)
-            from sso.rollout import lockout_acknowledgements
+            from sso.rollout.scheduling import lockout_acknowledgements
 
             accepted = lockout_acknowledgements(connection, acknowledged)
             if support_contact is not None:
@@ -282,13 +285,13 @@ def enforce_locked(
     connection: SSOConnection, *, actor: Any, via: str, acknowledged: list[dict[str, Any]] | None = None
 ) -> SSOConnection:
     """Enforce a connection already locked and checked by the caller (``set_status`` or the scheduled
-    enforcement), in the caller's transaction; hands over to ``sso.rollout.on_enforcement_started``.
+    enforcement), in the caller's transaction; hands over to ``sso.rollout.scheduling.on_enforcement_started``.
 
     ``acknowledged``: the owners and admins accepted to be locked out ([{"user_id", "email"}]), audited by email
     (``acknowledged_lockouts``). Enforced at once (``via`` other than "scheduled", whose members were told when it
     was scheduled), every member is emailed on commit, as for a scheduled enforcement.
     """
-    from sso.rollout import email_members_about_enforcement, on_enforcement_started
+    from sso.rollout.scheduling import email_members_about_enforcement, on_enforcement_started
 
     _move(
         connection,
@@ -319,14 +322,14 @@ def link_identity(
     (``sso.identity_linked``) with both emails: the account's and the one the IdP asserted (mapped with the
     connection's attribute map; kept on the link as ``asserted_email``).
 
-    The asserted email must be the account's (``sso.linking.compare_emails``) unless the person confirmed linking
+    The asserted email must be the account's (``sso.signin.linking.compare_emails``) unless the person confirmed linking
     it anyway: ``confirmed_email`` is the asserted email they were shown ('' for none). Raises
-    ``sso.flow.SSOSignInRefused`` when the identity is linked to someone else (``linked_to_other``), the user
+    ``sso.signin.flow.SSOSignInRefused`` when the identity is linked to someone else (``linked_to_other``), the user
     already has a different identity at this connection (``already_linked``), the asserted email is another
     member's (``email_of_other_member``, even when confirmed; see ``refuse_link``), differs from the account's
     without a confirmation (``email_not_confirmed``, 409) or from the one confirmed (``email_changed``, 409).
     """
-    from sso.flow import SSOSignInRefused
+    from sso.signin.flow import SSOSignInRefused
 
     existing = SSOIdentity.objects.filter(
         connection=connection,
@@ -381,7 +384,7 @@ def _write_link(
 ) -> SSOIdentity:
     """The write of ``link_identity``, in its own audited transaction (its refusals above are recorded outside it, so
     a refusal's audit event is not rolled back with it)."""
-    from sso.flow import SSOSignInRefused
+    from sso.signin.flow import SSOSignInRefused
 
     with transaction.atomic():
         try:
@@ -430,9 +433,9 @@ def refuse_link(
     via: str,
 ) -> Exception:
     """Audit (``sso.identity_link_refused``, throttled per person and IdP subject) that an identity asserting
-    another member's email was not linked to ``user``, and return the ``sso.flow.SSOSignInRefused`` to raise.
+    another member's email was not linked to ``user``, and return the ``sso.signin.flow.SSOSignInRefused`` to raise.
     Call it outside a transaction that the refusal rolls back, or the audit event goes with it."""
-    from sso.flow import SSOSignInRefused
+    from sso.signin.flow import SSOSignInRefused
 
     record_throttled(
         "sso.identity_link_refused",
@@ -475,11 +478,11 @@ def _resolved_held_link(held: SSOPendingLink, actor: User) -> SSOPendingLink:
 
 
 def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
-    """Link a held identity (``sso.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
+    """Link a held identity (``sso.signin.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
     IdP's email may differ from the account's: once, before it expires. Raises ActionRefused when it was
-    answered already, expired or is someone else's; ``sso.flow.SSOSignInRefused`` as ``link_identity`` does.
+    answered already, expired or is someone else's; ``sso.signin.flow.SSOSignInRefused`` as ``link_identity`` does.
     A refusal is kept on the held link (outcome refused), so it cannot be retried."""
-    from sso.flow import SSOSignInRefused
+    from sso.signin.flow import SSOSignInRefused
 
     identity = AssertedIdentity.from_dict(held.identity)
     via = "test, confirmed" if held.test_run_id else "confirmed link, email confirmed"
@@ -528,8 +531,8 @@ def decline_held_link(held: SSOPendingLink, *, actor: User) -> None:
 @audited("linked.connection")
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
     """Remove a link between a person and their IdP identity (they sign in with a password or link again).
-    Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``)."""
-    from sso.rollout import on_identity_unlinked
+    Their organization's API keys are flagged for review (``sso.rollout.scheduling.on_identity_unlinked``)."""
+    from sso.rollout.scheduling import on_identity_unlinked
 
     with transaction.atomic():
         connection = linked.connection
@@ -588,7 +591,7 @@ def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict
     page members would see.
     """
     from sso.models import SSOTestPlanItem
-    from sso.rollout import record_test_plan_item
+    from sso.rollout.scheduling import record_test_plan_item
 
     with transaction.atomic():
         updated = SSOTestRun.objects.filter(pk=run.pk, result=SSOTestRun.Result.PENDING).update(
@@ -610,7 +613,7 @@ def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict
                 "error": error,
                 "subject": details.get("subject", ""),
                 "subject_format": details.get("subject_format", ""),
-                # Entra's group overage: the groups are unknown, not empty (sso.identity.AssertedIdentity).
+                # Entra's group overage: the groups are unknown, not empty (sso.signin.identity.AssertedIdentity).
                 **({"groups_not_sent": details["groups_not_sent"]} if details.get("groups_not_sent") else {}),
             },
         )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from sso.flow import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.protocols import handler_for
+from sso.signin.flow import SSOSignInRefused
 
 
 def start_reauthentication(request: HttpRequest, next_url: str) -> HttpResponse:
@@ -14,7 +14,7 @@ def start_reauthentication(request: HttpRequest, next_url: str) -> HttpResponse:
 
     When that connection is gone or cannot start a sign-in, show the refusal page (the person can sign out and in).
     """
-    from sso.public_views import refusal_page
+    from sso.signin.public_views import refusal_page
 
     connection = SSOConnection.objects.filter(pk=request.session.get("sso_connection_id")).first()
     if connection is None:

@@ -9,7 +9,7 @@
    expiry) and stores the asserted identity with a one-time finish token.
 3. The browser is sent to ``/sso/<org>/finish/?token=…`` — a same-site GET, so the SameSite=Lax session cookie
    comes along even when the IdP answered with a cross-site POST — where ``finish`` checks the browser binding and
-   hands over to ``sso.identity.complete``.
+   hands over to ``sso.signin.identity.complete``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgsecurity import ratelimit
 from orgsecurity.client_ip import client_ip
-from sso.identity import AssertedIdentity
 from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
+from sso.signin.identity import AssertedIdentity
 
 logger = logging.getLogger(__name__)
 

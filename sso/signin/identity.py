@@ -24,9 +24,10 @@ from orgsecurity.models import Membership, User, normalize_email
 from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
 from orgsecurity.text import end_sentence, without_unsafe_characters
 from sessions_policy.reauth import mark_reauthenticated
-from sso import enforcement, linking, readiness
-from sso.domains import org_verified_email
+from sso.domains.verification import org_verified_email
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin, SSOTestRun
+from sso.rollout import enforcement, readiness
+from sso.signin import linking
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> Ma
     may link or create, so an email attribute with several different values (a SAML Attribute with several
     AttributeValues, SAML Core §2.7.3.1) is refused rather than "first value wins", as OIDC refuses an ``email``
     claim that is not one string (``sso.oidc.tokens.check_claim_types``); repeated equal values count as one.
-    Names are descriptive only and take the first non-empty value. Raises ``sso.flow.SSOSignInRefused``
+    Names are descriptive only and take the first non-empty value. Raises ``sso.signin.flow.SSOSignInRefused``
     (code ``several_emails``).
     """
     values: dict[str, Any] = {}
@@ -157,7 +158,8 @@ class Outcome:
 def complete(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity) -> Outcome:
     """Act on a validated, browser-bound IdP answer according to the pending login's purpose.
 
-    Raises ``sso.flow.SSOSignInRefused`` (nothing changed) when the answer cannot be used: e.g. the identity is not
+    Raises ``sso.signin.flow.SSOSignInRefused`` (nothing changed) when the answer cannot be used: e.g. the identity
+    is not
     linked and cannot be provisioned, is linked to someone else, the person is no longer a member, or a
     re-authentication did not come from the same person with a fresh login.
     """
@@ -178,7 +180,7 @@ def complete(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedI
 
 
 def _refuse(message: str, code: str, status: int = 403):
-    from sso.flow import SSOSignInRefused
+    from sso.signin.flow import SSOSignInRefused
 
     return SSOSignInRefused(message, code=code, status=status)
 
@@ -239,7 +241,7 @@ def _complete_test(
 ) -> Outcome:
     """Record what came back. A test that only checks the IdP's answer never links; one with a test session
     links the tester as "Link SSO" does (``_link_or_hold``) and then signs them in through SSO for that long."""
-    from sso import actions
+    from sso.connections import actions
 
     run = pending.test_run
     actor = pending.user
@@ -310,7 +312,7 @@ def linking_url(held: SSOPendingLink) -> str:
 def _complete_link(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity) -> Outcome:
     """ "Link SSO": link the signed-in person to the identity when the IdP asserted their email; hold it for their
     confirmation when it asserted another (or none); refuse it when it asserted another member's."""
-    from sso import actions
+    from sso.connections import actions
 
     user = pending.user
     if user is None or not request.user.is_authenticated or request.user.pk != user.pk:
@@ -353,7 +355,7 @@ def _complete_login(
 ) -> Outcome:
     connection = pending.connection
     organization = connection.organization
-    if not sign_in_allowed(connection):
+    if not readiness.sign_in_allowed(connection):
         raise _refuse(
             f"Single sign-on is turned off for {end_sentence(organization.name)} "
             "Sign in with your password, or ask an admin.",
@@ -371,7 +373,7 @@ def _complete_login(
                 "not_member",
             )
         retesting = enforcement.is_tester_after_timeout(connection, user, timed_out)
-        if not sign_in_allowed(connection, user) and not retesting:
+        if not readiness.sign_in_allowed(connection, user) and not retesting:
             raise _refuse(
                 f"{organization.name} is testing single sign-on with a small group, and you are not in it yet. "
                 "Sign in with your password for now.",
@@ -386,16 +388,6 @@ def _complete_login(
         request.session["sso_session_index"] = identity.session_index
         enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)
     return Outcome("signed_in", pending.next_url or f"/orgs/{organization.slug}/", user=user)
-
-
-def sign_in_allowed(connection: SSOConnection, user: User | None = None) -> bool:
-    """Whether SSO sign-in through ``connection`` is open: to everyone when on or enforced; while testing, only
-    to the test group. Without ``user`` (not known before the IdP answers) it says whether anyone may start."""
-    if connection.status in {SSOConnection.Status.ON, SSOConnection.Status.ENFORCED}:
-        return True
-    if connection.status != SSOConnection.Status.TESTING:
-        return False
-    return user is None or readiness.in_test_group(connection, user)
 
 
 # Roles whose accounts an SSO answer may link by verified email alone. Whoever configures a connection (owners and
@@ -417,7 +409,7 @@ def provision(connection: SSOConnection, identity: AssertedIdentity, profile: Ma
     membership (default role) only when the connection allows it, the status is not testing, and the email is one
     the IdP vouches for in a domain this organization verified.
     """
-    from sso import actions
+    from sso.connections import actions
 
     organization = connection.organization
     email = profile.email

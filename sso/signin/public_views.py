@@ -14,11 +14,12 @@ from django.views.decorators.http import require_safe
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.client_ip import client_ip
-from sso import flow
-from sso.flow import SSOSignInRefused
-from sso.identity import complete, sign_in_allowed
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.protocols import handler_for
+from sso.rollout.readiness import sign_in_allowed
+from sso.signin import flow
+from sso.signin.flow import SSOSignInRefused
+from sso.signin.identity import complete
 
 
 def refusal_page(request: HttpRequest, exc: SSOSignInRefused, connection: SSOConnection | None = None) -> HttpResponse:
@@ -37,7 +38,8 @@ def refusal_page(request: HttpRequest, exc: SSOSignInRefused, connection: SSOCon
 
 def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap a public view that starts a sign-in at an IdP (anyone can open it, and each start stores a pending login
-    and a session): starts beyond the client network's limit (``sso.flow.count_sign_in_start``) get a 429 page with
+    and a session): starts beyond the client network's limit (``sso.signin.flow.count_sign_in_start``) get a 429
+    page with
     ``Retry-After`` and store nothing; accepted ones purge a batch of expired pending logins now and then."""
 
     @wraps(view)
@@ -86,7 +88,8 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_safe
 def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """Finish a round trip in the browser that started it (see sso.flow): sign in, link, test or re-authenticate."""
+    """Finish a round trip in the browser that started it (see sso.signin.flow): sign in, link, test or
+    re-authenticate."""
     try:
         pending, identity = flow.take_answered(request, org_slug, request.GET.get("token", ""))
     except SSOSignInRefused as exc:
@@ -95,7 +98,7 @@ def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
         outcome = complete(request, pending, identity)
     except SSOSignInRefused as exc:
         if pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
-            from sso import actions
+            from sso.connections import actions
 
             actions.finish_test_run(
                 pending.test_run,

@@ -24,16 +24,16 @@ from orgsecurity import throttle
 from orgsecurity.auth import sign_in
 from orgsecurity.forms import EmailAuthenticationForm
 from orgsecurity.views import SignInView
-from sso import recovery
-from sso.enforcement import (
+from sso.recovery import accounts as recovery
+from sso.rollout.enforcement import (
     RECOVERY_SESSION_KEY,
     enforced_connection,
     password_refused_by,
     route_for_email,
     sso_login_url,
 )
-from sso.rollout_forms import EmailStepForm, RecoverySignInForm
-from sso.rollout_views import codes_response
+from sso.rollout.forms import EmailStepForm, RecoverySignInForm
+from sso.rollout.views import codes_response
 
 
 class EmailFirstSignInView(SignInView):

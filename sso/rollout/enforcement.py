@@ -26,11 +26,10 @@ from orgsecurity.accessors import load_org_context
 from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY, sign_out
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
-from sso import readiness
-from sso.domains import verified_domain_for
-from sso.identity import sign_in_allowed
+from sso.domains.verification import verified_domain_for
 from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
-from sso.rollout import SCHEDULABLE, apply_due_enforcements, record_test_plan_item
+from sso.rollout.readiness import sign_in_allowed
+from sso.rollout.scheduling import SCHEDULABLE, apply_due_enforcements, readiness, record_test_plan_item
 
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
 # Session keys: connections this session signed in through; a running test session; a test session that timed out.
@@ -108,7 +107,7 @@ def _connections_of(organization: Organization) -> list[SSOConnection]:
 
 
 def _enforcement_due(connection: SSOConnection) -> bool:
-    """A scheduled enforcement whose time has come and that was not decided yet (sso.rollout decides it)."""
+    """A scheduled enforcement whose time has come and that was not decided yet (sso.rollout.scheduling decides it)."""
     return (
         connection.enforce_at is not None
         and connection.enforce_at <= timezone.now()
