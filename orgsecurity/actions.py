@@ -72,6 +72,17 @@ def _run_membership_guards(membership: Membership, new_role: str | None, actor: 
         guard(membership, new_role, actor)
 
 
+# Theme apps act on an accepted membership change in the same transaction (e.g. keys: revoking the keys the new role
+# may not hold, or every key of a departing member). Each is called after the change is saved and audited (for a
+# removal: before the row is deleted) as hook(membership, new_role, actor), with new_role None for a removal.
+MEMBERSHIP_CHANGED_HOOKS: list[Callable[[Membership, str | None, Any], None]] = []
+
+
+def _run_membership_changed_hooks(membership: Membership, new_role: str | None, actor: Any) -> None:
+    for hook in MEMBERSHIP_CHANGED_HOOKS:
+        hook(membership, new_role, actor)
+
+
 def _lock_membership(membership: Membership) -> Membership:
     """Re-read ``membership`` locked FOR UPDATE; refuse (404) when someone removed it since it was loaded."""
     locked = Membership.objects.select_for_update(of=("self",)).select_related("user").filter(pk=membership.pk).first()
@@ -405,10 +416,8 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
             target=membership,
             changes={"role": [old, role]},
         )
-        # Keys the new role may not hold die with the old role, in this transaction.
-        from keys.actions import revoke_keys_not_allowed_for_role
-
-        revoke_keys_not_allowed_for_role(membership, actor=actor)
+        # What the new role may not hold (e.g. its keys) goes with the old role, in this transaction.
+        _run_membership_changed_hooks(membership, role, actor)
         # An invitation grants its role only while its sender could still grant it (an owner demoted to admin
         # can no longer make owners; a member cannot invite at all).
         still_grants = roles_assignable_by(role)
@@ -443,10 +452,8 @@ def remove_member(membership: Membership, *, actor: User) -> None:
             changes={"role": [membership.role, None]},
             details={"left": leaving},
         )
-        # No working keys left behind: the person's keys die in the same commit as their membership.
-        from keys.actions import revoke_keys_of_departing_member
-
-        revoke_keys_of_departing_member(membership, actor=actor)
+        # Nothing working left behind (e.g. the person's keys): it goes in the same commit as their membership.
+        _run_membership_changed_hooks(membership, None, actor)
         _revoke_invitations_sent_by(membership, actor=actor, why="its sender is no longer a member")
         membership.delete()
 
