@@ -8,12 +8,18 @@ OIDC parts of this app; what is here is shared by both.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from orgsecurity.models import Organization
 from orgsecurity.roles import Role
+
+# How long a pending login waits for the IdP's answer (sso.signin.flow); a test run still pending after that was
+# abandoned.
+PENDING_TTL = timedelta(minutes=10)
 
 
 class SSOConnection(models.Model):
@@ -163,9 +169,7 @@ class SSOTestRun(models.Model):
     @property
     def status_label(self) -> str:
         """The result as people read it: a run still pending after its round trip could have expired
-        (``sso.signin.flow.PENDING_TTL``, 10 minutes) was abandoned, e.g. the IdP showed an error on its own page."""
-        from sso.signin.flow import PENDING_TTL
-
+        (``PENDING_TTL``, 10 minutes) was abandoned, e.g. the IdP showed an error on its own page."""
         if self.result == self.Result.PENDING and self.started_at + PENDING_TTL < timezone.now():
             return "Not finished (no answer from the IdP)"
         return self.get_result_display()
@@ -226,7 +230,7 @@ class SSOPendingLink(models.Model):
     connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="pending_links")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     test_run = models.ForeignKey(SSOTestRun, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    # The validated answer as sso.signin.identity.AssertedIdentity stores it, and the email mapped from it then (shown
+    # The validated answer as sso.assertion.AssertedIdentity stores it, and the email mapped from it then (shown
     # on the confirmation page; the link is refused if the answer maps to another email when confirmed).
     identity = models.JSONField(default=dict)
     asserted_email = models.CharField(max_length=254, blank=True)

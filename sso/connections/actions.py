@@ -7,7 +7,7 @@ configuration (SAML metadata and certificates, OIDC issuer and client) lives in 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,11 +20,12 @@ from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role, roles_assignable_by
+from sso.assertion import AssertedIdentity, map_profile
 from sso.domains.verification import canonical_email
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOTestRun
 from sso.rollout import readiness
 from sso.signin import linking
-from sso.signin.identity import AssertedIdentity, map_profile
 
 # Moves allowed between statuses: off ↔ testing ↔ on, testing or on → enforced (guarded: see
 # sso.rollout.readiness.enforcement_problems), and from any status back to a lower one (rollback).
@@ -34,6 +35,15 @@ ALLOWED_MOVES: dict[str, set[str]] = {
     SSOConnection.Status.ON: {SSOConnection.Status.OFF, SSOConnection.Status.TESTING, SSOConnection.Status.ENFORCED},
     SSOConnection.Status.ENFORCED: {SSOConnection.Status.OFF, SSOConnection.Status.ON, SSOConnection.Status.TESTING},
 }
+# Rollout reacts to what these actions do through hooks that ``SsoConfig.ready`` registers (``sso.rollout.scheduling``):
+# each is called inside the action's transaction, so rollout depends on the actions and never the reverse.
+# hook(connection, actor, via) once a connection is enforced (``enforce_locked``).
+ENFORCEMENT_STARTED_HOOKS: list[Callable[[SSOConnection, Any, str], None]] = []
+# hook(linked, actor) before a linked identity is deleted (``unlink_identity``).
+IDENTITY_UNLINKED_HOOKS: list[Callable[[SSOIdentity, Any], None]] = []
+# hook(run, actor, success, error) once a test run's result is stored (``finish_test_run``).
+TEST_RUN_FINISHED_HOOKS: list[Callable[[SSOTestRun, Any, bool, str], None]] = []
+
 ROLLBACK_TARGETS = (SSOConnection.Status.TESTING, SSOConnection.Status.OFF)
 GENERAL_FIELDS = ("name", "admin_owner", "attribute_map", "allow_jit", "jit_default_role")
 
@@ -226,9 +236,7 @@ def _change_status(
             problems = readiness.enforcement_problems(connection, actor=actor, acknowledged=acknowledged)
             if problems:
                 raise EnforcementRefused(problems)
-            from sso.rollout.scheduling import lockout_acknowledgements
-
-            accepted = lockout_acknowledgements(connection, acknowledged)
+            accepted = readiness.lockout_acknowledgements(connection, acknowledged)
             if support_contact is not None:
                 connection.support_contact = support_contact.strip()[:254]
             return enforce_locked(connection, actor=actor, via="manual", acknowledged=accepted)
@@ -285,14 +293,12 @@ def enforce_locked(
     connection: SSOConnection, *, actor: Any, via: str, acknowledged: list[dict[str, Any]] | None = None
 ) -> SSOConnection:
     """Enforce a connection already locked and checked by the caller (``set_status`` or the scheduled
-    enforcement), in the caller's transaction; hands over to ``sso.rollout.scheduling.on_enforcement_started``.
+    enforcement), in the caller's transaction; runs ``ENFORCEMENT_STARTED_HOOKS``.
 
     ``acknowledged``: the owners and admins accepted to be locked out ([{"user_id", "email"}]), audited by email
     (``acknowledged_lockouts``). Enforced at once (``via`` other than "scheduled", whose members were told when it
     was scheduled), every member is emailed on commit, as for a scheduled enforcement.
     """
-    from sso.rollout.scheduling import email_members_about_enforcement, on_enforcement_started
-
     _move(
         connection,
         actor=actor,
@@ -303,9 +309,8 @@ def enforce_locked(
             "support_contact": connection.support_contact,
         },
     )
-    on_enforcement_started(connection, actor=actor)
-    if via != "scheduled":
-        email_members_about_enforcement(connection, enforce_at=connection.enforced_at, started=True)
+    for hook in ENFORCEMENT_STARTED_HOOKS:
+        hook(connection, actor, via)
     return connection
 
 
@@ -324,13 +329,11 @@ def link_identity(
 
     The asserted email must be the account's (``sso.signin.linking.compare_emails``) unless the person confirmed linking
     it anyway: ``confirmed_email`` is the asserted email they were shown ('' for none). Raises
-    ``sso.signin.flow.SSOSignInRefused`` when the identity is linked to someone else (``linked_to_other``), the user
+    ``sso.errors.SSOSignInRefused`` when the identity is linked to someone else (``linked_to_other``), the user
     already has a different identity at this connection (``already_linked``), the asserted email is another
     member's (``email_of_other_member``, even when confirmed; see ``refuse_link``), differs from the account's
     without a confirmation (``email_not_confirmed``, 409) or from the one confirmed (``email_changed``, 409).
     """
-    from sso.signin.flow import SSOSignInRefused
-
     existing = SSOIdentity.objects.filter(
         connection=connection,
         issuer=identity.issuer,
@@ -384,8 +387,6 @@ def _write_link(
 ) -> SSOIdentity:
     """The write of ``link_identity``, in its own audited transaction (its refusals above are recorded outside it, so
     a refusal's audit event is not rolled back with it)."""
-    from sso.signin.flow import SSOSignInRefused
-
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -433,10 +434,8 @@ def refuse_link(
     via: str,
 ) -> Exception:
     """Audit (``sso.identity_link_refused``, throttled per person and IdP subject) that an identity asserting
-    another member's email was not linked to ``user``, and return the ``sso.signin.flow.SSOSignInRefused`` to raise.
+    another member's email was not linked to ``user``, and return the ``sso.errors.SSOSignInRefused`` to raise.
     Call it outside a transaction that the refusal rolls back, or the audit event goes with it."""
-    from sso.signin.flow import SSOSignInRefused
-
     record_throttled(
         "sso.identity_link_refused",
         throttle_key=f"{connection.pk}:{user.pk}:{identity.subject}",
@@ -480,10 +479,8 @@ def _resolved_held_link(held: SSOPendingLink, actor: User) -> SSOPendingLink:
 def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
     """Link a held identity (``sso.signin.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
     IdP's email may differ from the account's: once, before it expires. Raises ActionRefused when it was
-    answered already, expired or is someone else's; ``sso.signin.flow.SSOSignInRefused`` as ``link_identity`` does.
+    answered already, expired or is someone else's; ``sso.errors.SSOSignInRefused`` as ``link_identity`` does.
     A refusal is kept on the held link (outcome refused), so it cannot be retried."""
-    from sso.signin.flow import SSOSignInRefused
-
     identity = AssertedIdentity.from_dict(held.identity)
     via = "test, confirmed" if held.test_run_id else "confirmed link, email confirmed"
     try:
@@ -531,9 +528,7 @@ def decline_held_link(held: SSOPendingLink, *, actor: User) -> None:
 @audited("linked.connection")
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
     """Remove a link between a person and their IdP identity (they sign in with a password or link again).
-    Their organization's API keys are flagged for review (``sso.rollout.scheduling.on_identity_unlinked``)."""
-    from sso.rollout.scheduling import on_identity_unlinked
-
+    Their organization's API keys are flagged for review (``IDENTITY_UNLINKED_HOOKS``: rollout's key review)."""
     with transaction.atomic():
         connection = linked.connection
         if linked.user_id != actor.pk:
@@ -548,7 +543,8 @@ def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
                 raise ActionRefused(
                     "Only owners can unlink an owner's SSO identity.", code="role_not_allowed", status=403
                 )
-        on_identity_unlinked(linked, actor=actor)
+        for hook in IDENTITY_UNLINKED_HOOKS:
+            hook(linked, actor)
         audit.record(
             "sso.identity_unlinked",
             organization=connection.organization,
@@ -587,12 +583,9 @@ def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: i
 def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict[str, Any], error: str = "") -> None:
     """Store a test run's result (what came back, or what went wrong and what to change) and audit it.
 
-    It also counts for the rollout's test plan: a success shows login working, a failure shows the failed-login
-    page members would see.
+    ``TEST_RUN_FINISHED_HOOKS`` run in the same transaction (rollout's test plan: a success shows login working, a
+    failure shows the failed-login page members would see).
     """
-    from sso.models import SSOTestPlanItem
-    from sso.rollout.scheduling import record_test_plan_item
-
     with transaction.atomic():
         updated = SSOTestRun.objects.filter(pk=run.pk, result=SSOTestRun.Result.PENDING).update(
             result=SSOTestRun.Result.SUCCESS if success else SSOTestRun.Result.FAILURE,
@@ -613,18 +606,12 @@ def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict
                 "error": error,
                 "subject": details.get("subject", ""),
                 "subject_format": details.get("subject_format", ""),
-                # Entra's group overage: the groups are unknown, not empty (sso.signin.identity.AssertedIdentity).
+                # Entra's group overage: the groups are unknown, not empty (sso.assertion.AssertedIdentity).
                 **({"groups_not_sent": details["groups_not_sent"]} if details.get("groups_not_sent") else {}),
             },
         )
-        record_test_plan_item(
-            run.connection,
-            SSOTestPlanItem.Item.LOGIN if success else SSOTestPlanItem.Item.FAILED_LOGIN,
-            actor=actor,
-            via=SSOTestPlanItem.Via.TEST_RUN,
-            note="" if success else error,
-            test_run=run,
-        )
+        for hook in TEST_RUN_FINISHED_HOOKS:
+            hook(run, actor, success, error)
 
 
 def test_run_url(run: SSOTestRun) -> str:

@@ -10,8 +10,8 @@ from django import forms
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from orgsecurity.text import validate_plain_text
+from sso.assertion import PROFILE_FIELDS
 from sso.models import SSOConnection
-from sso.signin.identity import PROFILE_FIELDS
 
 
 class ConnectionSettingsForm(forms.Form):

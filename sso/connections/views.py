@@ -13,12 +13,12 @@ from orgsecurity.roles import Capability
 from sessions_policy.decorators import require_recent_auth
 from sso.connections import actions
 from sso.connections.forms import ConnectionSettingsForm, StatusForm
+from sso.errors import SSOSignInRefused
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin
 from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout.forms import TestRunForm
 from sso.signin import flow, linking
-from sso.signin.flow import SSOSignInRefused
-from sso.signin.identity import start_test_session
+from sso.signin.testing import start_test_session
 
 # The status buttons of the connection page, in rollout order; enforcement has its own page with the checklist.
 STATUS_BUTTONS = [

@@ -18,10 +18,11 @@ from django.urls import reverse
 from mozilla_django_oidc.utils import generate_code_challenge
 
 from sso import protocols
+from sso.errors import SSOSignInRefused
 from sso.models import OIDCSettings, SSOConnection, SSOTestRun
 from sso.oidc.backend import client_secret
+from sso.oidc.forms import OIDCSettingsForm
 from sso.signin import flow
-from sso.signin.flow import SSOSignInRefused
 
 
 def callback_url(org_slug: str) -> str:
@@ -103,8 +104,6 @@ class OIDCHandler:
 
     def config_context(self, request: HttpRequest, connection: SSOConnection) -> dict[str, Any]:
         """Context for templates/sso/oidc/_config.html: the settings, the redirect URI and the settings form."""
-        from sso.oidc.forms import OIDCSettingsForm
-
         oidc = OIDCSettings.objects.filter(connection=connection).first()
         form = getattr(request, "oidc_settings_form", None) or OIDCSettingsForm(
             initial=OIDCSettingsForm.initial_for(oidc), configured=oidc is not None

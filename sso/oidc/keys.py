@@ -19,10 +19,10 @@ from typing import Any
 import jwt
 from django.utils import timezone
 
+from sso.errors import SSOSignInRefused
 from sso.models import OIDCSettings
 from sso.oidc import fetch
 from sso.oidc.fetch import ProviderFetchError
-from sso.signin.flow import SSOSignInRefused
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from typing import Any
 import jwt
 from django.utils import timezone
 
+from sso.errors import SSOSignInRefused
 from sso.models import OIDCSettings
 from sso.oidc import keys
-from sso.signin.flow import SSOSignInRefused
 
 CLOCK_SKEW = timedelta(seconds=60)
 # An ID token is handed to us right after it is issued; an older one is a replay or a badly wrong clock.

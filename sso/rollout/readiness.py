@@ -352,7 +352,7 @@ def members_without_a_way_in(connection: SSOConnection):
     """Members who could not sign in to the organization once ``connection`` is enforced, as things stand: no
     identity linked to it, not a recovery account with unused codes (``usable_recovery_accounts``), not a listed
     password exception. A queryset of Membership (with ``user``), by email. Members below admin may still be linked
-    on their first SSO sign-in by a verified email domain (``sso.signin.identity``); owners and admins never are."""
+    on their first SSO sign-in by a verified email domain (``sso.signin``); owners and admins never are."""
     covered = set(connection.password_exceptions.values_list("membership__user_id", flat=True))
     covered |= set(usable_recovery_accounts(connection.organization_id).values_list("membership__user_id", flat=True))
     covered |= set(SSOIdentity.objects.filter(connection=connection).values_list("user_id", flat=True))
@@ -369,6 +369,17 @@ def locked_out_managers(connection: SSOConnection) -> list[Membership]:
     is refused until each is linked (Link SSO, or Test SSO with a test session), made a recovery account with codes, listed as an
     exception, or acknowledged by name on the confirmation page (``sso.rollout.scheduling.preview_enforcement``)."""
     return list(members_without_a_way_in(connection).filter(role__in=MANAGER_ROLES))
+
+
+def lockout_acknowledgements(connection: SSOConnection, acknowledged: Collection[int]) -> list[dict[str, Any]]:
+    """The owners and admins that enforcing ``connection`` would lock out and whose user id is in ``acknowledged``,
+    as stored and audited: [{"user_id": 7, "email": "..."}] by email."""
+    wanted = {int(pk) for pk in acknowledged}
+    return [
+        {"user_id": membership.user_id, "email": membership.user.email}
+        for membership in locked_out_managers(connection)
+        if membership.user_id in wanted
+    ]
 
 
 def managers_without_a_way_in(connection: SSOConnection) -> list[str]:

@@ -19,9 +19,10 @@ from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from orgsecurity.crypto import decrypt_secret
+from sso.errors import SSOSignInRefused
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import load_certificate
-from sso.signin.flow import SSOSignInRefused, public_url
+from sso.signin.flow import public_url
 
 # What our SP metadata asks for: a persistent NameID (SAML Core §8.3.7). AuthnRequests carry no NameIDPolicy, so
 # an IdP configured for the email address (or another stable format) still answers.

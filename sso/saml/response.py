@@ -28,10 +28,10 @@ from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
+from sso.assertion import AssertedIdentity
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
 from sso.saml.config import clock_skew, max_response_chars, onelogin_settings, request_data, sp_endpoints
-from sso.signin.identity import AssertedIdentity
 
 _FAILURES = (OneLogin_Saml2_ValidationError, OneLogin_Saml2_Error, xmlsec.Error, etree.LxmlError, ValueError, KeyError)
 V = OneLogin_Saml2_ValidationError

@@ -1,6 +1,6 @@
 """Which email a link joins, links held for the person's confirmation, and links whose emails differ (for review).
 
-An IdP identity is linked on (issuer, subject format, subject), never on email (``sso.signin.identity``). The email
+An IdP identity is linked on (issuer, subject format, subject), never on email (``sso.signin``). The email
 guards
 against linking the wrong person: an admin who runs Test SSO and signs in at the IdP as a colleague must not make
 the colleague's IdP identity a way into the admin's account. So a link whose asserted email is not the account's

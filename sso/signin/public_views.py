@@ -9,31 +9,17 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from audit.recorder import Target, record_throttled
-from orgsecurity.client_ip import client_ip
+from sso.connections import actions
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.protocols import handler_for
 from sso.rollout.readiness import sign_in_allowed
 from sso.signin import flow
-from sso.signin.flow import SSOSignInRefused
-from sso.signin.identity import complete
-
-
-def refusal_page(request: HttpRequest, exc: SSOSignInRefused, connection: SSOConnection | None = None) -> HttpResponse:
-    """The page a person sees when an SSO sign-in is refused: what went wrong and what to do, never the product."""
-    if connection is not None:
-        record_throttled(
-            "sso.sign_in_refused",
-            throttle_key=f"{connection.pk}:{client_ip(request)}:{exc.code}",
-            organization=connection.organization,
-            actor=None,
-            target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
-            details={"reason": exc.code, "message": exc.message},
-        )
-    return render(request, "sso/refused.html", {"message": exc.message, "code": exc.code}, status=exc.status)
+from sso.signin.completion import complete
+from sso.signin.refusals import refusal_page
 
 
 def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -98,8 +84,6 @@ def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
         outcome = complete(request, pending, identity)
     except SSOSignInRefused as exc:
         if pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
-            from sso.connections import actions
-
             actions.finish_test_run(
                 pending.test_run,
                 actor=pending.user,

@@ -45,9 +45,9 @@ def replays() -> list[int]:
     from django.db import connections
     from django.test import Client
 
+    from sso.assertion import AssertedIdentity
     from sso.connections import actions as sso_actions
     from sso.saml.config import sp_endpoints
-    from sso.signin.identity import AssertedIdentity
     from tests.conftest import add_member, make_org, make_user
     from tests.sso.saml.conftest import connect, start
     from tests.sso.saml.idp import PERSISTENT, TestIdP

@@ -17,6 +17,7 @@ from django.http import HttpResponseRedirect
 from django.test import Client
 
 from orgsecurity.models import Membership
+from sso.assertion import AssertedIdentity
 from sso.connections import actions
 from sso.domains import verification as domains
 from sso.models import SSOConnection, SSOTestPlanItem
@@ -24,7 +25,6 @@ from sso.protocols import HANDLERS
 from sso.recovery import accounts as recovery
 from sso.rollout import scheduling as rollout
 from sso.signin import flow
-from sso.signin.identity import AssertedIdentity
 
 IDP_ISSUER = "https://idp.acme.test/saml"
 
@@ -164,7 +164,7 @@ def enforced(ready, owner) -> Ready:
 @pytest.fixture
 def sso_client_for(client_for):
     """``sso_client_for(user, connection)``: a client whose session signed in through ``connection`` (what
-    ``sso.signin.identity`` leaves in the session after an SSO sign-in; test_flow covers that it does)."""
+    ``sso.signin`` leaves in the session after an SSO sign-in; test_flow covers that it does)."""
 
     def build(user, connection: SSOConnection) -> Client:
         client = client_for(user)

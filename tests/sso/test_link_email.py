@@ -17,8 +17,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from sso.connections import actions
 from sso.domains.verification import canonical_email
+from sso.errors import SSOSignInRefused
 from sso.models import SSOIdentity, SSOPendingLink, SSOTestRun
-from sso.signin.flow import SSOSignInRefused
 from tests.conftest import add_member, make_user
 from tests.sso.conftest import link_identity, own_identity
 

@@ -30,16 +30,16 @@ from orgsecurity import actions as org_actions
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Role
+from sso.assertion import AssertedIdentity
 from sso.connections import actions
 from sso.connections.actions import EnforcementRefused
+from sso.errors import SSOSignInRefused
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOTestPlanItem, SSOTestRun
 from sso.protocols import HANDLERS
 from sso.recovery import accounts as recovery
 from sso.rollout import readiness
 from sso.rollout import scheduling as rollout
 from sso.rollout.readiness import sign_in_allowed
-from sso.signin.flow import SSOSignInRefused
-from sso.signin.identity import AssertedIdentity
 from tests.conftest import make_org, make_user
 
 EXAMPLES = 60  # sequences per CI run

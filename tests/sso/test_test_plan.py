@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.test import Client
 
 from audit.models import AuditEvent
+from sso.errors import SSOSignInRefused
 from sso.models import SSOTestPlanItem, SSOTestRun
-from sso.signin.flow import SSOSignInRefused
 from tests.sso.conftest import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
