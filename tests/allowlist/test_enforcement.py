@@ -23,8 +23,8 @@ from orgsecurity.pipeline import render_refusal
 from orgsecurity.roles import Role
 from sso.recovery import accounts as recovery
 from sso.rollout.enforcement import RECOVERY_SESSION_KEY
-from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP, enable
-from tests.conftest import PASSWORD, add_member, make_org, make_user
+from tests.helpers.allowlist import HOME_IP, OFFICE, OFFICE_IP, enable
+from tests.helpers.core import PASSWORD, add_member, make_org, make_user
 
 PAGE = "/orgs/acme/settings/security/allowlist/"
 

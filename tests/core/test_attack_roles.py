@@ -10,7 +10,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from orgsecurity.models import Invitation, Membership
 from orgsecurity.roles import Role
-from tests.conftest import PASSWORD, add_member, make_user
+from tests.helpers.core import PASSWORD, add_member, make_user
 
 
 def _token_from_mail() -> str:

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from orgsecurity.models import Membership
 from sso.models import RecoveryCode
 from sso.recovery import accounts as recovery
-from tests.conftest import PASSWORD, sign_in_client
+from tests.helpers.core import PASSWORD, sign_in_client
 
 NEW = "a brand new passphrase 42"
 IP = "198.51.100.7"

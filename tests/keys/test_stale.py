@@ -16,8 +16,8 @@ from keys.models import APIKey
 from keys.stale import stale_report
 from orgsecurity.models import Membership
 from sso.models import SSOConnection
-from tests.conftest import sign_in_through_sso
-from tests.keys.conftest import SYSTEM, issue
+from tests.helpers.core import sign_in_through_sso
+from tests.helpers.keys import SYSTEM, issue
 
 STALE = "/orgs/acme/settings/security/keys/stale/"
 

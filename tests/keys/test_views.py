@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from keys import actions
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from sessions_policy.reauth import SESSION_KEY as REAUTH_SESSION_KEY
-from tests.keys.conftest import api_get, issue
+from tests.helpers.keys import api_get, issue
 
 BASE = "/orgs/acme/settings/security/keys/"
 

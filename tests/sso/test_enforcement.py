@@ -10,8 +10,8 @@ from audit.models import AuditEvent
 from orgsecurity.models import Membership
 from sso.connections import actions
 from sso.rollout import scheduling as rollout
-from tests.conftest import PASSWORD, add_member, make_user
-from tests.sso.conftest import link_identity, sign_in_through_idp
+from tests.helpers.core import PASSWORD, add_member, make_user
+from tests.helpers.sso import link_identity, sign_in_through_idp
 
 LOGIN = "/accounts/login/"
 

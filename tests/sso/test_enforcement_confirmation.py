@@ -28,8 +28,8 @@ from sso.models import SSOConnection
 from sso.recovery import accounts as recovery
 from sso.rollout import readiness
 from sso.rollout import scheduling as rollout
-from tests.conftest import add_member, make_user, sign_in_client, sign_in_through_sso
-from tests.sso.conftest import link_identity
+from tests.helpers.core import add_member, make_user, sign_in_client, sign_in_through_sso
+from tests.helpers.sso import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
 CONFIRM = {"confirm_slug": "acme", "support_contact": "it-help@acme.test"}

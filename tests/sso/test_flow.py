@@ -13,7 +13,7 @@ from orgsecurity.models import Membership, User
 from sso.connections import actions
 from sso.models import SSOIdentity, SSOPendingLogin, SSOTestRun
 from sso.signin import flow
-from tests.sso.conftest import own_identity
+from tests.helpers.sso import own_identity
 
 
 def link(connection, user, subject):

@@ -9,7 +9,7 @@ from audit.models import AuditEvent
 from orgsecurity.models import Membership, User
 from sso.connections import actions
 from sso.models import SSOIdentity
-from tests.conftest import make_user
+from tests.helpers.core import make_user
 
 
 def sso_sign_in(idp, subject: str, **answer):
@@ -125,7 +125,7 @@ def test_another_spelling_of_a_verified_domain_is_not_in_it(idp, connection, own
 
 def test_an_international_verified_domain_accepts_its_unicode_spelling(idp, connection, owner, org):
     from sso.domains import verification as domains
-    from tests.conftest import make_user
+    from tests.helpers.core import make_user
 
     staff = make_user("staff@platform.test", is_staff=True)
     domains.verify_by_support(domains.claim(org, actor=owner, domain="bücher.test"), staff=staff, note="t")

@@ -40,7 +40,7 @@ from sso.recovery import accounts as recovery
 from sso.rollout import readiness
 from sso.rollout import scheduling as rollout
 from sso.rollout.readiness import sign_in_allowed
-from tests.conftest import make_org, make_user
+from tests.helpers.core import make_org, make_user
 
 EXAMPLES = 60  # sequences per CI run
 STEPS = 30  # steps per sequence at most

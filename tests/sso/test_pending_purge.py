@@ -50,7 +50,7 @@ def test_a_limit_deletes_the_oldest_first(connection):
 
 
 def test_an_answered_sign_in_still_finishes_after_a_purge(idp, connection, member):
-    from tests.sso.conftest import link_identity
+    from tests.helpers.sso import link_identity
 
     link_identity(connection, member, "mia-123")
     browser = Client()

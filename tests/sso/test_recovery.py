@@ -20,7 +20,7 @@ from sso.connections import actions
 from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
 from sso.protocols import HANDLERS
 from sso.recovery import accounts as recovery
-from tests.conftest import PASSWORD, add_member, make_user
+from tests.helpers.core import PASSWORD, add_member, make_user
 
 RECOVERY = "/accounts/recovery/"
 PAGE = "/orgs/acme/settings/security/sso/recovery/"

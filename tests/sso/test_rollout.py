@@ -16,8 +16,8 @@ from sso.models import RecoveryCode, SSOConnection, SSOTestPlanItem, SSOTestRun
 from sso.protocols import HANDLERS
 from sso.recovery import accounts as recovery
 from sso.rollout import scheduling as rollout
-from tests.conftest import add_member, make_user
-from tests.sso.conftest import link_identity, sign_in_through_idp
+from tests.helpers.core import add_member, make_user
+from tests.helpers.sso import link_identity, sign_in_through_idp
 
 BASE = "/orgs/acme/settings/security/sso/"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.test import Client
 
 from audit.models import AuditEvent
-from tests.conftest import PASSWORD, add_member
+from tests.helpers.core import PASSWORD, add_member
 from tests.sso.test_flow import link, start_login
 
 

@@ -8,7 +8,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from sso.errors import SSOSignInRefused
 from sso.models import SSOTestPlanItem, SSOTestRun
-from tests.sso.conftest import link_identity
+from tests.helpers.sso import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
 ADMIN_EMAIL = "admin@acme.test"  # what the IdP asserts for adam-42 (the admin fixture's own email)

@@ -22,10 +22,10 @@ from pytest_django.live_server_helper import LiveServer
 
 from orgsecurity.models import User
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
-from tests.conftest import PASSWORD
 from tests.e2e import harness
 from tests.e2e.harness import ToolMissing, free_port
 from tests.e2e.idp_oidc import NodeOIDCProvider, require_node_provider
+from tests.helpers.core import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from sso.models import SSOPendingLogin
 from sso.signin.flow import FINISH_TTL, PENDING_TTL
-from tests.sso.saml.conftest import finish_in, post_to_acs, start
+from tests.helpers.saml import finish_in, post_to_acs, start
 from tests.sso.saml.test_acs import answer, link
 
 SAML_LOGIN = "/sso/acme/saml/login/"

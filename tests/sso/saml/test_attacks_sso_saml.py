@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from sso.models import SSOIdentity
-from tests.sso.conftest import own_identity
-from tests.sso.saml.conftest import finish_in, post_to_acs, start
+from tests.helpers.saml import finish_in, post_to_acs, start
+from tests.helpers.sso import own_identity
 from tests.sso.saml.idp import PERSISTENT, b64, sign, strip_declaration
 
 
