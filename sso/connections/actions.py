@@ -181,10 +181,9 @@ def set_status(
 
     Moving to enforced checks every guard at this moment and raises EnforcementRefused listing all that fail,
     among them every owner and admin it would lock out (``sso.rollout.readiness.locked_out_managers``) whose user
-    id is not
-    in ``acknowledged``; the acknowledged ones are audited by email with the status change. Members are emailed
-    (as for a scheduled enforcement) once it commits. See ``sso.rollout.scheduling.preview_enforcement`` for what
-    it does.
+    id is not in ``acknowledged``; the acknowledged ones are audited by email with the status change. Members are
+    emailed (as for a scheduled enforcement) once it commits. See ``sso.rollout.scheduling.preview_enforcement``
+    for what it does.
     ``support_contact`` (an email address or URL, given when enforcing) replaces the one members are told.
     Moving down (rollback) ends any scheduled enforcement.
     """

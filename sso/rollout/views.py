@@ -162,8 +162,7 @@ def _confirm_page(
     initial: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The confirmation page of enforcement: what it does (``sso.rollout.scheduling.preview_enforcement``), what
-    still stands
-    in its way, and the form (support contact, acknowledgements, the typed slug)."""
+    still stands in its way, and the form (support contact, acknowledgements, the typed slug)."""
     if error:
         messages.error(request, error)
     connection.refresh_from_db()

@@ -1,8 +1,7 @@
 """The SP's own values for an organization (entity ID, ACS, SLO, metadata URL) and python3-saml settings.
 
 Every URL comes from ``settings.PUBLIC_BASE_URL`` (``sso.signin.flow.public_url``), never from the request's Host
-header,
-so the values the IdP admin pasted stay right behind a TLS-terminating proxy.
+header, so the values the IdP admin pasted stay right behind a TLS-terminating proxy.
 """
 
 from __future__ import annotations

@@ -78,8 +78,7 @@ def validate_response(connection: SSOConnection, saml: SAMLSettings, saml_respon
     malformed input: bad base64, broken XML, DOCTYPE/entities, an assertion that does not decrypt; 403 for a
     well-formed response that fails a rule). Every time condition allows the skew of ``sso.saml.config.clock_skew``.
     Does not look at InResponseTo against our requests or at replays: the caller does that with
-    ``sso.signin.flow.claim``
-    and the consumed-assertion table.
+    ``sso.signin.flow.claim`` and the consumed-assertion table.
     """
     response = _parse(connection, saml, saml_response)
     sp = sp_endpoints(connection.organization.slug)

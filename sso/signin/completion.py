@@ -22,8 +22,7 @@ def complete(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedI
     """Act on a validated, browser-bound IdP answer according to the pending login's purpose.
 
     Raises ``sso.errors.SSOSignInRefused`` (nothing changed) when the answer cannot be used: e.g. the identity
-    is not
-    linked and cannot be provisioned, is linked to someone else, the person is no longer a member, or a
+    is not linked and cannot be provisioned, is linked to someone else, the person is no longer a member, or a
     re-authentication did not come from the same person with a fresh login.
     """
     connection = pending.connection

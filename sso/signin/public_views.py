@@ -25,8 +25,7 @@ from sso.signin.refusals import refusal_page
 def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap a public view that starts a sign-in at an IdP (anyone can open it, and each start stores a pending login
     and a session): starts beyond the client network's limit (``sso.signin.flow.count_sign_in_start``) get a 429
-    page with
-    ``Retry-After`` and store nothing; accepted ones purge a batch of expired pending logins now and then."""
+    page with ``Retry-After`` and store nothing; accepted ones purge a batch of expired pending logins now and then."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:

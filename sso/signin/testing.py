@@ -45,7 +45,7 @@ def complete_test(
     request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
 ) -> Outcome:
     """Record what came back. A test that only checks the IdP's answer never links; one with a test session
-    links the tester as "Link SSO" does (``_link_or_hold``) and then signs them in through SSO for that long."""
+    links the tester as "Link SSO" does (``sso.signin.link``) and then signs them in through SSO for that long."""
     run = pending.test_run
     actor = pending.user
     if run is None or actor is None or not request.user.is_authenticated or request.user.pk != actor.pk:
