@@ -279,8 +279,9 @@ def enforcement_problems(
             Problem(
                 LOCKOUT_CODE,
                 f"These owners and admins would be locked out: {', '.join(stranded)}. Each has no identity linked to "
-                "this connection and keeps no password sign-in. Link each account (Link SSO, or Test SSO with a test session), make them "
-                "a recovery account with codes, or acknowledge them by name when you confirm enforcement.",
+                "this connection and keeps no password sign-in. Link each account (Link SSO, or Test SSO with a test "
+                "session), make them a recovery account with codes, or acknowledge them by name when you confirm "
+                "enforcement.",
                 _url("sso:rollout", connection, "fallback"),
             )
         )
@@ -366,8 +367,9 @@ def members_without_a_way_in(connection: SSOConnection):
 
 def locked_out_managers(connection: SSOConnection) -> list[Membership]:
     """The owners and admins among ``members_without_a_way_in``: enforcing ``connection`` would lock them out, so it
-    is refused until each is linked (Link SSO, or Test SSO with a test session), made a recovery account with codes, listed as an
-    exception, or acknowledged by name on the confirmation page (``sso.rollout.scheduling.preview_enforcement``)."""
+    is refused until each is linked (Link SSO, or Test SSO with a test session), made a recovery account with codes,
+    listed as an exception, or acknowledged by name on the confirmation page
+    (``sso.rollout.scheduling.preview_enforcement``)."""
     return list(members_without_a_way_in(connection).filter(role__in=MANAGER_ROLES))
 
 
@@ -405,9 +407,9 @@ def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: l
     if stranded:
         detail += (
             f" Needs attention: not linked to this connection and keeping no password sign-in: {', '.join(stranded)}. "
-            "They cannot sign in once SSO is enforced until they link their account (Link SSO, or Test SSO with a test session), are made "
-            "a recovery account or listed here; enforcement is refused until then, or until they are acknowledged by "
-            "name when enforcement is confirmed."
+            "They cannot sign in once SSO is enforced until they link their account (Link SSO, or Test SSO with a "
+            "test session), are made a recovery account or listed here; enforcement is refused until then, or until "
+            "they are acknowledged by name when enforcement is confirmed."
         )
     if accepted:
         detail += f" Acknowledged by name to lose access with the scheduled enforcement: {', '.join(accepted)}."
