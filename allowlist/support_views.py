@@ -16,8 +16,8 @@ from allowlist.forms import SupportDisableForm
 from allowlist.models import IPAllowlist
 from audit.support import record_support_view, staff_only, support_organization
 from orgsecurity.actions import ActionRefused
+from orgsecurity.errors import json_error, wants_json
 from orgsecurity.models import Organization
-from orgsecurity.pipeline import json_error, wants_json
 from sessions_policy.decorators import require_recent_auth
 
 

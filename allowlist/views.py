@@ -25,7 +25,7 @@ from allowlist.networks import parse_client_address
 from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.client_ip import client_ip
-from orgsecurity.pipeline import json_error, wants_json
+from orgsecurity.errors import json_error, wants_json
 from orgsecurity.roles import Capability
 from sessions_policy.decorators import require_recent_auth
 

@@ -22,18 +22,17 @@ import audit
 from audit.locking import audited, note_new_organization
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
+from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Role, roles_assignable_by
 from orgsecurity.text import end_sentence, plain_text_problem
 
 
-class ActionRefused(Exception):
-    """An action was refused; ``str(exc)`` says why and what to do instead. Nothing was changed."""
+class ActionRefused(Refusal):
+    """An action was refused (a ``Refusal``, 400 unless ``status`` says otherwise); ``str(exc)`` says why and what
+    to do instead. Nothing was changed."""
 
     def __init__(self, message: str, *, code: str = "refused", status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
+        super().__init__(code, message, status)
 
 
 def require_plain_text(value: str | None, *, what: str, code: str = "unsafe_text") -> None:

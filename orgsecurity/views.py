@@ -17,9 +17,9 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from orgsecurity import actions, throttle
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
+from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.models import Invitation, Membership, User
-from orgsecurity.pipeline import render_refusal
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
 from sessions_policy.decorators import require_capability, require_recent_auth

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from orgsecurity.accessors import org_for_member
-from orgsecurity.pipeline import json_error, render_refusal, wants_json
+from orgsecurity.errors import json_error, render_refusal, wants_json
 from orgsecurity.roles import Capability
 from sessions_policy.reauth import reauth_max_age, recently_authenticated
 

@@ -25,7 +25,7 @@ from audit.recorder import Target, record_throttled
 from orgsecurity.accessors import load_org_context
 from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY, sign_out
 from orgsecurity.models import Membership, Organization, User
-from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
+from orgsecurity.refusals import Refusal
 from sso import readiness
 from sso.domains import verified_domain_for
 from sso.identity import sign_in_allowed
@@ -117,13 +117,13 @@ def _enforcement_due(connection: SSOConnection) -> bool:
     )
 
 
-def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
+def check_sso_enforcement(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Pipeline check (last in ORG_PIPELINE_CHECKS): on an organization that enforces SSO, refuse sessions that did
     not sign in through its IdP (recovery sign-ins and confirmed exceptions pass) and send them to its IdP with
     ``next``. Also lets a due scheduled enforcement take effect, and ends expired test sessions."""
     context = load_org_context(request, org_slug)
     if context is None:
-        return ALLOWED  # the membership check answers non-members
+        return None  # the membership check answers non-members
     organization = context.organization
     connections = _connections_of(organization)
     if any(_enforcement_due(connection) for connection in connections):
@@ -131,12 +131,12 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
         connections = _connections_of(organization)
     expired = _end_expired_test_session(request)
     if expired is not None:
-        return False, expired
+        return expired
     connection = next((c for c in connections if c.status == SSOConnection.Status.ENFORCED), None)
     if connection is None:
         return _check_sso_session_scope(request, organization, connections)
     if session_satisfies(request, connection, context.membership):
-        return ALLOWED
+        return None
     user = request.user
     record_throttled(
         "sso.password_session_refused",
@@ -149,7 +149,7 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
     next_url = request.get_full_path()
     if not _good_elsewhere(request, user, organization):
         sign_out(request)  # the password session is good for none of their organizations: it ends now
-    return False, Refusal(
+    return Refusal(
         "sso_required",
         f"{organization.name} requires single sign-on. Sign in through your identity provider to continue.",
         status=401,
@@ -157,16 +157,18 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
     )
 
 
-def _check_sso_session_scope(request: HttpRequest, organization: Organization, own: list[SSOConnection]) -> CheckResult:
+def _check_sso_session_scope(
+    request: HttpRequest, organization: Organization, own: list[SSOConnection]
+) -> Refusal | None:
     """A session that signed in only through other organizations' IdPs (it never proved the account's password)
     may not open this organization's pages: otherwise whoever runs one organization's IdP could act as the same
     person in every other organization of theirs. Offer this organization's own SSO, or a password sign-in."""
     session = request.session
     if session.get("auth_method") not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
-        return ALLOWED
+        return None
     verified = set(session.get(VERIFIED_SESSION_KEY, []))
     if any(connection.pk in verified for connection in own):
-        return ALLOWED
+        return None
     record_throttled(
         "sso.foreign_sso_session_refused",
         throttle_key=f"{organization.pk}:{request.user.pk}",
@@ -176,7 +178,7 @@ def _check_sso_session_scope(request: HttpRequest, organization: Organization, o
     )
     next_url = request.get_full_path()
     sso_available = any(sign_in_allowed(connection, request.user) for connection in own)
-    return False, Refusal(
+    return Refusal(
         "sign_in_required",
         f"You signed in through another organization's identity provider. To open {organization.name}, sign in "
         f"to {organization.name}: through its single sign-on, or with your password.",
