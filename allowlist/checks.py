@@ -20,19 +20,18 @@ from allowlist.actions import email_owners
 from allowlist.policy import AllowlistPolicy, policy_of
 from audit.models import ActorType
 from audit.recorder import Actor, record_throttled
+from orgsecurity import signin_state
 from orgsecurity.accessors import OrgContext, load_org_context
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Membership, Organization
 from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import end_sentence
-from sso.enforcement import RECOVERY_SESSION_KEY
 
 # One refusal event per (organization, person or key, client IP) per window; repeats are counted in the next.
 REFUSAL_AUDIT_WINDOW_SECONDS = 300
 # One recovery-access event (and one email to the owners) per (organization, person, client IP) per window.
 RECOVERY_NOTICE_WINDOW_SECONDS = 900
-RECOVERY_AUTH_METHOD = "recovery"
 
 
 def dashboard_policy(request: HttpRequest, organization: Organization) -> AllowlistPolicy | None:
@@ -118,8 +117,7 @@ def _is_recovery_fix(request: HttpRequest, context: OrgContext, org_slug: str) -
     """A recovery sign-in with this organization's recovery code, of someone who manages security here, opening
     the allowlist page (or its forms). Another organization's code is that organization's break-glass only."""
     return (
-        request.session.get("auth_method") == RECOVERY_AUTH_METHOD
-        and request.session.get(RECOVERY_SESSION_KEY) == context.organization.pk
+        signin_state.signed_in_by_recovery_for(request, context.organization.pk)
         and context.can(Capability.MANAGE_SECURITY)
         and request.path.startswith(reverse("allowlist:index", args=[org_slug]))
     )

@@ -23,9 +23,17 @@ from django.utils import timezone
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.accessors import load_org_context
-from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY, sign_out
+from orgsecurity.auth import sign_out
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.refusals import Refusal
+from orgsecurity.signin_state import (
+    AUTH_METHOD_SESSION_KEY,
+    METHOD_RECOVERY,
+    PASSWORD_PROVEN_SESSION_KEY,
+    RECOVERY_SESSION_KEY,
+    SSO_CONNECTION_SESSION_KEY,
+    VERIFIED_SESSION_KEY,
+)
 from sso import readiness
 from sso.domains import verified_domain_for
 from sso.identity import sign_in_allowed
@@ -34,8 +42,6 @@ from sso.rollout import SCHEDULABLE, apply_due_enforcements, record_test_plan_it
 
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
 # Session keys: connections this session signed in through; a running test session; a test session that timed out.
-VERIFIED_SESSION_KEY = "sso_verified_connections"
-RECOVERY_SESSION_KEY = "sso_recovery_organization"  # the organization whose recovery code signed this session in
 TEST_SESSION_KEY = "sso_test_session"
 TEST_TIMED_OUT_KEY = "sso_test_timed_out"
 
@@ -62,16 +68,16 @@ def remember_sso_sign_in(request: HttpRequest, connection: SSOConnection) -> Non
     if connection.pk not in verified:
         verified.append(connection.pk)
     request.session[VERIFIED_SESSION_KEY] = verified
-    request.session["sso_connection_id"] = connection.pk
+    request.session[SSO_CONNECTION_SESSION_KEY] = connection.pk
 
 
 def session_satisfies(request: HttpRequest, connection: SSOConnection, membership: Membership) -> bool:
     """True when this session may use the pages of ``connection``'s (enforcing) organization."""
-    method = request.session.get("auth_method")
+    method = request.session.get(AUTH_METHOD_SESSION_KEY)
     if method in PROTOCOL_METHODS and connection.pk in request.session.get(VERIFIED_SESSION_KEY, []):
         return True
     if (
-        method == "recovery"
+        method == METHOD_RECOVERY
         and request.session.get(RECOVERY_SESSION_KEY) == membership.organization_id
         and RecoveryAccount.objects.filter(membership=membership).exists()
     ):
@@ -144,7 +150,7 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> Refusal | None
         organization=organization,
         actor=user,
         target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
-        details={"method": request.session.get("auth_method", ""), "path": request.path[:200]},
+        details={"method": request.session.get(AUTH_METHOD_SESSION_KEY, ""), "path": request.path[:200]},
     )
     next_url = request.get_full_path()
     if not _good_elsewhere(request, user, organization):
@@ -164,7 +170,7 @@ def _check_sso_session_scope(
     may not open this organization's pages: otherwise whoever runs one organization's IdP could act as the same
     person in every other organization of theirs. Offer this organization's own SSO, or a password sign-in."""
     session = request.session
-    if session.get("auth_method") not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
+    if session.get(AUTH_METHOD_SESSION_KEY) not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
         return None
     verified = set(session.get(VERIFIED_SESSION_KEY, []))
     if any(connection.pk in verified for connection in own):
@@ -174,7 +180,7 @@ def _check_sso_session_scope(
         throttle_key=f"{organization.pk}:{request.user.pk}",
         organization=organization,
         actor=request.user,
-        details={"method": session.get("auth_method", ""), "path": request.path[:200]},
+        details={"method": session.get(AUTH_METHOD_SESSION_KEY, ""), "path": request.path[:200]},
     )
     next_url = request.get_full_path()
     sso_available = any(sign_in_allowed(connection, request.user) for connection in own)

@@ -21,8 +21,8 @@ from orgsecurity.accessors import load_org_context
 from orgsecurity.errors import render_refusal
 from orgsecurity.models import Organization
 from orgsecurity.roles import Role
+from orgsecurity.signin_state import RECOVERY_SESSION_KEY
 from sso import recovery
-from sso.enforcement import RECOVERY_SESSION_KEY
 from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP, enable
 from tests.conftest import PASSWORD, add_member, make_org, make_user
 
