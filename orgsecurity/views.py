@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity import actions, throttle
+from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.errors import render_refusal
@@ -22,7 +23,6 @@ from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, 
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
-from sessions_policy.decorators import require_capability, require_recent_auth
 from sessions_policy.enforcement import verify_session
 
 # --- sign-in -----------------------------------------------------------------------------------------
@@ -163,6 +163,7 @@ def _refused(request: HttpRequest, org: OrgContext, exc: actions.ActionRefused) 
 
 
 @require_safe
+@require_capability(None, reauthenticate=False)
 def members(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug)
     return _members_page(request, org)
@@ -170,7 +171,6 @@ def members(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     form = InviteForm(request.POST, assignable=roles_assignable_by(org.role))
@@ -187,7 +187,6 @@ def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     invitation = get_org_object(org, Invitation, pk=invitation_id)
@@ -201,7 +200,6 @@ def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     """Vouch for an invitation whose sender can no longer send it, so its link works again."""
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
@@ -216,7 +214,6 @@ def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
@@ -232,12 +229,17 @@ def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> Http
 
 
 @require_POST
-@require_recent_auth
 def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
+    """Remove a member (owners and admins) or leave the organization (anyone, themselves)."""
     org = org_for_member(request, org_slug)
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
     if membership.user_id != request.user.pk and not org.can(Capability.MANAGE_MEMBERS):
         org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)  # raises the 403
+    return _remove_member(request, org_slug=org_slug, org=org, membership=membership)
+
+
+@reauthenticated
+def _remove_member(request: HttpRequest, *, org_slug: str, org: OrgContext, membership: Membership) -> HttpResponse:
     try:
         actions.remove_member(membership, actor=request.user)
     except actions.ActionRefused as exc:
@@ -251,7 +253,6 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
 
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.MANAGE_BILLING)
-@require_recent_auth
 def billing(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_BILLING)
     organization = org.organization
