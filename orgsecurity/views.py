@@ -11,7 +11,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity import actions, throttle
@@ -23,6 +22,7 @@ from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, 
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
+from orgsecurity.themes import security_themes
 from sessions_policy.enforcement import verify_session
 
 # --- sign-in -----------------------------------------------------------------------------------------
@@ -82,51 +82,6 @@ def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
         "themes": security_themes(org),
     }
     return render(request, "orgsecurity/dashboard.html", context)
-
-
-# (name, app, what it controls, who may open its page)
-THEMES = [
-    ("SSO", "sso", "Centralized identity through your identity provider", Capability.VIEW_ORG),
-    (
-        "Session management",
-        "sessions_policy",
-        "How long people stay signed in and when they must re-authenticate",
-        Capability.MANAGE_SECURITY,
-    ),
-    (
-        "IP allowlist",
-        "allowlist",
-        "Network locations allowed to reach administrative pages",
-        Capability.MANAGE_SECURITY,
-    ),
-    ("API keys", "keys", "Which keys can be used for which teams, projects or workloads", Capability.VIEW_ORG),
-]
-
-
-def security_themes(org: OrgContext) -> list[dict[str, Any]]:
-    """The five security themes of the spec that this member may open, each with its page and a one-line status
-    from its app."""
-    slug = org.organization.slug
-    themes = [
-        {
-            "name": name,
-            "url": reverse(f"{app}:index", args=[slug]),
-            "about": about,
-            "status": import_string(f"{app}.summary.status")(org),
-        }
-        for name, app, about, capability in THEMES
-        if org.can(capability)
-    ]
-    if org.can(Capability.VIEW_AUDIT):
-        themes.append(
-            {
-                "name": "Audit log",
-                "url": reverse("audit:log", args=[slug]),
-                "about": "Who changed members, keys, billing and policies",
-                "status": "Recording",
-            }
-        )
-    return themes
 
 
 @require_safe
