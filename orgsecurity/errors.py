@@ -15,6 +15,9 @@ Three places apply the format, so no error under a prefix escapes it:
   handlers;
 - ``ErrorFormatMiddleware`` for error responses that views or middleware return as they are: Django's 405 from
   ``require_http_methods`` (its ``Allow`` header kept), a CSRF failure page, ``DEBUG``'s technical pages.
+
+``render_refusal`` answers a ``orgsecurity.refusals.Refusal`` (any specialisation) through the same formats,
+as JSON for programs elsewhere (``wants_json``), and otherwise with a redirect or the refusal page.
 """
 
 from __future__ import annotations
