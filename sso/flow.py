@@ -33,6 +33,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgsecurity import ratelimit
 from orgsecurity.client_ip import client_ip
+from orgsecurity.refusals import Refusal
 from sso.identity import AssertedIdentity
 from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
 
@@ -47,14 +48,11 @@ PURGE_INTERVAL_SECONDS = 60
 PURGE_BATCH = 500
 
 
-class SSOSignInRefused(Exception):
+class SSOSignInRefused(Refusal):
     """An SSO round trip was refused. ``message`` is for the person; ``code`` is stable; nothing was changed."""
 
     def __init__(self, message: str, *, code: str = "refused", status: int = 403) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
+        super().__init__(code, message, status)
 
 
 class TooManySignInStarts(SSOSignInRefused):

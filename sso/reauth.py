@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
+from orgsecurity.signin_state import SSO_CONNECTION_SESSION_KEY
 from sso.flow import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.protocols import handler_for
@@ -16,7 +17,7 @@ def start_reauthentication(request: HttpRequest, next_url: str) -> HttpResponse:
     """
     from sso.public_views import refusal_page
 
-    connection = SSOConnection.objects.filter(pk=request.session.get("sso_connection_id")).first()
+    connection = SSOConnection.objects.filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
     if connection is None:
         exc = SSOSignInRefused(
             "The SSO connection you signed in through no longer exists. Sign out and sign in again.",

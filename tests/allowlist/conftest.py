@@ -12,7 +12,7 @@ from django.test import Client
 from allowlist import actions
 from allowlist.policy import clear_matcher_cache
 from orgsecurity.models import Organization, User
-from sessions_policy.reauth import SESSION_KEY
+from orgsecurity.signin_state import REAUTH_AT_SESSION_KEY as SESSION_KEY
 from tests.conftest import sign_in_client
 
 OFFICE = "198.51.100.0/24"
