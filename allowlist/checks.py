@@ -20,19 +20,18 @@ from allowlist.actions import email_owners
 from allowlist.policy import AllowlistPolicy, policy_of
 from audit.models import ActorType
 from audit.recorder import Actor, record_throttled
+from orgsecurity import signin_state
 from orgsecurity.accessors import OrgContext, load_org_context
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Membership, Organization
-from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
+from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import end_sentence
-from sso.rollout.enforcement import RECOVERY_SESSION_KEY
 
 # One refusal event per (organization, person or key, client IP) per window; repeats are counted in the next.
 REFUSAL_AUDIT_WINDOW_SECONDS = 300
 # One recovery-access event (and one email to the owners) per (organization, person, client IP) per window.
 RECOVERY_NOTICE_WINDOW_SECONDS = 900
-RECOVERY_AUTH_METHOD = "recovery"
 
 
 def dashboard_policy(request: HttpRequest, organization: Organization) -> AllowlistPolicy | None:
@@ -43,23 +42,23 @@ def dashboard_policy(request: HttpRequest, organization: Organization) -> Allowl
     return cache[organization.pk]
 
 
-def check_dashboard_ip(request: HttpRequest, org_slug: str) -> CheckResult:
+def check_dashboard_ip(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Refuse (403) a member whose client IP is outside the organization's enabled allowlist (scope dashboard or
     both). Recovery sessions of owners and admins may still open the allowlist page. Non-members are left to the
     membership check that runs before this one."""
     context = load_org_context(request, org_slug)
     if context is None:
-        return ALLOWED
+        return None
     policy = dashboard_policy(request, context.organization)
     if policy is None or not policy.guards_dashboard:
-        return ALLOWED
+        return None
     ip = client_ip(request)
     if policy.matcher().allows(ip):
-        return ALLOWED
+        return None
     if _is_recovery_fix(request, context, org_slug):
         _note_recovery_access(request, context.organization, ip)
         request.allowlist_recovery_ip = ip
-        return ALLOWED
+        return None
     record_throttled(
         "allowlist.access_refused",
         throttle_key=f"dashboard:{context.organization.pk}:{request.user.pk}:{ip}",
@@ -68,7 +67,7 @@ def check_dashboard_ip(request: HttpRequest, org_slug: str) -> CheckResult:
         actor=request.user,
         details={"ip": ip or "unknown", "path": request.path[:200], "method": request.method},
     )
-    return False, _dashboard_refusal(context.organization, ip)
+    return _dashboard_refusal(context.organization, ip)
 
 
 def recovery_landing(request: HttpRequest, organization: Organization) -> str | None:
@@ -82,17 +81,17 @@ def recovery_landing(request: HttpRequest, organization: Organization) -> str | 
     return reverse("allowlist:index", args=[organization.slug])
 
 
-def check_api_ip(request: HttpRequest, api_key: Any) -> CheckResult:
+def check_api_ip(request: HttpRequest, api_key: Any) -> Refusal | None:
     """Refuse (403, JSON) a key-authenticated API request whose client IP is outside the key's organization's
     enabled allowlist (scope API keys or both). ``api_key`` needs ``organization`` (and ideally ``pk`` and
     ``prefix``, for the audit event)."""
     organization_id = api_key.organization.pk
     policy = policy_of(api_key.organization)
     if policy is None or not policy.guards_api:
-        return ALLOWED
+        return None
     ip = client_ip(request)
     if policy.matcher().allows(ip):
-        return ALLOWED
+        return None
     organization = api_key.organization
     record_throttled(
         "allowlist.api_access_refused",
@@ -106,7 +105,7 @@ def check_api_ip(request: HttpRequest, api_key: Any) -> CheckResult:
         f"Requests from {ip or 'an unknown address'} are not allowed: it is not on the IP allowlist of "
         f"{end_sentence(organization.name)} Ask an owner or admin of the organization to add it."
     )
-    return False, Refusal("ip_not_allowed", message, status=403)
+    return Refusal("ip_not_allowed", message, status=403)
 
 
 def _key_actor(api_key: Any) -> Actor:
@@ -118,8 +117,7 @@ def _is_recovery_fix(request: HttpRequest, context: OrgContext, org_slug: str) -
     """A recovery sign-in with this organization's recovery code, of someone who manages security here, opening
     the allowlist page (or its forms). Another organization's code is that organization's break-glass only."""
     return (
-        request.session.get("auth_method") == RECOVERY_AUTH_METHOD
-        and request.session.get(RECOVERY_SESSION_KEY) == context.organization.pk
+        signin_state.signed_in_by_recovery_for(request, context.organization.pk)
         and context.can(Capability.MANAGE_SECURITY)
         and request.path.startswith(reverse("allowlist:index", args=[org_slug]))
     )

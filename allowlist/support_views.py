@@ -15,10 +15,10 @@ from allowlist import actions
 from allowlist.forms import SupportDisableForm
 from allowlist.models import IPAllowlist
 from audit.support import record_support_view, staff_only, support_organization
+from orgsecurity.access import reauthenticated
 from orgsecurity.actions import ActionRefused
+from orgsecurity.errors import json_error, wants_json
 from orgsecurity.models import Organization
-from orgsecurity.pipeline import json_error, wants_json
-from sessions_policy.decorators import require_recent_auth
 
 
 def _page(
@@ -29,7 +29,7 @@ def _page(
     return render(request, "allowlist/support_disable.html", context, status=status)
 
 
-@require_recent_auth
+@reauthenticated
 def _disable(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = support_organization(org_slug)
     form = SupportDisableForm(request.POST)

@@ -22,12 +22,12 @@ from allowlist.forms import BulkForm, CheckForm, EntryForm, SettingsForm
 from allowlist.matching import CompiledAllowlist, EntryRef, compile_allowlist
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
 from allowlist.networks import parse_client_address
+from orgsecurity.access import require_capability
 from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.client_ip import client_ip
-from orgsecurity.pipeline import json_error, wants_json
+from orgsecurity.errors import json_error, wants_json
 from orgsecurity.roles import Capability
-from sessions_policy.decorators import require_recent_auth
 
 ENTRIES_PER_PAGE = 200
 MAX_NOTICES_SHOWN = 20
@@ -36,18 +36,15 @@ View = Callable[[HttpRequest, OrgContext], HttpResponse]
 
 
 def security_change(view: View) -> Callable[..., HttpResponse]:
-    """POST only; owners and admins (404 outsiders, 403 other roles), then recent re-authentication, in that
-    order so a plain member is told 403 rather than asked to re-authenticate."""
-
-    @require_recent_auth
-    def reauthenticated(request: HttpRequest, org_slug: str) -> HttpResponse:
-        return view(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
+    """POST only, with the access-check stack of ``orgsecurity.access``: owners and admins (404 outsiders, 403
+    other roles), then recent re-authentication, so a plain member is told 403 rather than asked to
+    re-authenticate."""
 
     @require_POST
+    @require_capability(Capability.MANAGE_SECURITY)
     @wraps(view)
     def wrapped(request: HttpRequest, org_slug: str) -> HttpResponse:
-        org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-        return reauthenticated(request, org_slug=org_slug)
+        return view(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
 
     return wrapped
 
@@ -133,12 +130,14 @@ def _done(request: HttpRequest, org: OrgContext, message: str, notices: list[str
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The allowlist page."""
     return _page(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def check(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The "check an IP" tool: would ``?ip=`` be allowed, and by which entries."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

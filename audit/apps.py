@@ -1,7 +1,6 @@
-"""App config for the audit trail: loads every app's ``audit_events`` module at start-up."""
+"""App config for the audit trail: the event registry, the chain, the log viewer and the support console's shell."""
 
 from django.apps import AppConfig
-from django.utils.module_loading import autodiscover_modules
 
 
 class AuditConfig(AppConfig):
@@ -9,5 +8,17 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self) -> None:
-        # Each app declares its events in <app>/audit_events.py; registering a name twice fails here.
-        autodiscover_modules("audit_events")
+        from audit import audit_events  # noqa: F401  (registers this app's events; a name twice fails)
+        from orgsecurity.roles import Capability
+        from orgsecurity.themes import Theme, register_theme
+
+        register_theme(
+            Theme(
+                "Audit log",
+                "audit:log",
+                "Who changed members, keys, billing and policies",
+                Capability.VIEW_AUDIT,
+                status=lambda org: "Recording",
+                position=50,
+            )
+        )

@@ -1,6 +1,6 @@
 """The audit event registry: every action has a stable dotted name, a human sentence and a category.
 
-Apps register their events in ``<app>/audit_events.py`` (loaded at start-up by ``AuditConfig.ready``).
+Apps register their events in ``<app>/audit_events.py``, which each app imports in its own ``AppConfig.ready()``.
 Registering a name twice raises at start-up; recording a name that was never registered raises too.
 The idea follows Sentry's audit log registry (stable names, human templates).
 """

@@ -5,11 +5,13 @@
 - ``support_organization(org_slug)``: load the organization a support page is about (404 if none).
 - ``record_support_view(request, organization, page)``: record ``support.viewed`` in that organization's
   own log (actor type "support"), so its owners, admins and auditors see that support looked.
-- ``security_sections(organization)``: one read-only section per security theme on the organization's
-  support page. A theme app fills its section by providing ``<app>/support.py`` with
-  ``settings_rows(organization) -> list[tuple[str, str]]`` (label, value) and, optionally,
-  ``actions(organization) -> list[tuple[str, str]]`` (label, URL of a support page under
-  /support/orgs/<slug>/<app>/..., added to ``audit.support_urls.org_patterns``).
+- ``register_section(SupportSection(...))``: a theme app adds its read-only section of an organization's support
+  page, and optionally its support pages (``urls``: a URLconf module included under
+  /support/orgs/<slug>/<url_prefix>/), from its ``AppConfig.ready()``. ``settings_rows(organization) ->
+  list[tuple[str, str]]`` (label, value) fills the section (None: the theme shows nothing there yet) and
+  ``actions(organization) -> list[tuple[str, str]]`` (label, URL) lists its support pages.
+  ``security_sections(organization)`` fills every registered section, in ``position`` order. This app owns only
+  the registry and the console's shell; it names no theme.
 
 Support actions that change something (e.g. "disable this organization's IP allowlist") are views wearing
 ``staff_only`` that call the theme's action function with ``actor=Actor.support(request.user)``; the
@@ -18,8 +20,6 @@ action function records its own event, so they do not also call ``record_support
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -34,13 +34,39 @@ from audit.recorder import Actor
 from orgsecurity.models import Organization
 from sessions_policy.decorators import live_session_required
 
-# (section title, app label): the security themes shown on an organization's support page, in order.
-SECURITY_SECTIONS: list[tuple[str, str]] = [
-    ("SSO", "sso"),
-    ("Session management", "sessions_policy"),
-    ("IP allowlist", "allowlist"),
-    ("API keys", "keys"),
-]
+Rows = Callable[[Organization], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class SupportSection:
+    """A theme app's part of the support console: its section ``title`` on an organization's page (``app``, its
+    app label, names the section's HTML id), placed by ``position`` (ascending); ``settings_rows`` and ``actions``
+    as in the module docstring; ``urls`` (a dotted URLconf module with its own ``app_name``) is included under
+    ``/support/orgs/<org_slug>/<url_prefix>/`` (``url_prefix`` defaults to ``app``)."""
+
+    title: str
+    app: str
+    position: int
+    settings_rows: Rows | None = None
+    actions: Rows | None = None
+    urls: str | None = None
+    url_prefix: str | None = None
+
+
+_SECTIONS: list[SupportSection] = []
+
+
+def register_section(section: SupportSection) -> None:
+    """Add (or, for an ``app`` registered before, replace) a theme's support section. Call it from the theme
+    app's ``AppConfig.ready()``."""
+    _SECTIONS[:] = sorted(
+        [*(known for known in _SECTIONS if known.app != section.app), section], key=lambda known: known.position
+    )
+
+
+def registered_sections() -> tuple[SupportSection, ...]:
+    """The registered support sections, in ``position`` order."""
+    return tuple(_SECTIONS)
 
 
 def is_support_staff(user: Any) -> bool:
@@ -87,7 +113,7 @@ def record_support_view(request: HttpRequest, organization: Organization | None,
 
 @dataclass(frozen=True)
 class SecuritySection:
-    """One theme's read-only section: ``rows`` of (label, value), or None when the theme app does not
+    """One theme's read-only section as shown: ``rows`` of (label, value), or None when the theme app does not
     show anything in the console yet, and ``actions`` as (label, URL)."""
 
     title: str
@@ -97,16 +123,13 @@ class SecuritySection:
 
 
 def security_sections(organization: Organization) -> list[SecuritySection]:
-    """The sections of SECURITY_SECTIONS, each filled by its app's ``support`` module when it has one."""
-    sections = []
-    for title, app in SECURITY_SECTIONS:
-        module_name = f"{app}.support"
-        if importlib.util.find_spec(module_name) is None:
-            sections.append(SecuritySection(title, app, None))
-            continue
-        module = importlib.import_module(module_name)
-        actions = getattr(module, "actions", None)
-        sections.append(
-            SecuritySection(title, app, module.settings_rows(organization), actions(organization) if actions else [])
+    """Every registered section (``register_section``), filled for ``organization``."""
+    return [
+        SecuritySection(
+            section.title,
+            section.app,
+            section.settings_rows(organization) if section.settings_rows else None,
+            section.actions(organization) if section.actions else [],
         )
-    return sections
+        for section in _SECTIONS
+    ]

@@ -1,10 +1,8 @@
 """The platform support console, under /support/ (staff only; everyone else gets 404).
 
-Theme apps add their support pages and actions for one organization to ``org_patterns``, one include
-each, so they live under /support/orgs/<org_slug>/<app>/..., for example::
-
-    path("allowlist/", include("allowlist.support_urls")),   # e.g. .../allowlist/disable/
-    path("domains/", include("sso.support_urls")),           # e.g. .../domains/<id>/verify/
+Theme apps add their support pages for one organization with the ``urls`` of the section they register
+(``audit.support.register_section``), included under /support/orgs/<org_slug>/<url_prefix>/..., e.g.
+.../allowlist/disable/ or .../domains/<id>/verify/.
 
 Their views wear ``audit.support.staff_only`` and load the organization with
 ``audit.support.support_organization(org_slug)``; see ``audit.support``.
@@ -13,6 +11,7 @@ Their views wear ``audit.support.staff_only`` and load the organization with
 from django.urls import include, path
 
 from audit import support_views
+from audit.support import registered_sections
 
 app_name = "support"
 
@@ -21,8 +20,11 @@ org_patterns = [
     path("audit/", support_views.organization_audit, name="org_audit"),
     path("audit/export.csv", support_views.organization_audit_export, {"fmt": "csv"}, name="org_export_csv"),
     path("audit/export.jsonl", support_views.organization_audit_export, {"fmt": "jsonl"}, name="org_export_jsonl"),
-    path("allowlist/", include("allowlist.support_urls")),
-    path("domains/", include("sso.support_urls")),
+    *(
+        path(f"{section.url_prefix or section.app}/", include(section.urls))
+        for section in registered_sections()
+        if section.urls
+    ),
 ]
 
 urlpatterns = [

@@ -17,6 +17,7 @@ from audit.exports import streaming_export
 from audit.locking import audited
 from audit.presentation import log_page, read_filters
 from audit.query import AuditFilters, log_events
+from orgsecurity.access import require_capability
 from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.models import Membership, Organization
 from orgsecurity.roles import Capability
@@ -34,6 +35,7 @@ def member_emails(organization: Organization) -> list[str]:
 
 
 @require_safe
+@require_capability(Capability.VIEW_AUDIT, reauthenticate=False)
 def log(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The log, newest first, filtered by the query string (see audit.query.AuditFilterForm)."""
     org = org_for_member(request, org_slug, Capability.VIEW_AUDIT)
@@ -55,6 +57,7 @@ def record_export(organization: Organization | None, *, actor: Any, fmt: str, fi
 
 
 @require_safe
+@require_capability(Capability.VIEW_AUDIT, reauthenticate=False)
 def export(request: HttpRequest, org_slug: str, fmt: str) -> HttpResponse:
     """Download the filtered log as ``fmt`` (csv or jsonl), streamed; the export itself is audited."""
     org: OrgContext = org_for_member(request, org_slug, Capability.VIEW_AUDIT)

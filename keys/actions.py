@@ -390,21 +390,22 @@ def _active_personal_keys(organization: Organization, user_id: int) -> list[APIK
     )
 
 
-def on_membership_changed(membership: Membership, new_role: str | None, actor: Any) -> None:
-    """Registered in ``orgsecurity.actions.MEMBERSHIP_CHANGED_HOOKS`` (``KeysConfig.ready``): inside the change's
-    transaction, revoke the keys of a departing member (``new_role`` None) or those the new role may not hold."""
+@audited("membership")
+def revoke_keys_after_membership_change(membership: Membership, new_role: str | None, actor: Any) -> None:
+    """Registered with ``orgsecurity.actions.register_membership_effect`` (``KeysConfig.ready``): inside a role
+    change, revoke the keys the new role may not hold; inside a removal (``new_role`` None), every personal key."""
     if new_role is None:
         revoke_keys_of_departing_member(membership, actor=actor)
     else:
         revoke_keys_not_allowed_for_role(membership, actor=actor)
 
 
-@audited("membership")
 def revoke_keys_of_departing_member(membership: Membership, *, actor: Any) -> list[APIKey]:
     """Revoke every unrevoked personal key ``membership``'s user holds in its organization.
 
-    Called on a member's removal (``on_membership_changed``) inside its transaction, so the keys die in the same
-    commit as the membership (or not at all). Service-account keys are untouched. Returns the revoked keys.
+    Called inside ``orgsecurity.actions.remove_member``'s transaction (``revoke_keys_after_membership_change``),
+    so the keys die in the same commit as the membership (or not at all). Service-account keys are untouched.
+    Returns the revoked keys.
     """
     with transaction.atomic():
         who = membership.user.email
@@ -446,7 +447,8 @@ def _flag_service_keys_seen_by(membership: Membership, *, actor: Any, why: str) 
 def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> list[APIKey]:
     """Revoke the personal keys ``membership``'s (new) role no longer allows it to hold (see holder_refusal).
 
-    Called on a role change (``on_membership_changed``) inside its transaction. Returns the revoked keys.
+    Called inside ``orgsecurity.actions.change_role``'s transaction (``revoke_keys_after_membership_change``).
+    Returns the revoked keys.
     """
     with transaction.atomic():
         if membership.role in KEY_MANAGERS:

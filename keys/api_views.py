@@ -1,6 +1,7 @@
 """The key-authenticated JSON API under /api/v1/: ``whoami`` and ``projects/<id>/``.
 
-Every request goes: method → key verification (``keys.authentication``) → ``settings.API_PIPELINE_CHECKS`` →
+Every request goes: method → key verification (``keys.authentication``) → ``settings.API_PIPELINE_CHECKS`` (run by
+``orgsecurity.pipeline.run_api_checks``, the runner of the organization pipeline) →
 the key's network restriction (CIDRs) → its permission (read / read-write) → the endpoint's own checks
 (workload, team, project). Every refusal is JSON ``{"error": {"code", "message"}}`` (401 for the key itself,
 403 naming the restriction not met, 404 for what the key cannot see) and is audited, throttled, as
@@ -17,11 +18,9 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.module_loading import import_string
 from django.views.decorators.csrf import csrf_exempt
 
 from audit.recorder import Actor, Target, record_throttled
@@ -30,8 +29,10 @@ from keys.authentication import authenticate
 from keys.models import APIKey
 from orgsecurity.actions import ActionRefused, rename_project
 from orgsecurity.client_ip import canonical_address, canonical_network, client_ip
+from orgsecurity.errors import json_error
 from orgsecurity.models import Project, Team
-from orgsecurity.pipeline import Refusal, json_error
+from orgsecurity.pipeline import run_api_checks
+from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Role
 
 WORKLOAD_HEADER = "X-Workload"
@@ -39,9 +40,6 @@ READ_METHODS = ("GET", "HEAD")
 WRITE_METHODS = ("PATCH",)
 MAX_DB_ID = 2**63 - 1
 _ID = re.compile(r"[0-9]{1,19}")
-
-ApiCheck = Callable[[HttpRequest, APIKey], tuple[bool, Refusal | None]]
-
 
 # --- refusals ------------------------------------------------------------------------------------------
 
@@ -91,21 +89,6 @@ def refuse(request: HttpRequest, refusal: Refusal, key: APIKey | None = None) ->
 
 
 # --- checks run on every API request -----------------------------------------------------------------
-
-
-@lru_cache(maxsize=8)
-def _load_api_checks(paths: tuple[str, ...]) -> tuple[ApiCheck, ...]:
-    return tuple(import_string(path) for path in paths)
-
-
-def run_api_pipeline(request: HttpRequest, key: APIKey) -> Refusal | None:
-    """Run ``settings.API_PIPELINE_CHECKS`` (each ``(request, api_key) -> (allowed, Refusal | None)``) in order;
-    the first refusal wins."""
-    for check in _load_api_checks(tuple(settings.API_PIPELINE_CHECKS)):
-        allowed, refusal = check(request, key)
-        if not allowed:
-            return refusal or Refusal("refused", "This request was refused.")
-    return None
 
 
 @lru_cache(maxsize=1024)
@@ -177,9 +160,7 @@ def api_endpoint(methods: tuple[str, ...]) -> Callable[[Callable[..., HttpRespon
             key, refusal = authenticate(request)
             if refusal is None:
                 request.api_key = key
-                refusal = (
-                    run_api_pipeline(request, key) or check_network(request, key) or check_permission(request, key)
-                )
+                refusal = run_api_checks(request, key) or check_network(request, key) or check_permission(request, key)
             if refusal is not None:
                 return refuse(request, refusal, key)
             result = view(request, key, **kwargs)

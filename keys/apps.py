@@ -8,10 +8,24 @@ class KeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self) -> None:
-        from keys.actions import on_membership_changed
-        from orgsecurity.actions import MEMBERSHIP_CHANGED_HOOKS
+        from audit.support import SupportSection, register_section
+        from keys import audit_events  # noqa: F401  (registers this app's audit events)
+        from keys.actions import revoke_keys_after_membership_change
+        from keys.summary import status
+        from orgsecurity.actions import register_membership_effect
+        from orgsecurity.roles import Capability
+        from orgsecurity.themes import Theme, register_theme
 
-        # A member's keys follow their membership: revoked on removal, and those the new role may not hold on a
-        # role change, in the change's own transaction.
-        if on_membership_changed not in MEMBERSHIP_CHANGED_HOOKS:
-            MEMBERSHIP_CHANGED_HOOKS.append(on_membership_changed)
+        # Keys a person may no longer hold die in the same transaction as their role change or removal.
+        register_membership_effect(revoke_keys_after_membership_change)
+        register_theme(
+            Theme(
+                "API keys",
+                "keys:index",
+                "Which keys can be used for which teams, projects or workloads",
+                Capability.VIEW_ORG,
+                status,
+                position=40,
+            )
+        )
+        register_section(SupportSection("API keys", "keys", position=40))

@@ -27,7 +27,7 @@ from keys.actions import KEY_MANAGERS
 from keys.models import APIKey
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Membership
-from orgsecurity.pipeline import Refusal
+from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Role
 from orgsecurity.text import end_sentence
 

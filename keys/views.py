@@ -3,8 +3,9 @@ revoke, the key policy, service accounts, workloads, and the stale-credentials r
 
 Who sees what: every member sees the page and their own keys; owners and admins see and manage all keys of the
 organization; only owners change the policy. Outsiders get 404 from the pipeline. Every change goes through
-``keys.actions`` after ``require_recent_auth`` (the person proved who they are within the re-authentication
-window); access is decided first, so a wrong role gets 403 before being asked to re-authenticate.
+``keys.actions`` in the order of ``orgsecurity.access``: membership (404), role (403), then recent
+re-authentication, so a wrong role gets 403 before being asked to re-authenticate. Views whose role check depends
+on the key (a member's own keys) decide it themselves, then call a ``@reauthenticated`` function.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from keys import actions
 from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from keys.stale import REASONS, stale_report
+from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Project, Team
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import spreadsheet_cell
-from sessions_policy.decorators import require_recent_auth
 
 # --- access ----------------------------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ def _describe(key: APIKey, labels: dict[str, dict[int, str]]) -> list[str]:
 
 
 @require_safe
+@require_capability(None, reauthenticate=False)
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The keys page: what controls keys (not SSO), the keys the person may see, service accounts, workloads."""
     org = org_for_member(request, org_slug)
@@ -122,7 +124,7 @@ def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     return _create(request, org_slug=org_slug, org=_holder(request, org_slug))
 
 
-@require_recent_auth
+@reauthenticated
 def _create(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
     policy = KeyPolicy.for_organization(org.organization)
     form = CreateKeyForm(request.POST or None, org=org, policy=policy)
@@ -171,7 +173,7 @@ def rotate(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     return _rotate(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
 
 
-@require_recent_auth
+@reauthenticated
 def _rotate(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey) -> HttpResponse:
     form = RotateForm(request.POST or None)
     status = 200
@@ -203,7 +205,7 @@ def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     return _revoke(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
 
 
-@require_recent_auth
+@reauthenticated
 def _revoke(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey) -> HttpResponse:
     form = RevokeForm(request.POST)
     if not form.is_valid():
@@ -225,7 +227,7 @@ def mark_reviewed(request: HttpRequest, org_slug: str, key_pk: int) -> HttpRespo
     return _mark_reviewed(request, org_slug=org_slug, key=_key_for(request, org, key_pk))
 
 
-@require_recent_auth
+@reauthenticated
 def _mark_reviewed(request: HttpRequest, *, org_slug: str, key: APIKey) -> HttpResponse:
     try:
         actions.clear_review_flag(key, actor=request.user)
@@ -289,7 +291,7 @@ def _policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResp
     return _save_policy(request, org_slug=org_slug, org=org)
 
 
-@require_recent_auth
+@reauthenticated
 def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
     form = PolicyForm(request.POST)
     if not form.is_valid():
@@ -304,6 +306,7 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
 
 
 @require_POST
+@require_capability(Capability.MANAGE_SECURITY)
 def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add a service account (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -311,13 +314,13 @@ def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@require_capability(Capability.MANAGE_SECURITY)
 def create_workload(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Define a workload name (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     return _create_named(request, org_slug=org_slug, org=org, kind="workload")
 
 
-@require_recent_auth
 def _create_named(request: HttpRequest, *, org_slug: str, org: OrgContext, kind: str) -> HttpResponse:
     form = NamedForm(request.POST, prefix=kind)
     noun = "service account" if kind == "account" else "workload"
@@ -341,6 +344,7 @@ def _create_named(request: HttpRequest, *, org_slug: str, org: OrgContext, kind:
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def stale(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The stale-credentials report (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -356,6 +360,7 @@ class _Echo:
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def stale_csv(request: HttpRequest, org_slug: str) -> StreamingHttpResponse:
     """The stale-credentials report as CSV (RFC 4180): control and bidi characters escaped, formula-looking cells
     defused (``orgsecurity.text.spreadsheet_cell``)."""

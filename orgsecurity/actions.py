@@ -22,18 +22,17 @@ import audit
 from audit.locking import audited, note_new_organization
 from audit.recorder import diff
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
+from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Role, roles_assignable_by
 from orgsecurity.text import end_sentence, plain_text_problem
 
 
-class ActionRefused(Exception):
-    """An action was refused; ``str(exc)`` says why and what to do instead. Nothing was changed."""
+class ActionRefused(Refusal):
+    """An action was refused (a ``Refusal``, 400 unless ``status`` says otherwise); ``str(exc)`` says why and what
+    to do instead. Nothing was changed."""
 
     def __init__(self, message: str, *, code: str = "refused", status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
+        super().__init__(code, message, status)
 
 
 def require_plain_text(value: str | None, *, what: str, code: str = "unsafe_text") -> None:
@@ -67,20 +66,28 @@ def _is_last_usable_owner(membership: Membership) -> bool:
 MEMBERSHIP_CHANGE_GUARDS: list[Callable[[Membership, str | None, Any], None]] = []
 
 
+# Theme apps act on a membership change in its transaction (keys: the person's keys their new role may not hold, or
+# all their personal keys on removal, are revoked). Each is called as effect(membership, new_role, actor) once the
+# change is saved and recorded (for a removal, new_role None, before the membership row is deleted).
+MEMBERSHIP_CHANGE_EFFECTS: list[Callable[[Membership, str | None, Any], None]] = []
+
+
+def register_membership_effect(effect: Callable[[Membership, str | None, Any], None]) -> None:
+    """Run ``effect(membership, new_role, actor)`` inside every role change and removal, after it is recorded
+    (new_role None for a removal). Call it from ``AppConfig.ready()``; registering the same function twice adds it
+    once."""
+    if effect not in MEMBERSHIP_CHANGE_EFFECTS:
+        MEMBERSHIP_CHANGE_EFFECTS.append(effect)
+
+
 def _run_membership_guards(membership: Membership, new_role: str | None, actor: Any) -> None:
     for guard in MEMBERSHIP_CHANGE_GUARDS:
         guard(membership, new_role, actor)
 
 
-# Theme apps act on an accepted membership change in the same transaction (e.g. keys: revoking the keys the new role
-# may not hold, or every key of a departing member). Each is called after the change is saved and audited (for a
-# removal: before the row is deleted) as hook(membership, new_role, actor), with new_role None for a removal.
-MEMBERSHIP_CHANGED_HOOKS: list[Callable[[Membership, str | None, Any], None]] = []
-
-
-def _run_membership_changed_hooks(membership: Membership, new_role: str | None, actor: Any) -> None:
-    for hook in MEMBERSHIP_CHANGED_HOOKS:
-        hook(membership, new_role, actor)
+def _run_membership_effects(membership: Membership, new_role: str | None, actor: Any) -> None:
+    for effect in MEMBERSHIP_CHANGE_EFFECTS:
+        effect(membership, new_role, actor)
 
 
 def _lock_membership(membership: Membership) -> Membership:
@@ -416,8 +423,8 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
             target=membership,
             changes={"role": [old, role]},
         )
-        # What the new role may not hold (e.g. its keys) goes with the old role, in this transaction.
-        _run_membership_changed_hooks(membership, role, actor)
+        # What the new role may not keep (e.g. its API keys) goes with the old role, in this transaction.
+        _run_membership_effects(membership, role, actor)
         # An invitation grants its role only while its sender could still grant it (an owner demoted to admin
         # can no longer make owners; a member cannot invite at all).
         still_grants = roles_assignable_by(role)
@@ -452,8 +459,8 @@ def remove_member(membership: Membership, *, actor: User) -> None:
             changes={"role": [membership.role, None]},
             details={"left": leaving},
         )
-        # Nothing working left behind (e.g. the person's keys): it goes in the same commit as their membership.
-        _run_membership_changed_hooks(membership, None, actor)
+        # Nothing of theirs keeps working (e.g. API keys): it goes in the same commit as their membership.
+        _run_membership_effects(membership, None, actor)
         _revoke_invitations_sent_by(membership, actor=actor, why="its sender is no longer a member")
         membership.delete()
 

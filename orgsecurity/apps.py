@@ -1,4 +1,13 @@
-"""App config for the core app (users, organizations, memberships, the enforcement pipeline)."""
+"""App config for the core app (users, organizations, memberships, the enforcement pipeline).
+
+Plug-in points for the other apps are two: ordered pipelines are settings lists (``ORG_PIPELINE_CHECKS``,
+``API_PIPELINE_CHECKS``); everything else is a registry that each app fills in its own ``AppConfig.ready()``:
+dashboard themes (``orgsecurity.themes.register_theme``), support console sections
+(``audit.support.register_section``), audit events (``audit.events.register``, from the app's ``audit_events``
+module imported in ``ready()``), membership-change guards and effects (``orgsecurity.actions``), the
+re-authentication guard (``orgsecurity.access.register_reauth_guard``) and re-authentication providers
+(``sessions_policy.reauth.register_provider``).
+"""
 
 from django.apps import AppConfig
 
@@ -8,4 +17,7 @@ class OrgsecurityConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self) -> None:
-        from orgsecurity import throttle  # noqa: F401  (connects the failed-check and lockout receivers)
+        from orgsecurity import (
+            audit_events,  # noqa: F401  (registers this app's audit events)
+            throttle,  # noqa: F401  (connects the failed-check and lockout receivers)
+        )

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 import audit
 from audit.locking import audited
 from audit.recorder import record_throttled
+from orgsecurity import signin_state
 from orgsecurity.models import Organization, User
 from sessions_policy.actions import start_session
 from sessions_policy.reauth import mark_reauthenticated
@@ -60,8 +61,7 @@ def record_for_user_orgs(
 # A session that proved the account's own password (password or recovery sign-in, or password re-entry) may open the
 # person's organizations that do not enforce SSO; one that only came through an organization's IdP opens that
 # organization's pages only (sso.rollout.enforcement), so one organization's IdP cannot act in the person's other ones.
-PASSWORD_METHODS = frozenset({"password", "recovery"})
-PASSWORD_PROVEN_SESSION_KEY = "password_proven"  # noqa: S105 (a session key name, not a password)
+PASSWORD_METHODS = frozenset({signin_state.METHOD_PASSWORD, signin_state.METHOD_RECOVERY})
 
 
 def sign_in(
@@ -82,9 +82,9 @@ def sign_in(
     # The normal lifetime (SESSION_COOKIE_AGE), also when the anonymous session before had a short one (an SSO start
     # gives it only the pending login's: sso.signin.flow.begin); the key cycled above keeps the old session's data.
     request.session.set_expiry(None)
-    request.session["auth_method"] = method
+    signin_state.set_auth_method(request, method)
     if method in PASSWORD_METHODS:
-        request.session[PASSWORD_PROVEN_SESSION_KEY] = True
+        signin_state.mark_password_proven(request)
     mark_reauthenticated(request)
     start_session(request, user, method=method, organization=organization, replacing=previous_session_key)
     record_for_user_orgs("auth.signed_in", user, actor=user, details={"method": method})
@@ -94,7 +94,5 @@ def sign_out(request: HttpRequest) -> None:
     """Record ``auth.signed_out`` for the current user, then end the session."""
     user = request.user if request.user.is_authenticated else None
     if user is not None:
-        record_for_user_orgs(
-            "auth.signed_out", user, actor=user, details={"method": request.session.get("auth_method", "")}
-        )
+        record_for_user_orgs("auth.signed_out", user, actor=user, details={"method": signin_state.auth_method(request)})
     logout(request)

@@ -15,6 +15,9 @@ Three places apply the format, so no error under a prefix escapes it:
   handlers;
 - ``ErrorFormatMiddleware`` for error responses that views or middleware return as they are: Django's 405 from
   ``require_http_methods`` (its ``Allow`` header kept), a CSRF failure page, ``DEBUG``'s technical pages.
+
+``render_refusal`` answers a ``orgsecurity.refusals.Refusal`` (any specialisation) through the same formats,
+as JSON for programs elsewhere (``wants_json``), and otherwise with a redirect or the refusal page.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.module_loading import import_string
 from django.views import defaults
 
-from orgsecurity.pipeline import json_error
+from orgsecurity.refusals import Refusal
 
 ErrorRenderer = Callable[[HttpRequest, int, str, str], HttpResponse]
 
@@ -58,12 +62,17 @@ class ErrorFormat:
         return response.get("Content-Type", "").partition(";")[0].strip().lower() == self.media_type
 
 
+def json_error(code: str, message: str, status: int) -> JsonResponse:
+    """The product's JSON error shape: ``{"error": {"code": ..., "message": ...}}`` with HTTP ``status``."""
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
 def _render_json(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     return json_error(code, message, status)
 
 
 JSON_ERRORS = ErrorFormat("application/json", _render_json)
-"""The product's JSON error shape ``{"error": {"code": ..., "message": ...}}`` (``orgsecurity.pipeline.json_error``)."""
+"""The product's JSON error shape ``{"error": {"code": ..., "message": ...}}`` (``json_error``)."""
 
 
 @lru_cache(maxsize=8)
@@ -81,6 +90,34 @@ def error_format_for(request: HttpRequest) -> ErrorFormat | None:
         if path.startswith(prefix) or path == prefix.rstrip("/"):
             return error_format
     return None
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """True for API and XHR/fetch clients, which get JSON errors instead of HTML pages or redirects."""
+    if request.path_info.startswith("/api/") or request.headers.get("x-requested-with") == "XMLHttpRequest":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def render_refusal(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+    """The one answer to a ``Refusal`` (or any specialisation): in the error format of the request's path prefix
+    (``settings.ERROR_FORMATS``), else JSON for programs (``wants_json``), else for browsers a redirect to
+    ``refusal.redirect_to`` (GET and HEAD) or the refusal's page with its status (a POST that may not go on is not
+    processed: the page offers ``redirect_to`` as the way back)."""
+    error_format = error_format_for(request)
+    if error_format is not None:
+        return error_format.render(request, refusal.status, refusal.code, refusal.message)
+    if wants_json(request):
+        return json_error(refusal.code, refusal.message, refusal.status)
+    if refusal.redirect_to and request.method in {"GET", "HEAD"}:
+        response = HttpResponse(status=302)
+        response["Location"] = refusal.redirect_to
+        return response
+    context = {"refusal": refusal, **refusal.context}
+    if refusal.redirect_to:
+        context = {"refusal": refusal, "continue_url": refusal.redirect_to, **refusal.context}
+    return render(request, refusal.template, context, status=refusal.status)
 
 
 def _status_words(status: int) -> tuple[str, str]:

@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 
 from audit.context import RequestMeta, request_meta
 from orgsecurity.client_ip import client_ip
-from orgsecurity.errors import TOO_LARGE, error_format_for, reformat, render_exception
-from orgsecurity.pipeline import render_refusal, run_checks
+from orgsecurity.errors import TOO_LARGE, error_format_for, reformat, render_exception, render_refusal
+from orgsecurity.pipeline import run_checks
 
 
 class RequestContextMiddleware:

@@ -21,8 +21,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 
-from orgsecurity import throttle
-from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY, record_for_user_orgs
+from orgsecurity import signin_state, throttle
+from orgsecurity.auth import record_for_user_orgs
 from orgsecurity.forms import ThrottledPasswordChangeForm
 from orgsecurity.models import normalize_email
 from sessions_policy.actions import follow_session_key, revoke_user_sessions
@@ -54,7 +54,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         response = super().form_valid(form)  # saves, and keeps this session signed in under a new key
         follow_session_key(old_key, self.request.session.session_key)
         user = form.user
-        self.request.session[PASSWORD_PROVEN_SESSION_KEY] = True
+        signin_state.mark_password_proven(self.request)
         revoke_user_sessions(
             user,
             actor=user,

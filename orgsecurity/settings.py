@@ -132,7 +132,7 @@ MIDDLEWARE = [
 ]
 
 # The enforcement pipeline for every page under /orgs/<slug>/, in the order of DESIGN.md. Each entry is a
-# function (request, org_slug) -> (allowed, Refusal | None). Later issues insert their checks here.
+# function (request, org_slug) -> Refusal | None. Later issues insert their checks here.
 ORG_PIPELINE_CHECKS = [
     "orgsecurity.pipeline.check_authenticated",
     "orgsecurity.pipeline.check_membership",
@@ -150,7 +150,7 @@ ORG_CONTEXT_RELATED = ["organization__ip_allowlist"]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"
 # Checks for key-authenticated API requests, run after the key is verified: each a function
-# (request, api_key) -> (allowed, Refusal | None). The keys app and the IP allowlist (scope "api") add theirs.
+# (request, api_key) -> Refusal | None. The keys app and the IP allowlist (scope "api") add theirs.
 API_PIPELINE_CHECKS: list[str] = [
     "allowlist.checks.check_api_ip",
 ]

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity import actions
+from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
+from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.models import Invitation, Membership, User
-from orgsecurity.pipeline import render_refusal
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
-from sessions_policy.decorators import require_capability, require_recent_auth
+from orgsecurity.themes import security_themes
 from sessions_policy.enforcement import verify_session
 
 
@@ -63,51 +61,6 @@ def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "orgsecurity/dashboard.html", context)
 
 
-# (name, app, what it controls, who may open its page)
-THEMES = [
-    ("SSO", "sso", "Centralized identity through your identity provider", Capability.VIEW_ORG),
-    (
-        "Session management",
-        "sessions_policy",
-        "How long people stay signed in and when they must re-authenticate",
-        Capability.MANAGE_SECURITY,
-    ),
-    (
-        "IP allowlist",
-        "allowlist",
-        "Network locations allowed to reach administrative pages",
-        Capability.MANAGE_SECURITY,
-    ),
-    ("API keys", "keys", "Which keys can be used for which teams, projects or workloads", Capability.VIEW_ORG),
-]
-
-
-def security_themes(org: OrgContext) -> list[dict[str, Any]]:
-    """The five security themes of the spec that this member may open, each with its page and a one-line status
-    from its app."""
-    slug = org.organization.slug
-    themes = [
-        {
-            "name": name,
-            "url": reverse(f"{app}:index", args=[slug]),
-            "about": about,
-            "status": import_string(f"{app}.summary.status")(org),
-        }
-        for name, app, about, capability in THEMES
-        if org.can(capability)
-    ]
-    if org.can(Capability.VIEW_AUDIT):
-        themes.append(
-            {
-                "name": "Audit log",
-                "url": reverse("audit:log", args=[slug]),
-                "about": "Who changed members, keys, billing and policies",
-                "status": "Recording",
-            }
-        )
-    return themes
-
-
 @require_safe
 def security(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -142,6 +95,7 @@ def _refused(request: HttpRequest, org: OrgContext, exc: actions.ActionRefused) 
 
 
 @require_safe
+@require_capability(None, reauthenticate=False)
 def members(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug)
     return _members_page(request, org)
@@ -149,7 +103,6 @@ def members(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     form = InviteForm(request.POST, assignable=roles_assignable_by(org.role))
@@ -166,7 +119,6 @@ def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     invitation = get_org_object(org, Invitation, pk=invitation_id)
@@ -180,7 +132,6 @@ def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     """Vouch for an invitation whose sender can no longer send it, so its link works again."""
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
@@ -195,7 +146,6 @@ def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int
 
 @require_POST
 @require_capability(Capability.MANAGE_MEMBERS)
-@require_recent_auth
 def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
@@ -211,12 +161,17 @@ def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> Http
 
 
 @require_POST
-@require_recent_auth
 def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
+    """Remove a member (owners and admins) or leave the organization (anyone, themselves)."""
     org = org_for_member(request, org_slug)
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
     if membership.user_id != request.user.pk and not org.can(Capability.MANAGE_MEMBERS):
         org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)  # raises the 403
+    return _remove_member(request, org_slug=org_slug, org=org, membership=membership)
+
+
+@reauthenticated
+def _remove_member(request: HttpRequest, *, org_slug: str, org: OrgContext, membership: Membership) -> HttpResponse:
     try:
         actions.remove_member(membership, actor=request.user)
     except actions.ActionRefused as exc:
@@ -230,7 +185,6 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
 
 @require_http_methods(["GET", "POST"])
 @require_capability(Capability.MANAGE_BILLING)
-@require_recent_auth
 def billing(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_BILLING)
     organization = org.organization

@@ -13,8 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity import throttle
-from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY
+from orgsecurity import signin_state, throttle
 from sessions_policy import actions, clock, resume
 from sessions_policy.decorators import live_session_required
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_of_each_organization
@@ -43,7 +42,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     under the same lockout as sign-in (``orgsecurity.throttle``): while it holds, the answer is the lockout page
     (429) whether the password is right or wrong."""
     next_url = _safe_next(request)
-    method = request.session.get("auth_method", AuthMethod.PASSWORD)
+    method = signin_state.auth_method(request) or AuthMethod.PASSWORD
     # ?method=password: an SSO session proving the account's own password (to open another organization).
     password_asked = (request.POST.get("method") or request.GET.get("method")) == AuthMethod.PASSWORD
     if method in PROVIDERS and not password_asked:
@@ -67,7 +66,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
             return throttle.lockout_response(request, exc=exc)
         if matches:
             mark_reauthenticated(request)
-            request.session[PASSWORD_PROVEN_SESSION_KEY] = True
+            signin_state.mark_password_proven(request)
             actions.record_reauthentication(request.user, method=AuthMethod.PASSWORD)
             return redirect(next_url)
         form.add_error("password", "That is not your password.")

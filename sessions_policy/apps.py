@@ -8,4 +8,27 @@ class SessionsPolicyConfig(AppConfig):
     verbose_name = "Session policies"
 
     def ready(self) -> None:
-        from sessions_policy import signals  # noqa: F401  (ends the tracked session on every logout)
+        from audit.support import SupportSection, register_section
+        from orgsecurity.access import register_reauth_guard
+        from orgsecurity.roles import Capability
+        from orgsecurity.themes import Theme, register_theme
+        from sessions_policy import (
+            audit_events,  # noqa: F401  (registers this app's audit events)
+            signals,  # noqa: F401  (ends the tracked session on every logout)
+        )
+        from sessions_policy.decorators import require_recent_auth
+        from sessions_policy.summary import status
+
+        # Step 3 of every security view's access checks (membership → role → recent re-authentication).
+        register_reauth_guard(require_recent_auth)
+        register_theme(
+            Theme(
+                "Session management",
+                "sessions_policy:index",
+                "How long people stay signed in and when they must re-authenticate",
+                Capability.MANAGE_SECURITY,
+                status,
+                position=20,
+            )
+        )
+        register_section(SupportSection("Session management", "sessions_policy", position=20))

@@ -1,5 +1,6 @@
-"""View decorators: ``require_recent_auth`` (every sensitive action wears it), ``require_capability`` and
-``live_session_required`` (the session rules on account pages, which the organization pipeline does not cover).
+"""View decorators: ``require_recent_auth`` (step 3 of the access-check stack of ``orgsecurity.access``, registered
+there by ``SessionsPolicyConfig.ready()``) and ``live_session_required`` (the session rules on account pages, which
+the organization pipeline does not cover).
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from orgsecurity.accessors import org_for_member
-from orgsecurity.pipeline import json_error, render_refusal, wants_json
-from orgsecurity.roles import Capability
+from orgsecurity.errors import json_error, render_refusal, wants_json
 from sessions_policy.reauth import reauth_max_age, recently_authenticated
 
 View = Callable[..., HttpResponse]
@@ -30,12 +29,9 @@ def require_recent_auth(view: View) -> View:
     re-authentication, a confirmation page offers to send it; only that confirmed POST, from the same session,
     within ten minutes, runs the view with the stashed form data.
 
-    Stack it under the view's own access checks' decorators so outsiders still get 404 first, e.g.::
-
-        @require_POST
-        @require_capability(Capability.MANAGE_SECURITY)
-        @require_recent_auth
-        def enforce(request, org_slug): ...
+    Organization views get it through ``orgsecurity.access.require_capability`` (membership → role →
+    this) and ``orgsecurity.access.reauthenticated`` apply it after the access checks, so outsiders get 404 and
+    other roles 403 first.
     """
 
     @wraps(view)
@@ -84,22 +80,6 @@ def _resume_gone(request: HttpRequest) -> HttpResponse:
     if wants_json(request):
         return json_error("resume_expired", "That saved form expired or belongs to another session.", 410)
     return render(request, "sessions_policy/resume_gone.html", status=410)
-
-
-def require_capability(capability: Capability) -> Callable[[View], View]:
-    """For organization views (with an ``org_slug`` URL argument): refuse before anything else a person whose
-    role there lacks ``capability`` (403; outsiders 404), so nobody is asked to re-authenticate for a page they
-    may not use anyway."""
-
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            org_for_member(request, kwargs["org_slug"], capability)
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 def live_session_required(view: View) -> View:

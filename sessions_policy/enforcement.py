@@ -36,7 +36,7 @@ from django.shortcuts import resolve_url
 from orgsecurity.accessors import load_org_context
 from orgsecurity.client_ip import client_ip
 from orgsecurity.models import Membership, Organization
-from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
+from orgsecurity.refusals import Refusal
 from sessions_policy import clock
 from sessions_policy.actions import expire_current_session
 from sessions_policy.models import OrgSessionRevocation, SessionPolicy, UserSession
@@ -290,23 +290,23 @@ def _state_for(request: HttpRequest, org_slug: str) -> SessionState | None:
     return session_state(request, context.organization) if context is not None else None
 
 
-def _result(refusal: Refusal | None) -> CheckResult:
-    return ALLOWED if refusal is None else (False, refusal)
+def _result(refusal: Refusal | None) -> Refusal | None:
+    return None if refusal is None else (False, refusal)
 
 
-def check_tracked_session(request: HttpRequest, org_slug: str) -> CheckResult:
+def check_tracked_session(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Pipeline check: the session is tracked, has not ended, and was not ended for this organization."""
     state = _state_for(request, org_slug)
-    return _result(tracked_refusal(request, state) if state else None)
+    return tracked_refusal(request, state) if state else None
 
 
-def check_session_timeouts(request: HttpRequest, org_slug: str) -> CheckResult:
+def check_session_timeouts(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Pipeline check: the organization's absolute lifetime and idle timeout (sliding)."""
     state = _state_for(request, org_slug)
-    return _result(timeout_refusal(request, state) if state else None)
+    return timeout_refusal(request, state) if state else None
 
 
-def check_single_session(request: HttpRequest, org_slug: str) -> CheckResult:
+def check_single_session(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Pipeline check: with single session on, only the person's newest session may continue."""
     state = _state_for(request, org_slug)
-    return _result(single_session_refusal(request, state) if state else None)
+    return single_session_refusal(request, state) if state else None

@@ -11,9 +11,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from orgsecurity import signin_state
 from sessions_policy import clock
-
-SESSION_KEY = "reauth_at"
 
 # method ("saml", "oidc") -> function(request, next_url) returning the response that starts a forced
 # fresh login at the IdP; the IdP's answer must end in mark_reauthenticated().
@@ -35,7 +34,7 @@ def register_provider(method: str, start: ReauthProvider) -> None:
 
 def mark_reauthenticated(request: HttpRequest, *, at: float | None = None) -> None:
     """Record that the person proved who they are just now (``at``: Unix seconds, UTC)."""
-    request.session[SESSION_KEY] = int(at if at is not None else clock.timestamp())
+    signin_state.set_reauthenticated_at(request, int(at if at is not None else clock.timestamp()))
 
 
 def reauth_max_age(request: HttpRequest, org_slug: str | None = None) -> int:
@@ -49,7 +48,7 @@ def reauth_max_age(request: HttpRequest, org_slug: str | None = None) -> int:
 
 def recently_authenticated(request: HttpRequest, max_age: int, *, now: float | None = None) -> bool:
     """True when the session proved its identity less than ``max_age`` seconds ago."""
-    at = request.session.get(SESSION_KEY)
-    if not isinstance(at, int):
+    at = signin_state.reauthenticated_at(request)
+    if at is None:
         return False
     return 0 <= (now if now is not None else clock.timestamp()) - at < max_age

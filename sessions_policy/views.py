@@ -9,13 +9,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from orgsecurity.access import require_capability
 from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Capability, roles_assignable_by
 from orgsecurity.text import end_sentence
 from sessions_policy import actions, clock
-from sessions_policy.decorators import require_capability, require_recent_auth
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
 from sessions_policy.forms import SessionPolicyForm
 from sessions_policy.models import SessionPolicy, UserSession
@@ -25,7 +25,6 @@ MANAGE = Capability.MANAGE_SECURITY
 
 @require_http_methods(["GET", "POST"])
 @require_capability(MANAGE)
-@require_recent_auth
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The session policy: what it means in words, and the form that changes it."""
     org = org_for_member(request, org_slug, MANAGE)
@@ -85,7 +84,6 @@ def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) 
 
 @require_safe
 @require_capability(MANAGE)
-@require_recent_auth
 def member_sessions(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Members' active sessions in this organization: who, device, IP, method, last seen; end any."""
     return _sessions_page(request, org_for_member(request, org_slug, MANAGE))
@@ -102,7 +100,6 @@ def _member_of(org: OrgContext, user_id: int) -> User:
 
 @require_POST
 @require_capability(MANAGE)
-@require_recent_auth
 def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> HttpResponse:
     """End one member's session for this organization."""
     org = org_for_member(request, org_slug, MANAGE)
@@ -126,7 +123,6 @@ def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> 
 
 @require_POST
 @require_capability(MANAGE)
-@require_recent_auth
 def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -> HttpResponse:
     """End every session of one member for this organization."""
     org = org_for_member(request, org_slug, MANAGE)

@@ -43,3 +43,27 @@ class SsoConfig(AppConfig):
         # Sessions signed in through an IdP re-authenticate there, with a forced fresh login.
         for method in ("saml", "oidc"):
             register_provider(method, start_reauthentication)
+
+        # The dashboard's SSO theme and SSO's section (and pages) of the support console.
+        from audit.support import SupportSection, register_section
+        from orgsecurity.roles import Capability
+        from orgsecurity.themes import Theme, register_theme
+        from sso import (
+            audit_events,  # noqa: F401  (registers this app's audit events)
+            summary,
+            support,
+        )
+
+        about = "Centralized identity through your identity provider"
+        register_theme(Theme("SSO", "sso:index", about, Capability.VIEW_ORG, summary.status, position=10))
+        register_section(
+            SupportSection(
+                "SSO",
+                "sso",
+                position=10,
+                settings_rows=support.settings_rows,
+                actions=support.actions,
+                urls="sso.support_urls",
+                url_prefix="domains",
+            )
+        )

@@ -23,18 +23,25 @@ from django.utils import timezone
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.accessors import load_org_context
-from orgsecurity.auth import PASSWORD_PROVEN_SESSION_KEY, sign_out
+from orgsecurity.auth import sign_out
 from orgsecurity.models import Membership, Organization, User
-from orgsecurity.pipeline import ALLOWED, CheckResult, Refusal
+from orgsecurity.refusals import Refusal
+from orgsecurity.signin_state import (
+    AUTH_METHOD_SESSION_KEY,
+    METHOD_RECOVERY,
+    PASSWORD_PROVEN_SESSION_KEY,
+    RECOVERY_SESSION_KEY,
+    SSO_CONNECTION_SESSION_KEY,
+    VERIFIED_SESSION_KEY,
+)
 from sso.domains.verification import verified_domain_for
 from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
+from sso.rollout import readiness
 from sso.rollout.readiness import sign_in_allowed
-from sso.rollout.scheduling import SCHEDULABLE, apply_due_enforcements, readiness, record_test_plan_item
+from sso.rollout.scheduling import SCHEDULABLE, apply_due_enforcements, record_test_plan_item
 
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
 # Session keys: connections this session signed in through; a running test session; a test session that timed out.
-VERIFIED_SESSION_KEY = "sso_verified_connections"
-RECOVERY_SESSION_KEY = "sso_recovery_organization"  # the organization whose recovery code signed this session in
 TEST_SESSION_KEY = "sso_test_session"
 TEST_TIMED_OUT_KEY = "sso_test_timed_out"
 
@@ -61,16 +68,16 @@ def remember_sso_sign_in(request: HttpRequest, connection: SSOConnection) -> Non
     if connection.pk not in verified:
         verified.append(connection.pk)
     request.session[VERIFIED_SESSION_KEY] = verified
-    request.session["sso_connection_id"] = connection.pk
+    request.session[SSO_CONNECTION_SESSION_KEY] = connection.pk
 
 
 def session_satisfies(request: HttpRequest, connection: SSOConnection, membership: Membership) -> bool:
     """True when this session may use the pages of ``connection``'s (enforcing) organization."""
-    method = request.session.get("auth_method")
+    method = request.session.get(AUTH_METHOD_SESSION_KEY)
     if method in PROTOCOL_METHODS and connection.pk in request.session.get(VERIFIED_SESSION_KEY, []):
         return True
     if (
-        method == "recovery"
+        method == METHOD_RECOVERY
         and request.session.get(RECOVERY_SESSION_KEY) == membership.organization_id
         and RecoveryAccount.objects.filter(membership=membership).exists()
     ):
@@ -116,13 +123,13 @@ def _enforcement_due(connection: SSOConnection) -> bool:
     )
 
 
-def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
+def check_sso_enforcement(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Pipeline check (last in ORG_PIPELINE_CHECKS): on an organization that enforces SSO, refuse sessions that did
     not sign in through its IdP (recovery sign-ins and confirmed exceptions pass) and send them to its IdP with
     ``next``. Also lets a due scheduled enforcement take effect, and ends expired test sessions."""
     context = load_org_context(request, org_slug)
     if context is None:
-        return ALLOWED  # the membership check answers non-members
+        return None  # the membership check answers non-members
     organization = context.organization
     connections = _connections_of(organization)
     if any(_enforcement_due(connection) for connection in connections):
@@ -130,12 +137,12 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
         connections = _connections_of(organization)
     expired = _end_expired_test_session(request)
     if expired is not None:
-        return False, expired
+        return expired
     connection = next((c for c in connections if c.status == SSOConnection.Status.ENFORCED), None)
     if connection is None:
         return _check_sso_session_scope(request, organization, connections)
     if session_satisfies(request, connection, context.membership):
-        return ALLOWED
+        return None
     user = request.user
     record_throttled(
         "sso.password_session_refused",
@@ -143,12 +150,12 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
         organization=organization,
         actor=user,
         target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
-        details={"method": request.session.get("auth_method", ""), "path": request.path[:200]},
+        details={"method": request.session.get(AUTH_METHOD_SESSION_KEY, ""), "path": request.path[:200]},
     )
     next_url = request.get_full_path()
     if not _good_elsewhere(request, user, organization):
         sign_out(request)  # the password session is good for none of their organizations: it ends now
-    return False, Refusal(
+    return Refusal(
         "sso_required",
         f"{organization.name} requires single sign-on. Sign in through your identity provider to continue.",
         status=401,
@@ -156,26 +163,28 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> CheckResult:
     )
 
 
-def _check_sso_session_scope(request: HttpRequest, organization: Organization, own: list[SSOConnection]) -> CheckResult:
+def _check_sso_session_scope(
+    request: HttpRequest, organization: Organization, own: list[SSOConnection]
+) -> Refusal | None:
     """A session that signed in only through other organizations' IdPs (it never proved the account's password)
     may not open this organization's pages: otherwise whoever runs one organization's IdP could act as the same
     person in every other organization of theirs. Offer this organization's own SSO, or a password sign-in."""
     session = request.session
-    if session.get("auth_method") not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
-        return ALLOWED
+    if session.get(AUTH_METHOD_SESSION_KEY) not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
+        return None
     verified = set(session.get(VERIFIED_SESSION_KEY, []))
     if any(connection.pk in verified for connection in own):
-        return ALLOWED
+        return None
     record_throttled(
         "sso.foreign_sso_session_refused",
         throttle_key=f"{organization.pk}:{request.user.pk}",
         organization=organization,
         actor=request.user,
-        details={"method": session.get("auth_method", ""), "path": request.path[:200]},
+        details={"method": session.get(AUTH_METHOD_SESSION_KEY, ""), "path": request.path[:200]},
     )
     next_url = request.get_full_path()
     sso_available = any(sign_in_allowed(connection, request.user) for connection in own)
-    return False, Refusal(
+    return Refusal(
         "sign_in_required",
         f"You signed in through another organization's identity provider. To open {organization.name}, sign in "
         f"to {organization.name}: through its single sign-on, or with your password.",

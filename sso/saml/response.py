@@ -28,6 +28,7 @@ from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
+from orgsecurity.refusals import Refusal
 from sso.assertion import AssertedIdentity
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
@@ -37,14 +38,11 @@ _FAILURES = (OneLogin_Saml2_ValidationError, OneLogin_Saml2_Error, xmlsec.Error,
 V = OneLogin_Saml2_ValidationError
 
 
-class SAMLResponseRejected(Exception):
+class SAMLResponseRejected(Refusal):
     """A SAML response we refuse. ``message`` says what went wrong and what to change; ``code`` is stable."""
 
     def __init__(self, message: str, *, code: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
+        super().__init__(code, message, status)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,11 @@ from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
+from orgsecurity.signin_state import (
+    SAML_LOGOUT_REQUEST_SESSION_KEY,
+    SSO_CONNECTION_SESSION_KEY,
+    SSO_SESSION_INDEX_SESSION_KEY,
+)
 from sessions_policy.decorators import require_recent_auth
 from sso.connections import actions as sso_actions
 from sso.connections.views import _connection_page
@@ -388,7 +393,7 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
     # The signature is verified over the query string exactly as received, not over our re-encoding of it.
     data = request_data(sp.slo_url, get=request.GET.dict(), query_string=request.META.get("QUERY_STRING", ""))
     auth = AuthWithSkew(data, slo_settings)
-    request_id = request.session.get("saml_logout_request_id")
+    request_id = request.session.get(SAML_LOGOUT_REQUEST_SESSION_KEY)
     if "SAMLResponse" in request.GET and not request_id:
         # A LogoutResponse answers one logout request; without ours in this session it is someone else's (a signed
         # answer replayed here would sign this browser out).
@@ -434,12 +439,14 @@ _REDIRECT_BINDING_PARAMETERS = ("SAMLRequest", "SAMLResponse", "RelayState", "Si
 
 
 def _sls_connection(request: HttpRequest, org_slug: str) -> SSOConnection | None:
-    session_connection = _org_saml_connections(org_slug).filter(pk=request.session.get("sso_connection_id")).first()
+    session_connection = (
+        _org_saml_connections(org_slug).filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
+    )
     return session_connection or _org_saml_connection(org_slug)
 
 
 def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, auth: OneLogin_Saml2_Auth) -> bool:
-    if not request.user.is_authenticated or request.session.get("sso_connection_id") != connection.pk:
+    if not request.user.is_authenticated or request.session.get(SSO_CONNECTION_SESSION_KEY) != connection.pk:
         return False
     nameid = OneLogin_Saml2_Logout_Request.get_nameid_data(auth.get_last_request_xml())
     return SSOIdentity.objects.filter(
@@ -451,13 +458,13 @@ def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, 
 def logout(request: HttpRequest, org_slug: str) -> HttpResponse:
     """SP-initiated Single Logout: end the session here, then ask the IdP to end its session too (when the IdP
     has an SLO URL). The IdP's LogoutResponse comes back to the SLS endpoint."""
-    connection = _org_saml_connections(org_slug).filter(pk=request.session.get("sso_connection_id")).first()
+    connection = _org_saml_connections(org_slug).filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
     identity = (
         SSOIdentity.objects.filter(connection=connection, user=request.user).first()
         if connection is not None and request.user.is_authenticated
         else None
     )
-    session_index = request.session.get("sso_session_index") or None
+    session_index = request.session.get(SSO_SESSION_INDEX_SESSION_KEY) or None
     sign_out(request)
     if connection is None or identity is None or not connection.saml.idp_slo_url:
         messages.info(request, "You are signed out.")
@@ -470,5 +477,5 @@ def logout(request: HttpRequest, org_slug: str) -> HttpResponse:
         session_index=session_index,
         name_id_format=identity.subject_format,
     )
-    request.session["saml_logout_request_id"] = auth.get_last_request_id()
+    request.session[SAML_LOGOUT_REQUEST_SESSION_KEY] = auth.get_last_request_id()
     return redirect(url)

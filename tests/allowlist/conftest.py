@@ -11,7 +11,7 @@ from django.test import Client
 
 from allowlist.policy import clear_matcher_cache
 from orgsecurity.models import User
-from sessions_policy.reauth import SESSION_KEY
+from orgsecurity.signin_state import REAUTH_AT_SESSION_KEY as SESSION_KEY
 from tests.helpers.allowlist import OFFICE_IP
 from tests.helpers.core import sign_in_client
 

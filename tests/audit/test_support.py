@@ -105,7 +105,10 @@ def test_the_settings_page_shows_members_billing_and_security_read_only(client_f
 
 
 def test_a_theme_app_fills_its_section_through_its_support_module(client_for, staff, org, monkeypatch):
-    monkeypatch.setattr(support, "SECURITY_SECTIONS", [("Demo theme", "tests.audit.demo_theme")])
+    from tests.audit.demo_theme import support as demo
+
+    section = support.SupportSection("Demo theme", "demo", 1, settings_rows=demo.settings_rows, actions=demo.actions)
+    monkeypatch.setattr(support, "_SECTIONS", [section])
     html = client_for(staff).get("/support/orgs/acme/").content.decode()
     assert "<dt>Plan seen by the theme</dt><dd>free</dd>" in html
     assert '<a href="/support/orgs/acme/demo/">Do the demo thing</a>' in html

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.test import override_settings
 
-from orgsecurity.pipeline import Refusal
+from orgsecurity.refusals import Refusal
 
 
 def refuse_everything(request, org_slug):
-    return False, Refusal("maintenance", "The organization is in maintenance.", status=503)
+    return Refusal("maintenance", "The organization is in maintenance.", status=503)
 
 
 def test_anonymous_visitors_are_sent_to_sign_in_with_next(client_for, org):

@@ -13,8 +13,8 @@ from audit.recorder import Actor
 from orgsecurity import actions
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Organization, User
+from orgsecurity.signin_state import REAUTH_AT_SESSION_KEY as REAUTH_SESSION_KEY
 from sessions_policy import clock as session_clock
-from sessions_policy.reauth import SESSION_KEY as REAUTH_SESSION_KEY
 
 PASSWORD = "correct horse battery staple"
 

@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from keys import actions, tokens
 from keys.models import APIKey
 from orgsecurity import actions as org_actions
-from orgsecurity.pipeline import Refusal
+from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Role
 from tests.helpers.keys import api_get, issue
 
@@ -372,7 +372,7 @@ seen_by_pipeline: list[str] = []
 def refuse_from_pipeline(request, api_key):
     """An API pipeline check like the IP allowlist's: it sees the verified key and refuses."""
     seen_by_pipeline.append(api_key.prefix)
-    return False, Refusal("ip_not_allowed", "This network is not on the organization's allowlist.")
+    return Refusal("ip_not_allowed", "This network is not on the organization's allowlist.")
 
 
 def test_api_pipeline_checks_run_after_the_key_is_verified(org, owner, acme, settings):

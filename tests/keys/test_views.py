@@ -9,7 +9,7 @@ import pytest
 from audit.models import AuditEvent
 from keys import actions
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
-from sessions_policy.reauth import SESSION_KEY as REAUTH_SESSION_KEY
+from orgsecurity.signin_state import REAUTH_AT_SESSION_KEY as REAUTH_SESSION_KEY
 from tests.helpers.keys import api_get, issue
 
 BASE = "/orgs/acme/settings/security/keys/"

@@ -16,4 +16,4 @@ def test_one_query_for_the_enforcement_check(client_for, connection, member, dja
     load_org_context(request, "acme")  # the membership check before this one loads it
     assert session["auth_method"] == "password"  # the session checks before this one load the session
     with django_assert_num_queries(1):
-        assert check_sso_enforcement(request, "acme") == (True, None)
+        assert check_sso_enforcement(request, "acme") is None
