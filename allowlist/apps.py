@@ -17,7 +17,7 @@ class AllowlistConfig(AppConfig):
         from audit.support import SupportSection, register_section
         from orgsecurity.roles import Capability
         from orgsecurity.themes import Theme, register_theme
-        from sso.recovery import register_landing
+        from sso.recovery.accounts import register_landing
 
         # From outside the list, a recovery sign-in lands on the allowlist page (the one page it may open).
         register_landing(recovery_landing)

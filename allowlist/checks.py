@@ -71,7 +71,7 @@ def check_dashboard_ip(request: HttpRequest, org_slug: str) -> Refusal | None:
 
 
 def recovery_landing(request: HttpRequest, organization: Organization) -> str | None:
-    """Registered with ``sso.recovery.register_landing``: after a recovery sign-in from outside ``organization``'s
+    """Registered with sso.recovery's ``register_landing``: after a recovery sign-in from outside ``organization``'s
     enabled allowlist (scope dashboard or both), its allowlist page, the one page of the organization that session
     may open from there (``_is_recovery_fix``: recovery accounts are owners or admins) and which says why the rest
     is closed. None when the list lets the client in."""

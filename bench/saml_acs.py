@@ -62,8 +62,8 @@ def main() -> int:
     from audit.recorder import Actor
     from orgsecurity import actions as org_actions
     from orgsecurity.models import User
-    from sso import actions as sso_actions
-    from sso.identity import AssertedIdentity
+    from sso.assertion import AssertedIdentity
+    from sso.connections import actions as sso_actions
     from sso.saml import actions as saml_actions
     from sso.saml.config import onelogin_settings, request_data, sp_endpoints
     from sso.saml.metadata import parse_idp_metadata

@@ -60,7 +60,7 @@ def record_for_user_orgs(
 
 # A session that proved the account's own password (password or recovery sign-in, or password re-entry) may open the
 # person's organizations that do not enforce SSO; one that only came through an organization's IdP opens that
-# organization's pages only (sso.enforcement), so one organization's IdP cannot act in the person's other ones.
+# organization's pages only (sso.rollout.enforcement), so one organization's IdP cannot act in the person's other ones.
 PASSWORD_METHODS = frozenset({signin_state.METHOD_PASSWORD, signin_state.METHOD_RECOVERY})
 
 
@@ -80,7 +80,7 @@ def sign_in(
     if request.session.session_key == previous_session_key:
         request.session.cycle_key()  # login() keeps the key when the same person signs in again; we never do
     # The normal lifetime (SESSION_COOKIE_AGE), also when the anonymous session before had a short one (an SSO start
-    # gives it only the pending login's: sso.flow.begin); the key cycled above keeps the old session's data.
+    # gives it only the pending login's: sso.signin.flow.begin); the key cycled above keeps the old session's data.
     request.session.set_expiry(None)
     signin_state.set_auth_method(request, method)
     if method in PASSWORD_METHODS:

@@ -3,7 +3,7 @@
 A preview is read-only. It lists, in groups, the people, keys, sessions (or other things) a change would affect, so a
 confirmation page, an API answer or an email can show them, and marks the items that must be resolved first
 (``blocking``): the change is refused while a blocking item is neither resolved nor acknowledged by name. This module
-depends on nothing of the product, so any app can build an Impact (e.g. ``sso.rollout.preview_enforcement``).
+depends on nothing of the product, so any app can build an Impact (e.g. ``sso.rollout.scheduling.preview_enforcement``).
 """
 
 from __future__ import annotations

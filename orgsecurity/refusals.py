@@ -2,7 +2,7 @@
 
 Every refusal in the product is a ``Refusal`` or one of its specialisations: the enforcement pipelines
 (``orgsecurity.pipeline``, the key API) return one, action functions raise ``orgsecurity.actions.ActionRefused``,
-an SSO round trip raises ``sso.flow.SSOSignInRefused`` and a SAML answer ``sso.saml.response.SAMLResponseRejected``.
+an SSO round trip raises ``sso.errors.SSOSignInRefused`` and a SAML answer ``sso.saml.response.SAMLResponseRejected``.
 ``orgsecurity.errors.render_refusal`` answers any of them, as JSON (``{"error": {"code", "message"}}``) or as an
 HTML page. This module is a leaf: it imports nothing of the product, so every app may depend on it.
 """

@@ -141,7 +141,7 @@ ORG_PIPELINE_CHECKS = [
     "sessions_policy.enforcement.check_session_timeouts",
     "sessions_policy.enforcement.check_single_session",
     # Keep last: SSO enforcement (password sessions of an SSO-only organization go to its IdP).
-    "sso.enforcement.check_sso_enforcement",
+    "sso.rollout.enforcement.check_sso_enforcement",
 ]
 
 # One-to-one policy rows of the organization loaded together with the membership (one query per request for all

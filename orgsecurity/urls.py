@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from keys.api_views import not_found as api_not_found
 from orgsecurity import password_views, views
-from sso.signin_views import EmailFirstSignInView
+from sso.signin.signin_views import EmailFirstSignInView
 
 org_patterns = [
     path("", views.dashboard, name="org_dashboard"),

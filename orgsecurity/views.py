@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import LoginView
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity import actions, throttle
+from orgsecurity import actions
 from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.errors import render_refusal
-from orgsecurity.forms import BillingForm, EmailAuthenticationForm, InviteForm, RoleForm, SignupForm
+from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
 from orgsecurity.themes import security_themes
 from sessions_policy.enforcement import verify_session
-
-# --- sign-in -----------------------------------------------------------------------------------------
-
-
-class SignInView(LoginView):
-    """Password sign-in at /accounts/login/ (under the lockout of ``orgsecurity.throttle``)."""
-
-    form_class = EmailAuthenticationForm
-    template_name = "registration/login.html"
-    redirect_authenticated_user = True
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return super().post(request, *args, **kwargs)
-        except throttle.LockedOut as exc:
-            return throttle.lockout_response(request, exc=exc)
-
-    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
-        sign_in(self.request, form.get_user(), method="password", backend=form.get_user().backend)
-        return redirect(self.get_success_url())
 
 
 @require_POST

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sso import signin_views
+from sso.signin import signin_views
 
 urlpatterns = [
     path("recovery/", signin_views.recovery_sign_in, name="sso_recovery_sign_in"),

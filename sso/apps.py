@@ -10,13 +10,17 @@ class SsoConfig(AppConfig):
     def ready(self) -> None:
         from orgsecurity.actions import MEMBERSHIP_CHANGE_GUARDS
         from sessions_policy.reauth import register_provider
-        from sso import enforcement  # noqa: F401 (connects the test-session logout receiver)
+        from sso.connections import actions
         from sso.oidc.handler import register_handler as register_oidc
         from sso.protocols import register
-        from sso.reauth import start_reauthentication
-        from sso.recovery import guard_membership_change
+        from sso.recovery.accounts import guard_membership_change
+        from sso.rollout import (
+            enforcement,  # noqa: F401 (connects the test-session logout receiver)
+            scheduling,
+        )
         from sso.saml import schemas
         from sso.saml.handler import SAMLHandler
+        from sso.signin.reauthentication import start_reauthentication
 
         register("saml", SAMLHandler())
         schemas.install()  # python3-saml's schema validation also knows XML Encryption 1.1 (xenc11:MGF)
@@ -25,6 +29,16 @@ class SsoConfig(AppConfig):
         # Keep SSO's admin owner, and while enforced an owner recovery account, through member changes.
         if guard_membership_change not in MEMBERSHIP_CHANGE_GUARDS:
             MEMBERSHIP_CHANGE_GUARDS.append(guard_membership_change)
+
+        # Rollout follows the connection actions: key reviews and member emails on enforcement, a key review on
+        # unlinking, and the test plan on each finished test run.
+        for hooks, hook in (
+            (actions.ENFORCEMENT_STARTED_HOOKS, scheduling.on_enforcement_started),
+            (actions.IDENTITY_UNLINKED_HOOKS, scheduling.on_identity_unlinked),
+            (actions.TEST_RUN_FINISHED_HOOKS, scheduling.on_test_run_finished),
+        ):
+            if hook not in hooks:
+                hooks.append(hook)
 
         # Sessions signed in through an IdP re-authenticate there, with a forced fresh login.
         for method in ("saml", "oidc"):

@@ -8,12 +8,18 @@ OIDC parts of this app; what is here is shared by both.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from orgsecurity.models import Organization
 from orgsecurity.roles import Role
+
+# How long a pending login waits for the IdP's answer (sso.signin.flow); a test run still pending after that was
+# abandoned.
+PENDING_TTL = timedelta(minutes=10)
 
 
 class SSOConnection(models.Model):
@@ -54,7 +60,7 @@ class SSOConnection(models.Model):
     jit_default_role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    # --- rollout (see sso.rollout): the test group, scheduled enforcement, the fallback login policy ---
+    # --- rollout (see sso.rollout.scheduling): the test group, scheduled enforcement, the fallback login policy ---
     test_members = models.ManyToManyField(
         "orgsecurity.Membership",
         blank=True,
@@ -78,7 +84,7 @@ class SSOConnection(models.Model):
     enforcement_postponed_reasons = models.JSONField(default=list, blank=True)
     # Owners and admins the scheduling person accepted, by name on the confirmation page, to lose access when the
     # scheduled enforcement takes effect: [{"user_id": 7, "email": "..."}]. Anyone else locked out by then
-    # postpones it (sso.readiness.enforcement_problems).
+    # postpones it (sso.rollout.readiness.enforcement_problems).
     enforcement_acknowledged = models.JSONField(default=list, blank=True)
     support_contact = models.CharField(
         max_length=254,
@@ -118,7 +124,7 @@ class SSOIdentity(models.Model):
     # The email the IdP asserted for this identity (mapped with the connection's attribute map; '' when it sent
     # none) when it was linked, refreshed at each SSO sign-in (``asserted_email_at``, UTC). Links made before it
     # was kept have no ``asserted_email_at`` ("unknown email"). One that differs from the account's email is
-    # listed for review (sso.linking).
+    # listed for review (sso.signin.linking).
     asserted_email = models.CharField(max_length=254, blank=True)
     asserted_email_at = models.DateTimeField(null=True, blank=True)
 
@@ -163,9 +169,7 @@ class SSOTestRun(models.Model):
     @property
     def status_label(self) -> str:
         """The result as people read it: a run still pending after its round trip could have expired
-        (``sso.flow.PENDING_TTL``, 10 minutes) was abandoned, e.g. the IdP showed an error on its own page."""
-        from sso.flow import PENDING_TTL
-
+        (``PENDING_TTL``, 10 minutes) was abandoned, e.g. the IdP showed an error on its own page."""
         if self.result == self.Result.PENDING and self.started_at + PENDING_TTL < timezone.now():
             return "Not finished (no answer from the IdP)"
         return self.get_result_display()
@@ -210,7 +214,7 @@ class SSOPendingLogin(models.Model):
 
 
 class SSOPendingLink(models.Model):
-    """An IdP identity waiting for the signed-in person to confirm linking it to their account (sso.linking).
+    """An IdP identity waiting for the signed-in person to confirm linking it to their account (sso.signin.linking).
 
     Made when a "Link SSO" or Test SSO round trip came back with an identity whose asserted email is not the
     account's: nothing is linked until that person, in the browser that started the round trip
@@ -226,7 +230,7 @@ class SSOPendingLink(models.Model):
     connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="pending_links")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     test_run = models.ForeignKey(SSOTestRun, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    # The validated answer as sso.identity.AssertedIdentity stores it, and the email mapped from it then (shown
+    # The validated answer as sso.assertion.AssertedIdentity stores it, and the email mapped from it then (shown
     # on the confirmation page; the link is refused if the answer maps to another email when confirmed).
     identity = models.JSONField(default=dict)
     asserted_email = models.CharField(max_length=254, blank=True)

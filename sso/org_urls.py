@@ -2,7 +2,8 @@
 
 from django.urls import include, path
 
-from sso import rollout_views, views
+from sso.connections import views
+from sso.rollout import views as rollout_views
 
 app_name = "sso"
 

@@ -1,7 +1,7 @@
 """The protocol registry: how to start a sign-in at the IdP for each SSO protocol.
 
 The SAML and OIDC parts register a handler for "saml" and "oidc". Everything after the IdP answers is shared
-(``sso.flow`` and ``sso.identity``): the protocol code only validates the answer and hands over an
+(``sso.signin.flow`` and ``sso.signin``): the protocol code only validates the answer and hands over an
 ``AssertedIdentity``.
 """
 
@@ -11,6 +11,7 @@ from typing import Protocol
 
 from django.http import HttpRequest, HttpResponse
 
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
 
 
@@ -26,10 +27,10 @@ class ProtocolHandler(Protocol):
         test_run: SSOTestRun | None = None,
         force_authn: bool = False,
     ) -> HttpResponse:
-        """Create the pending login (``sso.flow.begin``) and return the redirect (or auto-POST page) to the IdP.
+        """Create the pending login (``sso.signin.flow.begin``) and return the redirect (or auto-POST page) to the IdP.
 
         ``force_authn`` asks the IdP for a fresh login (SAML ForceAuthn="true", OIDC prompt=login & max_age=0).
-        Raises ``sso.flow.SSOSignInRefused`` when the connection cannot start a sign-in (e.g. incomplete config).
+        Raises ``sso.errors.SSOSignInRefused`` when the connection cannot start a sign-in (e.g. incomplete config).
         """
 
     # Optional: ``validation_problems(connection) -> list[str]``, one sentence per reason the connection cannot
@@ -47,9 +48,7 @@ def register(protocol: str, handler: ProtocolHandler) -> None:
 
 
 def handler_for(connection: SSOConnection) -> ProtocolHandler:
-    """The handler for ``connection``'s protocol; raises ``sso.flow.SSOSignInRefused`` when none is installed."""
-    from sso.flow import SSOSignInRefused
-
+    """The handler for ``connection``'s protocol; raises ``sso.errors.SSOSignInRefused`` when none is installed."""
     try:
         return HANDLERS[connection.protocol]
     except KeyError:

@@ -13,9 +13,9 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Organization
 from orgsecurity.text import end_sentence
 from sessions_policy.decorators import require_recent_auth
-from sso import domains
+from sso.domains import verification as domains
 from sso.models import VerifiedDomain
-from sso.rollout_forms import SupportVerifyForm
+from sso.rollout.forms import SupportVerifyForm
 
 
 def _page(request: HttpRequest, organization: Organization, *, status: int = 200, form=None) -> HttpResponse:

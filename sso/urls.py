@@ -6,7 +6,7 @@ OIDC packages add their own endpoints (metadata, ACS, SLO; callback) below.
 
 from django.urls import include, path
 
-from sso import public_views
+from sso.signin import public_views
 
 app_name = "sso_public"
 

@@ -21,7 +21,7 @@ from audit.locking import audited
 from orgsecurity.actions import ActionRefused
 from orgsecurity.crypto import encrypt_secret
 from orgsecurity.models import Organization, User
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import OIDCSettings, SSOConnection
 from sso.oidc.discovery import DEFAULT_ALGORITHMS, SIGNING_ALGORITHMS, ProviderMetadata
 from sso.oidc.presets import DEFAULT_PRESET, PRESETS, attribute_map_for
@@ -223,7 +223,7 @@ def update_oidc_settings(
 
     ``metadata`` replaces the provider's issuer and endpoints (a fresh discovery). A new issuer drops the cached
     keys, and people linked under the old issuer must link again (identities are keyed on issuer and sub), so
-    once an owner is linked only an owner may change it (``sso.actions.refuse_idp_change_over_owners``).
+    once an owner is linked only an owner may change it (``sso.connections.actions.refuse_idp_change_over_owners``).
     ``client_secret`` replaces the stored secret; ``preset`` replaces the claim mapping. A connection without
     OIDC settings yet needs metadata, client ID and secret. Raises ActionRefused; nothing is saved then.
     """

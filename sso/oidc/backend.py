@@ -6,7 +6,7 @@ sign-in with no refetch logic, userinfo claims are used without comparing their 
 by email. This subclass keeps the library's shape (``get_token``, ``verify_token``, ``retrieve_matching_jwk``,
 ``get_userinfo``) but every value comes from the connection's ``OIDCSettings``, every request goes through
 ``sso.oidc.fetch`` (SSRF guards, timeouts, size caps), ID tokens are checked by ``sso.oidc.tokens``, and the
-result is an ``AssertedIdentity`` keyed on (issuer, sub) for ``sso.identity`` to act on, never a user looked up
+result is an ``AssertedIdentity`` keyed on (issuer, sub) for ``sso.signin`` to act on, never a user looked up
 by email. It is not listed in AUTHENTICATION_BACKENDS: the shared SSO flow signs people in.
 """
 
@@ -22,8 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from orgsecurity.crypto import SecretDecryptionError, decrypt_secret
-from sso.flow import SSOSignInRefused
-from sso.identity import AssertedIdentity
+from sso.assertion import AssertedIdentity
+from sso.errors import SSOSignInRefused
 from sso.models import OIDCSettings
 from sso.oidc import fetch, keys, tokens
 from sso.oidc.fetch import ProviderFetchError
@@ -175,7 +175,7 @@ class ConnectionOIDCBackend(OIDCAuthenticationBackend):
         return userinfo
 
     def authenticate(self, request: Any, **kwargs: Any) -> None:
-        """Not a Django authentication backend here: sign-ins go through ``sign_in_answer`` and sso.identity."""
+        """Not a Django authentication backend here: sign-ins go through ``sign_in_answer`` and sso.signin."""
         return None
 
     # --- the whole answer --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The "oidc" protocol handler: start an authorization code flow with PKCE, and what the connection page shows.
 
 ``start_login`` follows OIDC Core §3.1.2.1: ``response_type=code``, our client ID and redirect URI, the
-connection's scopes, a ``state`` that is the key of the server-side pending login (``sso.flow.begin``), a
+connection's scopes, a ``state`` that is the key of the server-side pending login (``sso.signin.flow.begin``), a
 ``nonce``, and a PKCE S256 challenge (RFC 7636 §4.2) whose verifier stays in the pending login. For
 re-authentication (``force_authn``) it adds ``prompt=login`` and ``max_age=0`` and the callback then requires
 ``auth_time``.
@@ -17,10 +17,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from mozilla_django_oidc.utils import generate_code_challenge
 
-from sso import flow, protocols
-from sso.flow import SSOSignInRefused
+from sso import protocols
+from sso.errors import SSOSignInRefused
 from sso.models import OIDCSettings, SSOConnection, SSOTestRun
 from sso.oidc.backend import client_secret
+from sso.oidc.forms import OIDCSettingsForm
+from sso.signin import flow
 
 
 def callback_url(org_slug: str) -> str:
@@ -102,8 +104,6 @@ class OIDCHandler:
 
     def config_context(self, request: HttpRequest, connection: SSOConnection) -> dict[str, Any]:
         """Context for templates/sso/oidc/_config.html: the settings, the redirect URI and the settings form."""
-        from sso.oidc.forms import OIDCSettingsForm
-
         oidc = OIDCSettings.objects.filter(connection=connection).first()
         form = getattr(request, "oidc_settings_form", None) or OIDCSettingsForm(
             initial=OIDCSettingsForm.initial_for(oidc), configured=oidc is not None

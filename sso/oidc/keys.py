@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 from django.utils import timezone
 
-from sso.flow import SSOSignInRefused
+from sso.errors import SSOSignInRefused
 from sso.models import OIDCSettings
 from sso.oidc import fetch
 from sso.oidc.fetch import ProviderFetchError

@@ -11,12 +11,12 @@ from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
 from sessions_policy.decorators import require_recent_auth
+from sso.connections.views import _connection_page
 from sso.models import OIDCSettings, SSOConnection
 from sso.oidc import actions
 from sso.oidc.discovery import DiscoveryError, discover
 from sso.oidc.forms import OIDCConnectionForm, OIDCSettingsForm
 from sso.oidc.handler import callback_url
-from sso.views import _connection_page
 
 
 @require_http_methods(["GET", "POST"])

@@ -15,14 +15,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from sso import actions, flow
-from sso.flow import SSOSignInRefused
-from sso.identity import sign_in_allowed
+from sso.connections import actions
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.oidc.backend import PROTOCOL_CLAIMS, ConnectionOIDCBackend, claim_values
 from sso.oidc.handler import OIDCHandler, redirect_uri, settings_for
 from sso.oidc.tokens import IDTokenRefused
-from sso.public_views import refusal_page, sign_in_start
+from sso.rollout.readiness import sign_in_allowed
+from sso.signin import flow
+from sso.signin.public_views import sign_in_start
+from sso.signin.refusals import refusal_page
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from audit.locking import audited
 from orgsecurity.actions import ActionRefused
 from orgsecurity.crypto import encrypt_secret
 from orgsecurity.models import Organization, User
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import generate_sp_key_pair, load_certificate
 from sso.saml.metadata import IdPMetadata
@@ -104,7 +104,7 @@ def update_idp(
 
     ``metadata_url``: the URL it was fetched from (None keeps the stored one; "" forgets it). Returns the changes.
     Raises ActionRefused (nothing saved) when a non-owner would change the IdP of a connection owners sign in
-    through (``sso.actions.refuse_idp_change_over_owners``).
+    through (``sso.connections.actions.refuse_idp_change_over_owners``).
     """
     with transaction.atomic():
         saml = (

@@ -1,7 +1,7 @@
 """The SP's own values for an organization (entity ID, ACS, SLO, metadata URL) and python3-saml settings.
 
-Every URL comes from ``settings.PUBLIC_BASE_URL`` (``sso.flow.public_url``), never from the request's Host header,
-so the values the IdP admin pasted stay right behind a TLS-terminating proxy.
+Every URL comes from ``settings.PUBLIC_BASE_URL`` (``sso.signin.flow.public_url``), never from the request's Host
+header, so the values the IdP admin pasted stay right behind a TLS-terminating proxy.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from orgsecurity.crypto import decrypt_secret
-from sso.flow import SSOSignInRefused, public_url
+from sso.errors import SSOSignInRefused
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import load_certificate
+from sso.signin.flow import public_url
 
 # What our SP metadata asks for: a persistent NameID (SAML Core §8.3.7). AuthnRequests carry no NameIDPolicy, so
 # an IdP configured for the email address (or another stable format) still answers.

@@ -10,11 +10,12 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
-from sso import flow
 from sso.models import SAMLSettings, SSOConnection, SSOTestRun
 from sso.saml.certificates import CertificateInfo, load_certificate
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
+from sso.saml.forms import IdPSourceForm, OptionsForm, PresetForm
 from sso.saml.presets import PRESETS, preset_of
+from sso.signin import flow
 
 
 class SAMLHandler:
@@ -37,7 +38,7 @@ class SAMLHandler:
         HTTP-POST when the IdP offers only that). The request ID is the pending login's key (InResponseTo comes
         back with it); RelayState is that same opaque reference, never a URL. ``force_authn`` sets ForceAuthn.
 
-        Raises sso.flow.SSOSignInRefused when the connection has no IdP configured.
+        Raises sso.errors.SSOSignInRefused when the connection has no IdP configured.
         """
         saml = saml_settings_of(connection)
         settings = onelogin_settings(connection, saml)
@@ -63,8 +64,6 @@ class SAMLHandler:
 
     def config_context(self, request: HttpRequest, connection: SSOConnection) -> dict[str, Any]:
         """Context for ``templates/sso/saml/_config.html`` on the connection page."""
-        from sso.saml.forms import IdPSourceForm, OptionsForm, PresetForm
-
         saml = SAMLSettings.objects.filter(connection=connection).first()
         certificates = certificate_infos(saml) if saml else []
         return {

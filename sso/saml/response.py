@@ -29,7 +29,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from orgsecurity.refusals import Refusal
-from sso.identity import AssertedIdentity
+from sso.assertion import AssertedIdentity
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
 from sso.saml.config import clock_skew, max_response_chars, onelogin_settings, request_data, sp_endpoints
@@ -75,8 +75,8 @@ def validate_response(connection: SSOConnection, saml: SAMLSettings, saml_respon
     Raises SAMLResponseRejected (413 for a response larger than ``settings.SSO_SAML_MAX_RESPONSE_KIB``; 400 for
     malformed input: bad base64, broken XML, DOCTYPE/entities, an assertion that does not decrypt; 403 for a
     well-formed response that fails a rule). Every time condition allows the skew of ``sso.saml.config.clock_skew``.
-    Does not look at InResponseTo against our requests or at replays: the caller does that with ``sso.flow.claim``
-    and the consumed-assertion table.
+    Does not look at InResponseTo against our requests or at replays: the caller does that with
+    ``sso.signin.flow.claim`` and the consumed-assertion table.
     """
     response = _parse(connection, saml, saml_response)
     sp = sp_endpoints(connection.organization.slug)

@@ -36,11 +36,11 @@ from orgsecurity.signin_state import (
     SSO_SESSION_INDEX_SESSION_KEY,
 )
 from sessions_policy.decorators import require_recent_auth
-from sso import actions as sso_actions
-from sso import flow, public_views
-from sso.flow import SSOSignInRefused
-from sso.identity import sign_in_allowed
+from sso.connections import actions as sso_actions
+from sso.connections.views import _connection_page
+from sso.errors import SSOSignInRefused
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
+from sso.rollout.readiness import sign_in_allowed
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
@@ -55,7 +55,8 @@ from sso.saml.response import (
     peek_in_response_to,
     validate_response,
 )
-from sso.views import _connection_page
+from sso.signin import flow, public_views
+from sso.signin.refusals import refusal_page
 
 # --- admin pages ---------------------------------------------------------------------------------------------
 
@@ -215,7 +216,7 @@ def metadata(request: HttpRequest, org_slug: str) -> HttpResponse:
     try:
         xml = onelogin_settings(connection).get_sp_metadata()
     except SSOSignInRefused as exc:
-        return public_views.refusal_page(request, exc, connection)
+        return refusal_page(request, exc, connection)
     response = HttpResponse(xml, content_type="application/samlmetadata+xml")
     response["Content-Disposition"] = f'inline; filename="{org_slug}-sp-metadata.xml"'
     return response
@@ -261,21 +262,21 @@ def acs(request: HttpRequest, org_slug: str) -> HttpResponse:
             code="saml_too_large",
             status=413,
         )
-        return public_views.refusal_page(request, refused)
+        return refusal_page(request, refused)
     in_response_to = peek_in_response_to(posted)
     connection, pending = _acs_target(org_slug, in_response_to)
     if connection is None:
         refused = SSOSignInRefused(
             "Single sign-on with SAML is not set up for this organization.", code="no_saml", status=404
         )
-        return public_views.refusal_page(request, refused)
+        return refusal_page(request, refused)
     try:
         validated = validate_response(connection, saml_settings_of(connection), posted)
         finish_url = _accept(request, connection, pending, validated, request.POST.get("RelayState", ""))
     except SAMLResponseRejected as exc:
         return _rejected(request, connection, in_response_to, exc)
     except SSOSignInRefused as exc:
-        return public_views.refusal_page(request, exc, connection)
+        return refusal_page(request, exc, connection)
     return redirect(finish_url)
 
 
@@ -362,7 +363,7 @@ def _rejected(
         )
         return redirect(sso_actions.test_run_url(pending.test_run))
     refused = SSOSignInRefused(exc.message, code=exc.code, status=exc.status)
-    return public_views.refusal_page(request, refused, connection)
+    return refusal_page(request, refused, connection)
 
 
 @require_safe
@@ -374,14 +375,12 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
     """
     connection = _sls_connection(request, org_slug)
     if connection is None:
-        return public_views.refusal_page(
-            request, SSOSignInRefused("Single logout is not set up here.", code="no_saml", status=404)
-        )
+        return refusal_page(request, SSOSignInRefused("Single logout is not set up here.", code="no_saml", status=404))
     sp = sp_endpoints(org_slug)
     try:
         slo_settings = onelogin_settings(connection, want_messages_signed=True)
     except SSOSignInRefused as exc:
-        return public_views.refusal_page(request, exc, connection)
+        return refusal_page(request, exc, connection)
     repeated = sorted(name for name in _REDIRECT_BINDING_PARAMETERS if len(request.GET.getlist(name)) > 1)
     if repeated:
         # The signature covers each parameter once (SAML Bindings §3.4.4.1); a repeated one is never the IdP's.
@@ -390,7 +389,7 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
             code="saml_slo_invalid",
             status=400,
         )
-        return public_views.refusal_page(request, refused, connection)
+        return refusal_page(request, refused, connection)
     # The signature is verified over the query string exactly as received, not over our re-encoding of it.
     data = request_data(sp.slo_url, get=request.GET.dict(), query_string=request.META.get("QUERY_STRING", ""))
     auth = AuthWithSkew(data, slo_settings)
@@ -403,7 +402,7 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
             code="saml_slo_unsolicited",
             status=400,
         )
-        return public_views.refusal_page(request, refused, connection)
+        return refusal_page(request, refused, connection)
 
     def end_local_session() -> None:
         if "SAMLRequest" in request.GET and not _logout_names_this_session(request, connection, auth):
@@ -417,12 +416,12 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
         refused = SSOSignInRefused(
             f"The logout message was refused: {exc.message} Nothing was changed.", code=exc.code, status=400
         )
-        return public_views.refusal_page(request, refused, connection)
+        return refusal_page(request, refused, connection)
     except (OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError, ValueError, etree.LxmlError, xmlsec.Error) as exc:
         refused = SSOSignInRefused(
             f"The logout message is not valid: {str(exc)[:200]}", code="saml_slo_invalid", status=400
         )
-        return public_views.refusal_page(request, refused, connection)
+        return refusal_page(request, refused, connection)
     if auth.get_errors():
         reason = auth.get_last_error_reason() or ", ".join(auth.get_errors())
         refused = SSOSignInRefused(
@@ -430,7 +429,7 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
             code="saml_slo_invalid",
             status=400,
         )
-        return public_views.refusal_page(request, refused, connection)
+        return refusal_page(request, refused, connection)
     if redirect_url:
         return redirect(redirect_url)
     return render(request, "sso/saml/signed_out.html", {"connection": connection})

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 
 from sso.models import SSOConnection
-from sso.rollout import SCHEDULABLE
+from sso.rollout.scheduling import SCHEDULABLE
 
 register = template.Library()
 

@@ -9,15 +9,11 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from allowlist import actions
 from allowlist.policy import clear_matcher_cache
-from orgsecurity.models import Organization, User
+from orgsecurity.models import User
 from orgsecurity.signin_state import REAUTH_AT_SESSION_KEY as SESSION_KEY
-from tests.conftest import sign_in_client
-
-OFFICE = "198.51.100.0/24"
-OFFICE_IP = "198.51.100.7"
-HOME_IP = "203.0.113.9"
+from tests.helpers.allowlist import OFFICE_IP
+from tests.helpers.core import sign_in_client
 
 
 @pytest.fixture(autouse=True)
@@ -47,11 +43,3 @@ def client_at() -> Callable[..., Client]:
         return client
 
     return build
-
-
-def enable(org: Organization, owner: User, *entries: str, scope: str = "dashboard") -> None:
-    """Put ``entries`` on the list of ``org`` and turn it on for ``scope`` (as ``owner`` from inside the list)."""
-    if entries:
-        actions.add_entries(org, "\n".join(entries), actor=owner)
-    inside = entries[0].split("/")[0] if entries else None
-    actions.update_settings(org, actor=owner, actor_ip=inside, enabled=True, scope=scope)

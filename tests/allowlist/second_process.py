@@ -22,7 +22,7 @@ from django.test import Client  # noqa: E402
 
 from allowlist.policy import cached_versions  # noqa: E402
 from orgsecurity.models import User  # noqa: E402
-from tests.conftest import sign_in_client  # noqa: E402
+from tests.helpers.core import sign_in_client  # noqa: E402
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from django.db import connection
 from allowlist import actions
 from allowlist.models import IPAllowlist, IPAllowlistEntry
 from allowlist.policy import cached_versions
-from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP, enable
+from tests.helpers.allowlist import HOME_IP, OFFICE, OFFICE_IP, enable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def test_every_change_through_an_action_bumps_the_version(org, owner):
     version()
     actions.remove_entries(org, [IPAllowlistEntry.objects.get(cidr="192.0.2.1/32").pk], actor=owner, actor_ip=OFFICE_IP)
     version()
-    from tests.conftest import make_user
+    from tests.helpers.core import make_user
 
     actions.disable_for_support(org, staff=make_user("staff@platform.test", is_staff=True), reason="ticket")
     version()

@@ -22,9 +22,9 @@ from orgsecurity.errors import render_refusal
 from orgsecurity.models import Organization
 from orgsecurity.roles import Role
 from orgsecurity.signin_state import RECOVERY_SESSION_KEY
-from sso import recovery
-from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP, enable
-from tests.conftest import PASSWORD, add_member, make_org, make_user
+from sso.recovery import accounts as recovery
+from tests.helpers.allowlist import HOME_IP, OFFICE, OFFICE_IP, enable
+from tests.helpers.core import PASSWORD, add_member, make_org, make_user
 
 PAGE = "/orgs/acme/settings/security/allowlist/"
 

@@ -7,7 +7,7 @@ import pytest
 
 from allowlist.models import IPAllowlist, IPAllowlistEntry
 from audit.models import AuditEvent
-from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP, enable
+from tests.helpers.allowlist import HOME_IP, OFFICE, OFFICE_IP, enable
 
 PAGE = "/orgs/acme/settings/security/allowlist/"
 

@@ -8,8 +8,8 @@ from django.core import mail
 
 from allowlist.models import IPAllowlist
 from audit.models import AuditEvent
-from tests.allowlist.conftest import HOME_IP, OFFICE, enable
-from tests.conftest import make_user
+from tests.helpers.allowlist import HOME_IP, OFFICE, enable
+from tests.helpers.core import make_user
 
 URL = "/support/orgs/acme/allowlist/disable/"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orgsecurity.models import User
-from tests.conftest import make_user
+from tests.helpers.core import make_user
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from keys import actions as key_actions
 from keys.models import APIKey
 from orgsecurity.models import Invitation, Membership, Project, Team
 from orgsecurity.roles import Role
-from tests.conftest import PASSWORD, sign_in_client
+from tests.helpers.core import PASSWORD, sign_in_client
 
 ROUNDS = 6
 

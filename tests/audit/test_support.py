@@ -14,7 +14,7 @@ from audit import support
 from audit.models import ActorType, AuditEvent
 from sessions_policy import clock as session_clock
 from tests.audit.helpers import record_event, sentences
-from tests.sessions_policy.conftest import FakeClock
+from tests.helpers.sessions import FakeClock
 
 SUPPORT_URLS = [
     "/support/",

@@ -45,11 +45,11 @@ def replays() -> list[int]:
     from django.db import connections
     from django.test import Client
 
-    from sso import actions as sso_actions
-    from sso.identity import AssertedIdentity
+    from sso.assertion import AssertedIdentity
+    from sso.connections import actions as sso_actions
     from sso.saml.config import sp_endpoints
-    from tests.conftest import add_member, make_org, make_user
-    from tests.sso.saml.conftest import connect, start
+    from tests.helpers.core import add_member, make_org, make_user
+    from tests.helpers.saml import connect, start
     from tests.sso.saml.idp import PERSISTENT, TestIdP
 
     owner = make_user("owner@acme.test")

@@ -10,7 +10,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from orgsecurity.models import Invitation, Membership
 from orgsecurity.roles import Role
-from tests.conftest import PASSWORD, add_member, make_user
+from tests.helpers.core import PASSWORD, add_member, make_user
 
 
 def _token_from_mail() -> str:
@@ -61,7 +61,7 @@ def test_a_pending_invitation_dies_when_its_invitee_joins_another_way(client_for
 
     _, token = actions.invite_member(org, actor=owner, email="bob@acme.test", role=Role.ADMIN)
     bob = make_user("bob@acme.test")
-    add_member(org, bob, Role.MEMBER)  # as sso.identity.provision does for JIT provisioning
+    add_member(org, bob, Role.MEMBER)  # as sso.signin.login.provision does for JIT provisioning
 
     invitation = Invitation.objects.get(email="bob@acme.test")
     assert invitation.revoked_at is not None

@@ -78,7 +78,7 @@ def test_seed_demo_runs_once(db):
 
 def test_the_demo_org_routes_its_email_domain_and_has_a_support_person(db):
     """make idp's people sign in email-first and by JIT: acme.test is verified; support staff see /support/."""
-    from sso.domains import verified_domain_for
+    from sso.domains.verification import verified_domain_for
 
     assert "support@platform.test" in run("seed_demo")
     assert verified_domain_for("newhire@acme.test") is None

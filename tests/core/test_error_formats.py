@@ -12,7 +12,7 @@ from django.test import Client
 
 from orgsecurity.errors import ErrorFormat
 from orgsecurity.models import Project, Team
-from tests.keys.conftest import issue
+from tests.helpers.keys import issue
 
 pytestmark = pytest.mark.urls("tests.core.error_urls")
 

@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from orgsecurity import actions
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Role
-from tests.conftest import PASSWORD, add_member, make_user
+from tests.helpers.core import PASSWORD, add_member, make_user
 
 MEMBERS = "/orgs/acme/members/"
 

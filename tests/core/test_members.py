@@ -13,8 +13,8 @@ from audit.models import AuditEvent
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Role
 from sessions_policy import clock as session_clock
-from tests.conftest import PASSWORD, add_member, make_user, sign_in_client
-from tests.sessions_policy.conftest import FakeClock
+from tests.helpers.core import PASSWORD, add_member, make_user, sign_in_client
+from tests.helpers.sessions import FakeClock
 
 
 def _invite(client: Client, email: str, role: str = "member"):

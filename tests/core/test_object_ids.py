@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import sign_in_client
+from tests.helpers.core import sign_in_client
 
 HUGE = "9" * 25
 

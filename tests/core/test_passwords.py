@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client
 
 from audit.models import AuditEvent
-from tests.conftest import PASSWORD, make_user
+from tests.helpers.core import PASSWORD, make_user
 
 NEW = "a brand new passphrase 42"
 

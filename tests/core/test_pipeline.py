@@ -86,6 +86,6 @@ def test_security_page_persona_access(client_for, owner, member, outsider):
 def test_home_routes_people(client_for, owner, db):
     assert client_for(None).get("/")["Location"] == "/accounts/login/"
     assert client_for(owner).get("/")["Location"] == "/orgs/acme/"
-    from tests.conftest import make_user
+    from tests.helpers.core import make_user
 
     assert b"not in any organization" in client_for(make_user("lonely@x.test")).get("/").content

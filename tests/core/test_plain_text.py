@@ -57,7 +57,7 @@ def test_exports_escape_what_names_refuse():
 
 def test_names_an_idp_asserts_are_made_plain_text():
     # An IdP's display name cannot be refused like a typed one: a new account gets it without the unsafe characters.
-    from sso.identity import MappedProfile
+    from sso.assertion import MappedProfile
 
     assert MappedProfile(display_name="Mallory\u202e \u2066Admin\u2069\r\nCEO\x00").name == "Mallory Admin CEO"
     assert MappedProfile(first_name="Zoë", last_name="Müller").name == "Zoë Müller"

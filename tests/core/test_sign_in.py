@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from tests.conftest import PASSWORD, make_user
+from tests.helpers.core import PASSWORD, make_user
 
 LOGIN = "/accounts/login/"
 
@@ -62,7 +62,7 @@ def test_sign_out_is_post_only_and_audited(client_for, owner):
 
 
 def test_sign_in_events_go_to_every_org_of_the_user(owner, other_org):
-    from tests.conftest import add_member
+    from tests.helpers.core import add_member
 
     add_member(other_org, owner, "member")
     attempt(Client(), owner.email, PASSWORD)
@@ -95,7 +95,7 @@ def test_a_locked_out_attacker_cannot_flood_the_organizations_log(owner, other_o
     # Attack: from one address, keep sending a member's email with wrong passwords. Once locked out, every refused
     # attempt still wrote a failed sign-in and a lockout event to each organization of the person (two chain-locked
     # writes per request, unbounded), drowning the log their owners read.
-    from tests.conftest import add_member
+    from tests.helpers.core import add_member
 
     add_member(other_org, owner, "member")
     for _ in range(40):

@@ -14,9 +14,9 @@ from django.test import Client, RequestFactory
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership
-from sso import recovery
 from sso.models import RecoveryCode
-from tests.conftest import PASSWORD, sign_in_client
+from sso.recovery import accounts as recovery
+from tests.helpers.core import PASSWORD, sign_in_client
 
 NEW = "a brand new passphrase 42"
 IP = "198.51.100.7"

@@ -110,7 +110,7 @@ def test_a_cancelled_sign_in_at_the_provider_shows_a_clear_page(new_context, pro
     assert f"redirect URI: {product.url(f'/sso/{slug}/oidc/callback/')}" in printed
     assert client.client_secret not in printed
     product.shell(
-        "from sso import actions\nfrom sso.models import SSOConnection\n"
+        "from sso.connections import actions\nfrom sso.models import SSOConnection\n"
         f"connection = SSOConnection.objects.get(organization__slug={slug!r})\n"
         "actions.set_status(connection, actor=connection.admin_owner, status='testing')\n"
         "actions.set_status(connection, actor=connection.admin_owner, status='on')\n"

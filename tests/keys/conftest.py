@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from audit.recorder import Actor
 from keys import actions
-from keys.models import APIKey, Workload
-from orgsecurity.models import Membership, Organization, Project, Team, User
-from tests.conftest import sign_in_client
-
-
-@dataclass
-class Acme:
-    """acme's teams (platform: admin and member; data: admin only), projects and workloads."""
-
-    platform: Team
-    data: Team
-    web: Project
-    mobile: Project
-    warehouse: Project
-    ci: Workload
-    export: Workload
+from orgsecurity.models import Membership, Project, Team, User
+from tests.helpers.core import sign_in_client
+from tests.helpers.keys import Acme
 
 
 @pytest.fixture(autouse=True)
@@ -58,19 +43,6 @@ def globex_project(other_org) -> Project:
     return Project.objects.create(organization=other_org, team=team, slug="secret-plans", name="Secret plans")
 
 
-def issue(org: Organization, actor: User, **fields) -> tuple[APIKey, str]:
-    """Issue a key through the action (name defaults to "test key")."""
-    fields.setdefault("name", "test key")
-    return actions.create_api_key(org, actor=actor, **fields)
-
-
-def api_get(token: str | None, path: str, client: Client | None = None, **headers) -> object:
-    """GET an API path with ``Authorization: Bearer <token>`` (no header for None)."""
-    if token is not None:
-        headers.setdefault("HTTP_AUTHORIZATION", f"Bearer {token}")
-    return (client or Client()).get(path, **headers)
-
-
 @pytest.fixture
 def fresh_client() -> Callable[[User], Client]:
     """``fresh_client(user)``: signed in and re-authenticated just now (passes require_recent_auth)."""
@@ -79,6 +51,3 @@ def fresh_client() -> Callable[[User], Client]:
         return sign_in_client(Client(), user)  # a tracked session, authenticated just now
 
     return build
-
-
-SYSTEM = Actor.system("tests")

@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from keys import actions, tokens
 from keys.models import APIKey
 from orgsecurity.actions import ActionRefused
-from tests.keys.conftest import issue
+from tests.helpers.keys import issue
 
 
 def refused(call, *args, **kwargs) -> ActionRefused:

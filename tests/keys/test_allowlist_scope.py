@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from allowlist import actions as allowlist_actions
 from audit.models import AuditEvent
-from tests.keys.conftest import api_get, issue
+from tests.helpers.keys import api_get, issue
 
 OFFICE = "198.51.100.0/24"
 

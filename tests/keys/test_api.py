@@ -17,7 +17,7 @@ from keys.models import APIKey
 from orgsecurity import actions as org_actions
 from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Role
-from tests.keys.conftest import api_get, issue
+from tests.helpers.keys import api_get, issue
 
 
 def error(response) -> str:

@@ -14,7 +14,7 @@ from keys.models import APIKey
 from orgsecurity import actions as org_actions
 from orgsecurity.models import Membership
 from orgsecurity.roles import Role
-from tests.keys.conftest import SYSTEM, api_get, issue
+from tests.helpers.keys import SYSTEM, api_get, issue
 
 
 def test_removing_a_member_revokes_their_keys_in_the_same_transaction(org, owner, admin, acme, fresh_client):

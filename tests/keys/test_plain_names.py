@@ -15,7 +15,7 @@ from keys.models import APIKey, ServiceAccount, Workload
 from orgsecurity import actions
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Organization
-from tests.keys.conftest import issue
+from tests.helpers.keys import issue
 
 OFFICE = "198.51.100.0/24"
 # --- forms ---------------------------------------------------------------------------------------------------

@@ -16,14 +16,14 @@ from keys.models import APIKey
 from keys.stale import stale_report
 from orgsecurity.models import Membership
 from sso.models import SSOConnection
-from tests.conftest import sign_in_through_sso
-from tests.keys.conftest import SYSTEM, issue
+from tests.helpers.core import sign_in_through_sso
+from tests.helpers.keys import SYSTEM, issue
 
 STALE = "/orgs/acme/settings/security/keys/stale/"
 
 
 def enforce_sso(org, owner) -> SSOConnection:
-    """SSO enforced since now (what sso.actions records when enforcement starts)."""
+    """SSO enforced since now (what sso.connections.actions records when enforcement starts)."""
     return SSOConnection.objects.create(
         organization=org, protocol="saml", status="enforced", name="Okta", enforced_at=timezone.now()
     )

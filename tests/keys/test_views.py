@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from keys import actions
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from orgsecurity.signin_state import REAUTH_AT_SESSION_KEY as REAUTH_SESSION_KEY
-from tests.keys.conftest import api_get, issue
+from tests.helpers.keys import api_get, issue
 
 BASE = "/orgs/acme/settings/security/keys/"
 

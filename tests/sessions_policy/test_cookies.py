@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.test import Client
 
-from tests.conftest import PASSWORD
+from tests.helpers.core import PASSWORD
 
 
 def test_the_session_cookie_is_secure_http_only_same_site_and_host_only(owner):

@@ -19,7 +19,7 @@ from orgsecurity.models import Invitation, Organization
 from orgsecurity.roles import Role
 from sessions_policy import actions
 from sessions_policy.models import UserSession
-from tests.conftest import PASSWORD, add_member
+from tests.helpers.core import PASSWORD, add_member
 
 DASHBOARD = "/orgs/acme/"
 MINUTE = 60
@@ -283,7 +283,7 @@ def test_revoke_user_sessions_can_spare_other_methods_and_one_session(client_for
     from django.test import Client
 
     from sso.models import SSOConnection
-    from tests.conftest import sign_in_through_sso
+    from tests.helpers.core import sign_in_through_sso
 
     keep = client_for(member)
     other = client_for(member)

@@ -18,7 +18,7 @@ from orgsecurity.roles import Role
 from sessions_policy import actions
 from sessions_policy.models import SessionPolicy, SuspendedRequest
 from sessions_policy.reauth import PROVIDERS, register_provider
-from tests.conftest import PASSWORD, add_member
+from tests.helpers.core import PASSWORD, add_member
 from tests.sessions_policy.urls import idp_start
 
 REAUTH = "/accounts/reauthenticate/"
@@ -220,7 +220,7 @@ def test_the_stashed_form_data_is_what_the_view_receives(urls, client_for, owner
 
 def test_sso_sessions_go_back_to_their_idp(urls, org, owner, clock, monkeypatch):
     from sso.models import SSOConnection
-    from tests.conftest import sign_in_through_sso
+    from tests.helpers.core import sign_in_through_sso
 
     monkeypatch.setitem(PROVIDERS, "saml", PROVIDERS.get("saml"))  # restored after the test
     register_provider("saml", idp_start)

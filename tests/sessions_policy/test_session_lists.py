@@ -8,7 +8,7 @@ from audit.models import AuditEvent
 from orgsecurity.models import Organization
 from orgsecurity.roles import Role
 from sessions_policy.models import OrgSessionRevocation, UserSession
-from tests.conftest import add_member, sign_in_client
+from tests.helpers.core import add_member, sign_in_client
 
 MINE = "/accounts/sessions/"
 MEMBERS = "/orgs/acme/settings/security/sessions/members/"

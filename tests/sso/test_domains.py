@@ -7,9 +7,9 @@ import pytest
 
 from audit.models import AuditEvent
 from orgsecurity.actions import ActionRefused
-from sso import domains
+from sso.domains import verification as domains
 from sso.models import VerifiedDomain
-from tests.conftest import make_user
+from tests.helpers.core import make_user
 from tests.sso.dns_responder import LocalDNS
 
 PAGE = "/orgs/acme/settings/security/sso/domains/"

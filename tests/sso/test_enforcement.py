@@ -8,9 +8,10 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership
-from sso import actions, rollout
-from tests.conftest import PASSWORD, add_member, make_user
-from tests.sso.conftest import link_identity, sign_in_through_idp
+from sso.connections import actions
+from sso.rollout import scheduling as rollout
+from tests.helpers.core import PASSWORD, add_member, make_user
+from tests.helpers.sso import link_identity, sign_in_through_idp
 
 LOGIN = "/accounts/login/"
 
@@ -169,7 +170,7 @@ def test_with_sso_on_the_password_page_offers_sso(connection, acme_domain):
 
 
 def test_an_unverified_domain_is_never_routed(enforced, org, owner):
-    from sso import domains
+    from sso.domains import verification as domains
 
     domains.claim(org, actor=owner, domain="acme.test")  # claimed, not verified
     assert email_step("member@acme.test").status_code == 200

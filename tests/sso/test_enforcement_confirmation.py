@@ -22,11 +22,14 @@ from keys.actions import create_api_key
 from keys.models import APIKey
 from orgsecurity.models import Membership
 from orgsecurity.roles import Role
-from sso import actions, readiness, recovery, rollout
-from sso.actions import EnforcementRefused
+from sso.connections import actions
+from sso.connections.actions import EnforcementRefused
 from sso.models import SSOConnection
-from tests.conftest import add_member, make_user, sign_in_client, sign_in_through_sso
-from tests.sso.conftest import link_identity
+from sso.recovery import accounts as recovery
+from sso.rollout import readiness
+from sso.rollout import scheduling as rollout
+from tests.helpers.core import add_member, make_user, sign_in_client, sign_in_through_sso
+from tests.helpers.sso import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
 CONFIRM = {"confirm_slug": "acme", "support_contact": "it-help@acme.test"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.test import RequestFactory
 
 from orgsecurity.accessors import load_org_context
-from sso.enforcement import check_sso_enforcement
-from tests.conftest import sign_in_client
+from sso.rollout.enforcement import check_sso_enforcement
+from tests.helpers.core import sign_in_client
 
 
 def test_one_query_for_the_enforcement_check(client_for, connection, member, django_assert_num_queries):

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership, User
-from sso import actions, flow
+from sso.connections import actions
 from sso.models import SSOIdentity, SSOPendingLogin, SSOTestRun
-from tests.sso.conftest import own_identity
+from sso.signin import flow
+from tests.helpers.sso import own_identity
 
 
 def link(connection, user, subject):

@@ -7,9 +7,9 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership, User
-from sso import actions
+from sso.connections import actions
 from sso.models import SSOIdentity
-from tests.conftest import make_user
+from tests.helpers.core import make_user
 
 
 def sso_sign_in(idp, subject: str, **answer):
@@ -47,7 +47,7 @@ def test_a_member_is_linked_on_first_sign_in_by_a_verified_email(idp, connection
 
 
 def test_no_link_without_a_verified_domain_or_a_vouched_email(idp, connection, member, org, owner):
-    from sso import domains
+    from sso.domains import verification as domains
 
     domains.claim(org, actor=owner, domain="acme.test")  # claimed only
     _, response = sso_sign_in(idp, "mia-idp-id", email=member.email)
@@ -69,7 +69,7 @@ def test_no_link_for_an_account_that_is_not_a_member(idp, connection, acme_domai
 
 
 def test_a_domain_verified_by_another_org_does_not_link_here(idp, connection, member, other_org):
-    from sso import domains
+    from sso.domains import verification as domains
 
     staff = make_user("staff@platform.test", is_staff=True)
     outsider = other_org.memberships.get().user
@@ -124,8 +124,8 @@ def test_another_spelling_of_a_verified_domain_is_not_in_it(idp, connection, own
 
 
 def test_an_international_verified_domain_accepts_its_unicode_spelling(idp, connection, owner, org):
-    from sso import domains
-    from tests.conftest import make_user
+    from sso.domains import verification as domains
+    from tests.helpers.core import make_user
 
     staff = make_user("staff@platform.test", is_staff=True)
     domains.verify_by_support(domains.claim(org, actor=owner, domain="bücher.test"), staff=staff, note="t")

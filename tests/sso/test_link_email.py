@@ -15,12 +15,12 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from sso import actions
-from sso.domains import canonical_email
-from sso.flow import SSOSignInRefused
+from sso.connections import actions
+from sso.domains.verification import canonical_email
+from sso.errors import SSOSignInRefused
 from sso.models import SSOIdentity, SSOPendingLink, SSOTestRun
-from tests.conftest import add_member, make_user
-from tests.sso.conftest import link_identity, own_identity
+from tests.helpers.core import add_member, make_user
+from tests.helpers.sso import link_identity, own_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
 PRIVATE = "olivia.private@mail.test"  # the owner's own address at the IdP, not her account's, and nobody's here

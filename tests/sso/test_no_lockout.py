@@ -30,13 +30,17 @@ from orgsecurity import actions as org_actions
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Role
-from sso import actions, readiness, recovery, rollout
-from sso.actions import EnforcementRefused
-from sso.flow import SSOSignInRefused
-from sso.identity import AssertedIdentity, sign_in_allowed
+from sso.assertion import AssertedIdentity
+from sso.connections import actions
+from sso.connections.actions import EnforcementRefused
+from sso.errors import SSOSignInRefused
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOTestPlanItem, SSOTestRun
 from sso.protocols import HANDLERS
-from tests.conftest import make_org, make_user
+from sso.recovery import accounts as recovery
+from sso.rollout import readiness
+from sso.rollout import scheduling as rollout
+from sso.rollout.readiness import sign_in_allowed
+from tests.helpers.core import make_org, make_user
 
 EXAMPLES = 60  # sequences per CI run
 STEPS = 30  # steps per sequence at most

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from audit.models import AuditEvent
-from sso import actions
+from sso.connections import actions
 from sso.models import SSOConnection, SSOIdentity
 from tests.sso.test_flow import link
 

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from sso import flow
-from sso.flow import FINISH_TTL, purge_expired_pending_logins
 from sso.models import SSOPendingLogin
+from sso.signin import flow
+from sso.signin.flow import FINISH_TTL, purge_expired_pending_logins
 
 
 def pending(connection, key: str, *, expired_for: timedelta) -> SSOPendingLogin:
@@ -50,7 +50,7 @@ def test_a_limit_deletes_the_oldest_first(connection):
 
 
 def test_an_answered_sign_in_still_finishes_after_a_purge(idp, connection, member):
-    from tests.sso.conftest import link_identity
+    from tests.helpers.sso import link_identity
 
     link_identity(connection, member, "mia-123")
     browser = Client()

@@ -16,10 +16,11 @@ from audit.models import AuditEvent
 from orgsecurity import actions as org_actions
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership
-from sso import actions, recovery
+from sso.connections import actions
 from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
 from sso.protocols import HANDLERS
-from tests.conftest import PASSWORD, add_member, make_user
+from sso.recovery import accounts as recovery
+from tests.helpers.core import PASSWORD, add_member, make_user
 
 RECOVERY = "/accounts/recovery/"
 PAGE = "/orgs/acme/settings/security/sso/recovery/"

@@ -10,12 +10,14 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership, Team
-from sso import actions, recovery, rollout
-from sso.actions import EnforcementRefused
+from sso.connections import actions
+from sso.connections.actions import EnforcementRefused
 from sso.models import RecoveryCode, SSOConnection, SSOTestPlanItem, SSOTestRun
 from sso.protocols import HANDLERS
-from tests.conftest import add_member, make_user
-from tests.sso.conftest import link_identity, sign_in_through_idp
+from sso.recovery import accounts as recovery
+from sso.rollout import scheduling as rollout
+from tests.helpers.core import add_member, make_user
+from tests.helpers.sso import link_identity, sign_in_through_idp
 
 BASE = "/orgs/acme/settings/security/sso/"
 

@@ -7,8 +7,10 @@ import pytest
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership
-from sso import domains, recovery, rollout
+from sso.domains import verification as domains
 from sso.models import SSOPasswordException
+from sso.recovery import accounts as recovery
+from sso.rollout import scheduling as rollout
 
 
 @pytest.fixture
@@ -73,7 +75,7 @@ def test_another_orgs_objects_are_404(client_for, ready, outsider, other_org, ow
 
 
 def test_the_dashboard_says_where_sso_stands(client_for, sso_client_for, ready, owner):
-    from sso import actions
+    from sso.connections import actions
 
     page = client_for(owner).get("/orgs/acme/settings/security/").content.decode()
     assert "<td>SAML 2.0: On</td>" in page

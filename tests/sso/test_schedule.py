@@ -13,8 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from sso import actions, rollout
+from sso.connections import actions
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
+from sso.rollout import scheduling as rollout
 
 BASE = "/orgs/acme/settings/security/sso/"
 
@@ -105,7 +106,7 @@ def test_a_sign_in_also_lets_it_take_effect(ready, owner, member):
 def test_an_admins_recent_sso_sign_in_counts_as_a_passing_test(ready, owner):
     SSOTestRun.objects.update(finished_at=timezone.now() - timedelta(days=10))
     rollout.schedule_enforcement(ready.connection, actor=owner, enforce_at=in_days(1), support_contact="help@acme.test")
-    from tests.sso.conftest import link_identity
+    from tests.helpers.sso import link_identity
 
     link_identity(ready.connection, owner, "olivia")  # linking stamps a successful SSO sign-in
     time_passes(ready.connection)
@@ -153,7 +154,7 @@ def test_cancel_and_rollback_drop_the_date(client_for, ready, owner, member):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_decide_once(org, owner, member, idp):
-    from tests.sso.conftest import make_ready
+    from tests.helpers.sso import make_ready
 
     created = actions.create_connection(org, actor=owner, protocol="saml", attribute_map={"email": "mail"})
     actions.set_status(created, actor=owner, status="testing")

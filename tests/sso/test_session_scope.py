@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.test import Client
 
 from audit.models import AuditEvent
-from tests.conftest import PASSWORD, add_member
+from tests.helpers.core import PASSWORD, add_member
 from tests.sso.test_flow import link, start_login
 
 
@@ -58,7 +58,7 @@ def test_password_sessions_open_every_organization_that_allows_passwords(member,
 
 
 def test_the_other_organizations_own_sso_is_offered(idp, connection, member, other_org):
-    from sso import actions
+    from sso.connections import actions
 
     add_member(other_org, member, "member")
     globex_owner = other_org.memberships.get(role="owner").user

@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso.flow import SSOSignInRefused
+from sso.errors import SSOSignInRefused
 from sso.models import SSOTestPlanItem, SSOTestRun
-from tests.sso.conftest import link_identity
+from tests.helpers.sso import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
 ADMIN_EMAIL = "admin@acme.test"  # what the IdP asserts for adam-42 (the admin fixture's own email)
@@ -94,7 +94,8 @@ def test_a_tester_outside_the_test_group_signs_in_again_after_the_test_session_t
     """While testing, sign-in is for the test group; the admin running the test plan need not be in it to see the
     session timeout end to end. Anyone else outside the group is still refused."""
     from orgsecurity.models import Membership
-    from sso import actions, rollout
+    from sso.connections import actions
+    from sso.rollout import scheduling as rollout
 
     actions.set_status(connection, actor=admin, status="testing")
     rollout.set_test_group(connection, actor=admin, memberships=[Membership.objects.get(user=member)], teams=[])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from audit.models import AuditEvent
 from sso.models import SSOIdentity
-from tests.conftest import add_member, make_user
+from tests.helpers.core import add_member, make_user
 from tests.sso.test_flow import link
 
 BASE = "/orgs/acme/settings/security/sso/"

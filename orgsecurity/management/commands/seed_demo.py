@@ -74,7 +74,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _verify_domain(self) -> None:
-        from sso import domains  # demo data only: acme's email domain, verified by platform support
+        from sso.domains import verification as domains  # demo data only: acme's domain, verified by support
         from sso.models import VerifiedDomain
 
         acme = Organization.objects.get(slug="acme")

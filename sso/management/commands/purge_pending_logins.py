@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from sso.flow import purge_expired_pending_logins
+from sso.signin.flow import purge_expired_pending_logins
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from pytest_httpserver import HTTPServer
 
-from sso import actions as sso_actions
-from sso.models import OIDCSettings, SSOConnection
+from sso.connections import actions as sso_actions
+from sso.models import SSOConnection
 from sso.oidc import actions
 from sso.oidc.discovery import discover
 from tests.e2e.harness import free_port
@@ -53,7 +53,3 @@ def oidc_connection(provider: LocalProvider, org, owner) -> SSOConnection:
     )
     sso_actions.set_status(connection, actor=owner, status="testing")  # off → on goes through testing
     return sso_actions.set_status(connection, actor=owner, status="on")
-
-
-def oidc_of(connection: SSOConnection) -> OIDCSettings:
-    return OIDCSettings.objects.get(connection=connection)

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOIdentity
 from tests.sso.oidc.test_id_token_rules import answer, assert_refused
 from tests.sso.oidc.test_sign_in import CALLBACK, link, sign_in

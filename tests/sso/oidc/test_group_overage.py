@@ -15,7 +15,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOPendingLogin, SSOTestRun
 from tests.sso.oidc.test_sign_in import CALLBACK, link
 

@@ -22,10 +22,10 @@ from pytest_django.live_server_helper import LiveServer
 
 from orgsecurity.models import User
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
-from tests.conftest import PASSWORD
 from tests.e2e import harness
 from tests.e2e.harness import ToolMissing, free_port
 from tests.e2e.idp_oidc import NodeOIDCProvider, require_node_provider
+from tests.helpers.core import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -206,7 +206,7 @@ def test_admin_sets_up_oidc_and_a_member_signs_in_through_the_provider(site, op,
 
 
 def test_a_person_not_linked_yet_is_refused(site, op, org, owner, member):
-    from sso import actions as sso_actions
+    from sso.connections import actions as sso_actions
     from sso.oidc import actions
     from sso.oidc.discovery import discover
 

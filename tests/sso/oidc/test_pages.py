@@ -8,9 +8,9 @@ import pytest
 
 from audit.models import AuditEvent
 from orgsecurity.crypto import decrypt_secret
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import OIDCSettings, SSOConnection
-from tests.conftest import mark_reauthenticated_session
+from tests.helpers.core import mark_reauthenticated_session
 from tests.sso.oidc.provider import CLIENT_ID, CLIENT_SECRET
 
 BASE = "/orgs/acme/settings/security/sso/"
@@ -285,7 +285,7 @@ def test_only_an_owner_changes_the_issuer_owners_sign_in_through(provider, oidc_
     from orgsecurity.actions import ActionRefused
     from sso.oidc import actions as oidc_actions
     from sso.oidc.discovery import discover
-    from tests.sso.conftest import own_identity
+    from tests.helpers.sso import own_identity
 
     current = discover(provider.issuer)
     other = replace(current, issuer="https://op.rogue.test", discovery_url="https://op.rogue.test/.well-known/x")

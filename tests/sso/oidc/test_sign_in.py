@@ -9,10 +9,10 @@ import time
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOIdentity, SSOPendingLogin
-from tests.sso.conftest import own_identity
-from tests.sso.oidc.conftest import oidc_of
+from tests.helpers.oidc import oidc_of
+from tests.helpers.sso import own_identity
 from tests.sso.oidc.provider import CLIENT_ID, b64url
 
 CALLBACK = "/sso/acme/oidc/callback/"

@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SAMLConsumedAssertion
 from sso.saml.response import validate_response
-from tests.sso.conftest import own_identity
-from tests.sso.saml.conftest import finish_in, post_to_acs, start
+from tests.helpers.saml import finish_in, post_to_acs, start
+from tests.helpers.sso import own_identity
 from tests.sso.saml.idp import EMAIL, PERSISTENT, TestIdP, b64, make_key_pair, unb64
 
 
@@ -85,7 +85,7 @@ def test_a_certificate_in_keyinfo_is_not_trusted_by_itself(test_idp, sp, mia):
 
 
 def test_every_stored_certificate_is_trusted_during_rollover(org, owner, sp, member):
-    from tests.sso.saml.conftest import connect
+    from tests.helpers.saml import connect
 
     idp = TestIdP()
     new_key, new_cert = make_key_pair("idp.acme.test next")
@@ -128,7 +128,7 @@ def test_the_issuer_must_be_this_connections_idp(test_idp, sp, mia):
 
 def test_org_b_response_posted_to_org_a_is_refused(test_idp, globex_idp, other_org, sp, mia):
     from sso.saml.config import sp_endpoints
-    from tests.sso.saml.conftest import connect
+    from tests.helpers.saml import connect
 
     globex_owner = other_org.memberships.get().user
     globex = connect(other_org, globex_owner, globex_idp)
@@ -339,7 +339,7 @@ def test_two_processes_posting_the_same_assertion_at_once_accept_it_once(test_id
 
     from django.db import connections
 
-    from tests.sso.saml.conftest import connect
+    from tests.helpers.saml import connect
 
     connection = connect(org, owner, test_idp)
     link(connection, member, "mia-123")

@@ -17,7 +17,7 @@ from audit.models import AuditEvent
 from orgsecurity.crypto import decrypt_secret
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import load_certificate
-from tests.sso.saml.conftest import connect
+from tests.helpers.saml import connect
 from tests.sso.saml.idp import TestIdP, make_key_pair
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "idp"

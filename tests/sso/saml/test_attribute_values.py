@@ -8,9 +8,9 @@ import html
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOIdentity
-from tests.sso.saml.conftest import finish_in, post_to_acs, start
+from tests.helpers.saml import finish_in, post_to_acs, start
 from tests.sso.saml.idp import redirect_message
 from tests.sso.saml.test_acs import answer, mia  # noqa: F401 (fixture)
 

@@ -15,9 +15,9 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from orgsecurity.models import Membership
-from sso import actions as sso_actions
+from sso.connections import actions as sso_actions
 from sso.models import SSOTestRun
-from tests.sso.saml.conftest import connect, finish_in, post_to_acs, start
+from tests.helpers.saml import connect, finish_in, post_to_acs, start
 from tests.sso.saml.idp import TestIdP, redirect_message
 from tests.sso.saml.test_acs import answer, link
 

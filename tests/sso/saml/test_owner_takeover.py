@@ -12,10 +12,10 @@ import html
 from django.test import Client
 
 from audit.models import AuditEvent
-from sso import domains
+from sso.domains import verification as domains
 from sso.models import SAMLSettings, SSOIdentity
-from tests.conftest import make_user
-from tests.sso.saml.conftest import connect, finish_in, post_to_acs, start
+from tests.helpers.core import make_user
+from tests.helpers.saml import connect, finish_in, post_to_acs, start
 from tests.sso.saml.idp import TestIdP
 from tests.sso.saml.test_acs import answer, link
 

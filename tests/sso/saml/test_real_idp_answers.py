@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from sso.models import SAMLSettings
 from sso.saml import actions
 from sso.saml.certificates import load_certificate
-from tests.sso.saml.conftest import connect, finish_in, post_to_acs, start
+from tests.helpers.saml import connect, finish_in, post_to_acs, start
 from tests.sso.saml.idp import XMLENC11, TestIdP, encrypt_assertion, make_key_pair, redirect_message, unb64
 from tests.sso.saml.test_acs import answer, link
 

@@ -13,7 +13,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from audit.models import AuditEvent
 from sso.models import SSOIdentity, SSOPendingLogin, SSOTestRun
 from sso.saml import actions
-from tests.sso.saml.conftest import connect, finish_in, post_to_acs, start
+from tests.helpers.saml import connect, finish_in, post_to_acs, start
 from tests.sso.saml.idp import TestIdP, make_key_pair, redirect_message
 from tests.sso.saml.test_acs import answer, link
 

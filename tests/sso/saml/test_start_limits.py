@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from sso.flow import FINISH_TTL, PENDING_TTL
 from sso.models import SSOPendingLogin
-from tests.sso.saml.conftest import finish_in, post_to_acs, start
+from sso.signin.flow import FINISH_TTL, PENDING_TTL
+from tests.helpers.saml import finish_in, post_to_acs, start
 from tests.sso.saml.test_acs import answer, link
 
 SAML_LOGIN = "/sso/acme/saml/login/"

@@ -76,7 +76,7 @@ class ScheduleForm(forms.Form):
 class ConfirmEnforcementForm(ScheduleForm):
     """The confirmation of enforcement, now or at ``enforce_at`` (``scheduled``): the support contact members are
     emailed, each owner or admin who would be locked out acknowledged by name (``blockers``: the blocking items of
-    ``sso.rollout.preview_enforcement``, refs are user ids), and the organization's slug typed by the person
+    ``sso.rollout.scheduling.preview_enforcement``, refs are user ids), and the organization's slug typed by the person
     confirming. ``cleaned_data["acknowledge"]``: the acknowledged user ids."""
 
     acknowledge = forms.MultipleChoiceField(

@@ -9,36 +9,23 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from audit.recorder import Target, record_throttled
-from orgsecurity.client_ip import client_ip
-from sso import flow
-from sso.flow import SSOSignInRefused
-from sso.identity import complete, sign_in_allowed
+from sso.connections import actions
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.protocols import handler_for
-
-
-def refusal_page(request: HttpRequest, exc: SSOSignInRefused, connection: SSOConnection | None = None) -> HttpResponse:
-    """The page a person sees when an SSO sign-in is refused: what went wrong and what to do, never the product."""
-    if connection is not None:
-        record_throttled(
-            "sso.sign_in_refused",
-            throttle_key=f"{connection.pk}:{client_ip(request)}:{exc.code}",
-            organization=connection.organization,
-            actor=None,
-            target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
-            details={"reason": exc.code, "message": exc.message},
-        )
-    return render(request, "sso/refused.html", {"message": exc.message, "code": exc.code}, status=exc.status)
+from sso.rollout.readiness import sign_in_allowed
+from sso.signin import flow
+from sso.signin.completion import complete
+from sso.signin.refusals import refusal_page
 
 
 def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap a public view that starts a sign-in at an IdP (anyone can open it, and each start stores a pending login
-    and a session): starts beyond the client network's limit (``sso.flow.count_sign_in_start``) get a 429 page with
-    ``Retry-After`` and store nothing; accepted ones purge a batch of expired pending logins now and then."""
+    and a session): starts beyond the client network's limit (``sso.signin.flow.count_sign_in_start``) get a 429
+    page with ``Retry-After`` and store nothing; accepted ones purge a batch of expired pending logins now and then."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -86,7 +73,8 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_safe
 def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """Finish a round trip in the browser that started it (see sso.flow): sign in, link, test or re-authenticate."""
+    """Finish a round trip in the browser that started it (see sso.signin.flow): sign in, link, test or
+    re-authenticate."""
     try:
         pending, identity = flow.take_answered(request, org_slug, request.GET.get("token", ""))
     except SSOSignInRefused as exc:
@@ -95,8 +83,6 @@ def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
         outcome = complete(request, pending, identity)
     except SSOSignInRefused as exc:
         if pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
-            from sso import actions
-
             actions.finish_test_run(
                 pending.test_run,
                 actor=pending.user,

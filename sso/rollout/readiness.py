@@ -2,7 +2,8 @@
 
 Enforcement (SSO-only access) is refused, and a scheduled enforcement postponed, unless every guard holds at that
 moment; ``enforcement_problems`` lists every one that does not, each with a sentence for the person and a link to
-fix it. Nothing here writes; the action functions in ``sso.actions`` and ``sso.rollout`` call it under a row lock.
+fix it. Nothing here writes; the action functions in ``sso.connections.actions`` and ``sso.rollout.scheduling``
+call it under a row lock.
 """
 
 from __future__ import annotations
@@ -80,6 +81,16 @@ def in_test_group(connection: SSOConnection, user: User) -> bool:
     if connection.test_members.filter(user=user).exists():
         return True
     return Team.objects.filter(pk__in=connection.test_teams.values("pk"), members__user=user).exists()
+
+
+def sign_in_allowed(connection: SSOConnection, user: User | None = None) -> bool:
+    """Whether SSO sign-in through ``connection`` is open: to everyone when on or enforced; while testing, only
+    to the test group. Without ``user`` (not known before the IdP answers) it says whether anyone may start."""
+    if connection.status in {SSOConnection.Status.ON, SSOConnection.Status.ENFORCED}:
+        return True
+    if connection.status != SSOConnection.Status.TESTING:
+        return False
+    return user is None or in_test_group(connection, user)
 
 
 def test_group_memberships(connection: SSOConnection):
@@ -268,8 +279,9 @@ def enforcement_problems(
             Problem(
                 LOCKOUT_CODE,
                 f"These owners and admins would be locked out: {', '.join(stranded)}. Each has no identity linked to "
-                "this connection and keeps no password sign-in. Link each account (Link SSO, or Test SSO with a test session), make them "
-                "a recovery account with codes, or acknowledge them by name when you confirm enforcement.",
+                "this connection and keeps no password sign-in. Link each account (Link SSO, or Test SSO with a test "
+                "session), make them a recovery account with codes, or acknowledge them by name when you confirm "
+                "enforcement.",
                 _url("sso:rollout", connection, "fallback"),
             )
         )
@@ -341,7 +353,7 @@ def members_without_a_way_in(connection: SSOConnection):
     """Members who could not sign in to the organization once ``connection`` is enforced, as things stand: no
     identity linked to it, not a recovery account with unused codes (``usable_recovery_accounts``), not a listed
     password exception. A queryset of Membership (with ``user``), by email. Members below admin may still be linked
-    on their first SSO sign-in by a verified email domain (``sso.identity``); owners and admins never are."""
+    on their first SSO sign-in by a verified email domain (``sso.signin``); owners and admins never are."""
     covered = set(connection.password_exceptions.values_list("membership__user_id", flat=True))
     covered |= set(usable_recovery_accounts(connection.organization_id).values_list("membership__user_id", flat=True))
     covered |= set(SSOIdentity.objects.filter(connection=connection).values_list("user_id", flat=True))
@@ -355,9 +367,21 @@ def members_without_a_way_in(connection: SSOConnection):
 
 def locked_out_managers(connection: SSOConnection) -> list[Membership]:
     """The owners and admins among ``members_without_a_way_in``: enforcing ``connection`` would lock them out, so it
-    is refused until each is linked (Link SSO, or Test SSO with a test session), made a recovery account with codes, listed as an
-    exception, or acknowledged by name on the confirmation page (``sso.rollout.preview_enforcement``)."""
+    is refused until each is linked (Link SSO, or Test SSO with a test session), made a recovery account with codes,
+    listed as an exception, or acknowledged by name on the confirmation page
+    (``sso.rollout.scheduling.preview_enforcement``)."""
     return list(members_without_a_way_in(connection).filter(role__in=MANAGER_ROLES))
+
+
+def lockout_acknowledgements(connection: SSOConnection, acknowledged: Collection[int]) -> list[dict[str, Any]]:
+    """The owners and admins that enforcing ``connection`` would lock out and whose user id is in ``acknowledged``,
+    as stored and audited: [{"user_id": 7, "email": "..."}] by email."""
+    wanted = {int(pk) for pk in acknowledged}
+    return [
+        {"user_id": membership.user_id, "email": membership.user.email}
+        for membership in locked_out_managers(connection)
+        if membership.user_id in wanted
+    ]
 
 
 def managers_without_a_way_in(connection: SSOConnection) -> list[str]:
@@ -383,9 +407,9 @@ def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: l
     if stranded:
         detail += (
             f" Needs attention: not linked to this connection and keeping no password sign-in: {', '.join(stranded)}. "
-            "They cannot sign in once SSO is enforced until they link their account (Link SSO, or Test SSO with a test session), are made "
-            "a recovery account or listed here; enforcement is refused until then, or until they are acknowledged by "
-            "name when enforcement is confirmed."
+            "They cannot sign in once SSO is enforced until they link their account (Link SSO, or Test SSO with a "
+            "test session), are made a recovery account or listed here; enforcement is refused until then, or until "
+            "they are acknowledged by name when enforcement is confirmed."
         )
     if accepted:
         detail += f" Acknowledged by name to lose access with the scheduled enforcement: {', '.join(accepted)}."

@@ -21,8 +21,9 @@ from orgsecurity.impact import Impact
 from orgsecurity.models import Membership
 from orgsecurity.roles import Capability, Role
 from sessions_policy.decorators import require_recent_auth
-from sso import actions, domains, readiness, recovery, rollout
-from sso.actions import EnforcementRefused
+from sso.connections import actions
+from sso.connections.actions import EnforcementRefused
+from sso.domains import verification as domains
 from sso.models import (
     RecoveryAccount,
     SSOConnection,
@@ -30,7 +31,10 @@ from sso.models import (
     SSOTestPlanItem,
     VerifiedDomain,
 )
-from sso.rollout_forms import (
+from sso.recovery import accounts as recovery
+from sso.rollout import readiness
+from sso.rollout import scheduling as rollout
+from sso.rollout.forms import (
     ConfirmEnforcementForm,
     DesignateForm,
     DomainForm,
@@ -157,8 +161,8 @@ def _confirm_page(
     error: str = "",
     initial: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """The confirmation page of enforcement: what it does (``sso.rollout.preview_enforcement``), what still stands
-    in its way, and the form (support contact, acknowledgements, the typed slug)."""
+    """The confirmation page of enforcement: what it does (``sso.rollout.scheduling.preview_enforcement``), what
+    still stands in its way, and the form (support contact, acknowledgements, the typed slug)."""
     if error:
         messages.error(request, error)
     connection.refresh_from_db()

@@ -10,7 +10,7 @@ from django import forms
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from orgsecurity.text import validate_plain_text
-from sso.identity import PROFILE_FIELDS
+from sso.assertion import PROFILE_FIELDS
 from sso.models import SSOConnection
 
 
@@ -72,7 +72,7 @@ class ConnectionSettingsForm(forms.Form):
 
 class StatusForm(forms.Form):
     """The connection page's status moves. Not enforcement: that goes through the confirmation page, which lists
-    what it does and asks for the typed slug (``sso.rollout_views.enforce``)."""
+    what it does and asks for the typed slug (``sso.rollout.views.enforce``)."""
 
     status = forms.ChoiceField(
         choices=[choice for choice in SSOConnection.Status.choices if choice[0] != SSOConnection.Status.ENFORCED]

@@ -1,11 +1,11 @@
 """Which email a link joins, links held for the person's confirmation, and links whose emails differ (for review).
 
-An IdP identity is linked on (issuer, subject format, subject), never on email (``sso.identity``). The email guards
-against linking the wrong person: an admin who runs Test SSO and signs in at the IdP as a colleague must not make
-the colleague's IdP identity a way into the admin's account. So a link whose asserted email is not the account's
-waits for that person's confirmation on a page that shows both (``SSOPendingLink``), and one asserting the email of
-another member of the organization is refused. Emails compare in their canonical form
-(``sso.domains.canonical_email``: case-insensitive, IDNA 2008 domains).
+An IdP identity is linked on (issuer, subject format, subject), never on email
+(``sso.signin.answer.find_identity``). The email guards against linking the wrong person: an admin who runs Test SSO
+and signs in at the IdP as a colleague must not make the colleague's IdP identity a way into the admin's account. So
+a link whose asserted email is not the account's waits for that person's confirmation on a page that shows both
+(``SSOPendingLink``), and one asserting the email of another member of the organization is refused. Emails compare
+in their canonical form (``sso.domains.verification.canonical_email``: case-insensitive, IDNA 2008 domains).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from orgsecurity.models import Membership, Organization, User
-from sso.domains import canonical_email
+from sso.domains.verification import canonical_email
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin
 
 # How long the person has to confirm a held link after the IdP answered.

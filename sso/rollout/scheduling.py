@@ -3,7 +3,7 @@ enforcement (which takes effect by itself, no cron job needed), the preview of w
 (``preview_enforcement``), and the hooks other apps act on.
 
 Each validates, writes and records its audit event in one transaction; emails go out on commit. Status moves,
-including enforcement, are in ``sso.actions.set_status``.
+including enforcement, are in ``sso.connections.actions.set_status``.
 """
 
 from __future__ import annotations
@@ -21,12 +21,15 @@ from django.utils import timezone
 import audit
 from audit.locking import audited
 from audit.recorder import Actor
+from keys.actions import flag_keys_for_review, keys_to_flag
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, Team, User
 from orgsecurity.roles import Role
-from sso import readiness
+from sessions_policy.models import AuthMethod, UserSession
+from sso.connections.actions import enforce_locked
 from sso.models import SSOConnection, SSOIdentity, SSOPasswordException, SSOTestPlanItem, SSOTestRun
+from sso.rollout import readiness
 
 SCHEDULABLE = (SSOConnection.Status.TESTING, SSOConnection.Status.ON)
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
@@ -47,8 +50,6 @@ def request_key_review(organization: Organization, *, actor: Any, reason: str, u
     member's when None) in the same transaction, so they show up in the stale-credentials report. SSO does not
     restrict keys; this is how its identity changes reach them. This is the only place SSO asks for that.
     """
-    from keys.actions import flag_keys_for_review
-
     audit.record(
         "sso.key_review_requested",
         organization=organization,
@@ -59,18 +60,23 @@ def request_key_review(organization: Organization, *, actor: Any, reason: str, u
     flag_keys_for_review(organization, actor=actor, reason=reason, user=user)
 
 
-def on_enforcement_started(connection: SSOConnection, *, actor: Any) -> None:
-    """Called inside the transaction that enforces ``connection``: the org's keys need a review, because people
-    who now lose dashboard access may still hold working API keys."""
+def on_enforcement_started(connection: SSOConnection, actor: Any, via: str) -> None:
+    """Registered in ``sso.connections.actions.ENFORCEMENT_STARTED_HOOKS``, called inside the transaction that
+    enforces ``connection``: the org's keys need a review, because people who now lose dashboard access may still
+    hold working API keys. Enforced at once (``via`` other than "scheduled", whose members were told when it was
+    scheduled), every member is emailed on commit."""
     request_key_review(
         connection.organization,
         actor=actor,
         reason=f"SSO is now enforced for {connection.organization.name}: review keys of people without SSO access.",
     )
+    if via != "scheduled":
+        email_members_about_enforcement(connection, enforce_at=connection.enforced_at, started=True)
 
 
-def on_identity_unlinked(linked: SSOIdentity, *, actor: Any) -> None:
-    """Called inside the transaction that unlinks a member's SSO identity: that person's keys need a review."""
+def on_identity_unlinked(linked: SSOIdentity, actor: Any) -> None:
+    """Registered in ``sso.connections.actions.IDENTITY_UNLINKED_HOOKS``, called inside the transaction that
+    unlinks a member's SSO identity: that person's keys need a review."""
     request_key_review(
         linked.connection.organization,
         actor=actor,
@@ -224,6 +230,19 @@ def record_test_plan_item(
     return seen
 
 
+def on_test_run_finished(run: SSOTestRun, actor: Any, success: bool, error: str) -> None:
+    """Registered in ``sso.connections.actions.TEST_RUN_FINISHED_HOOKS``: a finished test run counts for the test
+    plan, a success as login working, a failure as the failed-login page members would see (noted with ``error``)."""
+    record_test_plan_item(
+        run.connection,
+        SSOTestPlanItem.Item.LOGIN if success else SSOTestPlanItem.Item.FAILED_LOGIN,
+        actor=actor,
+        via=SSOTestPlanItem.Via.TEST_RUN,
+        note="" if success else error,
+        test_run=run,
+    )
+
+
 def tick_test_plan_item(connection: SSOConnection, item: str, *, actor: User, note: str) -> SSOTestPlanItem:
     """The admin owner confirms by hand that ``item`` behaves as expected, with a note saying how it was seen.
 
@@ -248,19 +267,16 @@ def preview_enforcement(connection: SSOConnection) -> Impact:
     """What enforcing ``connection`` would do if it happened now (read-only), for the confirmation page and any API:
 
     - ``people``: members who lose password sign-in and have no identity linked to the connection (not a recovery
-      account with unused codes, not a listed exception; ``sso.readiness.members_without_a_way_in``). Owners and
+      account with unused codes, not a listed exception; ``sso.rollout.readiness.members_without_a_way_in``). Owners and
       admins among them are ``blocking`` (ref: their user id): enforcement is refused until each is linked, made a
-      recovery account, or acknowledged by name (``sso.actions.set_status(..., acknowledged=)``,
+      recovery account, or acknowledged by name (``sso.connections.actions.set_status(..., acknowledged=)``,
       ``schedule_enforcement(..., acknowledged=)``).
     - ``keys``: the personal API keys flagged for review (``keys.actions.keys_to_flag``; they keep working).
     - ``sessions``: signed-in sessions that end in the organization: not signed in through its IdP, not a recovery
-      sign-in of one of its recovery accounts, not a listed exception's (``sso.enforcement.session_satisfies``).
+      sign-in of one of its recovery accounts, not a listed exception's (``sso.rollout.enforcement.session_satisfies``).
 
     Items are ordered by email, key and session; ``Impact.change`` is "sso.enforce".
     """
-    from keys.actions import keys_to_flag
-    from sessions_policy.models import AuthMethod, UserSession
-
     organization = connection.organization
     without = readiness.members_without_a_way_in(connection)
     people = tuple(
@@ -341,17 +357,6 @@ def preview_enforcement(connection: SSOConnection) -> Impact:
     )
 
 
-def lockout_acknowledgements(connection: SSOConnection, acknowledged: Collection[int]) -> list[dict[str, Any]]:
-    """The owners and admins that enforcing ``connection`` would lock out and whose user id is in ``acknowledged``,
-    as stored and audited: [{"user_id": 7, "email": "..."}] by email."""
-    wanted = {int(pk) for pk in acknowledged}
-    return [
-        {"user_id": membership.user_id, "email": membership.user.email}
-        for membership in readiness.locked_out_managers(connection)
-        if membership.user_id in wanted
-    ]
-
-
 def email_members_about_enforcement(connection: SSOConnection, *, enforce_at: datetime, started: bool) -> None:
     """Email every member that SSO is required from ``enforce_at`` (UTC), with the support contact and the SSO page:
     ahead of a scheduled enforcement, or when it was enforced at once (``started``). Sent on commit; call inside the
@@ -398,7 +403,7 @@ def schedule_enforcement(
     """Set the date (UTC) SSO becomes required and tell every member by email, with the support path.
 
     Needs status testing or on, a date in the future (within a year) and a support contact, and every owner and
-    admin it would lock out as things stand (``sso.readiness.locked_out_managers``) acknowledged by user id in
+    admin it would lock out as things stand (``sso.rollout.readiness.locked_out_managers``) acknowledged by user id in
     ``acknowledged``; those acknowledgements are stored with the date and audited by email. Returns what is still
     missing today (the guards are checked again when the date comes; if they fail then, including an owner or admin
     locked out who was not acknowledged, enforcement is postponed and the owners are told why). Raises ActionRefused
@@ -419,7 +424,7 @@ def schedule_enforcement(
                 "Schedule enforcement while SSO is in testing or on.", code="bad_status_for_schedule", status=409
             )
         refuse_unacknowledged_lockouts(connection, acknowledged)
-        accepted = lockout_acknowledgements(connection, acknowledged)
+        accepted = readiness.lockout_acknowledgements(connection, acknowledged)
         old = connection.enforce_at
         connection.enforce_at = enforce_at
         connection.support_contact = support_contact[:254]
@@ -522,8 +527,6 @@ def apply_due_enforcements(*, organizations: Iterable[Any] | None = None, now: d
 
 @audited(lambda pk, now: SSOConnection.objects.filter(pk=pk).values_list("organization_id", flat=True))
 def _decide_scheduled(pk: int, now: datetime) -> int:
-    from sso.actions import enforce_locked
-
     system = Actor.system(SCHEDULED_ACTOR_LABEL)
     with transaction.atomic():
         connection = SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=pk)
@@ -537,7 +540,7 @@ def _decide_scheduled(pk: int, now: datetime) -> int:
         # Acknowledged when it was scheduled; anyone locked out since is a problem, and postpones it.
         acknowledged = readiness.acknowledged_lockouts(connection)
         problems = readiness.enforcement_problems(connection, actor=None, now=now, acknowledged=acknowledged)
-        accepted = lockout_acknowledgements(connection, acknowledged)
+        accepted = readiness.lockout_acknowledgements(connection, acknowledged)
         if not problems:
             enforce_locked(connection, actor=system, via="scheduled", acknowledged=accepted)
             return 1

@@ -34,11 +34,11 @@ from orgsecurity.signin_state import (
     SSO_CONNECTION_SESSION_KEY,
     VERIFIED_SESSION_KEY,
 )
-from sso import readiness
-from sso.domains import verified_domain_for
-from sso.identity import sign_in_allowed
+from sso.domains.verification import verified_domain_for
 from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
-from sso.rollout import SCHEDULABLE, apply_due_enforcements, record_test_plan_item
+from sso.rollout import readiness
+from sso.rollout.readiness import sign_in_allowed
+from sso.rollout.scheduling import SCHEDULABLE, apply_due_enforcements, record_test_plan_item
 
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
 # Session keys: connections this session signed in through; a running test session; a test session that timed out.
@@ -114,7 +114,7 @@ def _connections_of(organization: Organization) -> list[SSOConnection]:
 
 
 def _enforcement_due(connection: SSOConnection) -> bool:
-    """A scheduled enforcement whose time has come and that was not decided yet (sso.rollout decides it)."""
+    """A scheduled enforcement whose time has come and that was not decided yet (sso.rollout.scheduling decides it)."""
     return (
         connection.enforce_at is not None
         and connection.enforce_at <= timezone.now()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,23 +24,25 @@ from audit.recorder import record_throttled
 from orgsecurity import throttle
 from orgsecurity.auth import sign_in
 from orgsecurity.forms import EmailAuthenticationForm
-from orgsecurity.views import SignInView
-from sso import recovery
-from sso.enforcement import (
+from sso.recovery import accounts as recovery
+from sso.rollout.enforcement import (
     RECOVERY_SESSION_KEY,
     enforced_connection,
     password_refused_by,
     route_for_email,
     sso_login_url,
 )
-from sso.rollout_forms import EmailStepForm, RecoverySignInForm
-from sso.rollout_views import codes_response
+from sso.rollout.forms import EmailStepForm, RecoverySignInForm
+from sso.rollout.views import codes_response
 
 
-class EmailFirstSignInView(SignInView):
-    """/accounts/login/: email first, then the IdP or the password (django-axes still counts password failures)."""
+class EmailFirstSignInView(LoginView):
+    """/accounts/login/: email first, then the IdP or the password (django-axes still counts password failures;
+    password posts are under the lockout of ``orgsecurity.throttle``)."""
 
+    form_class = EmailAuthenticationForm
     template_name = "sso/sign_in.html"
+    redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -56,7 +59,10 @@ class EmailFirstSignInView(SignInView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if "password" not in request.POST:
             return self._email_step(request)
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        except throttle.LockedOut as exc:
+            return throttle.lockout_response(request, exc=exc)
 
     def _email_step(self, request: HttpRequest) -> HttpResponse:
         form = EmailStepForm(request.POST)
@@ -75,7 +81,8 @@ class EmailFirstSignInView(SignInView):
         user = form.get_user()
         refusing = password_refused_by(user)
         if not refusing:
-            return super().form_valid(form)
+            sign_in(self.request, user, method="password", backend=user.backend)
+            return redirect(self.get_success_url())
         for organization in refusing:
             record_throttled(
                 "sso.password_sign_in_refused",

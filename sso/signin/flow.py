@@ -9,7 +9,7 @@
    expiry) and stores the asserted identity with a one-time finish token.
 3. The browser is sent to ``/sso/<org>/finish/?token=…`` — a same-site GET, so the SameSite=Lax session cookie
    comes along even when the IdP answered with a cross-site POST — where ``finish`` checks the browser binding and
-   hands over to ``sso.identity.complete``.
+   hands over to ``sso.signin.completion.complete``.
 """
 
 from __future__ import annotations
@@ -33,26 +33,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgsecurity import ratelimit
 from orgsecurity.client_ip import client_ip
-from orgsecurity.refusals import Refusal
-from sso.identity import AssertedIdentity
-from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
+from sso.assertion import AssertedIdentity
+from sso.errors import SSOSignInRefused
+from sso.models import PENDING_TTL, SSOConnection, SSOPendingLogin, SSOTestRun
 
 logger = logging.getLogger(__name__)
 
-PENDING_TTL = timedelta(minutes=10)
 FINISH_TTL = timedelta(minutes=5)
 _BINDING_SESSION_KEY = "sso_binding"
 MAX_NEXT_URL_LENGTH = SSOPendingLogin._meta.get_field("next_url").max_length
 # Sign-in starts purge expired pending logins now and then: at most once per interval (per cache), a bounded batch.
 PURGE_INTERVAL_SECONDS = 60
 PURGE_BATCH = 500
-
-
-class SSOSignInRefused(Refusal):
-    """An SSO round trip was refused. ``message`` is for the person; ``code`` is stable; nothing was changed."""
-
-    def __init__(self, message: str, *, code: str = "refused", status: int = 403) -> None:
-        super().__init__(code, message, status)
 
 
 class TooManySignInStarts(SSOSignInRefused):

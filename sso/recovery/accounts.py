@@ -26,7 +26,7 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
-from sso.readiness import MANAGER_ROLES, usable_recovery_accounts
+from sso.rollout.readiness import MANAGER_ROLES, usable_recovery_accounts
 
 CODES_PER_SET = 10
 _CODE_BYTES = 10  # 80 bits → 16 base32 characters

@@ -11,13 +11,14 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
 from sessions_policy.decorators import require_recent_auth
-from sso import actions, flow, linking
-from sso.flow import SSOSignInRefused
-from sso.forms import ConnectionSettingsForm, StatusForm
-from sso.identity import start_test_session
+from sso.connections import actions
+from sso.connections.forms import ConnectionSettingsForm, StatusForm
+from sso.errors import SSOSignInRefused
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin
 from sso.protocols import HANDLERS, handler_for, status_warnings
-from sso.rollout_forms import TestRunForm
+from sso.rollout.forms import TestRunForm
+from sso.signin import flow, linking
+from sso.signin.testing import start_test_session
 
 # The status buttons of the connection page, in rollout order; enforcement has its own page with the checklist.
 STATUS_BUTTONS = [
@@ -257,7 +258,7 @@ def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 def confirm_link(request: HttpRequest, org_slug: str, link_id: int) -> HttpResponse:
     """The page where someone whose IdP answer asserted another email than their account's (or none) sees both
-    side by side and confirms or declines linking it (``sso.linking``). Only the person who started the round
+    side by side and confirms or declines linking it (``sso.signin.linking``). Only the person who started the round
     trip sees it, in the browser that started it, once, until it expires; POST answers it and redirects."""
     org = org_for_member(request, org_slug)
     held = get_object_or_404(

@@ -11,13 +11,13 @@ import pytest
 from django.test import Client
 
 from sso.models import SSOIdentity
-from tests.sso.conftest import own_identity
-from tests.sso.saml.conftest import finish_in, post_to_acs, start
+from tests.helpers.saml import finish_in, post_to_acs, start
+from tests.helpers.sso import own_identity
 from tests.sso.saml.idp import PERSISTENT, b64, sign, strip_declaration
 
 
 def link(connection, user, subject):
-    from sso import actions as sso_actions
+    from sso.connections import actions as sso_actions
 
     identity = own_identity(connection, user, subject, issuer=connection.saml.idp_entity_id, subject_format=PERSISTENT)
     return sso_actions.link_identity(connection, user, identity, actor=user, via="tests")

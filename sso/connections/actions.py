@@ -7,7 +7,7 @@ configuration (SAML metadata and certificates, OIDC issuer and client) lives in 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,19 +20,30 @@ from audit.recorder import record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role, roles_assignable_by
-from sso import linking, readiness
-from sso.domains import canonical_email
-from sso.identity import AssertedIdentity, map_profile
+from sso.assertion import AssertedIdentity, map_profile
+from sso.domains.verification import canonical_email
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOTestRun
+from sso.rollout import readiness
+from sso.signin import linking
 
 # Moves allowed between statuses: off ↔ testing ↔ on, testing or on → enforced (guarded: see
-# sso.readiness.enforcement_problems), and from any status back to a lower one (rollback).
+# sso.rollout.readiness.enforcement_problems), and from any status back to a lower one (rollback).
 ALLOWED_MOVES: dict[str, set[str]] = {
     SSOConnection.Status.OFF: {SSOConnection.Status.TESTING},
     SSOConnection.Status.TESTING: {SSOConnection.Status.OFF, SSOConnection.Status.ON, SSOConnection.Status.ENFORCED},
     SSOConnection.Status.ON: {SSOConnection.Status.OFF, SSOConnection.Status.TESTING, SSOConnection.Status.ENFORCED},
     SSOConnection.Status.ENFORCED: {SSOConnection.Status.OFF, SSOConnection.Status.ON, SSOConnection.Status.TESTING},
 }
+# Rollout reacts to what these actions do through hooks that ``SsoConfig.ready`` registers (``sso.rollout.scheduling``):
+# each is called inside the action's transaction, so rollout depends on the actions and never the reverse.
+# hook(connection, actor, via) once a connection is enforced (``enforce_locked``).
+ENFORCEMENT_STARTED_HOOKS: list[Callable[[SSOConnection, Any, str], None]] = []
+# hook(linked, actor) before a linked identity is deleted (``unlink_identity``).
+IDENTITY_UNLINKED_HOOKS: list[Callable[[SSOIdentity, Any], None]] = []
+# hook(run, actor, success, error) once a test run's result is stored (``finish_test_run``).
+TEST_RUN_FINISHED_HOOKS: list[Callable[[SSOTestRun, Any, bool, str], None]] = []
+
 ROLLBACK_TARGETS = (SSOConnection.Status.TESTING, SSOConnection.Status.OFF)
 GENERAL_FIELDS = ("name", "admin_owner", "attribute_map", "allow_jit", "jit_default_role")
 
@@ -142,10 +153,10 @@ def update_connection(connection: SSOConnection, *, actor: User, **values: Any) 
 
 
 class EnforcementRefused(ActionRefused):
-    """Enforcement was refused; ``problems`` lists every guard that does not hold (sso.readiness.Problem).
+    """Enforcement was refused; ``problems`` lists every guard that does not hold (sso.rollout.readiness.Problem).
 
     ``code``: ``admins_locked_out`` when the only reason is owners or admins who would be locked out and were not
-    acknowledged (``sso.readiness.LOCKOUT_CODE``), otherwise ``not_ready``.
+    acknowledged (``sso.rollout.readiness.LOCKOUT_CODE``), otherwise ``not_ready``.
     """
 
     def __init__(self, problems: list[readiness.Problem]) -> None:
@@ -169,9 +180,10 @@ def set_status(
     """Move the connection to ``status`` when that move is allowed; raises ActionRefused with the reason.
 
     Moving to enforced checks every guard at this moment and raises EnforcementRefused listing all that fail,
-    among them every owner and admin it would lock out (``sso.readiness.locked_out_managers``) whose user id is not
-    in ``acknowledged``; the acknowledged ones are audited by email with the status change. Members are emailed
-    (as for a scheduled enforcement) once it commits. See ``sso.rollout.preview_enforcement`` for what it does.
+    among them every owner and admin it would lock out (``sso.rollout.readiness.locked_out_managers``) whose user
+    id is not in ``acknowledged``; the acknowledged ones are audited by email with the status change. Members are
+    emailed (as for a scheduled enforcement) once it commits. See ``sso.rollout.scheduling.preview_enforcement``
+    for what it does.
     ``support_contact`` (an email address or URL, given when enforcing) replaces the one members are told.
     Moving down (rollback) ends any scheduled enforcement.
     """
@@ -223,9 +235,7 @@ def _change_status(
             problems = readiness.enforcement_problems(connection, actor=actor, acknowledged=acknowledged)
             if problems:
                 raise EnforcementRefused(problems)
-            from sso.rollout import lockout_acknowledgements
-
-            accepted = lockout_acknowledgements(connection, acknowledged)
+            accepted = readiness.lockout_acknowledgements(connection, acknowledged)
             if support_contact is not None:
                 connection.support_contact = support_contact.strip()[:254]
             return enforce_locked(connection, actor=actor, via="manual", acknowledged=accepted)
@@ -282,14 +292,12 @@ def enforce_locked(
     connection: SSOConnection, *, actor: Any, via: str, acknowledged: list[dict[str, Any]] | None = None
 ) -> SSOConnection:
     """Enforce a connection already locked and checked by the caller (``set_status`` or the scheduled
-    enforcement), in the caller's transaction; hands over to ``sso.rollout.on_enforcement_started``.
+    enforcement), in the caller's transaction; runs ``ENFORCEMENT_STARTED_HOOKS``.
 
     ``acknowledged``: the owners and admins accepted to be locked out ([{"user_id", "email"}]), audited by email
     (``acknowledged_lockouts``). Enforced at once (``via`` other than "scheduled", whose members were told when it
     was scheduled), every member is emailed on commit, as for a scheduled enforcement.
     """
-    from sso.rollout import email_members_about_enforcement, on_enforcement_started
-
     _move(
         connection,
         actor=actor,
@@ -300,9 +308,8 @@ def enforce_locked(
             "support_contact": connection.support_contact,
         },
     )
-    on_enforcement_started(connection, actor=actor)
-    if via != "scheduled":
-        email_members_about_enforcement(connection, enforce_at=connection.enforced_at, started=True)
+    for hook in ENFORCEMENT_STARTED_HOOKS:
+        hook(connection, actor, via)
     return connection
 
 
@@ -319,15 +326,13 @@ def link_identity(
     (``sso.identity_linked``) with both emails: the account's and the one the IdP asserted (mapped with the
     connection's attribute map; kept on the link as ``asserted_email``).
 
-    The asserted email must be the account's (``sso.linking.compare_emails``) unless the person confirmed linking
+    The asserted email must be the account's (``sso.signin.linking.compare_emails``) unless the person confirmed linking
     it anyway: ``confirmed_email`` is the asserted email they were shown ('' for none). Raises
-    ``sso.flow.SSOSignInRefused`` when the identity is linked to someone else (``linked_to_other``), the user
+    ``sso.errors.SSOSignInRefused`` when the identity is linked to someone else (``linked_to_other``), the user
     already has a different identity at this connection (``already_linked``), the asserted email is another
     member's (``email_of_other_member``, even when confirmed; see ``refuse_link``), differs from the account's
     without a confirmation (``email_not_confirmed``, 409) or from the one confirmed (``email_changed``, 409).
     """
-    from sso.flow import SSOSignInRefused
-
     existing = SSOIdentity.objects.filter(
         connection=connection,
         issuer=identity.issuer,
@@ -381,8 +386,6 @@ def _write_link(
 ) -> SSOIdentity:
     """The write of ``link_identity``, in its own audited transaction (its refusals above are recorded outside it, so
     a refusal's audit event is not rolled back with it)."""
-    from sso.flow import SSOSignInRefused
-
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -430,10 +433,8 @@ def refuse_link(
     via: str,
 ) -> Exception:
     """Audit (``sso.identity_link_refused``, throttled per person and IdP subject) that an identity asserting
-    another member's email was not linked to ``user``, and return the ``sso.flow.SSOSignInRefused`` to raise.
+    another member's email was not linked to ``user``, and return the ``sso.errors.SSOSignInRefused`` to raise.
     Call it outside a transaction that the refusal rolls back, or the audit event goes with it."""
-    from sso.flow import SSOSignInRefused
-
     record_throttled(
         "sso.identity_link_refused",
         throttle_key=f"{connection.pk}:{user.pk}:{identity.subject}",
@@ -475,12 +476,10 @@ def _resolved_held_link(held: SSOPendingLink, actor: User) -> SSOPendingLink:
 
 
 def confirm_held_link(held: SSOPendingLink, *, actor: User) -> SSOIdentity:
-    """Link a held identity (``sso.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
+    """Link a held identity (``sso.signin.linking.hold_link``) after ``actor``, whose account it is, confirmed that the
     IdP's email may differ from the account's: once, before it expires. Raises ActionRefused when it was
-    answered already, expired or is someone else's; ``sso.flow.SSOSignInRefused`` as ``link_identity`` does.
+    answered already, expired or is someone else's; ``sso.errors.SSOSignInRefused`` as ``link_identity`` does.
     A refusal is kept on the held link (outcome refused), so it cannot be retried."""
-    from sso.flow import SSOSignInRefused
-
     identity = AssertedIdentity.from_dict(held.identity)
     via = "test, confirmed" if held.test_run_id else "confirmed link, email confirmed"
     try:
@@ -528,9 +527,7 @@ def decline_held_link(held: SSOPendingLink, *, actor: User) -> None:
 @audited("linked.connection")
 def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
     """Remove a link between a person and their IdP identity (they sign in with a password or link again).
-    Their organization's API keys are flagged for review (``sso.rollout.on_identity_unlinked``)."""
-    from sso.rollout import on_identity_unlinked
-
+    Their organization's API keys are flagged for review (``IDENTITY_UNLINKED_HOOKS``: rollout's key review)."""
     with transaction.atomic():
         connection = linked.connection
         if linked.user_id != actor.pk:
@@ -545,7 +542,8 @@ def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
                 raise ActionRefused(
                     "Only owners can unlink an owner's SSO identity.", code="role_not_allowed", status=403
                 )
-        on_identity_unlinked(linked, actor=actor)
+        for hook in IDENTITY_UNLINKED_HOOKS:
+            hook(linked, actor)
         audit.record(
             "sso.identity_unlinked",
             organization=connection.organization,
@@ -584,12 +582,9 @@ def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: i
 def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict[str, Any], error: str = "") -> None:
     """Store a test run's result (what came back, or what went wrong and what to change) and audit it.
 
-    It also counts for the rollout's test plan: a success shows login working, a failure shows the failed-login
-    page members would see.
+    ``TEST_RUN_FINISHED_HOOKS`` run in the same transaction (rollout's test plan: a success shows login working, a
+    failure shows the failed-login page members would see).
     """
-    from sso.models import SSOTestPlanItem
-    from sso.rollout import record_test_plan_item
-
     with transaction.atomic():
         updated = SSOTestRun.objects.filter(pk=run.pk, result=SSOTestRun.Result.PENDING).update(
             result=SSOTestRun.Result.SUCCESS if success else SSOTestRun.Result.FAILURE,
@@ -610,18 +605,12 @@ def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict
                 "error": error,
                 "subject": details.get("subject", ""),
                 "subject_format": details.get("subject_format", ""),
-                # Entra's group overage: the groups are unknown, not empty (sso.identity.AssertedIdentity).
+                # Entra's group overage: the groups are unknown, not empty (sso.assertion.AssertedIdentity).
                 **({"groups_not_sent": details["groups_not_sent"]} if details.get("groups_not_sent") else {}),
             },
         )
-        record_test_plan_item(
-            run.connection,
-            SSOTestPlanItem.Item.LOGIN if success else SSOTestPlanItem.Item.FAILED_LOGIN,
-            actor=actor,
-            via=SSOTestPlanItem.Via.TEST_RUN,
-            note="" if success else error,
-            test_run=run,
-        )
+        for hook in TEST_RUN_FINISHED_HOOKS:
+            hook(run, actor, success, error)
 
 
 def test_run_url(run: SSOTestRun) -> str:

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from sso.models import SSOIdentity
-from tests.sso.conftest import link_identity
+from tests.helpers.sso import link_identity
 
 BASE = "/orgs/acme/settings/security/sso/"
 
@@ -59,9 +59,9 @@ def test_a_test_run_that_would_link_the_tester_needs_a_recent_re_authentication(
 def test_a_verified_domain_does_not_cover_a_different_international_domain(org, owner, other_org, outsider):
     # strasse.de and straße.de (xn--strae-oqa.de) are two domains with two owners (IDNA 2008, RFC 5891); the old
     # IDNA 2003 mapping folded the second into the first.
-    from sso import domains
-    from sso.enforcement import route_for_email
-    from tests.conftest import make_user
+    from sso.domains import verification as domains
+    from sso.rollout.enforcement import route_for_email
+    from tests.helpers.core import make_user
 
     staff = make_user("staff@platform.test", is_staff=True)
     domains.verify_by_support(domains.claim(org, actor=owner, domain="strasse.de"), staff=staff, note="tests")
