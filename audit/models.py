@@ -150,6 +150,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # What the viewer's search reads (audit.search.search_text), written once with the event. Not hashed: it is
+    # derived from hashed fields, so it adds nothing to prove and can be rebuilt (migration 0004 filled older rows).
+    search_text = models.TextField(blank=True, default="", db_default="")
 
     objects = AuditEventQuerySet.as_manager()
 
