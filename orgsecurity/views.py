@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity import actions, throttle
+from orgsecurity import actions, directory, throttle
 from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
@@ -93,17 +93,23 @@ def security(request: HttpRequest, org_slug: str) -> HttpResponse:
 def _members_page(
     request: HttpRequest, org: OrgContext, *, invite_form: InviteForm | None = None, status: int = 200
 ) -> HttpResponse:
+    """The members page: one page of members and one of pending invitations (``orgsecurity.directory``), both
+    narrowed by the search ``q`` of the query string and paged by ``page`` and ``invitations_page``."""
     can_manage = org.can(Capability.MANAGE_MEMBERS)
     assignable = roles_assignable_by(org.role) if can_manage else []
-    memberships = Membership.objects.filter(organization=org.organization).select_related("user")
-    invitations = Invitation.objects.filter(
-        organization=org.organization, accepted_at=None, revoked_at=None
-    ).select_related("invited_by")
-    pending = [invitation for invitation in invitations if invitation.is_pending] if can_manage else []
+    search = request.GET.get("q", "").strip()[:100]
+    member_page, rows = directory.member_page(org.organization, search, request.GET.get("page"))
+    invitations = (
+        directory.invitation_page(org.organization, search, request.GET.get("invitations_page")) if can_manage else None
+    )
+    pending = list(invitations.object_list) if invitations is not None else []
     unconfirmed = actions.reconfirmation_reasons(pending)
     context = {
         "org": org,
-        "memberships": memberships,
+        "rows": rows,
+        "member_page": member_page,
+        "invitation_page": invitations,
+        "search": search,
         "invitations": [(invitation, unconfirmed.get(invitation.pk)) for invitation in pending],
         "can_manage": can_manage,
         "assignable": assignable,
