@@ -179,6 +179,8 @@ class AuditEvent(models.Model):
                 fields=["organization", "actor_label", "action", "occurred_at", "seq"],
                 name="audit_org_actor_action_idx",
             ),
+            # The support console finds the events of one request by its ID (the reference people quote).
+            models.Index(fields=["request_id"], name="audit_request_id_idx", condition=~Q(request_id="")),
             # Target filters match the start of the label (LIKE 'x%'): pattern ops make that an index range
             # on PostgreSQL whatever the database collation (ignored on SQLite).
             models.Index(

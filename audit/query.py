@@ -56,7 +56,8 @@ class AuditFilterForm(forms.Form):
     ``actor``: the actor's label exactly as shown (an email address for people); ``action``: a registered
     action name or a category; ``target``: the start of the target's label; ``since``/``until``: dates
     (YYYY-MM-DD, UTC, both days included); ``q``: words of what people read (``audit.search``: the sentence,
-    actor, target, action name, changes and details). Bad values become field errors with a sentence for the
+    actor, target, action name, changes and details); ``ref``: the request ID (reference ID) events were recorded
+    with. Bad values become field errors with a sentence for the
     person, never a server error.
     """
 
@@ -82,6 +83,7 @@ class AuditFilterForm(forms.Form):
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD, e.g. 2026-01-31."},
     )
     q = forms.CharField(required=False, max_length=200, label="Search")
+    ref = forms.CharField(required=False, max_length=64, label="Request ID")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,6 +111,7 @@ class AuditFilterForm(forms.Form):
             since=data["since"],
             until=data["until"],
             text=data["q"],
+            request_id=data["ref"].strip().lower(),
         )
 
     def error_sentences(self) -> list[str]:
@@ -126,6 +129,7 @@ class AuditFilters:
     since: dt.date | None = None
     until: dt.date | None = None
     text: str = ""
+    request_id: str = ""
 
     def apply(self, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         """Narrow ``queryset`` (already scoped to one log) by these filters."""
@@ -140,6 +144,8 @@ class AuditFilters:
             queryset = queryset.filter(occurred_at__gte=_start_of(self.since))
         if self.until and self.until < dt.date.max:
             queryset = queryset.filter(occurred_at__lt=_start_of(self.until + dt.timedelta(days=1)))
+        if self.request_id:
+            queryset = queryset.filter(request_id=self.request_id)
         return search.matching(queryset, self.text)
 
     def as_params(self) -> dict[str, str]:
@@ -151,6 +157,7 @@ class AuditFilters:
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
             "q": self.text,
+            "ref": self.request_id,
         }
         return {key: value for key, value in params.items() if value}
 

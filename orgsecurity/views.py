@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from audit.support import is_support_staff
 from orgsecurity import actions, directory, throttle
 from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
@@ -56,9 +57,12 @@ def sign_out_view(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    """Send a signed-in person to their first organization; anyone else to sign in."""
+    """Send platform staff to the support console, anyone else signed in to their first organization, and
+    everyone else to sign in."""
     if not request.user.is_authenticated:
         return redirect(settings.LOGIN_URL)
+    if is_support_staff(request.user):
+        return redirect("support:index")
     membership = Membership.objects.select_related("organization").filter(user=request.user).order_by("pk").first()
     if membership is None:
         return render(request, "orgsecurity/no_organizations.html")

@@ -15,6 +15,7 @@ class SessionsPolicyConfig(AppConfig):
         from sessions_policy import (
             audit_events,  # noqa: F401  (registers this app's audit events)
             signals,  # noqa: F401  (ends the tracked session on every logout)
+            support,
         )
         from sessions_policy.decorators import require_recent_auth
         from sessions_policy.summary import status
@@ -31,4 +32,6 @@ class SessionsPolicyConfig(AppConfig):
                 position=20,
             )
         )
-        register_section(SupportSection("Session management", "sessions_policy", position=20))
+        register_section(
+            SupportSection("Session management", "sessions_policy", position=20, settings_rows=support.settings_rows)
+        )

@@ -1,4 +1,4 @@
-"""The audit viewer's search column: ``AuditEvent.search_text``, its GIN full-text index on PostgreSQL, and the text
+"""The audit viewer's search column and the support console's index of request IDs: ``AuditEvent.search_text``, its GIN full-text index on PostgreSQL, and the text
 of every event recorded before it.
 
 Events are append-only (a trigger refuses UPDATE, migration 0002), but the search text is not part of any event's
@@ -67,4 +67,12 @@ class Migration(migrations.Migration):
             field=models.TextField(blank=True, default="", db_default=""),
         ),
         migrations.RunPython(fill_search_text, drop_index),
+        migrations.AddIndex(
+            model_name="auditevent",
+            index=models.Index(
+                condition=models.Q(("request_id", ""), _negated=True),
+                fields=["request_id"],
+                name="audit_request_id_idx",
+            ),
+        ),
     ]
