@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from audit.exports import streaming_export
@@ -101,17 +102,21 @@ def index(request: HttpRequest) -> HttpResponse:
 @staff_only
 @require_safe
 def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """An organization's members and roles, billing and security settings, read-only."""
+    """An organization's members and roles (the first ``SEARCH_LIMIT`` by email; the search finds anyone), pending
+    invitations (the newest ``SEARCH_LIMIT``), billing and security settings, read-only."""
     organization = support_organization(org_slug)
     record_support_view(request, organization, "the organization's settings")
+    memberships = Membership.objects.filter(organization=organization).select_related("user").order_by("user__email")
+    invitations = Invitation.objects.filter(
+        organization=organization, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
     context = {
         "organization": organization,
-        "memberships": Membership.objects.filter(organization=organization).select_related("user"),
-        "invitations": [
-            invitation
-            for invitation in Invitation.objects.filter(organization=organization, accepted_at=None, revoked_at=None)
-            if invitation.is_pending
-        ],
+        "memberships": memberships[:SEARCH_LIMIT],
+        "member_count": memberships.count(),
+        "invitations": invitations[:SEARCH_LIMIT],
+        "invitation_count": invitations.count(),
+        "limit": SEARCH_LIMIT,
         "sections": security_sections(organization),
     }
     return render(request, "audit/support_org.html", context)

@@ -109,3 +109,14 @@ def test_the_platform_log_is_recorded_once_per_visit_not_once_per_page(client_fo
     with mock.patch("audit.support_views.time.time", return_value=later):
         client.get("/support/platform/audit/")
     assert viewed() == 2  # a new visit after half an hour away
+
+
+def test_a_large_organizations_page_lists_the_first_members_and_says_how_many(client_for, staff, org, owner):
+    from orgsecurity.models import Membership, User
+
+    users = User.objects.bulk_create([User(email=f"p{number:03d}@acme.test") for number in range(120)])
+    Membership.objects.bulk_create([Membership(organization=org, user=user) for user in users])
+    html = client_for(staff).get("/support/orgs/acme/").content.decode()
+    members = html.split('id="members"', 1)[1].split("</table>", 1)[0]
+    assert members.count("<tr><td>") == 50
+    assert "The first 50 of 121 members by email" in html
