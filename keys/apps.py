@@ -9,7 +9,7 @@ class KeysConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.support import SupportSection, register_section
-        from keys import audit_events  # noqa: F401  (registers this app's audit events)
+        from keys import audit_events, support  # noqa: F401  (audit_events registers this app's audit events)
         from keys.actions import revoke_keys_after_membership_change
         from keys.summary import status
         from orgsecurity.actions import register_membership_effect
@@ -28,4 +28,6 @@ class KeysConfig(AppConfig):
                 position=40,
             )
         )
-        register_section(SupportSection("API keys", "keys", position=40))
+        register_section(
+            SupportSection("API keys", "keys", position=40, settings_rows=support.settings_rows, search=support.search)
+        )
