@@ -64,7 +64,8 @@ class Confirmation:
     ``title``: the heading ("Turn on the IP allowlist?"); ``intro``: what the change does, one or two sentences;
     ``button``: the confirm button's text; ``cancel_url``: where "Cancel" goes (the page the change came from);
     ``hidden``: the change's parameters, posted back as hidden fields (a list value posts one field per item);
-    ``filename``: the CSV's name without ``.csv``; ``error``: why the last attempt was refused, if it was.
+    ``filename``: the CSV's name without ``.csv``; ``error``: why the last attempt was refused, if it was;
+    ``action_url``: where the form posts (the page's own path when empty).
     """
 
     title: str
@@ -74,6 +75,7 @@ class Confirmation:
     hidden: dict[str, str | Iterable[str]] = field(default_factory=dict)
     filename: str = "impact"
     error: str = ""
+    action_url: str = ""
 
 
 def _hidden_fields(hidden: dict[str, str | Iterable[str]]) -> list[tuple[str, str]]:
@@ -88,7 +90,8 @@ def confirmation_page(
     request: HttpRequest, org: OrgContext, impact: Impact, page: Confirmation, *, status: int = 200
 ) -> HttpResponse:
     """The confirmation page of one change (GET), or its CSV when ``?format=csv`` is asked for. The form posts
-    ``page.hidden`` to the current path; the view's POST branch applies the change and redirects."""
+    ``page.hidden`` to ``page.action_url`` (the current path by default), whose POST applies the change and
+    redirects."""
     if wants_csv(request):
         return csv_response(impact, page.filename)
     query = request.GET.copy()
@@ -98,7 +101,7 @@ def confirmation_page(
         "impact": impact,
         "page": page,
         "hidden": _hidden_fields(page.hidden),
-        "action_url": request.path,
+        "action_url": page.action_url or request.path,
         "csv_url": f"{request.path}?{query.urlencode()}",
     }
     response = render(request, "orgsecurity/impact_confirm.html", context, status=status)
