@@ -90,3 +90,34 @@ def preview_session_policy(
             else ()
         ),
     )
+
+
+def preview_membership_sessions(membership: Membership, new_role: str | None) -> tuple[ImpactGroup, ...]:
+    """Registered with ``orgsecurity.actions.register_membership_preview``: for a removal (``new_role`` None), the
+    person's open sessions, which can no longer open the organization's pages (the membership check refuses them;
+    they stay signed in elsewhere). Nothing for a role change."""
+    if new_role is not None:
+        return ()
+    organization = membership.organization
+    sessions = (
+        UserSession.objects.filter(revoked_at=None, user_id=membership.user_id)
+        .exclude(org_revocations__organization=organization)
+        .order_by("-last_seen_at", "pk")
+    )
+    items = tuple(
+        ImpactItem(
+            ref=str(session.pk),
+            name=membership.user.email,
+            detail=f"{session}, last seen {session.last_seen_at:%Y-%m-%d %H:%M} UTC: loses {organization.name}",
+        )
+        for session in sessions
+    )
+    return (
+        ImpactGroup(
+            "sessions",
+            "Their signed-in sessions",
+            f"Each can no longer open {organization.name}'s pages, at once; they stay signed in to other "
+            "organizations.",
+            items,
+        ),
+    )
