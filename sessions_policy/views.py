@@ -79,13 +79,14 @@ def _confirm_policy_page(request: HttpRequest, org_slug: str) -> HttpResponse:
         intro=f"Changes: {changes}." if changes else "Nothing changes.",
         button="Save session policy",
         cancel_url=reverse("sessions_policy:index", args=[org_slug]),
-        hidden={name: request.GET.getlist(name) for name in request.GET if name.split("_")[0] in _POLICY_PREFIXES},
+        hidden={
+            name: request.GET.getlist(name)
+            for name in request.GET
+            if any(name == field or name.startswith(f"{field}_") for field in form.fields)
+        },
         filename=f"{org_slug}-session-policy-sessions-ending",
     )
     return confirmation_page(request, org, impact, page)
-
-
-_POLICY_PREFIXES = {"idle", "absolute", "reauth", "single"}
 
 
 def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> HttpResponse:
