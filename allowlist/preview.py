@@ -31,27 +31,50 @@ from sessions_policy.models import UserSession
 SESSION_LOOKBACK = timedelta(days=30)
 
 
-def preview_settings(organization: Organization, *, enabled: bool, scope: str) -> Impact:
+def preview_settings(organization: Organization, *, enabled: bool, scope: str, actor_ip: str | None = None) -> Impact:
     """Who turning the list ``enabled`` with ``scope`` (a ``Scope`` value) would cut off; ``change`` is
-    "allowlist.settings". Turning it off, or any change that guards nothing new, lists nobody."""
+    "allowlist.settings". Turning it off, or any change that guards nothing new, lists nobody. With ``actor_ip``
+    (the acting admin's client IP), a note says when ``update_settings`` will refuse the change as a self-lockout
+    (it starts guarding dashboard pages and that address is outside)."""
     before = current_state(organization)
     after = list_state(organization, enabled=enabled, scope=scope)
-    verb = "turned on" if enabled else "turned off"
-    return _impact("allowlist.settings", organization, before, after, f"once the list is {verb}")
+    when = f"once the list covers {Scope.phrase(scope)}" if enabled else "once the list is off"
+    locks_out = after.guards_dashboard and not before.guards_dashboard and after.refuses_dashboard(actor_ip)
+    return _impact("allowlist.settings", organization, before, after, when, lockout_ip=actor_ip if locks_out else None)
 
 
-def preview_remove_entries(organization: Organization, entry_ids: Iterable[int]) -> Impact:
+def preview_remove_entries(
+    organization: Organization, entry_ids: Iterable[int], *, actor_ip: str | None = None
+) -> Impact:
     """Who removing the entries with ``entry_ids`` would cut off (nobody while the list is off); ``change`` is
-    "allowlist.remove_entries". Ids of other organizations' entries are ignored."""
+    "allowlist.remove_entries". Ids of other organizations' entries are ignored. With ``actor_ip``, a note says
+    when ``remove_entries`` will refuse it as a self-lockout (the list guards dashboard pages and that address
+    would be outside)."""
+    entry_ids = list(entry_ids)
     allowlist = IPAllowlist.objects.filter(organization=organization).first()
     enabled, scope = (allowlist.enabled, allowlist.scope) if allowlist else (False, Scope.DASHBOARD)
     before = list_state(organization, enabled=enabled, scope=scope)
     after = list_state(organization, enabled=enabled, scope=scope, without=entry_ids)
-    return _impact("allowlist.remove_entries", organization, before, after, "once the entries are removed")
+    locks_out = after.refuses_dashboard(actor_ip)
+    return _impact(
+        "allowlist.remove_entries",
+        organization,
+        before,
+        after,
+        "once the entries are removed",
+        lockout_ip=actor_ip if locks_out else None,
+    )
 
 
-def _impact(change: str, organization: Organization, before: ListState, after: ListState, when: str) -> Impact:
+def _impact(
+    change: str, organization: Organization, before: ListState, after: ListState, when: str, *, lockout_ip: str | None
+) -> Impact:
     notes = []
+    if lockout_ip is not None:
+        notes.append(
+            f"Your own IP address as this server sees it, {lockout_ip}, would be outside the list: the change is "
+            "refused until an entry covers it (use “Add my current IP”)."
+        )
     if after.guards_dashboard:
         notes.append(
             f"Members not seen in the last {SESSION_LOOKBACK.days} days are not listed: where they connect from is "

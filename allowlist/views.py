@@ -251,7 +251,7 @@ def _confirm_settings_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     if not form.is_valid():
         return _invalid_form(request, org, "settings_form", form)
     enabled, scope = form.cleaned_data["enabled"], form.cleaned_data["scope"]
-    impact = preview.preview_settings(org.organization, enabled=enabled, scope=scope)
+    impact = preview.preview_settings(org.organization, enabled=enabled, scope=scope, actor_ip=client_ip(request))
     if enabled:
         title = "Turn on the IP allowlist?"
         intro = f"The allowlist will cover {Scope.phrase(scope)}: requests from addresses outside it are refused."
@@ -297,7 +297,7 @@ def _confirm_remove_page(request: HttpRequest, org_slug: str) -> HttpResponse:
                 status=404,
             ),
         )
-    impact = preview.preview_remove_entries(org.organization, ids)
+    impact = preview.preview_remove_entries(org.organization, ids, actor_ip=client_ip(request))
     names = ", ".join(entry.cidr for entry in entries[:10]) + (" …" if len(entries) > 10 else "")
     page = Confirmation(
         title=f"Remove {len(entries)} allowlist entr{'y' if len(entries) == 1 else 'ies'}?",

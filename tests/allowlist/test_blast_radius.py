@@ -204,3 +204,16 @@ def test_the_reason_names_the_proxy_that_forwarded_the_address(client_at, owner)
     text = client.get(PAGE, HTTP_X_FORWARDED_FOR=f"{CAFE_IP}, 10.9.9.9").content.decode()
     assert f"Add my current IP ({CAFE_IP})" in text
     assert "Our proxy 10.1.2.3 forwarded it in the X-Forwarded-For header" in text
+
+
+def test_the_confirmation_warns_when_the_change_would_lock_you_out(client_at, owner, org):
+    actions.add_entries(org, OFFICE, actor=owner)
+    text = client_at(owner, ip=HOME_IP).get(PAGE + "settings/confirm/", {"enabled": "on", "scope": "both"})
+    assert f"Your own IP address as this server sees it, {HOME_IP}, would be outside the list" in text.content.decode()
+    inside = client_at(owner, ip=OFFICE_IP).get(PAGE + "settings/confirm/", {"enabled": "on", "scope": "both"})
+    assert "Your own IP address" not in inside.content.decode()
+    turn_on(org, owner)
+    office = IPAllowlistEntry.objects.get(cidr=OFFICE)
+    removing = client_at(owner, ip=OFFICE_IP).get(PAGE + "entries/remove/confirm/", {"entry": office.pk})
+    assert f"Your own IP address as this server sees it, {OFFICE_IP}, would be outside" in removing.content.decode()
+    assert preview_remove_entries(org, [office.pk]).notes[0].startswith("Members not seen")  # no address, no warning
