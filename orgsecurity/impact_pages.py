@@ -14,11 +14,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
 from orgsecurity.accessors import OrgContext
+from orgsecurity.errors import wants_json
 from orgsecurity.impact import Impact
 from orgsecurity.text import spreadsheet_cell
 
@@ -89,11 +90,14 @@ def _hidden_fields(hidden: dict[str, str | Iterable[str]]) -> list[tuple[str, st
 def confirmation_page(
     request: HttpRequest, org: OrgContext, impact: Impact, page: Confirmation, *, status: int = 200
 ) -> HttpResponse:
-    """The confirmation page of one change (GET), or its CSV when ``?format=csv`` is asked for. The form posts
+    """The confirmation page of one change (GET), its CSV when ``?format=csv`` is asked for, or ``Impact.as_dict``
+    for JSON clients (``orgsecurity.errors.wants_json``). The form posts
     ``page.hidden`` to ``page.action_url`` (the current path by default), whose POST applies the change and
     redirects."""
     if wants_csv(request):
         return csv_response(impact, page.filename)
+    if wants_json(request):
+        return JsonResponse(impact.as_dict())  # the same preview for programs (``Impact.as_dict``)
     query = request.GET.copy()
     query["format"] = "csv"
     context = {

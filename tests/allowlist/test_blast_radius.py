@@ -217,3 +217,13 @@ def test_the_confirmation_warns_when_the_change_would_lock_you_out(client_at, ow
     removing = client_at(owner, ip=OFFICE_IP).get(PAGE + "entries/remove/confirm/", {"entry": office.pk})
     assert f"Your own IP address as this server sees it, {OFFICE_IP}, would be outside" in removing.content.decode()
     assert preview_remove_entries(org, [office.pk]).notes[0].startswith("Members not seen")  # no address, no warning
+
+
+def test_json_clients_get_the_same_preview(client_at, owner, traffic):
+    response = client_at(owner).get(
+        PAGE + "settings/confirm/", {"enabled": "on", "scope": "both"}, HTTP_ACCEPT="application/json"
+    )
+    body = response.json()
+    assert body["change"] == "allowlist.settings"
+    keys = next(group for group in body["groups"] if group["key"] == "keys")
+    assert [item["ref"] for item in keys["items"]] == [traffic["home"].key_id]
