@@ -1,7 +1,9 @@
 """The IP allowlist page, /orgs/<org_slug>/settings/security/allowlist/, for owners and admins.
 
-Shows the entries, the on/off switch and scope, single and bulk add, removal, and a "check an IP" tool. Every
-change goes through ``allowlist.actions`` behind re-authentication; JSON clients get JSON errors.
+Shows the entries, the on/off switch and scope, single and bulk add, removal, a "check an IP" tool, and the
+address the product sees for you and why (with "add my current IP"). Turning the list on or off, changing its scope
+and removing entries first open a confirmation page of who it would cut off (``allowlist.preview``, CSV alike).
+Every change goes through ``allowlist.actions`` behind re-authentication; JSON clients get JSON errors.
 """
 
 from __future__ import annotations
