@@ -17,6 +17,7 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
+from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
@@ -170,14 +171,30 @@ def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> Http
     return redirect("members", org_slug=org_slug)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
-    """Remove a member (owners and admins) or leave the organization (anyone, themselves)."""
+    """Remove a member (owners and admins) or leave the organization (anyone, themselves). GET: what the removal
+    takes away (``actions.preview_remove_member``: teams, invitations, keys, sessions), with its CSV; POST: do it."""
     org = org_for_member(request, org_slug)
-    membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
-    if membership.user_id != request.user.pk and not org.can(Capability.MANAGE_MEMBERS):
+    membership = get_org_object(org, Membership.objects.select_related("user", "organization"), pk=membership_id)
+    leaving = membership.user_id == request.user.pk
+    if not leaving and not org.can(Capability.MANAGE_MEMBERS):
         org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)  # raises the 403
-    return _remove_member(request, org_slug=org_slug, org=org, membership=membership)
+    if request.method == "POST":
+        return _remove_member(request, org_slug=org_slug, org=org, membership=membership)
+    name = org.organization.name
+    page = Confirmation(
+        title=f"Leave {name}?" if leaving else f"Remove {membership.user.email}?",
+        intro=(
+            f"You lose access to {end_sentence(name)}"
+            if leaving
+            else f"{membership.user.email} loses access to {end_sentence(name)}"
+        ),
+        button=f"Leave {name}" if leaving else "Remove the member",
+        cancel_url=reverse("members", args=[org_slug]),
+        filename=f"{org_slug}-remove-{membership.user.email}",
+    )
+    return confirmation_page(request, org, actions.preview_remove_member(membership), page)
 
 
 @reauthenticated
