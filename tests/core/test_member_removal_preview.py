@@ -14,7 +14,7 @@ from keys.models import APIKey, ServiceAccount
 from orgsecurity import actions
 from orgsecurity.models import Invitation, Membership, Team
 from sessions_policy.models import UserSession
-from tests.conftest import sign_in_client
+from tests.helpers.core import sign_in_client
 
 
 def names(impact, group: str) -> list[str]:
