@@ -124,3 +124,16 @@ def test_import_linter_contracts_are_kept(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.chdir(ROOT)
     exit_code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
     assert exit_code == 0, capsys.readouterr().out
+
+
+def test_test_modules_import_shared_helpers_from_tests_helpers_not_from_conftest() -> None:
+    """Fixtures live in conftest modules; what test modules share by import lives in tests/helpers/ (CONTRIBUTING),
+    so that moving a fixture never breaks an import elsewhere."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path.name != "conftest.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if line.lstrip().startswith("from tests.") and ".conftest import" in line
+    ]
+    assert not offenders, "\n".join(offenders)
