@@ -19,9 +19,10 @@ from sso.connections import actions
 from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.oidc.backend import PROTOCOL_CLAIMS, ConnectionOIDCBackend, claim_values
-from sso.oidc.handler import OIDCHandler, redirect_uri, settings_for
+from sso.oidc.config import redirect_uri
+from sso.oidc.handler import settings_for
 from sso.oidc.tokens import IDTokenRefused
-from sso.rollout.readiness import sign_in_allowed
+from sso.protocols import handler_for, sign_in_connection
 from sso.signin import flow
 from sso.signin.public_views import sign_in_start
 from sso.signin.refusals import refusal_page
@@ -69,21 +70,11 @@ def provider_error(error: str, description: str) -> SSOSignInRefused:
     return SSOSignInRefused(message, code=f"provider_{code}" if code in PROVIDER_ERRORS else "provider_error")
 
 
-def oidc_connection(org_slug: str) -> SSOConnection | None:
-    """The OIDC connection members of ``org_slug`` sign in through, when sign-in is open (on or enforced)."""
-    for connection in SSOConnection.objects.filter(
-        organization__slug=org_slug, protocol=SSOConnection.Protocol.OIDC
-    ).select_related("organization"):
-        if sign_in_allowed(connection):
-            return connection
-    return None
-
-
 @require_safe
 @sign_in_start
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Start an OIDC sign-in with the organization's provider (``?next=`` a same-origin path to land on)."""
-    connection = oidc_connection(org_slug)
+    connection = sign_in_connection(org_slug, SSOConnection.Protocol.OIDC)
     if connection is None:
         return refusal_page(
             request,
@@ -95,7 +86,7 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
             ),
         )
     try:
-        return OIDCHandler().start_login(
+        return handler_for(connection).start_login(
             request,
             connection,
             purpose=SSOPendingLogin.Purpose.LOGIN,

@@ -40,7 +40,7 @@ from sso.connections import actions as sso_actions
 from sso.connections.views import _connection_page
 from sso.errors import SSOSignInRefused
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
-from sso.rollout.readiness import sign_in_allowed
+from sso.protocols import sign_in_connection
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
@@ -203,8 +203,7 @@ def _org_saml_connections(org_slug: str):
 
 def _org_saml_connection(org_slug: str) -> SSOConnection | None:
     """The organization's SAML connection: the one members sign in through, else its first configured one."""
-    connections = list(_org_saml_connections(org_slug))
-    return next((c for c in connections if sign_in_allowed(c)), connections[0] if connections else None)
+    return sign_in_connection(org_slug, SSOConnection.Protocol.SAML) or _org_saml_connections(org_slug).first()
 
 
 @require_safe

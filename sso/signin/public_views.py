@@ -14,9 +14,8 @@ from django.views.decorators.http import require_safe
 
 from sso.connections import actions
 from sso.errors import SSOSignInRefused
-from sso.models import SSOConnection, SSOPendingLogin
-from sso.protocols import handler_for
-from sso.rollout.readiness import sign_in_allowed
+from sso.models import SSOPendingLogin
+from sso.protocols import handler_for, sign_in_connection
 from sso.signin import flow
 from sso.signin.completion import complete
 from sso.signin.refusals import refusal_page
@@ -40,14 +39,6 @@ def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         return response
 
     return wrapped
-
-
-def sign_in_connection(org_slug: str) -> SSOConnection | None:
-    """The connection members of ``org_slug`` sign in through, if SSO sign-in is open to them."""
-    for connection in SSOConnection.objects.filter(organization__slug=org_slug).select_related("organization"):
-        if sign_in_allowed(connection):
-            return connection
-    return None
 
 
 @require_safe
