@@ -353,16 +353,14 @@ def _rejected(
         .select_related("test_run", "user", "connection__organization")
         .first()
     )
-    if pending is not None and pending.test_run is not None and pending.answered_at is None:
+    if pending is None or pending.test_run is None or pending.answered_at is not None:
+        pending = None
+    else:
         # Used up even when it expired meanwhile: the failure is still worth recording on the test run.
         with contextlib.suppress(SSOSignInRefused):
             flow.claim(connection, pending.key)
-        sso_actions.finish_test_run(
-            pending.test_run, actor=pending.user, success=False, details={"code": exc.code}, error=exc.message
-        )
-        return redirect(sso_actions.test_run_url(pending.test_run))
     refused = SSOSignInRefused(exc.message, code=exc.code, status=exc.status)
-    return refusal_page(request, refused, connection)
+    return public_views.refused_answer(request, connection, pending, refused, details={"code": exc.code})
 
 
 @require_safe
