@@ -35,18 +35,18 @@ def complete_login(
     otherwise."""
     connection = pending.connection
     timed_out = request.session.get(enforcement.TEST_TIMED_OUT_KEY)
-    with transaction.atomic():
-        situation, user = gather(connection, identity, profile, timed_out)
-        decision = decide(situation)
-        if decision.reason != "sso_off":  # a sign-in through a switched-off connection leaves the session as it is
-            request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)
-        if decision.action is Action.DENY:
-            raise refusal(decision, connection, profile.email)
-        if decision.action is Action.LINK:
-            actions.link_identity(connection, user, identity, actor=user, via=decision.reason)
-        elif decision.action is Action.ENROLL:
-            user = enroll(connection, identity, profile)
-        finish_sign_in(request, connection, user, identity, profile, timed_out)
+    # One transaction, @audited's: a refusal raised on the way rolls back whatever was written before it.
+    situation, user = gather(connection, identity, profile, timed_out)
+    decision = decide(situation)
+    if decision.reason != "sso_off":  # a sign-in through a switched-off connection leaves the session as it is
+        request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)
+    if decision.action is Action.DENY:
+        raise refusal(decision, connection, profile.email)
+    if decision.action is Action.LINK:
+        actions.link_identity(connection, user, identity, actor=user, via=decision.reason)
+    elif decision.action is Action.ENROLL:
+        user = enroll(connection, identity, profile)
+    finish_sign_in(request, connection, user, identity, profile, timed_out)
     return Outcome("signed_in", pending.next_url or f"/orgs/{connection.organization.slug}/", user=user)
 
 
@@ -72,11 +72,14 @@ def gather(
     )
     if user is None:
         return Situation(**situation, verified_domain=verified, linked=False, account=False), None
-    role = (
-        Membership.objects.filter(organization=connection.organization_id, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
+    if linked is not None:
+        role = linked.member_role
+    else:
+        role = (
+            Membership.objects.filter(organization=connection.organization_id, user=user)
+            .values_list("role", flat=True)
+            .first()
+        )
     may_sign_in = readiness.sign_in_allowed(connection, user) if role is not None else True
     if role is not None and not may_sign_in:
         may_sign_in = enforcement.is_tester_after_timeout(connection, user, timed_out)
@@ -183,7 +186,7 @@ def finish_sign_in(
     SSOIdentity.objects.filter(connection=connection, user=user).update(
         last_login_at=now, asserted_email=profile.email, asserted_email_at=now
     )
-    sign_in(request, user, method=connection.protocol)
+    sign_in(request, user, method=connection.protocol, organization=connection.organization)
     enforcement.remember_sso_sign_in(request, connection)
     request.session["sso_session_index"] = identity.session_index
     enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)
