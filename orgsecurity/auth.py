@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import login, logout
-from django.db import transaction
 from django.http import HttpRequest
 
 import audit
@@ -26,7 +25,6 @@ def _orgs_of(user: User | None) -> list[Organization]:
     return list(Organization.objects.filter(memberships__user=user).order_by("pk"))
 
 
-@audited(lambda action, user, **_: _orgs_of(user))
 def record_for_user_orgs(
     action: str,
     user: User | None,
@@ -37,25 +35,45 @@ def record_for_user_orgs(
     window_seconds: int = 60,
 ) -> None:
     """Record ``action`` in the log of every organization ``user`` belongs to, or in the platform log
-    when there is none (e.g. an unknown email). Opens its own transaction when none is open.
+    when there is none (e.g. an unknown email), in one ``@audited`` transaction (its own when none is open).
 
     With ``throttle_key``, at most one event per organization per ``window_seconds`` (``record_throttled``;
     the next one carries how many were suppressed): for what an attacker can repeat at will."""
-    with transaction.atomic():
-        organizations = _orgs_of(user)
-        for organization in organizations or [None]:
-            if throttle_key is None:
-                audit.record(action, organization=organization, actor=actor, target=user, details=details)
-                continue
-            record_throttled(
-                action,
-                throttle_key=f"{organization.pk if organization else '-'}:{throttle_key}",
-                window_seconds=window_seconds,
-                organization=organization,
-                actor=actor,
-                target=user,
-                details=details,
-            )
+    _record_in(
+        _orgs_of(user),  # read once: the lock scope and the logs written are the same rows
+        action,
+        user,
+        actor=actor,
+        details=details,
+        throttle_key=throttle_key,
+        window_seconds=window_seconds,
+    )
+
+
+@audited("organizations")
+def _record_in(
+    organizations: list[Organization],
+    action: str,
+    user: User | None,
+    *,
+    actor: Any,
+    details: dict[str, Any],
+    throttle_key: str | None,
+    window_seconds: int,
+) -> None:
+    for organization in organizations or [None]:
+        if throttle_key is None:
+            audit.record(action, organization=organization, actor=actor, target=user, details=details)
+            continue
+        record_throttled(
+            action,
+            throttle_key=f"{organization.pk if organization else '-'}:{throttle_key}",
+            window_seconds=window_seconds,
+            organization=organization,
+            actor=actor,
+            target=user,
+            details=details,
+        )
 
 
 # A session that proved the account's own password (password or recovery sign-in, or password re-entry) may open the

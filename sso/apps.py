@@ -13,7 +13,8 @@ class SsoConfig(AppConfig):
         from sessions_policy.reauth import register_provider
         from sso import directory
         from sso.connections import actions
-        from sso.oidc.handler import register_handler as register_oidc
+        from sso.oidc import checks  # noqa: F401 (registers the check --deploy warning)
+        from sso.oidc.handler import OIDCHandler
         from sso.protocols import register
         from sso.recovery.accounts import guard_membership_change
         from sso.rollout import (
@@ -24,10 +25,10 @@ class SsoConfig(AppConfig):
         from sso.saml.handler import SAMLHandler
         from sso.signin.reauthentication import start_reauthentication
 
-        register("saml", SAMLHandler())
+        register(SAMLHandler())
         register_member_annotations(directory.member_annotations)  # the members page's SSO link and its email
         schemas.install()  # python3-saml's schema validation also knows XML Encryption 1.1 (xenc11:MGF)
-        register_oidc()
+        register(OIDCHandler())
 
         # Keep SSO's admin owner, and while enforced an owner recovery account, through member changes.
         if guard_membership_change not in MEMBERSHIP_CHANGE_GUARDS:

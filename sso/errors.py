@@ -12,3 +12,8 @@ class SSOSignInRefused(Refusal):
 
     def __init__(self, message: str, *, code: str = "refused", status: int = 403) -> None:
         super().__init__(code, message, status)
+
+
+class ConfigureError(Exception):
+    """A connection could not be configured from the command line (``configure_sso``); ``str(exc)`` says why, never
+    containing a secret."""

@@ -7,7 +7,8 @@ The SAML and OIDC parts register a handler for "saml" and "oidc". Everything aft
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
@@ -15,7 +16,24 @@ from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin, SSOTestRun
 
 
-class ProtocolHandler(Protocol):
+class ProtocolHandler(ABC):
+    """What every SSO protocol ("saml", "oidc") provides; ``sso.saml.handler`` and ``sso.oidc.handler`` subclass it
+    and register an instance in ``SsoConfig.ready()``. Callers iterate ``HANDLERS`` or ask ``handler_for``, never
+    branch on the protocol themselves.
+
+    - ``start_login``: create the pending login and send the browser to the IdP (abstract).
+    - the answer: each protocol validates its IdP's answer in its own endpoint (SAML ACS, OIDC callback) and hands
+      ``sso.signin.flow.answer`` an ``AssertedIdentity``; everything after that is shared.
+    - ``configure``: create or update an organization's connection from the command line (``configure_sso``).
+    - ``validation_problems`` / ``status_warnings``: why a connection cannot sign in now / what to warn about.
+    - ``config_context``: the protocol's part of the connection page.
+    - ``create_url_name``: the URL name of the page that adds a connection of this protocol.
+    """
+
+    protocol: str = ""
+    create_url_name: str = ""
+
+    @abstractmethod
     def start_login(
         self,
         request: HttpRequest,
@@ -23,7 +41,7 @@ class ProtocolHandler(Protocol):
         *,
         purpose: str,
         next_url: str,
-        user=None,
+        user: Any = None,
         test_run: SSOTestRun | None = None,
         force_authn: bool = False,
     ) -> HttpResponse:
@@ -33,18 +51,37 @@ class ProtocolHandler(Protocol):
         Raises ``sso.errors.SSOSignInRefused`` when the connection cannot start a sign-in (e.g. incomplete config).
         """
 
-    # Optional: ``validation_problems(connection) -> list[str]``, one sentence per reason the connection cannot
-    # sign people in right now (e.g. "The IdP signing certificate expired on 2026-03-01."), [] when it can.
-    # Enforcement is refused, and a scheduled enforcement postponed, while there is any (see sso.protocols
-    # .validation_problems).
+    @abstractmethod
+    def configure(self, org_slug: str, options: dict[str, Any]) -> str:
+        """Create or update the organization's connection of this protocol from ``configure_sso``'s ``options``
+        (its parsed command-line flags); returns the lines to print. Raises ``sso.errors.ConfigureError`` (never
+        containing a secret) when it cannot."""
 
+    def config_context(self, request: HttpRequest, connection: SSOConnection) -> dict[str, Any]:
+        """Context for the protocol's part of the connection page (``templates/sso/<protocol>/_config.html``)."""
+        return {}
+
+    def validation_problems(self, connection: SSOConnection) -> list[str]:
+        """One sentence per reason ``connection`` cannot sign people in right now (e.g. "The IdP signing
+        certificate expired on 2026-03-01."), [] when it can. Enforcement is refused, and a scheduled enforcement
+        postponed, while there is any."""
+        return []
+
+    def status_warnings(self, connection: SSOConnection) -> list[str]:
+        """Short warnings for the dashboard and the connection list (e.g. an IdP certificate expiring soon)."""
+        return []
+
+
+# The statuses in which a connection lets anyone start a sign-in (``sso.rollout.readiness.sign_in_allowed`` without
+# a user): on and enforced for everyone, testing for its test group (known only once the IdP answers).
+SIGN_IN_STATUSES = frozenset({SSOConnection.Status.TESTING, SSOConnection.Status.ON, SSOConnection.Status.ENFORCED})
 
 HANDLERS: dict[str, ProtocolHandler] = {}
 
 
-def register(protocol: str, handler: ProtocolHandler) -> None:
-    """Make ``handler`` start sign-ins for connections of ``protocol`` ("saml" or "oidc")."""
-    HANDLERS[protocol] = handler
+def register(handler: ProtocolHandler) -> None:
+    """Make ``handler`` serve connections of ``handler.protocol`` ("saml" or "oidc")."""
+    HANDLERS[handler.protocol] = handler
 
 
 def handler_for(connection: SSOConnection) -> ProtocolHandler:
@@ -66,15 +103,26 @@ def validation_problems(connection: SSOConnection) -> list[str]:
     handler = HANDLERS.get(connection.protocol)
     if handler is None:
         return [f"Sign-in with {connection.get_protocol_display()} is not available on this server."]
+    # getattr: a handler need not subclass ProtocolHandler (the test suite's scripted IdP does not).
     check = getattr(handler, "validation_problems", None)
     return [str(problem) for problem in check(connection)] if check is not None else []
 
 
 def status_warnings(connection: SSOConnection) -> list[str]:
     """What the dashboard and the connection list warn about for ``connection``, one sentence each (the handler's
-    optional ``status_warnings(connection)``, e.g. an IdP certificate that expired or expires within 30 days)."""
+    ``status_warnings(connection)``, e.g. an IdP certificate that expired or expires within 30 days)."""
     warnings = getattr(HANDLERS.get(connection.protocol), "status_warnings", None)
     return [str(warning) for warning in warnings(connection)] if warnings is not None else []
+
+
+def sign_in_connection(org_slug: str, protocol: str | None = None) -> SSOConnection | None:
+    """The connection members of ``org_slug`` sign in through (of ``protocol`` when given): the first, by id, whose
+    status lets anyone start a sign-in (``SIGN_IN_STATUSES``: testing, on or enforced); None when there is none.
+    One query, with the organization."""
+    connections = SSOConnection.objects.filter(organization__slug=org_slug, status__in=list(SIGN_IN_STATUSES))
+    if protocol is not None:
+        connections = connections.filter(protocol=protocol)
+    return connections.select_related("organization").order_by("pk").first()
 
 
 __all__ = [
@@ -83,6 +131,7 @@ __all__ = [
     "SSOPendingLogin",
     "handler_for",
     "register",
+    "sign_in_connection",
     "status_warnings",
     "validation_problems",
 ]

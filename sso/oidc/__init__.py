@@ -2,5 +2,5 @@
 
 Built on mozilla-django-oidc's backend (``sso.oidc.backend``), with every value taken from the organization's
 connection (``sso.models.OIDCSettings``) instead of global settings. Registered with ``sso.protocols`` as
-"oidc" by ``sso.oidc.handler.register_handler``.
+"oidc" by ``sso.oidc.handler.OIDCHandler`` (registered in ``SsoConfig.ready``).
 """

@@ -8,15 +8,12 @@ from audit.recorder import Actor
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization
 from orgsecurity.roles import Role
+from sso.errors import ConfigureError
 from sso.models import SSOConnection
 from sso.oidc import actions
+from sso.oidc.config import redirect_uri
 from sso.oidc.discovery import DiscoveryError, discover
-from sso.oidc.handler import redirect_uri
 from sso.oidc.presets import DEFAULT_PRESET
-
-
-class ConfigureError(Exception):
-    """The OIDC connection could not be configured; ``str(exc)`` says why (never containing the secret)."""
 
 
 @dataclass(frozen=True)

@@ -9,30 +9,23 @@ re-authentication (``force_authn``) it adds ``prompt=login`` and ``max_age=0`` a
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
 from mozilla_django_oidc.utils import generate_code_challenge
 
-from sso import protocols
-from sso.errors import SSOSignInRefused
+from sso.errors import ConfigureError, SSOSignInRefused
 from sso.models import OIDCSettings, SSOConnection, SSOTestRun
 from sso.oidc.backend import client_secret
+from sso.oidc.commands import configure_oidc
+from sso.oidc.config import redirect_uri
 from sso.oidc.forms import OIDCSettingsForm
+from sso.oidc.presets import PRESETS
+from sso.protocols import ProtocolHandler
 from sso.signin import flow
-
-
-def callback_url(org_slug: str) -> str:
-    """The redirect URI of an organization: PUBLIC_BASE_URL + /sso/<org>/oidc/callback/ (never the Host header)."""
-    return flow.public_url(reverse("sso_public:oidc:callback", args=[org_slug]))
-
-
-def redirect_uri(connection: SSOConnection) -> str:
-    """The redirect URI to register at the provider for ``connection`` (see ``callback_url``)."""
-    return callback_url(connection.organization.slug)
 
 
 def settings_for(connection: SSOConnection) -> OIDCSettings:
@@ -53,9 +46,11 @@ def authorization_url(endpoint: str, params: dict[str, str]) -> str:
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
 
-class OIDCHandler:
-    """Starts OIDC sign-ins for ``sso.protocols`` and contributes to the connection page."""
+class OIDCHandler(ProtocolHandler):
+    """The "oidc" protocol (``sso.protocols.ProtocolHandler``): starts OIDC sign-ins, configures connections from
+    the command line and contributes to the connection page."""
 
+    protocol = SSOConnection.Protocol.OIDC
     create_url_name = "sso:oidc:create"
 
     def start_login(
@@ -110,9 +105,25 @@ class OIDCHandler:
         )
         return {"oidc": oidc, "oidc_redirect_uri": redirect_uri(connection), "oidc_form": form}
 
-
-def register_handler() -> None:
-    """Make "oidc" connections sign in through this package, and add its deployment check (SsoConfig.ready)."""
-    from sso.oidc import checks  # noqa: F401 (registers the check --deploy warning)
-
-    protocols.register(SSOConnection.Protocol.OIDC, OIDCHandler())
+    def configure(self, org_slug: str, options: dict[str, Any]) -> str:
+        """``configure_sso --protocol oidc``: needs ``issuer``, ``client_id`` and ``client_secret_env`` (the name
+        of the environment variable holding the secret); see ``sso.oidc.commands.configure_oidc``."""
+        if options.get("preset") and options["preset"] not in PRESETS:
+            raise ConfigureError(f"--preset for oidc is one of: {', '.join(sorted(PRESETS))}.")
+        missing = [flag for flag in ("issuer", "client_id", "client_secret_env") if not options.get(flag)]
+        if missing:
+            names = ", ".join("--" + flag.replace("_", "-") for flag in missing)
+            raise ConfigureError(f"--protocol oidc needs {names}.")
+        variable = options["client_secret_env"]
+        secret = os.environ.get(variable, "")
+        if not secret:
+            raise ConfigureError(f"The environment variable {variable} is not set or empty.")
+        return configure_oidc(
+            org_slug,
+            issuer=options["issuer"],
+            client_id=options["client_id"],
+            client_secret=secret,
+            name=options.get("name") or "",
+            scopes=options.get("scopes"),
+            preset=options.get("preset"),
+        ).summary()

@@ -14,9 +14,9 @@ from sessions_policy.decorators import require_recent_auth
 from sso.connections.views import _connection_page
 from sso.models import OIDCSettings, SSOConnection
 from sso.oidc import actions
+from sso.oidc.config import callback_url
 from sso.oidc.discovery import DiscoveryError, discover
 from sso.oidc.forms import OIDCConnectionForm, OIDCSettingsForm
-from sso.oidc.handler import callback_url
 
 
 @require_http_methods(["GET", "POST"])

@@ -15,15 +15,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from sso.connections import actions
 from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
 from sso.oidc.backend import PROTOCOL_CLAIMS, ConnectionOIDCBackend, claim_values
-from sso.oidc.handler import OIDCHandler, redirect_uri, settings_for
+from sso.oidc.config import redirect_uri
+from sso.oidc.handler import settings_for
 from sso.oidc.tokens import IDTokenRefused
-from sso.rollout.readiness import sign_in_allowed
+from sso.protocols import handler_for, sign_in_connection
 from sso.signin import flow
-from sso.signin.public_views import sign_in_start
+from sso.signin.public_views import refused_answer, sign_in_start
 from sso.signin.refusals import refusal_page
 
 logger = logging.getLogger(__name__)
@@ -69,21 +69,11 @@ def provider_error(error: str, description: str) -> SSOSignInRefused:
     return SSOSignInRefused(message, code=f"provider_{code}" if code in PROVIDER_ERRORS else "provider_error")
 
 
-def oidc_connection(org_slug: str) -> SSOConnection | None:
-    """The OIDC connection members of ``org_slug`` sign in through, when sign-in is open (on or enforced)."""
-    for connection in SSOConnection.objects.filter(
-        organization__slug=org_slug, protocol=SSOConnection.Protocol.OIDC
-    ).select_related("organization"):
-        if sign_in_allowed(connection):
-            return connection
-    return None
-
-
 @require_safe
 @sign_in_start
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Start an OIDC sign-in with the organization's provider (``?next=`` a same-origin path to land on)."""
-    connection = oidc_connection(org_slug)
+    connection = sign_in_connection(org_slug, SSOConnection.Protocol.OIDC)
     if connection is None:
         return refusal_page(
             request,
@@ -95,7 +85,7 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
             ),
         )
     try:
-        return OIDCHandler().start_login(
+        return handler_for(connection).start_login(
             request,
             connection,
             purpose=SSOPendingLogin.Purpose.LOGIN,
@@ -173,18 +163,15 @@ def _validate_answer(request: HttpRequest, pending: SSOPendingLogin):
 
 def _refused(request: HttpRequest, pending: SSOPendingLogin, exc: SSOSignInRefused) -> HttpResponse:
     logger.info("OIDC sign-in through connection %s refused: %s", pending.connection_id, exc.code)
-    if pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
-        claims = exc.claims if isinstance(exc, IDTokenRefused) else {}
-        details = {}
-        if claims:
-            details = {
-                "issuer": str(claims.get("iss", "")),
-                "subject": str(claims.get("sub", "")) or "(none)",
-                "subject_format": "oidc",
-                "attributes": {
-                    name: claim_values(value) for name, value in sorted(claims.items()) if name not in PROTOCOL_CLAIMS
-                },
-            }
-        actions.finish_test_run(pending.test_run, actor=pending.user, success=False, details=details, error=exc.message)
-        return redirect(actions.test_run_url(pending.test_run))
-    return refusal_page(request, exc, pending.connection)
+    claims = exc.claims if isinstance(exc, IDTokenRefused) else {}
+    details = {}
+    if claims:  # what a failed connection test shows of the ID token
+        details = {
+            "issuer": str(claims.get("iss", "")),
+            "subject": str(claims.get("sub", "")) or "(none)",
+            "subject_format": "oidc",
+            "attributes": {
+                name: claim_values(value) for name, value in sorted(claims.items()) if name not in PROTOCOL_CLAIMS
+            },
+        }
+    return refused_answer(request, pending.connection, pending, exc, details=details)

@@ -11,16 +11,20 @@ from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from sso.models import SAMLSettings, SSOConnection, SSOTestRun
+from sso.protocols import ProtocolHandler
 from sso.saml.certificates import CertificateInfo, load_certificate
+from sso.saml.commands import configure_saml
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import IdPSourceForm, OptionsForm, PresetForm
 from sso.saml.presets import PRESETS, preset_of
 from sso.signin import flow
 
 
-class SAMLHandler:
-    """Registered as ``sso.protocols.register("saml", ...)`` (see ``sso.protocols.ProtocolHandler``)."""
+class SAMLHandler(ProtocolHandler):
+    """The "saml" protocol (``sso.protocols.ProtocolHandler``): starts SP-initiated sign-ins, configures
+    connections from the command line and contributes to the connection page."""
 
+    protocol = SSOConnection.Protocol.SAML
     create_url_name = "sso:saml:create"
 
     def start_login(
@@ -61,6 +65,17 @@ class SAMLHandler:
             auth = OneLogin_Saml2_Auth(request_data(sp_endpoints(connection.organization.slug).acs_url), settings)
             auth.add_request_signature(parameters, settings.get_security_data()["signatureAlgorithm"])
         return HttpResponseRedirect(OneLogin_Saml2_Utils.redirect(saml.idp_sso_url, parameters))
+
+    def configure(self, org_slug: str, options: dict[str, Any]) -> str:
+        """``configure_sso --protocol saml``: needs ``metadata_url`` or ``metadata_file``; see
+        ``sso.saml.commands.configure_saml``."""
+        return configure_saml(
+            org_slug,
+            metadata_url=options.get("metadata_url"),
+            metadata_file=options.get("metadata_file"),
+            name=options.get("name") or "",
+            preset=options.get("preset"),
+        )
 
     def config_context(self, request: HttpRequest, connection: SSOConnection) -> dict[str, Any]:
         """Context for ``templates/sso/saml/_config.html`` on the connection page."""

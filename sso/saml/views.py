@@ -40,7 +40,7 @@ from sso.connections import actions as sso_actions
 from sso.connections.views import _connection_page
 from sso.errors import SSOSignInRefused
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
-from sso.rollout.readiness import sign_in_allowed
+from sso.protocols import sign_in_connection
 from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
@@ -203,8 +203,7 @@ def _org_saml_connections(org_slug: str):
 
 def _org_saml_connection(org_slug: str) -> SSOConnection | None:
     """The organization's SAML connection: the one members sign in through, else its first configured one."""
-    connections = list(_org_saml_connections(org_slug))
-    return next((c for c in connections if sign_in_allowed(c)), connections[0] if connections else None)
+    return sign_in_connection(org_slug, SSOConnection.Protocol.SAML) or _org_saml_connections(org_slug).first()
 
 
 @require_safe
@@ -354,16 +353,14 @@ def _rejected(
         .select_related("test_run", "user", "connection__organization")
         .first()
     )
-    if pending is not None and pending.test_run is not None and pending.answered_at is None:
+    if pending is None or pending.test_run is None or pending.answered_at is not None:
+        pending = None
+    else:
         # Used up even when it expired meanwhile: the failure is still worth recording on the test run.
         with contextlib.suppress(SSOSignInRefused):
             flow.claim(connection, pending.key)
-        sso_actions.finish_test_run(
-            pending.test_run, actor=pending.user, success=False, details={"code": exc.code}, error=exc.message
-        )
-        return redirect(sso_actions.test_run_url(pending.test_run))
     refused = SSOSignInRefused(exc.message, code=exc.code, status=exc.status)
-    return refusal_page(request, refused, connection)
+    return public_views.refused_answer(request, connection, pending, refused, details={"code": exc.code})
 
 
 @require_safe

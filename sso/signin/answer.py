@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 
 from orgsecurity.models import Membership, User
@@ -33,16 +34,17 @@ def refuse(message: str, code: str, status: int = 403) -> SSOSignInRefused:
 
 
 def find_identity(connection: SSOConnection, identity: AssertedIdentity) -> SSOIdentity | None:
-    """The link of ``identity`` (issuer, subject format, subject) at ``connection``, with its user; None if unlinked."""
-    return (
-        SSOIdentity.objects.select_related("user")
-        .filter(
-            connection=connection,
-            issuer=identity.issuer,
-            subject_format=identity.subject_format,
-            subject=identity.subject,
-        )
-        .first()
+    """The link of ``identity`` (issuer, subject format, subject) at ``connection``, with its user and, as
+    ``member_role``, the user's role in the connection's organization (None: not a member); None if unlinked. One
+    query."""
+    role = Membership.objects.filter(organization=connection.organization_id, user=OuterRef("user_id")).values("role")
+    return _links(connection, identity).select_related("user").annotate(member_role=Subquery(role[:1])).first()
+
+
+def _links(connection: SSOConnection, identity: AssertedIdentity):
+    """The links of ``identity`` at ``connection`` (at most one: they are unique), a queryset."""
+    return SSOIdentity.objects.filter(
+        connection=connection, issuer=identity.issuer, subject_format=identity.subject_format, subject=identity.subject
     )
 
 
@@ -52,11 +54,9 @@ def organizations_signed_in(
     """The organizations an SSO answer may write to (the ``@audited`` scope of completing it): the connection's, and
     every organization of the person it signs in, whose logs each get ``auth.signed_in``. Completing it changes
     the browser's session too, so it is never run twice (``attempts=1``)."""
-    person = pending.user_id if pending.purpose == SSOPendingLogin.Purpose.TEST else None
-    if person is None:
-        linked = find_identity(pending.connection, identity)
-        person = linked.user_id if linked is not None else None
     organizations = [pending.connection.organization_id]
-    if person is not None:
-        organizations += Membership.objects.filter(user_id=person).values_list("organization_id", flat=True)
-    return organizations
+    if pending.purpose == SSOPendingLogin.Purpose.TEST and pending.user_id is not None:
+        person = pending.user_id
+    else:  # the person the identity is linked to, in the same query as their memberships
+        person = _links(pending.connection, identity).values("user_id")[:1]
+    return organizations + list(Membership.objects.filter(user_id=person).values_list("organization_id", flat=True))

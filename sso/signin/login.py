@@ -1,5 +1,5 @@
-"""Completing an SSO sign-in: the linked person, or the account ``provision`` links by verified email or creates
-(JIT), is signed in when the connection is open to them."""
+"""Completing an SSO sign-in, one way: gather the ``Situation`` the answer names, ``decide`` (``sso.signin.decision``:
+LINK / SIGN_IN / ENROLL / DENY), then act on the decision with one handler each, and sign the person in."""
 
 from __future__ import annotations
 
@@ -12,136 +12,155 @@ from audit.recorder import Actor
 from orgsecurity import actions as org_actions
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User
-from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
 from orgsecurity.text import end_sentence
 from sso.assertion import AssertedIdentity, MappedProfile
 from sso.connections import actions
 from sso.domains.verification import org_verified_email
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOIdentity, SSOPendingLogin
+from sso.protocols import SIGN_IN_STATUSES
 from sso.rollout import enforcement, readiness
 from sso.signin.answer import Outcome, find_identity, organizations_signed_in, refuse
+from sso.signin.decision import EMAIL_LINKABLE_ROLES, Action, Decision, Situation, decide
+
+__all__ = ["EMAIL_LINKABLE_ROLES", "complete_login"]
 
 
 @audited(organizations_signed_in, attempts=1)
 def complete_login(
     request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
 ) -> Outcome:
-    """Sign the person the identity is linked to (or ``provision`` links or creates) in, when the connection is
-    open to them and they are an active member; raises ``SSOSignInRefused`` otherwise."""
+    """Sign in the person the answer names: the linked account, an account linked now by verified email, or one
+    created now (JIT), as ``sso.signin.decision.decide`` says; raises ``SSOSignInRefused`` (nothing changed)
+    otherwise."""
     connection = pending.connection
-    organization = connection.organization
-    if not readiness.sign_in_allowed(connection):
-        raise refuse(
-            f"Single sign-on is turned off for {end_sentence(organization.name)} "
-            "Sign in with your password, or ask an admin.",
-            "sso_off",
-        )
-    timed_out = request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)
-    with transaction.atomic():
-        linked = find_identity(connection, identity)
-        user = linked.user if linked else provision(connection, identity, profile)
-        if not user.is_active:
-            raise refuse("This account is deactivated. Ask an admin of your organization.", "inactive")
-        if not Membership.objects.filter(organization=organization, user=user).exists():
-            raise refuse(
-                f"Your IdP account is not a member of {organization.name} here. Ask an admin for an invitation.",
-                "not_member",
-            )
-        retesting = enforcement.is_tester_after_timeout(connection, user, timed_out)
-        if not readiness.sign_in_allowed(connection, user) and not retesting:
-            raise refuse(
-                f"{organization.name} is testing single sign-on with a small group, and you are not in it yet. "
-                "Sign in with your password for now.",
-                "not_in_test_group",
-            )
-        now = timezone.now()
-        SSOIdentity.objects.filter(connection=connection, user=user).update(
-            last_login_at=now, asserted_email=profile.email, asserted_email_at=now
-        )
-        sign_in(request, user, method=connection.protocol)
-        enforcement.remember_sso_sign_in(request, connection)
-        request.session["sso_session_index"] = identity.session_index
-        enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)
-    return Outcome("signed_in", pending.next_url or f"/orgs/{organization.slug}/", user=user)
+    timed_out = request.session.get(enforcement.TEST_TIMED_OUT_KEY)
+    # One transaction, @audited's: a refusal raised on the way rolls back whatever was written before it.
+    situation, user = gather(connection, identity, profile, timed_out)
+    decision = decide(situation)
+    if decision.reason != "sso_off":  # a sign-in through a switched-off connection leaves the session as it is
+        request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)
+    if decision.action is Action.DENY:
+        raise refusal(decision, connection, profile.email)
+    if decision.action is Action.LINK:
+        actions.link_identity(connection, user, identity, actor=user, via=decision.reason)
+    elif decision.action is Action.ENROLL:
+        user = enroll(connection, identity, profile)
+    finish_sign_in(request, connection, user, identity, profile, timed_out)
+    return Outcome("signed_in", pending.next_url or f"/orgs/{connection.organization.slug}/", user=user)
 
 
-# Roles whose accounts an SSO answer may link by verified email alone. Whoever configures a connection (owners and
-# admins) controls what its IdP asserts, so an answer must not hand them an account that they could not already
-# act for: never an owner (only owners grant owner), and never a fellow SSO manager. Those link themselves while
-# signed in ("Link SSO" or the connection test), proving who they are first.
-EMAIL_LINKABLE_ROLES = frozenset(
-    role for role in roles_assignable_by(Role.ADMIN) if not has_capability(role, Capability.MANAGE_SECURITY)
-)
-
-
-def provision(connection: SSOConnection, identity: AssertedIdentity, profile: MappedProfile) -> User:
-    """Find or create the account for an identity nobody is linked to yet, and link it; or refuse.
-
-    An existing account is linked on this first SSO sign-in only when it is a member here in one of
-    ``EMAIL_LINKABLE_ROLES`` (not an owner or admin), the IdP vouches for the asserted email, that email equals the
-    account's, and its domain is verified by this organization (otherwise the person links it by signing in first
-    and choosing "Link SSO"). JIT provisioning creates a new account and
-    membership (default role) only when the connection allows it, the status is not testing, and the email is one
-    the IdP vouches for in a domain this organization verified.
-    """
-    organization = connection.organization
+def gather(
+    connection: SSOConnection, identity: AssertedIdentity, profile: MappedProfile, timed_out: object
+) -> tuple[Situation, User | None]:
+    """The stored state ``decide`` needs for ``identity`` at ``connection``, and the account it names (the linked
+    one, else the one with the asserted email; None when neither). Reads only what the decision can use: no
+    account lookup by email once the identity is linked, no test group query unless the connection is testing."""
     email = profile.email
-    verified_here = bool(email) and identity.email_verified and org_verified_email(organization, email)
-    existing = User.objects.filter(email=email).first() if email else None
-    if existing is not None:
-        membership = Membership.objects.filter(organization=organization, user=existing)
-        role = membership.values_list("role", flat=True).first()
-        if verified_here and role in EMAIL_LINKABLE_ROLES:
-            actions.link_identity(connection, existing, identity, actor=existing, via="verified domain")
-            return existing
-        if role in {Role.OWNER, Role.ADMIN}:
-            how = (
-                "ask an owner to list you as a password exception in the fallback login policy (or, as a recovery "
-                "account, use your recovery code), sign in"
-                if connection.status == SSOConnection.Status.ENFORCED
-                else "sign in with your password"
-            )
-            raise refuse(
-                f"An account for {email} exists but is not linked to this IdP identity yet. Owners and admins link "
-                f"their own SSO identity: {how}, then choose “Link SSO” on your organization's SSO page.",
-                "not_linked_privileged",
-            )
-        if connection.status == SSOConnection.Status.ENFORCED:
-            raise refuse(
-                f"An account for {email} exists but is not linked to this IdP identity yet, and {organization.name} "
-                "requires single sign-on. Ask an admin of your organization to help you link it.",
-                "not_linked",
-            )
-        raise refuse(
-            f"An account for {email} exists but is not linked to this IdP identity yet. Sign in with your password, "
-            "then choose “Link SSO” on your organization's SSO page.",
-            "not_linked",
+    situation = {
+        "status": connection.status,
+        "allow_jit": connection.allow_jit,
+        "email": email,
+        "email_verified": identity.email_verified,
+    }
+    if connection.status not in SIGN_IN_STATUSES:
+        return Situation(**situation, verified_domain=False, linked=False, account=False), None
+    linked = find_identity(connection, identity)
+    user = linked.user if linked is not None else (User.objects.filter(email=email).first() if email else None)
+    verified = linked is None and bool(
+        email and identity.email_verified and org_verified_email(connection.organization, email)
+    )
+    if user is None:
+        return Situation(**situation, verified_domain=verified, linked=False, account=False), None
+    if linked is not None:
+        role = linked.member_role
+    else:
+        role = (
+            Membership.objects.filter(organization=connection.organization_id, user=user)
+            .values_list("role", flat=True)
+            .first()
         )
-    if not connection.allow_jit:
-        raise refuse(
-            "Your IdP account is not linked to an account here, and this organization does not create accounts on "
-            "first sign-in. Ask an admin for an invitation.",
-            "no_jit",
+    may_sign_in = readiness.sign_in_allowed(connection, user) if role is not None else True
+    if role is not None and not may_sign_in:
+        may_sign_in = enforcement.is_tester_after_timeout(connection, user, timed_out)
+    return Situation(
+        **situation,
+        verified_domain=verified,
+        linked=linked is not None,
+        account=True,
+        active=user.is_active,
+        role=role,
+        may_sign_in=may_sign_in,
+    ), user
+
+
+def refusal(decision: Decision, connection: SSOConnection, email: str) -> SSOSignInRefused:
+    """The ``SSOSignInRefused`` for a ``DENY`` decision: what the person can do about it, in their words."""
+    organization = connection.organization
+    enforced = connection.status == SSOConnection.Status.ENFORCED
+    reason = decision.reason
+    if reason == "sso_off":
+        message = (
+            f"Single sign-on is turned off for {end_sentence(organization.name)} "
+            "Sign in with your password, or ask an admin."
         )
-    if not email or not identity.email_verified:
-        raise refuse("The IdP did not send a verified email address, so no account can be created for you.", "no_email")
-    if not verified_here:
-        raise refuse(
-            f"{organization.name} creates accounts on first sign-in only for email addresses in its verified "
-            "domains, and yours is not one of them. Ask an admin for an invitation.",
-            "no_jit_domain",
+    elif reason == "not_linked_privileged":
+        how = (
+            "ask an owner to list you as a password exception in the fallback login policy (or, as a recovery "
+            "account, use your recovery code), sign in"
+            if enforced
+            else "sign in with your password"
         )
-    if connection.status == SSOConnection.Status.TESTING:
-        raise refuse(
-            f"{organization.name} is testing single sign-on with a small group and does not create accounts yet. "
-            "Ask an admin for an invitation.",
-            "no_jit_testing",
+        message = (
+            f"An account for {email} exists but is not linked to this IdP identity yet. Owners and admins link "
+            f"their own SSO identity: {how}, then choose “Link SSO” on your organization's SSO page."
         )
+    elif reason == "not_linked" and enforced:
+        message = (
+            f"An account for {email} exists but is not linked to this IdP identity yet, and {organization.name} "
+            "requires single sign-on. Ask an admin of your organization to help you link it."
+        )
+    else:
+        message = REFUSALS[reason].format(organization=organization.name, email=email)
+    return refuse(message, reason)
+
+
+# The words of the other refusals of ``decide``: they depend only on the organization's name and the asserted email.
+REFUSALS = {
+    "not_linked": (
+        "An account for {email} exists but is not linked to this IdP identity yet. Sign in with your password, "
+        "then choose “Link SSO” on your organization's SSO page."
+    ),
+    "no_jit": (
+        "Your IdP account is not linked to an account here, and this organization does not create accounts on "
+        "first sign-in. Ask an admin for an invitation."
+    ),
+    "no_email": "The IdP did not send a verified email address, so no account can be created for you.",
+    "no_jit_domain": (
+        "{organization} creates accounts on first sign-in only for email addresses in its verified "
+        "domains, and yours is not one of them. Ask an admin for an invitation."
+    ),
+    "no_jit_testing": (
+        "{organization} is testing single sign-on with a small group and does not create accounts yet. "
+        "Ask an admin for an invitation."
+    ),
+    "inactive": "This account is deactivated. Ask an admin of your organization.",
+    "not_member": "Your IdP account is not a member of {organization} here. Ask an admin for an invitation.",
+    "not_in_test_group": (
+        "{organization} is testing single sign-on with a small group, and you are not in it yet. "
+        "Sign in with your password for now."
+    ),
+}
+
+
+def enroll(connection: SSOConnection, identity: AssertedIdentity, profile: MappedProfile) -> User:
+    """JIT provisioning: create the account, its membership (the connection's default role) and the link, in one
+    transaction. Raises ``SSOSignInRefused`` ("race", 409) when another sign-in created the account meanwhile."""
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email, None, name=profile.name[:150])
+            user = User.objects.create_user(profile.email, None, name=profile.name[:150])
             org_actions.add_member(
-                organization,
+                connection.organization,
                 actor=Actor.system(f"{connection.get_protocol_display()} JIT provisioning"),
                 user=user,
                 role=connection.jit_default_role,
@@ -151,3 +170,23 @@ def provision(connection: SSOConnection, identity: AssertedIdentity, profile: Ma
     except IntegrityError:
         raise refuse("Your account was just created by another sign-in. Try again.", "race", status=409) from None
     return user
+
+
+def finish_sign_in(
+    request: HttpRequest,
+    connection: SSOConnection,
+    user: User,
+    identity: AssertedIdentity,
+    profile: MappedProfile,
+    timed_out: object,
+) -> None:
+    """Sign ``user`` in through ``connection``: note the asserted email on the link, start the session, and keep
+    what SSO logout and the test plan need."""
+    now = timezone.now()
+    SSOIdentity.objects.filter(connection=connection, user=user).update(
+        last_login_at=now, asserted_email=profile.email, asserted_email_at=now
+    )
+    sign_in(request, user, method=connection.protocol, organization=connection.organization)
+    enforcement.remember_sso_sign_in(request, connection)
+    request.session["sso_session_index"] = identity.session_index
+    enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)

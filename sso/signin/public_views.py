@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -15,8 +16,7 @@ from django.views.decorators.http import require_safe
 from sso.connections import actions
 from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOPendingLogin
-from sso.protocols import handler_for
-from sso.rollout.readiness import sign_in_allowed
+from sso.protocols import handler_for, sign_in_connection
 from sso.signin import flow
 from sso.signin.completion import complete
 from sso.signin.refusals import refusal_page
@@ -40,14 +40,6 @@ def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         return response
 
     return wrapped
-
-
-def sign_in_connection(org_slug: str) -> SSOConnection | None:
-    """The connection members of ``org_slug`` sign in through, if SSO sign-in is open to them."""
-    for connection in SSOConnection.objects.filter(organization__slug=org_slug).select_related("organization"):
-        if sign_in_allowed(connection):
-            return connection
-    return None
 
 
 @require_safe
@@ -82,14 +74,22 @@ def finish(request: HttpRequest, org_slug: str) -> HttpResponse:
     try:
         outcome = complete(request, pending, identity)
     except SSOSignInRefused as exc:
-        if pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
-            actions.finish_test_run(
-                pending.test_run,
-                actor=pending.user,
-                success=False,
-                details={"subject": identity.subject},
-                error=exc.message,
-            )
-            return redirect(actions.test_run_url(pending.test_run))
-        return refusal_page(request, exc, pending.connection)
+        return refused_answer(request, pending.connection, pending, exc, details={"subject": identity.subject})
     return redirect(outcome.redirect_to)
+
+
+def refused_answer(
+    request: HttpRequest,
+    connection: SSOConnection,
+    pending: SSOPendingLogin | None,
+    exc: SSOSignInRefused,
+    *,
+    details: dict[str, Any],
+) -> HttpResponse:
+    """Answer an IdP answer that was refused (``exc``) at any step, for every protocol: when ``pending`` is a
+    connection test, its test run is finished as failed (with ``details``, what is known of the answer, and the
+    refusal's message) and the browser goes to its result page; any other refusal gets the refusal page."""
+    if pending is not None and pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
+        actions.finish_test_run(pending.test_run, actor=pending.user, success=False, details=details, error=exc.message)
+        return redirect(actions.test_run_url(pending.test_run))
+    return refusal_page(request, exc, connection)
