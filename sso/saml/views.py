@@ -26,6 +26,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 
+from orgsecurity.access import require_capability
 from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.auth import sign_out
@@ -35,7 +36,6 @@ from orgsecurity.signin_state import (
     SSO_CONNECTION_SESSION_KEY,
     SSO_SESSION_INDEX_SESSION_KEY,
 )
-from sessions_policy.decorators import require_recent_auth
 from sso.connections import actions as sso_actions
 from sso.connections.views import _connection_page
 from sso.errors import SSOSignInRefused
@@ -62,7 +62,7 @@ from sso.signin.refusals import refusal_page
 
 
 @require_http_methods(["GET", "POST"])
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add a SAML connection: the IdP side from a metadata URL, pasted/uploaded XML, or manual entry."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -102,7 +102,7 @@ def _form_errors(request: HttpRequest, form) -> None:
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept."""
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -124,7 +124,7 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Fetch the stored metadata URL again (e.g. after the IdP rolled its signing certificate)."""
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -148,7 +148,7 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = OptionsForm(request.POST)
@@ -173,7 +173,7 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = PresetForm(request.POST)
