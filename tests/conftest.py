@@ -13,6 +13,7 @@ from django.test import Client
 
 from orgsecurity.models import Organization, User
 from orgsecurity.roles import Role
+from sso.rollout.middleware import DUE_ENFORCEMENT_GATE
 from tests.helpers.core import add_member, make_org, make_user, sign_in_client
 
 
@@ -70,6 +71,13 @@ def outsider(other_org) -> User:
 def _fresh_audit_throttles():
     """Audit throttle windows live in the shared cache (Redis in CI, kept between runs): start each test with none."""
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_due_enforcement_gate():
+    """Each test starts as a fresh process would: its first request runs the due-enforcement middleware step
+    (sso.rollout.middleware), whatever minute an earlier test ran it in."""
+    DUE_ENFORCEMENT_GATE.release()
 
 
 @pytest.fixture

@@ -6,6 +6,10 @@ that organization's connection, is a recovery sign-in with one of that organizat
 exception of its confirmed fallback login policy. Any other session is sent to the organization's IdP; it ends when
 it is good for none of the person's organizations. Password sign-in itself is refused only when every organization
 of the account enforces SSO.
+
+Everything here reads stored state: a scheduled enforcement takes effect in
+``sso.rollout.middleware.DueEnforcementMiddleware`` (``sso.rollout.scheduling.apply_due_enforcements``), never as a
+side effect of a check.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.accessors import load_org_context
@@ -38,7 +41,7 @@ from sso.domains.verification import verified_domain_for
 from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
 from sso.rollout import readiness
 from sso.rollout.readiness import sign_in_allowed
-from sso.rollout.scheduling import SCHEDULABLE, apply_due_enforcements, record_test_plan_item
+from sso.rollout.scheduling import record_test_plan_item
 
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
 # Session keys: connections this session signed in through; a running test session; a test session that timed out.
@@ -113,28 +116,16 @@ def _connections_of(organization: Organization) -> list[SSOConnection]:
     return connections
 
 
-def _enforcement_due(connection: SSOConnection) -> bool:
-    """A scheduled enforcement whose time has come and that was not decided yet (sso.rollout.scheduling decides it)."""
-    return (
-        connection.enforce_at is not None
-        and connection.enforce_at <= timezone.now()
-        and connection.enforcement_postponed_at is None
-        and connection.status in SCHEDULABLE
-    )
-
-
 def check_sso_enforcement(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Pipeline check (last in ORG_PIPELINE_CHECKS): on an organization that enforces SSO, refuse sessions that did
     not sign in through its IdP (recovery sign-ins and confirmed exceptions pass) and send them to its IdP with
-    ``next``. Also lets a due scheduled enforcement take effect, and ends expired test sessions."""
+    ``next``; also ends expired test sessions. It only reads the stored status: a scheduled enforcement takes
+    effect in ``sso.rollout.middleware.DueEnforcementMiddleware``, before the pipeline."""
     context = load_org_context(request, org_slug)
     if context is None:
         return None  # the membership check answers non-members
     organization = context.organization
     connections = _connections_of(organization)
-    if any(_enforcement_due(connection) for connection in connections):
-        apply_due_enforcements(organizations=[organization.pk])
-        connections = _connections_of(organization)
     expired = _end_expired_test_session(request)
     if expired is not None:
         return expired
@@ -207,7 +198,6 @@ def password_refused_by(user: User) -> list[Organization]:
     memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("pk"))
     if not memberships:
         return []
-    apply_due_enforcements(organizations=[membership.organization_id for membership in memberships])
     refusing = []
     for membership in memberships:
         connection = enforced_connection(membership.organization)
@@ -234,7 +224,6 @@ def route_for_email(email: str) -> EmailRoute:
     if domain is None:
         return EmailRoute()
     organization = domain.organization
-    apply_due_enforcements(organizations=[organization.pk])
     connections = list(
         SSOConnection.objects.select_related("organization")
         .filter(organization=organization)
