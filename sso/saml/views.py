@@ -31,11 +31,7 @@ from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
-from orgsecurity.signin_state import (
-    SAML_LOGOUT_REQUEST_SESSION_KEY,
-    SSO_CONNECTION_SESSION_KEY,
-    SSO_SESSION_INDEX_SESSION_KEY,
-)
+from orgsecurity.signin_state import SAML_LOGOUT_REQUEST_SESSION_KEY, sso_connection_id, sso_session_index
 from sso.connections import actions as sso_actions
 from sso.connections.views import _connection_page
 from sso.errors import SSOSignInRefused
@@ -439,14 +435,12 @@ _REDIRECT_BINDING_PARAMETERS = ("SAMLRequest", "SAMLResponse", "RelayState", "Si
 
 
 def _sls_connection(request: HttpRequest, org_slug: str) -> SSOConnection | None:
-    session_connection = (
-        _org_saml_connections(org_slug).filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
-    )
+    session_connection = _org_saml_connections(org_slug).filter(pk=sso_connection_id(request)).first()
     return session_connection or _org_saml_connection(org_slug)
 
 
 def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, auth: OneLogin_Saml2_Auth) -> bool:
-    if not request.user.is_authenticated or request.session.get(SSO_CONNECTION_SESSION_KEY) != connection.pk:
+    if not request.user.is_authenticated or sso_connection_id(request) != connection.pk:
         return False
     nameid = OneLogin_Saml2_Logout_Request.get_nameid_data(auth.get_last_request_xml())
     return SSOIdentity.objects.filter(
@@ -458,13 +452,13 @@ def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, 
 def logout(request: HttpRequest, org_slug: str) -> HttpResponse:
     """SP-initiated Single Logout: end the session here, then ask the IdP to end its session too (when the IdP
     has an SLO URL). The IdP's LogoutResponse comes back to the SLS endpoint."""
-    connection = _org_saml_connections(org_slug).filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
+    connection = _org_saml_connections(org_slug).filter(pk=sso_connection_id(request)).first()
     identity = (
         SSOIdentity.objects.filter(connection=connection, user=request.user).first()
         if connection is not None and request.user.is_authenticated
         else None
     )
-    session_index = request.session.get(SSO_SESSION_INDEX_SESSION_KEY) or None
+    session_index = sso_session_index(request)
     sign_out(request)
     if connection is None or identity is None or not connection.saml.idp_slo_url:
         messages.info(request, "You are signed out.")

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity import actions as org_actions
+from orgsecurity import signin_state
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
@@ -36,7 +37,7 @@ def complete_login(
             "Sign in with your password, or ask an admin.",
             "sso_off",
         )
-    timed_out = request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)
+    timed_out = signin_state.take_sso_test_timed_out(request)
     with transaction.atomic():
         linked = find_identity(connection, identity)
         user = linked.user if linked else provision(connection, identity, profile)
@@ -60,7 +61,7 @@ def complete_login(
         )
         sign_in(request, user, method=connection.protocol)
         enforcement.remember_sso_sign_in(request, connection)
-        request.session["sso_session_index"] = identity.session_index
+        signin_state.set_sso_session_index(request, identity.session_index)
         enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)
     return Outcome("signed_in", pending.next_url or f"/orgs/{organization.slug}/", user=user)
 
