@@ -74,10 +74,13 @@ def _fresh_audit_throttles():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_due_enforcement_gate():
-    """Each test starts as a fresh process would: its first request runs the due-enforcement middleware step
-    (sso.rollout.middleware), whatever minute an earlier test ran it in."""
+def _due_enforcement_step_already_ran(monkeypatch):
+    """Each test starts as if the due-enforcement middleware step (sso.rollout.middleware) already ran this minute,
+    on a clock that stands still: no request runs it until the test starts a new minute (``release()`` the gate, or
+    move its clock), so query counts never depend on the wall clock."""
+    monkeypatch.setattr(DUE_ENFORCEMENT_GATE, "clock", lambda: 0.0)
     DUE_ENFORCEMENT_GATE.release()
+    DUE_ENFORCEMENT_GATE.claim()
 
 
 @pytest.fixture
