@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
-from allowlist.matching import EntryRef, compile_allowlist, parse_block
+from allowlist.matching import CompiledAllowlist, EntryRef, compile_allowlist, parse_block
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
 from allowlist.networks import EntryError, LineError, Network, ParsedEntry, parse_entry, parse_paste
 from audit.locking import audited
@@ -68,6 +68,43 @@ class AddResult:
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListState:
+    """An allowlist as enforcement sees it: whether it guards dashboard pages and API keys, and its compiled
+    entries. The actions judge self-lockout with it and ``allowlist.preview`` judges everyone else with it."""
+
+    guards_dashboard: bool
+    guards_api: bool
+    matcher: CompiledAllowlist
+
+    def refuses_dashboard(self, ip: str | None) -> bool:
+        """True when a member at ``ip`` would be refused on dashboard pages."""
+        return self.guards_dashboard and not self.matcher.allows(ip)
+
+    def refuses_api(self, ip: str | None) -> bool:
+        """True when a key used from ``ip`` would be refused."""
+        return self.guards_api and not self.matcher.allows(ip)
+
+
+def list_state(organization: Organization, *, enabled: bool, scope: str, without: Iterable[int] = ()) -> ListState:
+    """The organization's list switched ``enabled`` with ``scope``, its entries minus the ids in ``without``: what
+    enforcement would apply once a change is made (read-only; call under ``lock_allowlist`` to act on it)."""
+    entries = IPAllowlistEntry.objects.filter(organization=organization).exclude(pk__in=list(without))
+    return ListState(
+        guards_dashboard=enabled and Scope.covers_dashboard(scope),
+        guards_api=enabled and Scope.covers_api(scope),
+        matcher=compile_allowlist(_entry_refs(entries)),
+    )
+
+
+def current_state(organization: Organization) -> ListState:
+    """``list_state`` of the list as saved now (off when the organization has none)."""
+    allowlist = IPAllowlist.objects.filter(organization=organization).first()
+    if allowlist is None:
+        return list_state(organization, enabled=False, scope=Scope.DASHBOARD)
+    return list_state(organization, enabled=allowlist.enabled, scope=allowlist.scope)
 
 
 def lock_allowlist(organization: Organization) -> IPAllowlist:
@@ -242,8 +279,8 @@ def remove_entries(
                 status=404,
             )
         if allowlist.guards_dashboard:
-            remaining = IPAllowlistEntry.objects.filter(organization=organization).exclude(pk__in=wanted)
-            if not compile_allowlist(_entry_refs(remaining)).allows(actor_ip):
+            after = list_state(organization, enabled=allowlist.enabled, scope=allowlist.scope, without=wanted)
+            if after.refuses_dashboard(actor_ip):
                 raise SelfLockout(
                     f"Removing {'this entry' if len(removing) == 1 else 'these entries'} would lock you out: your "
                     f"IP address as this server sees it, {_ip_text(actor_ip)}, would no longer be on the list. "
@@ -284,15 +321,15 @@ def update_settings(
         if not changes:
             return {}
         starts_guarding = after["enabled"] and Scope.covers_dashboard(scope) and not allowlist.guards_dashboard
-        if starts_guarding:
-            refs = _entry_refs(IPAllowlistEntry.objects.filter(organization=organization))
-            if not compile_allowlist(refs).allows(actor_ip):
-                reason = "the list is empty" if not refs else "it is not on the list"
-                raise SelfLockout(
-                    f"Turning on the allowlist for dashboard pages would lock you out: your IP address as this "
-                    f"server sees it is {_ip_text(actor_ip)}, and {reason}. Add an entry that covers it first.",
-                    ip=actor_ip,
-                )
+        after_state = list_state(organization, enabled=after["enabled"], scope=scope) if starts_guarding else None
+        if after_state is not None and after_state.refuses_dashboard(actor_ip):
+            empty = not IPAllowlistEntry.objects.filter(organization=organization).exists()
+            reason = "the list is empty" if empty else "it is not on the list"
+            raise SelfLockout(
+                f"Turning on the allowlist for dashboard pages would lock you out: your IP address as this "
+                f"server sees it is {_ip_text(actor_ip)}, and {reason}. Add an entry that covers it first.",
+                ip=actor_ip,
+            )
         _bump_version(allowlist, **after)
         if "enabled" in changes:
             action = "allowlist.enabled" if after["enabled"] else "allowlist.disabled"

@@ -1,7 +1,9 @@
 """The IP allowlist page, /orgs/<org_slug>/settings/security/allowlist/, for owners and admins.
 
-Shows the entries, the on/off switch and scope, single and bulk add, removal, and a "check an IP" tool. Every
-change goes through ``allowlist.actions`` behind re-authentication; JSON clients get JSON errors.
+Shows the entries, the on/off switch and scope, single and bulk add, removal, a "check an IP" tool, and the
+address the product sees for you and why (with "add my current IP"). Turning the list on or off, changing its scope
+and removing entries first open a confirmation page of who it would cut off (``allowlist.preview``, CSV alike).
+Every change goes through ``allowlist.actions`` behind re-authentication; JSON clients get JSON errors.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from allowlist import actions
+from allowlist import actions, preview
 from allowlist.checks import dashboard_policy
 from allowlist.forms import BulkForm, CheckForm, EntryForm, SettingsForm
 from allowlist.matching import CompiledAllowlist, EntryRef, compile_allowlist
@@ -25,8 +28,9 @@ from allowlist.networks import parse_client_address
 from orgsecurity.access import require_capability
 from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
-from orgsecurity.client_ip import client_ip
+from orgsecurity.client_ip import client_ip, resolve_client_ip_with_reason
 from orgsecurity.errors import json_error, wants_json
+from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.roles import Capability
 
 ENTRIES_PER_PAGE = 200
@@ -88,6 +92,7 @@ def _page(request: HttpRequest, org: OrgContext, *, status: int = 200, **forms: 
         "entries_page": page,
         "entry_count": page.paginator.count,
         "you": explain(matcher, client_ip(request), enforced=guards_dashboard),
+        "you_reason": resolve_client_ip_with_reason(request.META)[1],
         "recovery_ip": getattr(request, "allowlist_recovery_ip", None),
         "settings_form": forms.get("settings_form") or SettingsForm(initial={"enabled": enabled, "scope": scope}),
         "entry_form": forms.get("entry_form") or EntryForm(),
@@ -218,14 +223,97 @@ def bulk_add(request: HttpRequest, org: OrgContext) -> HttpResponse:
 @security_change
 def remove(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Remove the selected entries (refused with 409 if it would lock you out)."""
-    raw_ids = request.POST.getlist("entry")
-    if not all(raw.isascii() and raw.isdigit() and len(raw) <= 18 for raw in raw_ids):
+    ids = _entry_ids(request.POST.getlist("entry"))
+    if ids is None:
         return _refused(request, org, ActionRefused("Select entries from the list.", code="bad_entry_id"))
     try:
-        removed = actions.remove_entries(
-            org.organization, [int(raw) for raw in raw_ids], actor=request.user, actor_ip=client_ip(request)
-        )
+        removed = actions.remove_entries(org.organization, ids, actor=request.user, actor_ip=client_ip(request))
     except ActionRefused as exc:
         return _refused(request, org, exc)
     names = ", ".join(entry.cidr for entry in removed[:10]) + (" …" if len(removed) > 10 else "")
     return _done(request, org, f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}: {names}.")
+
+
+# --- confirmation pages (who is cut off, before the change) ---------------------------------------------------
+
+
+def confirm_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """GET (the page's on/off and scope, as query parameters): who the change would cut off
+    (``allowlist.preview.preview_settings``), with its CSV. POST: make the change (``save_settings``)."""
+    if request.method in ("GET", "HEAD"):
+        return _confirm_settings_page(request, org_slug=org_slug)
+    return save_settings(request, org_slug=org_slug)
+
+
+@require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
+def _confirm_settings_page(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    form = SettingsForm(request.GET)
+    if not form.is_valid():
+        return _invalid_form(request, org, "settings_form", form)
+    enabled, scope = form.cleaned_data["enabled"], form.cleaned_data["scope"]
+    impact = preview.preview_settings(org.organization, enabled=enabled, scope=scope, actor_ip=client_ip(request))
+    if enabled:
+        title = "Turn on the IP allowlist?"
+        intro = f"The allowlist will cover {Scope.phrase(scope)}: requests from addresses outside it are refused."
+    else:
+        title = "Turn off the IP allowlist?"
+        intro = "Every address may reach this organization again."
+    page = Confirmation(
+        title=title,
+        intro=intro,
+        button="Turn it on" if enabled else "Turn it off",
+        cancel_url=reverse("allowlist:index", args=[org_slug]),
+        hidden={"scope": scope, **({"enabled": "on"} if enabled else {})},
+        filename=f"{org_slug}-allowlist-{'on' if enabled else 'off'}-{scope}",
+    )
+    return confirmation_page(request, org, impact, page)
+
+
+def confirm_remove(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """GET (``?entry=<id>`` for each selected entry): who removing them would cut off
+    (``allowlist.preview.preview_remove_entries``), with its CSV. POST: remove them (``remove``)."""
+    if request.method in ("GET", "HEAD"):
+        return _confirm_remove_page(request, org_slug=org_slug)
+    return remove(request, org_slug=org_slug)
+
+
+@require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
+def _confirm_remove_page(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    ids = _entry_ids(request.GET.getlist("entry"))
+    if ids is None:
+        return _refused(request, org, ActionRefused("Select entries from the list.", code="bad_entry_id"))
+    if not ids:
+        return _refused(request, org, ActionRefused("Select at least one entry to remove.", code="nothing_selected"))
+    entries = list(IPAllowlistEntry.objects.filter(organization=org.organization, pk__in=ids).order_by("cidr"))
+    if len(entries) != len(set(ids)):
+        return _refused(
+            request,
+            org,
+            ActionRefused(
+                "Some of the selected entries are no longer on the list. Reload the page and try again.",
+                code="entry_not_found",
+                status=404,
+            ),
+        )
+    impact = preview.preview_remove_entries(org.organization, ids, actor_ip=client_ip(request))
+    names = ", ".join(entry.cidr for entry in entries[:10]) + (" …" if len(entries) > 10 else "")
+    page = Confirmation(
+        title=f"Remove {len(entries)} allowlist entr{'y' if len(entries) == 1 else 'ies'}?",
+        intro=f"Removing {names} narrows the list: addresses only these entries allowed are refused.",
+        button="Remove",
+        cancel_url=reverse("allowlist:index", args=[org_slug]),
+        hidden={"entry": [str(entry.pk) for entry in entries]},
+        filename=f"{org_slug}-allowlist-remove-entries",
+    )
+    return confirmation_page(request, org, impact, page)
+
+
+def _entry_ids(raw_ids: list[str]) -> list[int] | None:
+    """The entry ids of a form, or None when one is not a plain positive number."""
+    if not all(raw.isascii() and raw.isdigit() and len(raw) <= 18 for raw in raw_ids):
+        return None
+    return [int(raw) for raw in raw_ids]

@@ -16,6 +16,23 @@ from django.core.exceptions import ImproperlyConfigured
 # "audit" is for reading the log itself (exports); "support" for platform staff looking at an organization.
 CATEGORIES = ("member", "key", "billing", "policy", "sso", "session", "auth", "support", "audit")
 
+# The theme each category is shown under in the viewer's action list (one per category, in CATEGORIES order).
+CATEGORY_TITLES = {
+    "member": "Members and invitations",
+    "key": "API keys",
+    "billing": "Billing",
+    "policy": "Security policies",
+    "sso": "Single sign-on",
+    "session": "Sessions",
+    "auth": "Sign-in",
+    "support": "Platform support",
+    "audit": "Audit log",
+}
+
+# How the first part of an action name reads at the start of its label (others are capitalised as they are).
+_PREFIX_WORDS = {"sso": "SSO", "key": "API key", "org": "Organization", "auth": "", "allowlist": "IP allowlist"}
+_WORDS = {"sso": "SSO", "api": "API", "ip": "IP", "reauthenticated": "re-authenticated", "reconfirmed": "re-confirmed"}
+
 
 class DuplicateAuditEvent(ImproperlyConfigured):
     """Two modules registered the same audit action name."""
@@ -37,6 +54,15 @@ class EventType:
     name: str
     template: str
     category: str
+
+    @property
+    def label(self) -> str:
+        """The action's human name, derived from its dotted name: ``sso.enforcement_scheduled`` reads "SSO
+        enforcement scheduled", ``auth.signed_in`` "Signed in", ``key.rotated`` "API key rotated"."""
+        prefix, _, rest = self.name.partition(".")
+        rest_words = [_WORDS.get(word, word) for word in rest.split("_")]
+        words = " ".join(part for part in (_PREFIX_WORDS.get(prefix, prefix), *rest_words) if part)
+        return words[:1].upper() + words[1:]
 
     def render(self, *, actor: str, target: str, changes: Mapping[str, Any], details: Mapping[str, Any]) -> str:
         values: dict[str, Any] = {"actor": actor or "Someone", "target": target or "…"}
@@ -92,6 +118,23 @@ def get(name: str) -> EventType:
 def all_events() -> list[EventType]:
     """Every registered action, sorted by name."""
     return sorted(_REGISTRY.values(), key=lambda event: event.name)
+
+
+def label_for(action: str) -> str:
+    """The human name of ``action`` (``EventType.label``); an action no longer registered reads as its raw name."""
+    event_type = _REGISTRY.get(action)
+    return event_type.label if event_type is not None else action
+
+
+def grouped_by_category() -> list[tuple[str, str, list[EventType]]]:
+    """Every registered action grouped by theme: ``(category, title, events sorted by label)`` in CATEGORIES
+    order, categories without a registered action left out."""
+    groups = []
+    for category in CATEGORIES:
+        members = sorted((event for event in _REGISTRY.values() if event.category == category), key=lambda e: e.label)
+        if members:
+            groups.append((category, CATEGORY_TITLES.get(category, category.title()), members))
+    return groups
 
 
 def sentence_for(

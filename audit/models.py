@@ -150,6 +150,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # What the viewer's search reads (audit.search.search_text), written once with the event. Not hashed: it is
+    # derived from hashed fields, so it adds nothing to prove and can be rebuilt (migration 0004 filled older rows).
+    search_text = models.TextField(blank=True, default="", db_default="")
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -176,6 +179,8 @@ class AuditEvent(models.Model):
                 fields=["organization", "actor_label", "action", "occurred_at", "seq"],
                 name="audit_org_actor_action_idx",
             ),
+            # The support console finds the events of one request by its ID (the reference people quote).
+            models.Index(fields=["request_id"], name="audit_request_id_idx", condition=~Q(request_id="")),
             # Target filters match the start of the label (LIKE 'x%'): pattern ops make that an index range
             # on PostgreSQL whatever the database collation (ignored on SQLite).
             models.Index(

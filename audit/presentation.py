@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest
 
+from audit import events
 from audit.models import AuditEvent
 from audit.query import AuditFilterForm, AuditFilters, Cursor, InvalidCursor, Page, log_events, page_of
 from orgsecurity.models import Organization
@@ -22,11 +23,13 @@ MAX_CURSOR_LENGTH = 500
 
 @dataclass(frozen=True)
 class EventPanel:
-    """An event with what its details panel shows: ``changes`` as (field, old, new) rows and
+    """An event with its sentence and action name (``label``, the raw code stays in the panel) and what its details
+    panel shows: ``changes`` as (field, old, new) rows and
     ``details`` as (key, value) rows, values already turned into text."""
 
     event: AuditEvent
     sentence: str
+    label: str
     changes: list[tuple[str, str, str]]
     details: list[tuple[str, str]]
 
@@ -48,7 +51,7 @@ def panel(event: AuditEvent) -> EventPanel:
         else:
             changes.append((name, "", _as_text(pair)))
     details = [(key, _as_text(value)) for key, value in (event.details or {}).items()]
-    return EventPanel(event, event.sentence, changes, details)
+    return EventPanel(event, event.sentence, events.label_for(event.action), changes, details)
 
 
 @dataclass

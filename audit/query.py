@@ -19,7 +19,7 @@ from django import forms
 from django.core import signing
 from django.db.models import Q, QuerySet
 
-from audit import events
+from audit import events, search
 from audit.models import AuditChain, AuditEvent
 from orgsecurity.models import Organization
 
@@ -41,9 +41,13 @@ class InvalidCursor(ValueError):
 
 
 def _action_choices() -> list[tuple[str, Any]]:
-    categories = [(name, f"Any {name} event") for name in events.CATEGORIES]
-    actions = [(event.name, event.name) for event in events.all_events()]
-    return [("", "Any action"), ("Categories", categories), ("Actions", actions)]
+    """The action list, one group per theme (``audit.events.grouped_by_category``): first "Any event of the theme"
+    (the category), then each action by its human name. Raw codes are the values, never shown here."""
+    groups: list[tuple[str, Any]] = [("", "Any action")]
+    for category, title, members in events.grouped_by_category():
+        options = [(category, f"Any {title.lower()} event"), *((event.name, event.label) for event in members)]
+        groups.append((title, options))
+    return groups
 
 
 class AuditFilterForm(forms.Form):
@@ -51,8 +55,10 @@ class AuditFilterForm(forms.Form):
 
     ``actor``: the actor's label exactly as shown (an email address for people); ``action``: a registered
     action name or a category; ``target``: the start of the target's label; ``since``/``until``: dates
-    (YYYY-MM-DD, UTC, both days included); ``q``: text anywhere in the actor's or target's label or the
-    action name. Bad values become field errors with a sentence for the person, never a server error.
+    (YYYY-MM-DD, UTC, both days included); ``q``: words of what people read (``audit.search``: the sentence,
+    actor, target, action name, changes and details); ``ref``: the request ID (reference ID) events were recorded
+    with. Bad values become field errors with a sentence for the
+    person, never a server error.
     """
 
     actor = forms.CharField(required=False, max_length=255, label="Actor")
@@ -76,7 +82,8 @@ class AuditFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD, e.g. 2026-01-31."},
     )
-    q = forms.CharField(required=False, max_length=200, label="Text")
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    ref = forms.CharField(required=False, max_length=64, label="Request ID")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,6 +111,7 @@ class AuditFilterForm(forms.Form):
             since=data["since"],
             until=data["until"],
             text=data["q"],
+            request_id=data["ref"].strip().lower(),
         )
 
     def error_sentences(self) -> list[str]:
@@ -121,6 +129,7 @@ class AuditFilters:
     since: dt.date | None = None
     until: dt.date | None = None
     text: str = ""
+    request_id: str = ""
 
     def apply(self, queryset: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         """Narrow ``queryset`` (already scoped to one log) by these filters."""
@@ -135,13 +144,9 @@ class AuditFilters:
             queryset = queryset.filter(occurred_at__gte=_start_of(self.since))
         if self.until and self.until < dt.date.max:
             queryset = queryset.filter(occurred_at__lt=_start_of(self.until + dt.timedelta(days=1)))
-        if self.text:
-            queryset = queryset.filter(
-                Q(actor_label__icontains=self.text)
-                | Q(target_label__icontains=self.text)
-                | Q(action__icontains=self.text)
-            )
-        return queryset
+        if self.request_id:
+            queryset = queryset.filter(request_id=self.request_id)
+        return search.matching(queryset, self.text)
 
     def as_params(self) -> dict[str, str]:
         """The non-empty filters as query-string parameters (for page and export links)."""
@@ -152,6 +157,7 @@ class AuditFilters:
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
             "q": self.text,
+            "ref": self.request_id,
         }
         return {key: value for key, value in params.items() if value}
 

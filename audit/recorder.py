@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from audit import context, events
+from audit import context, events, search
 from audit.locking import audited, require_locked
 from audit.models import ActorType, AuditChain, AuditEvent
 from orgsecurity.client_ip import canonical_ip_text
@@ -182,6 +182,13 @@ def record(
         prev_hash=chain.last_hash,
     )
     event.hash = event.compute_hash()
+    event.search_text = search.search_text(
+        action=event.action,
+        actor=event.actor_label,
+        target=event.target_label,
+        changes=event.changes,
+        details=event.details,
+    )
     event.save()
     AuditChain.objects.filter(pk=chain.pk).update(last_seq=event.seq, last_hash=event.hash)
     return event

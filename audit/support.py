@@ -10,8 +10,10 @@
   /support/orgs/<slug>/<url_prefix>/), from its ``AppConfig.ready()``. ``settings_rows(organization) ->
   list[tuple[str, str]]`` (label, value) fills the section (None: the theme shows nothing there yet) and
   ``actions(organization) -> list[tuple[str, str]]`` (label, URL) lists its support pages.
-  ``security_sections(organization)`` fills every registered section, in ``position`` order. This app owns only
-  the registry and the console's shell; it names no theme.
+  ``security_sections(organization)`` fills every registered section, in ``position`` order. A section's
+  ``search(query) -> list[SearchHit]`` adds what the theme finds to the console's cross-organization search (e.g. an
+  API key by its prefix); ``support_search(query)`` asks every registered one. This app owns only the registry and
+  the console's shell; it names no theme.
 
 Support actions that change something (e.g. "disable this organization's IP allowlist") are views wearing
 ``staff_only`` that call the theme's action function with ``actor=Actor.support(request.user)``; the
@@ -38,6 +40,22 @@ Rows = Callable[[Organization], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """One result of the support console's search: what was found (``kind``, e.g. "API key"; ``label``, e.g. its
+    prefix and name; ``detail``, one line more), the organization it belongs to (None: the platform) and, when
+    there is a better page than the organization's support page, its ``url``."""
+
+    kind: str
+    label: str
+    organization: Organization | None
+    detail: str = ""
+    url: str = ""
+
+
+Search = Callable[[str], list[SearchHit]]
+
+
+@dataclass(frozen=True)
 class SupportSection:
     """A theme app's part of the support console: its section ``title`` on an organization's page (``app``, its
     app label, names the section's HTML id), placed by ``position`` (ascending); ``settings_rows`` and ``actions``
@@ -51,6 +69,7 @@ class SupportSection:
     actions: Rows | None = None
     urls: str | None = None
     url_prefix: str | None = None
+    search: Search | None = None
 
 
 _SECTIONS: list[SupportSection] = []
@@ -109,6 +128,12 @@ def record_support_view(request: HttpRequest, organization: Organization | None,
             target=organization,
             details={"page": page, "path": request.path, **details},
         )
+
+
+def support_search(query: str) -> list[SearchHit]:
+    """What every registered section's ``search`` finds for ``query`` (already stripped, not empty), in ``position``
+    order."""
+    return [hit for section in _SECTIONS if section.search for hit in section.search(query)]
 
 
 @dataclass(frozen=True)

@@ -382,12 +382,10 @@ def revoke_api_key(key: APIKey, *, actor: User, reason: str) -> APIKey:
 # --- identity-change hygiene ---------------------------------------------------------------------------
 
 
-def _active_personal_keys(organization: Organization, user_id: int) -> list[APIKey]:
-    return list(
-        APIKey.objects.select_for_update()
-        .filter(organization=organization, owner_user_id=user_id, revoked_at=None)
-        .order_by("pk")
-    )
+def active_personal_keys(organization: Organization, user_id: int, *, lock: bool = True) -> list[APIKey]:
+    """The unrevoked personal keys ``user_id`` holds in ``organization``, by primary key; ``lock``: FOR UPDATE."""
+    queryset = APIKey.objects.filter(organization=organization, owner_user_id=user_id, revoked_at=None)
+    return list((queryset.select_for_update() if lock else queryset).order_by("pk"))
 
 
 @audited("membership")
@@ -414,7 +412,7 @@ def revoke_keys_of_departing_member(membership: Membership, *, actor: Any) -> li
         now = timezone.now()
         revoked = [
             _revoke(key, actor=actor, reason=reason, now=now)
-            for key in _active_personal_keys(membership.organization, membership.user_id)
+            for key in active_personal_keys(membership.organization, membership.user_id)
         ]
         gone = "left the organization" if leaving else "was removed"
         _flag_service_keys_seen_by(membership, actor=actor, why=gone)
@@ -426,21 +424,25 @@ def _flag_service_keys_seen_by(membership: Membership, *, actor: Any, why: str) 
     working, but someone who no longer manages keys still knows that secret, so it should be rotated."""
     now = timezone.now()
     flagged = []
-    keys = APIKey.objects.select_for_update().filter(
-        organization=membership.organization,
-        secret_shown_to_id=membership.user_id,
-        owner_service_account__isnull=False,
-        revoked_at=None,
-    )
-    for key in keys.order_by("pk"):
-        if key.is_expired(now):
-            continue
+    for key in service_keys_seen_by(membership, now=now, lock=True):
         reason = f"{membership.user.email}, who saw this key's secret, {why}: rotate it."
         key.flagged_at, key.flagged_reason = now, reason[:255]
         key.save(update_fields=["flagged_at", "flagged_reason"])
         _audit_key("key.flagged_for_review", key, actor=actor, changes={"flagged_reason": [None, key.flagged_reason]})
         flagged.append(key)
     return flagged
+
+
+def service_keys_seen_by(membership: Membership, *, now: datetime, lock: bool = False) -> list[APIKey]:
+    """The live service-account keys whose current secret ``membership``'s user was shown (by primary key): the
+    keys flagged for rotation when they leave or stop managing keys. ``lock``: FOR UPDATE (inside a transaction)."""
+    keys = APIKey.objects.filter(
+        organization=membership.organization,
+        secret_shown_to_id=membership.user_id,
+        owner_service_account__isnull=False,
+        revoked_at=None,
+    )
+    return [key for key in (keys.select_for_update() if lock else keys).order_by("pk") if not key.is_expired(now)]
 
 
 @audited("membership")
@@ -456,7 +458,7 @@ def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> l
         _flag_service_keys_seen_by(
             membership, actor=actor, why=f"no longer manages keys (now {membership.get_role_display()})"
         )
-        keys = _active_personal_keys(membership.organization, membership.user_id)
+        keys = active_personal_keys(membership.organization, membership.user_id)
         if not keys:
             return []
         own_teams = _own_team_ids(membership)
@@ -530,6 +532,38 @@ def clear_review_flag(key: APIKey, *, actor: User) -> APIKey:
 # --- policy, service accounts, workloads ---------------------------------------------------------------
 
 
+def policy_problems(policy: KeyPolicy, key: APIKey) -> list[str]:
+    """Why ``key`` (as issued) does not meet ``policy``: "never expires", "lives N days, over the maximum of M",
+    "unrestricted"; empty when it does. The policy page lists and ``keys.preview.preview_key_policy`` previews with
+    it."""
+    problems = []
+    lifetime_days = (key.expires_at - key.created_at).days if key.expires_at else None
+    if (policy.require_expiry or policy.max_lifetime_days) and key.expires_at is None:
+        problems.append("never expires")
+    elif policy.max_lifetime_days and lifetime_days is not None and lifetime_days > policy.max_lifetime_days:
+        problems.append(f"lives {lifetime_days} days, over the maximum of {policy.max_lifetime_days}")
+    if not policy.allow_unrestricted and key.is_unrestricted:
+        problems.append("not restricted to teams, projects or workloads")
+    return problems
+
+
+def apply_policy_values(
+    policy: KeyPolicy, *, require_expiry: bool, max_lifetime_days: int | None, allow_unrestricted: bool
+) -> KeyPolicy:
+    """Set the rules on ``policy`` (unsaved) as ``set_key_policy`` saves them: a maximum lifetime implies expiry."""
+    policy.require_expiry = bool(require_expiry or max_lifetime_days)
+    policy.max_lifetime_days = max_lifetime_days
+    policy.allow_unrestricted = bool(allow_unrestricted)
+    return policy
+
+
+def nonconforming_keys(organization: Organization, policy: KeyPolicy) -> list[APIKey]:
+    """The active keys of ``organization`` that do not meet ``policy`` (``policy_problems``), newest first."""
+    now = timezone.now()
+    keys = APIKey.objects.filter(organization=organization, revoked_at=None).select_related("owner_service_account")
+    return [key for key in keys if key.is_active(now) and policy_problems(policy, key)]
+
+
 @audited("organization")
 def set_key_policy(
     organization: Organization,
@@ -556,9 +590,12 @@ def set_key_policy(
         )
         fields = ("require_expiry", "max_lifetime_days", "allow_unrestricted")
         before = {name: getattr(policy, name) for name in fields} if policy.pk else {}
-        policy.require_expiry = bool(require_expiry or max_lifetime_days)
-        policy.max_lifetime_days = max_lifetime_days
-        policy.allow_unrestricted = bool(allow_unrestricted)
+        apply_policy_values(
+            policy,
+            require_expiry=require_expiry,
+            max_lifetime_days=max_lifetime_days,
+            allow_unrestricted=allow_unrestricted,
+        )
         after = {name: getattr(policy, name) for name in fields}
         changes = diff(before, after) if policy.pk else {name: [None, value] for name, value in after.items()}
         if policy.pk and not changes:

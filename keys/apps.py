@@ -9,15 +9,17 @@ class KeysConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.support import SupportSection, register_section
-        from keys import audit_events  # noqa: F401  (registers this app's audit events)
+        from keys import audit_events, support  # noqa: F401  (audit_events registers this app's audit events)
         from keys.actions import revoke_keys_after_membership_change
+        from keys.preview import preview_membership_keys
         from keys.summary import status
-        from orgsecurity.actions import register_membership_effect
+        from orgsecurity.actions import register_membership_effect, register_membership_preview
         from orgsecurity.roles import Capability
         from orgsecurity.themes import Theme, register_theme
 
         # Keys a person may no longer hold die in the same transaction as their role change or removal.
         register_membership_effect(revoke_keys_after_membership_change)
+        register_membership_preview(preview_membership_keys)
         register_theme(
             Theme(
                 "API keys",
@@ -28,4 +30,6 @@ class KeysConfig(AppConfig):
                 position=40,
             )
         )
-        register_section(SupportSection("API keys", "keys", position=40))
+        register_section(
+            SupportSection("API keys", "keys", position=40, settings_rows=support.settings_rows, search=support.search)
+        )

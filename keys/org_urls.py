@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:key_pk>/revoke/", views.revoke, name="revoke"),
     path("<int:key_pk>/reviewed/", views.mark_reviewed, name="mark_reviewed"),
     path("policy/", views.policy, name="policy"),
+    path("policy/confirm/", views.confirm_policy, name="confirm_policy"),
     path("stale/", views.stale, name="stale"),
     path("stale.csv", views.stale_csv, name="stale_csv"),
     path("service-accounts/new/", views.create_service_account, name="create_service_account"),

@@ -19,16 +19,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from keys import actions
+from keys import actions, preview
 from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from keys.stale import REASONS, stale_report
 from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
+from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Project, Team
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import spreadsheet_cell
@@ -193,16 +195,36 @@ def _rotate(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey
 
 
 def _back(request: HttpRequest, org_slug: str) -> HttpResponse:
-    if request.POST.get("next") == "stale":
+    if (request.POST if request.method == "POST" else request.GET).get("next") == "stale":
         return redirect("keys:stale", org_slug=org_slug)
     return redirect("keys:index", org_slug=org_slug)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
-    """Revoke a visible key now, with a reason (also the stale report's one-click revoke)."""
+    """GET (``?reason=``, from the keys page or the stale report): what revoking the key cuts off
+    (``keys.preview.preview_revoke_key``), with its CSV. POST: revoke it now, with the reason."""
     org = org_for_member(request, org_slug)
-    return _revoke(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
+    key = _key_for(request, org, key_pk)
+    if request.method == "POST":
+        return _revoke(request, org_slug=org_slug, org=org, key=key)
+    form = RevokeForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, "Say why the key is revoked; the reason is kept with it.")
+        return _back(request, org_slug)
+    if not key.is_active():
+        messages.error(request, f"API key {key.prefix} is no longer active.")
+        return _back(request, org_slug)
+    back = "keys:stale" if request.GET.get("next") == "stale" else "keys:index"
+    page = Confirmation(
+        title=f"Revoke API key {key.prefix}?",
+        intro=f"“{key.name}” stops working at once. Reason kept with it: {form.cleaned_data['reason']}",
+        button="Revoke the key",
+        cancel_url=reverse(back, args=[org_slug]),
+        hidden={"reason": form.cleaned_data["reason"], "next": request.GET.get("next", "")[:10]},
+        filename=f"{org_slug}-revoke-{key.prefix}",
+    )
+    return confirmation_page(request, org, preview.preview_revoke_key(key), page)
 
 
 @reauthenticated
@@ -250,23 +272,6 @@ def policy(request: HttpRequest, org_slug: str) -> HttpResponse:
     return _policy(request, org_slug=org_slug, org=org)
 
 
-def _nonconforming(org: OrgContext, current: KeyPolicy) -> list[APIKey]:
-    now = timezone.now()
-    keys = APIKey.objects.filter(organization=org.organization, revoked_at=None)
-    found = []
-    for key in keys:
-        lifetime_days = (key.expires_at - key.created_at).days if key.expires_at else None
-        if not key.is_active(now):
-            continue
-        if (
-            (current.require_expiry and key.expires_at is None)
-            or (current.max_lifetime_days and (lifetime_days is None or lifetime_days > current.max_lifetime_days))
-            or (not current.allow_unrestricted and key.is_unrestricted)
-        ):
-            found.append(key)
-    return found
-
-
 def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status: int = 200) -> HttpResponse:
     current = KeyPolicy.for_organization(org.organization)
     context = {
@@ -274,7 +279,7 @@ def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status
         "form": form,
         "policy": current,
         "is_owner": org.role == Role.OWNER,
-        "nonconforming": _nonconforming(org, current),
+        "nonconforming": actions.nonconforming_keys(org.organization, current),
     }
     return render(request, "keys/policy.html", context, status=status)
 
@@ -289,6 +294,29 @@ def _policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResp
         }
         return _policy_page(request, org, PolicyForm(initial=initial))
     return _save_policy(request, org_slug=org_slug, org=org)
+
+
+@require_safe
+def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The policy form's values as query parameters (owners): the active keys the policy would newly find out of
+    bounds (``keys.preview.preview_key_policy``), with its CSV; the page posts to ``policy``."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    if org.role != Role.OWNER:
+        raise PermissionDenied("Only owners can change the key policy.")
+    form = PolicyForm(request.GET)
+    if not form.is_valid():
+        return _policy_page(request, org, form, status=400)
+    impact = preview.preview_key_policy(org.organization, **form.cleaned_data)
+    page = Confirmation(
+        title="Save the API key policy?",
+        intro="The rules bind keys issued or rotated from now on; existing keys keep working.",
+        button="Save key policy",
+        cancel_url=reverse("keys:policy", args=[org_slug]),
+        action_url=reverse("keys:policy", args=[org_slug]),
+        hidden={name: request.GET.getlist(name) for name in form.fields if name in request.GET},
+        filename=f"{org_slug}-key-policy-keys-out-of-bounds",
+    )
+    return confirmation_page(request, org, impact, page)
 
 
 @reauthenticated

@@ -8,7 +8,7 @@ Refusals raise ActionRefused with a message meant for the person who tried.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.utils import timezone
 import audit
 from audit.locking import audited, note_new_organization
 from audit.recorder import diff
+from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
 from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Role, roles_assignable_by
@@ -86,6 +87,20 @@ def register_membership_effect(effect: Callable[[Membership, str | None, Any], N
     once."""
     if effect not in MEMBERSHIP_CHANGE_EFFECTS:
         MEMBERSHIP_CHANGE_EFFECTS.append(effect)
+
+
+# Theme apps say what a membership change would do to their things (keys: the keys revoked or flagged; sessions: the
+# sessions that lose the organization), for its confirmation page: preview(membership, new_role) -> ImpactGroups,
+# read-only, computed from the functions their effects act with.
+MEMBERSHIP_CHANGE_PREVIEWS: list[Callable[[Membership, str | None], Iterable[ImpactGroup]]] = []
+
+
+def register_membership_preview(preview: Callable[[Membership, str | None], Iterable[ImpactGroup]]) -> None:
+    """Add ``preview(membership, new_role)``'s groups to every membership change preview (``preview_remove_member``;
+    new_role None for a removal). Call it from ``AppConfig.ready()`` beside ``register_membership_effect``;
+    registering the same function twice adds it once."""
+    if preview not in MEMBERSHIP_CHANGE_PREVIEWS:
+        MEMBERSHIP_CHANGE_PREVIEWS.append(preview)
 
 
 def _run_membership_guards(membership: Membership, new_role: str | None, actor: Any) -> None:
@@ -473,15 +488,59 @@ def remove_member(membership: Membership, *, actor: User) -> None:
         membership.delete()
 
 
+def preview_remove_member(membership: Membership) -> Impact:
+    """What removing ``membership`` would do (read-only; ``remove_member`` does it): ``person`` (who loses the
+    organization), ``teams`` they leave, ``invitations`` they sent that are revoked (``_pending``), then the groups
+    every registered membership preview adds (keys revoked and flagged, sessions that lose the organization).
+    ``change`` is "member.remove"; the refusals of ``remove_member`` (last owner, role) are not previewed."""
+    organization = membership.organization
+    person = ImpactItem(
+        ref=str(membership.user_id),
+        name=membership.user.email,
+        detail=f"{membership.get_role_display()}: loses access to {end_sentence(organization.name)}",
+    )
+    teams = tuple(
+        ImpactItem(ref=str(team.pk), name=team.name, detail="leaves the team")
+        for team in membership.teams.order_by("name", "pk")
+    )
+    invitations = tuple(
+        ImpactItem(ref=str(invitation.pk), name=invitation.email, detail=f"{invitation.get_role_display()}: revoked")
+        for invitation in _pending(_invitations_sent_by(membership)).order_by("email", "pk")
+    )
+    groups = [
+        ImpactGroup("person", "The member", "Removed from the organization in one step.", (person,)),
+        ImpactGroup("teams", "Teams they leave", "Their place on each team goes with the membership.", teams),
+        ImpactGroup(
+            "invitations",
+            "Invitations they sent, revoked",
+            "An invitation does not outlive its sender's membership.",
+            invitations,
+        ),
+    ]
+    for preview in MEMBERSHIP_CHANGE_PREVIEWS:
+        groups.extend(preview(membership, None))
+    return Impact(change="member.remove", groups=tuple(groups))
+
+
+def _invitations_sent_by(membership: Membership, keep: list[Role] | tuple[Role, ...] = ()) -> QuerySet[Invitation]:
+    """The invitations ``membership``'s user sent in its organization, except those whose role is in ``keep``."""
+    return Invitation.objects.filter(organization=membership.organization, invited_by=membership.user).exclude(
+        role__in=[role.value for role in keep]
+    )
+
+
+def _pending(invitations: QuerySet[Invitation]) -> QuerySet[Invitation]:
+    """The ones of ``invitations`` neither accepted nor revoked."""
+    return invitations.filter(accepted_at=None, revoked_at=None)
+
+
 def _revoke_invitations_sent_by(
     membership: Membership, *, actor: Any, why: str, keep: list[Role] | tuple[Role, ...] = ()
 ) -> None:
     """Revoke the pending invitations ``membership``'s user sent in its organization (inside the caller's
     transaction), except those whose role is in ``keep``: an invitation should not outlive its sender's right
     to invite with its role."""
-    sent = Invitation.objects.filter(organization=membership.organization, invited_by=membership.user).exclude(
-        role__in=[role.value for role in keep]
-    )
+    sent = _invitations_sent_by(membership, keep)
     _revoke_pending_invitations(sent, organization=membership.organization, actor=actor, why=why)
 
 
@@ -491,7 +550,7 @@ def _revoke_pending_invitations(
     """Revoke (and audit, with ``why`` as the reason) the pending ones of ``invitations``, inside the caller's
     transaction."""
     now = timezone.now()
-    for invitation in invitations.select_for_update().filter(accepted_at=None, revoked_at=None):
+    for invitation in _pending(invitations.select_for_update()):
         invitation.revoked_at = now
         invitation.save(update_fields=["revoked_at"])
         audit.record(

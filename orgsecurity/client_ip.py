@@ -97,25 +97,44 @@ def resolve_client_ip(meta: dict) -> IPAddress | None:
     the client and may be anything: a malformed hop there is never read, so it cannot make the client look like
     one of our proxies (the whole header used to be dropped for it, leaving the proxy's own address).
     """
+    return resolve_client_ip_with_reason(meta)[0]
+
+
+def resolve_client_ip_with_reason(meta: dict) -> tuple[IPAddress | None, str]:
+    """``resolve_client_ip`` and one sentence saying why that is the address (for the person who sees it, e.g. on
+    the allowlist page): the direct connection, or which header hop our proxy wrote and which proxy it was."""
     peer = _parse(meta.get("REMOTE_ADDR"))
+    header = settings.CLIENT_IP_HEADER
     if peer is None:
-        return None
+        return None, "The connection carried no readable address."
+    direct = f"It is the address of the connection itself ({peer})"
     if settings.TRUSTED_PROXIES:
         if not _is_trusted_proxy(peer):
-            return peer
-        hops = _hops(meta.get(_meta_key(settings.CLIENT_IP_HEADER)))
+            return peer, f"{direct}, which is not one of our proxies, so no forwarded header is believed."
+        hops = _hops(meta.get(_meta_key(header)))
         for hop in reversed(hops):
             if hop is None:
-                return peer  # our proxy did not write a usable hop: nothing to its left can be believed
+                return peer, (
+                    f"{direct}: our proxy {peer} sent an unreadable {header} hop, so nothing to its left is believed."
+                )
             if not _is_trusted_proxy(hop):
-                return hop
-        return hops[0] if hops else peer
+                return hop, f"Our proxy {peer} forwarded it in the {header} header (the first hop that is not ours)."
+        if hops:
+            return hops[0], f"Every {header} hop is one of our proxies; it is the leftmost, forwarded by {peer}."
+        return peer, f"{direct}: our proxy {peer} sent no {header} header."
     if settings.TRUSTED_PROXY_COUNT:
-        hops = _hops(meta.get(_meta_key(settings.CLIENT_IP_HEADER)))
-        if len(hops) >= settings.TRUSTED_PROXY_COUNT:
-            return hops[-settings.TRUSTED_PROXY_COUNT] or peer
-        return peer
-    return peer
+        count = settings.TRUSTED_PROXY_COUNT
+        hops = _hops(meta.get(_meta_key(header)))
+        if len(hops) >= count:
+            hop = hops[-count]
+            if hop is None:
+                return peer, f"{direct}: hop {count} from the right of {header} is unreadable."
+            return hop, (
+                f"It is hop {count} from the right of the {header} header, written by the {count} proxy(ies) in "
+                f"front of this server (the connection came from {peer})."
+            )
+        return peer, f"{direct}: the {header} header has fewer than {count} hop(s)."
+    return peer, f"{direct}; no proxy is configured, so forwarded headers are ignored."
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -10,12 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity import actions
+from audit.support import is_support_staff
+from orgsecurity import actions, directory
 from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
+from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
@@ -33,9 +35,12 @@ def sign_out_view(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    """Send a signed-in person to their first organization; anyone else to sign in."""
+    """Send platform staff to the support console, anyone else signed in to their first organization, and
+    everyone else to sign in."""
     if not request.user.is_authenticated:
         return redirect(settings.LOGIN_URL)
+    if is_support_staff(request.user):
+        return redirect("support:index")
     membership = Membership.objects.select_related("organization").filter(user=request.user).order_by("pk").first()
     if membership is None:
         return render(request, "orgsecurity/no_organizations.html")
@@ -70,17 +75,23 @@ def security(request: HttpRequest, org_slug: str) -> HttpResponse:
 def _members_page(
     request: HttpRequest, org: OrgContext, *, invite_form: InviteForm | None = None, status: int = 200
 ) -> HttpResponse:
+    """The members page: one page of members and one of pending invitations (``orgsecurity.directory``), both
+    narrowed by the search ``q`` of the query string and paged by ``page`` and ``invitations_page``."""
     can_manage = org.can(Capability.MANAGE_MEMBERS)
     assignable = roles_assignable_by(org.role) if can_manage else []
-    memberships = Membership.objects.filter(organization=org.organization).select_related("user")
-    invitations = Invitation.objects.filter(
-        organization=org.organization, accepted_at=None, revoked_at=None
-    ).select_related("invited_by")
-    pending = [invitation for invitation in invitations if invitation.is_pending] if can_manage else []
+    search = request.GET.get("q", "").strip()[:100]
+    member_page, rows = directory.member_page(org.organization, search, request.GET.get("page"))
+    invitations = (
+        directory.invitation_page(org.organization, search, request.GET.get("invitations_page")) if can_manage else None
+    )
+    pending = list(invitations.object_list) if invitations is not None else []
     unconfirmed = actions.reconfirmation_reasons(pending)
     context = {
         "org": org,
-        "memberships": memberships,
+        "rows": rows,
+        "member_page": member_page,
+        "invitation_page": invitations,
+        "search": search,
         "invitations": [(invitation, unconfirmed.get(invitation.pk)) for invitation in pending],
         "can_manage": can_manage,
         "assignable": assignable,
@@ -160,14 +171,30 @@ def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> Http
     return redirect("members", org_slug=org_slug)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
-    """Remove a member (owners and admins) or leave the organization (anyone, themselves)."""
+    """Remove a member (owners and admins) or leave the organization (anyone, themselves). GET: what the removal
+    takes away (``actions.preview_remove_member``: teams, invitations, keys, sessions), with its CSV; POST: do it."""
     org = org_for_member(request, org_slug)
-    membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
-    if membership.user_id != request.user.pk and not org.can(Capability.MANAGE_MEMBERS):
+    membership = get_org_object(org, Membership.objects.select_related("user", "organization"), pk=membership_id)
+    leaving = membership.user_id == request.user.pk
+    if not leaving and not org.can(Capability.MANAGE_MEMBERS):
         org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)  # raises the 403
-    return _remove_member(request, org_slug=org_slug, org=org, membership=membership)
+    if request.method == "POST":
+        return _remove_member(request, org_slug=org_slug, org=org, membership=membership)
+    name = org.organization.name
+    page = Confirmation(
+        title=f"Leave {name}?" if leaving else f"Remove {membership.user.email}?",
+        intro=(
+            f"You lose access to {end_sentence(name)}"
+            if leaving
+            else f"{membership.user.email} loses access to {end_sentence(name)}"
+        ),
+        button=f"Leave {name}" if leaving else "Remove the member",
+        cancel_url=reverse("members", args=[org_slug]),
+        filename=f"{org_slug}-remove-{membership.user.email}",
+    )
+    return confirmation_page(request, org, actions.preview_remove_member(membership), page)
 
 
 @reauthenticated

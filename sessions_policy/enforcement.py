@@ -23,7 +23,7 @@ Nothing that decides is kept in process memory (``_state_sql`` caches only the t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from urllib.parse import urlencode, urlsplit
 
@@ -192,12 +192,30 @@ def tracked_refusal(request: HttpRequest, state: SessionState) -> Refusal | None
     return None
 
 
+def timeout_code(session: UserSession, rules: SessionRules, now: datetime) -> str | None:
+    """Which timeout of ``rules`` has ended ``session`` at ``now``: "session_absolute_timeout" (signed in at
+    least ``absolute_timeout_s`` ago), "session_idle_timeout" (not seen for ``idle_timeout_s`` plus the
+    ``LAST_SEEN_INTERVAL`` slack), or None. Enforcement (``timeout_refusal``) and the session policy preview
+    (``sessions_policy.preview``) both judge with it."""
+    if now - session.authenticated_at >= timedelta(seconds=rules.absolute_timeout_s):
+        return "session_absolute_timeout"
+    if now - session.last_seen_at > timedelta(seconds=rules.idle_timeout_s + LAST_SEEN_INTERVAL):
+        return "session_idle_timeout"
+    return None
+
+
+def replaced(rules: SessionRules, *, newer_session_exists: bool) -> bool:
+    """True when ``rules`` end a session because the same person signed in again since (single session)."""
+    return rules.single_session and newer_session_exists
+
+
 def timeout_refusal(request: HttpRequest, state: SessionState) -> Refusal | None:
     """Refuse (and end) a session past its absolute lifetime or idle timeout; otherwise record activity."""
     session, rules, now = state.session, state.rules, clock.now()
     if session is None:
         return None
-    if now - session.authenticated_at >= timedelta(seconds=rules.absolute_timeout_s):
+    code = timeout_code(session, rules, now)
+    if code == "session_absolute_timeout":
         where = f"in {state.organization.name} " if state.organization else ""
         return end_session(
             request,
@@ -206,7 +224,7 @@ def timeout_refusal(request: HttpRequest, state: SessionState) -> Refusal | None
             f"You were signed out because sessions {where}last at most {format_duration(rules.absolute_timeout_s)}. "
             "Sign in again to continue.",
         )
-    if now - session.last_seen_at > timedelta(seconds=rules.idle_timeout_s + LAST_SEEN_INTERVAL):
+    if code == "session_idle_timeout":
         return end_session(
             request,
             state,
@@ -220,7 +238,7 @@ def timeout_refusal(request: HttpRequest, state: SessionState) -> Refusal | None
 
 def single_session_refusal(request: HttpRequest, state: SessionState) -> Refusal | None:
     """With single session on, refuse (and end) this session when the person signed in again since."""
-    if state.session is None or not state.rules.single_session or not state.newer_session_exists:
+    if state.session is None or not replaced(state.rules, newer_session_exists=state.newer_session_exists):
         return None
     name = state.organization.name if state.organization else "One of your organizations"
     return end_session(

@@ -7,15 +7,17 @@ from datetime import timedelta
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity.access import require_capability
 from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
+from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Capability, roles_assignable_by
 from orgsecurity.text import end_sentence
-from sessions_policy import actions, clock
+from sessions_policy import actions, clock, preview
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
 from sessions_policy.forms import SessionPolicyForm
 from sessions_policy.models import SessionPolicy, UserSession
@@ -49,6 +51,42 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
         "customised": SessionPolicy.objects.filter(organization=org.organization).exists(),
     }
     return render(request, "sessions_policy/policy.html", context, status=status)
+
+
+def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """GET (the policy form, as query parameters): the sessions the new rules would end at once
+    (``sessions_policy.preview.preview_session_policy``), with its CSV. POST: save them (``index``)."""
+    if request.method in ("GET", "HEAD"):
+        return _confirm_policy_page(request, org_slug=org_slug)
+    return index(request, org_slug=org_slug)
+
+
+@require_safe
+@require_capability(MANAGE)
+def _confirm_policy_page(request: HttpRequest, org_slug: str) -> HttpResponse:
+    org = org_for_member(request, org_slug, MANAGE)
+    current = rules_for_organization(org.organization)
+    form = SessionPolicyForm(request.GET, current=current)
+    if not form.is_valid():
+        context = {"org": org, "form": form, "rules": current, "customised": True}
+        return render(request, "sessions_policy/policy.html", context, status=400)
+    impact = preview.preview_session_policy(org.organization, **form.cleaned_data)
+    changes = actions.describe_changes(
+        {name: [old, new] for name, new in form.cleaned_data.items() if (old := current.as_dict()[name]) != new}
+    )
+    page = Confirmation(
+        title="Save the session policy?",
+        intro=f"Changes: {changes}." if changes else "Nothing changes.",
+        button="Save session policy",
+        cancel_url=reverse("sessions_policy:index", args=[org_slug]),
+        hidden={
+            name: request.GET.getlist(name)
+            for name in request.GET
+            if any(name == field or name.startswith(f"{field}_") for field in form.fields)
+        },
+        filename=f"{org_slug}-session-policy-sessions-ending",
+    )
+    return confirmation_page(request, org, impact, page)
 
 
 def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> HttpResponse:

@@ -9,7 +9,9 @@ class SsoConfig(AppConfig):
 
     def ready(self) -> None:
         from orgsecurity.actions import register_membership_guard
+        from orgsecurity.directory import register_member_annotations
         from sessions_policy.reauth import register_provider
+        from sso import directory
         from sso.connections import actions
         from sso.oidc.handler import register_handler as register_oidc
         from sso.protocols import register
@@ -23,6 +25,7 @@ class SsoConfig(AppConfig):
         from sso.signin.reauthentication import start_reauthentication
 
         register("saml", SAMLHandler())
+        register_member_annotations(directory.member_annotations)  # the members page's SSO link and its email
         schemas.install()  # python3-saml's schema validation also knows XML Encryption 1.1 (xenc11:MGF)
         register_oidc()
 

@@ -116,7 +116,7 @@ def test_filters_narrow_the_log(client_for, owner, varied_log, query, expected):
     response = client_for(owner).get(URL, query)
     assert response.status_code == 200
     html = response.content.decode()
-    assert re.findall(r"<td><code>([a-z_.]+)</code></td>\s*</tr>", html) == expected
+    assert re.findall(r"<dt>Action code</dt><dd><code>([a-z_.]+)</code></dd>", html) == expected
 
 
 def test_an_empty_filter_result_says_so(client_for, owner, varied_log):

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from django.test import RequestFactory, override_settings
 
-from orgsecurity.client_ip import canonical_address, canonical_network, client_ip
+from orgsecurity.client_ip import canonical_address, canonical_network, client_ip, resolve_client_ip_with_reason
 
 factory = RequestFactory()
 
@@ -171,3 +171,39 @@ def test_a_request_from_a_zoned_address_keeps_the_audit_chain_verifiable(org, ow
     out = StringIO()
     call_command("audit_verify", stdout=out)  # unknown keys are audited in the platform log
     assert "platform: ok" in out.getvalue()
+
+
+# --- why that address (the allowlist page says it) -----------------------------------------------------------
+
+
+def reason(**meta: str) -> tuple[str | None, str]:
+    address, why = resolve_client_ip_with_reason({"REMOTE_ADDR": "10.1.2.3", **meta})
+    return (str(address) if address else None), why
+
+
+def test_without_proxies_the_reason_is_the_connection_itself():
+    assert reason(HTTP_X_FORWARDED_FOR="192.0.2.9") == (
+        "10.1.2.3",
+        "It is the address of the connection itself (10.1.2.3); no proxy is configured, so forwarded headers are "
+        "ignored.",
+    )
+
+
+@override_settings(TRUSTED_PROXIES=nets("10.0.0.0/8"))
+def test_with_trusted_proxies_the_reason_names_the_proxy_and_the_header():
+    assert reason(HTTP_X_FORWARDED_FOR="198.51.100.1, 192.0.2.9, 10.0.0.7") == (
+        "192.0.2.9",
+        "Our proxy 10.1.2.3 forwarded it in the X-Forwarded-For header (the first hop that is not ours).",
+    )
+    assert (
+        reason()[1]
+        == "It is the address of the connection itself (10.1.2.3): our proxy 10.1.2.3 sent no X-Forwarded-For header."
+    )
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_with_a_proxy_count_the_reason_names_the_hop():
+    address, why = reason(HTTP_X_FORWARDED_FOR="198.51.100.1, 192.0.2.9")
+    assert address == "192.0.2.9"
+    assert why.startswith("It is hop 1 from the right of the X-Forwarded-For header")
+    assert "(the connection came from 10.1.2.3)" in why
