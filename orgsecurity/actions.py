@@ -67,6 +67,14 @@ def _is_last_usable_owner(membership: Membership) -> bool:
 MEMBERSHIP_CHANGE_GUARDS: list[Callable[[Membership, str | None, Any], None]] = []
 
 
+def register_membership_guard(guard: Callable[[Membership, str | None, Any], None]) -> None:
+    """Run ``guard(membership, new_role, actor)`` inside every role change and removal, before it is saved (new_role
+    None for a removal); it refuses the change by raising ``ActionRefused``. Call it from ``AppConfig.ready()``;
+    registering the same function twice adds it once."""
+    if guard not in MEMBERSHIP_CHANGE_GUARDS:
+        MEMBERSHIP_CHANGE_GUARDS.append(guard)
+
+
 # Theme apps act on a membership change in its transaction (keys: the person's keys their new role may not hold, or
 # all their personal keys on removal, are revoked). Each is called as effect(membership, new_role, actor) once the
 # change is saved and recorded (for a removal, new_role None, before the membership row is deleted).

@@ -127,6 +127,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Scheduled SSO enforcement takes effect here (sso.rollout.scheduling.apply_due_enforcements, at most once a
+    # minute per process), before the pipeline below, whose checks only read stored state. Issue 17's worker takes
+    # the call over.
+    "sso.rollout.middleware.DueEnforcementMiddleware",
     "orgsecurity.middleware.OrgPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

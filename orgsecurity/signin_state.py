@@ -2,9 +2,10 @@
 ``SESSION_KEY``.
 
 ``orgsecurity.auth.sign_in`` writes the method a session signed in with; SSO notes which connections signed it in
-and, for a recovery sign-in, the organization whose recovery code was used; re-authentication notes when the
-person last proved who they are. Every app reads and writes these through the constants and accessors here, never
-through string literals. This module is a leaf: it imports nothing of the product.
+(and the IdP's SAML SessionIndex, and the rollout's short test sessions) and, for a recovery sign-in, the
+organization whose recovery code was used; re-authentication notes when the person last proved who they are.
+Every app reads and writes these through the constants and accessors here, never through string literals. This
+module is a leaf: it imports nothing of the product.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ VERIFIED_SESSION_KEY = "sso_verified_connections"  # pks of every SSO connection
 RECOVERY_SESSION_KEY = "sso_recovery_organization"  # pk of the organization whose recovery code signed it in
 SSO_SESSION_INDEX_SESSION_KEY = "sso_session_index"  # the IdP's SAML SessionIndex (SAML Core §2.7.2), for logout
 SAML_LOGOUT_REQUEST_SESSION_KEY = "saml_logout_request_id"  # ID of the LogoutRequest we sent (SAML Core §3.7.1)
+SSO_TEST_SESSION_KEY = "sso_test_session"  # a rollout test session: {"run", "connection", "deadline"}
+SSO_TEST_TIMED_OUT_SESSION_KEY = "sso_test_timed_out"  # {"run", "connection"} of a test session that just timed out
 
 
 def auth_method(request: HttpRequest) -> str:
@@ -64,3 +67,64 @@ def reauthenticated_at(request: HttpRequest) -> int | None:
 def set_reauthenticated_at(request: HttpRequest, at: int) -> None:
     """Note that the person proved who they are at ``at`` (Unix seconds, UTC)."""
     request.session[REAUTH_AT_SESSION_KEY] = at
+
+
+def sso_connection_ids(request: HttpRequest) -> list[int]:
+    """The pks of every SSO connection this session signed in through (in the order it did)."""
+    return [pk for pk in request.session.get(VERIFIED_SESSION_KEY, []) if isinstance(pk, int)]
+
+
+def note_sso_connection(request: HttpRequest, connection_id: int) -> None:
+    """Note that this session (just) signed in through the SSO connection with pk ``connection_id``: it becomes
+    the session's SSO connection, and is kept among every connection it signed in through."""
+    verified = sso_connection_ids(request)
+    if connection_id not in verified:
+        verified.append(connection_id)
+    request.session[VERIFIED_SESSION_KEY] = verified
+    request.session[SSO_CONNECTION_SESSION_KEY] = connection_id
+
+
+def set_recovery_organization(request: HttpRequest, organization_id: int) -> None:
+    """Note that this session signed in with a recovery code of the organization with pk ``organization_id``."""
+    request.session[RECOVERY_SESSION_KEY] = organization_id
+
+
+def sso_session_index(request: HttpRequest) -> str | None:
+    """The SAML SessionIndex the IdP gave this session's sign-in (SAML Core §2.7.2), or None."""
+    return request.session.get(SSO_SESSION_INDEX_SESSION_KEY) or None
+
+
+def set_sso_session_index(request: HttpRequest, session_index: str | None) -> None:
+    """Keep the IdP's SAML SessionIndex of this sign-in (None for OIDC or an IdP that gave none), for logout."""
+    request.session[SSO_SESSION_INDEX_SESSION_KEY] = session_index
+
+
+def sso_test_session(request: HttpRequest) -> dict[str, int] | None:
+    """The rollout test session this session is, ``{"run", "connection", "deadline"}`` (pks; deadline in Unix
+    seconds, UTC), or None."""
+    test = request.session.get(SSO_TEST_SESSION_KEY)
+    return test if isinstance(test, dict) else None
+
+
+def set_sso_test_session(request: HttpRequest, *, run_id: int, connection_id: int, deadline: int) -> None:
+    """Mark this session as a test session of test run ``run_id`` through connection ``connection_id`` that ends
+    at ``deadline`` (Unix seconds, UTC)."""
+    request.session[SSO_TEST_SESSION_KEY] = {"run": run_id, "connection": connection_id, "deadline": deadline}
+
+
+def note_sso_test_timed_out(request: HttpRequest, *, run_id: int | None, connection_id: int) -> None:
+    """Note that a test session of run ``run_id`` through ``connection_id`` just timed out (kept after sign-out
+    until the next SSO sign-in takes it: the test plan's session timeout step)."""
+    request.session[SSO_TEST_TIMED_OUT_SESSION_KEY] = {"run": run_id, "connection": connection_id}
+
+
+def sso_test_timed_out(request: HttpRequest) -> dict[str, int] | None:
+    """What ``note_sso_test_timed_out`` kept (``{"run", "connection"}``), or None; left in place."""
+    timed_out = request.session.get(SSO_TEST_TIMED_OUT_SESSION_KEY)
+    return timed_out if isinstance(timed_out, dict) else None
+
+
+def take_sso_test_timed_out(request: HttpRequest) -> dict[str, int] | None:
+    """Remove and return what ``note_sso_test_timed_out`` kept (``{"run", "connection"}``), or None."""
+    timed_out = request.session.pop(SSO_TEST_TIMED_OUT_SESSION_KEY, None)
+    return timed_out if isinstance(timed_out, dict) else None

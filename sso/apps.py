@@ -8,7 +8,7 @@ class SsoConfig(AppConfig):
     verbose_name = "Single sign-on"
 
     def ready(self) -> None:
-        from orgsecurity.actions import MEMBERSHIP_CHANGE_GUARDS
+        from orgsecurity.actions import register_membership_guard
         from orgsecurity.directory import register_member_annotations
         from sessions_policy.reauth import register_provider
         from sso import directory
@@ -31,8 +31,7 @@ class SsoConfig(AppConfig):
         register(OIDCHandler())
 
         # Keep SSO's admin owner, and while enforced an owner recovery account, through member changes.
-        if guard_membership_change not in MEMBERSHIP_CHANGE_GUARDS:
-            MEMBERSHIP_CHANGE_GUARDS.append(guard_membership_change)
+        register_membership_guard(guard_membership_change)
 
         # Rollout follows the connection actions: key reviews and member emails on enforcement, a key review on
         # unlinking, and the test plan on each finished test run.

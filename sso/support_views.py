@@ -9,10 +9,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from audit.support import record_support_view, staff_only, support_organization
+from orgsecurity.access import reauthenticated
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Organization
 from orgsecurity.text import end_sentence
-from sessions_policy.decorators import require_recent_auth
 from sso.domains import verification as domains
 from sso.models import VerifiedDomain
 from sso.rollout.forms import SupportVerifyForm
@@ -38,7 +38,7 @@ def domains_page(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_POST
 @staff_only
-@require_recent_auth
+@reauthenticated
 def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
     """Platform staff mark a claimed domain verified, with a note saying how ownership was checked."""
     organization = support_organization(org_slug)

@@ -1,4 +1,10 @@
-"""Organization pages for SSO: connections, general settings, status, tests, and linking your own account."""
+"""Organization pages for SSO: connections, general settings, status, tests, and linking your own account.
+
+Every view goes through the access-check stack of ``orgsecurity.access`` in its order: membership (404), role
+(403), then recent re-authentication, so a wrong role gets 403 before being asked to re-authenticate. Views whose
+role check depends on the object (a member unlinking their own identity, answering their own held link) decide it
+themselves, then call a ``@reauthenticated`` function.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
-from sessions_policy.decorators import require_recent_auth
 from sso.connections import actions
 from sso.connections.forms import ConnectionSettingsForm, StatusForm
 from sso.errors import SSOSignInRefused
@@ -38,6 +44,7 @@ def linkable_connection(org: OrgContext) -> SSOConnection | None:
 
 
 @require_safe
+@require_capability(None, reauthenticate=False)
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Everyone in the org sees whether their account is linked; owners and admins also manage connections."""
     return _index_page(request, org_for_member(request, org_slug))
@@ -112,6 +119,7 @@ def _connection_page(
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -119,7 +127,7 @@ def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def connection_settings(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -135,7 +143,7 @@ def connection_settings(request: HttpRequest, org_slug: str, connection_id: int)
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -171,7 +179,7 @@ def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnect
 
 
 @require_POST
-@require_recent_auth  # a test with a test session links the tester's account when it has no IdP identity yet
+@require_capability(Capability.MANAGE_SECURITY)  # a test session links the tester's account when it has no IdP identity
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Run a real SP-initiated sign-in marked as a test; the result page shows what came back. With a test session
     (``session_seconds``), the admin is also signed in through SSO for that long (the rollout's test plan)."""
@@ -196,6 +204,7 @@ def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -212,7 +221,7 @@ def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: in
 
 
 @require_POST
-@require_recent_auth  # a linked IdP identity is a standing way into the account, like a password
+@require_capability(None)  # a linked IdP identity is a standing way into the account, like a password
 def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
     """A signed-in member confirms linking their account to their IdP identity, then signs in at the IdP."""
     org = org_for_member(request, org_slug)
@@ -234,9 +243,10 @@ def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_http_methods(["POST"])
-@require_recent_auth
+@require_capability(None, reauthenticate=False)
 def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpResponse:
-    """Owners unlink anyone's identity, admins anyone's but an owner's; members unlink their own."""
+    """Owners unlink anyone's identity, admins anyone's but an owner's; members unlink their own (anyone else's is
+    404, before any re-authentication)."""
     org = org_for_member(request, org_slug)
     queryset = SSOIdentity.objects.filter(connection__organization=org.organization).select_related(
         "user", "connection__organization"
@@ -246,6 +256,11 @@ def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpRespons
     linked = queryset.filter(pk=identity_id).first()
     if linked is None:
         return render(request, "404.html", status=404)
+    return _unlink(request, org_slug=org_slug, org=org, linked=linked)
+
+
+@reauthenticated
+def _unlink(request: HttpRequest, *, org_slug: str, org: OrgContext, linked: SSOIdentity) -> HttpResponse:
     try:
         actions.unlink_identity(linked, actor=request.user)
     except ActionRefused as exc:
@@ -256,6 +271,7 @@ def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpRespons
 
 
 @require_http_methods(["GET", "POST"])
+@require_capability(None, reauthenticate=False)
 def confirm_link(request: HttpRequest, org_slug: str, link_id: int) -> HttpResponse:
     """The page where someone whose IdP answer asserted another email than their account's (or none) sees both
     side by side and confirms or declines linking it (``sso.signin.linking``). Only the person who started the round
@@ -287,7 +303,7 @@ def _link_gone(request: HttpRequest, org: OrgContext, message: str) -> HttpRespo
     return render(request, "sso/confirm_link_gone.html", {"org": org, "message": message}, status=410)
 
 
-@require_recent_auth  # a linked IdP identity is a standing way into the account, like a password
+@reauthenticated  # a linked IdP identity is a standing way into the account, like a password
 def _answer_held_link(request: HttpRequest, *, org_slug: str, org: OrgContext, held: SSOPendingLink) -> HttpResponse:
     done_url = actions.test_run_url(held.test_run) if held.test_run else f"/orgs/{org_slug}/settings/security/sso/"
     try:

@@ -7,10 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from orgsecurity.access import require_capability
 from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
-from sessions_policy.decorators import require_recent_auth
 from sso.connections.views import _connection_page
 from sso.models import OIDCSettings, SSOConnection
 from sso.oidc import actions
@@ -20,7 +20,7 @@ from sso.oidc.forms import OIDCConnectionForm, OIDCSettingsForm
 
 
 @require_http_methods(["GET", "POST"])
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add an OIDC connection: the provider's discovery document is read before anything is saved."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -59,7 +59,7 @@ def create(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def update(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Change the OIDC settings shown on the connection page; errors re-render that page with status 400."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

@@ -257,7 +257,7 @@ def restricted_landing(request: HttpRequest, organization: Organization) -> str 
 def guard_membership_change(membership: Membership, new_role: str | None, actor: Any) -> None:
     """Refuse a role change (``new_role``) or removal (None) that would leave SSO without its admin owner, or, while
     SSO is enforced, leave no owner able to get in through a recovery account. Registered with
-    ``orgsecurity.actions.MEMBERSHIP_CHANGE_GUARDS``; raises ActionRefused."""
+    ``orgsecurity.actions.register_membership_guard``; raises ActionRefused."""
     email = membership.user.email
     if new_role not in MANAGER_ROLES:
         named = SSOConnection.objects.filter(organization=membership.organization_id, admin_owner=membership.user)

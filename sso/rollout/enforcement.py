@@ -6,6 +6,10 @@ that organization's connection, is a recovery sign-in with one of that organizat
 exception of its confirmed fallback login policy. Any other session is sent to the organization's IdP; it ends when
 it is good for none of the person's organizations. Password sign-in itself is refused only when every organization
 of the account enforces SSO.
+
+Everything here reads stored state: a scheduled enforcement takes effect in
+``sso.rollout.middleware.DueEnforcementMiddleware`` (``sso.rollout.scheduling.apply_due_enforcements``), never as a
+side effect of a check.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.accessors import load_org_context
@@ -27,23 +30,22 @@ from orgsecurity.auth import sign_out
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.refusals import Refusal
 from orgsecurity.signin_state import (
-    AUTH_METHOD_SESSION_KEY,
-    METHOD_RECOVERY,
-    PASSWORD_PROVEN_SESSION_KEY,
-    RECOVERY_SESSION_KEY,
-    SSO_CONNECTION_SESSION_KEY,
-    VERIFIED_SESSION_KEY,
+    auth_method,
+    note_sso_connection,
+    note_sso_test_timed_out,
+    password_proven,
+    set_sso_test_session,
+    signed_in_by_recovery_for,
+    sso_connection_ids,
+    sso_test_session,
 )
 from sso.domains.verification import verified_domain_for
 from sso.models import RecoveryAccount, SSOConnection, SSOTestPlanItem, SSOTestRun
 from sso.rollout import readiness
 from sso.rollout.readiness import sign_in_allowed
-from sso.rollout.scheduling import SCHEDULABLE, apply_due_enforcements, record_test_plan_item
+from sso.rollout.scheduling import record_test_plan_item
 
 PROTOCOL_METHODS = frozenset(SSOConnection.Protocol.values)
-# Session keys: connections this session signed in through; a running test session; a test session that timed out.
-TEST_SESSION_KEY = "sso_test_session"
-TEST_TIMED_OUT_KEY = "sso_test_timed_out"
 
 
 def enforced_connection(organization: Organization | int) -> SSOConnection | None:
@@ -64,21 +66,16 @@ def sso_login_url(organization: Organization, next_url: str = "") -> str:
 def remember_sso_sign_in(request: HttpRequest, connection: SSOConnection) -> None:
     """Note in the session that it signed in through ``connection`` (kept across the person's SSO sign-ins to
     several organizations, since the same person's session is kept when they sign in again)."""
-    verified = [pk for pk in request.session.get(VERIFIED_SESSION_KEY, []) if isinstance(pk, int)]
-    if connection.pk not in verified:
-        verified.append(connection.pk)
-    request.session[VERIFIED_SESSION_KEY] = verified
-    request.session[SSO_CONNECTION_SESSION_KEY] = connection.pk
+    note_sso_connection(request, connection.pk)
 
 
 def session_satisfies(request: HttpRequest, connection: SSOConnection, membership: Membership) -> bool:
     """True when this session may use the pages of ``connection``'s (enforcing) organization."""
-    method = request.session.get(AUTH_METHOD_SESSION_KEY)
-    if method in PROTOCOL_METHODS and connection.pk in request.session.get(VERIFIED_SESSION_KEY, []):
+    method = auth_method(request)
+    if method in PROTOCOL_METHODS and connection.pk in sso_connection_ids(request):
         return True
     if (
-        method == METHOD_RECOVERY
-        and request.session.get(RECOVERY_SESSION_KEY) == membership.organization_id
+        signed_in_by_recovery_for(request, membership.organization_id)
         and RecoveryAccount.objects.filter(membership=membership).exists()
     ):
         return True
@@ -90,7 +87,7 @@ def session_satisfies(request: HttpRequest, connection: SSOConnection, membershi
             organization=connection.organization,
             actor=membership.user,
             target=connection,
-            details={"method": method or ""},
+            details={"method": method},
         )
         return True
     return False
@@ -113,28 +110,16 @@ def _connections_of(organization: Organization) -> list[SSOConnection]:
     return connections
 
 
-def _enforcement_due(connection: SSOConnection) -> bool:
-    """A scheduled enforcement whose time has come and that was not decided yet (sso.rollout.scheduling decides it)."""
-    return (
-        connection.enforce_at is not None
-        and connection.enforce_at <= timezone.now()
-        and connection.enforcement_postponed_at is None
-        and connection.status in SCHEDULABLE
-    )
-
-
 def check_sso_enforcement(request: HttpRequest, org_slug: str) -> Refusal | None:
     """Pipeline check (last in ORG_PIPELINE_CHECKS): on an organization that enforces SSO, refuse sessions that did
     not sign in through its IdP (recovery sign-ins and confirmed exceptions pass) and send them to its IdP with
-    ``next``. Also lets a due scheduled enforcement take effect, and ends expired test sessions."""
+    ``next``; also ends expired test sessions. It only reads the stored status: a scheduled enforcement takes
+    effect in ``sso.rollout.middleware.DueEnforcementMiddleware``, before the pipeline."""
     context = load_org_context(request, org_slug)
     if context is None:
         return None  # the membership check answers non-members
     organization = context.organization
     connections = _connections_of(organization)
-    if any(_enforcement_due(connection) for connection in connections):
-        apply_due_enforcements(organizations=[organization.pk])
-        connections = _connections_of(organization)
     expired = _end_expired_test_session(request)
     if expired is not None:
         return expired
@@ -150,7 +135,7 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> Refusal | None
         organization=organization,
         actor=user,
         target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
-        details={"method": request.session.get(AUTH_METHOD_SESSION_KEY, ""), "path": request.path[:200]},
+        details={"method": auth_method(request), "path": request.path[:200]},
     )
     next_url = request.get_full_path()
     if not _good_elsewhere(request, user, organization):
@@ -169,10 +154,9 @@ def _check_sso_session_scope(
     """A session that signed in only through other organizations' IdPs (it never proved the account's password)
     may not open this organization's pages: otherwise whoever runs one organization's IdP could act as the same
     person in every other organization of theirs. Offer this organization's own SSO, or a password sign-in."""
-    session = request.session
-    if session.get(AUTH_METHOD_SESSION_KEY) not in PROTOCOL_METHODS or session.get(PASSWORD_PROVEN_SESSION_KEY):
+    if auth_method(request) not in PROTOCOL_METHODS or password_proven(request):
         return None
-    verified = set(session.get(VERIFIED_SESSION_KEY, []))
+    verified = set(sso_connection_ids(request))
     if any(connection.pk in verified for connection in own):
         return None
     record_throttled(
@@ -180,7 +164,7 @@ def _check_sso_session_scope(
         throttle_key=f"{organization.pk}:{request.user.pk}",
         organization=organization,
         actor=request.user,
-        details={"method": session.get(AUTH_METHOD_SESSION_KEY, ""), "path": request.path[:200]},
+        details={"method": auth_method(request), "path": request.path[:200]},
     )
     next_url = request.get_full_path()
     sso_available = any(sign_in_allowed(connection, request.user) for connection in own)
@@ -207,7 +191,6 @@ def password_refused_by(user: User) -> list[Organization]:
     memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("pk"))
     if not memberships:
         return []
-    apply_due_enforcements(organizations=[membership.organization_id for membership in memberships])
     refusing = []
     for membership in memberships:
         connection = enforced_connection(membership.organization)
@@ -234,7 +217,6 @@ def route_for_email(email: str) -> EmailRoute:
     if domain is None:
         return EmailRoute()
     organization = domain.organization
-    apply_due_enforcements(organizations=[organization.pk])
     connections = list(
         SSOConnection.objects.select_related("organization")
         .filter(organization=organization)
@@ -256,22 +238,20 @@ def route_for_email(email: str) -> EmailRoute:
 
 def start_test_session(request: HttpRequest, run: SSOTestRun) -> None:
     """Mark the session just signed in through a test run as a test session of ``run.session_seconds``."""
-    request.session[TEST_SESSION_KEY] = {
-        "run": run.pk,
-        "connection": run.connection_id,
-        "deadline": int(time.time()) + run.session_seconds,
-    }
+    set_sso_test_session(
+        request, run_id=run.pk, connection_id=run.connection_id, deadline=int(time.time()) + run.session_seconds
+    )
 
 
 def _end_expired_test_session(request: HttpRequest) -> Refusal | None:
-    test = request.session.get(TEST_SESSION_KEY)
-    if not isinstance(test, dict) or time.time() < test.get("deadline", 0):
+    test = sso_test_session(request)
+    if test is None or time.time() < test.get("deadline", 0):
         return None
     connection = SSOConnection.objects.select_related("organization").filter(pk=test.get("connection")).first()
     sign_out(request)
     if connection is None:
         return Refusal("session_expired", "Your session ended. Sign in again.", status=401, redirect_to="/")
-    request.session[TEST_TIMED_OUT_KEY] = {"run": test.get("run"), "connection": connection.pk}
+    note_sso_test_timed_out(request, run_id=test.get("run"), connection_id=connection.pk)
     return Refusal(
         "session_expired",
         "Your test session ended: this is the session timeout members see. Sign in through SSO again.",
@@ -282,8 +262,8 @@ def _end_expired_test_session(request: HttpRequest) -> Refusal | None:
 
 def is_tester_after_timeout(connection: SSOConnection, user: User, timed_out: Any) -> bool:
     """Whether ``user`` is signing in through ``connection`` again right after their own test session of it timed
-    out (``timed_out``: what the session kept under TEST_TIMED_OUT_KEY). The test plan's session timeout step needs
-    this sign-in, also from a tester outside the test group."""
+    out (``timed_out``: what ``orgsecurity.signin_state.take_sso_test_timed_out`` took from the session). The test
+    plan's session timeout step needs this sign-in, also from a tester outside the test group."""
     if not isinstance(timed_out, dict) or timed_out.get("connection") != connection.pk:
         return False
     return SSOTestRun.objects.filter(pk=timed_out.get("run"), connection=connection, actor=user).exists()
@@ -307,8 +287,8 @@ def note_sign_in_after_timeout(request: HttpRequest, connection: SSOConnection, 
 
 @receiver(user_logged_out, dispatch_uid="sso_test_session_logout")
 def _record_test_logout(sender: Any, request: HttpRequest | None = None, user: Any = None, **_: Any) -> None:
-    test = request.session.get(TEST_SESSION_KEY) if request is not None else None
-    if not isinstance(test, dict) or time.time() >= test.get("deadline", 0) or user is None:
+    test = sso_test_session(request) if request is not None else None
+    if test is None or time.time() >= test.get("deadline", 0) or user is None:
         return
     connection = SSOConnection.objects.select_related("organization").filter(pk=test.get("connection")).first()
     if connection is None:

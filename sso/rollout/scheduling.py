@@ -1,6 +1,6 @@
 """Action functions of the SSO rollout: the test group, the fallback login policy, the test plan, scheduled
-enforcement (which takes effect by itself, no cron job needed), the preview of what enforcing does
-(``preview_enforcement``), and the hooks other apps act on.
+enforcement (decided by ``apply_due_enforcements``, which ``sso.rollout.middleware`` calls at most once a minute),
+the preview of what enforcing does (``preview_enforcement``), and the hooks other apps act on.
 
 Each validates, writes and records its audit event in one transaction; emails go out on commit. Status moves,
 including enforcement, are in ``sso.connections.actions.set_status``.
@@ -508,25 +508,33 @@ def _clear_schedule(connection: SSOConnection) -> None:
     connection.enforcement_acknowledged = []
 
 
-def apply_due_enforcements(*, organizations: Iterable[Any] | None = None, now: datetime | None = None) -> int:
-    """Let every scheduled enforcement whose time has come take effect, or be postponed; returns how many were
-    decided. Lazy and idempotent: whichever request or sign-in first sees the time has passed decides, under a
-    row lock, as the system; everyone else finds nothing left to do. ``organizations``: limit to these.
+def apply_due_enforcements(now: datetime | None = None) -> list[SSOConnection]:
+    """Decide every scheduled enforcement whose time has come (``enforce_at`` at or before ``now``, default the
+    current time; not postponed yet; status testing or on), as the system: enforce it when the guards still hold
+    (``sso.connections.actions.enforce_locked``: audit, member emails, password sessions ended), else postpone it
+    with the reasons (audited, owners emailed). Returns the connections decided by this call, as saved.
+
+    The one caller is ``sso.rollout.middleware.DueEnforcementMiddleware`` (at most once a minute per process, before
+    the request pipeline); a scheduled worker takes the call over later. Idempotent under concurrency: each
+    connection is decided under its row lock, and one another process decided first is skipped. The request
+    pipeline's checks (``sso.rollout.enforcement``) only read what this stored.
     """
     now = now or timezone.now()
     due = SSOConnection.objects.filter(
         enforce_at__lte=now, enforcement_postponed_at__isnull=True, status__in=SCHEDULABLE
-    )
-    if organizations is not None:
-        due = due.filter(organization__in=list(organizations))
-    decided = 0
+    ).order_by("pk")
+    decided = []
     for pk in due.values_list("pk", flat=True):
-        decided += _decide_scheduled(pk, now)
+        connection = _decide_scheduled(pk, now)
+        if connection is not None:
+            decided.append(connection)
     return decided
 
 
 @audited(lambda pk, now: SSOConnection.objects.filter(pk=pk).values_list("organization_id", flat=True))
-def _decide_scheduled(pk: int, now: datetime) -> int:
+def _decide_scheduled(pk: int, now: datetime) -> SSOConnection | None:
+    """Enforce or postpone connection ``pk``'s due enforcement; the connection, or None when it was not due any
+    more (another process decided first)."""
     system = Actor.system(SCHEDULED_ACTOR_LABEL)
     with transaction.atomic():
         connection = SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=pk)
@@ -536,14 +544,13 @@ def _decide_scheduled(pk: int, now: datetime) -> int:
             or connection.enforcement_postponed_at is not None
             or connection.status not in SCHEDULABLE
         ):
-            return 0  # another request decided first
+            return None  # another process decided first
         # Acknowledged when it was scheduled; anyone locked out since is a problem, and postpones it.
         acknowledged = readiness.acknowledged_lockouts(connection)
         problems = readiness.enforcement_problems(connection, actor=None, now=now, acknowledged=acknowledged)
         accepted = readiness.lockout_acknowledgements(connection, acknowledged)
         if not problems:
-            enforce_locked(connection, actor=system, via="scheduled", acknowledged=accepted)
-            return 1
+            return enforce_locked(connection, actor=system, via="scheduled", acknowledged=accepted)
         reasons = [problem.message for problem in problems]
         connection.enforcement_postponed_at = now
         connection.enforcement_postponed_reasons = reasons
@@ -567,4 +574,4 @@ def _decide_scheduled(pk: int, now: datetime) -> int:
         subject = f"SSO enforcement for {organization.name} is postponed"
         owners = _owner_emails(organization)
         transaction.on_commit(lambda: _send_to_each(subject, body, owners))
-    return 1
+    return connection

@@ -2,6 +2,10 @@
 the test group, the fallback login policy, the test plan; recovery accounts; verified domains.
 
 Every change goes through an action function; refusals come back as the page with the reason and a 4xx status.
+Every view goes through the access-check stack of ``orgsecurity.access`` in its order: membership (404), role
+(403), then recent re-authentication. Views whose role check depends on more than the capability (only owners
+choose recovery accounts; only a recovery account's own person makes its codes) decide it themselves, then call a
+``@reauthenticated`` function.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from orgsecurity.access import reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact
 from orgsecurity.models import Membership
 from orgsecurity.roles import Capability, Role
-from sessions_policy.decorators import require_recent_auth
 from sso.connections import actions
 from sso.connections.actions import EnforcementRefused
 from sso.domains import verification as domains
@@ -128,6 +132,7 @@ def _back(org_slug: str, connection: SSOConnection, anchor: str = "") -> HttpRes
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def rollout_page(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """The readiness checklist and everything the rollout needs, for owners and admins."""
     org, connection = _load(request, org_slug, connection_id)
@@ -188,18 +193,20 @@ def _confirm_page(
     return response
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def enforce(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """GET: the confirmation page of enforcing SSO now. POST: enforce it, once the slug is typed and every owner
-    or admin it would lock out is acknowledged; refused with every reason that still stands."""
+    """GET: the confirmation page of enforcing SSO now. POST (after a recent re-authentication): enforce it, once
+    the slug is typed and every owner or admin it would lock out is acknowledged; refused with every reason that
+    still stands."""
     if request.method in ("GET", "HEAD"):
         org, connection = _load(request, org_slug, connection_id)
         return _confirm_page(request, org, connection, scheduled=False)
-    return _enforce_now(request, org_slug, connection_id)
+    return _enforce_now(request, org_slug=org_slug, connection_id=connection_id)
 
 
-@require_POST
-@require_recent_auth
-def _enforce_now(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+@reauthenticated
+def _enforce_now(request: HttpRequest, *, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _load(request, org_slug, connection_id)
     impact = rollout.preview_enforcement(connection)
     form = _confirm_form(org, connection, impact, scheduled=False, data=request.POST)
@@ -233,7 +240,7 @@ def _enforce_now(request: HttpRequest, org_slug: str, connection_id: int) -> Htt
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Roll SSO back to testing or off in one step (also from a recovery sign-in)."""
     org, connection = _load(request, org_slug, connection_id)
@@ -248,22 +255,23 @@ def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     return _back(org_slug, connection)
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """GET (the rollout page's date and support contact): the confirmation page of scheduled enforcement. POST: set
-    the enforcement date and the support contact, with the typed slug and every owner or admin it would lock out
-    acknowledged; members are emailed."""
+    """GET (the rollout page's date and support contact): the confirmation page of scheduled enforcement. POST
+    (after a recent re-authentication): set the enforcement date and the support contact, with the typed slug and
+    every owner or admin it would lock out acknowledged; members are emailed."""
     if request.method in ("GET", "HEAD"):
         org, connection = _load(request, org_slug, connection_id)
         chosen = ScheduleForm(request.GET)
         if not chosen.is_valid():
             return _rollout_page(request, org, connection, status=400, schedule_form=chosen)
         return _confirm_page(request, org, connection, scheduled=True, initial=chosen.cleaned_data)
-    return _schedule(request, org_slug, connection_id)
+    return _schedule(request, org_slug=org_slug, connection_id=connection_id)
 
 
-@require_POST
-@require_recent_auth
-def _schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+@reauthenticated
+def _schedule(request: HttpRequest, *, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _load(request, org_slug, connection_id)
     impact = rollout.preview_enforcement(connection)
     form = _confirm_form(org, connection, impact, scheduled=True, data=request.POST)
@@ -293,7 +301,7 @@ def _schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRe
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def unschedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Drop the enforcement date (the status stays)."""
     _, connection = _load(request, org_slug, connection_id)
@@ -303,7 +311,7 @@ def unschedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def test_group(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Choose the members and teams who may sign in through SSO while testing."""
     org, connection = _load(request, org_slug, connection_id)
@@ -318,7 +326,7 @@ def test_group(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def confirm_fallback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Confirm who keeps password sign-in under enforcement (recovery accounts and listed exceptions)."""
     _, connection = _load(request, org_slug, connection_id)
@@ -328,7 +336,7 @@ def confirm_fallback(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def add_exception(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """List a member who keeps password sign-in under enforcement, with the reason."""
     org, connection = _load(request, org_slug, connection_id)
@@ -345,7 +353,7 @@ def add_exception(request: HttpRequest, org_slug: str, connection_id: int) -> Ht
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def remove_exception(request: HttpRequest, org_slug: str, connection_id: int, exception_id: int) -> HttpResponse:
     """Take a listed exception's password sign-in away."""
     _, connection = _load(request, org_slug, connection_id)
@@ -368,7 +376,7 @@ def _exception_of(connection: SSOConnection, exception_id: int) -> SSOPasswordEx
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def tick(request: HttpRequest, org_slug: str, connection_id: int, item: str) -> HttpResponse:
     """The admin owner ticks a test plan step with a note."""
     org, connection = _load(request, org_slug, connection_id)
@@ -409,6 +417,7 @@ def _recovery_page(request: HttpRequest, org: OrgContext, *, status: int = 200, 
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def recovery_accounts(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Recovery accounts and their unused codes; owners add and remove them, holders make their codes."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -416,14 +425,19 @@ def recovery_accounts(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def designate_recovery(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """Owners make an owner or admin a recovery account."""
+    """Owners make an owner or admin a recovery account (admins get 403 before any re-authentication)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    form = DesignateForm(request.POST, organization=org.organization)
     if org.role != Role.OWNER:
         messages.error(request, "Only owners can choose recovery accounts.")
         return _recovery_page(request, org, status=403)
+    return _designate_recovery(request, org_slug=org_slug, org=org)
+
+
+@reauthenticated
+def _designate_recovery(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
+    form = DesignateForm(request.POST, organization=org.organization)
     if not form.is_valid():
         return _recovery_page(request, org, status=400, form=form)
     try:
@@ -438,7 +452,7 @@ def designate_recovery(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> HttpResponse:
     """Owners take break-glass access away (not the last owner's while enforced)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -453,14 +467,20 @@ def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> Htt
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """The recovery account's own person gets new codes, shown once on this response and never again."""
+    """The recovery account's own person gets new codes, shown once on this response and never again (anyone
+    else gets 403 before any re-authentication)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     account = RecoveryAccount.objects.filter(organization=org.organization, membership=org.membership).first()
     if account is None:
         messages.error(request, "You are not a recovery account of this organization.")
         return _recovery_page(request, org, status=403)
+    return _generate_codes(request, org_slug=org_slug, org=org, account=account)
+
+
+@reauthenticated
+def _generate_codes(request: HttpRequest, *, org_slug: str, org: OrgContext, account: RecoveryAccount) -> HttpResponse:
     codes = recovery.generate_codes(account, actor=request.user)
     return codes_response(request, org.organization, codes)
 
@@ -500,6 +520,7 @@ def _domains_page(request: HttpRequest, org: OrgContext, *, status: int = 200, f
 
 
 @require_safe
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def domain_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Claimed and verified email domains, with the TXT record each needs."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -507,7 +528,7 @@ def domain_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Claim an email domain; it counts once verified."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -524,7 +545,7 @@ def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
     """Look up the claim's TXT record and verify the domain when it holds the challenge."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -539,7 +560,7 @@ def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpRe
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def remove_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
     """Drop a claimed or verified domain."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

@@ -30,6 +30,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from orgsecurity.refusals import Refusal
 from sso.assertion import AssertedIdentity
+from sso.errors import SSO_REFUSAL_TEMPLATE
 from sso.models import SAMLSettings, SSOConnection
 from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
 from sso.saml.config import clock_skew, max_response_chars, onelogin_settings, request_data, sp_endpoints
@@ -39,10 +40,11 @@ V = OneLogin_Saml2_ValidationError
 
 
 class SAMLResponseRejected(Refusal):
-    """A SAML response we refuse. ``message`` says what went wrong and what to change; ``code`` is stable."""
+    """A SAML response we refuse. ``message`` says what went wrong and what to change; ``code`` is stable; the
+    person sees the page of every refused SSO sign-in (``sso.errors.SSO_REFUSAL_TEMPLATE``)."""
 
     def __init__(self, message: str, *, code: str, status: int = 403) -> None:
-        super().__init__(code, message, status)
+        super().__init__(code, message, status, template=SSO_REFUSAL_TEMPLATE)
 
 
 @dataclass(frozen=True)

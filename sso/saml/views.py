@@ -26,16 +26,12 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.errors import OneLogin_Saml2_Error, OneLogin_Saml2_ValidationError
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 
+from orgsecurity.access import require_capability
 from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
-from orgsecurity.signin_state import (
-    SAML_LOGOUT_REQUEST_SESSION_KEY,
-    SSO_CONNECTION_SESSION_KEY,
-    SSO_SESSION_INDEX_SESSION_KEY,
-)
-from sessions_policy.decorators import require_recent_auth
+from orgsecurity.signin_state import SAML_LOGOUT_REQUEST_SESSION_KEY, sso_connection_id, sso_session_index
 from sso.connections import actions as sso_actions
 from sso.connections.views import _connection_page
 from sso.errors import SSOSignInRefused
@@ -62,7 +58,7 @@ from sso.signin.refusals import refusal_page
 
 
 @require_http_methods(["GET", "POST"])
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add a SAML connection: the IdP side from a metadata URL, pasted/uploaded XML, or manual entry."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -102,7 +98,7 @@ def _form_errors(request: HttpRequest, form) -> None:
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept."""
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -124,7 +120,7 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Fetch the stored metadata URL again (e.g. after the IdP rolled its signing certificate)."""
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -148,7 +144,7 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = OptionsForm(request.POST)
@@ -173,7 +169,7 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
 
 
 @require_POST
-@require_recent_auth
+@require_capability(Capability.MANAGE_SECURITY)
 def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = PresetForm(request.POST)
@@ -436,14 +432,12 @@ _REDIRECT_BINDING_PARAMETERS = ("SAMLRequest", "SAMLResponse", "RelayState", "Si
 
 
 def _sls_connection(request: HttpRequest, org_slug: str) -> SSOConnection | None:
-    session_connection = (
-        _org_saml_connections(org_slug).filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
-    )
+    session_connection = _org_saml_connections(org_slug).filter(pk=sso_connection_id(request)).first()
     return session_connection or _org_saml_connection(org_slug)
 
 
 def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, auth: OneLogin_Saml2_Auth) -> bool:
-    if not request.user.is_authenticated or request.session.get(SSO_CONNECTION_SESSION_KEY) != connection.pk:
+    if not request.user.is_authenticated or sso_connection_id(request) != connection.pk:
         return False
     nameid = OneLogin_Saml2_Logout_Request.get_nameid_data(auth.get_last_request_xml())
     return SSOIdentity.objects.filter(
@@ -455,13 +449,13 @@ def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, 
 def logout(request: HttpRequest, org_slug: str) -> HttpResponse:
     """SP-initiated Single Logout: end the session here, then ask the IdP to end its session too (when the IdP
     has an SLO URL). The IdP's LogoutResponse comes back to the SLS endpoint."""
-    connection = _org_saml_connections(org_slug).filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
+    connection = _org_saml_connections(org_slug).filter(pk=sso_connection_id(request)).first()
     identity = (
         SSOIdentity.objects.filter(connection=connection, user=request.user).first()
         if connection is not None and request.user.is_authenticated
         else None
     )
-    session_index = request.session.get(SSO_SESSION_INDEX_SESSION_KEY) or None
+    session_index = sso_session_index(request)
     sign_out(request)
     if connection is None or identity is None or not connection.saml.idp_slo_url:
         messages.info(request, "You are signed out.")

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity import actions as org_actions
+from orgsecurity import signin_state
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User
 from orgsecurity.text import end_sentence
@@ -34,12 +35,12 @@ def complete_login(
     created now (JIT), as ``sso.signin.decision.decide`` says; raises ``SSOSignInRefused`` (nothing changed)
     otherwise."""
     connection = pending.connection
-    timed_out = request.session.get(enforcement.TEST_TIMED_OUT_KEY)
+    timed_out = signin_state.sso_test_timed_out(request)
     # One transaction, @audited's: a refusal raised on the way rolls back whatever was written before it.
     situation, user = gather(connection, identity, profile, timed_out)
     decision = decide(situation)
     if decision.reason != "sso_off":  # a sign-in through a switched-off connection leaves the session as it is
-        request.session.pop(enforcement.TEST_TIMED_OUT_KEY, None)
+        signin_state.take_sso_test_timed_out(request)
     if decision.action is Action.DENY:
         raise refusal(decision, connection, profile.email)
     if decision.action is Action.LINK:
@@ -188,5 +189,5 @@ def finish_sign_in(
     )
     sign_in(request, user, method=connection.protocol, organization=connection.organization)
     enforcement.remember_sso_sign_in(request, connection)
-    request.session["sso_session_index"] = identity.session_index
+    signin_state.set_sso_session_index(request, identity.session_index)
     enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)

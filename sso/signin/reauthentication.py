@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse
 
-from orgsecurity.signin_state import SSO_CONNECTION_SESSION_KEY
+from orgsecurity.signin_state import sso_connection_id
 from sessions_policy.reauth import mark_reauthenticated
 from sso.assertion import AssertedIdentity
 from sso.errors import SSOSignInRefused
@@ -26,7 +26,7 @@ def start_reauthentication(request: HttpRequest, next_url: str) -> HttpResponse:
 
     When that connection is gone or cannot start a sign-in, show the refusal page (the person can sign out and in).
     """
-    connection = SSOConnection.objects.filter(pk=request.session.get(SSO_CONNECTION_SESSION_KEY)).first()
+    connection = SSOConnection.objects.filter(pk=sso_connection_id(request)).first()
     if connection is None:
         exc = SSOSignInRefused(
             "The SSO connection you signed in through no longer exists. Sign out and sign in again.",

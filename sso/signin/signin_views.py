@@ -24,9 +24,9 @@ from audit.recorder import record_throttled
 from orgsecurity import throttle
 from orgsecurity.auth import sign_in
 from orgsecurity.forms import EmailAuthenticationForm
+from orgsecurity.signin_state import set_recovery_organization
 from sso.recovery import accounts as recovery
 from sso.rollout.enforcement import (
-    RECOVERY_SESSION_KEY,
     enforced_connection,
     password_refused_by,
     route_for_email,
@@ -129,7 +129,7 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
         return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
     user, redeemed = checked
     sign_in(request, user, method="recovery", backend=user.backend)
-    request.session[RECOVERY_SESSION_KEY] = redeemed.account.organization_id
+    set_recovery_organization(request, redeemed.account.organization_id)
     organization, remaining = redeemed.account.organization, redeemed.remaining
     # Outside the organization's IP allowlist only its allowlist page opens: land there (it says why), not on a 403.
     landing = recovery.restricted_landing(request, organization)

@@ -323,7 +323,7 @@ def test_a_scheduled_enforcement_takes_effect_with_the_acknowledged_admin(ready,
         ready.connection, actor=owner, enforce_at=in_days(1), support_contact="h@acme.test", acknowledged=[admin.pk]
     )
     time_passes(ready.connection)
-    assert rollout.apply_due_enforcements() == 1
+    assert len(rollout.apply_due_enforcements()) == 1
     assert status_of(ready.connection) == "enforced"
     event = AuditEvent.objects.filter(action="sso.status_changed").latest("seq")
     assert event.details["via"] == "scheduled" and event.details["acknowledged_lockouts"] == ["admin@acme.test"]
@@ -340,7 +340,7 @@ def test_someone_locked_out_after_the_acknowledgement_postpones_it(
     add_member(org, newcomer, Role.ADMIN)  # made an admin after the date was confirmed; not linked
     time_passes(ready.connection)
     with django_capture_on_commit_callbacks(execute=True):
-        assert rollout.apply_due_enforcements() == 1
+        assert len(rollout.apply_due_enforcements()) == 1
     connection = SSOConnection.objects.get(pk=ready.connection.pk)
     assert connection.status == "on" and connection.enforcement_postponed_at is not None
     (reason,) = connection.enforcement_postponed_reasons

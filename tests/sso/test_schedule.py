@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from sso.connections import actions
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
 from sso.rollout import scheduling as rollout
+from sso.rollout.middleware import DUE_ENFORCEMENT_GATE
 
 BASE = "/orgs/acme/settings/security/sso/"
 
@@ -29,8 +30,10 @@ def schedule_payload(days: float = 3, contact: str = "it-help@acme.test") -> dic
 
 
 def time_passes(connection: SSOConnection) -> None:
-    """The scheduled moment arrives (the date was set in the future; we move it to just past)."""
+    """The scheduled moment arrives (the date was set in the future; we move it to just past), and a new minute
+    begins: the next request runs the due-enforcement middleware step again."""
     SSOConnection.objects.filter(pk=connection.pk).update(enforce_at=timezone.now() - timedelta(seconds=1))
+    DUE_ENFORCEMENT_GATE.release()
 
 
 def test_it_checks_access_to_scheduling(client_for, ready, member, outsider):
@@ -93,7 +96,7 @@ def test_enforcement_takes_effect_by_itself_on_the_next_request(client_for, read
     assert connection.status == "enforced" and connection.enforce_at is None
     event = AuditEvent.objects.get(action="sso.status_changed", details__via="scheduled")
     assert event.actor_type == "system" and event.actor_label == rollout.SCHEDULED_ACTOR_LABEL
-    assert rollout.apply_due_enforcements() == 0  # decided once
+    assert len(rollout.apply_due_enforcements()) == 0  # decided once
 
 
 def test_a_sign_in_also_lets_it_take_effect(ready, owner, member):
@@ -110,7 +113,7 @@ def test_an_admins_recent_sso_sign_in_counts_as_a_passing_test(ready, owner):
 
     link_identity(ready.connection, owner, "olivia")  # linking stamps a successful SSO sign-in
     time_passes(ready.connection)
-    assert rollout.apply_due_enforcements() == 1
+    assert len(rollout.apply_due_enforcements()) == 1
     assert SSOConnection.objects.get(pk=ready.connection.pk).status == "enforced"
 
 
@@ -166,7 +169,7 @@ def test_concurrent_requests_decide_once(org, owner, member, idp):
 
     def request_arrives():
         barrier.wait()
-        decided.append(rollout.apply_due_enforcements())
+        decided.append(len(rollout.apply_due_enforcements()))
         db_connection.close()
 
     threads = [threading.Thread(target=request_arrives) for _ in range(4)]
