@@ -33,6 +33,7 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Project, Team
 from orgsecurity.roles import Capability, Role
+from orgsecurity.secrets_stash import stash, take
 from orgsecurity.text import spreadsheet_cell
 
 # --- access ----------------------------------------------------------------------------------------------
@@ -122,7 +123,8 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """Issue a key (roles that may hold keys); the secret is on the response page only, never stored."""
+    """Issue a key (roles that may hold keys), then redirect to ``secret``, which shows the secret once; it is
+    never stored (only its hash)."""
     return _create(request, org_slug=org_slug, org=_holder(request, org_slug))
 
 
@@ -140,8 +142,7 @@ def _create(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResp
                 form.add_error(None, exc.message)
                 status = exc.status
             else:
-                context = {"org": org, "key": key, "token": token, "action": "created"}
-                return _no_store(render(request, "keys/secret.html", context, status=201))
+                return _show_secret_once(request, org_slug, key, token, "created")
     return render(request, "keys/create.html", {"org": org, "form": form, "policy": policy}, status=status)
 
 
@@ -189,9 +190,31 @@ def _rotate(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey
                 form.add_error(None, exc.message)
                 status = exc.status
             else:
-                context = {"org": org, "key": key, "token": token, "action": "rotated"}
-                return _no_store(render(request, "keys/secret.html", context))
+                return _show_secret_once(request, org_slug, key, token, "rotated")
     return render(request, "keys/rotate.html", {"org": org, "key": key, "form": form}, status=status)
+
+
+SECRET_KIND = "api_key"  # noqa: S105 (the stash kind, not a secret)
+
+
+def _show_secret_once(request: HttpRequest, org_slug: str, key: APIKey, token: str, action: str) -> HttpResponse:
+    ticket = stash(request, SECRET_KIND, token, key_pk=key.pk, action=action)
+    return redirect("keys:secret", org_slug=org_slug, key_pk=key.pk, ticket=ticket)
+
+
+@require_safe
+def secret(request: HttpRequest, org_slug: str, key_pk: int, ticket: str) -> HttpResponse:
+    """The page after issuing or rotating a key: its secret from the one-time stash
+    (``orgsecurity.secrets_stash``) on the first load, and on any later load (reload, back, another session) that
+    it was shown once (410). Never cached."""
+    org = org_for_member(request, org_slug)
+    key = _key_for(request, org, key_pk)
+    taken = take(request, SECRET_KIND, ticket)
+    if taken is None or taken.details.get("key_pk") != key.pk:
+        context = {"org": org, "key": key, "token": None}
+        return _no_store(render(request, "keys/secret.html", context, status=410))
+    context = {"org": org, "key": key, "token": taken.value, "action": taken.details.get("action", "created")}
+    return _no_store(render(request, "keys/secret.html", context))
 
 
 def _back(request: HttpRequest, org_slug: str) -> HttpResponse:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from keys import actions
 from keys.models import APIKey, KeyPolicy
 from keys.preview import preview_key_policy, preview_revoke_key
-from tests.keys.conftest import issue
+from tests.helpers.keys import issue
 
 BASE = "/orgs/acme/settings/security/keys/"
 
