@@ -115,6 +115,15 @@ def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused, **forms:
     return _page(request, org, status=exc.status, refusal=exc, **forms)
 
 
+def _refused_change(request: HttpRequest, org: OrgContext, exc: ActionRefused) -> HttpResponse:
+    """A refused change of the list's state (settings, removal): JSON clients get the refusal; browsers are sent
+    back to the page (post/redirect/get) with the reason, where the forms show what is actually saved."""
+    if wants_json(request):
+        return json_error(exc.code, exc.message, exc.status)
+    messages.error(request, exc.message)
+    return redirect("allowlist:index", org_slug=org.organization.slug)
+
+
 def _invalid_form(request: HttpRequest, org: OrgContext, name: str, form: Any) -> HttpResponse:
     if wants_json(request):
         first = next(iter(form.errors.values()))[0]
@@ -178,7 +187,7 @@ def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
             scope=form.cleaned_data["scope"],
         )
     except ActionRefused as exc:
-        return _refused(request, org, exc, settings_form=form)
+        return _refused_change(request, org, exc)
     if not changes:
         return _done(request, org, "Nothing changed.")
     state = "on" if form.cleaned_data["enabled"] else "off"
@@ -229,7 +238,7 @@ def remove(request: HttpRequest, org: OrgContext) -> HttpResponse:
     try:
         removed = actions.remove_entries(org.organization, ids, actor=request.user, actor_ip=client_ip(request))
     except ActionRefused as exc:
-        return _refused(request, org, exc)
+        return _refused_change(request, org, exc)
     names = ", ".join(entry.cidr for entry in removed[:10]) + (" …" if len(removed) > 10 else "")
     return _done(request, org, f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}: {names}.")
 

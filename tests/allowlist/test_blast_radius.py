@@ -19,7 +19,7 @@ from keys.actions import create_api_key
 from keys.models import APIKey
 from orgsecurity.models import User
 from sessions_policy.models import UserSession
-from tests.allowlist.conftest import HOME_IP, OFFICE, OFFICE_IP
+from tests.helpers.allowlist import HOME_IP, OFFICE, OFFICE_IP
 
 PAGE = "/orgs/acme/settings/security/allowlist/"
 CAFE_IP = "192.0.2.44"
