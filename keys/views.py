@@ -35,6 +35,7 @@ from orgsecurity.models import Project, Team
 from orgsecurity.roles import Capability, Role
 from orgsecurity.secrets_stash import stash, take
 from orgsecurity.text import spreadsheet_cell
+from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, loaded_stamp, refuse_if_changed
 
 # --- access ----------------------------------------------------------------------------------------------
 
@@ -295,12 +296,19 @@ def policy(request: HttpRequest, org_slug: str) -> HttpResponse:
     return _policy(request, org_slug=org_slug, org=org)
 
 
+def policy_values(policy: KeyPolicy) -> dict[str, Any]:
+    """The saved values of a key policy, by form field (what ``orgsecurity.versions`` versions)."""
+    return {name: getattr(policy, name) for name in PolicyForm.base_fields}
+
+
 def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status: int = 200) -> HttpResponse:
     current = KeyPolicy.for_organization(org.organization)
+    data = request.POST if request.method == "POST" else request.GET
     context = {
         "org": org,
         "form": form,
         "policy": current,
+        "loaded_version": data.get(VERSION_FIELD) or loaded_stamp(policy_values(current)),
         "is_owner": org.role == Role.OWNER,
         "nonconforming": actions.nonconforming_keys(org.organization, current),
     }
@@ -310,12 +318,7 @@ def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status
 def _policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
     if request.method == "GET":
         current = KeyPolicy.for_organization(org.organization)
-        initial = {
-            "require_expiry": current.require_expiry,
-            "max_lifetime_days": current.max_lifetime_days,
-            "allow_unrestricted": current.allow_unrestricted,
-        }
-        return _policy_page(request, org, PolicyForm(initial=initial))
+        return _policy_page(request, org, PolicyForm(initial=policy_values(current)))
     return _save_policy(request, org_slug=org_slug, org=org)
 
 
@@ -336,7 +339,10 @@ def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:
         button="Save key policy",
         cancel_url=reverse("keys:policy", args=[org_slug]),
         action_url=reverse("keys:policy", args=[org_slug]),
-        hidden={name: request.GET.getlist(name) for name in form.fields if name in request.GET},
+        hidden={
+            **{name: request.GET.getlist(name) for name in form.fields if name in request.GET},
+            VERSION_FIELD: request.GET.get(VERSION_FIELD, ""),
+        },
         filename=f"{org_slug}-key-policy-keys-out-of-bounds",
     )
     return confirmation_page(request, org, impact, page)
@@ -347,6 +353,12 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
     form = PolicyForm(request.POST)
     if not form.is_valid():
         return _policy_page(request, org, form, status=400)
+    labels = {name: str(field.label) for name, field in PolicyForm.base_fields.items()}
+    try:
+        refuse_if_changed(request.POST, policy_values(KeyPolicy.for_organization(org.organization)), labels)
+    except ChangedMeanwhile as exc:
+        messages.error(request, exc.message)  # back to the page, which shows the saved policy
+        return redirect("keys:policy", org_slug=org_slug)
     try:
         changes = actions.set_key_policy(org.organization, actor=request.user, **form.cleaned_data)
     except ActionRefused as exc:

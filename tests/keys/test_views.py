@@ -296,3 +296,52 @@ def test_pages_carry_no_secrets_of_other_orgs(client_for, outsider, other_org, o
     _, token = issue(other_org, outsider)
     page = client_for(owner).get(f"{BASE}{path}")
     assert token[:14].encode() not in page.getvalue()
+
+
+# --- saving over a change made meanwhile -------------------------------------------------------------------
+
+
+def loaded_version_on(page) -> str:
+    match = re.search(rb'name="loaded_version" value="([^"]+)"', page.content)
+    assert match, page.content[:500]
+    return match.group(1).decode()
+
+
+def test_saving_the_key_policy_over_a_change_made_meanwhile_is_refused(fresh_client, org, owner, acme):
+    client = fresh_client(owner)
+    opened = client.get(f"{BASE}policy/")
+    assert 'name="allow_unrestricted" id="id_allow_unrestricted" checked' in opened.content.decode()
+    version = loaded_version_on(opened)
+    # The confirmation page carries the version on to the form that saves.
+    confirm = client.get(f"{BASE}policy/confirm/", {"require_expiry": "on", "loaded_version": version})
+    assert f'name="loaded_version" value="{version}"' in confirm.content.decode()
+    # Meanwhile another owner (or a program) forbids unrestricted keys.
+    actions.set_key_policy(org, actor=owner, require_expiry=False, max_lifetime_days=None, allow_unrestricted=False)
+    stale = client.post(
+        f"{BASE}policy/", {"require_expiry": "on", "allow_unrestricted": "on", "loaded_version": version}
+    )
+    assert stale.status_code == 302 and stale["Location"] == f"{BASE}policy/"
+    page = client.get(stale["Location"]).content.decode()
+    assert "changed since you opened this page" in page
+    assert "Allow keys that are not restricted to teams, projects or workloads: on → off" in page
+    policy = KeyPolicy.for_organization(org)
+    assert not policy.require_expiry and not policy.allow_unrestricted  # the other change stands, ours is not saved
+    assert 'name="allow_unrestricted" id="id_allow_unrestricted" checked' not in page  # the form shows what is saved
+    assert 'name="allow_unrestricted"' in page
+    # Saving from the page as it is now works.
+    fresh = client.post(f"{BASE}policy/", {"require_expiry": "on", "loaded_version": loaded_version_on_text(page)})
+    assert fresh.status_code == 302 and KeyPolicy.for_organization(org).require_expiry
+
+
+def loaded_version_on_text(page: str) -> str:
+    match = re.search(r'name="loaded_version" value="([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def test_a_tampered_version_is_refused_and_an_absent_one_is_not_checked(fresh_client, org, owner, acme):
+    client = fresh_client(owner)
+    assert client.post(f"{BASE}policy/", {"require_expiry": "on", "loaded_version": "forged"}).status_code == 302
+    assert not KeyPolicy.for_organization(org).require_expiry
+    assert client.post(f"{BASE}policy/", {"require_expiry": "on"}).status_code == 302
+    assert KeyPolicy.for_organization(org).require_expiry
