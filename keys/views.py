@@ -35,7 +35,7 @@ from orgsecurity.models import Project, Team
 from orgsecurity.roles import Capability, Role
 from orgsecurity.secrets_stash import stash, take
 from orgsecurity.text import spreadsheet_cell
-from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, loaded_stamp, refuse_if_changed
+from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
 
 # --- access ----------------------------------------------------------------------------------------------
 
@@ -353,9 +353,9 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
     form = PolicyForm(request.POST)
     if not form.is_valid():
         return _policy_page(request, org, form, status=400)
-    labels = {name: str(field.label) for name, field in PolicyForm.base_fields.items()}
     try:
-        refuse_if_changed(request.POST, policy_values(KeyPolicy.for_organization(org.organization)), labels)
+        current = policy_values(KeyPolicy.for_organization(org.organization))
+        refuse_if_changed(request.POST, current, form_labels(PolicyForm))
     except ChangedMeanwhile as exc:
         messages.error(request, exc.message)  # back to the page, which shows the saved policy
         return redirect("keys:policy", org_slug=org_slug)

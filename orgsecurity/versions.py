@@ -18,7 +18,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from django import forms
 from django.core import signing
+from django.forms.utils import pretty_name
 
 from orgsecurity.actions import ActionRefused
 
@@ -56,6 +58,11 @@ class ChangedMeanwhile(ActionRefused):
             code="changed_since_loaded",
             status=409,
         )
+
+
+def form_labels(form_class: type[forms.BaseForm]) -> dict[str, str]:
+    """The labels of ``form_class``'s fields by name, as the form shows them (for ``refuse_if_changed``)."""
+    return {name: str(field.label or pretty_name(name)) for name, field in form_class.base_fields.items()}
 
 
 def _shown(value: Any) -> str:

@@ -22,6 +22,7 @@ from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
 from orgsecurity.themes import security_themes
+from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
 from sessions_policy.enforcement import verify_session
 
 
@@ -219,12 +220,20 @@ def billing(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = BillingForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
+        try:
+            refuse_if_changed(request.POST, initial, form_labels(BillingForm))
+        except ChangedMeanwhile as exc:
+            messages.error(request, exc.message)  # back to the page, which shows the saved settings
+            return redirect("billing", org_slug=org_slug)
         if form.is_valid():
             changes = actions.update_billing(organization, actor=request.user, **form.cleaned_data)
             messages.success(request, "Billing settings saved." if changes else "Nothing changed.")
             return redirect("billing", org_slug=org_slug)
         status = 400
-    return render(request, "orgsecurity/billing.html", {"org": org, "form": form}, status=status)
+    loaded = request.POST.get(VERSION_FIELD) or loaded_stamp(initial)
+    return render(
+        request, "orgsecurity/billing.html", {"org": org, "form": form, "loaded_version": loaded}, status=status
+    )
 
 
 # --- invitations -------------------------------------------------------------------------------------

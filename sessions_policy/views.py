@@ -17,7 +17,7 @@ from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Capability, roles_assignable_by
 from orgsecurity.text import end_sentence
-from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, loaded_stamp, refuse_if_changed
+from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
 from sessions_policy import actions, clock, preview
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
 from sessions_policy.forms import SessionPolicyForm
@@ -62,7 +62,7 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 def _labels() -> dict[str, str]:
     """The policy's fields named as on the form (durations compared in seconds)."""
-    labels = {name: str(field.label) for name, field in SessionPolicyForm.base_fields.items()}
+    labels = form_labels(SessionPolicyForm)
     return {name: label if name == "single_session" else f"{label} (seconds)" for name, label in labels.items()}
 
 
