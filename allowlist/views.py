@@ -32,6 +32,7 @@ from orgsecurity.client_ip import client_ip, resolve_client_ip_with_reason
 from orgsecurity.errors import json_error, wants_json
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.roles import Capability
+from orgsecurity.versions import VERSION_FIELD, form_labels, loaded_stamp, refuse_if_changed
 
 ENTRIES_PER_PAGE = 200
 MAX_NOTICES_SHOWN = 20
@@ -95,6 +96,7 @@ def _page(request: HttpRequest, org: OrgContext, *, status: int = 200, **forms: 
         "you_reason": resolve_client_ip_with_reason(request.META)[1],
         "recovery_ip": getattr(request, "allowlist_recovery_ip", None),
         "settings_form": forms.get("settings_form") or SettingsForm(initial={"enabled": enabled, "scope": scope}),
+        "loaded_version": _data(request).get(VERSION_FIELD) or loaded_stamp({"enabled": enabled, "scope": scope}),
         "entry_form": forms.get("entry_form") or EntryForm(),
         "bulk_form": forms.get("bulk_form") or BulkForm(),
         "check_form": forms.get("check_form") or CheckForm(),
@@ -103,6 +105,18 @@ def _page(request: HttpRequest, org: OrgContext, *, status: int = 200, **forms: 
         "refusal": forms.get("refusal"),
     }
     return render(request, "allowlist/index.html", context, status=status)
+
+
+def _data(request: HttpRequest) -> Any:
+    return request.POST if request.method == "POST" else request.GET
+
+
+def settings_values(organization: Any) -> dict[str, Any]:
+    """The saved on/off switch and scope (what ``orgsecurity.versions`` versions): the defaults when never saved."""
+    allowlist = IPAllowlist.objects.filter(organization=organization).first()
+    if allowlist is None:
+        return {"enabled": False, "scope": Scope.DASHBOARD}
+    return {"enabled": allowlist.enabled, "scope": allowlist.scope}
 
 
 def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused, **forms: Any) -> HttpResponse:
@@ -179,6 +193,7 @@ def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     if not form.is_valid():
         return _invalid_form(request, org, "settings_form", form)
     try:
+        refuse_if_changed(request.POST, settings_values(org.organization), form_labels(SettingsForm))
         changes = actions.update_settings(
             org.organization,
             actor=request.user,
@@ -274,7 +289,11 @@ def _confirm_settings_page(request: HttpRequest, org_slug: str) -> HttpResponse:
         intro=intro,
         button="Turn it on" if enabled else "Turn it off",
         cancel_url=reverse("allowlist:index", args=[org_slug]),
-        hidden={"scope": scope, **({"enabled": "on"} if enabled else {})},
+        hidden={
+            "scope": scope,
+            **({"enabled": "on"} if enabled else {}),
+            VERSION_FIELD: request.GET.get(VERSION_FIELD, ""),
+        },
         filename=f"{org_slug}-allowlist-{'on' if enabled else 'off'}-{scope}",
     )
     return confirmation_page(request, org, impact, page)

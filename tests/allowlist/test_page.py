@@ -336,3 +336,28 @@ def test_check_tool_refuses_a_non_address(client_at, owner):
     assert response.status_code == 400
     assert "“10.0.0.0/8” is not an IPv4 or IPv6 address." in response.content.decode()
     assert client_at(owner).get(PAGE + "check/").status_code == 400
+
+
+def test_saving_settings_over_a_change_made_meanwhile_is_refused(client_at, owner, admin, org):
+    client = client_at(owner, ip=OFFICE_IP)
+    client.post(PAGE + "entries/add/", {"cidr": OFFICE})
+    version = re.search(r'name="loaded_version" value="([^"]+)"', client.get(PAGE).content.decode()).group(1)
+    confirm = client.get(PAGE + "settings/confirm/", {"enabled": "on", "scope": "both", "loaded_version": version})
+    assert f'name="loaded_version" value="{version}"' in confirm.content.decode()
+    # Meanwhile another admin turns the list on for the API only.
+    assert post_settings(client_at(admin, ip=OFFICE_IP), True, scope="api").status_code == 302
+    stale = client.post(PAGE + "settings/", {"enabled": "on", "scope": "both", "loaded_version": version})
+    page = refused_then_shown(stale, client)
+    assert (
+        "changed since you opened this page" in page
+        and "Enforce the allowlist: off → on" in page
+        and "What it covers: dashboard → api" in page
+    )
+    assert IPAllowlist.objects.get().scope == "api"  # the other change stands
+    assert re.search(r'value="api"[^>]*checked', page)  # the form shows what is saved
+    json_refusal = client.post(
+        PAGE + "settings/",
+        {"enabled": "on", "scope": "both", "loaded_version": version},
+        HTTP_ACCEPT="application/json",
+    )
+    assert json_refusal.status_code == 409 and json_refusal.json()["error"]["code"] == "changed_since_loaded"
