@@ -40,18 +40,21 @@ MAX_NOTICES_SHOWN = 20
 View = Callable[[HttpRequest, OrgContext], HttpResponse]
 
 
-def security_change(view: View) -> Callable[..., HttpResponse]:
+def security_change(action: str) -> Callable[[View], Callable[..., HttpResponse]]:
     """POST only, with the access-check stack of ``orgsecurity.access``: owners and admins (404 outsiders, 403
-    other roles), then recent re-authentication, so a plain member is told 403 rather than asked to
-    re-authenticate."""
+    other roles), then recent re-authentication, whose page names ``action`` ("Confirm it is you to …"), so a
+    plain member is told 403 rather than asked to re-authenticate."""
 
-    @require_POST
-    @require_capability(Capability.MANAGE_SECURITY)
-    @wraps(view)
-    def wrapped(request: HttpRequest, org_slug: str) -> HttpResponse:
-        return view(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
+    def decorator(view: View) -> Callable[..., HttpResponse]:
+        @require_POST
+        @require_capability(Capability.MANAGE_SECURITY, action=action)
+        @wraps(view)
+        def wrapped(request: HttpRequest, org_slug: str) -> HttpResponse:
+            return view(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
 
-    return wrapped
+        return wrapped
+
+    return decorator
 
 
 # --- explaining an address -----------------------------------------------------------------------------
@@ -186,7 +189,7 @@ def _entry_json(entry: EntryRef) -> dict[str, Any]:
     return {"id": entry.id, "cidr": entry.cidr, "label": entry.label}
 
 
-@security_change
+@security_change("change the IP allowlist settings")
 def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Turn the allowlist on or off and choose its scope (refused with 409 if it would lock you out)."""
     form = SettingsForm(request.POST)
@@ -209,7 +212,7 @@ def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     return _done(request, org, f"The allowlist is {state}; it covers {Scope.phrase(form.cleaned_data['scope'])}.")
 
 
-@security_change
+@security_change("add an IP allowlist entry")
 def add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Add one address or CIDR block."""
     form = EntryForm(request.POST)
@@ -225,7 +228,7 @@ def add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     return _done(request, org, f"Added {result.added[0].cidr}.", result.notices)
 
 
-@security_change
+@security_change("add IP allowlist entries")
 def bulk_add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Add a pasted list; nothing is added when any line is bad (each bad line is named)."""
     form = BulkForm(request.POST)
@@ -244,7 +247,7 @@ def bulk_add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     return _done(request, org, f"Added {count} entr{'y' if count == 1 else 'ies'}.", result.notices)
 
 
-@security_change
+@security_change("remove IP allowlist entries")
 def remove(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Remove the selected entries (refused with 409 if it would lock you out)."""
     ids = _entry_ids(request.POST.getlist("entry"))

@@ -27,7 +27,7 @@ from keys import actions, preview
 from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from keys.stale import REASONS, stale_report
-from orgsecurity.access import reauthenticated, require_capability
+from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
@@ -126,7 +126,9 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Issue a key (roles that may hold keys), then redirect to ``secret``, which shows the secret once; it is
     never stored (only its hash)."""
-    return _create(request, org_slug=org_slug, org=_holder(request, org_slug))
+    org = _holder(request, org_slug)
+    protect_action(request, "create an API key")
+    return _create(request, org_slug=org_slug, org=org)
 
 
 @reauthenticated
@@ -174,7 +176,9 @@ def _issue(org: OrgContext, form: CreateKeyForm, actor: Any) -> tuple[APIKey, st
 def rotate(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     """Rotate a visible key with an overlap of 0 to 7 days; the new secret is shown once."""
     org = _holder(request, org_slug)
-    return _rotate(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
+    key = _key_for(request, org, key_pk)
+    protect_action(request, f"rotate API key {key.prefix}")
+    return _rotate(request, org_slug=org_slug, org=org, key=key)
 
 
 @reauthenticated
@@ -231,6 +235,7 @@ def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     org = org_for_member(request, org_slug)
     key = _key_for(request, org, key_pk)
     if request.method == "POST":
+        protect_action(request, f"revoke API key {key.prefix}")
         return _revoke(request, org_slug=org_slug, org=org, key=key)
     form = RevokeForm(request.GET)
     if not form.is_valid():
@@ -270,7 +275,9 @@ def _revoke(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey
 def mark_reviewed(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     """Clear a key's review flag (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    return _mark_reviewed(request, org_slug=org_slug, key=_key_for(request, org, key_pk))
+    key = _key_for(request, org, key_pk)
+    protect_action(request, f"mark API key {key.prefix} as reviewed")
+    return _mark_reviewed(request, org_slug=org_slug, key=key)
 
 
 @reauthenticated
@@ -319,6 +326,7 @@ def _policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResp
     if request.method == "GET":
         current = KeyPolicy.for_organization(org.organization)
         return _policy_page(request, org, PolicyForm(initial=policy_values(current)))
+    protect_action(request, "change the API key policy")
     return _save_policy(request, org_slug=org_slug, org=org)
 
 
@@ -369,7 +377,7 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="add a service account")
 def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add a service account (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -377,7 +385,7 @@ def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="define a workload")
 def create_workload(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Define a workload name (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

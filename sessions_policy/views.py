@@ -27,7 +27,7 @@ MANAGE = Capability.MANAGE_SECURITY
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="manage the session policy")
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The session policy: what it means in words, and the form that changes it."""
     org = org_for_member(request, org_slug, MANAGE)
@@ -151,7 +151,7 @@ def _member_of(org: OrgContext, user_id: int) -> User:
 
 
 @require_POST
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="end a member's session")
 def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> HttpResponse:
     """End one member's session for this organization."""
     org = org_for_member(request, org_slug, MANAGE)
@@ -174,7 +174,7 @@ def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> 
 
 
 @require_POST
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="end every session of a member")
 def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -> HttpResponse:
     """End every session of one member for this organization."""
     org = org_for_member(request, org_slug, MANAGE)
