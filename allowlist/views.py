@@ -32,6 +32,7 @@ from orgsecurity.client_ip import client_ip, resolve_client_ip_with_reason
 from orgsecurity.errors import json_error, wants_json
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.roles import Capability
+from orgsecurity.versions import VERSION_FIELD, form_labels, loaded_stamp, refuse_if_changed
 
 ENTRIES_PER_PAGE = 200
 MAX_NOTICES_SHOWN = 20
@@ -39,18 +40,21 @@ MAX_NOTICES_SHOWN = 20
 View = Callable[[HttpRequest, OrgContext], HttpResponse]
 
 
-def security_change(view: View) -> Callable[..., HttpResponse]:
+def security_change(action: str) -> Callable[[View], Callable[..., HttpResponse]]:
     """POST only, with the access-check stack of ``orgsecurity.access``: owners and admins (404 outsiders, 403
-    other roles), then recent re-authentication, so a plain member is told 403 rather than asked to
-    re-authenticate."""
+    other roles), then recent re-authentication, whose page names ``action`` ("Confirm it is you to …"), so a
+    plain member is told 403 rather than asked to re-authenticate."""
 
-    @require_POST
-    @require_capability(Capability.MANAGE_SECURITY)
-    @wraps(view)
-    def wrapped(request: HttpRequest, org_slug: str) -> HttpResponse:
-        return view(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
+    def decorator(view: View) -> Callable[..., HttpResponse]:
+        @require_POST
+        @require_capability(Capability.MANAGE_SECURITY, action=action)
+        @wraps(view)
+        def wrapped(request: HttpRequest, org_slug: str) -> HttpResponse:
+            return view(request, org_for_member(request, org_slug, Capability.MANAGE_SECURITY))
 
-    return wrapped
+        return wrapped
+
+    return decorator
 
 
 # --- explaining an address -----------------------------------------------------------------------------
@@ -95,6 +99,7 @@ def _page(request: HttpRequest, org: OrgContext, *, status: int = 200, **forms: 
         "you_reason": resolve_client_ip_with_reason(request.META)[1],
         "recovery_ip": getattr(request, "allowlist_recovery_ip", None),
         "settings_form": forms.get("settings_form") or SettingsForm(initial={"enabled": enabled, "scope": scope}),
+        "loaded_version": _data(request).get(VERSION_FIELD) or loaded_stamp({"enabled": enabled, "scope": scope}),
         "entry_form": forms.get("entry_form") or EntryForm(),
         "bulk_form": forms.get("bulk_form") or BulkForm(),
         "check_form": forms.get("check_form") or CheckForm(),
@@ -105,6 +110,18 @@ def _page(request: HttpRequest, org: OrgContext, *, status: int = 200, **forms: 
     return render(request, "allowlist/index.html", context, status=status)
 
 
+def _data(request: HttpRequest) -> Any:
+    return request.POST if request.method == "POST" else request.GET
+
+
+def settings_values(organization: Any) -> dict[str, Any]:
+    """The saved on/off switch and scope (what ``orgsecurity.versions`` versions): the defaults when never saved."""
+    allowlist = IPAllowlist.objects.filter(organization=organization).first()
+    if allowlist is None:
+        return {"enabled": False, "scope": Scope.DASHBOARD}
+    return {"enabled": allowlist.enabled, "scope": allowlist.scope}
+
+
 def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused, **forms: Any) -> HttpResponse:
     if wants_json(request):
         response = json_error(exc.code, exc.message, exc.status)
@@ -113,6 +130,15 @@ def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused, **forms:
             response = JsonResponse({"error": {"code": exc.code, "message": exc.message, "lines": lines}}, status=400)
         return response
     return _page(request, org, status=exc.status, refusal=exc, **forms)
+
+
+def _refused_change(request: HttpRequest, org: OrgContext, exc: ActionRefused) -> HttpResponse:
+    """A refused change of the list's state (settings, removal): JSON clients get the refusal; browsers are sent
+    back to the page (post/redirect/get) with the reason, where the forms show what is actually saved."""
+    if wants_json(request):
+        return json_error(exc.code, exc.message, exc.status)
+    messages.error(request, exc.message)
+    return redirect("allowlist:index", org_slug=org.organization.slug)
 
 
 def _invalid_form(request: HttpRequest, org: OrgContext, name: str, form: Any) -> HttpResponse:
@@ -163,13 +189,14 @@ def _entry_json(entry: EntryRef) -> dict[str, Any]:
     return {"id": entry.id, "cidr": entry.cidr, "label": entry.label}
 
 
-@security_change
+@security_change("change the IP allowlist settings")
 def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Turn the allowlist on or off and choose its scope (refused with 409 if it would lock you out)."""
     form = SettingsForm(request.POST)
     if not form.is_valid():
         return _invalid_form(request, org, "settings_form", form)
     try:
+        refuse_if_changed(request.POST, settings_values(org.organization), form_labels(SettingsForm))
         changes = actions.update_settings(
             org.organization,
             actor=request.user,
@@ -178,14 +205,14 @@ def save_settings(request: HttpRequest, org: OrgContext) -> HttpResponse:
             scope=form.cleaned_data["scope"],
         )
     except ActionRefused as exc:
-        return _refused(request, org, exc, settings_form=form)
+        return _refused_change(request, org, exc)
     if not changes:
         return _done(request, org, "Nothing changed.")
     state = "on" if form.cleaned_data["enabled"] else "off"
     return _done(request, org, f"The allowlist is {state}; it covers {Scope.phrase(form.cleaned_data['scope'])}.")
 
 
-@security_change
+@security_change("add an IP allowlist entry")
 def add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Add one address or CIDR block."""
     form = EntryForm(request.POST)
@@ -201,7 +228,7 @@ def add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     return _done(request, org, f"Added {result.added[0].cidr}.", result.notices)
 
 
-@security_change
+@security_change("add IP allowlist entries")
 def bulk_add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Add a pasted list; nothing is added when any line is bad (each bad line is named)."""
     form = BulkForm(request.POST)
@@ -220,7 +247,7 @@ def bulk_add(request: HttpRequest, org: OrgContext) -> HttpResponse:
     return _done(request, org, f"Added {count} entr{'y' if count == 1 else 'ies'}.", result.notices)
 
 
-@security_change
+@security_change("remove IP allowlist entries")
 def remove(request: HttpRequest, org: OrgContext) -> HttpResponse:
     """Remove the selected entries (refused with 409 if it would lock you out)."""
     ids = _entry_ids(request.POST.getlist("entry"))
@@ -229,7 +256,7 @@ def remove(request: HttpRequest, org: OrgContext) -> HttpResponse:
     try:
         removed = actions.remove_entries(org.organization, ids, actor=request.user, actor_ip=client_ip(request))
     except ActionRefused as exc:
-        return _refused(request, org, exc)
+        return _refused_change(request, org, exc)
     names = ", ".join(entry.cidr for entry in removed[:10]) + (" …" if len(removed) > 10 else "")
     return _done(request, org, f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}: {names}.")
 
@@ -265,7 +292,11 @@ def _confirm_settings_page(request: HttpRequest, org_slug: str) -> HttpResponse:
         intro=intro,
         button="Turn it on" if enabled else "Turn it off",
         cancel_url=reverse("allowlist:index", args=[org_slug]),
-        hidden={"scope": scope, **({"enabled": "on"} if enabled else {})},
+        hidden={
+            "scope": scope,
+            **({"enabled": "on"} if enabled else {}),
+            VERSION_FIELD: request.GET.get(VERSION_FIELD, ""),
+        },
         filename=f"{org_slug}-allowlist-{'on' if enabled else 'off'}-{scope}",
     )
     return confirmation_page(request, org, impact, page)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("new/", views.create, name="create"),
     path("<int:key_pk>/rotate/", views.rotate, name="rotate"),
+    path("<int:key_pk>/secret/<str:ticket>/", views.secret, name="secret"),
     path("<int:key_pk>/revoke/", views.revoke, name="revoke"),
     path("<int:key_pk>/reviewed/", views.mark_reviewed, name="mark_reviewed"),
     path("policy/", views.policy, name="policy"),

@@ -27,13 +27,15 @@ from keys import actions, preview
 from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from keys.stale import REASONS, stale_report
-from orgsecurity.access import reauthenticated, require_capability
+from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Project, Team
 from orgsecurity.roles import Capability, Role
+from orgsecurity.secrets_stash import stash, take
 from orgsecurity.text import spreadsheet_cell
+from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
 
 # --- access ----------------------------------------------------------------------------------------------
 
@@ -122,8 +124,11 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """Issue a key (roles that may hold keys); the secret is on the response page only, never stored."""
-    return _create(request, org_slug=org_slug, org=_holder(request, org_slug))
+    """Issue a key (roles that may hold keys), then redirect to ``secret``, which shows the secret once; it is
+    never stored (only its hash)."""
+    org = _holder(request, org_slug)
+    protect_action(request, "create an API key")
+    return _create(request, org_slug=org_slug, org=org)
 
 
 @reauthenticated
@@ -140,8 +145,7 @@ def _create(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResp
                 form.add_error(None, exc.message)
                 status = exc.status
             else:
-                context = {"org": org, "key": key, "token": token, "action": "created"}
-                return _no_store(render(request, "keys/secret.html", context, status=201))
+                return _show_secret_once(request, org_slug, key, token, "created")
     return render(request, "keys/create.html", {"org": org, "form": form, "policy": policy}, status=status)
 
 
@@ -172,7 +176,9 @@ def _issue(org: OrgContext, form: CreateKeyForm, actor: Any) -> tuple[APIKey, st
 def rotate(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     """Rotate a visible key with an overlap of 0 to 7 days; the new secret is shown once."""
     org = _holder(request, org_slug)
-    return _rotate(request, org_slug=org_slug, org=org, key=_key_for(request, org, key_pk))
+    key = _key_for(request, org, key_pk)
+    protect_action(request, f"rotate API key {key.prefix}")
+    return _rotate(request, org_slug=org_slug, org=org, key=key)
 
 
 @reauthenticated
@@ -189,9 +195,31 @@ def _rotate(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey
                 form.add_error(None, exc.message)
                 status = exc.status
             else:
-                context = {"org": org, "key": key, "token": token, "action": "rotated"}
-                return _no_store(render(request, "keys/secret.html", context))
+                return _show_secret_once(request, org_slug, key, token, "rotated")
     return render(request, "keys/rotate.html", {"org": org, "key": key, "form": form}, status=status)
+
+
+SECRET_KIND = "api_key"  # noqa: S105 (the stash kind, not a secret)
+
+
+def _show_secret_once(request: HttpRequest, org_slug: str, key: APIKey, token: str, action: str) -> HttpResponse:
+    ticket = stash(request, SECRET_KIND, token, key_pk=key.pk, action=action)
+    return redirect("keys:secret", org_slug=org_slug, key_pk=key.pk, ticket=ticket)
+
+
+@require_safe
+def secret(request: HttpRequest, org_slug: str, key_pk: int, ticket: str) -> HttpResponse:
+    """The page after issuing or rotating a key: its secret from the one-time stash
+    (``orgsecurity.secrets_stash``) on the first load, and on any later load (reload, back, another session) that
+    it was shown once (410). Never cached."""
+    org = org_for_member(request, org_slug)
+    key = _key_for(request, org, key_pk)
+    taken = take(request, SECRET_KIND, ticket)
+    if taken is None or taken.details.get("key_pk") != key.pk:
+        context = {"org": org, "key": key, "token": None}
+        return _no_store(render(request, "keys/secret.html", context, status=410))
+    context = {"org": org, "key": key, "token": taken.value, "action": taken.details.get("action", "created")}
+    return _no_store(render(request, "keys/secret.html", context))
 
 
 def _back(request: HttpRequest, org_slug: str) -> HttpResponse:
@@ -207,6 +235,7 @@ def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     org = org_for_member(request, org_slug)
     key = _key_for(request, org, key_pk)
     if request.method == "POST":
+        protect_action(request, f"revoke API key {key.prefix}")
         return _revoke(request, org_slug=org_slug, org=org, key=key)
     form = RevokeForm(request.GET)
     if not form.is_valid():
@@ -246,7 +275,9 @@ def _revoke(request: HttpRequest, *, org_slug: str, org: OrgContext, key: APIKey
 def mark_reviewed(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
     """Clear a key's review flag (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    return _mark_reviewed(request, org_slug=org_slug, key=_key_for(request, org, key_pk))
+    key = _key_for(request, org, key_pk)
+    protect_action(request, f"mark API key {key.prefix} as reviewed")
+    return _mark_reviewed(request, org_slug=org_slug, key=key)
 
 
 @reauthenticated
@@ -272,12 +303,19 @@ def policy(request: HttpRequest, org_slug: str) -> HttpResponse:
     return _policy(request, org_slug=org_slug, org=org)
 
 
+def policy_values(policy: KeyPolicy) -> dict[str, Any]:
+    """The saved values of a key policy, by form field (what ``orgsecurity.versions`` versions)."""
+    return {name: getattr(policy, name) for name in PolicyForm.base_fields}
+
+
 def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status: int = 200) -> HttpResponse:
     current = KeyPolicy.for_organization(org.organization)
+    data = request.POST if request.method == "POST" else request.GET
     context = {
         "org": org,
         "form": form,
         "policy": current,
+        "loaded_version": data.get(VERSION_FIELD) or loaded_stamp(policy_values(current)),
         "is_owner": org.role == Role.OWNER,
         "nonconforming": actions.nonconforming_keys(org.organization, current),
     }
@@ -287,12 +325,8 @@ def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status
 def _policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
     if request.method == "GET":
         current = KeyPolicy.for_organization(org.organization)
-        initial = {
-            "require_expiry": current.require_expiry,
-            "max_lifetime_days": current.max_lifetime_days,
-            "allow_unrestricted": current.allow_unrestricted,
-        }
-        return _policy_page(request, org, PolicyForm(initial=initial))
+        return _policy_page(request, org, PolicyForm(initial=policy_values(current)))
+    protect_action(request, "change the API key policy")
     return _save_policy(request, org_slug=org_slug, org=org)
 
 
@@ -313,7 +347,10 @@ def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:
         button="Save key policy",
         cancel_url=reverse("keys:policy", args=[org_slug]),
         action_url=reverse("keys:policy", args=[org_slug]),
-        hidden={name: request.GET.getlist(name) for name in form.fields if name in request.GET},
+        hidden={
+            **{name: request.GET.getlist(name) for name in form.fields if name in request.GET},
+            VERSION_FIELD: request.GET.get(VERSION_FIELD, ""),
+        },
         filename=f"{org_slug}-key-policy-keys-out-of-bounds",
     )
     return confirmation_page(request, org, impact, page)
@@ -325,6 +362,12 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
     if not form.is_valid():
         return _policy_page(request, org, form, status=400)
     try:
+        current = policy_values(KeyPolicy.for_organization(org.organization))
+        refuse_if_changed(request.POST, current, form_labels(PolicyForm))
+    except ChangedMeanwhile as exc:
+        messages.error(request, exc.message)  # back to the page, which shows the saved policy
+        return redirect("keys:policy", org_slug=org_slug)
+    try:
         changes = actions.set_key_policy(org.organization, actor=request.user, **form.cleaned_data)
     except ActionRefused as exc:
         form.add_error(None, exc.message)
@@ -334,7 +377,7 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="add a service account")
 def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add a service account (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -342,7 +385,7 @@ def create_service_account(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="define a workload")
 def create_workload(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Define a workload name (owners and admins)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

@@ -46,6 +46,18 @@ def _reauth_guard() -> ReauthGuard:
     return _reauth_guards[0]
 
 
+def protect_action(request: HttpRequest, description: str) -> None:
+    """Name the action a re-authentication during this request protects, as the re-authentication page shows it:
+    a phrase completing "Confirm it is you to …", e.g. ``"revoke API key osk_ab12cd34"`` (at most 120 characters
+    are kept). Call it before the ``reauthenticated`` view runs."""
+    request.protected_action = description[:120]  # type: ignore[attr-defined]
+
+
+def protected_action(request: HttpRequest) -> str | None:
+    """The description given to ``protect_action`` for this request, or None."""
+    return getattr(request, "protected_action", None)
+
+
 def reauthenticated(view: View) -> View:
     """Step 3 alone: run ``view`` only after a recent re-authentication (the registered guard, looked up on the
     first request, so views may be decorated before the apps are ready). Refuses to run without a guard
@@ -61,11 +73,14 @@ def reauthenticated(view: View) -> View:
     return wrapped
 
 
-def require_capability(capability: Capability | None, *, reauthenticate: bool = True) -> Callable[[View], View]:
+def require_capability(
+    capability: Capability | None, *, reauthenticate: bool = True, action: str | None = None
+) -> Callable[[View], View]:
     """Decorate an organization view (one with an ``org_slug`` URL argument) with the whole stack: membership
     (404) → ``capability`` (403; None: any member) → recent re-authentication (skipped with
-    ``reauthenticate=False``, for pages that change nothing). The view itself loads its ``OrgContext`` with
-    ``org_for_member`` as before (cached on the request: no second query)."""
+    ``reauthenticate=False``, for pages that change nothing), whose page names ``action`` (see
+    ``protect_action``). The view itself loads its ``OrgContext`` with ``org_for_member`` as before (cached on the
+    request: no second query)."""
 
     def decorator(view: View) -> View:
         inner = reauthenticated(view) if reauthenticate else view
@@ -73,6 +88,8 @@ def require_capability(capability: Capability | None, *, reauthenticate: bool = 
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             org_for_member(request, kwargs["org_slug"], capability)
+            if action is not None and protected_action(request) is None:
+                protect_action(request, action)
             return inner(request, *args, **kwargs)
 
         return wrapped

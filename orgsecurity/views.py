@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from audit.support import is_support_staff
 from orgsecurity import actions, directory
-from orgsecurity.access import reauthenticated, require_capability
+from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.auth import sign_in, sign_out
 from orgsecurity.errors import render_refusal
@@ -22,6 +22,7 @@ from orgsecurity.models import Invitation, Membership, User
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
 from orgsecurity.themes import security_themes
+from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
 from sessions_policy.enforcement import verify_session
 
 
@@ -113,7 +114,7 @@ def members(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_MEMBERS)
+@require_capability(Capability.MANAGE_MEMBERS, action="invite a member")
 def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     form = InviteForm(request.POST, assignable=roles_assignable_by(org.role))
@@ -129,7 +130,7 @@ def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_MEMBERS)
+@require_capability(Capability.MANAGE_MEMBERS, action="revoke an invitation")
 def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     invitation = get_org_object(org, Invitation, pk=invitation_id)
@@ -142,7 +143,7 @@ def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -
 
 
 @require_POST
-@require_capability(Capability.MANAGE_MEMBERS)
+@require_capability(Capability.MANAGE_MEMBERS, action="re-confirm an invitation")
 def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     """Vouch for an invitation whose sender can no longer send it, so its link works again."""
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
@@ -156,7 +157,7 @@ def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int
 
 
 @require_POST
-@require_capability(Capability.MANAGE_MEMBERS)
+@require_capability(Capability.MANAGE_MEMBERS, action="change a member's role")
 def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
@@ -181,6 +182,7 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
     if not leaving and not org.can(Capability.MANAGE_MEMBERS):
         org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)  # raises the 403
     if request.method == "POST":
+        protect_action(request, f"leave {org.organization.name}" if leaving else f"remove {membership.user.email}")
         return _remove_member(request, org_slug=org_slug, org=org, membership=membership)
     name = org.organization.name
     page = Confirmation(
@@ -211,7 +213,7 @@ def _remove_member(request: HttpRequest, *, org_slug: str, org: OrgContext, memb
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability(Capability.MANAGE_BILLING)
+@require_capability(Capability.MANAGE_BILLING, action="manage billing settings")
 def billing(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_BILLING)
     organization = org.organization
@@ -219,12 +221,20 @@ def billing(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = BillingForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
+        try:
+            refuse_if_changed(request.POST, initial, form_labels(BillingForm))
+        except ChangedMeanwhile as exc:
+            messages.error(request, exc.message)  # back to the page, which shows the saved settings
+            return redirect("billing", org_slug=org_slug)
         if form.is_valid():
             changes = actions.update_billing(organization, actor=request.user, **form.cleaned_data)
             messages.success(request, "Billing settings saved." if changes else "Nothing changed.")
             return redirect("billing", org_slug=org_slug)
         status = 400
-    return render(request, "orgsecurity/billing.html", {"org": org, "form": form}, status=status)
+    loaded = request.POST.get(VERSION_FIELD) or loaded_stamp(initial)
+    return render(
+        request, "orgsecurity/billing.html", {"org": org, "form": form, "loaded_version": loaded}, status=status
+    )
 
 
 # --- invitations -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sessions_policy import actions, clock, resume
 from sessions_policy.decorators import live_session_required
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_of_each_organization
 from sessions_policy.models import AuthMethod, UserSession
-from sessions_policy.reauth import PROVIDERS, mark_reauthenticated
+from sessions_policy.reauth import PROVIDERS, action_from, mark_reauthenticated
 from sessions_policy.rules import SessionRules
 
 
@@ -38,7 +38,8 @@ def _safe_next(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 @live_session_required
 def reauthenticate(request: HttpRequest) -> HttpResponse:
-    """Ask the signed-in person to prove who they are again, then continue to ``next``. The password is checked
+    """Ask the signed-in person to prove who they are again, then continue to ``next``; ``action`` (from
+    ``sessions_policy.reauth.sign_action``) names what it is for. The password is checked
     under the same lockout as sign-in (``orgsecurity.throttle``): while it holds, the answer is the lockout page
     (429) whether the password is right or wrong."""
     next_url = _safe_next(request)
@@ -47,7 +48,15 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     password_asked = (request.POST.get("method") or request.GET.get("method")) == AuthMethod.PASSWORD
     if method in PROVIDERS and not password_asked:
         return PROVIDERS[method](request, next_url)
-    context = {"next": next_url, "method": method, "password_asked": password_asked}
+    signed_action = request.POST.get("action") or request.GET.get("action") or ""
+    action = action_from(signed_action)
+    context = {
+        "next": next_url,
+        "method": method,
+        "password_asked": password_asked,
+        "action": action,
+        "signed_action": signed_action if action else "",
+    }
     if not request.user.has_usable_password():
         # An SSO-only account whose IdP has no forced-login flow registered: a fresh sign-in is the way.
         return render(request, "sessions_policy/reauthenticate.html", {**context, "form": None}, status=403)

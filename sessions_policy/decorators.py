@@ -15,8 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from orgsecurity.access import protected_action
 from orgsecurity.errors import json_error, render_refusal, wants_json
-from sessions_policy.reauth import reauth_max_age, recently_authenticated
+from sessions_policy.reauth import reauth_max_age, recently_authenticated, sign_action
 
 View = Callable[..., HttpResponse]
 
@@ -48,15 +49,17 @@ def require_recent_auth(view: View) -> View:
             return view(request, *args, **kwargs)
         if wants_json(request):
             return json_error("reauthentication_required", "Confirm your identity again to do this.", 401)
+        action = protected_action(request)
         if request.method in {"GET", "HEAD"}:
-            return _to_reauthenticate(request.get_full_path())
-        return _to_reauthenticate(resume.suspend_post(request) or resume.form_page(request))
+            return _to_reauthenticate(request.get_full_path(), action)
+        return _to_reauthenticate(resume.suspend_post(request) or resume.form_page(request), action)
 
     return wrapped
 
 
-def _to_reauthenticate(next_url: str) -> HttpResponse:
-    return redirect(f"{reverse('reauthenticate')}?{urlencode({'next': next_url})}")
+def _to_reauthenticate(next_url: str, action: str | None = None) -> HttpResponse:
+    query = {"next": next_url, **({"action": sign_action(action)} if action else {})}
+    return redirect(f"{reverse('reauthenticate')}?{urlencode(query)}")
 
 
 def _resume(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
 from orgsecurity import signin_state
@@ -52,3 +53,23 @@ def recently_authenticated(request: HttpRequest, max_age: int, *, now: float | N
     if at is None:
         return False
     return 0 <= (now if now is not None else clock.timestamp()) - at < max_age
+
+
+_ACTION_SALT = "sessions_policy.reauth.action"
+
+
+def sign_action(description: str) -> str:
+    """The ``action`` query parameter of the re-authentication page for ``description`` (see
+    ``orgsecurity.access.protect_action``), signed so that a link made elsewhere cannot put words on our page."""
+    return signing.dumps(description[:120], salt=_ACTION_SALT)
+
+
+def action_from(signed: str | None) -> str | None:
+    """The description in a ``sign_action`` value; None when absent or not made by this server."""
+    if not signed:
+        return None
+    try:
+        description = signing.loads(signed, salt=_ACTION_SALT)
+    except signing.BadSignature:
+        return None
+    return description if isinstance(description, str) else None

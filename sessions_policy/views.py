@@ -17,6 +17,7 @@ from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Membership, User
 from orgsecurity.roles import Capability, roles_assignable_by
 from orgsecurity.text import end_sentence
+from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
 from sessions_policy import actions, clock, preview
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
 from sessions_policy.forms import SessionPolicyForm
@@ -26,7 +27,7 @@ MANAGE = Capability.MANAGE_SECURITY
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="manage the session policy")
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The session policy: what it means in words, and the form that changes it."""
     org = org_for_member(request, org_slug, MANAGE)
@@ -35,6 +36,11 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         status = 400
+        try:
+            refuse_if_changed(request.POST, current.as_dict(), _labels())
+        except ChangedMeanwhile as exc:
+            messages.error(request, exc.message)  # back to the page, which shows the saved policy
+            return redirect("sessions_policy:index", org_slug=org_slug)
         if form.is_valid():
             try:
                 changes = actions.update_session_policy(org.organization, actor=request.user, **form.cleaned_data)
@@ -49,8 +55,15 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
         "form": form,
         "rules": current,
         "customised": SessionPolicy.objects.filter(organization=org.organization).exists(),
+        "loaded_version": request.POST.get(VERSION_FIELD) or loaded_stamp(current.as_dict()),
     }
     return render(request, "sessions_policy/policy.html", context, status=status)
+
+
+def _labels() -> dict[str, str]:
+    """The policy's fields named as on the form (durations compared in seconds)."""
+    labels = form_labels(SessionPolicyForm)
+    return {name: label if name == "single_session" else f"{label} (seconds)" for name, label in labels.items()}
 
 
 def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:
@@ -68,7 +81,8 @@ def _confirm_policy_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     current = rules_for_organization(org.organization)
     form = SessionPolicyForm(request.GET, current=current)
     if not form.is_valid():
-        context = {"org": org, "form": form, "rules": current, "customised": True}
+        loaded = request.GET.get(VERSION_FIELD) or loaded_stamp(current.as_dict())
+        context = {"org": org, "form": form, "rules": current, "customised": True, "loaded_version": loaded}
         return render(request, "sessions_policy/policy.html", context, status=400)
     impact = preview.preview_session_policy(org.organization, **form.cleaned_data)
     changes = actions.describe_changes(
@@ -82,7 +96,7 @@ def _confirm_policy_page(request: HttpRequest, org_slug: str) -> HttpResponse:
         hidden={
             name: request.GET.getlist(name)
             for name in request.GET
-            if any(name == field or name.startswith(f"{field}_") for field in form.fields)
+            if name == VERSION_FIELD or any(name == field or name.startswith(f"{field}_") for field in form.fields)
         },
         filename=f"{org_slug}-session-policy-sessions-ending",
     )
@@ -137,7 +151,7 @@ def _member_of(org: OrgContext, user_id: int) -> User:
 
 
 @require_POST
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="end a member's session")
 def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> HttpResponse:
     """End one member's session for this organization."""
     org = org_for_member(request, org_slug, MANAGE)
@@ -160,7 +174,7 @@ def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> 
 
 
 @require_POST
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="end every session of a member")
 def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -> HttpResponse:
     """End every session of one member for this organization."""
     org = org_for_member(request, org_slug, MANAGE)

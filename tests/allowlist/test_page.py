@@ -3,6 +3,8 @@ self-lockout 409, re-authentication and the audit events of every change."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from allowlist.models import IPAllowlist, IPAllowlistEntry
@@ -127,7 +129,9 @@ def test_missing_field_is_400_not_500(client_at, owner):
     assert client_at(owner).post(PAGE + "settings/", {"scope": "everything"}).status_code == 400
     assert client_at(owner).post(PAGE + "entries/remove/", {"entry": "abc"}).status_code == 400
     assert client_at(owner).post(PAGE + "entries/remove/", {"entry": "9" * 5000}).status_code == 400
-    assert client_at(owner).post(PAGE + "entries/remove/", {}).status_code == 400
+    client = client_at(owner)
+    nothing = client.post(PAGE + "entries/remove/", {})  # nothing selected: back to the page, saying so
+    assert nothing.status_code == 302 and "Select" in client.get(PAGE).content.decode()
 
 
 def test_a_duplicate_single_entry_is_refused(client_at, owner):
@@ -224,19 +228,28 @@ def test_another_orgs_entry_cannot_be_removed(client_at, owner, outsider, other_
 
     actions.add_entry(other_org, OFFICE, actor=outsider)
     theirs = IPAllowlistEntry.objects.get(organization=other_org)
-    response = client_at(owner).post(PAGE + "entries/remove/", {"entry": theirs.pk})
-    assert response.status_code == 404
+    client = client_at(owner)
+    page = refused_then_shown(client.post(PAGE + "entries/remove/", {"entry": theirs.pk}), client)
+    assert "no longer" in page or "not on" in page  # the same words as for an entry removed meanwhile
     assert IPAllowlistEntry.objects.filter(pk=theirs.pk).exists()
+
+
+def refused_then_shown(response, client) -> str:
+    """A refused change redirects back to the page (never a result at the POST URL); the page it shows."""
+    assert response.status_code == 302 and response["Location"] == PAGE
+    page = client.get(PAGE)
+    assert page.status_code == 200
+    return page.content.decode()
 
 
 def test_enabling_from_outside_the_list_is_refused_with_409(client_at, owner):
     client = client_at(owner, ip=HOME_IP)
     client.post(PAGE + "entries/add/", {"cidr": OFFICE})
-    response = post_settings(client, True)
-    assert response.status_code == 409
-    page = response.content.decode()
+    page = refused_then_shown(post_settings(client, True), client)
     assert f"your IP address as this server sees it is {HOME_IP}, and it is not on the list" in page
     assert not IPAllowlist.objects.get().enabled
+    # The switch shows what is saved (off), not what was asked for.
+    assert 'name="enabled" id="id_enabled" checked' not in page and 'name="enabled"' in page
     json_response = post_settings(client, True, HTTP_ACCEPT="application/json")
     assert json_response.status_code == 409
     assert json_response.json()["error"]["code"] == "self_lockout"
@@ -244,9 +257,8 @@ def test_enabling_from_outside_the_list_is_refused_with_409(client_at, owner):
 
 
 def test_enabling_an_empty_list_is_refused(client_at, owner):
-    response = post_settings(client_at(owner), True, scope="both")
-    assert response.status_code == 409
-    assert "the list is empty" in response.content.decode()
+    client = client_at(owner)
+    assert "the list is empty" in refused_then_shown(post_settings(client, True, scope="both"), client)
     assert not IPAllowlist.objects.filter(enabled=True).exists()
 
 
@@ -270,20 +282,20 @@ def test_api_only_scope_does_not_need_the_admin_inside(client_at, owner):
     client.post(PAGE + "entries/add/", {"cidr": OFFICE})
     assert post_settings(client, True, scope="api").status_code == 302
     # Widening it to dashboard pages now would lock this admin out.
-    assert post_settings(client, True, scope="both").status_code == 409
+    page = refused_then_shown(post_settings(client, True, scope="both"), client)
     assert IPAllowlist.objects.get().scope == "api"
+    assert re.search(r'value="api"[^>]*checked', page) and not re.search(r'value="both"[^>]*checked', page)
 
 
 def test_removing_the_entry_you_are_on_is_refused_with_409(client_at, owner, org):
     enable(org, owner, OFFICE, "2001:db8::/32")
     client = client_at(owner, ip=OFFICE_IP)
     office = IPAllowlistEntry.objects.get(cidr=OFFICE)
-    response = client.post(PAGE + "entries/remove/", {"entry": office.pk})
-    assert response.status_code == 409
-    assert f"your IP address as this server sees it, {OFFICE_IP}, would no longer be on the list" in (
-        response.content.decode()
-    )
-    assert OFFICE in cidrs()
+    page = refused_then_shown(client.post(PAGE + "entries/remove/", {"entry": office.pk}), client)
+    assert f"your IP address as this server sees it, {OFFICE_IP}, would no longer be on the list" in page
+    assert OFFICE in cidrs() and OFFICE in page
+    refused = client.post(PAGE + "entries/remove/", {"entry": office.pk}, HTTP_ACCEPT="application/json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"]
     # Removing an entry that is not yours is fine; so is removing yours once another entry covers you.
     v6 = IPAllowlistEntry.objects.get(cidr="2001:db8::/32")
     assert client.post(PAGE + "entries/remove/", {"entry": v6.pk}).status_code == 302
@@ -324,3 +336,28 @@ def test_check_tool_refuses_a_non_address(client_at, owner):
     assert response.status_code == 400
     assert "“10.0.0.0/8” is not an IPv4 or IPv6 address." in response.content.decode()
     assert client_at(owner).get(PAGE + "check/").status_code == 400
+
+
+def test_saving_settings_over_a_change_made_meanwhile_is_refused(client_at, owner, admin, org):
+    client = client_at(owner, ip=OFFICE_IP)
+    client.post(PAGE + "entries/add/", {"cidr": OFFICE})
+    version = re.search(r'name="loaded_version" value="([^"]+)"', client.get(PAGE).content.decode()).group(1)
+    confirm = client.get(PAGE + "settings/confirm/", {"enabled": "on", "scope": "both", "loaded_version": version})
+    assert f'name="loaded_version" value="{version}"' in confirm.content.decode()
+    # Meanwhile another admin turns the list on for the API only.
+    assert post_settings(client_at(admin, ip=OFFICE_IP), True, scope="api").status_code == 302
+    stale = client.post(PAGE + "settings/", {"enabled": "on", "scope": "both", "loaded_version": version})
+    page = refused_then_shown(stale, client)
+    assert (
+        "changed since you opened this page" in page
+        and "Enforce the allowlist: off → on" in page
+        and "What it covers: dashboard → api" in page
+    )
+    assert IPAllowlist.objects.get().scope == "api"  # the other change stands
+    assert re.search(r'value="api"[^>]*checked', page)  # the form shows what is saved
+    json_refusal = client.post(
+        PAGE + "settings/",
+        {"enabled": "on", "scope": "both", "loaded_version": version},
+        HTTP_ACCEPT="application/json",
+    )
+    assert json_refusal.status_code == 409 and json_refusal.json()["error"]["code"] == "changed_since_loaded"

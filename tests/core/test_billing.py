@@ -46,3 +46,19 @@ def test_saving_without_changes_records_nothing(client_for, owner):
     client.post(URL, VALID)
     client.post(URL, VALID)
     assert AuditEvent.objects.filter(action="billing.updated").count() == 1
+
+
+def test_saving_over_a_change_made_meanwhile_is_refused_and_says_what_changed(client_for, owner, billing_user):
+    import re
+
+    client = client_for(billing_user)
+    version = re.search(r'name="loaded_version" value="([^"]+)"', client.get(URL).content.decode()).group(1)
+    assert client_for(owner).post(URL, {**VALID, "tax_id": "FR999"}).status_code == 302  # meanwhile
+    stale = client.post(URL, {**VALID, "loaded_version": version})
+    assert stale.status_code == 302 and stale["Location"] == URL
+    page = client.get(URL).content.decode()
+    assert "changed since you opened this page" in page
+    assert "Billing email: (none) → ap@acme.test" in page and "Tax ID: (none) → FR999" in page
+    assert 'value="FR999"' in page  # the form shows what is saved
+    org = Organization.objects.get(slug="acme")
+    assert org.tax_id == "FR999" and AuditEvent.objects.filter(action="billing.updated").count() == 1

@@ -21,6 +21,13 @@ def secret_on(page) -> str:
     return match.group(1).decode()
 
 
+def shown_after_redirect(client, response):
+    """The page a create or rotate POST redirects to (its secret shown once)."""
+    assert response.status_code == 302, response.content[:500]
+    assert "/secret/" in response["Location"] and "osk_" not in response["Location"]
+    return client.get(response["Location"])
+
+
 # --- list ------------------------------------------------------------------------------------------------
 
 
@@ -89,7 +96,7 @@ def test_creating_needs_recent_authentication(client_for, owner, acme):
 
 def test_the_secret_is_shown_once_and_works(fresh_client, owner, acme):
     client = fresh_client(owner)
-    response = client.post(
+    posted = client.post(
         f"{BASE}new/",
         {
             "name": "deploy",
@@ -101,7 +108,8 @@ def test_the_secret_is_shown_once_and_works(fresh_client, owner, acme):
             "expires_in_days": "30",
         },
     )
-    assert response.status_code == 201
+    response = shown_after_redirect(client, posted)
+    assert response.status_code == 200
     assert response["Cache-Control"] == "no-store, private"
     token = secret_on(response)
     key = APIKey.objects.get()
@@ -109,6 +117,40 @@ def test_the_secret_is_shown_once_and_works(fresh_client, owner, acme):
     assert api_get(token, f"/api/v1/projects/{acme.web.pk}/", HTTP_X_WORKLOAD="ci").status_code == 200
     listing = client.get(BASE).content.decode()
     assert key.prefix in listing and token not in listing
+
+
+def test_reloading_the_created_page_creates_no_second_key_and_shows_the_secret_once(fresh_client, owner, acme):
+    client = fresh_client(owner)
+    posted = client.post(f"{BASE}new/", {"name": "deploy", "owner": "me", "permission": "read"})
+    first = shown_after_redirect(client, posted)
+    token = secret_on(first)
+    assert b'data-copy="api-key-secret"' in first.content and b"/static/orgsecurity/copy.js" in first.content
+    reloaded = client.get(posted["Location"])
+    assert reloaded.status_code == 410
+    assert token not in reloaded.content.decode() and b"was shown once" in reloaded.content
+    assert APIKey.objects.count() == 1
+    assert AuditEvent.objects.filter(action="key.created").count() == 1
+    assert token not in str(client.session.load())  # the session held it encrypted, and no longer holds it
+
+
+def test_the_secret_page_shows_nothing_to_another_session_or_for_another_key(fresh_client, org, owner, acme):
+    other_key, _ = issue(org, owner)
+    client = fresh_client(owner)
+    posted = client.post(f"{BASE}new/", {"name": "deploy", "owner": "me", "permission": "read"})
+    ticket = posted["Location"].rstrip("/").rsplit("/", 1)[1]
+    assert b'value="osk_' not in fresh_client(owner).get(posted["Location"]).content  # another session
+    elsewhere = client.get(f"{BASE}{other_key.pk}/secret/{ticket}/")
+    assert elsewhere.status_code == 410 and b'value="osk_' not in elsewhere.content
+    assert client.get(posted["Location"]).status_code == 410  # a ticket is spent by any read
+
+
+def test_a_stashed_secret_expires(fresh_client, owner, acme, monkeypatch):
+    from orgsecurity import secrets_stash
+
+    client = fresh_client(owner)
+    posted = client.post(f"{BASE}new/", {"name": "deploy", "owner": "me", "permission": "read"})
+    monkeypatch.setattr(secrets_stash, "TTL_SECONDS", -1)
+    assert client.get(posted["Location"]).status_code == 410
 
 
 def test_an_oversized_network_list_is_refused_next_to_the_field(fresh_client, member, acme):
@@ -141,12 +183,14 @@ def test_members_cannot_pick_a_service_account_or_write_permission(fresh_client,
 
 def test_owners_issue_service_account_keys(fresh_client, org, owner, acme):
     account = actions.create_service_account(org, actor=owner, name="bot")
-    response = fresh_client(owner).post(
+    client = fresh_client(owner)
+    posted = client.post(
         f"{BASE}new/",
         {"name": "etl", "owner": f"sa:{account.pk}", "permission": "read_write", "teams": [str(acme.data.pk)]},
     )
-    assert response.status_code == 201
+    token = secret_on(shown_after_redirect(client, posted))
     assert APIKey.objects.get().owner_service_account == account
+    assert token not in client.get(posted["Location"]).content.decode()
 
 
 # --- rotate and revoke -----------------------------------------------------------------------------------
@@ -165,7 +209,8 @@ def test_it_checks_access_to_rotate(fresh_client, org, owner, admin, member, out
 
 def test_rotating_shows_the_new_secret_once_and_keeps_the_old_for_the_overlap(fresh_client, org, owner, acme):
     key, old = issue(org, owner)
-    response = fresh_client(owner).post(f"{BASE}{key.pk}/rotate/", {"overlap_seconds": "3600"})
+    client = fresh_client(owner)
+    response = shown_after_redirect(client, client.post(f"{BASE}{key.pk}/rotate/", {"overlap_seconds": "3600"}))
     assert response.status_code == 200
     new = secret_on(response)
     assert new != old and b"The old secret keeps working until" in response.content
@@ -251,3 +296,52 @@ def test_pages_carry_no_secrets_of_other_orgs(client_for, outsider, other_org, o
     _, token = issue(other_org, outsider)
     page = client_for(owner).get(f"{BASE}{path}")
     assert token[:14].encode() not in page.getvalue()
+
+
+# --- saving over a change made meanwhile -------------------------------------------------------------------
+
+
+def loaded_version_on(page) -> str:
+    match = re.search(rb'name="loaded_version" value="([^"]+)"', page.content)
+    assert match, page.content[:500]
+    return match.group(1).decode()
+
+
+def test_saving_the_key_policy_over_a_change_made_meanwhile_is_refused(fresh_client, org, owner, acme):
+    client = fresh_client(owner)
+    opened = client.get(f"{BASE}policy/")
+    assert 'name="allow_unrestricted" id="id_allow_unrestricted" checked' in opened.content.decode()
+    version = loaded_version_on(opened)
+    # The confirmation page carries the version on to the form that saves.
+    confirm = client.get(f"{BASE}policy/confirm/", {"require_expiry": "on", "loaded_version": version})
+    assert f'name="loaded_version" value="{version}"' in confirm.content.decode()
+    # Meanwhile another owner (or a program) forbids unrestricted keys.
+    actions.set_key_policy(org, actor=owner, require_expiry=False, max_lifetime_days=None, allow_unrestricted=False)
+    stale = client.post(
+        f"{BASE}policy/", {"require_expiry": "on", "allow_unrestricted": "on", "loaded_version": version}
+    )
+    assert stale.status_code == 302 and stale["Location"] == f"{BASE}policy/"
+    page = client.get(stale["Location"]).content.decode()
+    assert "changed since you opened this page" in page
+    assert "Allow keys that are not restricted to teams, projects or workloads: on → off" in page
+    policy = KeyPolicy.for_organization(org)
+    assert not policy.require_expiry and not policy.allow_unrestricted  # the other change stands, ours is not saved
+    assert 'name="allow_unrestricted" id="id_allow_unrestricted" checked' not in page  # the form shows what is saved
+    assert 'name="allow_unrestricted"' in page
+    # Saving from the page as it is now works.
+    fresh = client.post(f"{BASE}policy/", {"require_expiry": "on", "loaded_version": loaded_version_on_text(page)})
+    assert fresh.status_code == 302 and KeyPolicy.for_organization(org).require_expiry
+
+
+def loaded_version_on_text(page: str) -> str:
+    match = re.search(r'name="loaded_version" value="([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def test_a_tampered_version_is_refused_and_an_absent_one_is_not_checked(fresh_client, org, owner, acme):
+    client = fresh_client(owner)
+    assert client.post(f"{BASE}policy/", {"require_expiry": "on", "loaded_version": "forged"}).status_code == 302
+    assert not KeyPolicy.for_organization(org).require_expiry
+    assert client.post(f"{BASE}policy/", {"require_expiry": "on"}).status_code == 302
+    assert KeyPolicy.for_organization(org).require_expiry

@@ -176,3 +176,33 @@ def test_the_database_refuses_a_policy_out_of_bounds(org):
     with pytest.raises(IntegrityError), transaction.atomic():
         SessionPolicy.objects.create(organization=org, idle_timeout_s=7200, absolute_timeout_s=3600)
     assert Organization.objects.get(pk=org.pk)
+
+
+def _loaded_version(page: str) -> str:
+    import re
+
+    match = re.search(r'name="loaded_version" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+def test_saving_over_a_change_made_meanwhile_is_refused_and_says_what_changed(client_for, owner, admin, org):
+    client = client_for(owner)
+    version = _loaded_version(client.get(URL).content.decode())
+    confirm = client.get(f"{URL}confirm/", {**form(), "loaded_version": version}).content.decode()
+    assert f'name="loaded_version" value="{version}"' in confirm  # carried on to the form that saves
+    # Meanwhile an admin turns on one session per member.
+    client_for(admin).post(URL, form(single=True))
+    assert SessionPolicy.objects.get(organization=org).single_session
+    stale = client.post(URL, {**form(idle=("30", "minutes")), "loaded_version": version})
+    assert stale.status_code == 302 and stale["Location"] == URL
+    page = client.get(URL).content.decode()
+    assert "changed since you opened this page" in page
+    assert "One session per member: a new sign-in ends the member&#x27;s older sessions: off → on" in page
+    saved = SessionPolicy.objects.get(organization=org)
+    assert saved.single_session and saved.idle_timeout_s == 2 * 3600  # the admin's change stands, ours is not saved
+    assert AuditEvent.objects.filter(action="session.policy_updated").count() == 1
+    # From the page as it is now, the change saves.
+    again = client.post(URL, {**form(idle=("30", "minutes"), single=True), "loaded_version": _loaded_version(page)})
+    assert again.status_code == 302
+    assert SessionPolicy.objects.get(organization=org).idle_timeout_s == 1800

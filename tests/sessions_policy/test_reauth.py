@@ -353,3 +353,36 @@ def test_people_who_may_not_act_are_refused_before_being_asked(client_for, membe
         assert (
             client.post("/orgs/acme/members/invite/", {"email": "x@acme.test", "role": "member"}).status_code == status
         )
+
+
+# --- the page names the action it protects ----------------------------------------------------------------
+
+
+def test_the_reauthentication_page_names_the_action_it_protects(client_for, owner, org, clock):
+    from keys.actions import create_api_key
+
+    key, _ = create_api_key(org, actor=owner, name="deploy", permission="read")
+    client = stale(client_for, owner, clock)
+    keys = "/orgs/acme/settings/security/keys/"
+    asked = client.post(f"{keys}{key.pk}/revoke/", {"reason": "leaked"})
+    page = client.get(asked["Location"]).content.decode()
+    assert f"Confirm it is you to revoke API key {key.prefix}</h1>" in page
+    # A wrong password keeps the description; the right one continues to the interrupted form.
+    signed = parse_qs(urlsplit(asked["Location"]).query)["action"][0]
+    wrong = client.post(REAUTH, {"password": "nope", "next": next_of(asked), "action": signed})
+    assert wrong.status_code == 400 and f"to revoke API key {key.prefix}" in wrong.content.decode()
+    assert reauthenticate(client, next_of(asked)).startswith("/accounts/reauthenticate/resume/")
+    # Other protected actions name themselves too.
+    clock.advance(seconds=WINDOW + 5)
+    for path, data, phrase in [
+        (f"{keys}new/", {"name": "x"}, "create an API key"),
+        ("/orgs/acme/settings/security/allowlist/entries/add/", {"cidr": "192.0.2.1"}, "add an IP allowlist entry"),
+        ("/orgs/acme/settings/billing/", {}, "manage billing settings"),
+    ]:
+        response = client.post(path, data)
+        assert f"Confirm it is you to {phrase}</h1>" in client.get(response["Location"]).content.decode(), path
+
+
+def test_a_description_not_made_by_the_server_is_not_shown(client_for, owner):
+    page = client_for(owner).get(REAUTH, {"next": "/", "action": "wire money to the attacker"}).content.decode()
+    assert "Confirm it is you</h1>" in page and "attacker" not in page
