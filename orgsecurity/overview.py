@@ -2,9 +2,9 @@
 panels and pending risky states the theme apps register.
 
 The counts come from ``audit.AuditEvent`` in two aggregate queries over the last ``WINDOW_DAYS`` days (UTC), each
-an index range scan of ``audit_org_action_idx`` (organization, action, occurred_at, seq): their number does not
-grow with the number of events. The chart is plain SVG geometry computed here (``chart``) and drawn by the
-template, so nothing is loaded from a CDN and no script runs.
+an index-only range scan of ``audit_org_signin_idx`` on PostgreSQL (a partial index of the sign-in actions holding
+every column they read): their number does not grow with the number of events. The chart is plain SVG geometry
+computed here (``chart``) and drawn by the template, so nothing is loaded from a CDN and no script runs.
 
 Theme apps plug in from their ``AppConfig.ready()`` (the core names no theme app):
 
@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 
-from audit.models import ActorType, AuditEvent
+from audit.models import SIGN_IN_ACTIONS, ActorType, AuditEvent
 from orgsecurity.accessors import OrgContext
 from orgsecurity.models import Membership, Organization
 from orgsecurity.roles import Capability
@@ -38,7 +38,6 @@ SIGN_IN_FAILED = "auth.sign_in_failed"
 # Refusals recorded by the SSO app: the core reads them only by their action names (no import of the app).
 SSO_REFUSED = "sso.sign_in_refused"
 SSO_PASSWORD_REFUSED = "sso.password_sign_in_refused"  # noqa: S105 (an action name)
-SIGN_IN_ACTIONS = (SIGNED_IN, SIGN_IN_FAILED, SSO_REFUSED, SSO_PASSWORD_REFUSED)
 SSO_METHODS = frozenset({"saml", "oidc"})
 
 
@@ -149,20 +148,26 @@ def failure_reason(action: str, reason: str | None) -> str:
     return reason or "unknown"
 
 
+def sign_in_rows(organization: Organization, now: dt.datetime) -> QuerySet:
+    """The per-day aggregate ``sign_in_activity`` reads: ``{"action", "day", "reason", "count"}`` rows."""
+    return (
+        AuditEvent.objects.filter(
+            organization=organization, action__in=SIGN_IN_ACTIONS, occurred_at__gte=window_start(now)
+        )
+        .values("action", day=TruncDate("occurred_at", tzinfo=UTC), reason=KeyTextTransform("reason", "details"))
+        .annotate(count=Count("*"))
+        .order_by()
+    )
+
+
 def sign_in_activity(organization: Organization, now: dt.datetime) -> Activity:
     """Successful and failed sign-ins recorded in ``organization``'s audit trail per UTC day, for the
     ``WINDOW_DAYS`` days ending with ``now``'s day (one aggregate query). Throttled events (repeated SSO refusals
     from one client, repeated failures for an unknown email) count once per throttle window, as recorded."""
     start = window_start(now)
-    rows = (
-        AuditEvent.objects.filter(organization=organization, action__in=SIGN_IN_ACTIONS, occurred_at__gte=start)
-        .values("action", day=TruncDate("occurred_at", tzinfo=UTC), reason=KeyTextTransform("reason", "details"))
-        .annotate(count=Count("id"))
-        .order_by()
-    )
     days = {start.date() + dt.timedelta(days=n): Day(start.date() + dt.timedelta(days=n)) for n in range(WINDOW_DAYS)}
     totals: dict[str, int] = defaultdict(int)
-    for row in rows:
+    for row in sign_in_rows(organization, now):
         day = days.get(row["day"])
         if day is None:  # recorded after ``now`` (a fixed clock in the past)
             continue
@@ -249,8 +254,8 @@ class Bar:
     ``series`` name ("signed in" or a failure reason) and ``count``; ``title`` is its tooltip."""
 
     x: int
-    y: float
-    height: float
+    y: str
+    height: str
     colour: str
     series: str
     count: int
@@ -259,9 +264,11 @@ class Bar:
 
 def chart(activity: Activity) -> dict:
     """The geometry of the stacked bar chart of ``activity`` for ``templates/orgsecurity/_signin_chart.svg``:
-    ``width``/``height``, ``bars`` (one ``Bar`` per non-empty segment), ``labels`` (``{"x", "text"}`` under every
-    day, dates as MM-DD), ``scale`` (the top value), ``legend`` (``{"colour", "series"}``) and ``summary`` (the
-    chart's text alternative)."""
+    ``width``/``height``, ``bars`` (one ``Bar`` per non-empty segment), ``labels`` (``{"x", "text", "date"}`` under
+    every day, dates as MM-DD), ``scale`` (the top value), ``legend`` (``{"colour", "series"}``), ``summary`` (the
+    chart's text alternative) and ``failure_days`` (``{"reason", "days"}``: the days of each failure reason as
+    text, "11-17: 2 · 11-20: 1", the table under the chart). Numbers are formatted here: the template only places
+    them."""
     colours = {reason: PALETTE[n % len(PALETTE)] for n, reason in enumerate(activity.reasons)}
     top = max([day.successes + day.failed for day in activity.days] + [1])
     bars: list[Bar] = []
@@ -278,16 +285,27 @@ def chart(activity: Activity) -> dict:
             height = CHART_HEIGHT * count / top
             base -= height
             title = f"{day.date:%Y-%m-%d}: {count} {series if series == 'signed in' else 'failed: ' + series}"
-            bars.append(Bar(x, round(base, 2), round(height, 2), colour, series, count, title))
-        labels.append({"x": x + BAR_WIDTH / 2, "text": f"{day.date:%m-%d}", "date": day.date.isoformat()})
+            bars.append(Bar(x, f"{base:.2f}", f"{height:.2f}", colour, series, count, title))
+        labels.append({"x": x + BAR_WIDTH // 2, "text": f"{day.date:%m-%d}", "date": day.date.isoformat()})
     legend = [{"colour": SUCCESS_COLOUR, "series": "signed in"}] + [
         {"colour": colours[reason], "series": reason} for reason in activity.reasons
     ]
     first, last = activity.days[0].date, activity.days[-1].date
+    failure_days = [
+        {
+            "reason": reason,
+            "days": " · ".join(
+                f"{day.date:%m-%d}: {day.failures[reason]}" for day in activity.days if day.failures.get(reason)
+            ),
+        }
+        for reason in activity.reasons
+    ]
     return {
+        "failure_days": failure_days,
         "width": LEFT + len(activity.days) * (BAR_WIDTH + BAR_GAP),
         "height": CHART_HEIGHT + 50,
         "plot_height": CHART_HEIGHT,
+        "label_y": CHART_HEIGHT + 12,
         "bars": bars,
         "labels": labels,
         "scale": top,

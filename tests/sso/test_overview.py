@@ -93,6 +93,7 @@ def test_adoption_and_failures_come_from_real_sign_ins(signed_in_month, client_f
         (today, f"SSO: {refused}"): 1,
     }
     assert "4 successful, 3 failed." in html
+    assert "<td>wrong password</td><td>11-17: 2</td>" in html  # the chart's table, for readers without the picture
 
 
 def test_a_member_who_never_signed_in_is_counted_as_not_at_all(clock, owner, member, client_for):
