@@ -20,7 +20,7 @@ from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Invitation, Membership, User
-from orgsecurity.overview import chart, overview_panels, pending_states, sign_in_activity, sso_adoption
+from orgsecurity.overview import chart, chart_svg, overview_panels, pending_states, sign_in_activity, sso_adoption
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
 from orgsecurity.themes import security_themes
@@ -76,11 +76,13 @@ def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.VIEW_AUDIT)
     now = timezone.now()
     activity = sign_in_activity(org.organization, now)
+    geometry = chart(activity)
     context = {
         "org": org,
         "adoption": sso_adoption(org.organization, now),
         "activity": activity,
-        "chart": chart(activity),
+        "chart": geometry,
+        "chart_svg": chart_svg(geometry),
         "panels": overview_panels(org, now),
         "pending": pending_states(org, now),
     }

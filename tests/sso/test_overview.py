@@ -177,3 +177,12 @@ def test_keys_expiring_soon(org, owner, client_for):
     section = page(client_for(owner)).split('id="panel-keys-expiring"')[1].split("</section>")[0]
     assert "deploy bot" in section and f"expires on {soon.expires_at:%Y-%m-%d %H:%M} UTC" in section
     assert "nightly export" not in section and "forever" not in section
+
+
+def test_the_chart_escapes_what_the_trail_recorded():
+    from orgsecurity.overview import Activity, Day, chart, chart_svg
+
+    days = [Day(TODAY.date() - timedelta(days=29 - n)) for n in range(30)]
+    days[-1].failures["<script>alert(1)</script>"] = 2
+    svg = chart_svg(chart(Activity(days=days, reasons=["<script>alert(1)</script>"])))
+    assert "<script>" not in svg and 'data-series="&lt;script&gt;alert(1)&lt;/script&gt;"' in svg
