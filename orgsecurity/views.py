@@ -70,6 +70,7 @@ def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_safe
+@require_capability(Capability.VIEW_AUDIT, reauthenticate=False)
 def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The security overview (owners, admins, auditors: it is read from the audit trail): SSO adoption and
     sign-ins per day over 30 days, the registered panels (certificate and key expiry) and pending risky states."""
