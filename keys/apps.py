@@ -9,7 +9,7 @@ class KeysConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.support import SupportSection, register_section
-        from keys import audit_events, support  # noqa: F401  (audit_events registers this app's audit events)
+        from keys import audit_events, overview, support  # noqa: F401  (audit_events registers this app's audit events)
         from keys.actions import revoke_keys_after_membership_change
         from keys.preview import preview_membership_keys
         from keys.summary import status
@@ -20,6 +20,7 @@ class KeysConfig(AppConfig):
         # Keys a person may no longer hold die in the same transaction as their role change or removal.
         register_membership_effect(revoke_keys_after_membership_change)
         register_membership_preview(preview_membership_keys)
+        overview.register()  # keys expiring soon on the security overview
         register_theme(
             Theme(
                 "API keys",

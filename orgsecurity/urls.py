@@ -16,6 +16,7 @@ org_patterns = [
     path("invitations/<int:invitation_id>/reconfirm/", views.reconfirm_invitation, name="reconfirm_invitation"),
     path("settings/billing/", views.billing, name="billing"),
     path("settings/security/", views.security, name="security"),
+    path("settings/security/overview/", views.overview, name="security_overview"),
     path("settings/security/sso/", include("sso.org_urls")),
     path("settings/security/sessions/", include("sessions_policy.org_urls")),
     path("settings/security/allowlist/", include("allowlist.org_urls")),

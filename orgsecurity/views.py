@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit.support import is_support_staff
@@ -19,6 +20,7 @@ from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Invitation, Membership, User
+from orgsecurity.overview import chart, chart_svg, overview_panels, pending_states, sign_in_activity, sso_adoption
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
 from orgsecurity.themes import security_themes
@@ -63,8 +65,30 @@ def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
         "org": org,
         "member_count": Membership.objects.filter(organization=org.organization).count(),
         "themes": security_themes(org),
+        "can_view_overview": org.can(Capability.VIEW_AUDIT),
     }
     return render(request, "orgsecurity/dashboard.html", context)
+
+
+@require_safe
+@require_capability(Capability.VIEW_AUDIT, reauthenticate=False)
+def overview(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The security overview (owners, admins, auditors: it is read from the audit trail): SSO adoption and
+    sign-ins per day over 30 days, the registered panels (certificate and key expiry) and pending risky states."""
+    org = org_for_member(request, org_slug, Capability.VIEW_AUDIT)
+    now = timezone.now()
+    activity = sign_in_activity(org.organization, now)
+    geometry = chart(activity)
+    context = {
+        "org": org,
+        "adoption": sso_adoption(org.organization, now),
+        "activity": activity,
+        "chart": geometry,
+        "chart_svg": chart_svg(geometry),
+        "panels": overview_panels(org, now),
+        "pending": pending_states(org, now),
+    }
+    return render(request, "orgsecurity/overview.html", context)
 
 
 @require_safe

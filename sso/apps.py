@@ -53,6 +53,7 @@ class SsoConfig(AppConfig):
         from orgsecurity.themes import Theme, register_theme
         from sso import (
             audit_events,  # noqa: F401  (registers this app's audit events)
+            overview,  # noqa: F401  (registers certificate expiry and scheduled enforcement on the security overview)
             summary,
             support,
         )
