@@ -29,9 +29,10 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.database import create_database, drop_database
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orgsec_overview_bench")
 os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
@@ -74,35 +75,6 @@ FAILURES = [
     ("sso.sign_in_refused", {"reason": "not_a_member", "message": "You are not a member of Acme Inc."}),
 ]
 OTHERS = [("member.role_changed", "member"), ("key.used", "key"), ("auth.signed_out", "auth")]
-
-
-def admin_connection():
-    import psycopg
-
-    parts = urlsplit(BENCH_DATABASE_URL)
-    name = parts.path.lstrip("/")
-    params = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 5432, "user": parts.username or "postgres"}
-    if parts.password:
-        params["password"] = parts.password
-    return name, psycopg.connect(dbname="postgres", autocommit=True, **params)
-
-
-def create_database() -> None:
-    if not BENCH_DATABASE_URL.startswith("postgres"):
-        sys.exit("BENCH_DATABASE_URL must be a PostgreSQL URL: this benchmark measures PostgreSQL.")
-    name, admin = admin_connection()
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    name, admin = admin_connection()
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed_organization():
@@ -272,11 +244,11 @@ def measure() -> int:
 
 
 def main() -> int:
-    create_database()
+    create_database(BENCH_DATABASE_URL)
     try:
         return measure()
     finally:
-        drop_database()
+        drop_database(BENCH_DATABASE_URL)
 
 
 if __name__ == "__main__":

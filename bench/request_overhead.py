@@ -25,9 +25,10 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.database import create_database, drop_database
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orgsec_sessions_bench")
 os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
@@ -43,35 +44,6 @@ COUNTED = 20  # requests per variant whose queries are counted (separately from 
 MAX_RATIO = 1.3
 MAX_EXTRA_QUERIES = 2
 WRITE_PREFIXES = ("INSERT", "UPDATE", "DELETE")
-
-
-def admin_connection():
-    import psycopg
-
-    parts = urlsplit(BENCH_DATABASE_URL)
-    name = parts.path.lstrip("/")
-    params = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 5432, "user": parts.username or "postgres"}
-    if parts.password:
-        params["password"] = parts.password
-    return name, psycopg.connect(dbname="postgres", autocommit=True, **params)
-
-
-def create_database() -> None:
-    if not BENCH_DATABASE_URL.startswith("postgres"):
-        sys.exit("BENCH_DATABASE_URL must be a PostgreSQL URL: this benchmark measures PostgreSQL.")
-    name, admin = admin_connection()
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    name, admin = admin_connection()
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed():
@@ -181,11 +153,11 @@ def measure() -> int:
 
 
 def main() -> int:
-    create_database()
+    create_database(BENCH_DATABASE_URL)
     try:
         return measure()
     finally:
-        drop_database()
+        drop_database(BENCH_DATABASE_URL)
 
 
 if __name__ == "__main__":
