@@ -45,6 +45,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import AUDIT_COPY_COLUMNS  # noqa: E402  (after the path line above)
+
 PAGE_TARGET = 2.0
 MEMORY_TARGET = 1.2
 DEEP_PAGES = 500
@@ -60,26 +62,6 @@ ACTIONS = [
     ("auth.signed_out", "auth"),
     ("auth.sign_in_failed", "auth"),
 ]
-COPY_COLUMNS = (
-    "organization_id",
-    "seq",
-    "occurred_at",
-    "actor_type",
-    "actor_id",
-    "actor_label",
-    "action",
-    "category",
-    "target_type",
-    "target_id",
-    "target_label",
-    "changes",
-    "details",
-    "ip",
-    "user_agent",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
 
 
 def parse_args() -> argparse.Namespace:
@@ -168,7 +150,10 @@ def seed(organization, count: int, now: dt.datetime) -> float:
     event = AuditEvent(organization=organization)  # reused: only its fields change from row to row
     prev_hash = GENESIS_HASH
     raw = connection.connection  # the psycopg connection, for COPY
-    with raw.cursor() as cursor, cursor.copy(f"COPY audit_auditevent ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY audit_auditevent ({', '.join(AUDIT_COPY_COLUMNS)}) FROM STDIN") as copy,
+    ):
         for seq in range(1, count + 1):
             actor = BUSY_ACTOR if rng.random() < 0.3 else rng.choice(actors)
             action, category = (BUSY_ACTION, "member") if rng.random() < 0.3 else rng.choice(ACTIONS)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.database import create_database, drop_database
+from bench.common import AUDIT_COPY_COLUMNS, on_fresh_database, report
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orgsec_overview_bench")
 os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
@@ -49,26 +49,6 @@ BATCHES = 10
 BATCH_SIZE = 20
 MAX_RATIO = 2.0
 MAX_QUERIES = 20
-COPY_COLUMNS = (
-    "organization_id",
-    "seq",
-    "occurred_at",
-    "actor_type",
-    "actor_id",
-    "actor_label",
-    "action",
-    "category",
-    "target_type",
-    "target_id",
-    "target_label",
-    "changes",
-    "details",
-    "ip",
-    "user_agent",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
 FAILURES = [
     ("auth.sign_in_failed", {"method": "password", "reason": "wrong password"}),
     ("auth.sign_in_failed", {"method": "password", "reason": "locked out"}),
@@ -123,7 +103,7 @@ def seed_trail(organization, members, now: dt.datetime) -> int:
         event = AuditEvent(organization=organization)  # reused: only its fields change from row to row
         with (
             connection.connection.cursor() as cursor,
-            cursor.copy(f"COPY audit_auditevent ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
+            cursor.copy(f"COPY audit_auditevent ({', '.join(AUDIT_COPY_COLUMNS)}) FROM STDIN") as copy,
         ):
             for at, person, action, category, details in rows:
                 seq += 1
@@ -238,17 +218,11 @@ def measure() -> int:
         (f"overview queries {queries}", f"<= {MAX_QUERIES}", queries <= MAX_QUERIES),
         (f"queries with an empty trail {empty_queries}", f"= {queries}", empty_queries == queries),
     ]
-    for figure, target, ok in results:
-        print(f"{figure:40} target {target:8} {'ok' if ok else 'MISSED'}")
-    return 0 if all(ok for _, _, ok in results) else 1
+    return report(results)
 
 
 def main() -> int:
-    create_database(BENCH_DATABASE_URL)
-    try:
-        return measure()
-    finally:
-        drop_database(BENCH_DATABASE_URL)
+    return on_fresh_database(BENCH_DATABASE_URL, measure)
 
 
 if __name__ == "__main__":

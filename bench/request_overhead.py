@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.database import create_database, drop_database
+from bench.common import on_fresh_database, report
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orgsec_sessions_bench")
 os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
@@ -147,17 +147,11 @@ def measure() -> int:
         (f"extra queries {extra}", f"<= {MAX_EXTRA_QUERIES}", extra <= MAX_EXTRA_QUERIES),
         (f"writes on an ordinary request {writes}", "= 0", writes == 0),
     ]
-    for figure, target, ok in results:
-        print(f"{figure:40} target {target:8} {'ok' if ok else 'MISSED'}")
-    return 0 if all(ok for _, _, ok in results) else 1
+    return report(results)
 
 
 def main() -> int:
-    create_database(BENCH_DATABASE_URL)
-    try:
-        return measure()
-    finally:
-        drop_database(BENCH_DATABASE_URL)
+    return on_fresh_database(BENCH_DATABASE_URL, measure)
 
 
 if __name__ == "__main__":

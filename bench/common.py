@@ -1,10 +1,34 @@
-"""The throwaway PostgreSQL database a benchmark measures on: created afresh before a run, dropped after it."""
+"""What the benchmarks share: the throwaway PostgreSQL database they measure on (created afresh before a run,
+dropped after it), the audit columns they bulk-load with COPY, and the one way they print targets and exit."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
+
+# The audit_auditevent columns a benchmark fills with COPY when it loads a pre-chained trail.
+AUDIT_COPY_COLUMNS = (
+    "organization_id",
+    "seq",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "category",
+    "target_type",
+    "target_id",
+    "target_label",
+    "changes",
+    "details",
+    "ip",
+    "user_agent",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
 
 
 def _admin_connection(url: str) -> tuple[str, Any]:
@@ -37,3 +61,20 @@ def drop_database(url: str) -> None:
     name, admin = _admin_connection(url)
     with admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def on_fresh_database(url: str, measure: Callable[[], int]) -> int:
+    """Run ``measure`` on a database created afresh at ``url`` and dropped afterwards; its exit status."""
+    create_database(url)
+    try:
+        return measure()
+    finally:
+        drop_database(url)
+
+
+def report(results: Iterable[tuple[str, str, bool]]) -> int:
+    """Print each (figure, target, met) line and return the exit status: 0 when every target is met, else 1."""
+    results = list(results)
+    for figure, target, ok in results:
+        print(f"{figure:40} target {target:8} {'ok' if ok else 'MISSED'}")
+    return 0 if all(ok for _, _, ok in results) else 1
