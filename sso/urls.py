@@ -20,6 +20,7 @@ urlpatterns = [
     path("setup/", setup.setup, name="setup"),
     path("setup/metadata.xml", setup.sp_metadata, name="setup_metadata"),
     path("setup/saml/", setup.saml_idp, name="setup_saml"),
+    path("setup/saml/preset/", setup.saml_preset, name="setup_saml_preset"),
     path("setup/oidc/", setup.oidc_settings, name="setup_oidc"),
     path("setup/test/", setup.start_test, name="setup_test"),
     path("setup/tests/<int:run_id>/", setup.test_run, name="setup_test_run"),

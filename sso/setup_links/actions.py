@@ -234,6 +234,20 @@ def update_oidc(link: SSOSetupLink, **values: Any) -> dict[str, list[Any]]:
     return oidc_actions.update_oidc_settings(connection, actor=link_actor(link), **values)
 
 
+def choose_saml_preset(link: SSOSetupLink, preset: str) -> dict[str, list[Any]]:
+    """Through ``link``: "which IdP do you use?": map the attributes of its SAML connection as that IdP names them
+    (``sso.saml.presets``), with ``sso.connections.actions.update_connection`` audited as the link. Raises
+    ActionRefused for an unknown preset and as ``update_saml_idp`` does."""
+    from sso.saml.presets import PRESETS, preset_map
+
+    if preset not in PRESETS:
+        raise ActionRefused("Choose one of the listed identity providers.", code="bad_preset")
+    link = _usable(link)
+    connection = link.connection
+    _refuse_unless_setup_status(connection)
+    return sso_actions.update_connection(connection, actor=link_actor(link), attribute_map=preset_map(preset))
+
+
 def start_test_run(link: SSOSetupLink) -> SSOTestRun:
     """Through ``link``: a pending test run of its connection (``sso.connections.actions.start_test_run``) that
     only checks the IdP's answer: no session, no link to any account, never counted toward enforcement."""

@@ -34,7 +34,8 @@ from sso.oidc.discovery import DiscoveryError, discover
 from sso.oidc.forms import OIDCSettingsForm
 from sso.protocols import handler_for
 from sso.saml.config import onelogin_settings, sp_endpoints
-from sso.saml.forms import IdPSourceForm
+from sso.saml.forms import IdPSourceForm, PresetForm
+from sso.saml.presets import PRESETS, preset_of
 from sso.setup_links import actions
 from sso.setup_links.steps import connection_steps
 from sso.signin import flow
@@ -193,9 +194,12 @@ def _setup_page(
     }
     if connection.protocol == SSOConnection.Protocol.SAML:
         saml = SAMLSettings.objects.filter(connection=connection).first()
+        preset = preset_of(connection.attribute_map)
         context.update(
             saml=saml,
             sp=sp_endpoints(slug),
+            preset_form=PresetForm(initial={"preset": preset}),
+            preset_label=PRESETS[preset][0] if preset in PRESETS else "",
             idp_form=idp_form or IdPSourceForm(initial={"metadata_url": saml.metadata_url if saml else ""}),
         )
     else:
@@ -251,6 +255,26 @@ def saml_idp(request: HttpRequest, org_slug: str) -> HttpResponse:
         return _setup_page(request, link, idp_form=form, status=exc.status)
     messages.success(request, "IdP details saved. Now run a test sign-in." if changes else "Nothing changed.")
     return redirect(reverse("sso_public:setup", args=[org_slug]) + "#step-test")
+
+
+@require_POST
+def saml_preset(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """ "Which IdP do you use?": map the SAML attributes as that IdP names them."""
+    link, refusal = bound_link(request, org_slug)
+    if refusal is not None:
+        return refusal
+    if link.connection.protocol != SSOConnection.Protocol.SAML:
+        raise Http404("Not a SAML connection.")
+    form = PresetForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ActionRefused("Choose one of the listed identity providers.", code="bad_preset")
+        actions.choose_saml_preset(link, form.cleaned_data["preset"])
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return _setup_page(request, link, status=exc.status)
+    messages.success(request, "Attribute mapping set for your IdP.")
+    return redirect(reverse("sso_public:setup", args=[org_slug]) + "#step-sp")
 
 
 @require_POST

@@ -343,3 +343,15 @@ def test_a_link_whose_maker_left_changes_nothing(holder, connection, admin, owne
     response = browser.post("/sso/acme/setup/saml/", {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()})
     assert response.status_code == 403
     assert "no longer manages" in text(response)
+
+
+def test_the_idp_admin_chooses_their_idp_for_the_attribute_names(holder, connection):
+    browser, _link = holder
+    assert "Which IdP do you use?" in text(browser.get("/sso/acme/setup/"))
+    response = browser.post("/sso/acme/setup/saml/preset/", {"preset": "okta"})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.attribute_map["first_name"] == "firstName"
+    event = AuditEvent.objects.filter(action="sso.connection_updated").latest("seq")
+    assert event.actor_type == ActorType.SETUP_LINK and "attribute_map" in event.changes
+    assert browser.post("/sso/acme/setup/saml/preset/", {"preset": "custom"}).status_code == 400
