@@ -11,7 +11,7 @@ class SetupLinkForm(forms.Form):
     """Make a set-up link: for whom (shown in the list and the audit log) and for how many days (1-7)."""
 
     recipient = forms.CharField(
-        label="For", max_length=100, required=False, help_text="Who gets it, e.g. “Jane, Contoso IT”."
+        label="Recipient", max_length=100, required=False, help_text="Who gets it, e.g. “Jane, Contoso IT”."
     )
     days = forms.TypedChoiceField(
         label="Valid for",
