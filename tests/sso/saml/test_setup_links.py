@@ -83,6 +83,14 @@ def test_it_checks_access(connection, client_for, owner, admin, member, outsider
     assert client_for(outsider).post(revoke).status_code == 404
     assert client_for(member).post(revoke).status_code == 403
     assert SSOSetupLink.objects.get(pk=link.pk).revoked_at is None
+    created = f"/orgs/acme/settings/security/sso/setup-links/{link.pk}/created/not-a-ticket/"
+    assert client_for(outsider).get(created).status_code == 404
+    assert client_for(member).get(created).status_code == 403
+    assert client_for(owner).get(created).status_code == 410  # nothing stashed under that ticket
+    assert (
+        client_for(outsider).get(f"/orgs/globex/settings/security/sso/setup-links/{link.pk}/created/x/").status_code
+        == 404
+    )
 
 
 def test_the_link_is_shown_once_and_stored_as_a_keyed_hash(connection, client_for, owner):
