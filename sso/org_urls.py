@@ -22,6 +22,7 @@ urlpatterns = [
     path("oidc/", include("sso.oidc.org_urls")),
     # IdP set-up links (the IdP admin's own pages are public: sso/urls.py)
     path("<int:connection_id>/setup-links/new/", setup_link_views.create, name="setup_link_create"),
+    path("setup-links/new/", setup_link_views.create_with_connection, name="setup_link_create_with_connection"),
     path("setup-links/<int:link_id>/created/<str:ticket>/", setup_link_views.created, name="setup_link_created"),
     path("setup-links/<int:link_id>/revoke/", setup_link_views.revoke, name="setup_link_revoke"),
     # rollout and enforcement

@@ -24,7 +24,7 @@ from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLi
 from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout.forms import TestRunForm
 from sso.setup_links.actions import SETUP_STATUSES
-from sso.setup_links.forms import SetupLinkForm
+from sso.setup_links.forms import NewConnectionLinkForm, SetupLinkForm
 from sso.setup_links.steps import connection_steps
 from sso.signin import flow, linking
 from sso.signin.testing import start_test_session
@@ -65,6 +65,7 @@ def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> 
         "linkable": linkable,
         "own_identities": own_identities.select_related("connection"),
         "to_review": linking.identities_for_review(org.organization) if can_manage else [],
+        "new_connection_link_form": NewConnectionLinkForm(),
         "setup_links": SSOSetupLink.objects.filter(connection__organization=org.organization).select_related(
             "created_by", "connection"
         )[:20]

@@ -25,7 +25,7 @@ import audit
 from audit.locking import audited
 from audit.recorder import Actor, record_throttled
 from orgsecurity.actions import ActionRefused
-from orgsecurity.models import Membership, User
+from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from sso.connections import actions as sso_actions
 from sso.models import SSOConnection, SSOSetupLink, SSOTestRun
@@ -152,6 +152,24 @@ def revoke_link(link: SSOSetupLink, *, actor: User) -> SSOSetupLink:
     return link
 
 
+@audited("organization")
+def create_connection_with_link(
+    organization: Organization,
+    *,
+    actor: User,
+    protocol: str,
+    name: str = "",
+    days: int = DEFAULT_DAYS,
+    recipient: str = "",
+) -> tuple[SSOSetupLink, str]:
+    """Make a connection of ``protocol`` (status off, no IdP yet) and a set-up link for it, in one transaction:
+    the IdP admin enters the IdP's details through the link. Returns what ``create_link`` returns; raises
+    ActionRefused as ``create_connection`` and ``create_link`` do (then nothing is made)."""
+    with transaction.atomic():
+        connection = sso_actions.create_connection(organization, actor=actor, protocol=protocol, name=name)
+        return create_link(connection, actor=actor, days=days, recipient=recipient)
+
+
 def find_link(org_slug: str, token: str) -> SSOSetupLink | None:
     """The link of organization ``org_slug`` whose secret is ``token`` (any state), or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
@@ -216,7 +234,7 @@ def update_saml_idp(link: SSOSetupLink, *, idp: Any, source: str, metadata_url: 
     connection = link.connection
     _refuse_unless_setup_status(connection)
     _refuse_over_owners(connection, link.created_by)
-    return saml_actions.update_idp(
+    return saml_actions.configure_idp(
         connection, actor=link_actor(link), idp=idp, source=f"{source} (set-up link)", metadata_url=metadata_url
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from sso.models import SSOConnection
 from sso.setup_links import actions
 
 
@@ -19,3 +20,11 @@ class SetupLinkForm(forms.Form):
         choices=[(day, f"{day} day{'s' if day > 1 else ''}") for day in range(1, actions.MAX_DAYS + 1)],
         initial=actions.DEFAULT_DAYS,
     )
+
+
+class NewConnectionLinkForm(SetupLinkForm):
+    """Make a connection whose IdP details are not known yet, and a set-up link for the IdP admin to enter them."""
+
+    protocol = forms.ChoiceField(label="Protocol", choices=SSOConnection.Protocol.choices)
+    name = forms.CharField(label="Connection name", max_length=100, required=False, help_text="e.g. “Okta”.")
+    field_order = ["protocol", "name", "recipient", "days"]

@@ -16,7 +16,7 @@ from orgsecurity.roles import Capability
 from orgsecurity.secrets_stash import stash, take
 from sso.models import SSOConnection, SSOSetupLink
 from sso.setup_links import actions
-from sso.setup_links.forms import SetupLinkForm
+from sso.setup_links.forms import NewConnectionLinkForm, SetupLinkForm
 
 SECRET_KIND = "sso_setup_link"  # noqa: S105 (the stash kind, not a secret)
 
@@ -43,6 +43,32 @@ def create(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRespo
     except ActionRefused as exc:
         messages.error(request, exc.message)
         return redirect("sso:connection", org_slug, connection.pk)
+    ticket = stash(request, SECRET_KIND, url, link_pk=link.pk)
+    return redirect("sso:setup_link_created", org_slug, link.pk, ticket)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_SECURITY, action="make an IdP set-up link")
+def create_with_connection(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Make a connection (status off, no IdP yet) and a set-up link for it; show the link's URL once."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    form = NewConnectionLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose SAML or OpenID Connect and a validity of 1 to 7 days.")
+        return redirect("sso:index", org_slug)
+    data = form.cleaned_data
+    try:
+        link, url = actions.create_connection_with_link(
+            org.organization,
+            actor=request.user,
+            protocol=data["protocol"],
+            name=data["name"],
+            days=data["days"],
+            recipient=data["recipient"],
+        )
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("sso:index", org_slug)
     ticket = stash(request, SECRET_KIND, url, link_pk=link.pk)
     return redirect("sso:setup_link_created", org_slug, link.pk, ticket)
 

@@ -363,3 +363,56 @@ def test_the_idp_admin_chooses_their_idp_for_the_attribute_names(holder, connect
     event = AuditEvent.objects.filter(action="sso.connection_updated").latest("seq")
     assert event.actor_type == ActorType.SETUP_LINK and "attribute_map" in event.changes
     assert browser.post("/sso/acme/setup/saml/preset/", {"preset": "custom"}).status_code == 400
+
+
+def test_an_owner_without_the_idps_details_makes_the_connection_and_a_link(
+    org, owner, client_for, contoso_idp, django_capture_on_commit_callbacks
+):
+    browser = client_for(owner)
+    assert "Let your IdP admin set the connection up" in text(browser.get("/orgs/acme/settings/security/sso/"))
+    response = browser.post(
+        "/orgs/acme/settings/security/sso/setup-links/new/",
+        {"protocol": "saml", "name": "Contoso", "recipient": "Jane", "days": "5"},
+    )
+    assert response.status_code == 302
+    url = re.search(r'value="([^"]+/sso/acme/setup/ossl_[^"]+)"', text(browser.get(response["Location"]))).group(1)
+    connection = SSOConnection.objects.get(name="Contoso")
+    assert connection.protocol == "saml" and connection.status == "off"
+    assert not SAMLSettings.objects.filter(connection=connection).exists()
+    page = text(browser.get(f"/orgs/acme/settings/security/sso/{connection.pk}/"))
+    assert "This connection has no IdP yet" in page
+
+    holder = Client()
+    open_in(holder, url.removeprefix(_base()))
+    page = text(holder.get("/sso/acme/setup/"))
+    assert sp_endpoints("acme").acs_url in page and "once your IdP's details are" in page
+    assert holder.get("/sso/acme/setup/metadata.xml").status_code == 409
+    saved = holder.post("/sso/acme/setup/saml/", {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()})
+    assert saved.status_code == 302
+    saml = SAMLSettings.objects.get(connection=connection)
+    assert saml.idp_entity_id == contoso_idp.entity_id and saml.sp_certificate
+    assert holder.get("/sso/acme/setup/metadata.xml").status_code == 200
+    event = AuditEvent.objects.filter(action="sso.connection_updated").latest("seq")
+    assert event.actor_type == ActorType.SETUP_LINK and "sp_certificate" in event.details
+
+    started = holder.post("/sso/acme/setup/test/")
+    request_id = redirect_message(started["Location"])[1]["RelayState"][0]
+    sp = sp_endpoints("acme")
+    answered = contoso_idp.response(
+        sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id="jane", in_response_to=request_id
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        result = finish_in(holder, post_to_acs(answered))
+    assert "SSO test: Succeeded" in text(holder.get(result["Location"]))
+
+
+def test_the_owner_gives_the_first_idp_details_on_the_connection_page(org, owner, client_for, contoso_idp):
+    from sso.connections import actions as sso_actions
+
+    connection = sso_actions.create_connection(org, actor=owner, protocol="saml", name="Later")
+    response = client_for(owner).post(
+        f"/orgs/acme/settings/security/sso/saml/{connection.pk}/idp/",
+        {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()},
+    )
+    assert response.status_code == 302
+    assert SAMLSettings.objects.get(connection=connection).idp_entity_id == contoso_idp.entity_id
