@@ -124,7 +124,7 @@ def check_setup_link_ip(request: HttpRequest, setup_link: Any) -> Refusal | None
         throttle_key=f"setup_link:{organization.pk}:{setup_link.pk}:{ip}",
         window_seconds=REFUSAL_AUDIT_WINDOW_SECONDS,
         organization=organization,
-        actor=Actor(ActorType.SETUP_LINK, str(setup_link.pk), f"IdP set-up link #{setup_link.pk}"),
+        actor=Actor(ActorType.SETUP_LINK, str(setup_link.pk), setup_link.actor_label),
         details={"ip": ip or "unknown", "path": request.path[:200], "method": request.method},
     )
     return _dashboard_refusal(organization, ip)

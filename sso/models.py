@@ -212,6 +212,11 @@ class SSOSetupLink(models.Model):
     def __str__(self) -> str:
         return f"IdP set-up link #{self.pk}" + (f" for {self.recipient}" if self.recipient else "")
 
+    @property
+    def actor_label(self) -> str:
+        """How the audit log names what was done through this link: "IdP set-up link #7 (Jane, Contoso IT)"."""
+        return (f"IdP set-up link #{self.pk}" + (f" ({self.recipient})" if self.recipient else ""))[:255]
+
     def state(self, now=None) -> str:
         """``revoked``, ``expired``, ``unused`` (not opened yet) or ``open`` (bound to a browser), at ``now``."""
         now = now or timezone.now()

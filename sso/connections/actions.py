@@ -633,8 +633,7 @@ def test_run_actor(run: SSOTestRun) -> Any:
 def setup_link_actor(link: Any) -> Actor:
     """The audit actor of everything done through an IdP set-up link (``sso.models.SSOSetupLink``): not a person,
     the link itself."""
-    label = f"IdP set-up link #{link.pk}" + (f" ({link.recipient})" if link.recipient else "")
-    return Actor(ActorType.SETUP_LINK, str(link.pk), label[:255])
+    return Actor(ActorType.SETUP_LINK, str(link.pk), link.actor_label)
 
 
 def tester_result_url(run: SSOTestRun) -> str:
