@@ -416,3 +416,11 @@ def test_the_owner_gives_the_first_idp_details_on_the_connection_page(org, owner
     )
     assert response.status_code == 302
     assert SAMLSettings.objects.get(connection=connection).idp_entity_id == contoso_idp.entity_id
+
+
+def test_support_sees_the_usable_links_read_only(holder, org):
+    from sso import support
+
+    _browser, link = holder
+    rows = dict(support.settings_rows(org))
+    assert rows["IdP set-up links usable now"].startswith(f"IdP set-up link #{link.pk} (Jane, Contoso IT): open")
