@@ -108,6 +108,28 @@ def check_api_ip(request: HttpRequest, api_key: Any) -> Refusal | None:
     return Refusal("ip_not_allowed", message, status=403)
 
 
+def check_setup_link_ip(request: HttpRequest, setup_link: Any) -> Refusal | None:
+    """Refuse (403) a request made through an SSO set-up link (``sso.models.SSOSetupLink``: the customer's IdP
+    admin, no account) from outside its organization's enabled allowlist (scope dashboard or both), as the
+    organization's admin pages are; audited (throttled) with the link as actor."""
+    organization = setup_link.connection.organization
+    policy = dashboard_policy(request, organization)
+    if policy is None or not policy.guards_dashboard:
+        return None
+    ip = client_ip(request)
+    if policy.matcher().allows(ip):
+        return None
+    record_throttled(
+        "allowlist.access_refused",
+        throttle_key=f"setup_link:{organization.pk}:{setup_link.pk}:{ip}",
+        window_seconds=REFUSAL_AUDIT_WINDOW_SECONDS,
+        organization=organization,
+        actor=Actor(ActorType.SETUP_LINK, str(setup_link.pk), setup_link.actor_label),
+        details={"ip": ip or "unknown", "path": request.path[:200], "method": request.method},
+    )
+    return _dashboard_refusal(organization, ip)
+
+
 def _key_actor(api_key: Any) -> Actor:
     key_id = str(getattr(api_key, "pk", "") or "")
     return Actor(ActorType.API_KEY, key_id, f"API key {getattr(api_key, 'prefix', '') or key_id}".strip())

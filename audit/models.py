@@ -121,6 +121,8 @@ class ActorType(models.TextChoices):
     API_KEY = "api_key", "API key"
     SYSTEM = "system", "System"
     SUPPORT = "support", "Platform support"
+    # The customer's IdP administrator acting through an SSO set-up link (sso.models.SSOSetupLink): no account.
+    SETUP_LINK = "setup_link", "IdP set-up link"
 
 
 class AuditEvent(models.Model):

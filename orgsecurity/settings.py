@@ -159,6 +159,13 @@ API_PIPELINE_CHECKS: list[str] = [
     "allowlist.checks.check_api_ip",
 ]
 
+# Checks of the pages an IdP admin opens through an SSO set-up link (sso.setup_links.public_views), after the link
+# itself: functions ``(request, setup_link) -> Refusal | None`` (the link's organization is
+# ``setup_link.connection.organization``). The organization's IP allowlist applies there as on its admin pages.
+SSO_SETUP_LINK_CHECKS: list[str] = [
+    "allowlist.checks.check_setup_link_ip",
+]
+
 # Error answers per path prefix (orgsecurity.errors): each a dotted path to an ErrorFormat. Every error under /api/
 # is JSON {"error": {"code", "message"}}, whatever produced it; a SCIM endpoint adds "/scim/" with the SCIM Error
 # schema. Paths under no prefix get the HTML error pages (templates/400.html, 403, 404, 500).

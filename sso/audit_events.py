@@ -69,3 +69,13 @@ register("sso.recovery_used", "{actor} signed in with a recovery code ({remainin
 register("sso.domain_claimed", "{actor} claimed the email domain {domain}", "sso")
 register("sso.domain_verified", "{actor} verified the email domain {target} ({via}) {note}", "sso")
 register("sso.domain_removed", "{actor} removed the email domain {domain_old}", "sso")
+
+# IdP set-up links (sso.setup_links): the IdP admin's own actions name the link as actor.
+register(
+    "sso.setup_link_created",
+    "{actor} made IdP set-up link #{link} for {target} ({recipient}), valid until {expires_at}",
+    "sso",
+)
+register("sso.setup_link_revoked", "{actor} revoked IdP set-up link #{link} of {target}", "sso")
+register("sso.setup_link_opened", "{actor} was opened in a browser from {ip}", "sso")
+register("sso.setup_link_refused", "{actor} was refused ({reason}) from {ip}", "sso")

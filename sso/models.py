@@ -159,6 +159,11 @@ class SSOTestRun(models.Model):
     # A test run may sign the admin in through SSO for this many seconds, so logout and the session timeout can be
     # seen as members would see them (0: the test only checks the IdP's answer).
     session_seconds = models.PositiveIntegerField(default=0)
+    # A run started by the customer's IdP administrator through a set-up link (no account here, so no ``actor``):
+    # shown to the owners, never counted toward enforcement (sso.rollout.readiness reads ``actor`` only).
+    setup_link = models.ForeignKey(
+        "SSOSetupLink", null=True, blank=True, on_delete=models.SET_NULL, related_name="test_runs"
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -173,6 +178,56 @@ class SSOTestRun(models.Model):
         if self.result == self.Result.PENDING and self.started_at + PENDING_TTL < timezone.now():
             return "Not finished (no answer from the IdP)"
         return self.get_result_display()
+
+
+class SSOSetupLink(models.Model):
+    """A set-up link for the customer's IdP administrator, who has no account here (like WorkOS's Admin Portal):
+    it opens a guided set-up of ONE connection of ONE organization, until ``expires_at`` (UTC) or revocation.
+
+    The link's secret is shown once to the owner or admin who made it; only its keyed hash (``token_hash``,
+    HMAC-SHA-256 under ``settings.KEY_HASH_SECRET``, RFC 2104) is stored. The first browser that starts the set-up
+    binds it (``browser_binding``: the SHA-256 of a random value kept in that browser's signed cookie); any other
+    browser is refused. Through it the IdP admin can read the SP details, enter the IdP's details and run test
+    sign-ins, never change the status, enforce, link identities or see members (``sso.setup_links``).
+    """
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="setup_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    # Who the link is for, as the maker wrote it (e.g. "Jane at Contoso IT"): shown in the list and the audit log.
+    recipient = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    browser_binding = models.CharField(max_length=64, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    test_passed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"IdP set-up link #{self.pk}" + (f" for {self.recipient}" if self.recipient else "")
+
+    @property
+    def actor_label(self) -> str:
+        """How the audit log names what was done through this link: "IdP set-up link #7 (Jane, Contoso IT)"."""
+        return (f"IdP set-up link #{self.pk}" + (f" ({self.recipient})" if self.recipient else ""))[:255]
+
+    def state(self, now=None) -> str:
+        """``revoked``, ``expired``, ``unused`` (not opened yet) or ``open`` (bound to a browser), at ``now``."""
+        now = now or timezone.now()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        return "open" if self.browser_binding else "unused"
+
+    def is_usable(self, now=None) -> bool:
+        return self.state(now) in ("open", "unused")
 
 
 class SSOPendingLogin(models.Model):

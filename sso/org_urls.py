@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from sso.connections import views
 from sso.rollout import views as rollout_views
+from sso.setup_links import views as setup_link_views
 
 app_name = "sso"
 
@@ -19,6 +20,11 @@ urlpatterns = [
     path("<int:connection_id>/test/", views.start_test, name="start_test"),
     path("<int:connection_id>/tests/<int:run_id>/", views.test_run, name="test_run"),
     path("oidc/", include("sso.oidc.org_urls")),
+    # IdP set-up links (the IdP admin's own pages are public: sso/urls.py)
+    path("<int:connection_id>/setup-links/new/", setup_link_views.create, name="setup_link_create"),
+    path("setup-links/new/", setup_link_views.create_with_connection, name="setup_link_create_with_connection"),
+    path("setup-links/<int:link_id>/created/<str:ticket>/", setup_link_views.created, name="setup_link_created"),
+    path("setup-links/<int:link_id>/revoke/", setup_link_views.revoke, name="setup_link_revoke"),
     # rollout and enforcement
     path("<int:connection_id>/rollout/", rollout_views.rollout_page, name="rollout"),
     path("<int:connection_id>/rollout/enforce/", rollout_views.enforce, name="enforce"),

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 import audit
 from audit.locking import audited
-from audit.recorder import record_throttled
+from audit.models import ActorType
+from audit.recorder import Actor, record_throttled
 from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role, roles_assignable_by
@@ -558,20 +559,28 @@ MAX_TEST_SESSION_SECONDS = 3600
 
 
 @audited("connection")
-def start_test_run(connection: SSOConnection, *, actor: User, session_seconds: int = 0) -> SSOTestRun:
+def start_test_run(
+    connection: SSOConnection, *, actor: User | None, session_seconds: int = 0, setup_link: Any = None
+) -> SSOTestRun:
     """Create a pending test run; the protocol then sends the admin to the IdP.
 
     ``session_seconds`` > 0 asks for a real SSO sign-in with a session that short, so logout and the session
     timeout (and signing in again) can be seen as members would see them; 0 only checks the IdP's answer.
+    ``setup_link`` (an ``sso.models.SSOSetupLink``, with ``actor`` None): the customer's IdP admin tests through
+    that link; the run has no actor and no session, and is audited with the link as actor.
     """
     if not 0 <= session_seconds <= MAX_TEST_SESSION_SECONDS:
         raise ActionRefused("A test session lasts at most an hour.", code="bad_session_seconds")
+    if setup_link is not None and (actor is not None or session_seconds):
+        raise ActionRefused("A set-up link's test has no person and no session.", code="bad_setup_test")
     with transaction.atomic():
-        run = SSOTestRun.objects.create(connection=connection, actor=actor, session_seconds=session_seconds)
+        run = SSOTestRun.objects.create(
+            connection=connection, actor=actor, session_seconds=session_seconds, setup_link=setup_link
+        )
         audit.record(
             "sso.test_started",
             organization=connection.organization,
-            actor=actor,
+            actor=test_run_actor(run),
             target=connection,
             details={"session_seconds": session_seconds},
         )
@@ -611,6 +620,28 @@ def finish_test_run(run: SSOTestRun, *, actor: Any, success: bool, details: dict
         )
         for hook in TEST_RUN_FINISHED_HOOKS:
             hook(run, actor, success, error)
+
+
+def test_run_actor(run: SSOTestRun) -> Any:
+    """Who ran ``run``, for its audit events: its set-up link (``audit.models.ActorType.SETUP_LINK``) or its
+    actor (None: the system, for a run whose person was deleted)."""
+    if run.setup_link_id is not None:
+        return setup_link_actor(run.setup_link)
+    return run.actor
+
+
+def setup_link_actor(link: Any) -> Actor:
+    """The audit actor of everything done through an IdP set-up link (``sso.models.SSOSetupLink``): not a person,
+    the link itself."""
+    return Actor(ActorType.SETUP_LINK, str(link.pk), link.actor_label)
+
+
+def tester_result_url(run: SSOTestRun) -> str:
+    """Where the person who ran ``run`` reads its result: the organization's test page, or for a run through a
+    set-up link, that link's own result page (the IdP admin sees no organization page)."""
+    if run.setup_link_id is not None:
+        return reverse("sso_public:setup_test_run", args=[run.connection.organization.slug, run.pk])
+    return test_run_url(run)
 
 
 def test_run_url(run: SSOTestRun) -> str:

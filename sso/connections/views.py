@@ -20,9 +20,12 @@ from orgsecurity.roles import Capability
 from sso.connections import actions
 from sso.connections.forms import ConnectionSettingsForm, StatusForm
 from sso.errors import SSOSignInRefused
-from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin
+from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin, SSOSetupLink
 from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout.forms import TestRunForm
+from sso.setup_links.actions import SETUP_STATUSES
+from sso.setup_links.forms import NewConnectionLinkForm, SetupLinkForm
+from sso.setup_links.steps import connection_steps
 from sso.signin import flow, linking
 from sso.signin.testing import start_test_session
 
@@ -62,6 +65,12 @@ def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> 
         "linkable": linkable,
         "own_identities": own_identities.select_related("connection"),
         "to_review": linking.identities_for_review(org.organization) if can_manage else [],
+        "new_connection_link_form": NewConnectionLinkForm(),
+        "setup_links": SSOSetupLink.objects.filter(connection__organization=org.organization).select_related(
+            "created_by", "connection"
+        )[:20]
+        if can_manage
+        else [],
         **_policy_context(org),
     }
     return render(request, "sso/index.html", context, status=status)
@@ -109,10 +118,16 @@ def _connection_page(
             for status, label in STATUS_BUTTONS
             if status in actions.ALLOWED_MOVES.get(connection.status, set())
         ],
-        "test_runs": connection.test_runs.select_related("actor")[:10],
+        "test_runs": connection.test_runs.select_related("actor", "setup_link")[:10],
         "identities": connection.identities.select_related("user").order_by("user__email"),
         "config_template": f"sso/{connection.protocol}/_config.html" if config_context else "",
+        "step_sp_template": f"sso/{connection.protocol}/_step_sp.html" if config_context else "",
+        "advanced_template": f"sso/{connection.protocol}/_advanced.html" if config_context else "",
         "test_form": TestRunForm(),
+        "steps": connection_steps(connection),
+        "setup_links": connection.setup_links.select_related("created_by", "connection"),
+        "setup_link_form": SetupLinkForm(),
+        "can_make_setup_link": connection.status in SETUP_STATUSES,
         **config_context,
     }
     return render(request, "sso/connection.html", context, status=status)

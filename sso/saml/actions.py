@@ -81,19 +81,78 @@ def create_saml_connection(
             attribute_map=attribute_map or {},
             admin_owner=admin_owner or actor,
         )
-        saml = SAMLSettings(
-            connection=connection, sp_certificate=cert_pem, sp_private_key_encrypted=encrypt_secret(key_pem)
-        )
-        _apply_idp(saml, idp, metadata_url)
-        saml.full_clean(exclude=["connection"])
-        saml.save()
-        sso_actions.record_connection_change(
-            connection,
-            actor=actor,
-            changes=_changes(_snapshot(None, IDP_FIELDS), _snapshot(saml, IDP_FIELDS)),
-            details={"source": source, "sp_certificate": load_certificate(cert_pem).fingerprint},
-        )
+        _add_settings(connection, (key_pem, cert_pem), actor=actor, idp=idp, source=source, metadata_url=metadata_url)
     return connection
+
+
+def _add_settings(
+    connection: SSOConnection,
+    key_pair: tuple[str, str],
+    *,
+    actor: Any,
+    idp: IdPMetadata,
+    source: str,
+    metadata_url: str | None,
+) -> SAMLSettings:
+    """Write the SAML settings of ``connection`` (SP key pair and IdP side) and audit them, in the caller's
+    transaction."""
+    key_pem, cert_pem = key_pair
+    saml = SAMLSettings(
+        connection=connection, sp_certificate=cert_pem, sp_private_key_encrypted=encrypt_secret(key_pem)
+    )
+    _apply_idp(saml, idp, metadata_url or "")
+    saml.full_clean(exclude=["connection"])
+    saml.save()
+    sso_actions.record_connection_change(
+        connection,
+        actor=actor,
+        changes=_changes(_snapshot(None, IDP_FIELDS), _snapshot(saml, IDP_FIELDS)),
+        details={"source": source, "sp_certificate": load_certificate(cert_pem).fingerprint},
+    )
+    return saml
+
+
+def configure_idp(
+    connection: SSOConnection, *, actor: Any, idp: IdPMetadata, source: str, metadata_url: str | None = None
+) -> dict[str, list[Any]]:
+    """Set the IdP side of a SAML ``connection``: ``update_idp`` when it has SAML settings, else its first ones,
+    with a new SP key pair (a connection made before the IdP's details were known, e.g. for an IdP set-up link).
+    Returns the audited changes; raises ActionRefused as ``update_idp`` does."""
+    if SAMLSettings.objects.filter(connection=connection).exists():
+        return update_idp(connection, actor=actor, idp=idp, source=source, metadata_url=metadata_url)
+    return _first_idp(
+        connection,
+        generate_sp_key_pair(f"orgsecurity SP for {connection.organization.slug}"),  # slow: outside the transaction
+        actor=actor,
+        idp=idp,
+        source=source,
+        metadata_url=metadata_url,
+    )
+
+
+@audited("connection")
+def _first_idp(
+    connection: SSOConnection,
+    key_pair: tuple[str, str],
+    *,
+    actor: Any,
+    idp: IdPMetadata,
+    source: str,
+    metadata_url: str | None,
+) -> dict[str, list[Any]]:
+    if connection.protocol != SSOConnection.Protocol.SAML:
+        raise ActionRefused("This is not a SAML connection.", code="bad_protocol")
+    with transaction.atomic():
+        connection = (
+            SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
+        )
+        if SAMLSettings.objects.filter(connection=connection).exists():
+            raise ActionRefused(
+                "The IdP's details were just saved by someone else. Reload the page.", code="race", status=409
+            )
+        sso_actions.refuse_idp_change_over_owners(connection, actor=actor, changed=set(IDP_FIELDS))
+        saml = _add_settings(connection, key_pair, actor=actor, idp=idp, source=source, metadata_url=metadata_url)
+    return _changes(_snapshot(None, IDP_FIELDS), _snapshot(saml, IDP_FIELDS))
 
 
 @audited("connection")

@@ -100,17 +100,20 @@ def _form_errors(request: HttpRequest, form) -> None:
 @require_POST
 @require_capability(Capability.MANAGE_SECURITY)
 def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept."""
-    org, connection = _saml_connection(request, org_slug, connection_id)
+    """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept. A
+    connection made before the IdP's details were known (for a set-up link) gets its first ones here."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connection = get_org_object(org, SSOConnection.objects.filter(protocol="saml"), pk=connection_id)
     form = IdPSourceForm(request.POST, request.FILES)
     if not form.is_valid():
         _form_errors(request, form)
         return _connection_page(request, org, connection, status=400)
     idp = form.idp
-    if form.cleaned_data["source"] == "manual":
-        idp = replace(idp, want_authn_requests_signed=connection.saml.want_authn_requests_signed)
+    current = SAMLSettings.objects.filter(connection=connection).first()
+    if form.cleaned_data["source"] == "manual" and current is not None:
+        idp = replace(idp, want_authn_requests_signed=current.want_authn_requests_signed)
     try:
-        changes = actions.update_idp(
+        changes = actions.configure_idp(
             connection, actor=request.user, idp=idp, source=form.cleaned_data["source"], metadata_url=form.fetched_from
         )
     except ActionRefused as exc:

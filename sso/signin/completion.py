@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from sso.assertion import AssertedIdentity, map_profile
 from sso.models import SSOPendingLogin
+from sso.setup_links.completion import complete_setup_link_test, is_setup_link_test
 from sso.signin.answer import Outcome
 from sso.signin.link import complete_link
 from sso.signin.login import complete_login
@@ -29,6 +30,8 @@ def complete(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedI
     profile = map_profile(identity, connection.attribute_map)
     if identity.groups_not_sent:
         logger.warning("Connection %s: the IdP did not send groups (%s)", connection.pk, identity.groups_not_sent)
+    if is_setup_link_test(pending):
+        return complete_setup_link_test(request, pending, identity, profile)
     if pending.purpose == SSOPendingLogin.Purpose.TEST:
         return complete_test(request, pending, identity, profile)
     if pending.purpose == SSOPendingLogin.Purpose.LINK:

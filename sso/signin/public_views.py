@@ -90,6 +90,8 @@ def refused_answer(
     connection test, its test run is finished as failed (with ``details``, what is known of the answer, and the
     refusal's message) and the browser goes to its result page; any other refusal gets the refusal page."""
     if pending is not None and pending.purpose == SSOPendingLogin.Purpose.TEST and pending.test_run is not None:
-        actions.finish_test_run(pending.test_run, actor=pending.user, success=False, details=details, error=exc.message)
-        return redirect(actions.test_run_url(pending.test_run))
+        run = pending.test_run
+        actor = actions.test_run_actor(run)
+        actions.finish_test_run(run, actor=actor, success=False, details=details, error=exc.message)
+        return redirect(actions.tester_result_url(run))
     return refusal_page(request, exc, connection)
