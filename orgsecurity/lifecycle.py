@@ -127,6 +127,7 @@ def provision_member(organization: Organization, user: User, *, actor: Any, role
     ``member_suspended``: ``reactivate_member`` it instead)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
+    # includes suspended: a suspended one is refused
     existing = Membership.objects.filter(organization=organization, user=user).first()
     if existing is not None:
         if existing.suspended_at is not None:
