@@ -39,6 +39,7 @@ from audit.locking import audited
 from audit.models import AuditEvent
 from audit.recorder import record_many, record_throttled
 from orgsecurity.actions import (
+    MEMBERSHIP_CHANGE_PREVIEWS,
     ActionRefused,
     _lock_membership,
     _reread,
@@ -52,6 +53,7 @@ from orgsecurity.actions import (
     remove_member,
 )
 from orgsecurity.actors import is_program
+from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Invitation, Membership, Organization, User, normalize_email
 from orgsecurity.roles import Role, roles_assignable_by
 
@@ -298,6 +300,35 @@ def _merge(result: DeprovisionResult, values: Mapping[str, Any]) -> DeprovisionR
 
 def _replace(result: DeprovisionResult, **values: Any) -> DeprovisionResult:
     return replace(result, **values)
+
+
+def preview_suspend_member(membership: Membership) -> Impact:
+    """What suspending ``membership`` would end (read-only; ``suspend_member`` does it): ``person`` (who loses the
+    organization, keeping role and teams), ``invitations`` to their email that are revoked, then the groups every
+    registered membership preview adds for a removal (personal keys revoked, sessions that lose the organization).
+    ``change`` is "member.suspend"; the guardrails are not previewed."""
+    person = ImpactItem(
+        ref=str(membership.user_id),
+        name=membership.user.email,
+        detail=f"{membership.get_role_display()}: suspended, keeps role and teams for a reactivation",
+    )
+    pending = Invitation.objects.filter(
+        organization_id=membership.organization_id,
+        email=normalize_email(membership.user.email),
+        accepted_at=None,
+        revoked_at=None,
+    ).order_by("pk")
+    invitations = tuple(
+        ImpactItem(ref=str(invitation.pk), name=invitation.email, detail=f"{invitation.get_role_display()}: revoked")
+        for invitation in pending
+    )
+    groups = [
+        ImpactGroup("person", "The member", "Suspended: counts as no member until reactivated.", (person,)),
+        ImpactGroup("invitations", "Invitations to them, revoked", "They cannot come back through one.", invitations),
+    ]
+    for preview in MEMBERSHIP_CHANGE_PREVIEWS:
+        groups.extend(preview(membership, None))
+    return Impact(change="member.suspend", groups=tuple(groups))
 
 
 # --- reactivation --------------------------------------------------------------------------------------------------

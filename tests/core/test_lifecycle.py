@@ -268,3 +268,14 @@ def test_deprovision_and_remove_costs_the_same_queries_however_many_sessions_and
     small_cost = _queries(lambda: lifecycle.deprovision_and_remove(small, actor=TOKEN))
     large_cost = _queries(lambda: lifecycle.deprovision_and_remove(large, actor=TOKEN))
     assert small_cost == large_cost
+
+
+def test_the_preview_lists_what_suspension_ends(org, member):
+    key, _ = key_for(org, member)
+    sign_in_client(Client(), member)
+    impact = lifecycle.preview_suspend_member(membership_of(member, org))
+    names = {group.key: [item.name for item in group.items] for group in impact.groups}
+    assert names["person"] == [member.email]
+    assert any(key.prefix in " ".join(items) for items in names.values())
+    assert impact.change == "member.suspend"
+    assert membership_of(member, org).suspended_at is None  # read-only
