@@ -149,6 +149,12 @@ def provision_member(organization: Organization, user: User, *, actor: Any, role
         return provision_member(organization, user, actor=actor, role=role)
 
 
+def _judged_by_role(actor: Any) -> bool:
+    """People (their membership's role) and programs (``acts_as``) are judged by a role; the system (None, or an
+    ``audit.recorder.Actor`` an operator's command passes) is not."""
+    return isinstance(actor, User) or is_program(actor)
+
+
 def _require_may_grant(organization: Organization, user: User, actor: Any, role: str) -> None:
     if role == Role.OWNER and is_program(actor):
         raise ActionRefused(
@@ -157,7 +163,7 @@ def _require_may_grant(organization: Organization, user: User, actor: Any, role:
             code="owner_protected",
             status=409,
         )
-    if actor is not None and role not in roles_assignable_by(actor_role(organization, actor)):
+    if _judged_by_role(actor) and role not in roles_assignable_by(actor_role(organization, actor)):
         raise ActionRefused(f"Your role cannot add someone as {Role(role).label}.", code="role_not_allowed", status=403)
 
 
@@ -240,7 +246,7 @@ def _check_guardrails(membership: Membership, actor: Any) -> None:
     """Refuse (ActionRefused) a deprovisioning that the actor may not do or that would lock the organization out."""
     organization = membership.organization
     refuse_program_touching_owner(membership, actor, doing="deprovision")
-    acting_on_someone_else = actor is not None and membership.user_id != getattr(actor, "pk", None)
+    acting_on_someone_else = _judged_by_role(actor) and membership.user_id != getattr(actor, "pk", None)
     if acting_on_someone_else and membership.role not in roles_assignable_by(actor_role(organization, actor)):
         raise ActionRefused("Only owners can deprovision an owner.", code="role_not_allowed", status=403)
     if is_last_usable_owner(membership):
@@ -349,9 +355,8 @@ def reactivate_member(membership: Membership, *, actor: Any, role: str) -> Membe
         if membership.suspended_at is None:
             return change_role(membership, actor=actor, role=role)
         refuse_program_touching_owner(membership, actor, doing="reactivate", new_role=role)
-        if role not in roles_assignable_by(actor_role(organization, actor)) or (
-            membership.role not in roles_assignable_by(actor_role(organization, actor))
-        ):
+        allowed = roles_assignable_by(actor_role(organization, actor)) if _judged_by_role(actor) else list(Role)
+        if role not in allowed or membership.role not in allowed:
             raise ActionRefused("Only owners can reactivate an owner.", code="role_not_allowed", status=403)
         old_role, suspended_at = membership.role, membership.suspended_at
         membership.role, membership.suspended_at = role, None

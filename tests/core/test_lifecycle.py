@@ -279,3 +279,13 @@ def test_the_preview_lists_what_suspension_ends(org, member):
     assert any(key.prefix in " ".join(items) for items in names.values())
     assert impact.change == "member.suspend"
     assert membership_of(member, org).suspended_at is None  # read-only
+
+
+def test_an_operator_command_acts_as_the_system(org, owner, member):
+    from audit.recorder import Actor
+
+    system = Actor.system("manage.py")
+    user = make_user("ops-added@acme.test")
+    membership = lifecycle.provision_member(org, user, actor=system, role=Role.ADMIN)
+    lifecycle.suspend_member(membership, actor=system, reason="offboarded")
+    assert lifecycle.reactivate_member(membership, actor=system, role=Role.MEMBER).role == Role.MEMBER
