@@ -123,6 +123,7 @@ class ActorType(models.TextChoices):
     SUPPORT = "support", "Platform support"
     # The customer's IdP administrator acting through an SSO set-up link (sso.models.SSOSetupLink): no account.
     SETUP_LINK = "setup_link", "IdP set-up link"
+    SCIM_TOKEN = "scim_token", "SCIM token"
 
 
 class AuditEvent(models.Model):

@@ -248,6 +248,36 @@ def _end(session: UserSession, *, reason: str, organization: Organization | None
     return created
 
 
+def bar_sessions_on_deprovision(membership: Membership, actor: Any, reason: str) -> dict[str, int]:
+    """Registered with ``orgsecurity.lifecycle.register_deprovision_effect`` (``SessionsPolicyConfig.ready``): inside
+    a deprovisioning, bar every live session of ``membership``'s user from its organization (an
+    ``OrgSessionRevocation`` each, in one bulk insert): each ends at its next request to that organization and keeps
+    working in the person's other organizations. Records one ``session.revoked_all``. Constant queries however many
+    sessions. Returns ``{"sessions_ended": n}``."""
+    organization = membership.organization
+    live = UserSession.objects.filter(user_id=membership.user_id, revoked_at=None).exclude(
+        org_revocations__organization=organization
+    )
+    ids = list(live.order_by("pk").values_list("pk", flat=True))
+    if ids:
+        now = clock.now()
+        OrgSessionRevocation.objects.bulk_create(
+            [
+                OrgSessionRevocation(user_session_id=pk, organization=organization, revoked_at=now, reason=reason)
+                for pk in ids
+            ],
+            ignore_conflicts=True,
+        )
+        audit.record(
+            "session.revoked_all",
+            organization=organization,
+            actor=actor,
+            target=membership.user,
+            details={"count": len(ids), "sessions": ids, "scope": _scope(organization), "reason": reason},
+        )
+    return {"sessions_ended": len(ids)}
+
+
 def _scope(organization: Organization | None) -> str:
     return f"in {organization.name}" if organization is not None else "everywhere"
 
@@ -262,10 +292,10 @@ def end_member_sessions(
     (admins manage everyone but owners). Returns how many sessions ended.
     """
     with transaction.atomic():
-        actor_membership = Membership.objects.filter(organization=organization, user=actor).first()
+        actor_membership = Membership.objects.active().filter(organization=organization, user=actor).first()
         if actor_membership is None or not has_capability(actor_membership.role, Capability.MANAGE_SECURITY):
             raise ActionRefused("Only owners and admins can end members' sessions.", code="not_allowed", status=403)
-        target = Membership.objects.filter(organization=organization, user=member).first()
+        target = Membership.objects.active().filter(organization=organization, user=member).first()
         if target is None:
             raise ActionRefused(
                 f"{member.email} is not a member of {end_sentence(organization.name)}", code="not_member", status=404
@@ -317,7 +347,7 @@ def update_session_policy(
     with transaction.atomic():
         # @audited locked the organization, so two first saves cannot both create the policy row.
         if isinstance(actor, User):
-            membership = Membership.objects.filter(organization=organization, user=actor).first()
+            membership = Membership.objects.active().filter(organization=organization, user=actor).first()
             if membership is None or not has_capability(membership.role, Capability.MANAGE_SECURITY):
                 raise ActionRefused("Only owners and admins can change the session policy.", status=403)
         policy = SessionPolicy.objects.filter(organization=organization).first()
@@ -366,7 +396,9 @@ def describe_changes(changes: dict[str, list[Any]]) -> str:
 def _organizations_of(user: Any) -> list[Organization]:
     if not getattr(user, "pk", None):
         return []
-    return list(Organization.objects.filter(memberships__user_id=user.pk).order_by("pk"))
+    return list(
+        Organization.objects.filter(memberships__user_id=user.pk, memberships__suspended_at__isnull=True).order_by("pk")
+    )
 
 
 def _record_for(

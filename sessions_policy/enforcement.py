@@ -141,7 +141,7 @@ def rules_of_each_organization(user_id: int | None) -> list[SessionRules]:
     """The rules of every organization ``user_id`` belongs to (one query)."""
     if user_id is None:
         return []
-    memberships = Membership.objects.filter(user_id=user_id).select_related("organization__session_policy")
+    memberships = Membership.objects.active().filter(user_id=user_id).select_related("organization__session_policy")
     found = []
     for membership in memberships:
         policy = getattr(membership.organization, "session_policy", None)
@@ -296,6 +296,21 @@ def verify_session(request: HttpRequest, organization: Organization | None) -> R
     """Apply every session rule for ``organization`` (None: the person's strictest); the first refusal wins."""
     state = session_state(request, organization)
     return tracked_refusal(request, state) or timeout_refusal(request, state) or single_session_refusal(request, state)
+
+
+def end_deprovisioned_session(request: HttpRequest, membership: Membership) -> Refusal | None:
+    """Registered with ``orgsecurity.pipeline.register_suspended_member_handler``: when a suspended (deprovisioned)
+    member opens their former organization's pages with a session that the deprovisioning barred from it, end that
+    session (as ``tracked_refusal`` ends a barred one) with a message saying why; None otherwise (they get 404)."""
+    state = session_state(request, membership.organization)
+    if state.session is None or state.session.revoked_at is not None or not state.barred_here:
+        return None
+    return end_session(
+        request,
+        state,
+        "member_deprovisioned",
+        f"Your access to {membership.organization.name} was ended by its identity provider. Sign in again to continue.",
+    )
 
 
 # --- pipeline checks (settings.ORG_PIPELINE_CHECKS) -------------------------------------------------------
