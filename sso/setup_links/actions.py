@@ -76,9 +76,9 @@ def _refuse_over_owners(connection: SSOConnection, maker: Any) -> None:
     (``sso.connections.actions.refuse_idp_change_over_owners``). A link whose maker is gone acts for nobody."""
     if (
         maker is None
-        or not Membership.objects.filter(
-            organization_id=connection.organization_id, user=maker, role__in=[Role.OWNER, Role.ADMIN]
-        ).exists()
+        or not Membership.objects.active()
+        .filter(organization_id=connection.organization_id, user=maker, role__in=[Role.OWNER, Role.ADMIN])
+        .exists()
     ):
         raise ActionRefused(
             "The person who made this set-up link no longer manages this organization's security, so the link "
@@ -288,7 +288,8 @@ def email_owners_test_passed(run: SSOTestRun) -> None:
     connection = run.connection
     organization = connection.organization
     owners = list(
-        Membership.objects.filter(organization=organization, role=Role.OWNER)
+        Membership.objects.active()
+        .filter(organization=organization, role=Role.OWNER)
         .order_by("user__email")
         .values_list("user__email", flat=True)
     )
