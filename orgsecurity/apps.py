@@ -19,5 +19,6 @@ class OrgsecurityConfig(AppConfig):
     def ready(self) -> None:
         from orgsecurity import (
             audit_events,  # noqa: F401  (registers this app's audit events)
+            tasks,  # noqa: F401  (declares this app's periodic jobs, orgsecurity.jobs)
             throttle,  # noqa: F401  (connects the failed-check and lockout receivers)
         )

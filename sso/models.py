@@ -341,7 +341,7 @@ class SAMLSettings(models.Model):
 
 class SAMLConsumedAssertion(models.Model):
     """An assertion ID accepted once at a connection's ACS, kept until its NotOnOrAfter plus the allowed clock skew
-    so a replay is refused in every process (the unique constraint decides). Expired rows are purged lazily."""
+    so a replay is refused in every process (the unique constraint decides). The worker purges expired rows."""
 
     connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="+")
     assertion_id = models.CharField(max_length=255)

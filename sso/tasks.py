@@ -1,0 +1,43 @@
+"""SSO's periodic jobs on the worker (``orgsecurity.jobs``; README "Operations").
+
+- ``sso.apply_due_enforcements`` (every minute): decide each scheduled enforcement whose date has come
+  (``sso.rollout.scheduling.apply_due_enforcements``: enforce, or postpone with the reasons; audited, emailed).
+  No request path does this: until the worker decides, the stored status applies and the banner says the
+  enforcement is pending.
+- ``sso.purge_expired`` (every 5 minutes): pending logins that can no longer be used
+  (``sso.signin.flow.purge_expired_pending_logins``), held links past ``sso.signin.linking.KEEP_RESOLVED`` and
+  SAML replay records past their expiry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from orgsecurity.jobs import crontab, periodic
+from sso.models import SAMLConsumedAssertion, SSOPendingLink
+from sso.rollout.scheduling import apply_due_enforcements
+from sso.signin.flow import purge_expired_pending_logins
+from sso.signin.linking import KEEP_RESOLVED
+
+
+@periodic("sso.apply_due_enforcements", crontab(), every="every minute")
+def apply_due(now: datetime) -> str:
+    """Enforce (or postpone, with the reasons) each scheduled SSO enforcement whose date has come."""
+    decided = apply_due_enforcements(now)
+    enforced = sum(connection.status == connection.Status.ENFORCED for connection in decided)
+    return f"{enforced} enforced, {len(decided) - enforced} postponed"
+
+
+def purge_expired_sign_in_state(now: datetime) -> dict[str, int]:
+    """Delete SSO rows past use as of ``now`` (UTC): pending logins, held links, SAML replay records. Returns how
+    many of each went. Idempotent."""
+    links, _ = SSOPendingLink.objects.filter(expires_at__lt=now - KEEP_RESOLVED).delete()
+    assertions, _ = SAMLConsumedAssertion.objects.filter(expires_at__lt=now).delete()
+    return {"pending_logins": purge_expired_pending_logins(now), "held_links": links, "replay_records": assertions}
+
+
+@periodic("sso.purge_expired", crontab(minute="*/5"), every="every 5 minutes")
+def purge_expired(now: datetime) -> str:
+    """Delete expired SSO pending logins, held links and SAML replay records."""
+    deleted = purge_expired_sign_in_state(now)
+    return ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in deleted.items()) + " deleted"
