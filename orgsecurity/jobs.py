@@ -35,9 +35,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from huey import crontab  # noqa: F401  (re-exported for apps declaring jobs)
-from huey.contrib.djhuey import HUEY, db_periodic_task
-from huey.exceptions import TaskLockedException
-from huey.storage import RedisStorage
+from huey.contrib.djhuey import db_periodic_task
 
 from orgsecurity.models import JobFailure, JobState
 
@@ -45,10 +43,6 @@ logger = logging.getLogger(__name__)
 
 FAILURES_KEPT = timedelta(days=30)
 """How long ``JobFailure`` rows are kept (``orgsecurity.tasks`` purges older ones)."""
-
-LOCK_TTL_SECONDS = 3600
-"""A run's lock lapses after this long even if its consumer died holding it (consumers also drop their locks on
-start). Redis storage only."""
 
 JobFunction = Callable[[datetime], Any]
 
@@ -106,18 +100,15 @@ def periodic(
 def run_job(name: str, *, now: datetime | None = None) -> Any:
     """Run the periodic job ``name`` once, as of ``now`` (default: the current time, UTC), and record the run.
 
-    Runs of one job never overlap (a Huey lock; a run that finds the lock held is recorded as ``skipped``). A
-    failure is recorded (outcome ``failed``, with the error) and re-raised. Returns the job's summary. Raises
-    KeyError for an unknown name."""
+    Runs of one job may overlap (several consumers, a retry beside the next scheduled run): jobs are idempotent
+    and decide each row under its lock, so no lock is taken here (a lock left by a dead consumer would stop the
+    job). A failure is recorded (outcome ``failed``, with the error) and re-raised. Returns the job's summary.
+    Raises KeyError for an unknown name."""
     job = _JOBS[name]
     started = now or timezone.now()
     clock = time.monotonic()
     try:
-        with HUEY.lock_task(f"orgsecurity.jobs:{name}", ttl=_lock_ttl()):
-            summary = job.run(started)
-    except TaskLockedException:
-        _record(name, started, clock, JobState.Outcome.SKIPPED, "another run of this job was still going", "")
-        return None
+        summary = job.run(started)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         logger.exception("periodic job %s failed", name)
@@ -125,11 +116,6 @@ def run_job(name: str, *, now: datetime | None = None) -> Any:
         raise
     _record(name, started, clock, JobState.Outcome.OK, "" if summary is None else str(summary), "")
     return summary
-
-
-def _lock_ttl() -> int | None:
-    # Redis storage expires keys; Huey's SQLite storage has no TTL (its consumer drops stale locks on start).
-    return LOCK_TTL_SECONDS if isinstance(HUEY.storage, RedisStorage) else None
 
 
 def _record(name: str, started: datetime, clock: float, outcome: str, summary: str, error: str) -> None:

@@ -191,7 +191,6 @@ class JobState(models.Model):
     class Outcome(models.TextChoices):
         OK = "ok", "Succeeded"
         FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped (the previous run was still going)"
 
     name = models.CharField(max_length=100, unique=True)
     last_started_at = models.DateTimeField(null=True, blank=True)

@@ -3,7 +3,8 @@
 Starts ``manage.py runserver ADDRPORT`` and ``manage.py run_huey`` (the Huey consumer, README "Operations") as child
 processes, each in its own process group, and stops both when either ends or when this process is interrupted
 (Ctrl-C, SIGINT) or terminated (SIGTERM): the web server gets SIGTERM, the worker SIGINT (it finishes the task in
-hand), and whichever is still running after ``--grace`` seconds SIGKILL. Exits with the status of the child that ended first (0 after Ctrl-C).
+hand), and whichever is still running after ``--grace`` seconds SIGKILL. Exits with the status of the child that
+ended first (0 after Ctrl-C).
 """
 
 from __future__ import annotations
