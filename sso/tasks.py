@@ -7,6 +7,9 @@
 - ``sso.purge_expired`` (every 5 minutes): pending logins that can no longer be used
   (``sso.signin.flow.purge_expired_pending_logins``), held links past ``sso.signin.linking.KEEP_RESOLVED`` and
   SAML replay records past their expiry.
+- ``sso.certificate_expiry_notices`` (hourly): SAML certificates (IdP signing, our SP) expiring within 30, 14, 7 and
+  1 days are emailed to the connection's admin owner and the organization's owners, once per threshold
+  (``sso.saml.expiry``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import datetime
 from orgsecurity.jobs import crontab, periodic
 from sso.models import SAMLConsumedAssertion, SSOPendingLink
 from sso.rollout.scheduling import apply_due_enforcements
+from sso.saml.expiry import send_due_notices
 from sso.signin.flow import purge_expired_pending_logins
 from sso.signin.linking import KEEP_RESOLVED
 
@@ -41,3 +45,9 @@ def purge_expired(now: datetime) -> str:
     """Delete expired SSO pending logins, held links and SAML replay records."""
     deleted = purge_expired_sign_in_state(now)
     return ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in deleted.items()) + " deleted"
+
+
+@periodic("sso.certificate_expiry_notices", crontab(minute="7"), every="hourly, at :07")
+def certificate_expiry_notices(now: datetime) -> str:
+    """Email SAML certificate expiry notices (IdP signing and SP certificates; 30, 14, 7, 1 days; once each)."""
+    return f"{send_due_notices(now)} notices sent"
