@@ -17,7 +17,8 @@ from sso.saml.certificates import CertificateError, load_certificate
 def certificate_rows(org: OrgContext, now: dt.datetime) -> list[OverviewRow]:
     """One row per IdP signing certificate and for our SP certificate of each SAML connection of ``org`` (its expiry
     date in UTC, a warning when it expired or expires within 30 days), and one per OIDC connection (its IdP
-    publishes rotating signing keys, so there is no certificate of ours to watch). Two queries whatever the number of connections."""
+    publishes rotating signing keys, so there is no certificate of ours to watch). Two queries whatever the number
+    of connections."""
     slug = org.organization.slug
     connections = list(SSOConnection.objects.filter(organization=org.organization).order_by("name", "pk"))
     pems = {

@@ -64,9 +64,7 @@ def notices_due(now: datetime) -> list[ExpiringCertificate]:
         .select_related("connection__organization", "connection__admin_owner")
         .order_by("connection_id")
     )
-    sent = set(
-        CertificateExpiryNotice.objects.values_list("connection_id", "kind", "fingerprint", "threshold_days")
-    )
+    sent = set(CertificateExpiryNotice.objects.values_list("connection_id", "kind", "fingerprint", "threshold_days"))
     due = []
     for saml in settings_rows:
         for kind, certificate in connection_certificates(saml):
