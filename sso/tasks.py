@@ -10,6 +10,8 @@
 - ``sso.certificate_expiry_notices`` (hourly): SAML certificates (IdP signing, our SP) expiring within 30, 14, 7 and
   1 days are emailed to the connection's admin owner and the organization's owners, once per threshold
   (``sso.saml.expiry``).
+- ``sso.refresh_metadata`` (daily, 03:17 UTC): connections imported from a metadata URL fetch it again (conditional
+  GET, the SSRF rules) and apply what changed through the action functions (``sso.saml.refresh``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from orgsecurity.jobs import crontab, periodic
 from sso.models import SAMLConsumedAssertion, SSOPendingLink
 from sso.rollout.scheduling import apply_due_enforcements
 from sso.saml.expiry import send_due_notices
+from sso.saml.refresh import refresh_all
 from sso.signin.flow import purge_expired_pending_logins
 from sso.signin.linking import KEEP_RESOLVED
 
@@ -51,3 +54,11 @@ def purge_expired(now: datetime) -> str:
 def certificate_expiry_notices(now: datetime) -> str:
     """Email SAML certificate expiry notices (IdP signing and SP certificates; 30, 14, 7, 1 days; once each)."""
     return f"{send_due_notices(now)} notices sent"
+
+
+@periodic("sso.refresh_metadata", crontab(minute="17", hour="3"), every="daily, 03:17 UTC")
+def refresh_metadata(now: datetime) -> str:
+    """Fetch each SAML connection's metadata URL again and apply added or removed certificates and endpoints."""
+    outcomes = refresh_all(now)
+    counts = {result: sum(outcome.result == result for outcome in outcomes) for result in ("updated", "failed")}
+    return f"{len(outcomes)} refreshed: {counts['updated']} updated, {counts['failed']} failed"
