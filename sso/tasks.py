@@ -10,8 +10,8 @@
 - ``sso.certificate_expiry_notices`` (hourly): SAML certificates (IdP signing, our SP) expiring within 30, 14, 7 and
   1 days are emailed to the connection's admin owner and the organization's owners, once per threshold
   (``sso.saml.expiry``).
-- ``sso.refresh_metadata`` (daily, 03:17 UTC): connections imported from a metadata URL fetch it again (conditional
-  GET, the SSRF rules) and apply what changed through the action functions (``sso.saml.refresh``).
+- ``sso.refresh_metadata`` (hourly; each connection once a day): connections imported from a metadata URL fetch it
+  again (conditional GET, the SSRF rules) and apply what changed through the action functions (``sso.saml.refresh``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def certificate_expiry_notices(now: datetime) -> str:
     return f"{send_due_notices(now)} notices sent"
 
 
-@periodic("sso.refresh_metadata", crontab(minute="17", hour="3"), every="daily, 03:17 UTC")
+@periodic("sso.refresh_metadata", crontab(minute="37"), every="hourly at :37; each connection once a day")
 def refresh_metadata(now: datetime) -> str:
     """Fetch each SAML connection's metadata URL again and apply added or removed certificates and endpoints."""
     outcomes = refresh_all(now)

@@ -1,13 +1,15 @@
 """The daily refresh of SAML connections imported from a metadata URL (the worker's ``sso.refresh_metadata`` job).
 
-For each connection with a metadata URL (status other than off), ``refresh_connection`` fetches the URL again
+The job runs hourly and refreshes each connection with a metadata URL (status other than off) not checked in the
+last ``REFRESH_EVERY`` (23 hours): a run the consumer's scheduler misses is made up by the next hour's, and each
+connection is still asked about once a day. ``refresh_connection`` fetches the URL again
 through ``sso.fetch`` (the SSRF rules: public addresses only, https, every redirect hop checked) as a conditional GET
 (the ETag and Last-Modified of the last answer), and applies a changed document through the action
 ``sso.saml.actions.apply_metadata_refresh`` (audited, with the certificates added and removed; never removing the
 last valid signing certificate). A failure (unreachable, not metadata, no valid certificate) is counted on the
 connection's ``SAMLSettings`` (``metadata_failures``, since ``metadata_failing_since``); once it has failed
-``NOTIFY_AFTER_FAILURES`` daily runs in a row (over at least two days), the admin owner is emailed once for that run
-of failures. A success clears the count.
+``NOTIFY_AFTER_FAILURES`` daily checks in a row (over more than a day and a half), the admin owner is emailed once
+for that run of failures. A success clears the count.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 
 from audit.recorder import Actor
@@ -26,9 +29,10 @@ from sso.models import SAMLSettings, SSOConnection
 from sso.saml.actions import apply_metadata_refresh
 from sso.saml.metadata import MetadataError, fetch_metadata_if_changed, parse_idp_metadata
 
+REFRESH_EVERY = timedelta(hours=23)
 NOTIFY_AFTER_FAILURES = 3
-# Three daily runs span two days; a little slack for a run that starts a few minutes early.
-NOTIFY_AFTER_SPAN = timedelta(days=2) - timedelta(hours=1)
+# Three daily checks (REFRESH_EVERY apart) span at least 46 hours; failures of one day never add up to three.
+NOTIFY_AFTER_SPAN = timedelta(hours=40)
 REFRESH_ACTOR_LABEL = "Daily metadata refresh"
 
 
@@ -43,11 +47,13 @@ class RefreshOutcome:
     error: str = ""
 
 
-def connections_to_refresh() -> list[int]:
-    """Ids of the SAML settings with a metadata URL whose connection is not off, in id order."""
+def connections_to_refresh(now: datetime) -> list[int]:
+    """Ids of the SAML settings with a metadata URL, whose connection is not off, not checked within
+    ``REFRESH_EVERY`` before ``now``; in id order."""
     return list(
         SAMLSettings.objects.exclude(metadata_url="")
         .exclude(connection__status=SSOConnection.Status.OFF)
+        .filter(Q(metadata_checked_at=None) | Q(metadata_checked_at__lte=now - REFRESH_EVERY))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -135,5 +141,5 @@ def _failed(saml_pk: int, now: datetime, error: str) -> None:
 
 
 def refresh_all(now: datetime) -> list[RefreshOutcome]:
-    """Refresh every connection with a metadata URL (``connections_to_refresh``) as of ``now``."""
-    return [refresh_connection(pk, now) for pk in connections_to_refresh()]
+    """Refresh every connection due a refresh (``connections_to_refresh``) as of ``now``."""
+    return [refresh_connection(pk, now) for pk in connections_to_refresh(now)]
