@@ -64,6 +64,8 @@ def test_requests_only_read_a_due_enforcement(client_for, due, member):
         page = browser.get("/orgs/acme/")
     assert page.status_code == 200  # the password session passes: nothing enforced yet
     assert "is\n  <strong>pending</strong>" in page.content.decode()
+    listing = client_for(due.organization.memberships.get(role="owner").user).get("/orgs/acme/settings/security/sso/")
+    assert "(enforcement pending since" in listing.content.decode()
     assert len(captured) == 1 and captured[0], "the SSO check ran and read"
     assert writes(captured[0]) == []
     # Sign-in pages and a password sign-in do not decide it either.
