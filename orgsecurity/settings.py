@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -215,14 +216,13 @@ except (ValueError, KeyError) as exc:
 # The queue the consumer (`manage.py run_huey`) reads: HUEY_URL redis://… / rediss://… (several consumers on several
 # machines) or sqlite:///path (one machine). Unset: the Redis of CACHE_URL when that is Redis, else a SQLite file
 # beside the SQLite database (`make run`: db-huey.sqlite3), else huey.sqlite3 in the project directory.
-HUEY_QUEUE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def _huey() -> dict:
     """The ``HUEY`` setting of ``huey.contrib.djhuey`` from HUEY_URL, HUEY_QUEUE, HUEY_WORKERS and HUEY_IMMEDIATE;
     raises ImproperlyConfigured on a value it cannot use."""
     name = env_str("HUEY_QUEUE") or "orgsecurity"
-    if not 0 < len(name) <= 64 or not set(name) <= HUEY_QUEUE_NAME_CHARS:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name):
         raise ImproperlyConfigured(f"HUEY_QUEUE={name!r} must be 1-64 characters of letters, digits, '.', '_', '-'.")
     raw = (env_str("HUEY_URL") or "").strip()
     if not raw:

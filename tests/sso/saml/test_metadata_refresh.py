@@ -7,12 +7,11 @@ internet, and the job runs with an injected clock."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.utils import timezone
 from werkzeug import Response
 
 from audit.models import AuditEvent
@@ -27,6 +26,8 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "idp"
 GOOGLE = (FIXTURES / "saml-google-workspace-metadata.xml").read_text(encoding="utf-8")
 ONELOGIN = (FIXTURES / "saml-onelogin-app-metadata.xml").read_text(encoding="utf-8")
 JOB = "sso.refresh_metadata"
+# The injected clock: both Google certificates valid (2026-12-16 and 2027-04-26 expiry), OneLogin's expired.
+NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 
 
 def without_first_key(document: str) -> str:
@@ -84,7 +85,7 @@ def fingerprints(connection) -> list[str]:
 
 
 def test_added_and_removed_certificates_and_endpoints_are_applied_and_audited(imported, served):
-    now = timezone.now()
+    now = NOW
     newer = fingerprints(imported)
     assert run_job(JOB, now=now) == "1 refreshed: 0 updated, 0 failed"  # same document
     served.document = GOOGLE.replace(
@@ -110,7 +111,7 @@ def test_added_and_removed_certificates_and_endpoints_are_applied_and_audited(im
 
 
 def test_an_unchanged_document_is_asked_for_conditionally(imported, served):
-    now = timezone.now()
+    now = NOW
     run_job(JOB, now=now)
     run_job(JOB, now=now + timedelta(days=1))
     assert served.requests[0] == "" and served.requests[-1].startswith('"')  # If-None-Match with the stored ETag
@@ -122,7 +123,7 @@ def test_an_unchanged_document_is_asked_for_conditionally(imported, served):
 def test_a_refresh_never_removes_the_last_valid_signing_certificate(imported, served):
     before = fingerprints(imported)
     served.document = ONELOGIN  # its one certificate expired in 2025
-    assert run_job(JOB, now=timezone.now()) == "1 refreshed: 0 updated, 1 failed"
+    assert run_job(JOB, now=NOW) == "1 refreshed: 0 updated, 1 failed"
     assert fingerprints(imported) == before
     saml = SAMLSettings.objects.get(connection=imported)
     assert "no signing certificate that is valid now" in saml.metadata_last_error
@@ -130,7 +131,7 @@ def test_a_refresh_never_removes_the_last_valid_signing_certificate(imported, se
 
 def test_three_days_of_failure_tell_the_admin_owner_once(imported, served, admin, django_capture_on_commit_callbacks):
     served.status = 503
-    now = timezone.now()
+    now = NOW
     for day in range(5):
         with django_capture_on_commit_callbacks(execute=True):
             assert run_job(JOB, now=now + timedelta(days=day)) == "1 refreshed: 0 updated, 1 failed"
@@ -146,6 +147,6 @@ def test_three_days_of_failure_tell_the_admin_owner_once(imported, served, admin
 
 def test_the_ssrf_rules_apply(imported, served, settings):
     settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = []
-    assert run_job(JOB, now=timezone.now()) == "1 refreshed: 0 updated, 1 failed"
+    assert run_job(JOB, now=NOW) == "1 refreshed: 0 updated, 1 failed"
     assert served.requests == []
     assert "only from public addresses" in SAMLSettings.objects.get(connection=imported).metadata_last_error
