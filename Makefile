@@ -21,14 +21,15 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Development server: DEBUG on, SQLite unless DATABASE_URL says otherwise, demo org seeded once.
-# `make run PORT=8010` serves elsewhere (PUBLIC_BASE_URL follows unless it is set).
+# Development server and background worker (Huey consumer; queue in db-huey.sqlite3 beside db.sqlite3 unless
+# HUEY_URL or a Redis CACHE_URL says otherwise): DEBUG on, SQLite unless DATABASE_URL says otherwise, demo org
+# seeded once. Ctrl-C stops both. `make run PORT=8010` serves elsewhere (PUBLIC_BASE_URL follows unless it is set).
 PORT ?= 8000
 RUN_ENV = DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)}
 run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo --verify-domain
-	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py run_with_worker 127.0.0.1:$(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -62,4 +63,4 @@ e2e: install-dev idp-deps
 	$(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 .pytest_cache $(OIDC_PROVIDER_DIR)/node_modules tests/e2e/.run
+	rm -rf $(VENV) staticfiles db.sqlite3 db-huey.sqlite3* huey.sqlite3* .pytest_cache $(OIDC_PROVIDER_DIR)/node_modules tests/e2e/.run

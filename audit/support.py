@@ -10,7 +10,9 @@
   /support/orgs/<slug>/<url_prefix>/), from its ``AppConfig.ready()``. ``settings_rows(organization) ->
   list[tuple[str, str]]`` (label, value) fills the section (None: the theme shows nothing there yet) and
   ``actions(organization) -> list[tuple[str, str]]`` (label, URL) lists its support pages.
-  ``security_sections(organization)`` fills every registered section, in ``position`` order. A section's
+  ``security_sections(organization)`` fills every registered section, in ``position`` order.
+  ``register_platform_page(PlatformPage(...))`` adds a platform-wide page (e.g. the background jobs), included under
+  /support/platform/<url_prefix>/ and listed on the console's index. A section's
   ``search(query) -> list[SearchHit]`` adds what the theme finds to the console's cross-organization search (e.g. an
   API key by its prefix); ``support_search(query)`` asks every registered one. This app owns only the registry and
   the console's shell; it names no theme.
@@ -128,6 +130,38 @@ def record_support_view(request: HttpRequest, organization: Organization | None,
             target=organization,
             details={"page": page, "path": request.path, **details},
         )
+
+
+@dataclass(frozen=True)
+class PlatformPage:
+    """A platform-wide page of the support console (about no one organization, e.g. the background jobs): listed
+    on the console's index with its ``title`` and ``description``, in ``position`` order; ``urls`` (a dotted
+    URLconf module) is included under ``/support/platform/<url_prefix>/`` and its ``""`` pattern, named
+    ``index_url_name`` (``support:`` + the name), is what the index links to."""
+
+    title: str
+    url_prefix: str
+    urls: str
+    index_url_name: str
+    position: int
+    description: str = ""
+
+
+_PLATFORM_PAGES: list[PlatformPage] = []
+
+
+def register_platform_page(page: PlatformPage) -> None:
+    """Add (or, for a ``url_prefix`` registered before, replace) a platform page. Call it from an app's
+    ``AppConfig.ready()``."""
+    _PLATFORM_PAGES[:] = sorted(
+        [*(known for known in _PLATFORM_PAGES if known.url_prefix != page.url_prefix), page],
+        key=lambda known: known.position,
+    )
+
+
+def registered_platform_pages() -> tuple[PlatformPage, ...]:
+    """The registered platform pages, in ``position`` order."""
+    return tuple(_PLATFORM_PAGES)
 
 
 def support_search(query: str) -> list[SearchHit]:

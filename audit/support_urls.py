@@ -11,7 +11,7 @@ Their views wear ``audit.support.staff_only`` and load the organization with
 from django.urls import include, path
 
 from audit import support_views
-from audit.support import registered_sections
+from audit.support import registered_platform_pages, registered_sections
 
 app_name = "support"
 
@@ -38,4 +38,5 @@ urlpatterns = [
         name="platform_export_jsonl",
     ),
     path("orgs/<slug:org_slug>/", include(org_patterns)),
+    *(path(f"platform/{page.url_prefix}/", include(page.urls)) for page in registered_platform_pages()),
 ]

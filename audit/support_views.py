@@ -27,6 +27,7 @@ from audit.recorder import Actor
 from audit.support import (
     SearchHit,
     record_support_view,
+    registered_platform_pages,
     security_sections,
     staff_only,
     support_organization,
@@ -101,7 +102,14 @@ def index(request: HttpRequest) -> HttpResponse:
         organizations = _organizations(query)
     else:
         organizations = list(Organization.objects.order_by("slug")[:SEARCH_LIMIT])
-    context = {"form": form, "organizations": organizations, "hits": hits, "query": query, "limit": SEARCH_LIMIT}
+    context = {
+        "form": form,
+        "organizations": organizations,
+        "hits": hits,
+        "query": query,
+        "limit": SEARCH_LIMIT,
+        "platform_pages": registered_platform_pages(),
+    }
     return render(request, "audit/support_index.html", context, status=200 if form.is_valid() else 400)
 
 

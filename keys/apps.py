@@ -9,7 +9,12 @@ class KeysConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.support import SupportSection, register_section
-        from keys import audit_events, overview, support  # noqa: F401  (audit_events registers this app's audit events)
+        from keys import (  # noqa: F401  (audit_events registers this app's audit events, tasks its periodic jobs)
+            audit_events,
+            overview,
+            support,
+            tasks,
+        )
         from keys.actions import revoke_keys_after_membership_change, revoke_keys_on_deprovision
         from keys.preview import preview_membership_keys
         from keys.summary import status

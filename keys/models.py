@@ -123,6 +123,8 @@ class APIKey(models.Model):
     revoked_reason = models.CharField(max_length=255, blank=True)
     flagged_at = models.DateTimeField(null=True, blank=True)
     flagged_reason = models.CharField(max_length=255, blank=True)
+    # The expires_at value the owner was last told about (keys.notices: once per expiry date, 7 days ahead).
+    expiry_notice_for = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -163,3 +165,17 @@ class APIKey(models.Model):
         if self.owner_service_account_id is not None:
             return str(self.owner_service_account)
         return self.owner_label
+
+
+class StaleDigestSubscription(models.Model):
+    """An owner who asked for the weekly stale-credentials digest of their organization by email
+    (``keys.notices``); ``last_sent_at`` makes each week's digest go out once."""
+
+    membership = models.OneToOneField(
+        "orgsecurity.Membership", on_delete=models.CASCADE, related_name="stale_digest_subscription"
+    )
+    subscribed_at = models.DateTimeField(default=timezone.now)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"stale-credentials digest for {self.membership}"

@@ -17,6 +17,7 @@ urlpatterns = [
     path("policy/confirm/", views.confirm_policy, name="confirm_policy"),
     path("stale/", views.stale, name="stale"),
     path("stale.csv", views.stale_csv, name="stale_csv"),
+    path("stale/digest/", views.stale_digest, name="stale_digest"),
     path("service-accounts/new/", views.create_service_account, name="create_service_account"),
     path("workloads/new/", views.create_workload, name="create_workload"),
 ]

@@ -23,9 +23,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from keys import actions, preview
+from keys import actions, notices, preview
 from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
-from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
+from keys.models import APIKey, KeyPolicy, ServiceAccount, StaleDigestSubscription, Workload
 from keys.stale import REASONS, stale_report
 from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
@@ -421,8 +421,34 @@ def stale(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     report = stale_report(org.organization)
     counts = [(label, report.count(code)) for code, label in REASONS.items()]
-    context = {"org": org, "report": report, "counts": counts, "reasons": REASONS}
+    subscribed = StaleDigestSubscription.objects.filter(membership=org.membership).exists()
+    context = {"org": org, "report": report, "counts": counts, "reasons": REASONS, "digest_subscribed": subscribed}
     return render(request, "keys/stale.html", context)
+
+
+@require_POST
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
+def stale_digest(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Opt in to (``subscribe=1``) or out of (``subscribe=0``) the weekly stale-credentials digest by email
+    (owners; ``keys.notices.set_stale_digest``); back to the report."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    subscribe = request.POST.get("subscribe")
+    if subscribe not in {"0", "1"}:
+        messages.error(request, "Choose whether to receive the weekly digest.")
+        return redirect("keys:stale", org_slug)
+    try:
+        changed = notices.set_stale_digest(org.organization, actor=request.user, subscribed=subscribe == "1")
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        if changed:
+            messages.success(
+                request,
+                "You will receive this report by email every Monday."
+                if subscribe == "1"
+                else "You will no longer receive the weekly digest.",
+            )
+    return redirect("keys:stale", org_slug)
 
 
 class _Echo:

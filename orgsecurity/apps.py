@@ -17,7 +17,21 @@ class OrgsecurityConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self) -> None:
+        from audit.support import PlatformPage, register_platform_page
         from orgsecurity import (
             audit_events,  # noqa: F401  (registers this app's audit events)
+            tasks,  # noqa: F401  (declares this app's periodic jobs, orgsecurity.jobs)
             throttle,  # noqa: F401  (connects the failed-check and lockout receivers)
+        )
+
+        # The support console's Jobs page: the background worker's periodic jobs and how their runs went.
+        register_platform_page(
+            PlatformPage(
+                "Background jobs",
+                "jobs",
+                "orgsecurity.jobs_support_urls",
+                "platform_jobs",
+                position=10,
+                description="Each periodic job of the worker: its last run, outcome and duration, and recent failures.",
+            )
         )

@@ -214,3 +214,42 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class JobState(models.Model):
+    """What the latest run of a periodic job did (``orgsecurity.jobs``): one row per job ``name``, updated by every
+    run, for the support console's Jobs page. Times are UTC, durations milliseconds."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=100, unique=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    last_duration_ms = models.PositiveIntegerField(default=0)
+    last_summary = models.CharField(max_length=500, blank=True)
+    last_error = models.TextField(blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobFailure(models.Model):
+    """One failed run of a periodic job, with its error (kept ``orgsecurity.jobs.FAILURES_KEPT``)."""
+
+    name = models.CharField(max_length=100)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField()
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "-started_at"], name="job_failure_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} failed at {self.started_at:%Y-%m-%d %H:%M} UTC"

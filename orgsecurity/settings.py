@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -114,6 +115,7 @@ INSTALLED_APPS = [
     "sessions_policy.apps.SessionsPolicyConfig",
     "allowlist.apps.AllowlistConfig",
     "keys.apps.KeysConfig",
+    "huey.contrib.djhuey",
 ]
 
 MIDDLEWARE = [
@@ -127,10 +129,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Scheduled SSO enforcement takes effect here (sso.rollout.scheduling.apply_due_enforcements, at most once a
-    # minute per process), before the pipeline below, whose checks only read stored state. Issue 17's worker takes
-    # the call over.
-    "sso.rollout.middleware.DueEnforcementMiddleware",
     "orgsecurity.middleware.OrgPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -219,6 +217,60 @@ try:
     CACHES = {"default": environ.Env.cache_url_config(CACHE_URL)}
 except (ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r} is not a cache URL (locmemcache:// or redis://…).") from exc
+
+
+# --- Background worker (Huey, README "Operations") --------------------------------------------------------
+# The queue the consumer (`manage.py run_huey`) reads: HUEY_URL redis://… / rediss://… (several consumers on several
+# machines) or sqlite:///path (one machine). Unset: the Redis of CACHE_URL when that is Redis, else a SQLite file
+# beside the SQLite database (`make run`: db-huey.sqlite3), else huey.sqlite3 in the project directory.
+
+
+def _huey() -> dict:
+    """The ``HUEY`` setting of ``huey.contrib.djhuey`` from HUEY_URL, HUEY_QUEUE, HUEY_WORKERS and HUEY_IMMEDIATE;
+    raises ImproperlyConfigured on a value it cannot use."""
+    name = env_str("HUEY_QUEUE") or "orgsecurity"
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name):
+        raise ImproperlyConfigured(f"HUEY_QUEUE={name!r} must be 1-64 characters of letters, digits, '.', '_', '-'.")
+    raw = (env_str("HUEY_URL") or "").strip()
+    if not raw:
+        database = DATABASES["default"]
+        if CACHE_URL.startswith(("redis://", "rediss://")):
+            raw = CACHE_URL
+        elif database["ENGINE"] == "django.db.backends.sqlite3" and str(database["NAME"]) not in {"", ":memory:"}:
+            dev_db = Path(database["NAME"])
+            raw = f"sqlite:///{dev_db.with_name(dev_db.stem + '-huey.sqlite3')}"
+        else:
+            raw = f"sqlite:///{BASE_DIR / 'huey.sqlite3'}"
+    scheme = urlsplit(raw).scheme
+    if scheme in {"redis", "rediss"}:
+        if not urlsplit(raw).hostname:
+            raise ImproperlyConfigured(f"HUEY_URL={raw!r} names no Redis host (redis://host:6379/2).")
+        storage = {"huey_class": "huey.RedisHuey", "connection": {"url": raw}}
+    elif scheme == "sqlite" and raw.startswith("sqlite:///") and raw[len("sqlite:///") :].strip():
+        filename = Path(raw[len("sqlite:///") :])
+        if str(filename) == ":memory:":
+            raise ImproperlyConfigured("HUEY_URL=sqlite:///:memory: is not shared with the consumer: name a file.")
+        storage = {"huey_class": "huey.SqliteHuey", "connection": {"filename": str(BASE_DIR / filename)}}
+    else:
+        raise ImproperlyConfigured(
+            f"HUEY_URL={raw!r} is not a queue URL: use redis://host:6379/2, rediss://… or sqlite:///path/to/file."
+        )
+    return {
+        "name": name,
+        **storage,
+        # Never run tasks inside the request (Huey's default under DEBUG): the worker runs them.
+        "immediate": env_bool("HUEY_IMMEDIATE", False),
+        "results": False,  # tasks record what they did in the database (orgsecurity.jobs), not in the queue
+        "utc": True,
+        "consumer": {
+            "workers": env_int("HUEY_WORKERS", 2, minimum=1, maximum=64),
+            "worker_type": "thread",
+            "periodic": env_bool("HUEY_PERIODIC", True),
+        },
+    }
+
+
+HUEY = _huey()
 
 # Sessions live in the database so every process sees a sign-out or revocation on its next request.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -396,5 +448,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # The worker's consumer logs through "huey" once (run_huey adds no handler of its own when one is set).
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "huey": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO", "propagate": False},
+    },
 }

@@ -21,6 +21,7 @@ class SessionsPolicyConfig(AppConfig):
             directory,
             signals,  # noqa: F401  (ends the tracked session on every logout)
             support,
+            tasks,  # noqa: F401  (declares this app's periodic jobs, orgsecurity.jobs)
         )
         from sessions_policy.actions import bar_sessions_on_deprovision
         from sessions_policy.decorators import require_recent_auth

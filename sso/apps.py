@@ -59,6 +59,7 @@ class SsoConfig(AppConfig):
             overview,  # noqa: F401  (registers certificate expiry and scheduled enforcement on the security overview)
             summary,
             support,
+            tasks,  # noqa: F401  (declares SSO's periodic jobs, orgsecurity.jobs)
         )
 
         about = "Centralized identity through your identity provider"

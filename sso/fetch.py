@@ -46,12 +46,15 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class Fetched:
-    """An answer: the final URL, HTTP status, content type (lower case, no parameters) and the body bytes."""
+    """An answer: the final URL, HTTP status, content type (lower case, no parameters), the body bytes and the
+    cache validators the server sent (``etag``, ``last_modified``: RFC 9110 §8.8; "" when absent)."""
 
     url: str
     status: int
     content_type: str
     body: bytes
+    etag: str = ""
+    last_modified: str = ""
 
     def json_object(self, what: str) -> dict[str, Any]:
         """The body as a JSON object; raises FetchError when it is not one."""
@@ -261,7 +264,14 @@ def fetch(
                 continue
             content = _read_capped(response, current, what, max_bytes, deadline)
             content_type = response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-            return Fetched(url=current, status=response.status, content_type=content_type, body=content)
+            return Fetched(
+                url=current,
+                status=response.status,
+                content_type=content_type,
+                body=content,
+                etag=response.headers.get("ETag", "")[:500],
+                last_modified=response.headers.get("Last-Modified", "")[:100],
+            )
         finally:
             response.release_conn()
     raise FetchError(f"The {what} at {url} redirects more than {max_redirects} times.")

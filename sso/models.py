@@ -389,14 +389,52 @@ class SAMLSettings(models.Model):
     )
     sp_certificate = models.TextField()
     sp_private_key_encrypted = models.TextField()
+    # The daily metadata refresh (sso.saml.refresh): validators for a conditional GET (RFC 9110 §13.1), when it
+    # last asked, and the current run of failures (since when, how many, the last error, whether the admin owner
+    # was told). A success clears the failures.
+    metadata_etag = models.CharField(max_length=500, blank=True)
+    metadata_last_modified = models.CharField(max_length=100, blank=True)
+    metadata_checked_at = models.DateTimeField(null=True, blank=True)
+    metadata_failures = models.PositiveIntegerField(default=0)
+    metadata_failing_since = models.DateTimeField(null=True, blank=True)
+    metadata_last_error = models.CharField(max_length=500, blank=True)
+    metadata_failure_notified_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"SAML settings of {self.connection}"
 
 
+class CertificateExpiryNotice(models.Model):
+    """An expiry notice sent (by email, to the connection's admin owner and the organization's owners) for one
+    certificate of a SAML connection at one threshold (30, 14, 7 or 1 days before its notAfter): the unique
+    constraint makes each notice go out once, whichever worker gets there first (``sso.saml.expiry``)."""
+
+    class Kind(models.TextChoices):
+        IDP = "idp", "IdP signing certificate"
+        SP = "sp", "SP certificate"
+
+    connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="certificate_notices")
+    kind = models.CharField(max_length=3, choices=Kind.choices)
+    fingerprint = models.CharField(max_length=95)
+    not_after = models.DateTimeField()
+    threshold_days = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField()
+    recipients = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "kind", "fingerprint", "threshold_days"], name="sso_cert_notice_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.fingerprint[:11]} expiry notice ({self.threshold_days} days)"
+
+
 class SAMLConsumedAssertion(models.Model):
     """An assertion ID accepted once at a connection's ACS, kept until its NotOnOrAfter plus the allowed clock skew
-    so a replay is refused in every process (the unique constraint decides). Expired rows are purged lazily."""
+    so a replay is refused in every process (the unique constraint decides). The worker purges expired rows."""
 
     connection = models.ForeignKey(SSOConnection, on_delete=models.CASCADE, related_name="+")
     assertion_id = models.CharField(max_length=255)

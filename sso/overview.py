@@ -15,34 +15,38 @@ from sso.saml.certificates import CertificateError, load_certificate
 
 
 def certificate_rows(org: OrgContext, now: dt.datetime) -> list[OverviewRow]:
-    """One row per IdP signing certificate of each SAML connection of ``org`` (its expiry date in UTC, a warning
-    when it expired or expires within 30 days), and one per OIDC connection (its IdP publishes rotating signing
-    keys, so there is no certificate of ours to watch). Two queries whatever the number of connections."""
+    """One row per IdP signing certificate and for our SP certificate of each SAML connection of ``org`` (its expiry
+    date in UTC, a warning when it expired or expires within 30 days), and one per OIDC connection (its IdP
+    publishes rotating signing keys, so there is no certificate of ours to watch). Two queries whatever the number
+    of connections."""
     slug = org.organization.slug
     connections = list(SSOConnection.objects.filter(organization=org.organization).order_by("name", "pk"))
-    pems = dict(
-        SAMLSettings.objects.filter(connection__in=connections).values_list("connection_id", "idp_certificates")
-    )
+    pems = {
+        pk: (idp, sp)
+        for pk, idp, sp in SAMLSettings.objects.filter(connection__in=connections).values_list(
+            "connection_id", "idp_certificates", "sp_certificate"
+        )
+    }
     rows = []
     for connection in connections:
         url = reverse("sso:connection", args=[slug, connection.pk])
         if connection.protocol != SSOConnection.Protocol.SAML:
             rows.append(OverviewRow(str(connection.name), "OpenID Connect: signing keys rotate at the IdP", url=url))
             continue
-        certificates = pems.get(connection.pk) or []
+        certificates, sp_pem = pems.get(connection.pk) or ([], "")
         if not certificates:
             rows.append(OverviewRow(str(connection.name), "No IdP certificate yet", warning=True, url=url))
-        for pem in certificates:
+        for label, pem in [*(("IdP", pem) for pem in certificates), *([("SP (ours)", sp_pem)] if sp_pem else [])]:
             try:
                 cert = load_certificate(pem)
             except CertificateError:
-                rows.append(OverviewRow(str(connection.name), "An IdP certificate cannot be read", True, url))
+                rows.append(OverviewRow(str(connection.name), f"An {label} certificate cannot be read", True, url))
                 continue
             days = (cert.not_after - now).days
             if cert.expired(now):
-                value = f"{cert.short_fingerprint} expired on {cert.not_after:%Y-%m-%d}"
+                value = f"{label} {cert.short_fingerprint} expired on {cert.not_after:%Y-%m-%d}"
             else:
-                value = f"{cert.short_fingerprint} expires on {cert.not_after:%Y-%m-%d} (in {days} days)"
+                value = f"{label} {cert.short_fingerprint} expires on {cert.not_after:%Y-%m-%d} (in {days} days)"
             rows.append(OverviewRow(str(connection.name), value, warning=cert.expires_soon(now), url=url))
     return rows
 

@@ -13,7 +13,6 @@ from django.test import Client
 
 from orgsecurity.models import Organization, User
 from orgsecurity.roles import Role
-from sso.rollout.middleware import DUE_ENFORCEMENT_GATE
 from tests.helpers.core import add_member, make_org, make_user, sign_in_client
 
 
@@ -71,16 +70,6 @@ def outsider(other_org) -> User:
 def _fresh_audit_throttles():
     """Audit throttle windows live in the shared cache (Redis in CI, kept between runs): start each test with none."""
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _due_enforcement_step_already_ran(monkeypatch):
-    """Each test starts as if the due-enforcement middleware step (sso.rollout.middleware) already ran this minute,
-    on a clock that stands still: no request runs it until the test starts a new minute (``release()`` the gate, or
-    move its clock), so query counts never depend on the wall clock."""
-    monkeypatch.setattr(DUE_ENFORCEMENT_GATE, "clock", lambda: 0.0)
-    DUE_ENFORCEMENT_GATE.release()
-    DUE_ENFORCEMENT_GATE.claim()
 
 
 @pytest.fixture

@@ -36,3 +36,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Tasks run in Huey's immediate mode: at once, in the calling process, on an in-memory queue. The one exception is
+# the consumer process the worker test starts (tests/worker/test_consumer.py): it names its own queue in
+# TEST_HUEY_QUEUE, on the Redis of CACHE_URL, so it never takes another run's tasks.
+_TEST_HUEY_QUEUE = os.environ.get("TEST_HUEY_QUEUE")
+HUEY = {**HUEY, "immediate": not _TEST_HUEY_QUEUE}  # noqa: F405
+if _TEST_HUEY_QUEUE:
+    HUEY["name"] = _TEST_HUEY_QUEUE

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity.access import reauthenticated, require_capability
@@ -77,10 +78,15 @@ def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> 
 
 
 def _with_warnings(connections) -> list[SSOConnection]:
-    """The connections, each with ``warnings``: what the dashboard says about it (``sso.protocols.status_warnings``)."""
+    """The connections, each with ``warnings``: what the dashboard says about it (``sso.protocols.status_warnings``),
+    and ``enforcement_pending``: its scheduled enforcement is due and the worker has not decided it yet."""
     result = list(connections)
+    now = timezone.now()
     for connection in result:
         connection.warnings = status_warnings(connection)
+        connection.enforcement_pending = bool(
+            connection.enforce_at and connection.enforcement_postponed_at is None and connection.enforce_at <= now
+        )
     return result
 
 

@@ -7,9 +7,9 @@ exception of its confirmed fallback login policy. Any other session is sent to t
 it is good for none of the person's organizations. Password sign-in itself is refused only when every organization
 of the account enforces SSO.
 
-Everything here reads stored state: a scheduled enforcement takes effect in
-``sso.rollout.middleware.DueEnforcementMiddleware`` (``sso.rollout.scheduling.apply_due_enforcements``), never as a
-side effect of a check.
+Everything here reads stored state: a scheduled enforcement takes effect on the worker (its job
+``sso.apply_due_enforcements`` runs ``sso.rollout.scheduling.apply_due_enforcements`` every minute), never as a side
+effect of a request.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def check_sso_enforcement(request: HttpRequest, org_slug: str) -> Refusal | None
     """Pipeline check (last in ORG_PIPELINE_CHECKS): on an organization that enforces SSO, refuse sessions that did
     not sign in through its IdP (recovery sign-ins and confirmed exceptions pass) and send them to its IdP with
     ``next``; also ends expired test sessions. It only reads the stored status: a scheduled enforcement takes
-    effect in ``sso.rollout.middleware.DueEnforcementMiddleware``, before the pipeline."""
+    effect when the worker decides it (``sso.tasks``)."""
     context = load_org_context(request, org_slug)
     if context is None:
         return None  # the membership check answers non-members

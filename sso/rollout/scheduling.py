@@ -1,5 +1,6 @@
 """Action functions of the SSO rollout: the test group, the fallback login policy, the test plan, scheduled
-enforcement (decided by ``apply_due_enforcements``, which ``sso.rollout.middleware`` calls at most once a minute),
+enforcement (decided by ``apply_due_enforcements``, which the worker's ``sso.apply_due_enforcements`` job runs every
+minute, ``sso.tasks``),
 the preview of what enforcing does (``preview_enforcement``), and the hooks other apps act on.
 
 Each validates, writes and records its audit event in one transaction; emails go out on commit. Status moves,
@@ -518,10 +519,10 @@ def apply_due_enforcements(now: datetime | None = None) -> list[SSOConnection]:
     (``sso.connections.actions.enforce_locked``: audit, member emails, password sessions ended), else postpone it
     with the reasons (audited, owners emailed). Returns the connections decided by this call, as saved.
 
-    The one caller is ``sso.rollout.middleware.DueEnforcementMiddleware`` (at most once a minute per process, before
-    the request pipeline); a scheduled worker takes the call over later. Idempotent under concurrency: each
-    connection is decided under its row lock, and one another process decided first is skipped. The request
-    pipeline's checks (``sso.rollout.enforcement``) only read what this stored.
+    The caller is the worker's periodic job ``sso.apply_due_enforcements`` (``sso.tasks``, every minute); no request
+    path calls it. Idempotent under concurrency: each connection is decided under its row lock, and one another
+    process decided first is skipped, so a lost or repeated run loses nothing. The request pipeline's checks
+    (``sso.rollout.enforcement``) only read what this stored: until the worker decides, the stored status applies.
     """
     now = now or timezone.now()
     due = SSOConnection.objects.filter(

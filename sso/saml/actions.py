@@ -5,6 +5,7 @@ Certificates appear in audit changes by SHA-256 fingerprint; the SP private key 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -218,3 +219,51 @@ def _refuse_when_every_certificate_expired(saml: SAMLSettings) -> None:
             code="saml_certificates_expired",
             status=409,
         )
+
+
+METADATA_REFRESH_SOURCE = "metadata refresh"
+
+
+@audited("connection")
+def apply_metadata_refresh(
+    connection: SSOConnection, *, actor: Any, idp: IdPMetadata, now: datetime, etag: str = "", last_modified: str = ""
+) -> dict[str, list[Any]]:
+    """Apply the IdP side of freshly fetched metadata to ``connection`` (the daily refresh of its metadata URL,
+    ``sso.saml.refresh``): entity ID, endpoints and signing certificates, audited as ``sso.connection_updated``
+    with the difference (certificates by fingerprint, ``certificates_added`` / ``certificates_removed`` in the
+    details) when anything changed; the fetch time and validators are stored either way. Returns the changes.
+
+    Never removes the last valid signing certificate: raises ActionRefused (code ``metadata_no_valid_certificate``,
+    nothing saved) when the document lists no certificate valid at ``now`` (UTC) while the connection has one.
+    """
+    with transaction.atomic():
+        saml = (
+            SAMLSettings.objects.select_for_update(of=("self",))
+            .select_related("connection__organization")
+            .get(connection=connection)
+        )
+        current = [load_certificate(pem) for pem in saml.idp_certificates]
+        if not any(not cert.expired(now) for cert in idp.certificates) and any(not c.expired(now) for c in current):
+            raise ActionRefused(
+                f"The metadata at {saml.metadata_url} lists no signing certificate that is valid now, so the "
+                "connection keeps its current certificates (a refresh never removes the last valid one).",
+                code="metadata_no_valid_certificate",
+                status=409,
+            )
+        before = _snapshot(saml, IDP_FIELDS)
+        _apply_idp(saml, idp, None)
+        saml.metadata_fetched_at = now
+        saml.metadata_etag, saml.metadata_last_modified = etag, last_modified
+        saml.full_clean(exclude=["connection"])
+        saml.save()
+        changes = _changes(before, _snapshot(saml, IDP_FIELDS))
+        if changes:
+            old, new = set(before["idp_certificates"]), set(_snapshot(saml, ("idp_certificates",))["idp_certificates"])
+            details = {
+                "source": METADATA_REFRESH_SOURCE,
+                "metadata_url": saml.metadata_url,
+                "certificates_added": sorted(new - old),
+                "certificates_removed": sorted(old - new),
+            }
+            sso_actions.record_connection_change(saml.connection, actor=actor, changes=changes, details=details)
+    return changes

@@ -12,7 +12,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from sso.models import SAMLSettings, SSOConnection, SSOTestRun
 from sso.protocols import ProtocolHandler
-from sso.saml.certificates import CertificateInfo, load_certificate
+from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
 from sso.saml.commands import configure_saml
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import IdPSourceForm, OptionsForm, PresetForm
@@ -105,11 +105,13 @@ class SAMLHandler(ProtocolHandler):
 
     def status_warnings(self, connection: SSOConnection) -> list[str]:
         """Short warnings for the security dashboard and the connection list: IdP certificates that expired (and
-        whether sign-ins signed with them are still accepted) or expire within 30 days."""
+        whether sign-ins signed with them are still accepted) or expire within 30 days, and our SP certificate
+        when it expired or expires within 30 days."""
         saml = SAMLSettings.objects.filter(connection=connection).first()
         if saml is None:
             return []
-        return certificate_warnings(certificate_infos(saml), refuse_expired=saml.refuse_expired_certificates)
+        warnings = certificate_warnings(certificate_infos(saml), refuse_expired=saml.refuse_expired_certificates)
+        return warnings + sp_certificate_warnings(saml)
 
     def validation_problems(self, connection: SSOConnection) -> list[str]:
         """Why ``connection`` cannot sign anyone in now (``sso.protocols.validation_problems``): every IdP signing
@@ -130,6 +132,19 @@ class SAMLHandler(ProtocolHandler):
 def certificate_infos(saml: SAMLSettings) -> list[CertificateInfo]:
     """The IdP signing certificates of ``saml`` with subject, fingerprint and validity."""
     return [load_certificate(pem) for pem in saml.idp_certificates]
+
+
+def sp_certificate_warnings(saml: SAMLSettings) -> list[str]:
+    """One sentence when our SP certificate of ``saml`` expired or expires within 30 days (UTC dates)."""
+    try:
+        cert = load_certificate(saml.sp_certificate)
+    except CertificateError:
+        return ["The SP certificate cannot be read."]
+    if cert.expired():
+        return [f"SP certificate {cert.short_fingerprint} expired on {cert.not_after:%Y-%m-%d}."]
+    if cert.expires_soon():
+        return [f"SP certificate {cert.short_fingerprint} expires on {cert.not_after:%Y-%m-%d}."]
+    return []
 
 
 def certificate_warnings(certificates: list[CertificateInfo], *, refuse_expired: bool = False) -> list[str]:

@@ -175,3 +175,41 @@ def fetch_metadata(url: str) -> bytes:
     if fetched.status != 200:
         raise MetadataError(f"{fetched.url} answered HTTP {fetched.status}, not the metadata.")
     return fetched.body
+
+
+@dataclass(frozen=True)
+class MetadataAnswer:
+    """What a conditional fetch of metadata got: the document (None when the server answered 304 Not Modified)
+    and the validators to send next time."""
+
+    document: bytes | None
+    etag: str
+    last_modified: str
+
+
+def fetch_metadata_if_changed(url: str, *, etag: str = "", last_modified: str = "") -> MetadataAnswer:
+    """Fetch a metadata document as ``fetch_metadata`` does, conditionally (RFC 9110 §13.1: ``If-None-Match``
+    with ``etag``, ``If-Modified-Since`` with ``last_modified``, when given). Raises MetadataError saying what
+    failed."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    try:
+        fetched = fetch(
+            "GET",
+            url.strip(),
+            what="metadata",
+            max_bytes=MAX_METADATA_BYTES,
+            max_redirects=MAX_REDIRECTS,
+            accept="application/samlmetadata+xml, application/xml, text/xml",
+            headers=headers,
+        )
+    except FetchError as exc:
+        raise MetadataError(exc.message) from None
+    if fetched.status == 304 and headers:
+        return MetadataAnswer(None, fetched.etag or etag, fetched.last_modified or last_modified)
+    if fetched.status != 200:
+        raise MetadataError(f"{fetched.url} answered HTTP {fetched.status}, not the metadata.")
+    return MetadataAnswer(fetched.body, fetched.etag, fetched.last_modified)

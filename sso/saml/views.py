@@ -13,12 +13,10 @@ from dataclasses import replace
 import xmlsec
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from lxml import etree
@@ -298,7 +296,6 @@ def _accept(
             "sign-in.",
             code="saml_unsolicited",
         )
-    _purge_consumed_assertions()
     key = validated.in_response_to
     if key is None:
         with transaction.atomic():
@@ -333,12 +330,6 @@ def _remember_assertion(connection: SSOConnection, validated: ValidatedResponse)
         raise SAMLResponseRejected(
             "This SAML response was already used once. Start the sign-in again.", code="saml_replayed", status=400
         ) from None
-
-
-def _purge_consumed_assertions() -> None:
-    """Delete replay records past their expiry, at most once a minute (the shared cache decides who does it)."""
-    if cache.add("sso:saml:purge-consumed-assertions", True, timeout=60):
-        SAMLConsumedAssertion.objects.filter(expires_at__lt=timezone.now()).delete()
 
 
 def _rejected(

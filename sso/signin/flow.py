@@ -2,7 +2,7 @@
 
 0. Public sign-in starts are counted per client network first (``count_sign_in_start``): beyond the limit they
    are refused with 429 before anything is stored. Expired pending logins are purged
-   (``purge_expired_pending_logins``) by the ``purge_pending_logins`` command and, a batch now and then, by starts.
+   (``purge_expired_pending_logins``) by the worker (``sso.tasks``) and the ``purge_pending_logins`` command.
 1. ``begin`` stores a pending login keyed by what the IdP will hand back (SAML AuthnRequest ID / OIDC state) and
    binds it to this browser (a random value in the session; only its hash is stored).
 2. The protocol code validates the IdP's answer, then ``answer`` consumes the pending login (once, before its
@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache as shared_cache
 from django.db import connection as db
 from django.db import transaction
 from django.http import HttpRequest
@@ -42,9 +41,6 @@ logger = logging.getLogger(__name__)
 FINISH_TTL = timedelta(minutes=5)
 _BINDING_SESSION_KEY = "sso_binding"
 MAX_NEXT_URL_LENGTH = SSOPendingLogin._meta.get_field("next_url").max_length
-# Sign-in starts purge expired pending logins now and then: at most once per interval (per cache), a bounded batch.
-PURGE_INTERVAL_SECONDS = 60
-PURGE_BATCH = 500
 
 
 class TooManySignInStarts(SSOSignInRefused):
@@ -283,7 +279,7 @@ def purge_expired_pending_logins(now: datetime | None = None, *, limit: int | No
     stored at the latest at ``expires_at`` is finishable for ``FINISH_TTL`` more): rows with ``expires_at`` before
     ``now`` (default: the current time, UTC) minus ``FINISH_TTL`` go. ``limit`` deletes at most that many, oldest
     first (for a request that purges on the side); None deletes them all. Idempotent and safe to call from any
-    number of processes at once (the ``purge_pending_logins`` command, sign-in starts, a periodic worker).
+    number of processes at once (the ``purge_pending_logins`` command, the worker's ``sso.purge_expired`` job).
     """
     cutoff = (now or timezone.now()) - FINISH_TTL
     dead = SSOPendingLogin.objects.filter(expires_at__lt=cutoff)
@@ -293,14 +289,6 @@ def purge_expired_pending_logins(now: datetime | None = None, *, limit: int | No
         )
     deleted, _ = dead.delete()
     return deleted
-
-
-def purge_expired_pending_logins_now_and_then() -> int:
-    """``purge_expired_pending_logins`` of at most ``PURGE_BATCH`` rows, at most once per
-    ``PURGE_INTERVAL_SECONDS`` (the shared cache decides which request does it); returns how many were deleted."""
-    if not shared_cache.add("sso:purge-expired-pending-logins", True, timeout=PURGE_INTERVAL_SECONDS):
-        return 0
-    return purge_expired_pending_logins(limit=PURGE_BATCH)
 
 
 def public_url(path: str) -> str:

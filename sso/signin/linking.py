@@ -76,9 +76,8 @@ def compare_emails(connection: SSOConnection, user: User, asserted_email: str) -
 def hold_link(pending: SSOPendingLogin, identity_data: dict[str, Any], emails: LinkEmails) -> SSOPendingLink:
     """Keep the validated answer of ``pending`` (a link or test round trip, its identity as
     ``AssertedIdentity.to_dict`` gives it) until ``pending.user`` confirms or declines linking it, in the same
-    browser, within ``CONFIRM_TTL``. Purges held links past ``KEEP_RESOLVED``."""
+    browser, within ``CONFIRM_TTL``. (The worker purges held links past ``KEEP_RESOLVED``: ``sso.tasks``.)"""
     now = timezone.now()
-    SSOPendingLink.objects.filter(expires_at__lt=now - KEEP_RESOLVED).delete()
     return SSOPendingLink.objects.create(
         connection=pending.connection,
         user=pending.user,

@@ -25,7 +25,7 @@ from sso.signin.refusals import refusal_page
 def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Wrap a public view that starts a sign-in at an IdP (anyone can open it, and each start stores a pending login
     and a session): starts beyond the client network's limit (``sso.signin.flow.count_sign_in_start``) get a 429
-    page with ``Retry-After`` and store nothing; accepted ones purge a batch of expired pending logins now and then."""
+    page with ``Retry-After`` and store nothing. (Expired pending logins are purged by the worker: ``sso.tasks``.)"""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -35,9 +35,7 @@ def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             response = refusal_page(request, exc)  # no connection: nothing is looked up, nothing is audited
             response["Retry-After"] = str(exc.retry_after)
             return response
-        response = view(request, *args, **kwargs)
-        flow.purge_expired_pending_logins_now_and_then()
-        return response
+        return view(request, *args, **kwargs)
 
     return wrapped
 

@@ -16,9 +16,9 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_it_has_postgres_redis_and_the_web_app():
+def test_it_has_postgres_redis_the_web_app_and_a_worker():
     services = compose()["services"]
-    assert set(services) == {"db", "redis", "web"}
+    assert set(services) == {"db", "redis", "web", "worker"}
     assert services["db"]["image"].startswith("postgres:")
     assert int(services["db"]["image"].split(":")[1]) >= 15
     assert services["redis"]["image"].startswith("redis:")
@@ -50,3 +50,14 @@ def test_web_runs_migrations_then_gunicorn():
     dockerfile = (ROOT / "Dockerfile").read_text()
     command = dockerfile.split("CMD", 1)[1]
     assert command.index("migrate") < command.index("gunicorn orgsecurity.wsgi")
+
+
+def test_the_worker_runs_the_consumer_with_the_web_apps_settings_and_a_redis_queue():
+    services = compose()["services"]
+    worker, web = services["worker"], services["web"]
+    assert worker["command"] == ["python", "manage.py", "run_huey"]
+    assert worker["environment"] == web["environment"]
+    queue = urlsplit(web["environment"]["HUEY_URL"])
+    assert (queue.scheme, queue.hostname) == ("redis", "redis")
+    assert queue.path != urlsplit(web["environment"]["CACHE_URL"]).path, "the queue is not the cache's database"
+    assert "ports" not in worker or not worker["ports"]

@@ -52,6 +52,12 @@ def test_check_deploy_is_clean_with_production_settings():
         ({"LOGIN_FAILURE_LIMIT": "five"}, "is not an integer"),
         ({"LOGIN_ACCOUNT_FAILURE_CEILING": "1000"}, "above the maximum 100"),
         ({"SSO_METADATA_ALLOW_PRIVATE_HOSTS": "127.0.0.1/32,localhost"}, "'localhost' is not an IP address or CIDR"),
+        ({"HUEY_URL": "amqp://rabbit/"}, "HUEY_URL='amqp://rabbit/' is not a queue URL"),
+        ({"HUEY_URL": "redis://"}, "names no Redis host"),
+        ({"HUEY_URL": "sqlite:///:memory:"}, "is not shared with the consumer"),
+        ({"HUEY_QUEUE": "my queue"}, "HUEY_QUEUE='my queue' must be"),
+        ({"HUEY_WORKERS": "0"}, "HUEY_WORKERS=0 is below the minimum 1"),
+        ({"HUEY_IMMEDIATE": "sometimes"}, "HUEY_IMMEDIATE='sometimes' is not a boolean"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(override, message):
@@ -120,3 +126,27 @@ def test_every_variable_the_settings_read_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     undocumented = sorted(name for name in env.READ if not name.endswith("_FILE") and f"`{name}`" not in readme)
     assert not undocumented, f"README.md does not document: {undocumented}"
+
+
+HUEY_OF = "from django.conf import settings; h = settings.HUEY; print(h['huey_class'], h.get('connection'), h['name'])"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "huey.SqliteHuey {'filename': '/tmp/orgsecurity-settings-test-huey.sqlite3'} orgsecurity"),
+        ({"CACHE_URL": "redis://cache:6379/0"}, "huey.RedisHuey {'url': 'redis://cache:6379/0'} orgsecurity"),
+        (
+            {"CACHE_URL": "redis://cache:6379/0", "HUEY_URL": "redis://queue:6379/2", "HUEY_QUEUE": "prod"},
+            "huey.RedisHuey {'url': 'redis://queue:6379/2'} prod",
+        ),
+        (
+            {"HUEY_URL": "sqlite:////var/lib/q.sqlite3"},
+            "huey.SqliteHuey {'filename': '/var/lib/q.sqlite3'} orgsecurity",
+        ),
+    ],
+)
+def test_the_worker_queue_follows_the_environment(env, expected):
+    result = run_manage("shell", "-c", HUEY_OF, **{**PRODUCTION, **env})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

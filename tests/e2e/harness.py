@@ -476,6 +476,7 @@ class ProductServer:
     seed: bool = True
     database: ProductDatabase | None = None
     process: ManagedProcess | None = None
+    worker: ManagedProcess | None = None
 
     def __post_init__(self) -> None:
         self.port = self.port or free_port()
@@ -483,6 +484,7 @@ class ProductServer:
         self.field_encryption_key = Fernet.generate_key().decode()
         self.mail_dir = self.workdir / "mail"
         self.log_path = self.workdir / "gunicorn.log"
+        self.worker_log_path = self.workdir / "worker.log"
         self.tls: KeyPair | None = None
         self._prepared = False
 
@@ -518,6 +520,9 @@ class ProductServer:
             "DB_CONN_MAX_AGE": "0",
             "EMAIL_URL": f"filemail:///{self.mail_dir}",
             "LOG_LEVEL": "INFO",
+            # The background worker's queue: a SQLite file of this run's own, whatever Redis the shell names, so
+            # no other run's consumer takes its tasks.
+            "HUEY_URL": f"sqlite:///{self.workdir / 'huey.sqlite3'}",
         }
         if os.environ.get("CACHE_URL"):
             settings["CACHE_URL"] = os.environ["CACHE_URL"]
@@ -548,8 +553,21 @@ class ProductServer:
         self._prepared = True
 
     def start(self) -> None:
-        """Prepare (first time) and start gunicorn; returns when the sign-in page answers over HTTPS."""
+        """Prepare (first time) and start gunicorn and the background worker (``manage.py run_huey``, as the
+        docker-compose ``worker`` service runs it); returns when the sign-in page answers over HTTPS."""
         self.prepare()
+        self.worker = ManagedProcess(
+            "run_huey (the worker)",
+            [sys.executable, "manage.py", "run_huey", "--workers", "1"],
+            env=self.environment(),
+            cwd=REPO_ROOT,
+            log_path=self.worker_log_path,
+            ready=lambda: (
+                b"consumer started" in self.worker_log_path.read_bytes() if self.worker_log_path.exists() else False
+            ),
+            startup_timeout=self.startup_timeout,
+        )
+        self.worker.start()
         assert self.tls is not None
         self.process = ManagedProcess(
             "gunicorn (the product)",
@@ -596,16 +614,21 @@ class ProductServer:
             return False
 
     def stop(self, *, drop_database: bool = True) -> None:
-        """Stop gunicorn and (by default) drop the database."""
+        """Stop gunicorn and the worker, and (by default) drop the database."""
         if self.process is not None:
             self.process.stop()
+        if self.worker is not None:
+            self.worker.stop()
         if drop_database and self.database is not None:
             self.database.drop()
 
     def restart(self, *, extra_env: Mapping[str, str] | None = None) -> None:
-        """Restart gunicorn on the same database and port, with ``extra_env`` replacing the previous extras."""
+        """Restart gunicorn and the worker on the same database and port, with ``extra_env`` replacing the previous
+        extras."""
         if self.process is not None:
             self.process.stop()
+        if self.worker is not None:
+            self.worker.stop()
         if extra_env is not None:
             self.extra_env = dict(extra_env)
         self.start()

@@ -14,7 +14,8 @@ left alone. In order:
 3. Enforcement is scheduled for the next whole minute at least 30 seconds ahead, through the confirmation page: it
    lists the unlinked admin (whom the checklist shows as "needs attention"), the keys flagged and the sessions that
    end; it refuses until the slug is typed and the admin is acknowledged by name. Members are emailed the date and
-   the support contact, the banner shows the date. At that time, the next page a member loads ends their password
+   the support contact, the banner shows the date. At that time the background worker (``run_huey``, started with
+   the product) enforces it within its every-minute run, and the next page a member loads ends their password
    session; their password sign-in is refused with a "Sign in with SSO" button, and SSO signs them in.
 4. SimpleSAMLphp is stopped; the owner signs in at /accounts/recovery/ with email, password and a recovery code and
    rolls SSO back to testing; the owners get the recovery-use email, and password sign-in works again.
@@ -328,9 +329,14 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     expect(banner).to_contain_text(f"Help: {SUPPORT_CONTACT}")
     on_dashboard(mark, product, "member")
 
-    # Enforcement takes effect by itself at that time: the next page Mark loads ends his password session and
-    # sends him to the IdP.
+    # Enforcement takes effect by itself at that time: the worker's every-minute job decides it (the banner says
+    # it is pending until then), and the next page Mark loads ends his password session and sends him to the IdP.
     wait_until(enforce_at.timestamp() + 1)
+    for _ in range(150):  # the worker's minute starts at most 60 s after the date; its run takes moments
+        owner.goto(rollout_url)
+        if "Enforced (SSO only)" in owner.locator("hgroup").inner_text():
+            break
+        time.sleep(0.5)
     mark.goto(product.url(DASHBOARD))
     at_idp_login(mark, saml_idp)
     mark.goto(product.url(DASHBOARD))

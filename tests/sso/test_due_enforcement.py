@@ -1,6 +1,6 @@
-"""Reads do not write: a scheduled enforcement takes effect in one place, the middleware step before the pipeline
-(sso.rollout.middleware, at most once a minute per process), never as a side effect of the pipeline's SSO check,
-of email-first routing or of the password sign-in check."""
+"""Reads do not write: a scheduled enforcement takes effect in one place, the worker's every-minute job
+(``sso.apply_due_enforcements`` in sso.tasks), never in a request: not the pipeline's SSO check, not email-first
+routing, not the password sign-in check, not any middleware."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.db import connection as db_connection
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from orgsecurity.jobs import run_job
+from orgsecurity.models import JobState
 from sso.models import SSOConnection
-from sso.rollout import middleware
 from sso.rollout import scheduling as rollout
 from sso.rollout.enforcement import check_sso_enforcement, password_refused_by, route_for_email
-from sso.rollout.middleware import DUE_ENFORCEMENT_GATE
+from tests.helpers.core import PASSWORD
 
 SSO_CHECK = "sso.rollout.enforcement.check_sso_enforcement"
 CAPTURED_CHECK = "tests.sso.test_due_enforcement.captured_sso_check"
@@ -37,23 +38,6 @@ def writes(statements: list[str]) -> list[str]:
     return [sql for sql in statements if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
 
 
-class Clock:
-    """The gate's injectable clock: seconds since the epoch, moved by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    fake = Clock(1_800_000_000.0)  # the start of a minute
-    monkeypatch.setattr(DUE_ENFORCEMENT_GATE, "clock", fake)
-    return fake
-
-
 @pytest.fixture
 def due(ready, owner) -> SSOConnection:
     """A scheduled enforcement of acme's connection whose time has come, not decided yet."""
@@ -68,26 +52,29 @@ def status_of(connection: SSOConnection) -> str:
     return SSOConnection.objects.get(pk=connection.pk).status
 
 
-def test_the_middleware_step_runs_before_the_pipeline():
-    names = list(settings.MIDDLEWARE)
-    assert names.index("sso.rollout.middleware.DueEnforcementMiddleware") < names.index(
-        "orgsecurity.middleware.OrgPolicyMiddleware"
-    )
+def test_no_middleware_decides_enforcement():
+    assert not [name for name in settings.MIDDLEWARE if name.startswith("sso.")]
 
 
-def test_the_pipeline_check_only_reads_a_due_enforcement(client_for, due, member, clock):
+def test_requests_only_read_a_due_enforcement(client_for, due, member):
     browser = client_for(member)
-    DUE_ENFORCEMENT_GATE.claim()  # the step already ran this minute
     checks = [CAPTURED_CHECK if path == SSO_CHECK else path for path in settings.ORG_PIPELINE_CHECKS]
     captured.clear()
     with override_settings(ORG_PIPELINE_CHECKS=checks):
-        assert browser.get("/orgs/acme/").status_code == 200  # the password session passes: nothing enforced yet
+        page = browser.get("/orgs/acme/")
+    assert page.status_code == 200  # the password session passes: nothing enforced yet
+    assert "is\n  <strong>pending</strong>" in page.content.decode()
+    listing = client_for(due.organization.memberships.get(role="owner").user).get("/orgs/acme/settings/security/sso/")
+    assert "(enforcement pending since" in listing.content.decode()
     assert len(captured) == 1 and captured[0], "the SSO check ran and read"
     assert writes(captured[0]) == []
+    # Sign-in pages and a password sign-in do not decide it either.
+    assert Client().get("/accounts/login/").status_code == 200
+    assert Client().post("/accounts/login/", {"username": member.email, "password": PASSWORD}).status_code == 302
     assert status_of(due) == "on"
     assert not AuditEvent.objects.filter(action="sso.status_changed", details__via="scheduled").exists()
 
-    clock.now += 60  # the next minute: the step decides it before the pipeline, which then reads "enforced"
+    run_job("sso.apply_due_enforcements")  # the worker's every-minute job decides it; the pipeline then reads it
     response = browser.get("/orgs/acme/")
     assert response.status_code == 302 and response["Location"].startswith("/sso/acme/login/")
     assert status_of(due) == "enforced"
@@ -103,40 +90,14 @@ def test_routing_and_the_password_check_only_read(due, member, acme_domain):
     assert status_of(due) == "on"
 
 
-def test_the_step_runs_at_most_once_a_minute_per_process(client_for, member, monkeypatch, clock):
-    calls = []
-    monkeypatch.setattr(middleware, "apply_due_enforcements", lambda: calls.append(clock.now) or [])
-    first, second = client_for(member), client_for(member)
-    calls.clear()  # signing the clients in may have run it
-    DUE_ENFORCEMENT_GATE.release()
-    for browser in (first, second, first):  # one process, however many clients (handlers)
-        browser.get("/orgs/acme/")
-    assert len(calls) == 1
-    clock.now += 59
-    first.get("/accounts/login/")
-    assert len(calls) == 1
-    clock.now += 1  # a new minute
-    second.get("/accounts/login/")
-    first.get("/orgs/acme/")
-    assert len(calls) == 2
-
-
-def test_a_failed_run_is_tried_again_by_the_next_request(client_for, member, monkeypatch, clock):
-    browser = client_for(member)
-    outcomes = [RuntimeError("the database went away"), []]
-
-    def flaky():
-        outcome = outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    monkeypatch.setattr(middleware, "apply_due_enforcements", flaky)
-    DUE_ENFORCEMENT_GATE.release()
-    with pytest.raises(RuntimeError):
-        browser.get("/orgs/acme/")
-    assert browser.get("/orgs/acme/").status_code == 200
-    assert outcomes == []
+def test_the_job_decides_with_the_injected_clock(due):
+    when = SSOConnection.objects.get(pk=due.pk).enforce_at
+    assert run_job("sso.apply_due_enforcements", now=when - timedelta(minutes=5)) == "0 enforced, 0 postponed"
+    assert status_of(due) == "on"
+    assert run_job("sso.apply_due_enforcements", now=when) == "1 enforced, 0 postponed"
+    assert status_of(due) == "enforced"
+    state = JobState.objects.get(name="sso.apply_due_enforcements")
+    assert state.runs == 2 and state.last_outcome == "ok" and state.last_summary == "1 enforced, 0 postponed"
 
 
 def test_apply_due_enforcements_returns_what_it_decided(due):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from sso.connections import actions
+from sso.models import SAMLSettings
 from sso.rollout import scheduling
 from sso.saml.certificates import load_certificate
 from tests.helpers.core import PASSWORD
@@ -153,9 +154,11 @@ def test_certificate_expiry_of_each_connection(clock, org, owner, client_for):
     html = page(client_for(owner))
     section = html[html.index('id="panel-sso-certificates"') :]
     lasting, soon = load_certificate(idp.cert), load_certificate(expiring)
-    assert f"{lasting.short_fingerprint} expires on {lasting.not_after:%Y-%m-%d}" in section
-    assert f"⚠ {soon.short_fingerprint} expires on {soon.not_after:%Y-%m-%d}" in section
-    assert f"⚠ {lasting.short_fingerprint}" not in section
+    assert f"IdP {lasting.short_fingerprint} expires on {lasting.not_after:%Y-%m-%d}" in section
+    assert f"⚠ IdP {soon.short_fingerprint} expires on {soon.not_after:%Y-%m-%d}" in section
+    assert f"⚠ IdP {lasting.short_fingerprint}" not in section
+    sp = load_certificate(SAMLSettings.objects.get().sp_certificate)
+    assert f"SP (ours) {sp.short_fingerprint} expires on {sp.not_after:%Y-%m-%d}" in section
 
 
 def test_scheduled_enforcement_is_a_pending_risky_state(ready, owner, client_for):

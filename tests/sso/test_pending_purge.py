@@ -1,5 +1,5 @@
-"""Expired pending logins are purged: by one function (the purge_pending_logins command and a later worker call it)
-and, a bounded batch at most once a minute, by sign-in starts."""
+"""Expired pending logins are purged: by one function, which the worker's sso.purge_expired job (with the other
+expired SSO rows) and the purge_pending_logins command call; never by a request."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from django.test import Client
 from django.utils import timezone
 
 from sso.models import SSOPendingLogin
-from sso.signin import flow
 from sso.signin.flow import FINISH_TTL, purge_expired_pending_logins
 
 
@@ -70,11 +69,28 @@ def test_the_command_purges_and_says_how_many(connection):
     assert keys() == {"live"}
 
 
-def test_sign_in_starts_purge_a_bounded_batch_at_most_once_a_minute(idp, connection, monkeypatch):
-    monkeypatch.setattr(flow, "PURGE_BATCH", 2)
-    for n in range(3):
-        pending(connection, f"dead-{n}", expired_for=timedelta(days=n + 1))
+def test_sign_in_starts_purge_nothing(idp, connection):
+    pending(connection, "dead", expired_for=timedelta(days=1))
     assert Client().get("/sso/acme/login/").status_code == 302
-    assert keys() & {"dead-0", "dead-1", "dead-2"} == {"dead-0"}  # the two oldest went
-    assert Client().get("/sso/acme/login/").status_code == 302
-    assert "dead-0" in keys()  # not again within the minute
+    assert "dead" in keys(), "requests never purge: the worker does"
+
+
+def test_the_worker_purges_expired_sign_in_state(connection, member):
+    from orgsecurity.jobs import run_job
+    from sso.models import SAMLConsumedAssertion, SSOPendingLink
+
+    now = timezone.now()
+    pending(connection, "dead", expired_for=timedelta(days=1))
+    pending(connection, "live", expired_for=-timedelta(minutes=5))
+    SAMLConsumedAssertion.objects.create(connection=connection, assertion_id="old", expires_at=now - timedelta(1))
+    SAMLConsumedAssertion.objects.create(connection=connection, assertion_id="new", expires_at=now + timedelta(1))
+    for name, expired in (("old", timedelta(days=2)), ("recent", timedelta(hours=1))):
+        SSOPendingLink.objects.create(
+            connection=connection, user=member, identity={"subject": name}, expires_at=now - expired
+        )
+    summary = run_job("sso.purge_expired", now=now)
+    assert summary == "1 pending logins, 1 held links, 1 replay records deleted"
+    assert keys() == {"live"}
+    assert list(SAMLConsumedAssertion.objects.values_list("assertion_id", flat=True)) == ["new"]
+    assert [link.identity["subject"] for link in SSOPendingLink.objects.all()] == ["recent"]
+    assert run_job("sso.purge_expired", now=now) == "0 pending logins, 0 held links, 0 replay records deleted"

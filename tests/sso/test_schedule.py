@@ -1,5 +1,6 @@
 """Scheduled enforcement: members are told the date and the support path, a banner shows it, it takes effect by
-itself (decided once, lazily, as the system) when the guards still hold, and is postponed with the reasons when not."""
+itself (decided once, by the worker's every-minute job, as the system) when the guards still hold, and is postponed
+with the reasons when not. Until the worker decides, the stored status applies and the banner says it is pending."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from orgsecurity.jobs import run_job
 from sso.connections import actions
 from sso.models import SSOConnection, SSOIdentity, SSOTestRun
 from sso.rollout import scheduling as rollout
-from sso.rollout.middleware import DUE_ENFORCEMENT_GATE
 
 BASE = "/orgs/acme/settings/security/sso/"
 
@@ -30,10 +31,14 @@ def schedule_payload(days: float = 3, contact: str = "it-help@acme.test") -> dic
 
 
 def time_passes(connection: SSOConnection) -> None:
-    """The scheduled moment arrives (the date was set in the future; we move it to just past), and a new minute
-    begins: the next request runs the due-enforcement middleware step again."""
+    """The scheduled moment arrives (the date was set in the future; we move it to just past). Nothing happens
+    until the worker runs its every-minute job (``the_worker_runs``)."""
     SSOConnection.objects.filter(pk=connection.pk).update(enforce_at=timezone.now() - timedelta(seconds=1))
-    DUE_ENFORCEMENT_GATE.release()
+
+
+def the_worker_runs() -> None:
+    """The worker's every-minute job runs (sso.tasks), as the consumer would run it."""
+    run_job("sso.apply_due_enforcements")
 
 
 def test_it_checks_access_to_scheduling(client_for, ready, member, outsider):
@@ -85,11 +90,16 @@ def test_a_banner_shows_the_date_to_members(client_for, ready, owner, member, ou
     assert "requires single sign-on" not in client_for(outsider).get("/orgs/globex/").content.decode()
 
 
-def test_enforcement_takes_effect_by_itself_on_the_next_request(client_for, ready, owner, member):
+def test_enforcement_takes_effect_when_the_worker_runs(client_for, ready, owner, member):
     rollout.schedule_enforcement(ready.connection, actor=owner, enforce_at=in_days(1), support_contact="help@acme.test")
     browser = client_for(member)
     assert browser.get("/orgs/acme/").status_code == 200
     time_passes(ready.connection)
+    page = browser.get("/orgs/acme/")
+    assert page.status_code == 200, "no request decides it: the stored status applies"
+    assert "<strong>pending</strong>" in page.content.decode()
+    assert SSOConnection.objects.get(pk=ready.connection.pk).status == "on"
+    the_worker_runs()
     response = browser.get("/orgs/acme/")
     assert response.status_code == 302 and response["Location"].startswith("/sso/acme/login/")
     connection = SSOConnection.objects.get(pk=ready.connection.pk)
@@ -99,10 +109,14 @@ def test_enforcement_takes_effect_by_itself_on_the_next_request(client_for, read
     assert len(rollout.apply_due_enforcements()) == 0  # decided once
 
 
-def test_a_sign_in_also_lets_it_take_effect(ready, owner, member):
+def test_a_sign_in_follows_the_stored_status_until_the_worker_decides(ready, owner, member):
     rollout.schedule_enforcement(ready.connection, actor=owner, enforce_at=in_days(1), support_contact="help@acme.test")
     time_passes(ready.connection)
-    response = Client().post("/accounts/login/", {"username": member.email, "password": "correct horse battery staple"})
+    credentials = {"username": member.email, "password": "correct horse battery staple"}
+    assert Client().post("/accounts/login/", credentials).status_code == 302
+    assert SSOConnection.objects.get(pk=ready.connection.pk).status == "on"
+    the_worker_runs()
+    response = Client().post("/accounts/login/", credentials)
     assert response.status_code == 403 and b"Password sign-in is turned off" in response.content
 
 
@@ -127,13 +141,15 @@ def test_it_is_postponed_when_the_guards_no_longer_hold(
     time_passes(ready.connection)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert client_for(member).get("/orgs/acme/").status_code == 200  # password still works
+        the_worker_runs()
+    assert client_for(member).get("/orgs/acme/").status_code == 200  # password still works
     connection = SSOConnection.objects.get(pk=ready.connection.pk)
     assert connection.status == "on" and connection.enforcement_postponed_at is not None
     assert [message.to for message in mail.outbox] == [[owner.email]]
     assert "postponed" in mail.outbox[0].subject and "The IdP certificate expired yesterday." in mail.outbox[0].body
     page = client_for(member).get("/orgs/acme/").content.decode()
     assert "postponed" in page
+    the_worker_runs()
     assert AuditEvent.objects.filter(action="sso.enforcement_postponed").count() == 1  # not re-decided
     event = AuditEvent.objects.get(action="sso.enforcement_postponed")
     assert event.actor_type == "system" and "The IdP certificate expired yesterday." in event.details["reasons"][0]

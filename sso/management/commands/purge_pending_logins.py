@@ -12,8 +12,8 @@ from sso.signin.flow import purge_expired_pending_logins
 class Command(BaseCommand):
     help = (
         "Delete SSO pending logins (sign-ins started at an IdP) that expired and can no longer be answered or "
-        "finished. Sign-in starts also purge a batch now and then; anonymous sessions they left expire with them "
-        "(Django's clearsessions deletes those)."
+        "finished. The worker does this every 5 minutes (sso.tasks); anonymous sessions they left expire with them "
+        "(the worker's orgsecurity.purge_expired job deletes those)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
