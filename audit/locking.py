@@ -35,6 +35,7 @@ from django.db import OperationalError, transaction
 from django.db.models import Model
 
 from orgsecurity.models import Organization
+from orgsecurity.rows import column, table
 
 logger = logging.getLogger(__name__)
 
@@ -127,11 +128,9 @@ def lock_organizations(organization_ids: Iterable[int]) -> None:
         frames[-1].update(wanted)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # one statement per number of organizations locked at once
 def _lock_sql(count: int) -> str:
     from django.db import connection
-
-    from orgsecurity.rows import column, table
 
     pk = column(Organization, "id")
     mode = "NO KEY UPDATE" if connection.features.has_select_for_no_key_update else "UPDATE"
