@@ -23,8 +23,8 @@ from sessions_policy.reauth import mark_reauthenticated
 
 
 def _orgs_of(user: User | None) -> list[Organization]:
-    """The organizations ``user`` belongs to, by id. One query, written as SQL built from the models because every
-    sign-in runs it (``orgsecurity.rows``)."""
+    """The organizations ``user`` belongs to, ordered by id. One query, written as SQL built from the models
+    because every sign-in runs it (``orgsecurity.rows``)."""
     if user is None:
         return []
     sql, columns = _orgs_query()
