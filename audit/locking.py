@@ -35,6 +35,7 @@ from django.db import OperationalError, transaction
 from django.db.models import Model
 
 from orgsecurity.models import Organization
+from orgsecurity.rows import column, table
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +122,32 @@ def lock_organizations(organization_ids: Iterable[int]) -> None:
     held = set().union(*frames) if frames else set()
     wanted = sorted(set(organization_ids) - held)
     if wanted and connection.features.has_select_for_update:
-        list(
-            Organization.objects.select_for_update(no_key=True)
-            .filter(pk__in=wanted)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        with connection.cursor() as cursor:  # SQL from the model: every audited write runs it (orgsecurity.rows)
+            cursor.execute(_lock_sql(len(wanted)), wanted)
     if frames:
         frames[-1].update(wanted)
+
+
+@functools.lru_cache(maxsize=64)  # one statement per number of organizations locked at once
+def _lock_sql(count: int) -> str:
+    from django.db import connection
+
+    pk = column(Organization, "id")
+    mode = "NO KEY UPDATE" if connection.features.has_select_for_no_key_update else "UPDATE"
+    placeholders = ", ".join(["%s"] * count)
+    return f"SELECT {pk} FROM {table(Organization)} WHERE {pk} IN ({placeholders}) ORDER BY {pk} FOR {mode}"  # noqa: S608
+
+
+def holds(organization_ids: Iterable[int]) -> bool:
+    """Whether an open ``@audited`` call on this connection (thread) locked every one of ``organization_ids``: code
+    that records in their logs may then write in that call's transaction, without an ``@audited`` of its own."""
+    from django.db import connection
+
+    frames = _frames(connection)
+    if not frames:
+        return False
+    held = set().union(*frames)
+    return all(organization_id in held for organization_id in organization_ids)
 
 
 def note_new_organization(organization: Organization) -> None:

@@ -7,6 +7,7 @@ written the change does not commit either.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
+from django.db import connection as db
 from django.utils import timezone
 
 from audit import context, events, search
@@ -22,6 +24,7 @@ from audit.models import ActorType, AuditChain, AuditEvent
 from orgsecurity.actors import ProgramActor
 from orgsecurity.client_ip import canonical_ip_text
 from orgsecurity.models import Organization
+from orgsecurity.rows import ModelColumns, column, table
 
 REDACTED = "[redacted]"
 # Field names whose values are secrets: never stored, whatever the caller passes.
@@ -130,7 +133,7 @@ def _clip(text: str | None, limit: int) -> str:
 
 def _lock_chain(organization: Organization | None) -> AuditChain:
     scope = AuditChain.scope_for(organization)
-    chain = AuditChain.objects.select_for_update().filter(scope=scope).first()
+    chain = _locked_chain(scope)
     if chain is not None:
         return chain
     try:
@@ -139,6 +142,35 @@ def _lock_chain(organization: Organization | None) -> AuditChain:
     except IntegrityError:
         pass  # another writer created it first; lock theirs below
     return AuditChain.objects.select_for_update().get(scope=scope)
+
+
+def _locked_chain(scope: str) -> AuditChain | None:
+    """The chain head of ``scope`` locked FOR UPDATE until commit (SQLite: one writer at a time), or None. SQL built
+    from the model (``orgsecurity.rows``), like ``_advance_chain``: every audited write runs both."""
+    select, _, columns = _chain_statements()
+    with db.cursor() as cursor:
+        cursor.execute(select, [scope])
+        row = cursor.fetchone()
+    return None if row is None else columns.instances(row)[0]
+
+
+def _advance_chain(chain_id: int, seq: int, hash_: str) -> None:
+    _, update, _ = _chain_statements()
+    with db.cursor() as cursor:
+        cursor.execute(update, [seq, hash_, chain_id])
+
+
+@functools.cache
+def _chain_statements() -> tuple[str, str, ModelColumns]:
+    columns = ModelColumns((AuditChain, "c"))
+    lock = " FOR UPDATE" if db.features.has_select_for_update else ""
+    pk = column(AuditChain, "id")
+    select = f"SELECT {columns.sql} FROM {table(AuditChain)} c WHERE c.{column(AuditChain, 'scope')} = %s{lock}"  # noqa: S608
+    update = (
+        f"UPDATE {table(AuditChain)} SET {column(AuditChain, 'last_seq')} = %s, "  # noqa: S608 (model names)
+        f"{column(AuditChain, 'last_hash')} = %s WHERE {pk} = %s"
+    )
+    return select, update, columns
 
 
 def record(
@@ -227,7 +259,7 @@ def record_many(
         written[0].save()
     else:
         AuditEvent.objects.bulk_create(written)
-    AuditChain.objects.filter(pk=chain.pk).update(last_seq=seq, last_hash=prev_hash)
+    _advance_chain(chain.pk, seq, prev_hash)
     return written
 
 

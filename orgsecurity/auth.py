@@ -5,26 +5,45 @@ live in ``orgsecurity.throttle``.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.contrib.auth import login, logout
+from django.db import connection as db
 from django.http import HttpRequest
 
 import audit
-from audit.locking import audited
+from audit.locking import audited, holds
 from audit.recorder import record_throttled
 from orgsecurity import signin_state
-from orgsecurity.models import Organization, User
+from orgsecurity.models import Membership, Organization, User
+from orgsecurity.rows import ModelColumns, column, table
 from sessions_policy.actions import start_session
 from sessions_policy.reauth import mark_reauthenticated
 
 
 def _orgs_of(user: User | None) -> list[Organization]:
+    """The organizations ``user`` belongs to, ordered by id. One query, written as SQL built from the models
+    because every sign-in runs it (``orgsecurity.rows``)."""
     if user is None:
         return []
-    return list(
-        Organization.objects.filter(memberships__user=user, memberships__suspended_at__isnull=True).order_by("pk")
+    sql, columns = _orgs_query()
+    with db.cursor() as cursor:
+        cursor.execute(sql, [user.pk])
+        return [columns.instances(row)[0] for row in cursor.fetchall()]
+
+
+@cache
+def _orgs_query() -> tuple[str, ModelColumns]:
+    columns = ModelColumns((Organization, "o"))
+    pk = column(Organization, "id")
+    sql = (
+        f"SELECT {columns.sql} FROM {table(Organization)} o "  # noqa: S608 (names from model metadata)
+        f"WHERE o.{pk} IN (SELECT m.{column(Membership, 'organization')} FROM {table(Membership)} m "
+        f"WHERE m.{column(Membership, 'user')} = %s AND m.{column(Membership, 'suspended_at')} IS NULL) "
+        f"ORDER BY o.{pk}"
     )
+    return sql, columns
 
 
 def record_for_user_orgs(
@@ -38,11 +57,15 @@ def record_for_user_orgs(
 ) -> None:
     """Record ``action`` in the log of every organization ``user`` belongs to, or in the platform log
     when there is none (e.g. an unknown email), in one ``@audited`` transaction (its own when none is open).
+    Inside an ``@audited`` call that already locked all of them (an SSO sign-in's), the events go straight into its
+    transaction: no savepoint, nothing to lock again.
 
     With ``throttle_key``, at most one event per organization per ``window_seconds`` (``record_throttled``;
     the next one carries how many were suppressed): for what an attacker can repeat at will."""
-    _record_in(
-        _orgs_of(user),  # read once: the lock scope and the logs written are the same rows
+    organizations = _orgs_of(user)  # read once: the lock scope and the logs written are the same rows
+    record = _record_in.__wrapped__ if holds(organization.pk for organization in organizations) else _record_in
+    record(
+        organizations,
         action,
         user,
         actor=actor,

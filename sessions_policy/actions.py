@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import cache
 from importlib import import_module
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 
 import audit
@@ -63,13 +64,11 @@ def start_session(
         organization = _organization_from_route(request)
     now = clock.now()
     ip = client_ip(request)
-    with transaction.atomic():
+    # No savepoint when nested (an SSO sign-in's @audited transaction): a failure here fails the whole sign-in.
+    with transaction.atomic(savepoint=False):
         replaced = None
         if replacing and replacing != request.session.session_key:
-            replaced = UserSession.objects.select_for_update().filter(session_key=replacing, revoked_at=None).first()
-        if replaced is not None:
-            replaced.revoked_at, replaced.revoked_reason = now, REPLACED
-            replaced.save(update_fields=["revoked_at", "revoked_reason"])
+            replaced = _end_replaced_session(replacing, now)
         session = UserSession.objects.create(
             user=user,
             session_key=request.session.session_key,
@@ -81,11 +80,39 @@ def start_session(
             last_ip=ip,
             user_agent=request.headers.get("user-agent", "")[:512],
         )
-        if replaced is not None and replaced.user_id == user.pk:
+        if replaced is not None and replaced[1] == user.pk:
             # Same browser, same person signing in again (e.g. at their IdP): forms waiting for confirmation
             # in the old session stay theirs.
-            SuspendedRequest.objects.filter(user_session=replaced).update(user_session=session)
+            SuspendedRequest.objects.filter(user_session_id=replaced[0]).update(user_session=session)
     return session
+
+
+def _end_replaced_session(session_key: str, now: Any) -> tuple[int, int] | None:
+    """End the tracked session of ``session_key`` (if it is still live) as replaced by a new sign-in; return its id
+    and user id, or None. One statement (UPDATE … RETURNING, PostgreSQL and SQLite 3.35+), written as SQL built from
+    the model because every sign-in from a browser that had a session runs it."""
+    fields = {name: UserSession._meta.get_field(name) for name in ("revoked_at", "revoked_reason")}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _end_replaced_sql(), [fields["revoked_at"].get_db_prep_save(now, connection), REPLACED, session_key]
+        )
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row is not None else None
+
+
+@cache
+def _end_replaced_sql() -> str:
+    quote = connection.ops.quote_name
+    column = {
+        name: quote(UserSession._meta.get_field(name).column)
+        for name in ("id", "user", "session_key", "revoked_at", "revoked_reason")
+    }
+    return (
+        f"UPDATE {quote(UserSession._meta.db_table)} "  # noqa: S608 (names from model metadata)
+        f"SET {column['revoked_at']} = %s, {column['revoked_reason']} = %s "
+        f"WHERE {column['session_key']} = %s AND {column['revoked_at']} IS NULL "
+        f"RETURNING {column['id']}, {column['user']}"
+    )
 
 
 def _organization_from_route(request: HttpRequest) -> Organization | None:

@@ -32,6 +32,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from orgsecurity import ratelimit
 from orgsecurity.client_ip import client_ip
+from orgsecurity.models import Organization
+from orgsecurity.rows import ModelColumns, column, table
 from sso.assertion import AssertedIdentity
 from sso.errors import SSOSignInRefused
 from sso.models import PENDING_TTL, SSOConnection, SSOPendingLogin, SSOTestRun
@@ -240,19 +242,15 @@ def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOP
     if not token or len(token) > 100:
         raise SSOSignInRefused("This sign-in link is not valid. Start the sign-in again.", code="bad_token", status=400)
     with transaction.atomic():
-        pending = (
-            SSOPendingLogin.objects.select_for_update(of=("self",))
-            .select_related("connection__organization", "test_run", "user")
-            .filter(finish_token_hash=_sha256(token), connection__organization__slug=org_slug)
-            .first()
-        )
+        pending = _answered_for_update(_sha256(token), org_slug)
+        now = timezone.now()  # after the row lock: a finish that waited for it is judged by when it got it
         if pending is None or pending.finished_at is not None or "identity" not in pending.data:
             raise SSOSignInRefused(
                 "This sign-in link is not valid or was already used. Start the sign-in again.",
                 code="bad_token",
                 status=400,
             )
-        if pending.answered_at is None or pending.answered_at + FINISH_TTL <= timezone.now():
+        if pending.answered_at is None or pending.answered_at + FINISH_TTL <= now:
             raise SSOSignInRefused("This sign-in expired. Start the sign-in again.", code="expired", status=400)
         if not bound_to_browser(request, pending.browser_binding):
             raise SSOSignInRefused(
@@ -260,9 +258,51 @@ def take_answered(request: HttpRequest, org_slug: str, token: str) -> tuple[SSOP
                 code="other_browser",
                 status=400,
             )
-        pending.finished_at = timezone.now()
-        pending.save(update_fields=["finished_at"])
+        pending.finished_at = now
+        _mark_finished(pending)
     return pending, AssertedIdentity.from_dict(pending.data["identity"])
+
+
+def _answered_for_update(token_hash: str, org_slug: str) -> SSOPendingLogin | None:
+    """The pending login with ``token_hash`` at a connection of the organization ``org_slug``, row-locked (FOR UPDATE
+    on PostgreSQL; SQLite runs one writing transaction at a time) until the caller's transaction ends, with
+    ``.connection`` and its ``.organization`` loaded; None when there is none. One query, written as SQL built from
+    the models (``_finish_statements``) because every SSO sign-in runs it; ``test_run`` and ``user``, which only
+    test, link and re-authentication round trips use, load when first read."""
+    select, _, columns = _finish_statements()
+    with db.cursor() as cursor:
+        cursor.execute(select, [token_hash, org_slug])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pending, connection, organization = columns.instances(row)
+    connection.organization = organization
+    pending.connection = connection
+    return pending
+
+
+def _mark_finished(pending: SSOPendingLogin) -> None:
+    _, update, _ = _finish_statements()
+    finished_at = SSOPendingLogin._meta.get_field("finished_at").get_db_prep_save(pending.finished_at, db)
+    with db.cursor() as cursor:
+        cursor.execute(update, [finished_at, pending.pk])
+
+
+@cache
+def _finish_statements() -> tuple[str, str, ModelColumns]:
+    columns = ModelColumns((SSOPendingLogin, "p"), (SSOConnection, "c"), (Organization, "o"))
+    pending, connection, organization = (table(model) for model in (SSOPendingLogin, SSOConnection, Organization))
+    pk = column(SSOPendingLogin, "id")
+    lock = " FOR UPDATE OF p" if db.features.has_select_for_update_of else ""
+    select = (
+        f"SELECT {columns.sql} FROM {pending} p "  # noqa: S608 (names from model metadata, values are parameters)
+        f"JOIN {connection} c ON c.{column(SSOConnection, 'id')} = p.{column(SSOPendingLogin, 'connection')} "
+        f"JOIN {organization} o ON o.{column(Organization, 'id')} = c.{column(SSOConnection, 'organization')} "
+        f"WHERE p.{column(SSOPendingLogin, 'finish_token_hash')} = %s AND o.{column(Organization, 'slug')} = %s "
+        f"ORDER BY p.{pk} LIMIT 1{lock}"
+    )
+    update = f"UPDATE {pending} SET {column(SSOPendingLogin, 'finished_at')} = %s WHERE {pk} = %s"  # noqa: S608
+    return select, update, columns
 
 
 def bound_to_browser(request: HttpRequest, browser_binding: str) -> bool:

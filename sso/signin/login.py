@@ -3,7 +3,11 @@ LINK / SIGN_IN / ENROLL / DENY), then act on the decision with one handler each,
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import cache
+
 from django.db import IntegrityError, transaction
+from django.db import connection as db
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -13,6 +17,7 @@ from orgsecurity import actions as org_actions
 from orgsecurity import signin_state
 from orgsecurity.auth import sign_in
 from orgsecurity.models import Membership, User
+from orgsecurity.rows import column, table
 from orgsecurity.text import end_sentence
 from sso.assertion import AssertedIdentity, MappedProfile
 from sso.connections import actions
@@ -174,6 +179,25 @@ def enroll(connection: SSOConnection, identity: AssertedIdentity, profile: Mappe
     return user
 
 
+def note_identity_sign_in(connection: SSOConnection, user: User, asserted_email: str, now: datetime) -> None:
+    """Note on ``user``'s link at ``connection`` when they last signed in through it (``now``, UTC) and the email the
+    IdP asserted. SQL built from the model, like the sign-in's reads (``sso.signin.answer.find_identity``)."""
+    field = SSOIdentity._meta.get_field
+    moment = field("last_login_at").get_db_prep_save(now, db)
+    with db.cursor() as cursor:
+        cursor.execute(_note_sql(), [moment, asserted_email, moment, connection.pk, user.pk])
+
+
+@cache
+def _note_sql() -> str:
+    name = {field: column(SSOIdentity, field) for field in ("last_login_at", "asserted_email", "asserted_email_at")}
+    return (
+        f"UPDATE {table(SSOIdentity)} SET {name['last_login_at']} = %s, "  # noqa: S608 (names from model metadata)
+        f"{name['asserted_email']} = %s, {name['asserted_email_at']} = %s "
+        f"WHERE {column(SSOIdentity, 'connection')} = %s AND {column(SSOIdentity, 'user')} = %s"
+    )
+
+
 def finish_sign_in(
     request: HttpRequest,
     connection: SSOConnection,
@@ -184,10 +208,7 @@ def finish_sign_in(
 ) -> None:
     """Sign ``user`` in through ``connection``: note the asserted email on the link, start the session, and keep
     what SSO logout and the test plan need."""
-    now = timezone.now()
-    SSOIdentity.objects.filter(connection=connection, user=user).update(
-        last_login_at=now, asserted_email=profile.email, asserted_email_at=now
-    )
+    note_identity_sign_in(connection, user, profile.email, timezone.now())
     sign_in(request, user, method=connection.protocol, organization=connection.organization)
     enforcement.remember_sso_sign_in(request, connection)
     signin_state.set_sso_session_index(request, identity.session_index)
