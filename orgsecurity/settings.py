@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "sessions_policy.apps.SessionsPolicyConfig",
     "allowlist.apps.AllowlistConfig",
     "keys.apps.KeysConfig",
+    "twofactor.apps.TwoFactorConfig",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,8 @@ ORG_PIPELINE_CHECKS = [
     "sessions_policy.enforcement.check_tracked_session",
     "sessions_policy.enforcement.check_session_timeouts",
     "sessions_policy.enforcement.check_single_session",
+    # Password sessions without a second factor, once an organization requires one and its grace period is over.
+    "twofactor.enforcement.check_two_factor",
     # Keep last: SSO enforcement (password sessions of an SSO-only organization go to its IdP).
     "sso.rollout.enforcement.check_sso_enforcement",
 ]

@@ -38,6 +38,7 @@ urlpatterns = [
     ),
     path("accounts/", include("sessions_policy.account_urls")),
     path("accounts/", include("sso.account_urls")),
+    path("accounts/2fa/", include("twofactor.urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("sso/<slug:org_slug>/", include("sso.urls")),
     path("api/v1/", include("keys.api_urls")),

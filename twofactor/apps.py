@@ -1,0 +1,24 @@
+"""App config for two-factor authentication: where it plugs into sign-in, re-authentication and the members page."""
+
+from django.apps import AppConfig
+
+
+class TwoFactorConfig(AppConfig):
+    name = "twofactor"
+    verbose_name = "Two-factor authentication"
+
+    def ready(self) -> None:
+        from orgsecurity.auth import register_after_sign_in, register_second_step, register_sign_in_option
+        from sessions_policy.reauth import register_factor_reauth
+        from twofactor import audit_events  # noqa: F401  (registers this app's audit events)
+        from twofactor.enforcement import passkey_sign_in_option, second_step, setup_landing
+        from twofactor.views import start_reauthentication
+
+        # After a correct password or recovery code: the account's second factor, before anyone is signed in.
+        register_second_step(second_step)
+        # "Sign in with a passkey" on the sign-in page (unless PUBLIC_BASE_URL is an IP address).
+        register_sign_in_option(passkey_sign_in_option)
+        # A sign-in without a factor in an organization that requires one lands on set-up.
+        register_after_sign_in(setup_landing)
+        # Accounts with a factor re-authenticate with it (SSO sessions still go to their IdP first).
+        register_factor_reauth(start_reauthentication)
