@@ -9,9 +9,16 @@ class TwoFactorConfig(AppConfig):
 
     def ready(self) -> None:
         from orgsecurity.auth import register_after_sign_in, register_second_step, register_sign_in_option
+        from orgsecurity.directory import register_member_annotations
+        from orgsecurity.roles import Capability
+        from orgsecurity.themes import Theme, register_theme
         from sessions_policy.reauth import register_factor_reauth
-        from twofactor import audit_events  # noqa: F401  (registers this app's audit events)
+        from twofactor import (
+            audit_events,  # noqa: F401  (registers this app's audit events)
+            directory,
+        )
         from twofactor.enforcement import passkey_sign_in_option, second_step, setup_landing
+        from twofactor.summary import status
         from twofactor.views import start_reauthentication
 
         # After a correct password or recovery code: the account's second factor, before anyone is signed in.
@@ -22,3 +29,15 @@ class TwoFactorConfig(AppConfig):
         register_after_sign_in(setup_landing)
         # Accounts with a factor re-authenticate with it (SSO sessions still go to their IdP first).
         register_factor_reauth(start_reauthentication)
+        # The members page's 2FA column.
+        register_member_annotations(directory.member_annotations)
+        register_theme(
+            Theme(
+                "Two-factor authentication",
+                "twofactor_org:index",
+                "Require a passkey or an authenticator app for password sign-ins",
+                Capability.MANAGE_SECURITY,
+                status,
+                position=25,
+            )
+        )

@@ -29,7 +29,7 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
@@ -152,7 +152,7 @@ def verify_registration(request: HttpRequest, user: Any, credential: str | dict)
             expected_rp_id=rp_id(),
             expected_origin=expected_origin(),
         )
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WebAuthnRefused(f"The passkey was not accepted: {exc}") from exc
     parsed = credential if isinstance(credential, dict) else json.loads(credential)
     transports = [str(name) for name in (parsed.get("response", {}).get("transports") or [])][:10]
@@ -211,7 +211,7 @@ def verify_authentication(
             credential_current_sign_count=0,  # a regression is recorded (actions.record_credential_use), not fatal
             require_user_verification=purpose != SECOND_FACTOR,
         )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WebAuthnRefused(f"The passkey was not accepted: {exc}") from exc
     return stored, verified.new_sign_count
 
