@@ -8,6 +8,7 @@ class TwoFactorConfig(AppConfig):
     verbose_name = "Two-factor authentication"
 
     def ready(self) -> None:
+        from audit.support import SupportSection, register_section
         from orgsecurity.auth import register_after_sign_in, register_second_step, register_sign_in_option
         from orgsecurity.directory import register_member_annotations
         from orgsecurity.roles import Capability
@@ -16,6 +17,7 @@ class TwoFactorConfig(AppConfig):
         from twofactor import (
             audit_events,  # noqa: F401  (registers this app's audit events)
             directory,
+            support,
         )
         from twofactor.enforcement import passkey_sign_in_option, second_step, setup_landing
         from twofactor.summary import status
@@ -40,4 +42,7 @@ class TwoFactorConfig(AppConfig):
                 status,
                 position=25,
             )
+        )
+        register_section(
+            SupportSection("Two-factor authentication", "twofactor", position=25, settings_rows=support.settings_rows)
         )
