@@ -382,10 +382,15 @@ def passkey_sign_in(request: HttpRequest) -> HttpResponse:
     """Sign in with a passkey alone (it is two factors in one: the device and its user verification). Refused,
     like a password, when every organization of the account enforces SSO."""
     body = _json_body(request)
+    owner = webauthn_rp.credential_owner(body.get("credential") or {})
     try:
-        credential, sign_count = webauthn_rp.verify_authentication(
-            request, body.get("credential") or {}, webauthn_rp.SIGN_IN
-        )
+        if owner is None:  # no such credential: refused (nobody's failure to count)
+            webauthn_rp.verify_authentication(request, body.get("credential") or {}, webauthn_rp.SIGN_IN)
+            raise webauthn_rp.WebAuthnRefused("This passkey is not registered here.", code="unknown_credential")
+        # A failed assertion of a registered passkey counts against its account, like a wrong password.
+        credential = _checked_assertion(request, owner, webauthn_rp.SIGN_IN, signing_in=True, form="passkey")
+    except throttle.LockedOut:
+        return json_error("locked_out", "Too many failed attempts: wait and try again later.", 429)
     except ActionRefused as exc:
         return _refused_json(exc)
     user = credential.user
@@ -397,7 +402,6 @@ def passkey_sign_in(request: HttpRequest) -> HttpResponse:
             "Your organizations require single sign-on: sign in through your identity provider instead.",
             403,
         )
-    actions.record_credential_use(credential, new_sign_count=sign_count)
     signin_state.clear_pending_sign_in(request)
     url = auth.begin_sign_in(
         request,

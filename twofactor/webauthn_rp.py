@@ -185,14 +185,26 @@ def authentication_options(request: HttpRequest, purpose: str, user: Any = None)
     return options_to_json(options)
 
 
+def credential_owner(credential: str | dict) -> Any:
+    """The account whose registered credential the answer names (by its ``rawId``), or None."""
+    try:
+        parsed = credential if isinstance(credential, dict) else _json(credential)
+    except WebAuthnRefused:
+        return None
+    raw_id = str(parsed.get("rawId") or parsed.get("id") or "")
+    stored = WebAuthnCredential.objects.select_related("user").filter(credential_id=raw_id).first() if raw_id else None
+    return stored.user if stored is not None else None
+
+
 def verify_authentication(
     request: HttpRequest, credential: str | dict, purpose: str, user: Any = None
 ) -> tuple[WebAuthnCredential, int]:
     """Check an assertion (WebAuthn §7.2) against the session's challenge for ``purpose``: the credential must be
     registered (to ``user`` when given: one account's passkey never opens another), origin and RP ID must match,
     the signature must verify with the stored public key, and user verification must be present unless it is a
-    second factor. Returns the credential and the new signature counter; raises ``WebAuthnRefused``."""
-    challenge = _take_challenge(request, purpose, user.pk if user is not None else None)
+    second factor. For ``SIGN_IN`` the challenge names no account (``user``, when given, is the one the credential
+    must belong to). Returns the credential and the new signature counter; raises ``WebAuthnRefused``."""
+    challenge = _take_challenge(request, purpose, user.pk if user is not None and purpose != SIGN_IN else None)
     parsed = credential if isinstance(credential, dict) else _json(credential)
     raw_id = str(parsed.get("rawId") or parsed.get("id") or "")
     stored = WebAuthnCredential.objects.select_related("user").filter(credential_id=raw_id).first()

@@ -177,3 +177,21 @@ def test_garbage_answers_get_json_errors_not_500(client_for, member):
     assert bad.status_code == 400 and "error" in json.loads(bad.content)
     post_json(client, SIGN_IN_OPTIONS)
     assert post_json(client, SIGN_IN, {"credential": {"id": "x", "response": {}}}).status_code == 400
+
+
+def test_failed_passkey_sign_ins_count_against_the_account_and_lock_it(client_for, member, settings):
+    _, authenticator = with_passkey(client_for, member)
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert passkey_sign_in(client, authenticator, origin="https://evil.test").status_code == 400
+    assert passkey_sign_in(client, authenticator, origin="https://evil.test").status_code == 429
+    assert passkey_sign_in(client, authenticator).status_code == 429  # even the right answer while locked
+    assert AuditEvent.objects.filter(action="auth.sign_in_failed", details__method="passkey").exists()
+
+
+def test_a_passkey_does_not_get_around_sso_enforcement(client_for, member, monkeypatch):
+    _, authenticator = with_passkey(client_for, member)
+    monkeypatch.setattr("twofactor.views.password_refused_by", lambda user: [user])
+    response = passkey_sign_in(Client(), authenticator)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "sso_required"
