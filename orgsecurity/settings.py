@@ -153,7 +153,7 @@ ORG_PIPELINE_CHECKS = [
 
 # One-to-one policy rows of the organization loaded together with the membership (one query per request for all
 # of them); checks read them from the organization object instead of querying again.
-ORG_CONTEXT_RELATED = ["organization__ip_allowlist"]
+ORG_CONTEXT_RELATED = ["organization__ip_allowlist", "organization__two_factor_policy"]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"
 # Checks for key-authenticated API requests, run after the key is verified: each a function

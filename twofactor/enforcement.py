@@ -53,8 +53,11 @@ def setup_landing(request: HttpRequest, user: Any, method: str, next_url: str) -
 def needs_setup_for(request: HttpRequest, organization: Any) -> TwoFactorPolicy | None:
     """The organization's policy when it requires a factor this session lacks (a password-proven session of an
     account without a factor); None otherwise."""
-    policy = TwoFactorPolicy.objects.filter(organization=organization, required=True).first()
-    if policy is None:
+    try:
+        policy = organization.two_factor_policy  # loaded with the membership (settings.ORG_CONTEXT_RELATED)
+    except TwoFactorPolicy.DoesNotExist:
+        return None
+    if not policy.required:
         return None
     if signin_state.auth_method(request) not in PASSWORD_METHODS or factors.has_factor(request.user):
         return None
@@ -86,12 +89,15 @@ def grace_banner(request: HttpRequest) -> list[dict[str, Any]]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or signin_state.auth_method(request) not in PASSWORD_METHODS:
         return []
-    if factors.has_factor(user):
+    policies = list(
+        TwoFactorPolicy.objects.filter(organization__memberships__user=user, required=True)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+    if not policies or factors.has_factor(user):  # one query for everyone whose organizations require nothing
         return []
     now = clock.now()
     return [
         {"organization": policy.organization, "grace_ends_at": policy.grace_ends_at, "enforced": policy.enforced(now)}
-        for policy in TwoFactorPolicy.objects.filter(organization__memberships__user=user, required=True)
-        .select_related("organization")
-        .order_by("organization__name")
+        for policy in policies
     ]
