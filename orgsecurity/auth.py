@@ -94,7 +94,7 @@ def sign_in(
 ) -> None:
     """Log ``user`` in (the session key cycles), track the session (``sessions_policy.UserSession``; the
     optional ``organization`` is the one whose IdP signed them in) and record ``auth.signed_in`` with
-    ``method`` (password, saml, oidc or recovery) in each of their organizations."""
+    ``method`` (password, saml, oidc, recovery or passkey) in each of their organizations."""
     previous_session_key = request.session.session_key
     login(request, user, backend=backend or "django.contrib.auth.backends.ModelBackend")
     if request.session.session_key == previous_session_key:
