@@ -7,12 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 import audit
 from audit.locking import audited
 from orgsecurity.actions import ActionRefused, require_plain_text
 from orgsecurity.crypto import decrypt_secret, encrypt_secret
+from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, User
 from sessions_policy import clock
 from twofactor import backup_codes, factors, totp
@@ -240,6 +242,48 @@ def policy_blockers(organization: Organization, actor: Any) -> list[str]:
     for email in _recovery_accounts_without_factor(organization):
         blockers.append(f"The recovery account {email} has no second factor: it must set one up first.")
     return blockers
+
+
+def preview_require_two_factor(organization: Organization, actor: Any) -> Impact:
+    """What requiring 2FA does (read-only): the members without a factor (with their last sign-in), who are sent to
+    set-up at sign-in and, after the grace period, kept out of the organization's pages until they have one; and
+    the blocking items ``set_policy`` refuses over (the owner saving it, recovery accounts without a factor)."""
+    from sessions_policy.models import UserSession
+
+    last = dict(
+        UserSession.objects.filter(user__memberships__organization=organization)
+        .values("user")
+        .annotate(at=Max("authenticated_at"))
+        .values_list("user", "at")
+    )
+    people = tuple(
+        ImpactItem(
+            ref=str(user.pk),
+            name=f"{user.name} <{user.email}>" if user.name else user.email,
+            detail="Last signed in "
+            + (f"{last[user.pk]:%Y-%m-%d %H:%M} UTC" if last.get(user.pk) else "never")
+            + "; sent to set up a factor at sign-in, then kept out of this organization's pages after the grace "
+            "period until they do. Not removed.",
+        )
+        for user in factors.members_without_factor(organization)
+    )
+    blocking = tuple(
+        ImpactItem(ref=f"blocker-{number}", name="Blocked", detail=text, blocking=True)
+        for number, text in enumerate(policy_blockers(organization, actor), 1)
+    )
+    groups = [
+        ImpactGroup(
+            "people",
+            "Members without a second factor",
+            "They keep their membership and are walked through set-up.",
+            people,
+        )
+    ]
+    if blocking:
+        groups.append(
+            ImpactGroup("blockers", "To do before saving", "The policy cannot be saved until then.", blocking)
+        )
+    return Impact("twofactor.require", tuple(groups), notes=("Single sign-on sign-ins are governed by the IdP.",))
 
 
 def _recovery_accounts_without_factor(organization: Organization) -> list[str]:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
+from orgsecurity.impact_pages import csv_response
 from orgsecurity.models import Membership
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import spreadsheet_cell
@@ -72,6 +73,9 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
         _require_owner(org)
         protect_action(request, "change the two-factor policy")
         return _save(request, org_slug=org_slug, org=org)
+    if request.GET.get("format") == "csv":
+        preview = actions.preview_require_two_factor(org.organization, request.user)
+        return csv_response(preview, f"{org_slug}-require-two-factor")
     return _page(request, org, PolicyForm(initial={"required": _saved(org)["required"]}))
 
 
@@ -82,8 +86,7 @@ def _page(request: HttpRequest, org: OrgContext, form: PolicyForm, status: int =
         "form": form,
         "policy": policy,
         "is_owner": org.role == Role.OWNER,
-        "without_factor": list(_members(org, factors.NONE)),
-        "blockers": actions.policy_blockers(org.organization, request.user),
+        "impact": actions.preview_require_two_factor(org.organization, request.user),
         "loaded_version": request.POST.get(VERSION_FIELD) or loaded_stamp(_saved(org)),
     }
     return render(request, "twofactor/policy.html", context, status=status)

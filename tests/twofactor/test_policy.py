@@ -35,9 +35,13 @@ def test_it_checks_access(client_for, owner, admin, member, outsider):
 
 def test_the_page_lists_who_has_no_factor_before_saving(client_for, owner, member, moving_clock):
     give_totp(owner)
-    page = client_for(owner).get(POLICY).content.decode()
-    assert "1 member without a second factor" in page
-    assert "member@acme.test" in page.split('id="without-factor"')[1]
+    client = client_for(owner)
+    page = client.get(POLICY).content.decode()
+    assert "Members without a second factor (1)" in page
+    assert "Mia Member &lt;member@acme.test&gt;" in page.split('id="impact-people"')[1]
+    assert "Last signed in never" in page
+    csv = client.get(f"{POLICY}?format=csv").content.decode()
+    assert "member@acme.test" in csv and "owner@acme.test" not in csv
 
 
 def test_the_owner_enabling_it_needs_a_factor(org, owner):
@@ -160,3 +164,9 @@ def test_members_status_filter_and_export(client_for, org, owner, member, admin,
     assert "admin@acme.test,Adam Admin,admin,none" in csv
     assert "Authenticator app" in client.get("/orgs/acme/members/").content.decode()
     assert client_for(member).get("/orgs/acme/settings/security/two-factor/members/").status_code == 403
+
+
+def test_the_page_shows_what_blocks_saving(client_for, owner):
+    page = client_for(owner).get(POLICY).content.decode()
+    assert "To do before saving" in page
+    assert "You have no second factor yet" in page
