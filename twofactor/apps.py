@@ -10,7 +10,7 @@ class TwoFactorConfig(AppConfig):
     def ready(self) -> None:
         from audit.support import SupportSection, register_section
         from orgsecurity.auth import register_after_sign_in, register_second_step, register_sign_in_option
-        from orgsecurity.directory import register_member_annotations
+        from orgsecurity.directory import MemberFilter, register_member_annotations, register_member_filter
         from orgsecurity.roles import Capability
         from orgsecurity.themes import Theme, register_theme
         from sessions_policy.reauth import register_factor_reauth
@@ -20,6 +20,7 @@ class TwoFactorConfig(AppConfig):
             support,
         )
         from twofactor.enforcement import passkey_sign_in_option, second_step, setup_landing
+        from twofactor.factors import STATUS_LABELS
         from twofactor.summary import status
         from twofactor.views import start_reauthentication
 
@@ -31,8 +32,11 @@ class TwoFactorConfig(AppConfig):
         register_after_sign_in(setup_landing)
         # Accounts with a factor re-authenticate with it (SSO sessions still go to their IdP first).
         register_factor_reauth(start_reauthentication)
-        # The members page's 2FA column.
+        # The members page's 2FA column, and its filter.
         register_member_annotations(directory.member_annotations)
+        register_member_filter(
+            MemberFilter("two_factor", "2FA", tuple(STATUS_LABELS.items()), directory.filter_by_status)
+        )
         register_theme(
             Theme(
                 "Two-factor authentication",

@@ -34,3 +34,8 @@ def label_expression(user_path: str = "user") -> Case:
 def member_annotations(organization: Organization) -> dict[str, Any]:
     """``two_factor_label`` of each membership's person."""
     return {"two_factor_label": label_expression()}
+
+
+def filter_by_status(queryset: Any, value: str) -> Any:
+    """The memberships whose person's two-factor status is ``value`` (``none``, ``totp`` or ``passkey``)."""
+    return queryset.annotate(two_factor_status=status_expression()).filter(two_factor_status=value)

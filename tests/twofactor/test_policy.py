@@ -170,3 +170,13 @@ def test_the_page_shows_what_blocks_saving(client_for, owner):
     page = client_for(owner).get(POLICY).content.decode()
     assert "To do before saving" in page
     assert "You have no second factor yet" in page
+
+
+def test_the_members_page_filters_by_two_factor_status(client_for, org, owner, member, admin, moving_clock):
+    give_totp(member)
+    client = client_for(owner)
+    page = client.get("/orgs/acme/members/?two_factor=totp").content.decode()
+    table = page.split('id="members"')[1].split("</table>")[0]
+    assert "member@acme.test" in table and "admin@acme.test" not in table
+    everyone = client.get("/orgs/acme/members/?two_factor=bogus").content.decode().split('id="members"')[1]
+    assert "admin@acme.test" in everyone.split("</table>")[0]
