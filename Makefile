@@ -1,4 +1,4 @@
-# Two commands matter: `make run` (the product on http://127.0.0.1:8000, SQLite, demo org) and `make test`.
+# Two commands matter: `make run` (the product on http://localhost:8000, SQLite, demo org) and `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -24,8 +24,10 @@ install-dev: $(VENV)/.installed-dev
 # Development server and background worker (Huey consumer; queue in db-huey.sqlite3 beside db.sqlite3 unless
 # HUEY_URL or a Redis CACHE_URL says otherwise): DEBUG on, SQLite unless DATABASE_URL says otherwise, demo org
 # seeded once. Ctrl-C stops both. `make run PORT=8010` serves elsewhere (PUBLIC_BASE_URL follows unless it is set).
+# Links use localhost, not 127.0.0.1: browsers refuse an IP address as the WebAuthn RP ID, so passkeys only work
+# on a host name.
 PORT ?= 8000
-RUN_ENV = DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)}
+RUN_ENV = DEBUG=$${DEBUG:-1} PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://localhost:$(PORT)}
 run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo --verify-domain

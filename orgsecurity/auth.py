@@ -5,6 +5,8 @@ live in ``orgsecurity.throttle``.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -104,7 +106,7 @@ def _record_in(
 # A session that proved the account's own password (password or recovery sign-in, or password re-entry) may open the
 # person's organizations that do not enforce SSO; one that only came through an organization's IdP opens that
 # organization's pages only (sso.rollout.enforcement), so one organization's IdP cannot act in the person's other ones.
-PASSWORD_METHODS = frozenset({signin_state.METHOD_PASSWORD, signin_state.METHOD_RECOVERY})
+PASSWORD_METHODS = frozenset({signin_state.METHOD_PASSWORD, signin_state.METHOD_RECOVERY, signin_state.METHOD_PASSKEY})
 
 
 def sign_in(
@@ -117,7 +119,7 @@ def sign_in(
 ) -> None:
     """Log ``user`` in (the session key cycles), track the session (``sessions_policy.UserSession``; the
     optional ``organization`` is the one whose IdP signed them in) and record ``auth.signed_in`` with
-    ``method`` (password, saml, oidc or recovery) in each of their organizations."""
+    ``method`` (password, saml, oidc, recovery or passkey) in each of their organizations."""
     previous_session_key = request.session.session_key
     login(request, user, backend=backend or "django.contrib.auth.backends.ModelBackend")
     if request.session.session_key == previous_session_key:
@@ -139,3 +141,112 @@ def sign_out(request: HttpRequest) -> None:
     if user is not None:
         record_for_user_orgs("auth.signed_out", user, actor=user, details={"method": signin_state.auth_method(request)})
     logout(request)
+
+
+# --- sign-in steps after the first (the twofactor app registers them) ---------------------------------------------
+
+# (request, user, method) -> URL of the page that asks for a further step (a second factor), or None.
+SecondStep = Callable[[HttpRequest, User, str], str | None]
+# (request, user, method, next_url) -> URL to land on instead of next_url right after signing in (set-up), or None.
+AfterSignIn = Callable[[HttpRequest, User, str, str], str | None]
+# () -> template name of another way to sign in shown on the sign-in page's first step, or None.
+SignInOption = Callable[[], str | None]
+_SECOND_STEPS: list[SecondStep] = []
+_SIGN_IN_OPTIONS: list[SignInOption] = []
+_AFTER_SIGN_IN: list[AfterSignIn] = []
+PENDING_SIGN_IN_MAX_AGE_SECONDS = 10 * 60
+
+
+def register_second_step(step: SecondStep) -> None:
+    """Ask for a further step after a correct password or recovery code, before anyone is signed in: ``step``
+    returns the URL of its page for accounts that must take it. Call it from ``AppConfig.ready()``."""
+    if step not in _SECOND_STEPS:
+        _SECOND_STEPS.append(step)
+
+
+def register_sign_in_option(option: SignInOption) -> None:
+    """Offer another first step on the sign-in page: ``option()`` names the template to include (its context is
+    the sign-in page's: ``next``), or None when it is unavailable."""
+    if option not in _SIGN_IN_OPTIONS:
+        _SIGN_IN_OPTIONS.append(option)
+
+
+def sign_in_options() -> list[str]:
+    """The templates of the registered sign-in options that are available now."""
+    return [name for name in (option() for option in _SIGN_IN_OPTIONS) if name]
+
+
+def register_after_sign_in(landing: AfterSignIn) -> None:
+    """Send people elsewhere right after a sign-in (e.g. to set up a factor their organization requires)."""
+    if landing not in _AFTER_SIGN_IN:
+        _AFTER_SIGN_IN.append(landing)
+
+
+def begin_sign_in(
+    request: HttpRequest,
+    user: User,
+    *,
+    method: str,
+    backend: str,
+    next_url: str,
+    recovery_organization_id: int | None = None,
+) -> str:
+    """The first step (password, recovery code) succeeded for ``user``: sign in now, or, when a registered second
+    step applies, keep a half-signed-in state (``signin_state.set_pending_sign_in``) and return that step's URL.
+    Returns the URL to redirect to (``next_url``, a registered landing, or the second step's page)."""
+    for step in _SECOND_STEPS:
+        url = step(request, user, method)
+        if url:
+            signin_state.set_pending_sign_in(
+                request,
+                user_id=user.pk,
+                method=method,
+                backend=backend,
+                next_url=next_url,
+                recovery_organization_id=recovery_organization_id,
+                at=int(time.time()),
+            )
+            return url
+    return _finish(request, user, method=method, backend=backend, next_url=next_url, recovery=recovery_organization_id)
+
+
+def pending_user(request: HttpRequest, *, now: float | None = None) -> User | None:
+    """The active account of this session's half-finished sign-in, or None (none, or older than
+    ``PENDING_SIGN_IN_MAX_AGE_SECONDS``, or the account was deactivated meanwhile)."""
+    pending = signin_state.pending_sign_in(request)
+    if pending is None:
+        return None
+    age = (now if now is not None else time.time()) - int(pending.get("at") or 0)
+    if not 0 <= age < PENDING_SIGN_IN_MAX_AGE_SECONDS:
+        signin_state.clear_pending_sign_in(request)
+        return None
+    return User.objects.filter(pk=pending.get("user"), is_active=True).first()
+
+
+def complete_pending_sign_in(request: HttpRequest) -> str | None:
+    """The further step succeeded: sign the pending account in as its first step said (method, recovery
+    organization) and return where to go; None when there is no live pending sign-in."""
+    user = pending_user(request)
+    pending = signin_state.pending_sign_in(request)
+    if user is None or pending is None:
+        return None
+    signin_state.clear_pending_sign_in(request)
+    return _finish(
+        request,
+        user,
+        method=pending["method"],
+        backend=pending["backend"],
+        next_url=pending["next"],
+        recovery=pending.get("recovery"),
+    )
+
+
+def _finish(request: HttpRequest, user: User, *, method: str, backend: str, next_url: str, recovery: int | None) -> str:
+    sign_in(request, user, method=method, backend=backend)
+    if recovery is not None:
+        signin_state.set_recovery_organization(request, recovery)
+    for landing in _AFTER_SIGN_IN:
+        url = landing(request, user, method, next_url)
+        if url:
+            return url
+    return next_url

@@ -33,6 +33,32 @@ _ANNOTATIONS: list[MemberAnnotations] = []
 _METHOD_LABELS: dict[str, str] = {}
 
 
+@dataclass(frozen=True)
+class MemberFilter:
+    """A filter of the members page a theme app registers: the query parameter ``param``, its ``label``, the
+    ``choices`` ((value, label) pairs; "" means everyone) and ``apply(queryset, value)`` narrowing the memberships to
+    a chosen value."""
+
+    param: str
+    label: str
+    choices: tuple[tuple[str, str], ...]
+    apply: Callable[[QuerySet[Membership], str], QuerySet[Membership]]
+
+
+_FILTERS: list[MemberFilter] = []
+
+
+def register_member_filter(member_filter: MemberFilter) -> None:
+    """Offer ``member_filter`` on the members page (a later one with the same ``param`` replaces it). Call it from
+    ``AppConfig.ready()``."""
+    _FILTERS[:] = [known for known in _FILTERS if known.param != member_filter.param] + [member_filter]
+
+
+def member_filters() -> tuple[MemberFilter, ...]:
+    """The registered member filters, in registration order."""
+    return tuple(_FILTERS)
+
+
 def register_member_annotations(annotations: MemberAnnotations, *, method_labels: Mapping[str, str] = ()) -> None:
     """Add sub-query annotations to every member row (names as in the module docstring), and labels for the sign-in
     method codes they produce. Call it from ``AppConfig.ready()``; registering the same function again is a no-op."""
@@ -41,10 +67,17 @@ def register_member_annotations(annotations: MemberAnnotations, *, method_labels
     _METHOD_LABELS.update(dict(method_labels))
 
 
-def members(organization: Organization, search: str = "", *, include_suspended: bool = False) -> QuerySet[Membership]:
+def members(
+    organization: Organization,
+    search: str = "",
+    filters: Mapping[str, str] | None = None,
+    *,
+    include_suspended: bool = False,
+) -> QuerySet[Membership]:
     """``organization``'s memberships ordered by email, each annotated as in the module docstring; ``search`` keeps
-    those whose email or name contains it (case-insensitive). Suspended (deprovisioned) members only with
-    ``include_suspended`` (for those who manage members)."""
+    those whose email or name contains it (case-insensitive); ``filters`` (param → value) applies the registered
+    member filters whose value is one of their choices (others are ignored). Suspended (deprovisioned) members only
+    with ``include_suspended`` (for those who manage members)."""
     annotations: dict[str, Any] = {}
     for annotate in _ANNOTATIONS:
         annotations.update(annotate(organization))
@@ -58,6 +91,10 @@ def members(organization: Organization, search: str = "", *, include_suspended: 
     )
     if search:
         queryset = queryset.filter(Q(user__email__icontains=search) | Q(user__name__icontains=search))
+    for member_filter in _FILTERS:
+        value = (filters or {}).get(member_filter.param, "")
+        if value and value in dict(member_filter.choices):
+            queryset = member_filter.apply(queryset, value)
     return queryset
 
 
@@ -89,13 +126,19 @@ class MemberRow:
 
 
 def member_page(
-    organization: Organization, search: str, number: Any, *, include_suspended: bool = False
+    organization: Organization,
+    search: str,
+    number: Any,
+    filters: Mapping[str, str] | None = None,
+    *,
+    include_suspended: bool = False,
 ) -> tuple[Page, list[MemberRow]]:
-    """Page ``number`` (any text: a bad or out-of-range number gives the nearest page) of the matching members (the
-    suspended ones too with ``include_suspended``), and its rows. Two queries: the count and the page."""
-    page = Paginator(members(organization, search, include_suspended=include_suspended), MEMBERS_PER_PAGE).get_page(
-        number
-    )
+    """Page ``number`` (any text: a bad or out-of-range number gives the nearest page) of the matching members
+    (``search``, ``filters`` and ``include_suspended`` as in ``members``), and its rows. Two queries: the count and
+    the page."""
+    page = Paginator(
+        members(organization, search, filters, include_suspended=include_suspended), MEMBERS_PER_PAGE
+    ).get_page(number)
     rows = []
     for membership in page.object_list:
         method = getattr(membership, "last_auth_method", None) or ""

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "allowlist.apps.AllowlistConfig",
     "keys.apps.KeysConfig",
     "huey.contrib.djhuey",
+    "twofactor.apps.TwoFactorConfig",
 ]
 
 MIDDLEWARE = [
@@ -142,13 +143,15 @@ ORG_PIPELINE_CHECKS = [
     "sessions_policy.enforcement.check_tracked_session",
     "sessions_policy.enforcement.check_session_timeouts",
     "sessions_policy.enforcement.check_single_session",
+    # Password sessions without a second factor, once an organization requires one and its grace period is over.
+    "twofactor.enforcement.check_two_factor",
     # Keep last: SSO enforcement (password sessions of an SSO-only organization go to its IdP).
     "sso.rollout.enforcement.check_sso_enforcement",
 ]
 
 # One-to-one policy rows of the organization loaded together with the membership (one query per request for all
 # of them); checks read them from the organization object instead of querying again.
-ORG_CONTEXT_RELATED = ["organization__ip_allowlist"]
+ORG_CONTEXT_RELATED = ["organization__ip_allowlist", "organization__two_factor_policy"]
 
 FORM_RENDERER = "orgsecurity.forms.FormRenderer"
 # Checks for key-authenticated API requests, run after the key is verified: each a function

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 # Sign-in methods (the values of sessions_policy.models.AuthMethod).
 METHOD_PASSWORD = "password"  # noqa: S105 (a method name, not a password)
 METHOD_RECOVERY = "recovery"
+METHOD_PASSKEY = "passkey"  # a WebAuthn passkey as the first (and only) step: twofactor
 
 AUTH_METHOD_SESSION_KEY = "auth_method"  # how this session signed in: password, saml, oidc or recovery
 PASSWORD_PROVEN_SESSION_KEY = "password_proven"  # noqa: S105 (True once the session proved the account's password)
@@ -26,6 +27,8 @@ SSO_SESSION_INDEX_SESSION_KEY = "sso_session_index"  # the IdP's SAML SessionInd
 SAML_LOGOUT_REQUEST_SESSION_KEY = "saml_logout_request_id"  # ID of the LogoutRequest we sent (SAML Core §3.7.1)
 SSO_TEST_SESSION_KEY = "sso_test_session"  # a rollout test session: {"run", "connection", "deadline"}
 SSO_TEST_TIMED_OUT_SESSION_KEY = "sso_test_timed_out"  # {"run", "connection"} of a test session that just timed out
+# A half-signed-in session: the password (or recovery code) was right, a second factor is still to come (twofactor).
+PENDING_SIGN_IN_SESSION_KEY = "pending_sign_in"  # {"user", "method", "backend", "next", "recovery", "at"}
 
 
 def auth_method(request: HttpRequest) -> str:
@@ -128,3 +131,37 @@ def take_sso_test_timed_out(request: HttpRequest) -> dict[str, int] | None:
     """Remove and return what ``note_sso_test_timed_out`` kept (``{"run", "connection"}``), or None."""
     timed_out = request.session.pop(SSO_TEST_TIMED_OUT_SESSION_KEY, None)
     return timed_out if isinstance(timed_out, dict) else None
+
+
+def pending_sign_in(request: HttpRequest) -> dict | None:
+    """The half-finished sign-in of this session, ``{"user", "method", "backend", "next", "recovery", "at"}``
+    (user pk, sign-in method, auth backend, where to go afterwards, the recovery organization's pk or None, Unix
+    seconds UTC when the first step succeeded), or None. Nobody is signed in while it waits."""
+    pending = request.session.get(PENDING_SIGN_IN_SESSION_KEY)
+    return pending if isinstance(pending, dict) else None
+
+
+def set_pending_sign_in(
+    request: HttpRequest,
+    *,
+    user_id: int,
+    method: str,
+    backend: str,
+    next_url: str,
+    recovery_organization_id: int | None,
+    at: int,
+) -> None:
+    """Note that ``user_id`` passed the first sign-in step with ``method`` at ``at`` (Unix seconds, UTC)."""
+    request.session[PENDING_SIGN_IN_SESSION_KEY] = {
+        "user": user_id,
+        "method": method,
+        "backend": backend,
+        "next": next_url,
+        "recovery": recovery_organization_id,
+        "at": at,
+    }
+
+
+def clear_pending_sign_in(request: HttpRequest) -> None:
+    """Forget the half-finished sign-in (done, abandoned or expired)."""
+    request.session.pop(PENDING_SIGN_IN_SESSION_KEY, None)

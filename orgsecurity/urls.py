@@ -21,6 +21,7 @@ org_patterns = [
     path("settings/security/sessions/", include("sessions_policy.org_urls")),
     path("settings/security/allowlist/", include("allowlist.org_urls")),
     path("settings/security/keys/", include("keys.org_urls")),
+    path("settings/security/two-factor/", include("twofactor.org_urls")),
     path("audit/", include("audit.org_urls")),
 ]
 
@@ -38,6 +39,7 @@ urlpatterns = [
     ),
     path("accounts/", include("sessions_policy.account_urls")),
     path("accounts/", include("sso.account_urls")),
+    path("accounts/2fa/", include("twofactor.urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("sso/<slug:org_slug>/", include("sso.urls")),
     path("api/v1/", include("keys.api_urls")),

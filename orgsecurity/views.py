@@ -107,9 +107,12 @@ def _members_page(
     can_manage = org.can(Capability.MANAGE_MEMBERS)
     assignable = roles_assignable_by(org.role) if can_manage else []
     search = request.GET.get("q", "").strip()[:100]
+    chosen = {
+        member_filter.param: request.GET.get(member_filter.param, "") for member_filter in directory.member_filters()
+    }
     # Suspended (deprovisioned) members count as no members: only those who manage members see them, marked.
     member_page, rows = directory.member_page(
-        org.organization, search, request.GET.get("page"), include_suspended=can_manage
+        org.organization, search, request.GET.get("page"), chosen, include_suspended=can_manage
     )
     invitations = (
         directory.invitation_page(org.organization, search, request.GET.get("invitations_page")) if can_manage else None
@@ -122,6 +125,10 @@ def _members_page(
         "member_page": member_page,
         "invitation_page": invitations,
         "search": search,
+        "member_filters": [
+            (member_filter, chosen[member_filter.param]) for member_filter in directory.member_filters()
+        ],
+        "filtered": any(chosen.values()),
         "invitations": [(invitation, unconfirmed.get(invitation.pk)) for invitation in pending],
         "can_manage": can_manage,
         "assignable": assignable,

@@ -18,7 +18,7 @@ from sessions_policy import actions, clock, resume
 from sessions_policy.decorators import live_session_required
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_of_each_organization
 from sessions_policy.models import AuthMethod, UserSession
-from sessions_policy.reauth import PROVIDERS, action_from, mark_reauthenticated
+from sessions_policy.reauth import FACTOR_REAUTH, PROVIDERS, action_from, mark_reauthenticated
 from sessions_policy.rules import SessionRules
 
 
@@ -49,6 +49,10 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     if method in PROVIDERS and not password_asked:
         return PROVIDERS[method](request, next_url)
     signed_action = request.POST.get("action") or request.GET.get("action") or ""
+    for start in FACTOR_REAUTH:  # an account with a second factor proves itself with it (twofactor)
+        response = start(request, next_url, signed_action if action_from(signed_action) else "")
+        if response is not None:
+            return response
     action = action_from(signed_action)
     context = {
         "next": next_url,

@@ -67,6 +67,7 @@ class AuthMethod(models.TextChoices):
     SAML = "saml", "SAML SSO"
     OIDC = "oidc", "OIDC SSO"
     RECOVERY = "recovery", "Recovery account"
+    PASSKEY = "passkey", "Passkey"
 
 
 class UserSession(models.Model):

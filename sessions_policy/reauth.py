@@ -21,6 +21,19 @@ ReauthProvider = Callable[[HttpRequest, str], HttpResponse]
 PROVIDERS: dict[str, ReauthProvider] = {}
 
 
+# function(request, next_url, signed_action) returning the page that re-authenticates with a second factor, or None
+# when the account has none (the password alone then): the twofactor app registers one.
+FactorReauth = Callable[[HttpRequest, str, str], "HttpResponse | None"]
+FACTOR_REAUTH: list[FactorReauth] = []
+
+
+def register_factor_reauth(start: FactorReauth) -> None:
+    """Let ``start(request, next_url, signed_action)`` take over password re-authentication for accounts with a
+    second factor (it returns its page, or None to leave the password form)."""
+    if start not in FACTOR_REAUTH:
+        FACTOR_REAUTH.append(start)
+
+
 def register_provider(method: str, start: ReauthProvider) -> None:
     """Make ``start`` the re-authentication flow for sessions signed in with ``method``.
 

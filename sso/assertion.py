@@ -30,7 +30,9 @@ class AssertedIdentity:
     ``auth_time``), UTC, used to prove a fresh login for re-authentication. ``groups_not_sent``: a sentence saying
     how the IdP told us it left the person's groups out (Microsoft Entra ID's group overage: the SAML attribute
     ``http://schemas.microsoft.com/claims/groups.link``, or the OIDC ``_claim_names``/``hasgroups`` claims), ""
-    when it did not; the groups are then unknown, not empty.
+    when it did not; the groups are then unknown, not empty. ``authn_contexts``: how the person authenticated, as
+    the SAML ``AuthnContextClassRef`` values of the AuthnStatement (SAML Core §2.7.2.2); OIDC's ``amr``/``acr``
+    stay among the attributes.
     """
 
     issuer: str
@@ -41,6 +43,7 @@ class AssertedIdentity:
     authenticated_at: datetime | None = None
     session_index: str = ""
     groups_not_sent: str = ""
+    authn_contexts: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (``authenticated_at`` as ISO 8601) that ``from_dict`` reads back."""
@@ -60,6 +63,7 @@ class AssertedIdentity:
             authenticated_at=datetime.fromisoformat(moment) if moment else None,
             session_index=data.get("session_index") or "",
             groups_not_sent=str(data.get("groups_not_sent") or ""),
+            authn_contexts=tuple(str(value) for value in data.get("authn_contexts") or ()),
         )
 
 
@@ -124,3 +128,26 @@ def map_profile(identity: AssertedIdentity, attribute_map: dict[str, str]) -> Ma
                 )
         values[profile_field] = given[0]
     return MappedProfile(**values, sources=sources)
+
+
+# Microsoft Entra ID signals MFA in this SAML attribute, with the value below (the "Entra" preset fills them in).
+ENTRA_MFA_ATTRIBUTE = "http://schemas.microsoft.com/claims/authnmethodsreferences"
+ENTRA_MFA_VALUE = "http://schemas.microsoft.com/claims/multipleauthn"
+OIDC_MFA_CLAIMS = ("amr", "acr")  # OIDC Core §2: authentication methods references, context class reference
+
+
+def mfa_evidence(identity: AssertedIdentity, attribute: str = "") -> list[str]:
+    """Every value that may say how the person authenticated: the SAML AuthnContextClassRef values, the OIDC
+    ``amr`` (RFC 8176 values, e.g. ``mfa``, ``hwk``) and ``acr`` claims, and the values of ``attribute`` (a named
+    SAML attribute or OIDC claim) when given."""
+    values = list(identity.authn_contexts)
+    for name in (*OIDC_MFA_CLAIMS, *([attribute] if attribute else [])):
+        values.extend(identity.attributes.get(name, []))
+    return values
+
+
+def mfa_satisfied(identity: AssertedIdentity, *, accepted: list[str], attribute: str = "") -> bool:
+    """True when one of the ``accepted`` values is among ``mfa_evidence`` (exact, case-sensitive: they are URIs or
+    RFC 8176 tokens)."""
+    accepted_set = {value for value in accepted if value}
+    return bool(accepted_set & set(mfa_evidence(identity, attribute)))

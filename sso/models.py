@@ -58,6 +58,11 @@ class SSOConnection(models.Model):
         "just-in-time provisioning", default=False, help_text="Create members on their first SSO sign-in."
     )
     jit_default_role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    # "Require MFA at the IdP": a sign-in answer must carry one of idp_mfa_values among its OIDC amr/acr values,
+    # its SAML AuthnContextClassRef values, or the values of the attribute idp_mfa_attribute (sso.assertion).
+    require_idp_mfa = models.BooleanField(default=False)
+    idp_mfa_attribute = models.CharField(max_length=255, blank=True)
+    idp_mfa_values = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # --- rollout (see sso.rollout.scheduling): the test group, scheduled enforcement, the fallback login policy ---

@@ -46,7 +46,16 @@ IDENTITY_UNLINKED_HOOKS: list[Callable[[SSOIdentity, Any], None]] = []
 TEST_RUN_FINISHED_HOOKS: list[Callable[[SSOTestRun, Any, bool, str], None]] = []
 
 ROLLBACK_TARGETS = (SSOConnection.Status.TESTING, SSOConnection.Status.OFF)
-GENERAL_FIELDS = ("name", "admin_owner", "attribute_map", "allow_jit", "jit_default_role")
+GENERAL_FIELDS = (
+    "name",
+    "admin_owner",
+    "attribute_map",
+    "allow_jit",
+    "jit_default_role",
+    "require_idp_mfa",
+    "idp_mfa_attribute",
+    "idp_mfa_values",
+)
 
 
 def _snapshot(connection: SSOConnection, fields: tuple[str, ...]) -> dict[str, Any]:

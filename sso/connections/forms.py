@@ -10,7 +10,7 @@ from django import forms
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from orgsecurity.text import validate_plain_text
-from sso.assertion import PROFILE_FIELDS
+from sso.assertion import ENTRA_MFA_ATTRIBUTE, ENTRA_MFA_VALUE, PROFILE_FIELDS
 from sso.models import SSOConnection
 
 
@@ -37,6 +37,36 @@ class ConnectionSettingsForm(forms.Form):
         help_text="JSON: profile field → attribute or claim name. Fields: " + ", ".join(PROFILE_FIELDS) + ".",
     )
 
+    require_idp_mfa = forms.BooleanField(
+        label="Require MFA at the IdP",
+        required=False,
+        help_text="Refuse sign-ins whose answer does not show multi-factor authentication at the IdP.",
+    )
+    idp_mfa_preset = forms.ChoiceField(
+        label="MFA preset",
+        required=False,
+        choices=[
+            ("", "Custom (the fields below)"),
+            ("entra", "Microsoft Entra ID (SAML)"),
+            ("oidc_amr", "OIDC amr: mfa"),
+        ],
+        help_text="Fills in the attribute and values below when saved.",
+    )
+    idp_mfa_attribute = forms.CharField(
+        label="MFA attribute or claim",
+        max_length=255,
+        required=False,
+        validators=[validate_plain_text],
+        help_text="Optional. Besides SAML AuthnContextClassRef and OIDC amr/acr, these values are read too.",
+    )
+    idp_mfa_values = forms.CharField(
+        label="Accepted MFA values",
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="One per line, e.g. mfa, or urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract.",
+    )
+
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         managers = Membership.objects.active().filter(organization=organization, role__in=[Role.OWNER, Role.ADMIN])
@@ -50,7 +80,27 @@ class ConnectionSettingsForm(forms.Form):
             "allow_jit": connection.allow_jit,
             "jit_default_role": connection.jit_default_role,
             "attribute_map": json.dumps(connection.attribute_map, indent=2, sort_keys=True),
+            "require_idp_mfa": connection.require_idp_mfa,
+            "idp_mfa_attribute": connection.idp_mfa_attribute,
+            "idp_mfa_values": "\n".join(connection.idp_mfa_values),
         }
+
+    def clean_idp_mfa_values(self) -> list[str]:
+        values = [line.strip() for line in self.cleaned_data["idp_mfa_values"].splitlines() if line.strip()]
+        if len(values) > 20 or any(len(value) > 255 for value in values):
+            raise forms.ValidationError("At most 20 values of at most 255 characters each.")
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        preset = cleaned.pop("idp_mfa_preset", "")
+        if preset == "entra":
+            cleaned["idp_mfa_attribute"], cleaned["idp_mfa_values"] = ENTRA_MFA_ATTRIBUTE, [ENTRA_MFA_VALUE]
+        elif preset == "oidc_amr":
+            cleaned["idp_mfa_attribute"], cleaned["idp_mfa_values"] = "", ["mfa"]
+        if cleaned.get("require_idp_mfa") and not cleaned.get("idp_mfa_values"):
+            self.add_error("idp_mfa_values", "List at least one value that shows MFA, or choose a preset.")
+        return cleaned
 
     def clean_attribute_map(self) -> dict[str, str]:
         raw = self.cleaned_data["attribute_map"].strip() or "{}"

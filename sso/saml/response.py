@@ -345,6 +345,7 @@ def _checked(
         authenticated_at=_utc(OneLogin_Saml2_Utils.parse_SAML_to_time(authn_instant)) if authn_instant else None,
         session_index=response.get_session_index() or "",
         groups_not_sent=groups_not_sent(attributes),
+        authn_contexts=tuple(str(value)[:1024] for value in response.get_authn_contexts())[:20],
     )
     skew = clock_skew()
     return ValidatedResponse(

@@ -7,8 +7,9 @@ import logging
 
 from django.http import HttpRequest
 
-from sso.assertion import AssertedIdentity, map_profile
-from sso.models import SSOPendingLogin
+from sso.assertion import AssertedIdentity, map_profile, mfa_evidence, mfa_satisfied
+from sso.errors import SSOSignInRefused
+from sso.models import SSOConnection, SSOPendingLogin
 from sso.setup_links.completion import complete_setup_link_test, is_setup_link_test
 from sso.signin.answer import Outcome
 from sso.signin.link import complete_link
@@ -34,8 +35,27 @@ def complete(request: HttpRequest, pending: SSOPendingLogin, identity: AssertedI
         return complete_setup_link_test(request, pending, identity, profile)
     if pending.purpose == SSOPendingLogin.Purpose.TEST:
         return complete_test(request, pending, identity, profile)
+    require_idp_mfa(connection, identity)
     if pending.purpose == SSOPendingLogin.Purpose.LINK:
         return complete_link(request, pending, identity)
     if pending.purpose == SSOPendingLogin.Purpose.REAUTH:
         return complete_reauthentication(request, pending, identity)
     return complete_login(request, pending, identity, profile)
+
+
+def require_idp_mfa(connection: SSOConnection, identity: AssertedIdentity) -> None:
+    """With "require MFA at the IdP" on, refuse (``idp_mfa_missing``, 403) an answer that carries none of the
+    connection's accepted values (``sso.assertion.mfa_satisfied``): the person must sign in at the IdP again with
+    multi-factor authentication."""
+    if not connection.require_idp_mfa:
+        return
+    if mfa_satisfied(identity, accepted=list(connection.idp_mfa_values), attribute=connection.idp_mfa_attribute):
+        return
+    got = ", ".join(mfa_evidence(identity, connection.idp_mfa_attribute)[:5]) or "nothing"
+    raise SSOSignInRefused(
+        f"{connection.organization.name} requires multi-factor authentication at your identity provider, and this "
+        f"sign-in did not use it (the IdP reported: {got}). Sign in again and complete the IdP's second step; if it "
+        "never asks for one, ask your IdP administrator to require MFA for this application.",
+        code="idp_mfa_missing",
+        status=403,
+    )

@@ -22,9 +22,8 @@ from django.views.decorators.http import require_http_methods
 
 from audit.recorder import record_throttled
 from orgsecurity import throttle
-from orgsecurity.auth import sign_in
+from orgsecurity.auth import begin_sign_in, sign_in_options
 from orgsecurity.forms import EmailAuthenticationForm
-from orgsecurity.signin_state import set_recovery_organization
 from sso.recovery import accounts as recovery
 from sso.rollout.enforcement import (
     enforced_connection,
@@ -49,6 +48,7 @@ class EmailFirstSignInView(LoginView):
         if "step" not in context:
             context["step"] = "password"
         context["recovery_url"] = reverse("sso_recovery_sign_in")
+        context["sign_in_options"] = sign_in_options()  # e.g. "Sign in with a passkey" (twofactor)
         return context
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -81,8 +81,11 @@ class EmailFirstSignInView(LoginView):
         user = form.get_user()
         refusing = password_refused_by(user)
         if not refusing:
-            sign_in(self.request, user, method="password", backend=user.backend)
-            return redirect(self.get_success_url())
+            # Signed in now, or first asked for a second factor (orgsecurity.auth.begin_sign_in).
+            url = begin_sign_in(
+                self.request, user, method="password", backend=user.backend, next_url=self.get_success_url()
+            )
+            return redirect(url)
         for organization in refusing:
             record_throttled(
                 "sso.password_sign_in_refused",
@@ -128,8 +131,6 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
         form.add_error(None, FAILED_RECOVERY)
         return render(request, "sso/recovery_sign_in.html", {"form": form}, status=400)
     user, redeemed = checked
-    sign_in(request, user, method="recovery", backend=user.backend)
-    set_recovery_organization(request, redeemed.account.organization_id)
     organization, remaining = redeemed.account.organization, redeemed.remaining
     # Outside the organization's IP allowlist only its allowlist page opens: land there (it says why), not on a 403.
     landing = recovery.restricted_landing(request, organization)
@@ -137,11 +138,20 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
         connection = enforced_connection(organization)
         landing = reverse("sso:rollout", args=[organization.slug, connection.pk]) if connection else None
     landing = landing or reverse("sso:index", args=[organization.slug])
+    # Signed in now, or first asked for the account's second factor (orgsecurity.auth.begin_sign_in).
+    url = begin_sign_in(
+        request,
+        user,
+        method="recovery",
+        backend=user.backend,
+        next_url=landing,
+        recovery_organization_id=redeemed.account.organization_id,
+    )
     if redeemed.new_codes:
-        # The last code was just used: the new set is shown now, once.
-        return codes_response(request, organization, redeemed.new_codes, regenerated=True, continue_url=landing)
+        # The last code was just used: the new set is shown now, once (then the second factor, if one is asked).
+        return codes_response(request, organization, redeemed.new_codes, regenerated=True, continue_url=url)
     messages.warning(
         request,
         f"You signed in to {organization.name} with a recovery code ({remaining} left). Every owner was emailed.",
     )
-    return redirect(landing)
+    return redirect(url)

@@ -5,7 +5,7 @@ the product's SP and OIDC client for one organization, prints what to paste into
 until Ctrl-C (or SIGTERM), which stops both. Keys, client secret and the IdP state live in
 ``tests/e2e/.run/devidp/`` and are kept between runs, so a connection set up once keeps working.
 
-    python -m tests.e2e.devidp [--saml-port 8080] [--oidc-port 8081] [--app-url http://127.0.0.1:8000] [--org acme]
+    python -m tests.e2e.devidp [--saml-port 8080] [--oidc-port 8081] [--app-url http://localhost:8000] [--org acme]
 
 The same options can come from SAML_IDP_PORT, OIDC_PROVIDER_PORT, APP_URL and ORG (``make idp SAML_IDP_PORT=...``).
 ``--once`` starts, prints and stops (a smoke check).
@@ -31,7 +31,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--saml-port", type=int, default=int(os.environ.get("SAML_IDP_PORT") or 8080))
     parser.add_argument("--oidc-port", type=int, default=int(os.environ.get("OIDC_PROVIDER_PORT") or 8081))
-    parser.add_argument("--app-url", default=os.environ.get("APP_URL") or "http://127.0.0.1:8000")
+    parser.add_argument("--app-url", default=os.environ.get("APP_URL") or "http://localhost:8000")
     parser.add_argument("--org", default=os.environ.get("ORG") or "acme")
     parser.add_argument("--state-dir", type=Path, default=RUN_DIR / "devidp")
     parser.add_argument("--once", action="store_true", help="start, print the details, stop")

@@ -306,10 +306,10 @@ def test_make_idp_starts_both_idps_prints_what_to_paste_and_stops_on_ctrl_c(tmp_
                 break
         printed = "".join(lines)
         assert f"http://127.0.0.1:{saml_port}/saml2/idp/metadata.php" in printed
-        assert "ACS URL   http://127.0.0.1:8000/sso/acme/saml/acs/" in printed
+        assert "ACS URL   http://localhost:8000/sso/acme/saml/acs/" in printed
         assert f"issuer            http://127.0.0.1:{oidc_port}" in printed
         assert "client ID         orgsecurity-acme" in printed
-        assert "http://127.0.0.1:8000/sso/acme/oidc/callback/" in printed
+        assert "http://localhost:8000/sso/acme/oidc/callback/" in printed
         assert "member   / member-idp-pass" in printed
         assert http_ok(f"http://127.0.0.1:{saml_port}/saml2/idp/metadata.php")
         assert http_ok(f"http://127.0.0.1:{oidc_port}/.well-known/openid-configuration")

@@ -35,17 +35,29 @@ class ScriptedIdP:
         self.started.append((pending, force_authn))
         return HttpResponseRedirect(f"https://idp.acme.test/sso?request={key}")
 
-    def answer(self, subject: str, *, email: str = "", verified: bool = True, authenticated_at=None, key=None) -> str:
-        """The IdP answers the most recent request (or ``key``): returns the finish URL the browser goes to."""
+    def answer(
+        self,
+        subject: str,
+        *,
+        email: str = "",
+        verified: bool = True,
+        authenticated_at=None,
+        key=None,
+        attributes: dict | None = None,
+        authn_contexts: tuple[str, ...] = (),
+    ) -> str:
+        """The IdP answers the most recent request (or ``key``): returns the finish URL the browser goes to.
+        ``attributes`` are added to the mail attribute; ``authn_contexts`` are SAML AuthnContextClassRef values."""
         pending = self.started[-1][0] if key is None else next(p for p, _ in self.started if p.key == key)
         claimed = flow.claim(pending.connection, pending.key)
         identity = AssertedIdentity(
             issuer=IDP_ISSUER,
             subject=subject,
             subject_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-            attributes={"mail": [email]} if email else {},
+            attributes={**({"mail": [email]} if email else {}), **(attributes or {})},
             email_verified=verified,
             authenticated_at=authenticated_at or datetime.now(UTC),
+            authn_contexts=authn_contexts,
         )
         return flow.answer(claimed, identity)
 
