@@ -21,6 +21,7 @@ org_patterns = [
     path("settings/security/sessions/", include("sessions_policy.org_urls")),
     path("settings/security/allowlist/", include("allowlist.org_urls")),
     path("settings/security/keys/", include("keys.org_urls")),
+    path("settings/security/streaming/", include("audit_stream.org_urls")),
     path("audit/", include("audit.org_urls")),
 ]
 

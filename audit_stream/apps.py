@@ -1,0 +1,11 @@
+"""App config for audit streaming: delivery of each organization's audit trail to its SIEM."""
+
+from django.apps import AppConfig
+
+
+class AuditStreamConfig(AppConfig):
+    name = "audit_stream"
+    verbose_name = "Audit streaming"
+
+    def ready(self) -> None:
+        from audit_stream import audit_events  # noqa: F401  (registers this app's events)
