@@ -8,4 +8,9 @@ class AuditStreamConfig(AppConfig):
     verbose_name = "Audit streaming"
 
     def ready(self) -> None:
+        from audit import retention
         from audit_stream import audit_events  # noqa: F401  (registers this app's events)
+        from audit_stream.summary import prune_hold
+
+        # Retention never deletes an event an active or paused destination has not delivered.
+        retention.register_prune_hold(prune_hold)

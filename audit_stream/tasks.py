@@ -1,0 +1,53 @@
+"""Huey tasks of audit streaming: a thin layer over ``audit_stream.delivery`` and ``audit.retention``.
+
+- ``schedule_deliveries`` (every minute) enqueues ``deliver_destination`` for each active destination that is due,
+  so each destination is delivered by its own task: one destination's slow or failing receiver never delays
+  another's (the worker's pool runs them side by side);
+- ``deliver_destination`` delivers batches for up to ``DELIVERY_ROUND_SECONDS``, and while caught up keeps polling
+  every ``POLL_SECONDS`` for new events, so events reach the SIEM within seconds; a second task for the same
+  destination finds its row locked and returns at once (one consumer per destination);
+- ``prune_audit_logs`` (daily, 03:17 UTC) applies each organization's retention (``audit.retention``).
+"""
+
+from __future__ import annotations
+
+import time
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from audit import retention
+from audit_stream import delivery
+
+DELIVERY_ROUND_SECONDS = 50.0
+POLL_SECONDS = 1.0
+
+
+@db_periodic_task(crontab(minute="*"))
+def schedule_deliveries() -> int:
+    """Enqueue one ``deliver_destination`` task per due destination; returns how many were enqueued."""
+    due = delivery.due_destinations()
+    for destination_id in due:
+        deliver_destination(destination_id)
+    return len(due)
+
+
+@db_task()
+def deliver_destination(destination_id: int, round_seconds: float = DELIVERY_ROUND_SECONDS) -> int:
+    """Deliver ``destination_id`` until ``round_seconds`` (wall clock) have passed, it fails, or another consumer
+    holds it; returns the number of events delivered."""
+    deadline = time.monotonic() + round_seconds
+    delivered = 0
+    while True:
+        results = delivery.deliver_pending(destination_id, max_seconds=max(0.0, deadline - time.monotonic()))
+        delivered += sum(result.delivered for result in results)
+        last = results[-1].outcome if results else delivery.IDLE
+        if not results or last != delivery.IDLE or time.monotonic() + POLL_SECONDS >= deadline:
+            return delivered
+        time.sleep(POLL_SECONDS)
+
+
+@db_periodic_task(crontab(minute="17", hour="3"))
+def prune_audit_logs() -> int:
+    """Apply every organization's audit retention; returns the number of events deleted."""
+    return retention.prune_all()
