@@ -33,10 +33,10 @@ def schedule_deliveries() -> int:
 
 
 @db_task()
-def deliver_destination(destination_id: int, round_seconds: float = DELIVERY_ROUND_SECONDS) -> int:
-    """Deliver ``destination_id`` until ``round_seconds`` (wall clock) have passed, it fails, or another consumer
-    holds it; returns the number of events delivered."""
-    deadline = time.monotonic() + round_seconds
+def deliver_destination(destination_id: int, round_seconds: float | None = None) -> int:
+    """Deliver ``destination_id`` until ``round_seconds`` (wall clock, default ``DELIVERY_ROUND_SECONDS``) have
+    passed, it fails, or another consumer holds it; returns the number of events delivered."""
+    deadline = time.monotonic() + (DELIVERY_ROUND_SECONDS if round_seconds is None else round_seconds)
     delivered = 0
     while True:
         results = delivery.deliver_pending(destination_id, max_seconds=max(0.0, deadline - time.monotonic()))

@@ -36,3 +36,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Huey runs tasks inline, in memory, in tests (the worker's settings replace this at merge: see issue 17).
+HUEY = {"name": "orgsecurity-tests", "immediate": True}
