@@ -10,7 +10,19 @@ class AuditStreamConfig(AppConfig):
     def ready(self) -> None:
         from audit import retention
         from audit_stream import audit_events  # noqa: F401  (registers this app's events)
-        from audit_stream.summary import prune_hold
+        from audit_stream.summary import prune_hold, status
+        from orgsecurity.roles import Capability
+        from orgsecurity.themes import Theme, register_theme
 
         # Retention never deletes an event an active or paused destination has not delivered.
         retention.register_prune_hold(prune_hold)
+        register_theme(
+            Theme(
+                "Audit streaming and retention",
+                "audit_stream:streaming",
+                "Where the audit log is streamed (your SIEM) and how long it is kept",
+                Capability.MANAGE_AUDIT_LOG,
+                status=status,
+                position=55,
+            )
+        )
