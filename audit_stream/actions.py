@@ -24,7 +24,7 @@ from audit.locking import audited
 from audit.recorder import Actor, Target
 from audit_stream import ssrf
 from audit_stream.models import Destination, Kind, Status
-from audit_stream.senders import DeliveryFailed, open_sender, tls_context
+from audit_stream.senders import DeliveryFailed, OutgoingEvent, open_sender, tls_context
 from orgsecurity.actions import ActionRefused, require_plain_text
 from orgsecurity.models import Membership, Organization
 from orgsecurity.roles import Role
@@ -224,7 +224,7 @@ def send_test_event(destination: Destination, *, actor: Any) -> tuple[bool, str]
     try:
         sender = open_sender(destination)
         try:
-            answer = sender.send([event]).summary
+            answer = sender.send([OutgoingEvent.from_object(event)]).summary
         finally:
             sender.close()
         accepted = True

@@ -1,6 +1,6 @@
 """Sending one batch of audit events to a receiver: HTTPS webhook, Splunk HEC, or syslog over TLS.
 
-Every sender takes a batch (a list of event objects, see ``audit_stream.delivery.event_payload``) and either
+Every sender takes a batch (a list of ``OutgoingEvent``, see ``audit_stream.delivery.encode_event``) and either
 returns the receiver's answer (``Answer``) once the receiver has accepted the whole batch, or raises
 ``DeliveryFailed`` with a sentence. Connections go only to addresses ``audit_stream.ssrf`` checked; redirects are
 never followed; one deadline bounds each exchange (``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``).
@@ -56,6 +56,29 @@ class DeliveryFailed(Exception):
 
 
 @dataclass(frozen=True)
+class OutgoingEvent:
+    """One event as sent: its ``sequence``, ``action``, ``occurred_at`` (UTC), ``organization`` (slug) and ``json``,
+    the serialized event object (see ``audit_stream.delivery.encode_event``)."""
+
+    sequence: int
+    action: str
+    occurred_at: dt.datetime
+    organization: str
+    json: str
+
+    @classmethod
+    def from_object(cls, event: dict[str, Any]) -> OutgoingEvent:
+        """An event given as a JSON-ready dict (the test event)."""
+        return cls(
+            event["sequence"],
+            event["action"],
+            dt.datetime.fromisoformat(event["occurred_at"]).astimezone(UTC),
+            event["organization"],
+            json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+        )
+
+
+@dataclass(frozen=True)
 class Answer:
     """The receiver's answer to an accepted batch, as shown to a person (e.g. ``HTTP 200: {"ok":true}``)."""
 
@@ -63,7 +86,7 @@ class Answer:
 
 
 class Sender(Protocol):
-    def send(self, events: list[dict[str, Any]]) -> Answer: ...
+    def send(self, events: list[OutgoingEvent]) -> Answer: ...
 
     def close(self) -> None: ...
 
@@ -170,13 +193,14 @@ class WebhookSender(_HTTPSender):
         self.organization_slug = organization_slug
         self.destination_id = destination_id
 
-    def send(self, events: list[dict[str, Any]], *, now: dt.datetime | None = None) -> Answer:
-        body = json.dumps(
-            {"type": "audit.events", "organization": self.organization_slug, "events": events},
-            separators=(",", ":"),
-            ensure_ascii=False,
+    def send(self, events: list[OutgoingEvent], *, now: dt.datetime | None = None) -> Answer:
+        organization = json.dumps(self.organization_slug)
+        body = (
+            f'{{"type":"audit.events","organization":{organization},"events":['
+            + ",".join(event.json for event in events)
+            + "]}"
         ).encode()
-        first, last = events[0]["sequence"], events[-1]["sequence"]
+        first, last = events[0].sequence, events[-1].sequence
         message_id = f"msg_audit_{self.destination_id}_{first}_{last}"
         timestamp = now or dt.datetime.now(UTC)
         headers = {
@@ -197,34 +221,24 @@ class HECSender(_HTTPSender):
         self.path = target.path if target.path not in {"", "/"} else HEC_PATH
         self.host = urlsplit(settings.PUBLIC_BASE_URL).hostname or "orgsecurity"
 
-    def send(self, events: list[dict[str, Any]]) -> Answer:
+    def send(self, events: list[OutgoingEvent]) -> Answer:
+        host = json.dumps(self.host)
         body = "\n".join(
-            json.dumps(
-                {
-                    "time": dt.datetime.fromisoformat(event["occurred_at"]).timestamp(),
-                    "host": self.host,
-                    "source": "orgsecurity",
-                    "sourcetype": "orgsecurity:audit",
-                    "event": event,
-                },
-                separators=(",", ":"),
-                ensure_ascii=False,
-            )
+            f'{{"time":{event.occurred_at.timestamp():.6f},"host":{host},"source":"orgsecurity",'
+            f'"sourcetype":"orgsecurity:audit","event":{event.json}}}'
             for event in events
         ).encode()
         headers = {"Content-Type": "application/json", "Authorization": f"Splunk {self.token}"}
         return self.post(self.path, body, headers)
 
 
-def syslog_frame(event: dict[str, Any], hostname: str) -> bytes:
+def syslog_frame(event: OutgoingEvent, hostname: str) -> bytes:
     """One octet-counted RFC 5424 message (RFC 5425 §4.3) carrying ``event`` as JSON."""
-    msgid = "".join(ch for ch in str(event.get("action", "audit")) if 33 <= ord(ch) <= 126)[:32] or "-"
-    occurred = dt.datetime.fromisoformat(event["occurred_at"]).astimezone(UTC)
-    timestamp = occurred.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    org = str(event.get("organization", "")).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
-    structured = f'[{SD_ID} org="{org}" seq="{event["sequence"]}"]'
-    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    message = f"<{SYSLOG_PRI}>1 {timestamp} {hostname} orgsecurity - {msgid} {structured} {body}".encode()
+    msgid = "".join(ch for ch in event.action if 33 <= ord(ch) <= 126)[:32] or "-"
+    timestamp = event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    org = event.organization.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+    structured = f'[{SD_ID} org="{org}" seq="{event.sequence}"]'
+    message = f"<{SYSLOG_PRI}>1 {timestamp} {hostname} orgsecurity - {msgid} {structured} {event.json}".encode()
     return f"{len(message)} ".encode() + message
 
 
@@ -236,7 +250,7 @@ class SyslogSender:
         self.context = tls_context(ca_pem)
         self.hostname = urlsplit(settings.PUBLIC_BASE_URL).hostname or "orgsecurity"
 
-    def send(self, events: list[dict[str, Any]]) -> Answer:
+    def send(self, events: list[OutgoingEvent]) -> Answer:
         payload = b"".join(syslog_frame(event, self.hostname) for event in events)
         try:
             raw = ssrf.connect(self.target.host, self.target.port, CONNECT_TIMEOUT_SECONDS)

@@ -110,5 +110,9 @@ def resolve(host: str, port: int) -> str:
 
 
 def connect(host: str, port: int, timeout: float) -> socket.socket:
-    """A TCP connection to the checked address of ``host`` (see ``resolve``); OSError when it cannot be made."""
-    return socket.create_connection((resolve(host, port), port), timeout)
+    """A TCP connection to the checked address of ``host`` (see ``resolve``), Nagle's algorithm off (a request's
+    headers and body go out without waiting for an ACK); OSError when it cannot be made."""
+    sock = socket.create_connection((resolve(host, port), port), timeout)
+    if sock.family in {socket.AF_INET, socket.AF_INET6}:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock

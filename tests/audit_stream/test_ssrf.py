@@ -91,8 +91,13 @@ def test_the_connection_goes_to_the_checked_address(monkeypatch):
         lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))],
     )
     connected = []
-    monkeypatch.setattr(socket, "create_connection", lambda address, timeout: connected.append(address))
 
-    ssrf.connect("siem.example.com", 443, 1.0)
+    def create_connection(address, timeout):
+        connected.append(address)
+        return socket.socket(socket.AF_UNIX)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+
+    ssrf.connect("siem.example.com", 443, 1.0).close()
 
     assert connected == [("93.184.215.14", 443)]
