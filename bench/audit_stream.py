@@ -42,7 +42,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 warnings.filterwarnings("ignore", message="No directory at")
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
-BATCH_SIZE = 500
+BATCH_SIZE = int(os.environ.get("BENCH_BATCH_SIZE", "1000"))
 MIN_RATIO = 0.5
 RECORDS_PER_BATCH = 50
 RECORD_BATCHES = 10

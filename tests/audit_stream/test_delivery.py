@@ -272,3 +272,22 @@ def test_redirects_are_not_followed(org, owner, receiver, pki):
 
     assert result.outcome == delivery.FAILED
     assert "redirects are not followed" in result.message
+
+
+def test_every_value_arrives_exactly_as_stored(org, owner, receiver, pki):
+    destination = add_webhook(org, owner, receiver, pki)
+    odd = 'Zoë "quoted" \\ back\u2028line\ttab <b>'
+    record_event(
+        org,
+        "billing.updated",
+        changes={"plan": ["free", odd]},
+        details={"note": odd, "n": 3, "ok": True, "none": None, "nested": {"ü": [1, "x"]}},
+    )
+
+    drain(destination)
+
+    sent = receiver.state.events("/hook")[-1]
+    stored = AuditEvent.objects.filter(organization=org).order_by("-seq").first()
+    assert (sent["changes"], sent["details"]) == (stored.changes, stored.details)
+    assert sent["occurred_at"] == stored.occurred_at.isoformat(timespec="microseconds")
+    assert sent["actor"] == {"type": stored.actor_type, "id": stored.actor_id, "label": stored.actor_label}
