@@ -10,7 +10,8 @@ class AuditStreamConfig(AppConfig):
     def ready(self) -> None:
         from audit import retention
         from audit_stream import audit_events  # noqa: F401  (registers this app's events)
-        from audit_stream.summary import prune_hold, status
+        from audit_stream.summary import paused_destinations, prune_hold, status
+        from orgsecurity.overview import register_pending_states
         from orgsecurity.roles import Capability
         from orgsecurity.themes import Theme, register_theme
 
@@ -26,3 +27,4 @@ class AuditStreamConfig(AppConfig):
                 position=55,
             )
         )
+        register_pending_states(paused_destinations)

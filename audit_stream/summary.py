@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from django.urls import reverse
 
 from audit_stream.models import Destination, Status
 from orgsecurity.models import Organization
+from orgsecurity.overview import OverviewRow
 
 
 def prune_hold(organization: Organization) -> tuple[int, str] | None:
@@ -29,3 +33,20 @@ def status(org: Any) -> str:
     if failing:
         return f"Failing: {failing[0].label}" + (f" and {len(failing) - 1} more" if len(failing) > 1 else "")
     return f"Streaming to {len(destinations)} destination{'s' if len(destinations) != 1 else ''}"
+
+
+def paused_destinations(org: Any, now: dt.datetime) -> list[OverviewRow]:
+    """The security overview's pending states: one row per paused destination (events wait for it, and retention
+    keeps them until it is resumed)."""
+    url = reverse("audit_stream:streaming", args=[org.organization.slug])
+    return [
+        OverviewRow(
+            f"Audit streaming to {item.label} is paused",
+            f"since failing from {item.failing_since:%Y-%m-%d %H:%M} UTC: {item.last_error}"
+            if item.failing_since
+            else item.last_error,
+            warning=True,
+            url=url,
+        )
+        for item in Destination.objects.filter(organization=org.organization, status=Status.PAUSED).order_by("pk")
+    ]

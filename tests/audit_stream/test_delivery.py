@@ -291,3 +291,22 @@ def test_every_value_arrives_exactly_as_stored(org, owner, receiver, pki):
     assert (sent["changes"], sent["details"]) == (stored.changes, stored.details)
     assert sent["occurred_at"] == stored.occurred_at.isoformat(timespec="microseconds")
     assert sent["actor"] == {"type": stored.actor_type, "id": stored.actor_id, "label": stored.actor_label}
+
+
+def test_a_syslog_receiver_down_for_a_while_gets_every_event_in_order_once_back(org, owner, rsyslog, pki):
+    destination = actions.create_destination(
+        org, actor=owner, kind="syslog", url=rsyslog.url, ca_pem=pki.ca_pem, batch_size=BATCH
+    ).destination
+    record_many(org, 8)
+    drain(destination)
+    rsyslog.stop()
+    record_many(org, 15)
+
+    failed = delivery.deliver_next_batch(destination)
+
+    assert failed.outcome == delivery.FAILED
+    assert "connection refused" in failed.message
+    rsyslog.start(pki)
+    drain(destination)
+    expected = org_sequences(org)
+    assert first_arrivals(rsyslog.events(wait_for=len(expected))) == expected

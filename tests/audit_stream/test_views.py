@@ -3,9 +3,11 @@ test event, the status of each destination, and retention previewed before it is
 
 from __future__ import annotations
 
+import datetime as dt
 import html as html_lib
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditChain, AuditEvent
 from audit_stream import actions, delivery
@@ -118,3 +120,17 @@ def test_retention_is_previewed_then_saved(client_for, owner, org, settings):
     assert "kept 120 days" in saved.content.decode()
     assert AuditChain.objects.get(organization=org).retention_days == 120
     assert AuditEvent.objects.filter(organization=org, action="audit.retention_changed").count() == 1
+
+
+def test_a_paused_destination_shows_on_the_dashboard_and_the_overview(client_for, owner, org):
+    destination = actions.create_destination(
+        org, actor=owner, kind="webhook", url="https://siem.example.com/h", name="Splunk Cloud"
+    ).destination
+    Destination.objects.filter(pk=destination.pk).update(
+        status="paused", failing_since=timezone.now() - dt.timedelta(days=3), last_error="HTTP 503"
+    )
+    client = client_for(owner)
+
+    assert "Paused: Splunk Cloud" in client.get("/orgs/acme/settings/security/").content.decode()
+    overview = client.get("/orgs/acme/settings/security/overview/").content.decode()
+    assert "Audit streaming to Splunk Cloud is paused" in overview
