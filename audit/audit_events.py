@@ -4,3 +4,5 @@ from audit.events import register
 
 register("audit.exported", "{actor} exported the audit log as {format} ({filters})", "audit")
 register("support.viewed", "{actor} viewed {page}", "support")
+register("audit.retention_changed", "{actor} changed audit log retention to {retention}", "audit")
+register("audit.pruned", "Audit retention deleted events #{from_seq} to #{through_seq} (older than {cutoff})", "audit")

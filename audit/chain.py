@@ -39,6 +39,7 @@ class ChainReport:
     problem: str = ""
     kind: str = ""
     head_hash: str = GENESIS_HASH
+    anchor_seq: int = 0  # the retention anchor the walk started after (0: the genesis)
 
 
 def verify_chain(organization: Organization | None, *, batch_size: int = 2000) -> ChainReport:
@@ -102,7 +103,7 @@ def verify_chain(organization: Organization | None, *, batch_size: int = 2000) -
         return report(
             checked, last_seq, EDITED, f"event #{last_seq} was rewritten: its hash differs from the chain head's"
         )
-    return ChainReport(scope, True, checked, head_hash=expected_prev)
+    return ChainReport(scope, True, checked, head_hash=expected_prev, anchor_seq=chain.anchor_seq)
 
 
 def _in_seq_order(events, batch_size: int) -> Iterator[AuditEvent]:

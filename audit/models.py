@@ -14,9 +14,10 @@ decimals and datetimes as their text); the IP address as ``hashed_ip_text`` give
 database returns. Every one of these equals what version 1 hashed for every value that was hashed then, so no
 stored event needs rewriting.
 
-Retention (later): a pruned prefix is replaced by the chain's anchor — ``anchor_seq``/``anchor_hash``
+Retention (``audit.retention``): a pruned prefix is replaced by the chain's anchor — ``anchor_seq``/``anchor_hash``
 on AuditChain, the position and hash of the last pruned event — so verification of what remains
-starts from the anchor instead of the genesis hash.
+starts from the anchor instead of the genesis hash. On PostgreSQL the append-only trigger lets DELETE through only
+for events at or before their chain's anchor (migration 0008).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class AuditChain(models.Model):
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH)
     anchor_seq = models.BigIntegerField(default=0)
     anchor_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # The organization's audit retention in days (None: keep forever); audit.retention prunes what is older.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.scope

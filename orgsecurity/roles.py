@@ -25,6 +25,7 @@ class Capability(StrEnum):
     MANAGE_BILLING = "manage_billing"
     MANAGE_SECURITY = "manage_security"
     VIEW_AUDIT = "view_audit"
+    MANAGE_AUDIT_LOG = "manage_audit_log"  # where the audit log streams to and how long it is kept: owners
 
 
 CAPABILITIES: dict[Capability, frozenset[Role]] = {
@@ -33,6 +34,7 @@ CAPABILITIES: dict[Capability, frozenset[Role]] = {
     Capability.MANAGE_BILLING: frozenset({Role.OWNER, Role.BILLING}),
     Capability.MANAGE_SECURITY: frozenset({Role.OWNER, Role.ADMIN}),
     Capability.VIEW_AUDIT: frozenset({Role.OWNER, Role.ADMIN, Role.AUDITOR}),
+    Capability.MANAGE_AUDIT_LOG: frozenset({Role.OWNER}),
 }
 
 

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "keys.apps.KeysConfig",
     "huey.contrib.djhuey",
     "twofactor.apps.TwoFactorConfig",
+    "audit_stream.apps.AuditStreamConfig",
 ]
 
 MIDDLEWARE = [
@@ -410,6 +411,15 @@ for _item in SSO_METADATA_ALLOW_PRIVATE_HOSTS:
             f"SSO_METADATA_ALLOW_PRIVATE_HOSTS item {_item!r} is not an IP address or CIDR (or use 1 to allow all)."
         ) from exc
 
+
+# Audit streaming (audit_stream): destinations are https:// (webhook, HEC) or tls:// (syslog) at public addresses;
+# AUDIT_STREAM_ALLOW_HTTP=1 also allows plain http:// and AUDIT_STREAM_ALLOW_PRIVATE_TARGETS=1 loopback and private
+# addresses (local tests and development only). AUDIT_STREAM_BATCH_SIZE: events per delivered batch of a new
+# destination. Audit retention: an organization may keep its audit log N days, N at least AUDIT_RETENTION_MIN_DAYS.
+AUDIT_STREAM_ALLOW_HTTP = env_bool("AUDIT_STREAM_ALLOW_HTTP", False)
+AUDIT_STREAM_ALLOW_PRIVATE_TARGETS = env_bool("AUDIT_STREAM_ALLOW_PRIVATE_TARGETS", False)
+AUDIT_STREAM_BATCH_SIZE = env_int("AUDIT_STREAM_BATCH_SIZE", 100, minimum=1, maximum=5000)
+AUDIT_RETENTION_MIN_DAYS = env_int("AUDIT_RETENTION_MIN_DAYS", 90, minimum=1)
 
 # SAML (sso.saml): the clock skew allowed between the IdP and this server (default: python3-saml's 300 s), applied to
 # every time condition of an answer alike (IssueInstant, Conditions, SubjectConfirmationData, SessionNotOnOrAfter,

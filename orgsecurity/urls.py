@@ -22,6 +22,7 @@ org_patterns = [
     path("settings/security/allowlist/", include("allowlist.org_urls")),
     path("settings/security/keys/", include("keys.org_urls")),
     path("settings/security/two-factor/", include("twofactor.org_urls")),
+    path("settings/security/streaming/", include("audit_stream.org_urls")),
     path("audit/", include("audit.org_urls")),
 ]
 

@@ -122,25 +122,33 @@ def _local_hint() -> str:
     return ""
 
 
-def vetted_address(host: str, port: int) -> str:
+def vetted_address(
+    host: str,
+    port: int,
+    *,
+    allowed: list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None,
+    purpose: str = "identity provider documents are fetched only from public addresses",
+    hint: str | None = None,
+) -> str:
     """Resolve ``host`` and return one address to connect to, after checking every address it resolves to.
 
     Raises FetchError for a name that does not resolve, or any resolved address that is not public and not in
-    ``allowed_private_networks()``.
+    ``allowed`` (default ``allowed_private_networks()``). ``purpose`` and ``hint`` complete the refusal sentence
+    (other outbound senders, e.g. audit streaming, pass their own rule and setting).
     """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise FetchError(f"The host name {host} does not resolve (DNS).") from None
-    allowed = allowed_private_networks()
+    if allowed is None:
+        allowed = allowed_private_networks()
     addresses = []
     for *_, sockaddr in infos:
         address = _ip(sockaddr[0])
         problem = address_problem(address)
         if problem is not None and not any(address in network for network in allowed):
             raise FetchError(
-                f"{host} resolves to {address}, which is {problem}; identity provider documents are fetched only "
-                f"from public addresses.{_local_hint()}"
+                f"{host} resolves to {address}, which is {problem}; {purpose}.{_local_hint() if hint is None else hint}"
             )
         addresses.append(str(address))
     if not addresses:

@@ -16,7 +16,7 @@ import pytest
 from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("orgsecurity", "audit", "sso", "keys", "allowlist", "sessions_policy")
+PRODUCT = ("orgsecurity", "audit", "sso", "keys", "allowlist", "sessions_policy", "audit_stream")
 
 
 def import_cycles(graph: grimp.ImportGraph, modules: Iterable[str]) -> list[list[str]]:

@@ -3,7 +3,8 @@
 Without SLUG it checks every organization (by slug) and then the platform log. Each chain gets one line,
 ``<scope>: ok, N events (head <hash>)`` or ``<scope>: BROKEN at event #K (<kind>): <what was found>``.
 Exit status: 0 when every chain checked is intact, 1 when any is broken, 2 for an unknown SLUG.
-Keep the printed head hashes somewhere else: a rewrite of a whole chain tail and its head is only
+A chain pruned by audit retention is verified from its anchor (the last pruned event's position and hash), and says
+so. Keep the printed head hashes somewhere else: a rewrite of a whole chain tail and its head is only
 detectable against an earlier head.
 """
 
@@ -48,5 +49,6 @@ class Command(BaseCommand):
 def describe(report: ChainReport) -> str:
     """The one-line verdict for a chain."""
     if report.ok:
-        return f"ok, {report.checked} event{'s' if report.checked != 1 else ''} (head {report.head_hash})"
+        after = f" after the retention anchor #{report.anchor_seq}" if report.anchor_seq else ""
+        return f"ok, {report.checked} event{'s' if report.checked != 1 else ''}{after} (head {report.head_hash})"
     return f"BROKEN at event #{report.broken_seq} ({report.kind}): {report.problem}"
