@@ -176,7 +176,8 @@ def _pause(organization: Organization, destination_id: int, now: dt.datetime) ->
         },
     )
     owners = list(
-        Membership.objects.filter(organization=organization, role=Role.OWNER)
+        Membership.objects.active()
+        .filter(organization=organization, role=Role.OWNER)
         .order_by("user__email")
         .values_list("user__email", flat=True)
     )

@@ -25,7 +25,9 @@ MAX_CREDENTIALS = 20
 
 
 def _orgs(user: Any) -> list[Organization]:
-    return list(Organization.objects.filter(memberships__user=user).order_by("pk"))
+    return list(
+        Organization.objects.filter(memberships__user=user, memberships__suspended_at__isnull=True).order_by("pk")
+    )
 
 
 def _record(action: str, user: Any, *, actor: Any, details: dict[str, Any] | None = None) -> None:
@@ -251,7 +253,9 @@ def preview_require_two_factor(organization: Organization, actor: Any) -> Impact
     from sessions_policy.models import UserSession
 
     last = dict(
-        UserSession.objects.filter(user__memberships__organization=organization)
+        UserSession.objects.filter(
+            user__memberships__organization=organization, user__memberships__suspended_at__isnull=True
+        )
         .values("user")
         .annotate(at=Max("authenticated_at"))
         .values_list("user", "at")

@@ -11,6 +11,7 @@ class TwoFactorConfig(AppConfig):
         from audit.support import SupportSection, register_section
         from orgsecurity.auth import register_after_sign_in, register_second_step, register_sign_in_option
         from orgsecurity.directory import MemberFilter, register_member_annotations, register_member_filter
+        from orgsecurity.overview import register_pending_states
         from orgsecurity.roles import Capability
         from orgsecurity.themes import Theme, register_theme
         from sessions_policy.reauth import register_factor_reauth
@@ -21,7 +22,7 @@ class TwoFactorConfig(AppConfig):
         )
         from twofactor.enforcement import passkey_sign_in_option, second_step, setup_landing
         from twofactor.factors import STATUS_LABELS
-        from twofactor.summary import status
+        from twofactor.summary import members_without_factor_row, status
         from twofactor.views import start_reauthentication
 
         # After a correct password or recovery code: the account's second factor, before anyone is signed in.
@@ -47,6 +48,8 @@ class TwoFactorConfig(AppConfig):
                 position=25,
             )
         )
+        # Members a requirement stops (or will stop) show on the security overview's pending states.
+        register_pending_states(members_without_factor_row)
         register_section(
             SupportSection("Two-factor authentication", "twofactor", position=25, settings_rows=support.settings_rows)
         )

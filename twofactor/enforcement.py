@@ -90,7 +90,9 @@ def grace_banner(request: HttpRequest) -> list[dict[str, Any]]:
     if user is None or not user.is_authenticated or signin_state.auth_method(request) not in PASSWORD_METHODS:
         return []
     policies = list(
-        TwoFactorPolicy.objects.filter(organization__memberships__user=user, required=True)
+        TwoFactorPolicy.objects.filter(
+            organization__memberships__user=user, organization__memberships__suspended_at__isnull=True, required=True
+        )
         .select_related("organization")
         .order_by("organization__name")
     )

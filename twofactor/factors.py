@@ -43,7 +43,11 @@ def unused_backup_codes(user: Any) -> int:
 
 def requiring_organizations(user: Any) -> list[Organization]:
     """The organizations of ``user`` that require two-factor authentication (in grace or not), by name."""
-    return list(Organization.objects.filter(memberships__user=user, two_factor_policy__required=True).order_by("name"))
+    return list(
+        Organization.objects.filter(
+            memberships__user=user, memberships__suspended_at__isnull=True, two_factor_policy__required=True
+        ).order_by("name")
+    )
 
 
 def policy_of(organization: Organization) -> TwoFactorPolicy | None:
@@ -62,7 +66,7 @@ def users_with_factor_q(outer_user: str = "pk") -> Exists:
 def members_without_factor(organization: Organization) -> list[User]:
     """The members of ``organization`` with no second factor, by email."""
     return list(
-        User.objects.filter(memberships__organization=organization)
+        User.objects.filter(memberships__organization=organization, memberships__suspended_at__isnull=True)
         .exclude(Exists(TOTPDevice.objects.filter(user=OuterRef("pk"))))
         .exclude(Exists(WebAuthnCredential.objects.filter(user=OuterRef("pk"))))
         .order_by("email")

@@ -43,7 +43,8 @@ class PolicyForm(forms.Form):
 def _members(org: OrgContext, status: str = "") -> Any:
     last = UserSession.objects.filter(user=OuterRef("user")).values("user").annotate(at=Max("authenticated_at"))
     queryset = (
-        Membership.objects.filter(organization=org.organization)
+        Membership.objects.active()
+        .filter(organization=org.organization)
         .select_related("user")
         .annotate(two_factor=status_expression(), last_signed_in_at=Subquery(last.values("at")[:1]))
         .order_by("user__email")
@@ -156,7 +157,9 @@ def reset(request: HttpRequest, org_slug: str, membership_id: int) -> HttpRespon
     re-authentication, so an owner never resets their own without it."""
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     _require_owner(org)
-    membership = get_org_object(org, Membership.objects.select_related("user", "organization"), pk=membership_id)
+    membership = get_org_object(
+        org, Membership.objects.active().select_related("user", "organization"), pk=membership_id
+    )
     protect_action(request, f"reset the second factors of {membership.user.email}")
     return _reset(request, org_slug=org_slug, membership=membership)
 

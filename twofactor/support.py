@@ -20,6 +20,7 @@ def settings_rows(organization: Organization) -> list[tuple[str, str]]:
         grace = f"grace period until {policy.grace_ends_at:%Y-%m-%d %H:%M} UTC" if policy.grace_ends_at else "no grace"
         rows = [("Two-factor authentication", f"required for password sign-ins ({grace})")]
     memberships = (
+        # includes suspended: support staff see every membership row, read-only
         Membership.objects.filter(organization=organization)
         .select_related("user")
         .annotate(two_factor_label=label_expression())

@@ -20,7 +20,7 @@ from sso.rollout.scheduling import _owner_emails
 from tests.helpers.core import add_member, make_user, sign_in_client
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("orgsecurity", "keys", "sessions_policy", "sso", "audit", "allowlist", "scim")
+PRODUCT = ("orgsecurity", "keys", "sessions_policy", "sso", "audit", "allowlist", "scim", "twofactor", "audit_stream")
 MARKER = "# includes suspended:"
 TOKEN = ProgramActor(type="scim_token", id="1", label="scim_test", acts_as=Role.ADMIN)
 ALLOWED_AFTER_OBJECTS = ("active()", "suspended()", "create(", "none()")

@@ -180,3 +180,15 @@ def test_the_members_page_filters_by_two_factor_status(client_for, org, owner, m
     assert "member@acme.test" in table and "admin@acme.test" not in table
     everyone = client.get("/orgs/acme/members/?two_factor=bogus").content.decode().split('id="members"')[1]
     assert "admin@acme.test" in everyone.split("</table>")[0]
+
+
+def test_the_security_overview_names_members_a_requirement_will_stop(client_for, owner, member, moving_clock):
+    overview = "/orgs/acme/settings/security/overview/"
+    assert "without a second factor" not in client_for(owner).get(overview).content.decode()
+
+    require(org=owner.memberships.get().organization, owner=owner, days=7)
+
+    page = client_for(owner).get(overview).content.decode()
+    assert "1 member without a second factor" in page
+    assert member.email in page
+    assert "the grace period ends" in page
