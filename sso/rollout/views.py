@@ -19,13 +19,16 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity.access import reauthenticated, require_capability
+from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact
+from orgsecurity.impact_pages import Confirmation, confirmation_page, csv_response, wants_csv
 from orgsecurity.models import Membership
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability, Role
 from sso.connections import actions
+from sso.connections import preview as sso_preview
 from sso.connections.actions import EnforcementRefused
 from sso.domains import verification as domains
 from sso.models import (
@@ -124,11 +127,14 @@ def _load(request: HttpRequest, org_slug: str, connection_id: int) -> tuple[OrgC
     return org, get_org_object(org, connections, pk=connection_id)
 
 
+def _back_url(org_slug: str, connection: SSOConnection, anchor: str = "") -> str:
+    """The rollout page's path, at ``anchor`` when given."""
+    url = reverse("sso:rollout", args=[org_slug, connection.pk])
+    return f"{url}#{anchor}" if anchor else url
+
+
 def _back(org_slug: str, connection: SSOConnection, anchor: str = "") -> HttpResponse:
-    response = redirect("sso:rollout", org_slug, connection.pk)
-    if anchor:
-        response["Location"] += f"#{anchor}"
-    return response
+    return redirect(_back_url(org_slug, connection, anchor))
 
 
 @require_safe
@@ -172,6 +178,8 @@ def _confirm_page(
         messages.error(request, error)
     connection.refresh_from_db()
     impact = impact or rollout.preview_enforcement(connection)
+    if wants_csv(request):
+        return csv_response(impact, f"{org.organization.slug}-sso-enforce")
     form = form or _confirm_form(org, connection, impact, scheduled=scheduled, initial=initial)
     problems = [
         problem
@@ -187,10 +195,17 @@ def _confirm_page(
         "scheduled": scheduled,
         "schedulable": connection.status in rollout.SCHEDULABLE,
         "form": form,
+        "csv_url": f"{request.path}?{_csv_query(request)}",
     }
     response = render(request, "sso/enforce_confirm.html", context, status=status)
     add_never_cache_headers(response)
     return response
+
+
+def _csv_query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query["format"] = "csv"
+    return query.urlencode()
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -245,14 +260,15 @@ def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     """Roll SSO back to testing or off in one step (also from a recovery sign-in)."""
     org, connection = _load(request, org_slug, connection_id)
     form = RollbackForm(request.POST)
+    back = _back_url(org_slug, connection)
     if not form.is_valid():
         return _rollout_page(request, org, connection, status=400, error="Choose testing or off.")
-    try:
-        connection = actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"])
-    except ActionRefused as exc:
-        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
-    messages.success(request, f"SSO is rolled back to {connection.get_status_display()}: password sign-in works again.")
-    return _back(org_slug, connection)
+    return act(
+        request,
+        lambda: actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"]),
+        success=lambda moved: f"SSO is rolled back to {moved.get_status_display()}: password sign-in works again.",
+        to=back,
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -385,12 +401,12 @@ def tick(request: HttpRequest, org_slug: str, connection_id: int, item: str) -> 
     form = TickForm(request.POST)
     if not form.is_valid():
         return _rollout_page(request, org, connection, status=400, tick_form=form)
-    try:
-        rollout.tick_test_plan_item(connection, item, actor=request.user, note=form.cleaned_data["note"])
-    except ActionRefused as exc:
-        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
-    messages.success(request, f"{SSOTestPlanItem.Item(item).label} ticked.")
-    return _back(org_slug, connection, "test-plan")
+    return act(
+        request,
+        lambda: rollout.tick_test_plan_item(connection, item, actor=request.user, note=form.cleaned_data["note"]),
+        success=f"{SSOTestPlanItem.Item(item).label} ticked.",
+        to=_back_url(org_slug, connection, "test-plan"),
+    )
 
 
 # --- recovery accounts -----------------------------------------------------------------------------------------
@@ -457,13 +473,12 @@ def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> Htt
     """Owners take break-glass access away (not the last owner's while enforced)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     account = get_org_object(org, RecoveryAccount.objects.select_related("membership__user"), pk=account_id)
-    try:
-        recovery.remove(account, actor=request.user)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _recovery_page(request, org, status=exc.status)
-    messages.success(request, f"{account.membership.user.email} is no longer a recovery account.")
-    return redirect("sso:recovery", org_slug)
+    return act(
+        request,
+        lambda: recovery.remove(account, actor=request.user),
+        success=f"{account.membership.user.email} is no longer a recovery account.",
+        to=reverse("sso:recovery", args=[org_slug]),
+    )
 
 
 @require_POST
@@ -545,26 +560,53 @@ def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="verify an email domain")
 def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
-    """Look up the claim's TXT record and verify the domain when it holds the challenge."""
+    """Look up the claim's TXT record and verify the domain when it holds the challenge; either way back to the
+    domains page (post/redirect/get), which says what was found."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
-    try:
-        domains.verify_by_dns(claimed, actor=request.user)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _domains_page(request, org, status=exc.status if exc.status != 400 else 422)
-    messages.success(request, f"{claimed.domain} is verified.")
-    return redirect("sso:domains", org_slug)
+    return act(
+        request,
+        lambda: domains.verify_by_dns(claimed, actor=request.user),
+        success=f"{claimed.domain} is verified.",
+        to=reverse("sso:domains", args=[org_slug]),
+    )
 
 
-@require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def remove_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
-    """Drop a claimed or verified domain."""
+    """GET: who loses home-realm discovery and linking by email (``sso.connections.preview.preview_remove_domain``),
+    with its CSV. POST (after a recent re-authentication): drop the claimed or verified domain."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    if request.method == "POST":
+        protect_action(request, "remove an email domain")
+        return _remove_domain(request, org=org, domain_id=domain_id)
     claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
-    domains.remove(claimed, actor=request.user)
-    messages.success(request, f"{claimed.domain} was removed.")
-    return redirect("sso:domains", org_slug)
+    back = reverse("sso:domains", args=[org_slug])
+    page = Confirmation(
+        title=f"Remove {claimed.domain}?",
+        intro=(
+            f"{claimed.domain} stops routing email-first sign-in to your IdP, and your IdP's answers for it no longer "
+            "link or create accounts by email."
+            if claimed.is_verified
+            else f"{claimed.domain} is only claimed (not verified): removing it changes no sign-in."
+        ),
+        button="Remove the domain",
+        cancel_url=back,
+        filename=f"{org_slug}-remove-{claimed.domain}",
+    )
+    return confirmation_page(request, org, sso_preview.preview_remove_domain(claimed), page)
+
+
+@reauthenticated
+def _remove_domain(request: HttpRequest, *, org: OrgContext, domain_id: int) -> HttpResponse:
+    claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
+    back = reverse("sso:domains", args=[org.organization.slug])
+    return act(
+        request,
+        lambda: domains.remove(claimed, actor=request.user),
+        success=f"{claimed.domain} was removed.",
+        to=back,
+    )
