@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,9 +26,10 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact
 from orgsecurity.impact_pages import Confirmation, confirmation_page, csv_response, wants_csv
-from orgsecurity.models import Membership
+from orgsecurity.models import Membership, Organization
 from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability, Role
+from orgsecurity.secrets_stash import stash, take
 from sso.connections import actions
 from sso.connections import preview as sso_preview
 from sso.connections.actions import EnforcementRefused
@@ -484,7 +487,7 @@ def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> Htt
 @require_POST
 @require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """The recovery account's own person gets new codes, shown once on this response and never again (anyone
+    """The recovery account's own person gets new codes, shown once after a redirect and never again (anyone
     else gets 403 before any re-authentication)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     account = RecoveryAccount.objects.filter(organization=org.organization, membership=org.membership).first()
@@ -497,28 +500,70 @@ def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
 @reauthenticated
 def _generate_codes(request: HttpRequest, *, org_slug: str, org: OrgContext, account: RecoveryAccount) -> HttpResponse:
     codes = recovery.generate_codes(account, actor=request.user)
-    return codes_response(request, org.organization, codes)
+    return show_codes_once(request, org.organization, codes)
 
 
-def codes_response(
+RECOVERY_CODES_KIND = "recovery_codes"
+
+
+def show_codes_once(
     request: HttpRequest,
     organization: Any,
     codes: list[str],
     *,
     regenerated: bool = False,
     continue_url: str | None = None,
-):
-    """The page that shows freshly generated recovery codes once (never cached); its "I saved them" button goes to
-    ``continue_url`` (the recovery accounts page by default)."""
-    context = {
-        "organization": organization,
-        "codes": codes,
-        "regenerated": regenerated,
-        "continue_url": continue_url or reverse("sso:recovery", args=[organization.slug]),
-    }
-    response = render(request, "sso/recovery_codes.html", context)
+) -> HttpResponse:
+    """Put freshly generated recovery ``codes`` in the one-time stash (``orgsecurity.secrets_stash``) and redirect
+    to the page that shows them once (``show_codes``); its "I saved them" button goes to ``continue_url`` (the
+    recovery accounts page by default). The codes are never rendered at the POST URL nor put in a URL."""
+    ticket = stash(
+        request,
+        RECOVERY_CODES_KIND,
+        "\n".join(codes),
+        organization_id=organization.pk,
+        regenerated=regenerated,
+        continue_url=continue_url or reverse("sso:recovery", args=[organization.slug]),
+    )
+    return redirect("sso_recovery_codes", ticket=ticket)
+
+
+@require_safe
+def show_codes(request: HttpRequest, ticket: str) -> HttpResponse:
+    """/accounts/recovery/codes/<ticket>/: the recovery codes from the one-time stash on the first load, with copy,
+    "Download .txt" (the same text, made in the page: nothing is fetched again) and "Print"; any later load
+    (reload, back, another session) says they were shown once (410). Never cached."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    taken = take(request, RECOVERY_CODES_KIND, ticket)
+    organization = None
+    if taken is not None:
+        organization = Organization.objects.filter(pk=taken.details.get("organization_id")).first()
+    if taken is None or organization is None:
+        response = render(request, "sso/recovery_codes.html", {"codes": None}, status=410)
+    else:
+        codes = taken.value.split("\n")
+        context = {
+            "organization": organization,
+            "codes": codes,
+            "codes_text": _codes_file(organization, codes),
+            "filename": f"{organization.slug}-recovery-codes.txt",
+            "regenerated": taken.details.get("regenerated", False),
+            "continue_url": taken.details.get("continue_url") or "/",
+        }
+        response = render(request, "sso/recovery_codes.html", context)
     add_never_cache_headers(response)
+    response["Cache-Control"] += ", no-store"
     return response
+
+
+def _codes_file(organization: Any, codes: list[str]) -> str:
+    """The text of the .txt download: what the codes are for, then one code a line."""
+    header = (
+        f"Recovery codes for {organization.name} ({settings.PUBLIC_BASE_URL.rstrip('/')}/accounts/recovery/)\n"
+        "Each code works once, with your email and password. Keep them where nobody else can read them.\n\n"
+    )
+    return header + "\n".join(codes) + "\n"
 
 
 # --- verified domains ------------------------------------------------------------------------------------------

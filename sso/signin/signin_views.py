@@ -33,7 +33,7 @@ from sso.rollout.enforcement import (
     sso_login_url,
 )
 from sso.rollout.forms import EmailStepForm, RecoverySignInForm
-from sso.rollout.views import codes_response
+from sso.rollout.views import show_codes_once
 
 
 class EmailFirstSignInView(LoginView):
@@ -139,7 +139,7 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
     landing = landing or reverse("sso:index", args=[organization.slug])
     if redeemed.new_codes:
         # The last code was just used: the new set is shown now, once.
-        return codes_response(request, organization, redeemed.new_codes, regenerated=True, continue_url=landing)
+        return show_codes_once(request, organization, redeemed.new_codes, regenerated=True, continue_url=landing)
     messages.warning(
         request,
         f"You signed in to {organization.name} with a recovery code ({remaining} left). Every owner was emailed.",
