@@ -15,6 +15,7 @@ from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Membership, User
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability, roles_assignable_by
 from orgsecurity.text import end_sentence
 from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
@@ -159,18 +160,16 @@ def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> 
     if session is None:
         raise Http404("No such session.")
     member = _member_of(org, session.user_id)  # another organization's people are 404 too
-    try:
-        ended = actions.end_member_sessions(org.organization, member, actor=request.user, session=session)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _sessions_page(request, org, status=exc.status)
-    messages.success(
+    return act(
         request,
-        f"The session of {member.email} on {session.device} has ended in {end_sentence(org.organization.name)}"
-        if ended
-        else "That session had already ended.",
+        lambda: actions.end_member_sessions(org.organization, member, actor=request.user, session=session),
+        success=lambda ended: (
+            f"The session of {member.email} on {session.device} has ended in {end_sentence(org.organization.name)}"
+            if ended
+            else "That session had already ended."
+        ),
+        to=reverse("sessions_policy:member_sessions", args=[org_slug]),
     )
-    return redirect("sessions_policy:member_sessions", org_slug=org_slug)
 
 
 @require_POST
@@ -179,13 +178,12 @@ def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -
     """End every session of one member for this organization."""
     org = org_for_member(request, org_slug, MANAGE)
     member = _member_of(org, user_id)
-    try:
-        count = actions.end_member_sessions(org.organization, member, actor=request.user)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _sessions_page(request, org, status=exc.status)
-    messages.success(
+    return act(
         request,
-        f"{count} session{'s' if count != 1 else ''} of {member.email} ended in {end_sentence(org.organization.name)}",
+        lambda: actions.end_member_sessions(org.organization, member, actor=request.user),
+        success=lambda count: (
+            f"{count} session{'s' if count != 1 else ''} of {member.email} ended in "
+            f"{end_sentence(org.organization.name)}"
+        ),
+        to=reverse("sessions_policy:member_sessions", args=[org_slug]),
     )
-    return redirect("sessions_policy:member_sessions", org_slug=org_slug)
