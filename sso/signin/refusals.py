@@ -60,7 +60,8 @@ def member_message(refusal: Refusal, organization_name: str) -> str:
         )
     return (
         f"{whose[0].upper()}{whose[1:]} sign-in service sent an answer we could not accept, so you were not "
-        "signed in and nothing was changed. Try again; if it keeps happening, contact your admin and quote the reference below."
+        "signed in and nothing was changed. Try again; if it keeps happening, contact your admin and quote the "
+        "reference below."
     )
 
 
