@@ -15,7 +15,7 @@ from audit.support import is_support_staff
 from orgsecurity import actions, directory
 from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
-from orgsecurity.auth import sign_in, sign_out
+from orgsecurity.auth import idp_sign_out, sign_in, sign_out
 from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.impact_pages import Confirmation, confirmation_page
@@ -31,8 +31,14 @@ from sessions_policy.enforcement import verify_session
 
 @require_POST
 def sign_out_view(request: HttpRequest) -> HttpResponse:
-    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out)."""
+    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out). When the session signed in
+    through an IdP whose connection also ends the IdP session (``orgsecurity.auth.idp_sign_out``, e.g. OIDC
+    RP-initiated logout), the browser goes on to the IdP, which sends it back to the sign-in page."""
+    handoff = idp_sign_out(request)
     sign_out(request)
+    if handoff is not None:
+        messages.info(request, f"You are signed out, here and at {handoff.idp}.")
+        return redirect(handoff.url)
     messages.info(request, "You are signed out.")
     return redirect(settings.LOGOUT_REDIRECT_URL)
 

@@ -30,7 +30,8 @@ class AssertedIdentity:
     ``auth_time``), UTC, used to prove a fresh login for re-authentication. ``groups_not_sent``: a sentence saying
     how the IdP told us it left the person's groups out (Microsoft Entra ID's group overage: the SAML attribute
     ``http://schemas.microsoft.com/claims/groups.link``, or the OIDC ``_claim_names``/``hasgroups`` claims), ""
-    when it did not; the groups are then unknown, not empty.
+    when it did not; the groups are then unknown, not empty. ``id_token``: the raw OIDC ID token ("" for SAML),
+    kept in the session as the ``id_token_hint`` of RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2).
     """
 
     issuer: str
@@ -41,6 +42,7 @@ class AssertedIdentity:
     authenticated_at: datetime | None = None
     session_index: str = ""
     groups_not_sent: str = ""
+    id_token: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (``authenticated_at`` as ISO 8601) that ``from_dict`` reads back."""
@@ -60,6 +62,7 @@ class AssertedIdentity:
             authenticated_at=datetime.fromisoformat(moment) if moment else None,
             session_index=data.get("session_index") or "",
             groups_not_sent=str(data.get("groups_not_sent") or ""),
+            id_token=str(data.get("id_token") or ""),
         )
 
 
