@@ -216,12 +216,14 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     expect(second.get_by_role("heading", level=1)).to_have_text("SSO test: Succeeded")  # the IdP knew them still
     sign_out(second, OWNER.email)
     email_first(second, product, OWNER.email)
+    second.get_by_role("link", name="Sign in with SSO").click()  # while testing, the same page for everyone
     on_dashboard(second, product, "owner")
 
-    # Tess, in the test group, signs in through the IdP from email-first sign-in; her account is linked by its
-    # verified email domain.
+    # Tess, in the test group, signs in through the IdP from email-first sign-in (its SSO button); her account is
+    # linked by its verified email domain.
     tess = new_context().pages[0]
     email_first(tess, product, TESTER.email)
+    tess.get_by_role("link", name="Sign in with SSO").click()  # the page does not reveal who is in the group
     idp_sign_in(tess, saml_idp, TESTER.idp.username, TESTER.idp.password)
     on_dashboard(tess, product, "member")
 
