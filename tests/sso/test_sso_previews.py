@@ -120,3 +120,10 @@ def test_the_enforcement_confirmation_has_the_shared_list_and_its_csv(client_for
     sheet = browser.get(f"{BASE}{connection.pk}/rollout/enforce/?format=csv")
     assert sheet["Content-Type"].startswith("text/csv")
     assert sheet.text.startswith("group,name,ref,what happens,blocking")
+
+
+def test_the_rollout_page_while_enforced_says_so(sso_client_for, owner, enforced):
+    page = sso_client_for(owner, enforced.connection).get(f"{BASE}{enforced.connection.pk}/rollout/")
+    text = page.content.decode()
+    assert "the test group no longer applies" in text and "Save test group" not in text
+    assert "Turn on for everyone" not in text and "Stop enforcing (keep SSO on)" in text
