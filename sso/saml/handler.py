@@ -10,6 +10,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
+from audit.models import AuditEvent
 from sso.models import SAMLSettings, SSOConnection, SSOTestRun
 from sso.protocols import ProtocolHandler
 from sso.saml.certificates import CertificateInfo, load_certificate
@@ -99,6 +100,7 @@ class SAMLHandler(ProtocolHandler):
                 if saml
                 else {}
             ),
+            "metadata_source": metadata_source(connection),
             "preset_form": PresetForm(initial={"preset": preset_of(connection.attribute_map)}),
             "preset_label": PRESETS.get(preset_of(connection.attribute_map), ("Custom",))[0],
         }
@@ -149,3 +151,23 @@ def certificate_warnings(certificates: list[CertificateInfo], *, refuse_expired:
         elif cert.expires_soon():
             warnings.append(f"IdP certificate {cert.short_fingerprint} expires on {cert.not_after:%Y-%m-%d}.")
     return warnings
+
+
+METADATA_SOURCES = {"url": "a metadata URL", "xml": "an uploaded metadata XML file", "manual": "entered by hand"}
+
+
+def metadata_source(connection: SSOConnection) -> str:
+    """How the IdP's metadata last came in, as the connection's audit trail recorded it ("an uploaded metadata XML
+    file", "entered by hand", ...; "" when unknown). Read-only."""
+    event = (
+        AuditEvent.objects.filter(
+            organization_id=connection.organization_id,
+            target_type="sso.ssoconnection",
+            target_id=str(connection.pk),
+            details__has_key="source",
+        )
+        .order_by("-pk")
+        .values_list("details", flat=True)
+        .first()
+    )
+    return METADATA_SOURCES.get((event or {}).get("source", ""), "")
