@@ -17,7 +17,7 @@ from sso.saml.certificates import CertificateInfo, load_certificate
 from sso.saml.commands import configure_saml
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import IdPSourceForm, OptionsForm, PresetForm
-from sso.saml.presets import PRESETS, preset_of
+from sso.saml.presets import PRESETS, preset_of, suggest_preset
 from sso.signin import flow
 
 
@@ -82,6 +82,7 @@ class SAMLHandler(ProtocolHandler):
         """Context for ``templates/sso/saml/_config.html`` on the connection page."""
         saml = SAMLSettings.objects.filter(connection=connection).first()
         certificates = certificate_infos(saml) if saml else []
+        suggested = suggested_preset(connection)
         return {
             "saml": saml,
             "sp": sp_endpoints(connection.organization.slug),
@@ -101,7 +102,8 @@ class SAMLHandler(ProtocolHandler):
                 else {}
             ),
             "metadata_source": metadata_source(connection),
-            "preset_form": PresetForm(initial={"preset": preset_of(connection.attribute_map)}),
+            "preset_form": PresetForm(initial={"preset": suggested or preset_of(connection.attribute_map)}),
+            "suggested_preset": PRESETS[suggested][0] if suggested else "",
             "preset_label": PRESETS.get(preset_of(connection.attribute_map), ("Custom",))[0],
         }
 
@@ -171,3 +173,14 @@ def metadata_source(connection: SSOConnection) -> str:
         .first()
     )
     return METADATA_SOURCES.get((event or {}).get("source", ""), "")
+
+
+def suggested_preset(connection: SSOConnection) -> str | None:
+    """The preset that matches the attribute names of the connection's first successful test answer
+    (``sso.saml.presets.suggest_preset``), when it is not the mapping in use; None otherwise."""
+    first = (
+        connection.test_runs.filter(result=SSOTestRun.Result.SUCCESS).order_by("pk").values_list("details", flat=True)
+    ).first()
+    attributes = (first or {}).get("attributes") or {}
+    suggestion = suggest_preset(attributes) if isinstance(attributes, dict) else None
+    return suggestion if suggestion and suggestion != preset_of(connection.attribute_map) else None
