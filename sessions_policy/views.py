@@ -22,6 +22,7 @@ from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, l
 from sessions_policy import actions, clock, preview
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
 from sessions_policy.forms import SessionPolicyForm
+from sessions_policy.listing import session_states
 from sessions_policy.models import SessionPolicy, UserSession
 
 MANAGE = Capability.MANAGE_SECURITY
@@ -128,8 +129,9 @@ def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) 
             "role": roles[session.user_id],
             "can_end": session.user_id == request.user.pk or roles[session.user_id] in manageable,
             "current": session.session_key == request.session.session_key,
+            "test_until": test_until,
         }
-        for session in sessions
+        for session, test_until in session_states(sessions)
     ]
     context = {"org": org, "rows": rows, "rules": rules}
     return render(request, "sessions_policy/member_sessions.html", context, status=status)
