@@ -250,9 +250,10 @@ def test_the_admin_owner_cannot_be_removed_or_demoted_without_a_new_one(connecti
 
 def test_the_members_page_shows_why_a_removal_was_refused(client_for, connection, owner, admin):
     actions.update_connection(connection, actor=owner, admin_owner=admin)
-    response = client_for(owner).post(f"/orgs/acme/members/{membership(admin).pk}/remove/")
-    assert response.status_code == 409
-    assert b"is the admin owner of the SSO connection" in response.content
+    browser = client_for(owner)
+    response = browser.post(f"/orgs/acme/members/{membership(admin).pk}/remove/")
+    assert response.status_code == 302  # back to the members page (post/redirect/get), with the reason
+    assert b"is the admin owner of the SSO connection" in browser.get(response["Location"]).content
 
 
 # --- the codes page: shown once, after a redirect -----------------------------------------------------------------
