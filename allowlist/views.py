@@ -31,6 +31,7 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.client_ip import client_ip, resolve_client_ip_with_reason
 from orgsecurity.errors import json_error, wants_json
 from orgsecurity.impact_pages import Confirmation, confirmation_page
+from orgsecurity.outcomes import refused
 from orgsecurity.roles import Capability
 from orgsecurity.versions import VERSION_FIELD, form_labels, loaded_stamp, refuse_if_changed
 
@@ -135,10 +136,7 @@ def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused, **forms:
 def _refused_change(request: HttpRequest, org: OrgContext, exc: ActionRefused) -> HttpResponse:
     """A refused change of the list's state (settings, removal): JSON clients get the refusal; browsers are sent
     back to the page (post/redirect/get) with the reason, where the forms show what is actually saved."""
-    if wants_json(request):
-        return json_error(exc.code, exc.message, exc.status)
-    messages.error(request, exc.message)
-    return redirect("allowlist:index", org_slug=org.organization.slug)
+    return refused(request, exc, reverse("allowlist:index", args=[org.organization.slug]))
 
 
 def _invalid_form(request: HttpRequest, org: OrgContext, name: str, form: Any) -> HttpResponse:

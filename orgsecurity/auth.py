@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -133,6 +134,38 @@ def sign_in(
     mark_reauthenticated(request)
     start_session(request, user, method=method, organization=organization, replacing=previous_session_key)
     record_for_user_orgs("auth.signed_in", user, actor=user, details={"method": method})
+
+
+@dataclass(frozen=True)
+class IdPSignOut:
+    """Where to send the browser after signing out here so the IdP session ends too: ``url`` (built from
+    ``settings.PUBLIC_BASE_URL`` for its return address) and ``idp`` (how people know the IdP, for the page)."""
+
+    url: str
+    idp: str
+
+
+# handoff(request) -> IdPSignOut | None, asked before the session ends (it reads the sign-in session state); the
+# first that answers wins. SSO protocols register theirs in their AppConfig.ready() (e.g. OIDC RP-initiated logout).
+IDP_SIGN_OUT_HANDOFFS: list[Callable[[HttpRequest], IdPSignOut | None]] = []
+
+
+def register_idp_sign_out(handoff: Callable[[HttpRequest], IdPSignOut | None]) -> None:
+    """Register ``handoff``: given a signed-in request, the IdP sign-out to continue with, or None."""
+    if handoff not in IDP_SIGN_OUT_HANDOFFS:
+        IDP_SIGN_OUT_HANDOFFS.append(handoff)
+
+
+def idp_sign_out(request: HttpRequest) -> IdPSignOut | None:
+    """The IdP sign-out the current session continues with after signing out here (the first registered handoff
+    that answers), or None. Read-only; call it before ``sign_out``."""
+    if not request.user.is_authenticated:
+        return None
+    for handoff in IDP_SIGN_OUT_HANDOFFS:
+        found = handoff(request)
+        if found is not None:
+            return found
+    return None
 
 
 def sign_out(request: HttpRequest) -> None:

@@ -24,6 +24,7 @@ SSO_CONNECTION_SESSION_KEY = "sso_connection_id"  # pk of the SSO connection thi
 VERIFIED_SESSION_KEY = "sso_verified_connections"  # pks of every SSO connection this session signed in through
 RECOVERY_SESSION_KEY = "sso_recovery_organization"  # pk of the organization whose recovery code signed it in
 SSO_SESSION_INDEX_SESSION_KEY = "sso_session_index"  # the IdP's SAML SessionIndex (SAML Core §2.7.2), for logout
+OIDC_ID_TOKEN_SESSION_KEY = "oidc_id_token"  # noqa: S105 (the raw ID token, the id_token_hint of RP-initiated logout)
 SAML_LOGOUT_REQUEST_SESSION_KEY = "saml_logout_request_id"  # ID of the LogoutRequest we sent (SAML Core §3.7.1)
 SSO_TEST_SESSION_KEY = "sso_test_session"  # a rollout test session: {"run", "connection", "deadline"}
 SSO_TEST_TIMED_OUT_SESSION_KEY = "sso_test_timed_out"  # {"run", "connection"} of a test session that just timed out
@@ -100,6 +101,20 @@ def sso_session_index(request: HttpRequest) -> str | None:
 def set_sso_session_index(request: HttpRequest, session_index: str | None) -> None:
     """Keep the IdP's SAML SessionIndex of this sign-in (None for OIDC or an IdP that gave none), for logout."""
     request.session[SSO_SESSION_INDEX_SESSION_KEY] = session_index
+
+
+def oidc_id_token(request: HttpRequest) -> str:
+    """The raw ID token this session signed in with through OIDC ("" when none): the ``id_token_hint`` of
+    RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2)."""
+    return request.session.get(OIDC_ID_TOKEN_SESSION_KEY) or ""
+
+
+def set_oidc_id_token(request: HttpRequest, id_token: str) -> None:
+    """Remember (or, with "", forget) the ID token of this session's OIDC sign-in."""
+    if id_token:
+        request.session[OIDC_ID_TOKEN_SESSION_KEY] = id_token
+    else:
+        request.session.pop(OIDC_ID_TOKEN_SESSION_KEY, None)
 
 
 def sso_test_session(request: HttpRequest) -> dict[str, int] | None:

@@ -15,11 +15,12 @@ from audit.support import is_support_staff
 from orgsecurity import actions, directory
 from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
-from orgsecurity.auth import sign_in, sign_out
+from orgsecurity.auth import idp_sign_out, sign_in, sign_out
 from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Invitation, Membership, User
+from orgsecurity.outcomes import act, refused
 from orgsecurity.overview import chart, chart_svg, overview_panels, pending_states, sign_in_activity, sso_adoption
 from orgsecurity.roles import Capability, Role, roles_assignable_by
 from orgsecurity.text import end_sentence
@@ -30,8 +31,14 @@ from sessions_policy.enforcement import verify_session
 
 @require_POST
 def sign_out_view(request: HttpRequest) -> HttpResponse:
-    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out)."""
+    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out). When the session signed in
+    through an IdP whose connection also ends the IdP session (``orgsecurity.auth.idp_sign_out``, e.g. OIDC
+    RP-initiated logout), the browser goes on to the IdP, which sends it back to the sign-in page."""
+    handoff = idp_sign_out(request)
     sign_out(request)
+    if handoff is not None:
+        messages.info(request, f"You are signed out, here and at {handoff.idp}.")
+        return redirect(handoff.url)
     messages.info(request, "You are signed out.")
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
@@ -138,8 +145,8 @@ def _members_page(
 
 
 def _refused(request: HttpRequest, org: OrgContext, exc: actions.ActionRefused) -> HttpResponse:
-    messages.error(request, exc.message)
-    return _members_page(request, org, status=exc.status)
+    """A refused member change: back to the members page (post/redirect/get), which shows what is saved."""
+    return refused(request, exc, reverse("members", args=[org.organization.slug]))
 
 
 @require_safe
@@ -172,12 +179,12 @@ def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
 def revoke_invitation(request: HttpRequest, org_slug: str, invitation_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     invitation = get_org_object(org, Invitation, pk=invitation_id)
-    try:
-        actions.revoke_invitation(invitation, actor=request.user)
-    except actions.ActionRefused as exc:
-        return _refused(request, org, exc)
-    messages.success(request, f"The invitation for {invitation.email} was revoked.")
-    return redirect("members", org_slug=org_slug)
+    return act(
+        request,
+        lambda: actions.revoke_invitation(invitation, actor=request.user),
+        success=f"The invitation for {invitation.email} was revoked.",
+        to=reverse("members", args=[org_slug]),
+    )
 
 
 @require_POST
@@ -186,12 +193,12 @@ def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int
     """Vouch for an invitation whose sender can no longer send it, so its link works again."""
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     invitation = get_org_object(org, Invitation, pk=invitation_id)
-    try:
-        actions.reconfirm_invitation(invitation, actor=request.user)
-    except actions.ActionRefused as exc:
-        return _refused(request, org, exc)
-    messages.success(request, f"The invitation for {invitation.email} is re-confirmed: its link works again.")
-    return redirect("members", org_slug=org_slug)
+    return act(
+        request,
+        lambda: actions.reconfirm_invitation(invitation, actor=request.user),
+        success=f"The invitation for {invitation.email} is re-confirmed: its link works again.",
+        to=reverse("members", args=[org_slug]),
+    )
 
 
 @require_POST
@@ -203,12 +210,12 @@ def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> Http
     form = RoleForm(request.POST)
     if not form.is_valid():
         return _refused(request, org, actions.ActionRefused("Choose one of the listed roles."))
-    try:
-        actions.change_role(membership, actor=request.user, role=form.cleaned_data["role"])
-    except actions.ActionRefused as exc:
-        return _refused(request, org, exc)
-    messages.success(request, f"{membership.user.email} is now {Role(form.cleaned_data['role']).label}.")
-    return redirect("members", org_slug=org_slug)
+    return act(
+        request,
+        lambda: actions.change_role(membership, actor=request.user, role=form.cleaned_data["role"]),
+        success=f"{membership.user.email} is now {Role(form.cleaned_data['role']).label}.",
+        to=reverse("members", args=[org_slug]),
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -313,8 +320,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 status = 400
         except actions.ActionRefused as exc:
-            messages.error(request, exc.message)
-            status = exc.status
+            return refused(request, exc, request.path)  # the page again, with the reason, after a redirect
         else:
             if status == 200:
                 messages.success(request, f"Welcome to {end_sentence(pending.organization.name)}")

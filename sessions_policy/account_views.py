@@ -17,6 +17,7 @@ from orgsecurity import signin_state, throttle
 from sessions_policy import actions, clock, resume
 from sessions_policy.decorators import live_session_required
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_of_each_organization
+from sessions_policy.listing import session_states
 from sessions_policy.models import AuthMethod, UserSession
 from sessions_policy.reauth import FACTOR_REAUTH, PROVIDERS, action_from, mark_reauthenticated
 from sessions_policy.rules import SessionRules
@@ -126,7 +127,10 @@ def sessions(request: HttpRequest) -> HttpResponse:
         authenticated_at__gt=now - timedelta(seconds=absolute),
     ).select_related("organization")
     current_key = request.session.session_key
-    rows = [{"session": session, "current": session.session_key == current_key} for session in active]
+    rows = [
+        {"session": session, "current": session.session_key == current_key, "test_until": test_until}
+        for session, test_until in session_states(active)
+    ]
     rows.sort(key=lambda row: (not row["current"], -row["session"].last_seen_at.timestamp()))
     return render(request, "sessions_policy/account_sessions.html", {"rows": rows, "others": len(rows) - 1})
 

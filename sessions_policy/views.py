@@ -15,12 +15,14 @@ from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Membership, User
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability, roles_assignable_by
 from orgsecurity.text import end_sentence
 from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
 from sessions_policy import actions, clock, preview
 from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organization
 from sessions_policy.forms import SessionPolicyForm
+from sessions_policy.listing import session_states
 from sessions_policy.models import SessionPolicy, UserSession
 
 MANAGE = Capability.MANAGE_SECURITY
@@ -127,8 +129,9 @@ def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) 
             "role": roles[session.user_id],
             "can_end": session.user_id == request.user.pk or roles[session.user_id] in manageable,
             "current": session.session_key == request.session.session_key,
+            "test_until": test_until,
         }
-        for session in sessions
+        for session, test_until in session_states(sessions)
     ]
     context = {"org": org, "rows": rows, "rules": rules}
     return render(request, "sessions_policy/member_sessions.html", context, status=status)
@@ -161,18 +164,16 @@ def end_member_session(request: HttpRequest, org_slug: str, session_id: int) -> 
     if session is None:
         raise Http404("No such session.")
     member = _member_of(org, session.user_id)  # another organization's people are 404 too
-    try:
-        ended = actions.end_member_sessions(org.organization, member, actor=request.user, session=session)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _sessions_page(request, org, status=exc.status)
-    messages.success(
+    return act(
         request,
-        f"The session of {member.email} on {session.device} has ended in {end_sentence(org.organization.name)}"
-        if ended
-        else "That session had already ended.",
+        lambda: actions.end_member_sessions(org.organization, member, actor=request.user, session=session),
+        success=lambda ended: (
+            f"The session of {member.email} on {session.device} has ended in {end_sentence(org.organization.name)}"
+            if ended
+            else "That session had already ended."
+        ),
+        to=reverse("sessions_policy:member_sessions", args=[org_slug]),
     )
-    return redirect("sessions_policy:member_sessions", org_slug=org_slug)
 
 
 @require_POST
@@ -181,13 +182,12 @@ def end_all_member_sessions(request: HttpRequest, org_slug: str, user_id: int) -
     """End every session of one member for this organization."""
     org = org_for_member(request, org_slug, MANAGE)
     member = _member_of(org, user_id)
-    try:
-        count = actions.end_member_sessions(org.organization, member, actor=request.user)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _sessions_page(request, org, status=exc.status)
-    messages.success(
+    return act(
         request,
-        f"{count} session{'s' if count != 1 else ''} of {member.email} ended in {end_sentence(org.organization.name)}",
+        lambda: actions.end_member_sessions(org.organization, member, actor=request.user),
+        success=lambda count: (
+            f"{count} session{'s' if count != 1 else ''} of {member.email} ended in "
+            f"{end_sentence(org.organization.name)}"
+        ),
+        to=reverse("sessions_policy:member_sessions", args=[org_slug]),
     )
-    return redirect("sessions_policy:member_sessions", org_slug=org_slug)

@@ -32,7 +32,8 @@ class AssertedIdentity:
     ``http://schemas.microsoft.com/claims/groups.link``, or the OIDC ``_claim_names``/``hasgroups`` claims), ""
     when it did not; the groups are then unknown, not empty. ``authn_contexts``: how the person authenticated, as
     the SAML ``AuthnContextClassRef`` values of the AuthnStatement (SAML Core §2.7.2.2); OIDC's ``amr``/``acr``
-    stay among the attributes.
+    stay among the attributes. ``id_token``: the raw OIDC ID token ("" for SAML), kept in the session as the
+    ``id_token_hint`` of RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2).
     """
 
     issuer: str
@@ -44,6 +45,7 @@ class AssertedIdentity:
     session_index: str = ""
     groups_not_sent: str = ""
     authn_contexts: tuple[str, ...] = ()
+    id_token: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (``authenticated_at`` as ISO 8601) that ``from_dict`` reads back."""
@@ -64,6 +66,7 @@ class AssertedIdentity:
             session_index=data.get("session_index") or "",
             groups_not_sent=str(data.get("groups_not_sent") or ""),
             authn_contexts=tuple(str(value) for value in data.get("authn_contexts") or ()),
+            id_token=str(data.get("id_token") or ""),
         )
 
 

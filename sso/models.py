@@ -351,6 +351,12 @@ class OIDCSettings(models.Model):
     )
     jwks = models.JSONField(default=dict, blank=True)
     jwks_fetched_at = models.DateTimeField(null=True, blank=True)
+    rp_initiated_logout = models.BooleanField(
+        "sign out at the provider too",
+        default=False,
+        help_text="Signing out here also ends the provider session (OpenID Connect RP-Initiated Logout 1.0), "
+        "when the provider advertises an end_session_endpoint.",
+    )
 
     class Meta:
         verbose_name = "OIDC settings"

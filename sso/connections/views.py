@@ -11,14 +11,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity.access import reauthenticated, require_capability
+from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
+from orgsecurity.impact_pages import Confirmation, confirmation_page
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability
-from sso.connections import actions
+from sso.connections import actions, preview
 from sso.connections.forms import ConnectionSettingsForm, StatusForm
 from sso.errors import SSOSignInRefused
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin, SSOSetupLink
@@ -163,22 +166,46 @@ def connection_settings(request: HttpRequest, org_slug: str, connection_id: int)
     return redirect("sso:connection", org_slug, connection.pk)
 
 
-@require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
+    """GET ``?status=off`` (the "Turn SSO off" buttons): who loses SSO sign-in and who has no password
+    (``sso.connections.preview.preview_status_change``), with its CSV. POST (after a recent re-authentication):
+    move the connection to ``status`` and go back to the page the form was on."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
-    connection = get_org_object(org, SSOConnection, pk=connection_id)
-    form = StatusForm(request.POST)
+    connection = get_org_object(org, SSOConnection.objects.select_related("organization"), pk=connection_id)
+    data = request.POST if request.method == "POST" else request.GET
+    back_to_rollout = data.get("back") == "rollout"  # the page the form was on
+    back = reverse("sso:rollout" if back_to_rollout else "sso:connection", args=[org_slug, connection.pk])
+    form = StatusForm(data)
     if not form.is_valid():
         return _connection_page(request, org, connection, status=400, error="Choose one of the listed statuses.")
-    try:
-        connection = actions.set_status(connection, actor=request.user, status=form.cleaned_data["status"])
-    except ActionRefused as exc:
-        return _connection_page(request, org, connection, status=exc.status, error=exc.message)
-    messages.success(request, f"SSO is now {connection.get_status_display()}.")
-    _warn_of_other_open_connections(request, connection)
-    back = "sso:rollout" if request.POST.get("back") == "rollout" else "sso:connection"  # the page the form was on
-    return redirect(back, org_slug, connection.pk)
+    status = form.cleaned_data["status"]
+    if request.method == "POST":
+        protect_action(request, f"set SSO connection “{connection.name or connection}” to {status}")
+        return _set_status(request, connection=connection, status=status, back=back)
+    page = Confirmation(
+        title=f"Turn SSO off for “{connection.name or connection.get_protocol_display()}”?"
+        if status == SSOConnection.Status.OFF
+        else f"Move “{connection.name or connection.get_protocol_display()}” to {SSOConnection.Status(status).label}?",
+        intro="Members who sign in through this connection lose SSO sign-in; password sign-in works for everyone "
+        "who has a password.",
+        button="Turn SSO off" if status == SSOConnection.Status.OFF else "Change the status",
+        cancel_url=back,
+        hidden={"status": status, "back": "rollout" if back_to_rollout else ""},
+        filename=f"{org_slug}-sso-{status}",
+    )
+    return confirmation_page(request, org, preview.preview_status_change(connection, status), page)
+
+
+@reauthenticated
+def _set_status(request: HttpRequest, *, connection: SSOConnection, status: str, back: str) -> HttpResponse:
+    def move() -> SSOConnection:
+        moved = actions.set_status(connection, actor=request.user, status=status)
+        _warn_of_other_open_connections(request, moved)
+        return moved
+
+    return act(request, move, success=lambda moved: f"SSO is now {moved.get_status_display()}.", to=back)
 
 
 def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnection) -> None:
@@ -263,11 +290,12 @@ def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
         return redirect("sso:index", org_slug)
 
 
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @require_capability(None, reauthenticate=False)
 def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpResponse:
     """Owners unlink anyone's identity, admins anyone's but an owner's; members unlink their own (anyone else's is
-    404, before any re-authentication)."""
+    404, before any re-authentication). GET: who loses SSO sign-in (``sso.connections.preview.preview_unlink``), with
+    its CSV; POST: unlink it."""
     org = org_for_member(request, org_slug)
     queryset = SSOIdentity.objects.filter(connection__organization=org.organization).select_related(
         "user", "connection__organization"
@@ -277,18 +305,40 @@ def unlink(request: HttpRequest, org_slug: str, identity_id: int) -> HttpRespons
     linked = queryset.filter(pk=identity_id).first()
     if linked is None:
         return render(request, "404.html", status=404)
-    return _unlink(request, org_slug=org_slug, org=org, linked=linked)
+    back = _unlink_back(request, org_slug, linked)
+    if request.method == "POST":
+        protect_action(request, f"unlink {linked.user.email} from {linked.subject}")
+        return _unlink(request, linked=linked, back=back)
+    own = linked.user_id == request.user.pk
+    whose = "your account" if own else f"{linked.user.email}'s account"
+    page = Confirmation(
+        title="Unlink your SSO identity?" if own else f"Unlink {linked.user.email}'s SSO identity?",
+        intro=f"{linked.subject} at {linked.connection.name or linked.connection.get_protocol_display()} stops "
+        f"opening {whose}.",
+        button="Unlink",
+        cancel_url=back,
+        hidden={"back": "connection" if "connection" in request.GET.get("back", "") else ""},
+        filename=f"{org_slug}-unlink-{linked.user.email}",
+    )
+    return confirmation_page(request, org, preview.preview_unlink(linked), page)
+
+
+def _unlink_back(request: HttpRequest, org_slug: str, linked: SSOIdentity) -> str:
+    """The page the unlink came from: the connection page (``back=connection``) or the SSO page."""
+    data = request.POST if request.method == "POST" else request.GET
+    if data.get("back") == "connection":
+        return reverse("sso:connection", args=[org_slug, linked.connection_id])
+    return reverse("sso:index", args=[org_slug])
 
 
 @reauthenticated
-def _unlink(request: HttpRequest, *, org_slug: str, org: OrgContext, linked: SSOIdentity) -> HttpResponse:
-    try:
-        actions.unlink_identity(linked, actor=request.user)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _index_page(request, org, status=exc.status)
-    messages.success(request, f"{linked.user.email} is no longer linked to {linked.subject}.")
-    return redirect("sso:index", org_slug)
+def _unlink(request: HttpRequest, *, linked: SSOIdentity, back: str) -> HttpResponse:
+    return act(
+        request,
+        lambda: actions.unlink_identity(linked, actor=request.user),
+        success=f"{linked.user.email} is no longer linked to {linked.subject}.",
+        to=back,
+    )
 
 
 @require_http_methods(["GET", "POST"])

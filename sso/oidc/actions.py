@@ -46,6 +46,7 @@ AUDITED_FIELDS = {
     "scopes": "scopes",
     "allowed_algorithms": "allowed_algorithms",
     "accept_missing_email_verified": "accept_missing_email_verified",
+    "rp_initiated_logout": "rp_initiated_logout",
 }
 
 
@@ -218,6 +219,7 @@ def update_oidc_settings(
     allowed_algorithms: Iterable[str] | None = None,
     accept_missing_email_verified: bool | None = None,
     preset: str | None = None,
+    rp_initiated_logout: bool | None = None,
 ) -> dict[str, list[Any]]:
     """Change the OIDC settings of ``connection`` (None: keep); returns the audited changes, {} for none.
 
@@ -258,6 +260,8 @@ def update_oidc_settings(
             oidc.allowed_algorithms = clean_algorithms(allowed_algorithms)
         if accept_missing_email_verified is not None:
             oidc.accept_missing_email_verified = accept_missing_email_verified
+        if rp_initiated_logout is not None:
+            oidc.rp_initiated_logout = rp_initiated_logout
         _check_provider_algorithms(oidc.provider_signing_algorithms, oidc.allowed_algorithms)
         changes = {name: [old, new] for name, (old, new) in _pairs(before, _snapshot(oidc)) if old != new}
         sso_actions.refuse_idp_change_over_owners(connection, actor=actor, changed=set(changes))

@@ -12,6 +12,7 @@ by email. It is not listed in AUTHENTICATION_BACKENDS: the shared SSO flow signs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -201,7 +202,8 @@ class ConnectionOIDCBackend(OIDCAuthenticationBackend):
         claims = self.verify_token(id_token, nonce=nonce, require_auth_time=require_auth_time)
         access_token = token_info.get("access_token")
         userinfo = self.get_userinfo(access_token if isinstance(access_token, str) else "", id_token, claims)
-        return asserted_identity(self.oidc, {**userinfo, **claims})
+        identity = asserted_identity(self.oidc, {**userinfo, **claims})
+        return dataclasses.replace(identity, id_token=id_token if isinstance(id_token, str) else "")
 
 
 def _token_error_message(body: dict[str, Any], status: int) -> str:

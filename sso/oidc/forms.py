@@ -101,6 +101,12 @@ class OIDCSettingsForm(forms.Form):
         help_text="Only for providers that manage every email they assert (e.g. Microsoft Entra ID). An explicit "
         "email_verified: false is never trusted.",
     )
+    rp_initiated_logout = forms.BooleanField(
+        label="Signing out here also signs out at the provider (RP-initiated logout)",
+        required=False,
+        help_text="Sends the browser to the provider's end_session_endpoint with id_token_hint and "
+        "post_logout_redirect_uri; register that URI at the provider.",
+    )
     preset = forms.ChoiceField(
         label="Replace the claim mapping with a preset",
         choices=[("", "Keep the current mapping"), *preset_choices()],
@@ -124,6 +130,7 @@ class OIDCSettingsForm(forms.Form):
             "scopes": oidc.scopes,
             "allowed_algorithms": oidc.allowed_algorithms,
             "accept_missing_email_verified": oidc.accept_missing_email_verified,
+            "rp_initiated_logout": oidc.rp_initiated_logout,
         }
 
     def clean_client_id(self) -> str:

@@ -86,6 +86,7 @@ def update(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRespo
                 scopes=data["scopes"],
                 allowed_algorithms=data["allowed_algorithms"],
                 accept_missing_email_verified=data["accept_missing_email_verified"],
+                rp_initiated_logout=data["rp_initiated_logout"],
                 preset=data["preset"] or None,
             )
         except DiscoveryError as exc:

@@ -213,8 +213,8 @@ class EmailRoute:
 
 def route_for_email(email: str) -> EmailRoute:
     """Email-first routing (home-realm discovery by verified domain): the IdP when the domain's organization
-    enforces SSO, or tests it and the person is in the test group; a button when SSO is on. Depends only on the
-    domain, except for test-group members, so it does not reveal which emails have accounts."""
+    enforces SSO; a "Sign in with SSO" button beside the password when SSO is on or being tested. Depends only on
+    the domain, so it reveals neither which emails have accounts nor who is in a test group."""
     domain = verified_domain_for(email)
     if domain is None:
         return EmailRoute()
@@ -227,12 +227,7 @@ def route_for_email(email: str) -> EmailRoute:
     by_status = {connection.status: connection for connection in reversed(connections)}
     if SSOConnection.Status.ENFORCED in by_status:
         return EmailRoute(by_status[SSOConnection.Status.ENFORCED], required=True)
-    testing = by_status.get(SSOConnection.Status.TESTING)
-    if testing is not None:
-        user = User.objects.filter(email=email).first()
-        if user is not None and readiness.in_test_group(testing, user):
-            return EmailRoute(testing, required=True)
-    return EmailRoute(by_status.get(SSOConnection.Status.ON))
+    return EmailRoute(by_status.get(SSOConnection.Status.ON) or by_status.get(SSOConnection.Status.TESTING))
 
 
 # --- test sessions (the rollout's test plan: logout and session timeout) ----------------------------------------

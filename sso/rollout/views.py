@@ -12,20 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity.access import reauthenticated, require_capability
+from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact
-from orgsecurity.models import Membership
+from orgsecurity.impact_pages import Confirmation, confirmation_page, csv_response, wants_csv
+from orgsecurity.models import Membership, Organization
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability, Role
+from orgsecurity.secrets_stash import stash, take
 from sso.connections import actions
+from sso.connections import preview as sso_preview
 from sso.connections.actions import EnforcementRefused
 from sso.domains import verification as domains
 from sso.models import (
@@ -124,11 +130,14 @@ def _load(request: HttpRequest, org_slug: str, connection_id: int) -> tuple[OrgC
     return org, get_org_object(org, connections, pk=connection_id)
 
 
+def _back_url(org_slug: str, connection: SSOConnection, anchor: str = "") -> str:
+    """The rollout page's path, at ``anchor`` when given."""
+    url = reverse("sso:rollout", args=[org_slug, connection.pk])
+    return f"{url}#{anchor}" if anchor else url
+
+
 def _back(org_slug: str, connection: SSOConnection, anchor: str = "") -> HttpResponse:
-    response = redirect("sso:rollout", org_slug, connection.pk)
-    if anchor:
-        response["Location"] += f"#{anchor}"
-    return response
+    return redirect(_back_url(org_slug, connection, anchor))
 
 
 @require_safe
@@ -172,6 +181,8 @@ def _confirm_page(
         messages.error(request, error)
     connection.refresh_from_db()
     impact = impact or rollout.preview_enforcement(connection)
+    if wants_csv(request):
+        return csv_response(impact, f"{org.organization.slug}-sso-enforce")
     form = form or _confirm_form(org, connection, impact, scheduled=scheduled, initial=initial)
     problems = [
         problem
@@ -187,10 +198,17 @@ def _confirm_page(
         "scheduled": scheduled,
         "schedulable": connection.status in rollout.SCHEDULABLE,
         "form": form,
+        "csv_url": f"{request.path}?{_csv_query(request)}",
     }
     response = render(request, "sso/enforce_confirm.html", context, status=status)
     add_never_cache_headers(response)
     return response
+
+
+def _csv_query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query["format"] = "csv"
+    return query.urlencode()
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -245,14 +263,15 @@ def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     """Roll SSO back to testing or off in one step (also from a recovery sign-in)."""
     org, connection = _load(request, org_slug, connection_id)
     form = RollbackForm(request.POST)
+    back = _back_url(org_slug, connection)
     if not form.is_valid():
         return _rollout_page(request, org, connection, status=400, error="Choose testing or off.")
-    try:
-        connection = actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"])
-    except ActionRefused as exc:
-        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
-    messages.success(request, f"SSO is rolled back to {connection.get_status_display()}: password sign-in works again.")
-    return _back(org_slug, connection)
+    return act(
+        request,
+        lambda: actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"]),
+        success=lambda moved: f"SSO is rolled back to {moved.get_status_display()}: password sign-in works again.",
+        to=back,
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -385,12 +404,12 @@ def tick(request: HttpRequest, org_slug: str, connection_id: int, item: str) -> 
     form = TickForm(request.POST)
     if not form.is_valid():
         return _rollout_page(request, org, connection, status=400, tick_form=form)
-    try:
-        rollout.tick_test_plan_item(connection, item, actor=request.user, note=form.cleaned_data["note"])
-    except ActionRefused as exc:
-        return _rollout_page(request, org, connection, status=exc.status, error=exc.message)
-    messages.success(request, f"{SSOTestPlanItem.Item(item).label} ticked.")
-    return _back(org_slug, connection, "test-plan")
+    return act(
+        request,
+        lambda: rollout.tick_test_plan_item(connection, item, actor=request.user, note=form.cleaned_data["note"]),
+        success=f"{SSOTestPlanItem.Item(item).label} ticked.",
+        to=_back_url(org_slug, connection, "test-plan"),
+    )
 
 
 # --- recovery accounts -----------------------------------------------------------------------------------------
@@ -457,19 +476,18 @@ def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> Htt
     """Owners take break-glass access away (not the last owner's while enforced)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     account = get_org_object(org, RecoveryAccount.objects.select_related("membership__user"), pk=account_id)
-    try:
-        recovery.remove(account, actor=request.user)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _recovery_page(request, org, status=exc.status)
-    messages.success(request, f"{account.membership.user.email} is no longer a recovery account.")
-    return redirect("sso:recovery", org_slug)
+    return act(
+        request,
+        lambda: recovery.remove(account, actor=request.user),
+        success=f"{account.membership.user.email} is no longer a recovery account.",
+        to=reverse("sso:recovery", args=[org_slug]),
+    )
 
 
 @require_POST
 @require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """The recovery account's own person gets new codes, shown once on this response and never again (anyone
+    """The recovery account's own person gets new codes, shown once after a redirect and never again (anyone
     else gets 403 before any re-authentication)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     account = RecoveryAccount.objects.filter(organization=org.organization, membership=org.membership).first()
@@ -482,28 +500,70 @@ def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
 @reauthenticated
 def _generate_codes(request: HttpRequest, *, org_slug: str, org: OrgContext, account: RecoveryAccount) -> HttpResponse:
     codes = recovery.generate_codes(account, actor=request.user)
-    return codes_response(request, org.organization, codes)
+    return show_codes_once(request, org.organization, codes)
 
 
-def codes_response(
+RECOVERY_CODES_KIND = "recovery_codes"
+
+
+def show_codes_once(
     request: HttpRequest,
     organization: Any,
     codes: list[str],
     *,
     regenerated: bool = False,
     continue_url: str | None = None,
-):
-    """The page that shows freshly generated recovery codes once (never cached); its "I saved them" button goes to
-    ``continue_url`` (the recovery accounts page by default)."""
-    context = {
-        "organization": organization,
-        "codes": codes,
-        "regenerated": regenerated,
-        "continue_url": continue_url or reverse("sso:recovery", args=[organization.slug]),
-    }
-    response = render(request, "sso/recovery_codes.html", context)
+) -> HttpResponse:
+    """Put freshly generated recovery ``codes`` in the one-time stash (``orgsecurity.secrets_stash``) and redirect
+    to the page that shows them once (``show_codes``); its "I saved them" button goes to ``continue_url`` (the
+    recovery accounts page by default). The codes are never rendered at the POST URL nor put in a URL."""
+    ticket = stash(
+        request,
+        RECOVERY_CODES_KIND,
+        "\n".join(codes),
+        organization_id=organization.pk,
+        regenerated=regenerated,
+        continue_url=continue_url or reverse("sso:recovery", args=[organization.slug]),
+    )
+    return redirect("sso_recovery_codes", ticket=ticket)
+
+
+@require_safe
+def show_codes(request: HttpRequest, ticket: str) -> HttpResponse:
+    """/accounts/recovery/codes/<ticket>/: the recovery codes from the one-time stash on the first load, with copy,
+    "Download .txt" (the same text, made in the page: nothing is fetched again) and "Print"; any later load
+    (reload, back, another session) says they were shown once (410). Never cached."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    taken = take(request, RECOVERY_CODES_KIND, ticket)
+    organization = None
+    if taken is not None:
+        organization = Organization.objects.filter(pk=taken.details.get("organization_id")).first()
+    if taken is None or organization is None:
+        response = render(request, "sso/recovery_codes.html", {"codes": None}, status=410)
+    else:
+        codes = taken.value.split("\n")
+        context = {
+            "organization": organization,
+            "codes": codes,
+            "codes_text": _codes_file(organization, codes),
+            "filename": f"{organization.slug}-recovery-codes.txt",
+            "regenerated": taken.details.get("regenerated", False),
+            "continue_url": taken.details.get("continue_url") or "/",
+        }
+        response = render(request, "sso/recovery_codes.html", context)
     add_never_cache_headers(response)
+    response["Cache-Control"] += ", no-store"
     return response
+
+
+def _codes_file(organization: Any, codes: list[str]) -> str:
+    """The text of the .txt download: what the codes are for, then one code a line."""
+    header = (
+        f"Recovery codes for {organization.name} ({settings.PUBLIC_BASE_URL.rstrip('/')}/accounts/recovery/)\n"
+        "Each code works once, with your email and password. Keep them where nobody else can read them.\n\n"
+    )
+    return header + "\n".join(codes) + "\n"
 
 
 # --- verified domains ------------------------------------------------------------------------------------------
@@ -545,26 +605,53 @@ def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="verify an email domain")
 def verify_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
-    """Look up the claim's TXT record and verify the domain when it holds the challenge."""
+    """Look up the claim's TXT record and verify the domain when it holds the challenge; either way back to the
+    domains page (post/redirect/get), which says what was found."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
-    try:
-        domains.verify_by_dns(claimed, actor=request.user)
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _domains_page(request, org, status=exc.status if exc.status != 400 else 422)
-    messages.success(request, f"{claimed.domain} is verified.")
-    return redirect("sso:domains", org_slug)
+    return act(
+        request,
+        lambda: domains.verify_by_dns(claimed, actor=request.user),
+        success=f"{claimed.domain} is verified.",
+        to=reverse("sso:domains", args=[org_slug]),
+    )
 
 
-@require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def remove_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpResponse:
-    """Drop a claimed or verified domain."""
+    """GET: who loses home-realm discovery and linking by email (``sso.connections.preview.preview_remove_domain``),
+    with its CSV. POST (after a recent re-authentication): drop the claimed or verified domain."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    if request.method == "POST":
+        protect_action(request, "remove an email domain")
+        return _remove_domain(request, org=org, domain_id=domain_id)
     claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
-    domains.remove(claimed, actor=request.user)
-    messages.success(request, f"{claimed.domain} was removed.")
-    return redirect("sso:domains", org_slug)
+    back = reverse("sso:domains", args=[org_slug])
+    page = Confirmation(
+        title=f"Remove {claimed.domain}?",
+        intro=(
+            f"{claimed.domain} stops routing email-first sign-in to your IdP, and your IdP's answers for it no longer "
+            "link or create accounts by email."
+            if claimed.is_verified
+            else f"{claimed.domain} is only claimed (not verified): removing it changes no sign-in."
+        ),
+        button="Remove the domain",
+        cancel_url=back,
+        filename=f"{org_slug}-remove-{claimed.domain}",
+    )
+    return confirmation_page(request, org, sso_preview.preview_remove_domain(claimed), page)
+
+
+@reauthenticated
+def _remove_domain(request: HttpRequest, *, org: OrgContext, domain_id: int) -> HttpResponse:
+    claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)
+    back = reverse("sso:domains", args=[org.organization.slug])
+    return act(
+        request,
+        lambda: domains.remove(claimed, actor=request.user),
+        success=f"{claimed.domain} was removed.",
+        to=back,
+    )

@@ -10,13 +10,14 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
+from audit.models import AuditEvent
 from sso.models import SAMLSettings, SSOConnection, SSOTestRun
 from sso.protocols import ProtocolHandler
 from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
 from sso.saml.commands import configure_saml
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import IdPSourceForm, OptionsForm, PresetForm
-from sso.saml.presets import PRESETS, preset_of
+from sso.saml.presets import PRESETS, preset_of, suggest_preset
 from sso.signin import flow
 
 
@@ -81,6 +82,7 @@ class SAMLHandler(ProtocolHandler):
         """Context for ``templates/sso/saml/_config.html`` on the connection page."""
         saml = SAMLSettings.objects.filter(connection=connection).first()
         certificates = certificate_infos(saml) if saml else []
+        suggested = suggested_preset(connection)
         return {
             "saml": saml,
             "sp": sp_endpoints(connection.organization.slug),
@@ -99,7 +101,9 @@ class SAMLHandler(ProtocolHandler):
                 if saml
                 else {}
             ),
-            "preset_form": PresetForm(initial={"preset": preset_of(connection.attribute_map)}),
+            "metadata_source": metadata_source(connection),
+            "preset_form": PresetForm(initial={"preset": suggested or preset_of(connection.attribute_map)}),
+            "suggested_preset": PRESETS[suggested][0] if suggested else "",
             "preset_label": PRESETS.get(preset_of(connection.attribute_map), ("Custom",))[0],
         }
 
@@ -164,3 +168,34 @@ def certificate_warnings(certificates: list[CertificateInfo], *, refuse_expired:
         elif cert.expires_soon():
             warnings.append(f"IdP certificate {cert.short_fingerprint} expires on {cert.not_after:%Y-%m-%d}.")
     return warnings
+
+
+METADATA_SOURCES = {"url": "a metadata URL", "xml": "an uploaded metadata XML file", "manual": "entered by hand"}
+
+
+def metadata_source(connection: SSOConnection) -> str:
+    """How the IdP's metadata last came in, as the connection's audit trail recorded it ("an uploaded metadata XML
+    file", "entered by hand", ...; "" when unknown). Read-only."""
+    event = (
+        AuditEvent.objects.filter(
+            organization_id=connection.organization_id,
+            target_type="sso.ssoconnection",
+            target_id=str(connection.pk),
+            details__has_key="source",
+        )
+        .order_by("-pk")
+        .values_list("details", flat=True)
+        .first()
+    )
+    return METADATA_SOURCES.get((event or {}).get("source", ""), "")
+
+
+def suggested_preset(connection: SSOConnection) -> str | None:
+    """The preset that matches the attribute names of the connection's first successful test answer
+    (``sso.saml.presets.suggest_preset``), when it is not the mapping in use; None otherwise."""
+    first = (
+        connection.test_runs.filter(result=SSOTestRun.Result.SUCCESS).order_by("pk").values_list("details", flat=True)
+    ).first()
+    attributes = (first or {}).get("attributes") or {}
+    suggestion = suggest_preset(attributes) if isinstance(attributes, dict) else None
+    return suggestion if suggestion and suggestion != preset_of(connection.attribute_map) else None

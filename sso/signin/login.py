@@ -212,4 +212,5 @@ def finish_sign_in(
     sign_in(request, user, method=connection.protocol, organization=connection.organization)
     enforcement.remember_sso_sign_in(request, connection)
     signin_state.set_sso_session_index(request, identity.session_index)
+    signin_state.set_oidc_id_token(request, identity.id_token)
     enforcement.note_sign_in_after_timeout(request, connection, user, timed_out)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
 from sso.connections import actions
@@ -43,8 +44,19 @@ def sign_in_start(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 @require_safe
 @sign_in_start
 def login(request: HttpRequest, org_slug: str) -> HttpResponse:
-    """Start SSO sign-in for ``org_slug`` with its IdP (``?next=`` a same-origin path to land on)."""
-    connection = sign_in_connection(org_slug)
+    """Start SSO sign-in for ``org_slug`` with its IdP (``?next=`` a same-origin path to land on). When the
+    organization has more than one live connection (on or enforced), the person picks one first (``?connection=``
+    names the pick)."""
+    live = list(
+        SSOConnection.objects.filter(organization__slug=org_slug, status__in=LIVE_STATUSES)
+        .select_related("organization")
+        .order_by("pk")
+    )
+    chosen = request.GET.get("connection", "")
+    connection = next((one for one in live if str(one.pk) == chosen), None)
+    if connection is None and len(live) > 1:
+        return _pick_connection(request, live)
+    connection = connection or sign_in_connection(org_slug)
     if connection is None:
         exc = SSOSignInRefused(
             "Single sign-on is not available for this organization. Sign in with your password.",
@@ -59,6 +71,22 @@ def login(request: HttpRequest, org_slug: str) -> HttpResponse:
         )
     except SSOSignInRefused as exc:
         return refusal_page(request, exc, connection)
+
+
+LIVE_STATUSES = (SSOConnection.Status.ON, SSOConnection.Status.ENFORCED)
+
+
+def _pick_connection(request: HttpRequest, live: list[SSOConnection]) -> HttpResponse:
+    """The page where the person picks one of the organization's live connections (each a sign-in link that keeps
+    ``next``)."""
+    next_url = flow.safe_next_url(request.GET.get("next"), "")
+    choices = []
+    for connection in live:
+        query = {"connection": connection.pk, **({"next": next_url} if next_url else {})}
+        label = connection.name or connection.get_protocol_display()
+        choices.append((label, connection.get_protocol_display(), f"{request.path}?{urlencode(query)}"))
+    context = {"organization": live[0].organization, "choices": choices}
+    return render(request, "sso/pick_connection.html", context)
 
 
 @require_safe

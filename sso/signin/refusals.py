@@ -4,20 +4,114 @@ refusal renderer, ``orgsecurity.errors.render_refusal`` (the SSO refusal page, o
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from audit.recorder import Target, record_throttled
 from orgsecurity.client_ip import client_ip
 from orgsecurity.errors import render_refusal
+from orgsecurity.models import Membership
 from orgsecurity.refusals import Refusal
+from orgsecurity.roles import Role
 from sso.models import SSOConnection
+
+logger = logging.getLogger("sso.signin")
+
+# Refusals whose message is written for the person signing in (what they can do about it): shown as they are.
+# Every other refusal (the IdP's answer broke a protocol rule) gets a plain sentence, and its own message goes to
+# the "details for your admin" part of the page.
+MEMBER_CODES = frozenset(
+    {
+        "sso_off",
+        "not_linked",
+        "not_linked_privileged",
+        "no_jit",
+        "no_email",
+        "no_jit_domain",
+        "no_jit_testing",
+        "inactive",
+        "not_member",
+        "not_in_test_group",
+        "other_browser",
+        "expired",
+        "too_many_sign_in_starts",
+        "sso_unavailable",
+        "unknown_request",
+        "email_of_other_member",
+    }
+)
+UNREACHABLE_CODES = frozenset({"provider_unreachable"})
+
+
+def member_message(refusal: Refusal, organization_name: str) -> str:
+    """What the person is told, in plain words: the refusal's own message when it is written for them
+    (``MEMBER_CODES``), "we could not reach the IdP" for ``UNREACHABLE_CODES``, otherwise that the IdP's answer
+    could not be accepted (never the protocol rule that failed)."""
+    whose = f"{organization_name}'s" if organization_name else "your organization's"
+    if refusal.code in MEMBER_CODES:
+        return refusal.message
+    if refusal.code in UNREACHABLE_CODES:
+        return (
+            f"We could not reach {whose} sign-in service (your identity provider) just now, so you were not "
+            "signed in. This is not a problem with your account: try again in a few minutes."
+        )
+    return (
+        f"{whose[0].upper()}{whose[1:]} sign-in service sent an answer we could not accept, so you were not "
+        "signed in and nothing was changed. Try again; if it keeps happening, contact your admin and quote the "
+        "reference below."
+    )
+
+
+def sees_details(request: HttpRequest, connection: SSOConnection | None) -> bool:
+    """Whether the signed-in person may read the technical reason: platform staff, and owners and admins of the
+    connection's organization (who fix the IdP set-up)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return True
+    if connection is None:
+        return False
+    return (
+        Membership.objects.active()
+        .filter(organization_id=connection.organization_id, user=user, role__in=[Role.OWNER, Role.ADMIN])
+        .exists()
+    )
 
 
 def refusal_page(request: HttpRequest, refusal: Refusal, connection: SSOConnection | None = None) -> HttpResponse:
     """The answer to a refused SSO sign-in: what went wrong and what to do, never the product. With ``connection``
     (the one the round trip was for) the refusal is audited as ``sso.sign_in_refused`` (throttled per connection,
     client IP and code). SSO refusals carry ``sso.errors.SSO_REFUSAL_TEMPLATE``, so browsers get that page with
-    the refusal's status and programs ``{"error": {"code", "message"}}``."""
+    the refusal's status and programs ``{"error": {"code", "message"}}``.
+
+    The page tells the person in plain words (``member_message``), with the time (UTC), the organization's support
+    contact and a reference ID: the request ID, which the audit event carries (the audit log's "Request ID"
+    filter finds it) and the platform log's "SSO sign-in refused" line names (also when the audit event was
+    throttled). The technical reason is shown open to owners, admins and staff (``sees_details``), folded away
+    for everyone else."""
+    reference = getattr(request, "request_id", "") or uuid.uuid4().hex
+    organization = connection.organization if connection is not None else None
+    logger.warning(
+        "SSO sign-in refused: reference=%s organization=%s connection=%s code=%s message=%s",
+        reference,
+        organization.slug if organization else "-",
+        connection.pk if connection else "-",
+        refusal.code,
+        refusal.message,
+    )
+    refusal.context = {
+        **refusal.context,
+        "member_message": member_message(refusal, organization.name if organization else ""),
+        "reference": reference,
+        "refused_at": timezone.now(),
+        "support_contact": connection.support_contact if connection is not None else "",
+        "show_details": sees_details(request, connection),
+        "technical": refusal.code not in MEMBER_CODES,
+    }
     if connection is not None:
         record_throttled(
             "sso.sign_in_refused",

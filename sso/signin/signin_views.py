@@ -32,7 +32,7 @@ from sso.rollout.enforcement import (
     sso_login_url,
 )
 from sso.rollout.forms import EmailStepForm, RecoverySignInForm
-from sso.rollout.views import codes_response
+from sso.rollout.views import show_codes_once
 
 
 class EmailFirstSignInView(LoginView):
@@ -138,18 +138,23 @@ def recovery_sign_in(request: HttpRequest) -> HttpResponse:
         connection = enforced_connection(organization)
         landing = reverse("sso:rollout", args=[organization.slug, connection.pk]) if connection else None
     landing = landing or reverse("sso:index", args=[organization.slug])
+    codes_url = None
+    if redeemed.new_codes:
+        # The last code was just used: the new set goes to the one-time stash of this session and is shown once as
+        # soon as the sign-in finishes (after the second factor, if one is asked; signing in keeps the session data).
+        shown = show_codes_once(request, organization, redeemed.new_codes, regenerated=True, continue_url=landing)
+        codes_url = shown.url
     # Signed in now, or first asked for the account's second factor (orgsecurity.auth.begin_sign_in).
     url = begin_sign_in(
         request,
         user,
         method="recovery",
         backend=user.backend,
-        next_url=landing,
+        next_url=codes_url or landing,
         recovery_organization_id=redeemed.account.organization_id,
     )
-    if redeemed.new_codes:
-        # The last code was just used: the new set is shown now, once (then the second factor, if one is asked).
-        return codes_response(request, organization, redeemed.new_codes, regenerated=True, continue_url=url)
+    if codes_url:
+        return redirect(url)
     messages.warning(
         request,
         f"You signed in to {organization.name} with a recovery code ({remaining} left). Every owner was emailed.",

@@ -751,7 +751,7 @@ def sign_in_with_password(page: Any, product: ProductServer, email: str, passwor
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(password)
     with page.expect_navigation() as navigation:
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
     return navigation.value
 
 

@@ -206,10 +206,11 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     test_session_ends = time.time() + TEST_SESSION_SECONDS
     assert "Your account is now linked to this IdP identity." in owner.inner_text("main")
 
-    # Meanwhile, in a second browser, the owner (test group) is routed to the IdP by email-first sign-in, runs
-    # another short test and signs out of it (logout), then signs in again through the IdP to go on working.
+    # Meanwhile, in a second browser, the owner (test group) goes to the IdP from email-first sign-in (its SSO
+    # button), runs another short test and signs out of it (logout), then signs in again through the IdP.
     second = new_context().pages[0]
     email_first(second, product, OWNER.email)
+    second.get_by_role("button", name="Sign in with SSO").click()
     idp_sign_in(second, saml_idp, OWNER.idp.username, OWNER.idp.password)
     on_dashboard(second, product, "owner")
     second.goto(rollout_url)
@@ -217,12 +218,14 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     expect(second.get_by_role("heading", level=1)).to_have_text("SSO test: Succeeded")  # the IdP knew them still
     sign_out(second, OWNER.email)
     email_first(second, product, OWNER.email)
+    second.get_by_role("button", name="Sign in with SSO").click()  # while testing, the same page for everyone
     on_dashboard(second, product, "owner")
 
-    # Tess, in the test group, signs in through the IdP from email-first sign-in; her account is linked by its
-    # verified email domain.
+    # Tess, in the test group, signs in through the IdP from email-first sign-in (its SSO button); her account is
+    # linked by its verified email domain.
     tess = new_context().pages[0]
     email_first(tess, product, TESTER.email)
+    tess.get_by_role("button", name="Sign in with SSO").click()  # the page does not reveal who is in the group
     idp_sign_in(tess, saml_idp, TESTER.idp.username, TESTER.idp.password)
     on_dashboard(tess, product, "member")
 
@@ -352,7 +355,7 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     mark.get_by_label("Email").fill(MEMBER.email)
     mark.get_by_label("Password").fill(PASSWORD)
     with mark.expect_navigation() as refusal:
-        mark.get_by_role("button", name="Sign in").click()
+        mark.get_by_role("button", name="Sign in", exact=True).click()
     assert refusal.value.status == 403
     expect(mark.get_by_role("alert")).to_contain_text("Password sign-in is turned off for your account.")
     # ...which takes him through the IdP into Hooli (his account linked by its verified email domain).

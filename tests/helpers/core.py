@@ -61,3 +61,13 @@ def sign_in_through_sso(client: Client, user: User, connection) -> Client:
     request.session.save()
     client.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
     return client
+
+
+def refused_after_redirect(client: Client, response, text: str | bytes = b"") -> bool:
+    """True when ``response`` (to a POST) is a refusal answered post/redirect/get: a 302 whose page shows ``text``
+    (the refusal's sentence), so reloading repeats nothing (``orgsecurity.outcomes``)."""
+    if response.status_code != 302:
+        return False
+    page = client.get(response["Location"])
+    wanted = text.encode() if isinstance(text, str) else text
+    return page.status_code == 200 and wanted in page.content

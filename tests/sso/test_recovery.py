@@ -65,7 +65,8 @@ def test_only_owners_designate_owners_or_admins_with_a_password(client_for, org,
 def test_codes_are_shown_once_to_their_owner_and_stored_hashed(client_for, org, owner, admin):
     recovery.designate(org, actor=owner, membership=membership(admin))
     assert client_for(owner).post(f"{PAGE}codes/").status_code == 403  # not owner's account
-    response = client_for(admin).post(f"{PAGE}codes/")
+    holder = client_for(admin)
+    response = holder.get(holder.post(f"{PAGE}codes/")["Location"])
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     codes = CODE.findall(response.content.decode())
@@ -74,7 +75,7 @@ def test_codes_are_shown_once_to_their_owner_and_stored_hashed(client_for, org, 
     assert {recovery.hash_code(code) for code in codes} == stored
     assert not any(code in hashed for code in codes for hashed in stored)
     assert codes[0] not in client_for(admin).get(PAGE).content.decode()
-    again = CODE.findall(client_for(admin).post(f"{PAGE}codes/").content.decode())
+    again = CODE.findall(holder.get(holder.post(f"{PAGE}codes/")["Location"]).content.decode())
     assert recovery.use_code(admin, codes[0]) is None  # the old set is gone
     assert recovery.use_code(admin, again[0].upper().replace("-", " ")) is not None  # typed loosely
 
@@ -134,8 +135,10 @@ def test_someone_who_is_not_a_recovery_account_cannot_use_codes(enforced, member
 def test_using_the_last_code_shows_a_new_set(enforced, owner):
     for code in enforced.codes[:-1]:
         assert recover(Client(), owner.email, code).status_code == 302
-    response = recover(Client(), owner.email, enforced.codes[-1])
-    assert response.status_code == 200
+    browser = Client()
+    redirected = recover(browser, owner.email, enforced.codes[-1])
+    assert redirected.status_code == 302 and redirected["Location"].startswith("/accounts/recovery/codes/")
+    response = browser.get(redirected["Location"])
     fresh = CODE.findall(response.content.decode())
     assert len(fresh) == recovery.CODES_PER_SET and b"You used your last recovery code" in response.content
     assert recover(Client(), owner.email, fresh[0]).status_code == 302
@@ -203,7 +206,7 @@ def test_the_new_codes_page_after_the_last_code_continues_to_a_page_that_opens(e
     for code in enforced.codes[:-1]:
         assert recover(Client(), owner.email, code, ip=OFFICE_IP).status_code == 302
     browser = Client(REMOTE_ADDR=HOME_IP)
-    response = recover(browser, owner.email, enforced.codes[-1], ip=HOME_IP)
+    response = browser.get(recover(browser, owner.email, enforced.codes[-1], ip=HOME_IP)["Location"])
     assert response.status_code == 200 and b"You used your last recovery code" in response.content
     assert b'href="/orgs/acme/settings/security/allowlist/" role="button">I saved them' in response.content
     assert browser.get("/orgs/acme/settings/security/allowlist/").status_code == 200
@@ -216,7 +219,8 @@ def test_the_last_owner_recovery_account_stays_while_enforced(enforced, client_f
     account = RecoveryAccount.objects.get(membership__user=owner)
     browser = sso_client_for(owner, enforced.connection)
     response = browser.post(f"{PAGE}{account.pk}/remove/")
-    assert response.status_code == 409 and b"last owner recovery account while SSO is enforced" in response.content
+    assert response.status_code == 302  # back to the recovery page, which still lists the account, with the reason
+    assert b"last owner recovery account while SSO is enforced" in browser.get(response["Location"]).content
     org_actions.change_role(membership(admin), actor=owner, role="owner")
     second = recovery.designate(enforced.connection.organization, actor=owner, membership=membership(admin))
     recovery.generate_codes(second, actor=admin)
@@ -246,6 +250,34 @@ def test_the_admin_owner_cannot_be_removed_or_demoted_without_a_new_one(connecti
 
 def test_the_members_page_shows_why_a_removal_was_refused(client_for, connection, owner, admin):
     actions.update_connection(connection, actor=owner, admin_owner=admin)
-    response = client_for(owner).post(f"/orgs/acme/members/{membership(admin).pk}/remove/")
-    assert response.status_code == 409
-    assert b"is the admin owner of the SSO connection" in response.content
+    browser = client_for(owner)
+    response = browser.post(f"/orgs/acme/members/{membership(admin).pk}/remove/")
+    assert response.status_code == 302  # back to the members page (post/redirect/get), with the reason
+    assert b"is the admin owner of the SSO connection" in browser.get(response["Location"]).content
+
+
+# --- the codes page: shown once, after a redirect -----------------------------------------------------------------
+
+
+def test_new_codes_are_shown_once_after_a_redirect_with_copy_download_and_print(client_for, org, owner):
+    account = recovery.designate(org, actor=owner, membership=membership(owner))
+    browser = client_for(owner)
+    made = browser.post(f"{PAGE}codes/")
+    assert made.status_code == 302  # never rendered at the POST URL: reloading it does not replace the codes
+    assert not CODE.findall(made.content.decode())
+    assert made["Location"].startswith("/accounts/recovery/codes/")
+    page = browser.get(made["Location"])
+    html = page.content.decode()
+    codes = CODE.findall(html.split("<pre")[1].split("</pre>")[0])
+    assert page.status_code == 200 and len(codes) == recovery.CODES_PER_SET
+    assert "no-store" in page["Cache-Control"]
+    assert 'data-copy="recovery-codes"' in html and "data-print" in html
+    assert 'download="acme-recovery-codes.txt"' in html and "Download .txt" in html
+    assert codes[0] in html.split('href="data:text/plain')[1].split('"')[0]  # the .txt holds the same codes
+    assert account.codes.filter(used_at__isnull=True).count() == recovery.CODES_PER_SET
+
+    again = browser.get(made["Location"])  # reload or back: shown once, nothing made again
+    assert again.status_code == 410 and "were shown once" in again.content.decode()
+    assert not CODE.findall(again.content.decode())
+    assert AuditEvent.objects.filter(action="sso.recovery_codes_generated").count() == 1
+    assert client_for(None).get(made["Location"]).status_code == 302  # signed out: to the sign-in page

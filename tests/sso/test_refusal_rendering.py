@@ -18,7 +18,7 @@ def test_a_browser_gets_the_sso_refusal_page(org):
     page = response.content.decode()
     assert response.status_code == 404
     assert "Single sign-on did not work" in page
-    assert UNAVAILABLE in page and "Reference: sso_unavailable" in page
+    assert UNAVAILABLE in page and "Code: sso_unavailable" in page
 
 
 def test_a_program_gets_the_json_error(org):
@@ -37,4 +37,4 @@ def test_every_sso_refusal_is_a_refusal_with_the_sso_page(db):
         response = render_refusal(request, refused)
         assert response.status_code == 403
         assert refused.message in response.content.decode()
-        assert f"Reference: {refused.code}" in response.content.decode()
+        assert f"Code: {refused.code}" in response.content.decode()

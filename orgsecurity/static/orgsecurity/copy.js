@@ -1,4 +1,5 @@
-// Copy buttons: <button type="button" data-copy="ID"> copies the value (or text) of the element with that id.
+// Copy buttons: <button type="button" data-copy="ID"> copies the value (or text) of the element with that id;
+// <button type="button" data-print> prints the page (its print style shows the secret alone).
 // Served from our static files (no CDN, no inline script); without JavaScript the field can still be selected.
 (function () {
   "use strict";
@@ -24,6 +25,7 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("button[data-copy]");
     if (button) { copy(button); }
+    if (event.target.closest && event.target.closest("button[data-print]")) { window.print(); }
   });
-  document.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
+  document.querySelectorAll("button[data-copy], button[data-print]").forEach(function (button) { button.hidden = false; });
 }());

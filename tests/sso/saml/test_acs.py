@@ -229,7 +229,7 @@ def test_signature_wrapping_is_refused(test_idp, sp, admin, mia, saml_connection
 
     response = post_to_acs(_wrap(saml_response, transform))
     assert response.status_code == 403
-    assert "Reference: saml_" in response.content.decode()
+    assert "Code: saml_" in response.content.decode()
     assert "exactly one assertion" in response.content.decode()
     assert browser.get("/orgs/acme/").status_code == 302
     assert not SAMLConsumedAssertion.objects.exists()
@@ -395,7 +395,7 @@ def test_structurally_broken_responses_are_refused_never_a_500(test_idp, sp, mia
     browser = Client()
     response = post_to_acs(_wrap(answer(test_idp, sp, start(browser)), transform))
     assert response.status_code in {400, 403}, response.content[:500]
-    assert "Reference: saml_" in response.content.decode() or "Reference:" in response.content.decode()
+    assert "Code: saml_" in response.content.decode() or "Code:" in response.content.decode()
     assert browser.get("/orgs/acme/").status_code == 302
 
 

@@ -1,0 +1,87 @@
+"""Every settings page at 1280 px and 390 px wide in Chromium: the page never scrolls sideways, and no button is
+cut off. At 1280 px every button shows without scrolling anything; at 390 px a wide table may scroll inside the page
+(its buttons are reached by scrolling the table), but nothing is clipped out of reach."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from tests.e2e.harness import DEMO_OWNER, DEMO_PASSWORD
+from tests.e2e.harness import sign_in_with_password as sign_in
+
+pytestmark = pytest.mark.e2e
+
+PAGES = [
+    "/orgs/acme/",
+    "/orgs/acme/members/",
+    "/orgs/acme/settings/billing/",
+    "/orgs/acme/settings/security/",
+    "/orgs/acme/settings/security/overview/",
+    "/orgs/acme/settings/security/sso/",
+    "/orgs/acme/settings/security/sso/domains/",
+    "/orgs/acme/settings/security/sso/recovery/",
+    "/orgs/acme/settings/security/sessions/",
+    "/orgs/acme/settings/security/sessions/members/",
+    "/orgs/acme/settings/security/allowlist/",
+    "/orgs/acme/settings/security/keys/",
+    "/orgs/acme/settings/security/keys/policy/",
+    "/orgs/acme/settings/security/keys/stale/",
+    "/orgs/acme/audit/",
+    "/accounts/sessions/",
+]
+
+# For each control in <main>: is it cut off by the viewport or by an ancestor that hides overflow, or does it need
+# an ancestor scrolled sideways to be seen?
+MEASURE = """() => {
+  const width = document.documentElement.clientWidth;
+  const result = {overflow: document.documentElement.scrollWidth - width, clipped: [], scrolled: []};
+  const controls = document.querySelectorAll(
+    'main button, main [role=button], main input[type=submit], main select, main input[type=text], '
+    + 'main input[type=email]');
+  for (const control of controls) {
+    if (control.hidden || control.offsetParent === null) continue;
+    const box = control.getBoundingClientRect();
+    if (box.width === 0) continue;
+    const name = (control.innerText || control.value || control.name || control.tagName).trim().slice(0, 40);
+    let inScroller = false, clipped = false;
+    for (let up = control.parentElement; up && up !== document.body; up = up.parentElement) {
+      const style = getComputedStyle(up);
+      if (style.overflowX === 'visible') continue;
+      const outer = up.getBoundingClientRect();
+      const outside = box.right > outer.right + 1 || box.left < outer.left - 1;
+      if (!outside) continue;
+      if (style.overflowX === 'hidden' || style.overflowX === 'clip') clipped = true; else inScroller = true;
+    }
+    if (!inScroller && (box.right > width + 1 || box.left < -1)) clipped = true;
+    if (clipped) result.clipped.push(name);
+    else if (inScroller) result.scrolled.push(name);
+  }
+  return result;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_settings_pages_fit(new_context, product, width):
+    # A key with a long name, so the keys table has a Revoke button to check.
+    product.shell(
+        "from keys import actions\n"
+        "from orgsecurity.models import Organization, User\n"
+        "org = Organization.objects.get(slug='acme'); owner = User.objects.get(email='owner@acme.test')\n"
+        f"actions.create_api_key(org, actor=owner, name='deploy pipeline {secrets.token_hex(4)}')\n"
+    )
+    page = new_context(viewport={"width": width, "height": 900}).pages[0]
+    sign_in(page, product, DEMO_OWNER, DEMO_PASSWORD)
+    problems = []
+    for path in PAGES:
+        response = page.goto(product.url(path))
+        assert response.status == 200, (path, response.status)
+        found = page.evaluate(MEASURE)
+        if found["overflow"] > 1:
+            problems.append(f"{path}: the page scrolls sideways by {found['overflow']} px")
+        if found["clipped"]:
+            problems.append(f"{path}: cut off: {found['clipped']}")
+        if width >= 1280 and found["scrolled"]:
+            problems.append(f"{path}: hidden until a table is scrolled sideways: {found['scrolled']}")
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,55 @@
+"""OpenID Connect RP-Initiated Logout: signing out after an OIDC sign-in also ends the provider session when the
+connection asks for it, with id_token_hint (the token of that sign-in) and a post_logout_redirect_uri from
+PUBLIC_BASE_URL; the person is told which IdP session ended too."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.test import Client
+
+from sso.models import OIDCSettings
+from tests.helpers.oidc import oidc_of
+from tests.sso.oidc.provider import CLIENT_ID
+from tests.sso.oidc.test_sign_in import link, sign_in
+
+
+def _signed_in(provider, member) -> Client:
+    browser = Client()
+    finished = browser.get(sign_in(provider, browser)["Location"])
+    assert finished.status_code == 302 and browser.session["auth_method"] == "oidc"
+    return browser
+
+
+def test_signing_out_also_ends_the_provider_session(provider, oidc_connection, member, settings):
+    OIDCSettings.objects.filter(connection=oidc_connection).update(
+        end_session_endpoint=f"{provider.issuer}/logout?tenant=acme", rp_initiated_logout=True
+    )
+    link(oidc_connection, member)
+    browser = _signed_in(provider, member)
+    issued = provider.token_response["id_token"]
+
+    response = browser.post("/accounts/logout/")
+    assert response.status_code == 302
+    target = urlsplit(response["Location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{provider.issuer}/logout"
+    params = parse_qs(target.query)
+    assert params["tenant"] == ["acme"]  # the endpoint's own query is kept
+    assert params["id_token_hint"] == [issued]
+    assert params["client_id"] == [CLIENT_ID]
+    assert params["post_logout_redirect_uri"] == [f"{settings.PUBLIC_BASE_URL}/accounts/login/"]
+    assert browser.get("/orgs/acme/").status_code != 200  # signed out here first
+    page = browser.get("/accounts/login/").content.decode()
+    assert f"You are signed out, here and at {oidc_connection.name}." in page
+
+
+def test_without_the_choice_or_the_endpoint_only_the_session_here_ends(provider, oidc_connection, member):
+    link(oidc_connection, member)
+    OIDCSettings.objects.filter(connection=oidc_connection).update(end_session_endpoint=f"{provider.issuer}/logout")
+    browser = _signed_in(provider, member)
+    assert browser.post("/accounts/logout/")["Location"] == "/accounts/login/"
+
+    OIDCSettings.objects.filter(connection=oidc_connection).update(end_session_endpoint="", rp_initiated_logout=True)
+    browser = _signed_in(provider, member)
+    assert browser.post("/accounts/logout/")["Location"] == "/accounts/login/"
+    assert not oidc_of(oidc_connection).end_session_endpoint

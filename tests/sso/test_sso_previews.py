@@ -1,0 +1,129 @@
+"""Before an SSO change takes sign-in away, the admin sees who loses what: turning SSO off, unlinking an identity,
+removing a verified domain. The pages are GET-only previews; the change happens on POST and redirects."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from audit.models import AuditEvent
+from sso.connections import preview
+from sso.models import SSOConnection, SSOIdentity, VerifiedDomain
+from tests.helpers.core import add_member, make_user
+from tests.helpers.sso import link_identity
+
+BASE = "/orgs/acme/settings/security/sso/"
+
+
+def test_turning_sso_off_lists_who_loses_sso_sign_in_and_who_has_no_password(
+    client_for, org, owner, member, connection
+):
+    link_identity(connection, member, "mia")
+    jit = make_user("jit@acme.test")
+    jit.set_unusable_password()
+    jit.save()
+    add_member(org, jit, "member")
+    link_identity(connection, jit, "jit-person")
+
+    impact = preview.preview_status_change(connection, SSOConnection.Status.OFF)
+    assert [item.name for item in impact.group("people").items] == ["jit@acme.test", "member@acme.test"]
+    assert [item.name for item in impact.group("no_password").items] == ["jit@acme.test"]
+
+    browser = client_for(owner)
+    page = browser.get(f"{BASE}{connection.pk}/status/?status=off")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "People who lose SSO sign-in (2)" in text and "People with no password (1)" in text
+    assert "cannot sign in until they set one" in text
+    assert SSOConnection.objects.get(pk=connection.pk).status == "on"  # looking changes nothing
+
+    rows = list(csv.reader(io.StringIO(browser.get(f"{BASE}{connection.pk}/status/?status=off&format=csv").text)))
+    assert rows[-1][:2] == ["People with no password", "jit@acme.test"]
+
+    done = browser.post(f"{BASE}{connection.pk}/status/", {"status": "off"})
+    assert done.status_code == 302
+    assert SSOConnection.objects.get(pk=connection.pk).status == "off"
+    assert "SSO is now Off" in browser.get(done["Location"]).content.decode()
+
+
+def test_moving_up_affects_nobody(org, owner, member, connection):
+    link_identity(connection, member, "mia")
+    assert preview.preview_status_change(connection, SSOConnection.Status.ENFORCED).total == 0
+
+
+def test_the_turn_off_buttons_lead_to_the_preview(client_for, owner, connection):
+    browser = client_for(owner)
+    page = browser.get(f"{BASE}{connection.pk}/").content.decode()
+    assert f'method="get" action="{BASE}{connection.pk}/status/"' in page
+    rollout = browser.get(f"{BASE}{connection.pk}/rollout/").content.decode()
+    assert "Turn SSO off…" in rollout
+
+
+def test_unlinking_shows_the_person_first_then_unlinks(client_for, owner, member, connection):
+    linked = link_identity(connection, member, "mia")
+    browser = client_for(owner)
+    page = browser.get(f"{BASE}identities/{linked.pk}/unlink/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Unlink member@acme.test&#x27;s SSO identity?" in text
+    assert "no longer signs in as mia" in text
+    assert "API keys in this organization are flagged for review" in text
+    assert SSOIdentity.objects.filter(pk=linked.pk).exists()
+
+    done = browser.post(f"{BASE}identities/{linked.pk}/unlink/", {"back": "connection"})
+    assert done.status_code == 302 and done["Location"] == f"{BASE}{connection.pk}/"
+    assert not SSOIdentity.objects.filter(pk=linked.pk).exists()
+    assert AuditEvent.objects.filter(action="sso.identity_unlinked").count() == 1
+
+
+def test_unlink_preview_checks_access(client_for, owner, member, admin, outsider, connection):
+    admins = link_identity(connection, admin, "adam")
+    url = f"{BASE}identities/{admins.pk}/unlink/"
+    assert client_for(owner).get(url).status_code == 200
+    assert client_for(member).get(url).status_code == 404  # someone else's link
+    assert client_for(outsider).get(url).status_code == 404
+
+
+def test_removing_a_verified_domain_lists_who_loses_home_realm_discovery(
+    client_for, org, owner, member, outsider, connection, acme_domain
+):
+    connection.allow_jit = True
+    connection.save()
+    link_identity(connection, member, "mia")
+    impact = preview.preview_remove_domain(acme_domain)
+    names = [item.name for item in impact.group("people").items]
+    assert "member@acme.test" in names and "owner@acme.test" in names
+    owner_item = next(item for item in impact.group("people").items if item.name == "owner@acme.test")
+    assert "not linked yet" in owner_item.detail
+    assert any("Just-in-time provisioning stops" in note for note in impact.notes)
+
+    url = f"{BASE}domains/{acme_domain.pk}/remove/"
+    assert client_for(outsider).get(url).status_code == 404
+    page = client_for(owner).get(url)
+    assert page.status_code == 200 and "People who lose home-realm discovery" in page.content.decode()
+    assert VerifiedDomain.objects.filter(pk=acme_domain.pk).exists()
+    assert client_for(owner).post(url).status_code == 302
+    assert not VerifiedDomain.objects.filter(pk=acme_domain.pk).exists()
+
+
+def test_an_unverified_claim_affects_nobody(org, owner):
+    from sso.domains import verification
+
+    claimed = verification.claim(org, actor=owner, domain="acme.test")
+    assert preview.preview_remove_domain(claimed).total == 0
+
+
+def test_the_enforcement_confirmation_has_the_shared_list_and_its_csv(client_for, owner, connection):
+    browser = client_for(owner)
+    page = browser.get(f"{BASE}{connection.pk}/rollout/enforce/").content.decode()
+    assert 'class="impact-group"' in page and "Download CSV" in page
+    sheet = browser.get(f"{BASE}{connection.pk}/rollout/enforce/?format=csv")
+    assert sheet["Content-Type"].startswith("text/csv")
+    assert sheet.text.startswith("group,name,ref,what happens,blocking")
+
+
+def test_the_rollout_page_while_enforced_says_so(sso_client_for, owner, enforced):
+    page = sso_client_for(owner, enforced.connection).get(f"{BASE}{enforced.connection.pk}/rollout/")
+    text = page.content.decode()
+    assert "the test group no longer applies" in text and "Save test group" not in text
+    assert "Turn on for everyone" not in text and "Stop enforcing (keep SSO on)" in text
