@@ -121,6 +121,7 @@ class ActorType(models.TextChoices):
     API_KEY = "api_key", "API key"
     SYSTEM = "system", "System"
     SUPPORT = "support", "Platform support"
+    SCIM_TOKEN = "scim_token", "SCIM token"
 
 
 class AuditEvent(models.Model):

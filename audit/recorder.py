@@ -19,6 +19,7 @@ from django.utils import timezone
 from audit import context, events, search
 from audit.locking import audited, require_locked
 from audit.models import ActorType, AuditChain, AuditEvent
+from orgsecurity.actors import ProgramActor
 from orgsecurity.client_ip import canonical_ip_text
 from orgsecurity.models import Organization
 
@@ -77,11 +78,14 @@ class Target:
 
 
 def as_actor(actor: Any) -> Actor:
-    """Accept an Actor, a user (signed-in person), or None (the system)."""
+    """Accept an Actor, a user (signed-in person), an ``orgsecurity.actors.ProgramActor`` (its type, id and
+    label), or None (the system)."""
     if actor is None:
         return Actor.system()
     if isinstance(actor, Actor):
         return actor
+    if isinstance(actor, ProgramActor):
+        return Actor(actor.type, actor.id, actor.label)
     return Actor.user(actor)
 
 
@@ -148,50 +152,83 @@ def record(
 ) -> AuditEvent:
     """Append one event to ``organization``'s chain (``None``: the platform-level log) and return it.
 
-    ``actor`` is a user, an Actor, or None for the system; ``target`` a model instance or a Target;
-    ``changes`` maps field -> [old, new]; ``details`` is extra context. Time is ``timezone.now()`` (UTC).
-    Raises UnknownAuditAction for an unregistered action, AuditOutsideTransaction when not inside
-    ``transaction.atomic()``, and LockOrderError when no enclosing ``audit.locking.audited`` locked
+    ``actor`` is a user, an Actor, an ``orgsecurity.actors.ProgramActor``, or None for the system; ``target`` a
+    model instance or a Target; ``changes`` maps field -> [old, new]; ``details`` is extra context. Time is
+    ``timezone.now()`` (UTC). Raises UnknownAuditAction for an unregistered action, AuditOutsideTransaction when
+    not inside ``transaction.atomic()``, and LockOrderError when no enclosing ``audit.locking.audited`` locked
     ``organization`` first (the lock order of audited writes is in that module).
+    """
+    return record_many(
+        action,
+        organization=organization,
+        actor=actor,
+        items=[{"target": target, "changes": changes, "details": details}],
+    )[0]
+
+
+def record_many(
+    action: str, *, organization: Organization | None, actor: Any, items: list[dict[str, Any]]
+) -> list[AuditEvent]:
+    """Append one ``action`` event per item of ``items`` to ``organization``'s chain in ONE bulk insert (so the
+    query count does not grow with the number of items: e.g. the per-key events of a deprovisioning) and return
+    them in chain order. Each item is a dict with optional ``target``, ``changes`` and ``details``, as for
+    ``record``; every event has the same actor, time and request. The chain stays verifiable (``audit_verify``):
+    each event's ``prev_hash`` is the previous one's hash. Raises what ``record`` raises; an empty ``items``
+    records nothing (and still checks the transaction and lock order).
     """
     event_type = events.get(action)
     if not transaction.get_connection().in_atomic_block:
         raise AuditOutsideTransaction(f"audit.record({action!r}) must run inside the transaction of its change.")
     require_locked(action, organization)
+    if not items:
+        return []
     who = as_actor(actor)
-    what = as_target(target)
     meta = context.current()
+    ip = canonical_ip_text(meta.ip)  # one form of a client address everywhere (orgsecurity.client_ip)
     chain = _lock_chain(organization)
-    event = AuditEvent(
-        organization=organization,
-        seq=chain.last_seq + 1,
-        occurred_at=timezone.now(),
-        actor_type=who.type,
-        actor_id=_clip(who.id, 64),
-        actor_label=_clip(who.label, 255),
-        action=event_type.name,
-        category=event_type.category,
-        target_type=_clip(what.type if what else "", 100),
-        target_id=_clip(what.id if what else "", 64),
-        target_label=_clip(what.label if what else "", 255),
-        changes=json.loads(json.dumps(redact(changes or {}))),
-        details=json.loads(json.dumps(redact(details or {}))),
-        ip=canonical_ip_text(meta.ip),  # one form of a client address everywhere (orgsecurity.client_ip)
-        user_agent=_clip(meta.user_agent, 512),
-        request_id=_clip(meta.request_id, 64),
-        prev_hash=chain.last_hash,
-    )
-    event.hash = event.compute_hash()
-    event.search_text = search.search_text(
-        action=event.action,
-        actor=event.actor_label,
-        target=event.target_label,
-        changes=event.changes,
-        details=event.details,
-    )
-    event.save()
-    AuditChain.objects.filter(pk=chain.pk).update(last_seq=event.seq, last_hash=event.hash)
-    return event
+    occurred_at = timezone.now()
+    seq, prev_hash = chain.last_seq, chain.last_hash
+    written = []
+    for item in items:
+        unknown = set(item) - {"target", "changes", "details"}
+        if unknown:
+            raise TypeError(f"record_many item keys are target, changes, details; not {', '.join(sorted(unknown))}.")
+        what = as_target(item.get("target"))
+        seq += 1
+        event = AuditEvent(
+            organization=organization,
+            seq=seq,
+            occurred_at=occurred_at,
+            actor_type=who.type,
+            actor_id=_clip(who.id, 64),
+            actor_label=_clip(who.label, 255),
+            action=event_type.name,
+            category=event_type.category,
+            target_type=_clip(what.type if what else "", 100),
+            target_id=_clip(what.id if what else "", 64),
+            target_label=_clip(what.label if what else "", 255),
+            changes=json.loads(json.dumps(redact(item.get("changes") or {}))),
+            details=json.loads(json.dumps(redact(item.get("details") or {}))),
+            ip=ip,
+            user_agent=_clip(meta.user_agent, 512),
+            request_id=_clip(meta.request_id, 64),
+            prev_hash=prev_hash,
+        )
+        event.hash = prev_hash = event.compute_hash()
+        event.search_text = search.search_text(
+            action=event.action,
+            actor=event.actor_label,
+            target=event.target_label,
+            changes=event.changes,
+            details=event.details,
+        )
+        written.append(event)
+    if len(written) == 1:
+        written[0].save()
+    else:
+        AuditEvent.objects.bulk_create(written)
+    AuditChain.objects.filter(pk=chain.pk).update(last_seq=seq, last_hash=prev_hash)
+    return written
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 import audit
 from audit.locking import audited
-from audit.recorder import diff
+from audit.recorder import diff, record_many
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from orgsecurity.actions import ActionRefused, require_plain_text
@@ -87,7 +87,7 @@ def _project_teams(organization: Organization, project_ids: Iterable[int]) -> di
 
 
 def _membership(organization: Organization, user: Any) -> Membership:
-    membership = Membership.objects.filter(organization=organization, user=user).first() if user else None
+    membership = Membership.objects.active().filter(organization=organization, user=user).first() if user else None
     if membership is None:
         raise ActionRefused("You are not a member of this organization.", code="not_member", status=403)
     return membership
@@ -417,6 +417,67 @@ def revoke_keys_of_departing_member(membership: Membership, *, actor: Any) -> li
         gone = "left the organization" if leaving else "was removed"
         _flag_service_keys_seen_by(membership, actor=actor, why=gone)
         return revoked
+
+
+def revoke_keys_on_deprovision(membership: Membership, actor: Any, reason: str) -> dict[str, tuple[str, ...]]:
+    """Registered with ``orgsecurity.lifecycle.register_deprovision_effect`` (``KeysConfig.ready``): inside a
+    deprovisioning, revoke every unrevoked personal key ``membership``'s user holds in its organization with
+    ``reason`` (``scim_deprovisioned``), and flag the live service-account keys whose secret they saw. Bulk: one
+    UPDATE per kind and one ``audit.recorder.record_many`` insert of per-key events, so the number of queries does
+    not grow with the number of keys. Returns ``{"key_prefixes": ..., "service_keys_flagged": ...}``."""
+    organization = membership.organization
+    now = timezone.now()
+    keys = active_personal_keys(organization, membership.user_id)
+    if keys:
+        APIKey.objects.filter(pk__in=[key.pk for key in keys]).update(
+            revoked_at=now, revoked_reason=reason[:255], previous_secret_hash="", previous_valid_until=None
+        )
+        for key in keys:
+            key.revoked_at, key.revoked_reason = now, reason[:255]
+            key.previous_secret_hash, key.previous_valid_until = "", None
+        record_many(
+            "key.revoked",
+            organization=organization,
+            actor=actor,
+            items=[
+                {
+                    "target": key,
+                    "changes": {"revoked_reason": [None, key.revoked_reason]},
+                    "details": {"prefix": key.prefix, "owner": key.owner_display},
+                }
+                for key in keys
+            ],
+        )
+    seen = APIKey.objects.select_for_update(of=("self",)).select_related("owner_service_account")
+    seen = seen.filter(
+        organization=organization,
+        secret_shown_to_id=membership.user_id,
+        owner_service_account__isnull=False,
+        revoked_at=None,
+    )
+    flagged = [key for key in seen.order_by("pk") if not key.is_expired(now)]
+    if flagged:
+        why = f"{membership.user.email}, who saw this key's secret, was deprovisioned: rotate it."[:255]
+        APIKey.objects.filter(pk__in=[key.pk for key in flagged]).update(flagged_at=now, flagged_reason=why)
+        for key in flagged:
+            key.flagged_at, key.flagged_reason = now, why
+        record_many(
+            "key.flagged_for_review",
+            organization=organization,
+            actor=actor,
+            items=[
+                {
+                    "target": key,
+                    "changes": {"flagged_reason": [None, why]},
+                    "details": {"prefix": key.prefix, "owner": key.owner_display},
+                }
+                for key in flagged
+            ],
+        )
+    return {
+        "key_prefixes": tuple(key.prefix for key in keys),
+        "service_keys_flagged": tuple(key.prefix for key in flagged),
+    }
 
 
 def _flag_service_keys_seen_by(membership: Membership, *, actor: Any, why: str) -> list[APIKey]:

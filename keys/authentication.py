@@ -59,13 +59,14 @@ def read_bearer_token(request: HttpRequest) -> str | Refusal:
 
 
 def _owner_role() -> RawSQL:
-    # The owner's current role in the key's organization, as a correlated subselect on the unique
+    # The owner's current role in the key's organization (None when not a member, or a suspended one: a suspended
+    # member counts as no member), as a correlated subselect on the unique
     # (organization, user) index. Written as SQL from model metadata (no input reaches it) because compiling the
     # equivalent ORM Subquery on every request costs more than the rest of the key check together.
     membership, key = Membership._meta.db_table, APIKey._meta.db_table
     return RawSQL(  # noqa: S611
         f'SELECT "role" FROM "{membership}" WHERE "organization_id" = "{key}"."organization_id" '  # noqa: S608
-        f'AND "user_id" = "{key}"."owner_user_id"',
+        f'AND "user_id" = "{key}"."owner_user_id" AND "suspended_at" IS NULL',
         (),
     )
 

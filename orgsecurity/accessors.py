@@ -56,10 +56,20 @@ def load_org_context(request: HttpRequest, org_slug: str) -> OrgContext | None:
                 .filter(organization__slug=org_slug, user=request.user)
                 .first()
             )
-            if membership is not None:
+            if membership is not None and membership.suspended_at is not None:
+                # A suspended member counts as no member; kept aside for ``suspended_membership`` (same query).
+                request.__dict__.setdefault("_suspended_memberships", {})[org_slug] = membership
+            elif membership is not None:
                 context = OrgContext(membership.organization, membership)
         cache[org_slug] = context
     return cache[org_slug]
+
+
+def suspended_membership(request: HttpRequest, org_slug: str) -> Membership | None:
+    """The requesting user's suspended (deprovisioned) membership of ``org_slug``, or None (an active member, or
+    none at all). ``load_org_context`` answers None for it, as for a non-member; no query of its own."""
+    load_org_context(request, org_slug)
+    return request.__dict__.get("_suspended_memberships", {}).get(org_slug)
 
 
 def org_for_member(request: HttpRequest, org_slug: str, capability: Capability | None = None) -> OrgContext:

@@ -21,10 +21,20 @@ from django.utils import timezone
 import audit
 from audit.locking import audited, note_new_organization
 from audit.recorder import diff
+from orgsecurity.actors import is_program
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
-from orgsecurity.models import Invitation, Membership, Organization, Project, User, hash_token, normalize_email
+from orgsecurity.models import (
+    Invitation,
+    Membership,
+    Organization,
+    Project,
+    Team,
+    User,
+    hash_token,
+    normalize_email,
+)
 from orgsecurity.refusals import Refusal
-from orgsecurity.roles import Role, roles_assignable_by
+from orgsecurity.roles import Capability, Role, has_capability, roles_assignable_by
 from orgsecurity.text import end_sentence, plain_text_problem
 
 
@@ -52,13 +62,18 @@ def _reread(organization: Organization) -> Organization:
     return Organization.objects.get(pk=organization.pk)
 
 
-def _is_last_usable_owner(membership: Membership) -> bool:
-    """Whether ``membership`` is an owner whose going would leave no owner who can sign in (a deactivated
-    account's owner role does not count: nobody can use it)."""
-    if membership.role != Role.OWNER or not membership.user.is_active:
+def usable_owners(organization_id: int) -> QuerySet[Membership]:
+    """The owners of the organization who can sign in: active (not suspended) memberships of active accounts. A
+    deactivated account's or a suspended member's owner role does not count: nobody can use it."""
+    return Membership.objects.active().filter(organization_id=organization_id, role=Role.OWNER, user__is_active=True)
+
+
+def is_last_usable_owner(membership: Membership) -> bool:
+    """Whether ``membership`` is an owner who can sign in and whose going (removal, demotion, suspension) would
+    leave no owner who can sign in (``usable_owners``)."""
+    if membership.role != Role.OWNER or not membership.user.is_active or membership.suspended_at is not None:
         return False
-    others = Membership.objects.filter(organization_id=membership.organization_id, role=Role.OWNER)
-    return not others.exclude(pk=membership.pk).filter(user__is_active=True).exists()
+    return not usable_owners(membership.organization_id).exclude(pk=membership.pk).exists()
 
 
 # Theme apps refuse membership changes that would break their own rules (e.g. SSO: removing its admin owner, or the
@@ -124,10 +139,35 @@ def _lock_membership(membership: Membership) -> Membership:
 
 
 def _actor_membership(organization: Organization, actor: User) -> Membership:
-    membership = Membership.objects.filter(organization=organization, user=actor).first()
+    membership = Membership.objects.active().filter(organization=organization, user=actor).first()
     if membership is None:
         raise ActionRefused("You are not a member of this organization.", code="not_member", status=403)
     return membership
+
+
+def actor_role(organization: Organization, actor: Any) -> str:
+    """The role ``actor`` acts with in ``organization``: a ``ProgramActor``'s ``acts_as``, else the user's active
+    membership's role. Raises ActionRefused (403 ``not_member``) for a user who is not an (active) member."""
+    if is_program(actor):
+        return actor.acts_as
+    return _actor_membership(organization, actor).role
+
+
+def refuse_program_touching_owner(
+    membership: Membership, actor: Any, *, doing: str, new_role: str | None = None
+) -> None:
+    """A ``ProgramActor`` (e.g. a SCIM token) never grants, demotes, suspends or removes an owner, whatever its
+    ``acts_as``: raises ActionRefused (409 ``owner_protected``, saying ``doing``) when ``membership`` is an owner or
+    ``new_role`` is owner. Nothing for people (their role decides, ``roles_assignable_by``)."""
+    if not is_program(actor):
+        return
+    if membership.role == Role.OWNER or new_role == Role.OWNER:
+        raise ActionRefused(
+            f"{actor.label} cannot {doing} {membership.user.email}: owners are managed by owners in the dashboard, "
+            "never by provisioning.",
+            code="owner_protected",
+            status=409,
+        )
 
 
 # --- organizations -----------------------------------------------------------------------------------
@@ -413,24 +453,27 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
 
 
 @audited("membership")
-def change_role(membership: Membership, *, actor: User, role: str) -> Membership:
+def change_role(membership: Membership, *, actor: Any, role: str) -> Membership:
     """Give ``membership`` a new role. Only owners grant or take away the owner role; the last owner
-    cannot be demoted; a membership removed meanwhile is refused (404)."""
+    cannot be demoted; a membership removed meanwhile is refused (404). ``actor``: a user (an active member) or
+    an ``orgsecurity.actors.ProgramActor``, judged by its ``acts_as`` and never touching an owner (409
+    ``owner_protected``)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
     with transaction.atomic():
         organization = _reread(membership.organization)
         membership = _lock_membership(membership)
-        actor_membership = _actor_membership(organization, actor)
+        acting_role = actor_role(organization, actor)
         old = membership.role
         if old == role:
             return membership
-        allowed = roles_assignable_by(actor_membership.role)
+        refuse_program_touching_owner(membership, actor, doing="change the role of", new_role=role)
+        allowed = roles_assignable_by(acting_role)
         if role not in allowed or old not in allowed:
             raise ActionRefused(
                 "Only owners can give or take away the owner role.", code="role_not_allowed", status=403
             )
-        if old == Role.OWNER and _is_last_usable_owner(membership):
+        if old == Role.OWNER and is_last_usable_owner(membership):
             raise ActionRefused(
                 f"{membership.user.email} is the last owner. Make someone else an owner first.",
                 code="last_owner",
@@ -457,17 +500,20 @@ def change_role(membership: Membership, *, actor: User, role: str) -> Membership
 
 
 @audited("membership")
-def remove_member(membership: Membership, *, actor: User) -> None:
+def remove_member(membership: Membership, *, actor: Any) -> None:
     """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go; a
-    membership removed meanwhile is refused (404)."""
+    membership removed meanwhile is refused (404). ``actor``: a user (an active member) or an
+    ``orgsecurity.actors.ProgramActor``, judged by its ``acts_as`` and never removing an owner (409
+    ``owner_protected``)."""
     with transaction.atomic():
         organization = _reread(membership.organization)
         membership = _lock_membership(membership)
         leaving = membership.user_id == actor.pk
-        actor_membership = _actor_membership(organization, actor)
-        if not leaving and membership.role not in roles_assignable_by(actor_membership.role):
+        acting_role = actor_role(organization, actor)
+        refuse_program_touching_owner(membership, actor, doing="remove")
+        if not leaving and membership.role not in roles_assignable_by(acting_role):
             raise ActionRefused("Only owners can remove an owner.", code="role_not_allowed", status=403)
-        if _is_last_usable_owner(membership):
+        if is_last_usable_owner(membership):
             raise ActionRefused(
                 f"{membership.user.email} is the last owner and cannot be removed. Make someone else an owner first.",
                 code="last_owner",
@@ -486,6 +532,42 @@ def remove_member(membership: Membership, *, actor: User) -> None:
         _run_membership_effects(membership, None, actor)
         _revoke_invitations_sent_by(membership, actor=actor, why="its sender is no longer a member")
         membership.delete()
+
+
+@audited("team")
+def add_team_member(team: Team, membership: Membership, *, actor: Any) -> bool:
+    """Put ``membership`` on ``team`` (both of one organization); returns False when it already was. ``actor``: an
+    owner or admin, or an ``orgsecurity.actors.ProgramActor`` acting as one. Raises ActionRefused: another
+    organization's member (400), an actor who cannot manage members (403), the membership gone (404)."""
+    return _change_team(team, membership, actor=actor, add=True)
+
+
+@audited("team")
+def remove_team_member(team: Team, membership: Membership, *, actor: Any) -> bool:
+    """Take ``membership`` off ``team``; returns False when it was not on it. Same rules as ``add_team_member``."""
+    return _change_team(team, membership, actor=actor, add=False)
+
+
+def _change_team(team: Team, membership: Membership, *, actor: Any, add: bool) -> bool:
+    with transaction.atomic():
+        organization = _reread(team.organization)
+        membership = _lock_membership(membership)
+        if membership.organization_id != team.organization_id:
+            raise ActionRefused("Choose a member of this organization.", code="bad_member")
+        if not has_capability(actor_role(organization, actor), Capability.MANAGE_MEMBERS):
+            raise ActionRefused("Only owners and admins can change teams.", code="role_not_allowed", status=403)
+        on_team = team.members.filter(pk=membership.pk).exists()
+        if on_team == add:
+            return False
+        (team.members.add if add else team.members.remove)(membership)
+        audit.record(
+            "team.member_added" if add else "team.member_removed",
+            organization=organization,
+            actor=actor,
+            target=membership,
+            details={"team": team.name, "team_id": team.pk},
+        )
+    return True
 
 
 def preview_remove_member(membership: Membership) -> Impact:

@@ -100,13 +100,41 @@ class Organization(models.Model):
         return self.name
 
 
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    """Memberships, with the one way to ask for those that count (``active``)."""
+
+    def active(self) -> MembershipQuerySet:
+        """The memberships that count: not suspended. A suspended member (deprovisioned by SCIM) counts as no
+        member everywhere (org pages, keys, owner counts, notifications) until reactivated."""
+        return self.filter(suspended_at__isnull=True)
+
+    def suspended(self) -> MembershipQuerySet:
+        """The suspended memberships (kept, with their role and teams, for a reactivation)."""
+        return self.filter(suspended_at__isnull=False)
+
+
+# A lookup prefix for joins through ``memberships`` (``Organization.objects.filter(**ACTIVE_MEMBERSHIP)``...): the
+# join form of ``MembershipQuerySet.active``.
+ACTIVE_MEMBERSHIP = {"memberships__suspended_at__isnull": True}
+
+
 class Membership(models.Model):
-    """One user's role in one organization; a user may belong to several organizations."""
+    """One user's role in one organization; a user may belong to several organizations.
+
+    ``suspended_at`` (UTC) set means the member was deprovisioned (``orgsecurity.lifecycle.suspend_member``): the
+    row keeps its role and teams for a reactivation, but counts as no membership anywhere; read memberships through
+    ``Membership.objects.active()`` (or ``ACTIVE_MEMBERSHIP`` in joins) unless you mean suspended ones too.
+    """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(default=timezone.now)
+    suspended_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the member was suspended (deprovisioned); empty while active."
+    )
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "user"], name="membership_unique")]
@@ -114,6 +142,10 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.email} ({self.get_role_display()})"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class Team(models.Model):

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.shortcuts import resolve_url
 from django.utils.module_loading import import_string
 
-from orgsecurity.accessors import load_org_context
+from orgsecurity.accessors import load_org_context, suspended_membership
 from orgsecurity.refusals import Refusal
 
 Check = Callable[[HttpRequest, Any], Refusal | None]
@@ -39,10 +39,32 @@ def check_authenticated(request: HttpRequest, org_slug: str) -> Refusal | None:
     return Refusal("not_authenticated", "Sign in to continue.", status=401, redirect_to=login_url_for(request))
 
 
+# Theme apps answer a suspended (deprovisioned) member's request to their former organization before the 404:
+# handler(request, membership) -> Refusal | None (sessions_policy: the session the deprovisioning barred from the
+# organization ends here, so the person is signed out at their next page load).
+SuspendedMemberHandler = Callable[[HttpRequest, Any], Refusal | None]
+SUSPENDED_MEMBER_HANDLERS: list[SuspendedMemberHandler] = []
+
+
+def register_suspended_member_handler(handler: SuspendedMemberHandler) -> None:
+    """Ask ``handler(request, membership)`` when a suspended member opens their organization's pages; the first
+    refusal it returns answers instead of the 404. Call it from ``AppConfig.ready()``; registering twice adds it
+    once."""
+    if handler not in SUSPENDED_MEMBER_HANDLERS:
+        SUSPENDED_MEMBER_HANDLERS.append(handler)
+
+
 def check_membership(request: HttpRequest, org_slug: str) -> Refusal | None:
-    """Non-members get 404, exactly as for an organization that does not exist."""
+    """Non-members get 404, exactly as for an organization that does not exist; so do suspended members, after the
+    registered handlers (``register_suspended_member_handler``) had their say."""
     if load_org_context(request, org_slug) is not None:
         return None
+    suspended = suspended_membership(request, org_slug)
+    if suspended is not None:
+        for handler in SUSPENDED_MEMBER_HANDLERS:
+            refusal = handler(request, suspended)
+            if refusal is not None:
+                return refusal
     return Refusal("not_found", "There is no such page.", status=404, template="404.html")
 
 

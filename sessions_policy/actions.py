@@ -248,6 +248,36 @@ def _end(session: UserSession, *, reason: str, organization: Organization | None
     return created
 
 
+def bar_sessions_on_deprovision(membership: Membership, actor: Any, reason: str) -> dict[str, int]:
+    """Registered with ``orgsecurity.lifecycle.register_deprovision_effect`` (``SessionsPolicyConfig.ready``): inside
+    a deprovisioning, bar every live session of ``membership``'s user from its organization (an
+    ``OrgSessionRevocation`` each, in one bulk insert): each ends at its next request to that organization and keeps
+    working in the person's other organizations. Records one ``session.revoked_all``. Constant queries however many
+    sessions. Returns ``{"sessions_ended": n}``."""
+    organization = membership.organization
+    live = UserSession.objects.filter(user_id=membership.user_id, revoked_at=None).exclude(
+        org_revocations__organization=organization
+    )
+    ids = list(live.order_by("pk").values_list("pk", flat=True))
+    if ids:
+        now = clock.now()
+        OrgSessionRevocation.objects.bulk_create(
+            [
+                OrgSessionRevocation(user_session_id=pk, organization=organization, revoked_at=now, reason=reason)
+                for pk in ids
+            ],
+            ignore_conflicts=True,
+        )
+        audit.record(
+            "session.revoked_all",
+            organization=organization,
+            actor=actor,
+            target=membership.user,
+            details={"count": len(ids), "sessions": ids, "scope": _scope(organization), "reason": reason},
+        )
+    return {"sessions_ended": len(ids)}
+
+
 def _scope(organization: Organization | None) -> str:
     return f"in {organization.name}" if organization is not None else "everywhere"
 

@@ -298,6 +298,21 @@ def verify_session(request: HttpRequest, organization: Organization | None) -> R
     return tracked_refusal(request, state) or timeout_refusal(request, state) or single_session_refusal(request, state)
 
 
+def end_deprovisioned_session(request: HttpRequest, membership: Membership) -> Refusal | None:
+    """Registered with ``orgsecurity.pipeline.register_suspended_member_handler``: when a suspended (deprovisioned)
+    member opens their former organization's pages with a session that the deprovisioning barred from it, end that
+    session (as ``tracked_refusal`` ends a barred one) with a message saying why; None otherwise (they get 404)."""
+    state = session_state(request, membership.organization)
+    if state.session is None or state.session.revoked_at is not None or not state.barred_here:
+        return None
+    return end_session(
+        request,
+        state,
+        "member_deprovisioned",
+        f"Your access to {membership.organization.name} was ended by its identity provider. Sign in again to continue.",
+    )
+
+
 # --- pipeline checks (settings.ORG_PIPELINE_CHECKS) -------------------------------------------------------
 
 

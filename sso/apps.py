@@ -10,13 +10,14 @@ class SsoConfig(AppConfig):
     def ready(self) -> None:
         from orgsecurity.actions import register_membership_guard
         from orgsecurity.directory import register_member_annotations
+        from orgsecurity.lifecycle import register_deprovision_guard
         from sessions_policy.reauth import register_provider
         from sso import directory
         from sso.connections import actions
         from sso.oidc import checks  # noqa: F401 (registers the check --deploy warning)
         from sso.oidc.handler import OIDCHandler
         from sso.protocols import register
-        from sso.recovery.accounts import guard_membership_change
+        from sso.recovery.accounts import guard_deprovisioning, guard_membership_change
         from sso.rollout import (
             enforcement,  # noqa: F401 (connects the test-session logout receiver)
             scheduling,
@@ -32,6 +33,8 @@ class SsoConfig(AppConfig):
 
         # Keep SSO's admin owner, and while enforced an owner recovery account, through member changes.
         register_membership_guard(guard_membership_change)
+        # The IdP (SCIM) never deprovisions a named recovery account.
+        register_deprovision_guard(guard_deprovisioning)
 
         # Rollout follows the connection actions: key reviews and member emails on enforcement, a key review on
         # unlinking, and the test plan on each finished test run.

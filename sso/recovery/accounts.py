@@ -276,3 +276,17 @@ def guard_membership_change(membership: Membership, new_role: str | None, actor:
             code="last_recovery_owner",
             status=409,
         )
+
+
+def guard_deprovisioning(membership: Membership, actor: Any) -> None:
+    """Refuse to deprovision (suspend or remove through the IdP) a named recovery (break-glass) account: it is the
+    way in when SSO or the IdP fails, so the IdP must not be able to take it away. Registered with
+    ``orgsecurity.lifecycle.register_deprovision_guard``; raises ActionRefused (409 ``recovery_account``)."""
+    if RecoveryAccount.objects.filter(membership=membership).exists():
+        raise ActionRefused(
+            f"{membership.user.email} is a named recovery (break-glass) account of {membership.organization.name}, "
+            "the way in when SSO or the identity provider fails, so provisioning cannot deprovision them. An owner "
+            "can remove the recovery account on the SSO settings page first.",
+            code="recovery_account",
+            status=409,
+        )
