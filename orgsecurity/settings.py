@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "sessions_policy.apps.SessionsPolicyConfig",
     "allowlist.apps.AllowlistConfig",
     "keys.apps.KeysConfig",
+    "scim.apps.ScimConfig",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +165,7 @@ API_PIPELINE_CHECKS: list[str] = [
 # schema. Paths under no prefix get the HTML error pages (templates/400.html, 403, 404, 500).
 ERROR_FORMATS = {
     "/api/": "orgsecurity.errors.JSON_ERRORS",
+    "/scim/": "scim.errors.SCIM_ERRORS",
 }
 
 ROOT_URLCONF = "orgsecurity.urls"

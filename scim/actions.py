@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,8 +16,8 @@ from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, Team, User
 from orgsecurity.roles import Role
 from scim import tokens
-from scim.provisioning import default_role, mappings_for, role_for, sync_access
 from scim.models import ConnectionLinkSetting, GroupMapping, ProvisioningSettings, ScimGroup, ScimToken, ScimUser
+from scim.provisioning import default_role, mappings_for, role_for, sync_access
 from sso.models import SSOConnection
 
 MAX_TOKENS_PER_ORG = 10
@@ -34,8 +33,9 @@ def parse_cidrs(text: str) -> list[str]:
         try:
             found.append(str(ipaddress.ip_network(raw, strict=False)))
         except ValueError:
-            raise ActionRefused(f"{raw[:60]!r} is not a network in CIDR notation (e.g. 203.0.113.0/24).",
-                                code="bad_cidr") from None
+            raise ActionRefused(
+                f"{raw[:60]!r} is not a network in CIDR notation (e.g. 203.0.113.0/24).", code="bad_cidr"
+            ) from None
     return found
 
 
@@ -52,15 +52,25 @@ def create_token(
     if len(name) > 100:
         raise ActionRefused("Token names are at most 100 characters.", code="bad_name")
     if ScimToken.objects.filter(organization=organization, revoked_at=None).count() >= MAX_TOKENS_PER_ORG:
-        raise ActionRefused(f"An organization has at most {MAX_TOKENS_PER_ORG} live SCIM tokens: revoke one first.",
-                            code="too_many_tokens", status=409)
+        raise ActionRefused(
+            f"An organization has at most {MAX_TOKENS_PER_ORG} live SCIM tokens: revoke one first.",
+            code="too_many_tokens",
+            status=409,
+        )
     key_id, text = tokens.new_token()
     token = ScimToken.objects.create(
-        organization=organization, connection=connection, name=name, key_id=key_id,
-        secret_hash=tokens.hash_secret(text), allowed_cidrs=list(allowed_cidrs), created_by=actor,
+        organization=organization,
+        connection=connection,
+        name=name,
+        key_id=key_id,
+        secret_hash=tokens.hash_secret(text),
+        allowed_cidrs=list(allowed_cidrs),
+        created_by=actor if isinstance(actor, User) else None,
     )
     audit.record(
-        "scim.token_created", organization=organization, actor=actor,
+        "scim.token_created",
+        organization=organization,
+        actor=actor,
         target=audit.Target("scim.scimtoken", str(token.pk), token.prefix),
         details={"connection": str(connection), "name": name, "allowed_cidrs": list(allowed_cidrs)},
     )
@@ -77,7 +87,9 @@ def revoke_token(token: ScimToken, *, actor: User) -> ScimToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit.record(
-            "scim.token_revoked", organization=token.organization, actor=actor,
+            "scim.token_revoked",
+            organization=token.organization,
+            actor=actor,
             target=audit.Target("scim.scimtoken", str(token.pk), token.prefix),
         )
     return token
@@ -104,20 +116,23 @@ def preview_mapping(
         .prefetch_related("groups")
         .order_by("user_name")
     )
-    roles = dict(
-        Membership.objects.filter(organization=organization, suspended_at=None).values_list("user_id", "role")
-    )
+    roles = dict(Membership.objects.filter(organization=organization, suspended_at=None).values_list("user_id", "role"))
     for link in links:
         current = roles.get(link.user_id)
         if current is None or current == Role.OWNER:
             continue
         new = role_for(link.groups.all(), mappings, fallback)
         if new != current:
-            items.append(ImpactItem(ref=str(link.user_id), name=link.user.email,
-                                    detail=f"{Role(current).label} → {Role(new).label}"))
+            items.append(
+                ImpactItem(
+                    ref=str(link.user_id), name=link.user.email, detail=f"{Role(current).label} → {Role(new).label}"
+                )
+            )
     group = ImpactGroup(
-        "role_changes", "Members whose role changes",
-        "Their role follows their SCIM groups; a demotion revokes API keys the new role may not hold.", tuple(items),
+        "role_changes",
+        "Members whose role changes",
+        "Their role follows their SCIM groups; a demotion revokes API keys the new role may not hold.",
+        tuple(items),
     )
     return Impact(change="scim.mapping", groups=(group,))
 
@@ -133,15 +148,18 @@ def save_mapping(
         raise ActionRefused("Name the SCIM group by its displayName or id (at most 255 characters).", code="bad_group")
     require_plain_text(group_ref, what="The group name")
     if role == Role.OWNER:
-        raise ActionRefused("No group maps to the owner role: owners are managed in the dashboard.",
-                            code="owner_protected", status=409)
+        raise ActionRefused(
+            "No group maps to the owner role: owners are managed in the dashboard.", code="owner_protected", status=409
+        )
     if role and role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
     teams = list(teams)
     if any(team.organization_id != organization.pk for team in teams):
         raise ActionRefused("There is no such team here.", code="not_found", status=404)
-    mapping = next((m for m in GroupMapping.objects.filter(organization=organization)
-                    if m.group_ref.lower() == group_ref.lower()), None)
+    mapping = next(
+        (m for m in GroupMapping.objects.filter(organization=organization) if m.group_ref.lower() == group_ref.lower()),
+        None,
+    )
     if mapping is None:
         mapping = GroupMapping.objects.create(organization=organization, group_ref=group_ref, role=role)
     else:
@@ -149,7 +167,9 @@ def save_mapping(
         mapping.save(update_fields=["role"])
     mapping.teams.set(teams)
     audit.record(
-        "scim.mapping_saved", organization=organization, actor=actor,
+        "scim.mapping_saved",
+        organization=organization,
+        actor=actor,
         target=audit.Target("scim.groupmapping", str(mapping.pk), group_ref),
         details={"role_label": _role_label(role), "teams": ", ".join(t.name for t in teams)},
     )
@@ -162,7 +182,9 @@ def delete_mapping(mapping: GroupMapping, *, actor: User) -> None:
     """Remove a group mapping; members' roles and mapped teams follow their remaining groups."""
     organization = mapping.organization
     audit.record(
-        "scim.mapping_deleted", organization=organization, actor=actor,
+        "scim.mapping_deleted",
+        organization=organization,
+        actor=actor,
         target=audit.Target("scim.groupmapping", str(mapping.pk), mapping.group_ref),
     )
     mapping.delete()
@@ -188,12 +210,14 @@ def update_settings(
             raise ActionRefused("There is no such SSO connection here.", code="not_found", status=404)
         ConnectionLinkSetting.objects.update_or_create(connection_id=connection_id, defaults={"attribute": attribute})
     audit.record(
-        "scim.settings_changed", organization=organization, actor=actor,
+        "scim.settings_changed",
+        organization=organization,
+        actor=actor,
         changes={"default_role": [old, default_role]} if old != default_role else None,
         details={"link_attributes": {str(k): v for k, v in (link_attributes or {}).items()}},
     )
     if old != default_role:
-            sync_access(_all_links(organization), actor)
+        sync_access(_all_links(organization), actor)
     return settings_row
 
 

@@ -9,9 +9,9 @@ class ScimConfig(AppConfig):
     verbose_name = "SCIM provisioning"
 
     def ready(self) -> None:
-        from scim import audit_events, checks  # noqa: F401  (register audit events and the settings check)
         from orgsecurity.actions import register_membership_preview
         from orgsecurity.directory import register_member_annotations
+        from scim import audit_events, checks  # noqa: F401  (register audit events and the settings check)
         from scim.directory import member_annotations, preview_managed
         from scim.linking import provisioned_user
         from scim.org_views import sso_section

@@ -6,7 +6,7 @@ register("scim.user_created", "{actor} provisioned the SCIM user {target} ({emai
 register("scim.user_updated", "{actor} updated the SCIM user {target}: {fields}", "member")
 register("scim.user_deleted", "{actor} deleted the SCIM user {target}", "member")
 register("scim.group_created", "{actor} created the SCIM group {target} ({members} members)", "member")
-register("scim.group_updated", "{actor} updated the SCIM group {target} (+{added} −{removed} members)", "member")
+register("scim.group_updated", "{actor} updated the SCIM group {target} (+{added} -{removed} members)", "member")
 register("scim.group_deleted", "{actor} deleted the SCIM group {target}", "member")
 register("scim.team_joined", "{actor} added {target} to the team {team} (SCIM group mapping)", "member")
 register("scim.team_left", "{actor} removed {target} from the team {team} (SCIM group mapping)", "member")

@@ -88,8 +88,12 @@ def _audit(request: HttpRequest, refusal: Refusal, token: ScimToken | None) -> N
         organization=token.organization if token else None,
         actor=Actor.anonymous(f"SCIM client at {ip or 'an unknown address'}"),
         target=Target("scim.scimtoken", str(token.pk), token.prefix) if token else None,
-        details={"code": refusal.code, "message": refusal.message, "method": request.method,
-                 "path": request.path[:200]},
+        details={
+            "code": refusal.code,
+            "message": refusal.message,
+            "method": request.method,
+            "path": request.path[:200],
+        },
     )
 
 

@@ -16,9 +16,7 @@ from scim.models import ScimUser
 
 def member_annotations(organization: Organization) -> Mapping[str, Any]:
     """``scim_managed``: the member was provisioned by SCIM in this organization (one indexed sub-query)."""
-    return {
-        "scim_managed": Exists(ScimUser.objects.filter(organization=organization, user_id=OuterRef("user_id")))
-    }
+    return {"scim_managed": Exists(ScimUser.objects.filter(organization=organization, user_id=OuterRef("user_id")))}
 
 
 def preview_managed(membership: Membership, new_role: str | None) -> Iterable[ImpactGroup]:

@@ -20,8 +20,18 @@ CONTENT_TYPE = f"{MEDIA_TYPE}; charset=utf-8"
 
 # The scimType values of RFC 7644 §3.12 Table 9 (only with status 400, except uniqueness 409 and tooMany).
 SCIM_TYPES = frozenset(
-    {"invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax", "invalidPath", "noTarget",
-     "invalidValue", "invalidVers", "sensitive"}
+    {
+        "invalidFilter",
+        "tooMany",
+        "uniqueness",
+        "mutability",
+        "invalidSyntax",
+        "invalidPath",
+        "noTarget",
+        "invalidValue",
+        "invalidVers",
+        "sensitive",
+    }
 )
 
 

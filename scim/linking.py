@@ -36,8 +36,6 @@ def provisioned_user(connection: Any, identity: Any) -> Any:
     if not value:
         return None
     found = (
-        ScimUser.objects.filter(connection=connection, external_id=value, active=True)
-        .select_related("user")
-        .first()
+        ScimUser.objects.filter(connection=connection, external_id=value, active=True).select_related("user").first()
     )
     return found.user if found is not None else None

@@ -140,6 +140,9 @@ class ProvisioningSettings(models.Model):
         max_length=20, choices=[c for c in Role.choices if c[0] != Role.OWNER], default=Role.MEMBER
     )
 
+    def __str__(self) -> str:
+        return f"SCIM settings ({self.default_role})"
+
 
 class ConnectionLinkSetting(models.Model):
     """Per SSO connection: which sign-in attribute ties a later SSO sign-in to the SCIM user's ``externalId``."""
@@ -150,3 +153,6 @@ class ConnectionLinkSetting(models.Model):
 
     connection = models.OneToOneField(SSOConnection, on_delete=models.CASCADE, related_name="scim_link_setting")
     attribute = models.CharField(max_length=20, choices=Attribute.choices, default=Attribute.SUBJECT)
+
+    def __str__(self) -> str:
+        return self.get_attribute_display()

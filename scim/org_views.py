@@ -97,7 +97,10 @@ def _create_token(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Ht
         if connection is None:
             raise ActionRefused("Choose the SSO connection of the IdP that provisions.", code="no_connection")
         token, text = actions.create_token(
-            org.organization, actor=request.user, connection=connection, name=request.POST.get("name", ""),
+            org.organization,
+            actor=request.user,
+            connection=connection,
+            name=request.POST.get("name", ""),
             allowed_cidrs=actions.parse_cidrs(request.POST.get("allowed_cidrs", "")),
         )
     except ActionRefused as exc:
@@ -155,7 +158,9 @@ def update_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
     try:
         _require_owner(org)
         actions.update_settings(
-            org.organization, actor=request.user, default_role=request.POST.get("default_role", ""),
+            org.organization,
+            actor=request.user,
+            default_role=request.POST.get("default_role", ""),
             link_attributes=links,
         )
     except ActionRefused as exc:

@@ -55,8 +55,9 @@ def default_role(organization: Organization) -> str:
 
 def _check_email(organization: Organization, email: str) -> None:
     if not email or "@" not in email:
-        raise ScimError(400, "The user needs an email address: a primary emails value, or a userName that is one.",
-                        "invalidValue")
+        raise ScimError(
+            400, "The user needs an email address: a primary emails value, or a userName that is one.", "invalidValue"
+        )
     if getattr(settings, "SCIM_ACCEPT_ANY_EMAIL_DOMAIN", False):
         return
     if not org_verified_email(organization, email):
@@ -80,7 +81,9 @@ def _check_user_name(organization: Organization, user_name: str, exclude: ScimUs
 
 
 def _membership(organization: Organization, user: User) -> Membership | None:
-    return Membership.objects.filter(organization=organization, user=user).select_related("organization", "user").first()
+    return (
+        Membership.objects.filter(organization=organization, user=user).select_related("organization", "user").first()
+    )
 
 
 def _is_active(membership: Membership | None) -> bool:
@@ -109,13 +112,20 @@ def create_user(token: ScimToken, fields: dict[str, Any]) -> ScimUser:
     try:
         with transaction.atomic():
             scim_user = ScimUser.objects.create(
-                organization=organization, user=user, connection=token.connection, created_at=now, updated_at=now,
+                organization=organization,
+                user=user,
+                connection=token.connection,
+                created_at=now,
+                updated_at=now,
                 **fields,
             )
     except IntegrityError:
         raise ScimError(409, f"The userName {fields['user_name']!r} is already in use.", "uniqueness") from None
     audit.record(
-        "scim.user_created", organization=organization, actor=actor, target=_target(scim_user),
+        "scim.user_created",
+        organization=organization,
+        actor=actor,
+        target=_target(scim_user),
         details={"email": email, "external_id": scim_user.external_id, "active": scim_user.active},
     )
     if scim_user.active:
@@ -143,7 +153,9 @@ def update_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) -
             raise ScimError(409, f"Another account already uses {email}.", "uniqueness")
     membership = _membership(organization, scim_user.user)
     if scim_user.active and not fields["active"] and _is_active(membership):
-        lifecycle.suspend_member(membership, actor=actor_for(token), reason="deactivated at the IdP (SCIM active: false)")
+        lifecycle.suspend_member(
+            membership, actor=actor_for(token), reason="deactivated at the IdP (SCIM active: false)"
+        )
     return _save_user(token, scim_user, fields)
 
 
@@ -151,13 +163,13 @@ def update_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) -
 def _save_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) -> ScimUser:
     organization = token.organization
     actor = actor_for(token)
-    scim_user = ScimUser.objects.select_for_update(of=("self",)).select_related("user", "organization").get(
-        pk=scim_user.pk
+    scim_user = (
+        ScimUser.objects.select_for_update(of=("self",)).select_related("user", "organization").get(pk=scim_user.pk)
     )
     email = normalize_email(fields["email"])
-    changed = sorted(
-        name for name, value in fields.items() if getattr(scim_user, name) != value and name != "data"
-    ) + (["attributes"] if fields["data"] != scim_user.data else [])
+    changed = sorted(name for name, value in fields.items() if getattr(scim_user, name) != value and name != "data") + (
+        ["attributes"] if fields["data"] != scim_user.data else []
+    )
     if email != scim_user.user.email:
         scim_user.user.email = email
         try:
@@ -176,7 +188,10 @@ def _save_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) ->
         raise ScimError(409, f"The userName {fields['user_name']!r} is already in use.", "uniqueness") from None
     if changed:
         audit.record(
-            "scim.user_updated", organization=organization, actor=actor, target=_target(scim_user),
+            "scim.user_updated",
+            organization=organization,
+            actor=actor,
+            target=_target(scim_user),
             details={"fields": ", ".join(changed)},
         )
     membership = _membership(organization, scim_user.user)
@@ -201,7 +216,9 @@ def delete_user(token: ScimToken, scim_user: ScimUser) -> None:
 
 @audited(lambda token, scim_user: token.organization)
 def _forget_user(token: ScimToken, scim_user: ScimUser) -> None:
-    audit.record("scim.user_deleted", organization=token.organization, actor=actor_for(token), target=_target(scim_user))
+    audit.record(
+        "scim.user_deleted", organization=token.organization, actor=actor_for(token), target=_target(scim_user)
+    )
     scim_user.delete()
 
 
@@ -257,7 +274,10 @@ def save_group(
     now = timezone.now()
     if group is None:
         group = ScimGroup.objects.create(
-            organization=organization, display_name=display_name, external_id=external_id, created_at=now,
+            organization=organization,
+            display_name=display_name,
+            external_id=external_id,
+            created_at=now,
             updated_at=now,
         )
         before: set[int] = set()
@@ -273,8 +293,10 @@ def save_group(
     after = {member.pk for member in members}
     group.members.set(members)
     audit.record(
-        action, organization=organization, actor=actor, target=audit.Target("scim.scimgroup", str(group.scim_id),
-                                                                             display_name),
+        action,
+        organization=organization,
+        actor=actor,
+        target=audit.Target("scim.scimgroup", str(group.scim_id), display_name),
         details={"added": len(after - before), "removed": len(before - after), "members": len(after)},
     )
     touched = ScimUser.objects.filter(pk__in=(after ^ before)).select_related("user")
@@ -288,7 +310,9 @@ def delete_group(token: ScimToken, group: ScimGroup) -> None:
     actor = actor_for(token)
     members = list(group.members.select_related("user"))
     audit.record(
-        "scim.group_deleted", organization=token.organization, actor=actor,
+        "scim.group_deleted",
+        organization=token.organization,
+        actor=actor,
         target=audit.Target("scim.scimgroup", str(group.scim_id), group.display_name),
     )
     group.delete()

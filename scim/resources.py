@@ -98,8 +98,7 @@ def user_model(scim_user: ScimUser, org_slug: str) -> UserResource:
     """The stored user as a scim2-models ``User`` (with ``id`` and ``meta``)."""
     payload = {
         **scim_user.data,
-        "schemas": [User.__schema__]
-        + ([ENTERPRISE_SCHEMA] if ENTERPRISE_SCHEMA in scim_user.data else []),
+        "schemas": [User.__schema__] + ([ENTERPRISE_SCHEMA] if ENTERPRISE_SCHEMA in scim_user.data else []),
         "id": str(scim_user.scim_id),
         "userName": scim_user.user_name,
         "active": scim_user.active,
@@ -126,13 +125,21 @@ def user_model(scim_user: ScimUser, org_slug: str) -> UserResource:
 def group_model(group: ScimGroup, org_slug: str, members: list[ScimUser] | None = None) -> Group:
     """The stored group as a scim2-models ``Group`` (members as ``value``/``display``/``$ref``)."""
     members = list(group.members.all()) if members is None else members
-    payload: dict[str, Any] = {"schemas": [Group.__schema__], "id": str(group.scim_id), "displayName": group.display_name}
+    payload: dict[str, Any] = {
+        "schemas": [Group.__schema__],
+        "id": str(group.scim_id),
+        "displayName": group.display_name,
+    }
     if group.external_id:
         payload["externalId"] = group.external_id
     if members:
         payload["members"] = [
-            {"value": str(m.scim_id), "display": m.user_name, "type": "User",
-             "$ref": f"{base_url(org_slug)}/Users/{m.scim_id}"}
+            {
+                "value": str(m.scim_id),
+                "display": m.user_name,
+                "type": "User",
+                "$ref": f"{base_url(org_slug)}/Users/{m.scim_id}",
+            }
             for m in members
         ]
     model = Group.model_validate(payload, scim_ctx=Context.DEFAULT)

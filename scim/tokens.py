@@ -2,8 +2,9 @@
 
 A token is ``scim_`` + key ID (10 base62 characters) + secret (32 base62 characters, about 190 bits) + checksum (6
 base62 characters of the CRC32 of what comes before), 53 characters; secret scanners can look for
-``scim_[0-9A-Za-z]{48}``. Only HMAC-SHA-256(``settings.KEY_HASH_SECRET``, token) is stored (``keys.tokens.hash_secret``),
-compared in constant time; the key ID is public and finds the token with one indexed lookup.
+``scim_[0-9A-Za-z]{48}``. Only HMAC-SHA-256(``settings.KEY_HASH_SECRET``, token) is stored
+(``keys.tokens.hash_secret``), compared in constant time; the key ID is public and finds the token with one
+indexed lookup.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ from scim2_models import (
     ETag,
     Filter,
     Group,
-    ListResponse,
     Patch,
     PatchOp,
     ResourceType,
@@ -217,8 +216,13 @@ def _schemas(org_slug: str) -> list[dict]:
 
 def _discovery_list(items: list[dict]) -> HttpResponse:
     return scim_json(
-        {"schemas": [LIST_RESPONSE], "totalResults": len(items), "startIndex": 1, "itemsPerPage": len(items),
-         "Resources": items}
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": len(items),
+            "startIndex": 1,
+            "itemsPerPage": len(items),
+            "Resources": items,
+        }
     )
 
 
@@ -304,8 +308,9 @@ def user_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpR
     if request.method == "PUT":
         resource = resources.parse_user(_body(request), replacing=True)
     else:
-        resource = _patched(resources.user_model(scim_user, token.organization.slug), resources.UserResource,
-                            _body(request))
+        resource = _patched(
+            resources.user_model(scim_user, token.organization.slug), resources.UserResource, _body(request)
+        )
     provisioning.update_user(token, scim_user, resources.user_fields(resource))
     return _user_answer(request, _user(token, resource_id))
 
@@ -340,8 +345,10 @@ def _normalized_operations(body: Any) -> dict:
             operation = {**operation, "value": value}
             operation.pop("path", None)
         operations.append({**operation, "op": op})
-    return {"schemas": body.get("schemas") or ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": operations}
+    return {
+        "schemas": body.get("schemas") or ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": operations,
+    }
 
 
 def _patched(model: Any, model_type: Any, body: Any) -> Any:
@@ -408,7 +415,10 @@ def groups_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     if request.method == "POST":
         resource = resources.parse_group(_body(request))
         group = provisioning.save_group(
-            token, group=None, display_name=resource.display_name or "", external_id=resource.external_id or "",
+            token,
+            group=None,
+            display_name=resource.display_name or "",
+            external_id=resource.external_id or "",
             member_ids=_member_ids(resource),
         )
         return _group_answer(request, _group(token, str(group.scim_id)), status=201)
@@ -437,7 +447,10 @@ def group_view(request: HttpRequest, token: ScimToken, resource_id: str) -> Http
     else:
         resource = _patched(_group_model(group), Group, _body(request))
     provisioning.save_group(
-        token, group=group, display_name=resource.display_name or "", external_id=resource.external_id or "",
+        token,
+        group=group,
+        display_name=resource.display_name or "",
+        external_id=resource.external_id or "",
         member_ids=_member_ids(resource),
     )
     return _group_answer(request, _group(token, resource_id))

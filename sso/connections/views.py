@@ -23,6 +23,7 @@ from sso.errors import SSOSignInRefused
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin
 from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout.forms import TestRunForm
+from sso.sections import index_sections
 from sso.signin import flow, linking
 from sso.signin.testing import start_test_session
 
@@ -62,6 +63,7 @@ def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> 
         "linkable": linkable,
         "own_identities": own_identities.select_related("connection"),
         "to_review": linking.identities_for_review(org.organization) if can_manage else [],
+        "extra_sections": index_sections(request, org),
         **_policy_context(org),
     }
     return render(request, "sso/index.html", context, status=status)

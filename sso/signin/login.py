@@ -23,6 +23,7 @@ from sso.protocols import SIGN_IN_STATUSES
 from sso.rollout import enforcement, readiness
 from sso.signin.answer import Outcome, find_identity, organizations_signed_in, refuse
 from sso.signin.decision import EMAIL_LINKABLE_ROLES, Action, Decision, Situation, decide
+from sso.signin.provisioned import provisioned_account
 
 __all__ = ["EMAIL_LINKABLE_ROLES", "complete_login"]
 
@@ -67,7 +68,14 @@ def gather(
     if connection.status not in SIGN_IN_STATUSES:
         return Situation(**situation, verified_domain=False, linked=False, account=False), None
     linked = find_identity(connection, identity)
-    user = linked.user if linked is not None else (User.objects.filter(email=email).first() if email else None)
+    # An account the IdP's directory provisioned (SCIM externalId) is the person's, whatever email this answer says.
+    provisioned = provisioned_account(connection, identity) if linked is None else None
+    if linked is not None:
+        user = linked.user
+    elif provisioned is not None:
+        user = provisioned
+    else:
+        user = User.objects.filter(email=email).first() if email else None
     verified = linked is None and bool(
         email and identity.email_verified and org_verified_email(connection.organization, email)
     )
@@ -89,6 +97,7 @@ def gather(
         verified_domain=verified,
         linked=linked is not None,
         account=True,
+        provisioned=provisioned is not None,
         active=user.is_active,
         role=role,
         may_sign_in=may_sign_in,

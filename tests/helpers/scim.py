@@ -20,8 +20,9 @@ SCIM_TYPE = "application/scim+json"
 
 def new_token(org, connection, **fields) -> str:
     """A fresh SCIM token of ``connection`` (created as the system), as the IdP stores it."""
-    _, text = create_token(org, actor=Actor.system("tests"), connection=connection, name=fields.pop("name", "IdP"),
-                           **fields)
+    _, text = create_token(
+        org, actor=Actor.system("tests"), connection=connection, name=fields.pop("name", "IdP"), **fields
+    )
     return text
 
 
@@ -44,8 +45,9 @@ class ScimClient:
 
     def send(self, method: str, path: str, body: Any = None, **headers: str):
         data = body if isinstance(body, (str, bytes)) else json.dumps(body) if body is not None else ""
-        return self.client.generic(method, self.base + path, data, content_type=SCIM_TYPE,
-                                   headers=self._headers(headers))
+        return self.client.generic(
+            method, self.base + path, data, content_type=SCIM_TYPE, headers=self._headers(headers)
+        )
 
     def post(self, path: str, body: Any, **headers: str):
         return self.send("POST", path, body, **headers)
@@ -60,8 +62,9 @@ class ScimClient:
         return self.send("DELETE", path, None, **headers)
 
 
-def user_body(user_name: str, *, external_id: str = "", email: str | None = None, active: bool = True,
-              **extra: Any) -> dict:
+def user_body(
+    user_name: str, *, external_id: str = "", email: str | None = None, active: bool = True, **extra: Any
+) -> dict:
     """A POST /Users body as Entra ID and Okta send it (name, work email, active)."""
     body = {
         "schemas": [USER_SCHEMA],
