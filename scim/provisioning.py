@@ -10,9 +10,10 @@ Linking (issue 16): the account email is the primary ``emails`` value, else ``us
 organization's verified domains are provisioned (``settings.SCIM_ACCEPT_ANY_EMAIL_DOMAIN`` lifts this in tests
 only); an existing account is matched by that email, a new one is created without a usable password.
 
-Groups → roles and teams: a member's role is the highest role their groups map to (``ROLE_RANK``), else the
-organization's default role; their teams are those their groups map to, among the teams any mapping names (teams no
-mapping names are left alone). Owners are never changed by SCIM.
+Groups → roles and teams: once the owners have mapped at least one group, a member's role is the highest role their
+groups map to (``ROLE_RANK``), else the organization's default role (before any mapping, provisioning gives new
+members the default role and changes no existing role); their teams are those their groups map to, among the teams
+any mapping names (teams no mapping names are left alone). Owners are never changed by SCIM.
 """
 
 from __future__ import annotations
@@ -365,7 +366,8 @@ def sync_access(scim_users: Iterable[ScimUser], actor: Any, mappings: list[Group
             continue
         groups = list(scim_user.groups.all())
         role = role_for(groups, mappings, fallback)
-        if membership.role != role:
+        # Until the owners map a group, roles stay as they are (linking an existing admin demotes nobody).
+        if mappings and membership.role != role:
             membership = change_role(membership, actor=actor, role=role)
         wanted = {team.pk for mapping in _matching(mappings, groups) for team in mapping.teams.all()}
         current = set(membership.teams.filter(pk__in=managed_teams).values_list("pk", flat=True))

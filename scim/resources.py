@@ -21,8 +21,9 @@ from scim.models import ScimGroup, ScimUser
 
 UserResource = User[EnterpriseUser]
 ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-# Columns of ScimUser, never kept twice in ``data``.
-_USER_COLUMNS = ("id", "meta", "userName", "externalId", "active", "schemas", "groups")
+# Columns of ScimUser, never kept twice in ``data``; and ``password`` (writeOnly, RFC 7643 §4.1.1), never kept at all:
+# accounts provisioned here sign in through SSO.
+_USER_COLUMNS = ("id", "meta", "userName", "externalId", "active", "schemas", "groups", "password")
 
 
 def base_url(org_slug: str) -> str:

@@ -34,20 +34,22 @@ class ScimClient:
         self.base = f"/scim/v2/{slug}/"
         self.client = client or Client()
 
-    def _headers(self, extra: dict[str, str]) -> dict[str, str]:
-        headers = {**extra}
+    def _split(self, extra: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        # Header names (If-Match) go in headers; WSGI environ keys (REMOTE_ADDR) as they are.
+        environ = {name: value for name, value in extra.items() if name.isupper()}
+        headers = {name: value for name, value in extra.items() if not name.isupper()}
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token}"
-        return headers
+        return headers, environ
 
-    def get(self, path: str, params: dict[str, Any] | None = None, **headers: str):
-        return self.client.get(self.base + path, params or {}, headers=self._headers(headers))
+    def get(self, path: str, params: dict[str, Any] | None = None, **extra: str):
+        headers, environ = self._split(extra)
+        return self.client.get(self.base + path, params or {}, headers=headers, **environ)
 
-    def send(self, method: str, path: str, body: Any = None, **headers: str):
+    def send(self, method: str, path: str, body: Any = None, **extra: str):
         data = body if isinstance(body, (str, bytes)) else json.dumps(body) if body is not None else ""
-        return self.client.generic(
-            method, self.base + path, data, content_type=SCIM_TYPE, headers=self._headers(headers)
-        )
+        headers, environ = self._split(extra)
+        return self.client.generic(method, self.base + path, data, content_type=SCIM_TYPE, headers=headers, **environ)
 
     def post(self, path: str, body: Any, **headers: str):
         return self.send("POST", path, body, **headers)
