@@ -8,8 +8,6 @@ register("scim.user_deleted", "{actor} deleted the SCIM user {target}", "member"
 register("scim.group_created", "{actor} created the SCIM group {target} ({members} members)", "member")
 register("scim.group_updated", "{actor} updated the SCIM group {target} (+{added} -{removed} members)", "member")
 register("scim.group_deleted", "{actor} deleted the SCIM group {target}", "member")
-register("scim.team_joined", "{actor} added {target} to the team {team} (SCIM group mapping)", "member")
-register("scim.team_left", "{actor} removed {target} from the team {team} (SCIM group mapping)", "member")
 register("scim.token_created", "{actor} created the SCIM token {target} for {connection}", "sso")
 register("scim.token_revoked", "{actor} revoked the SCIM token {target}", "sso")
 register("scim.token_refused", "A SCIM request with {target} was refused: {message} ({code})", "sso")

@@ -30,9 +30,9 @@ from django.utils import timezone
 from audit import recorder as audit
 from audit.locking import audited
 from orgsecurity import lifecycle
-from orgsecurity.actions import ActionRefused, change_role
+from orgsecurity.actions import ActionRefused, add_team_member, change_role, remove_team_member
 from orgsecurity.actors import ProgramActor
-from orgsecurity.models import Membership, Organization, Team, User, normalize_email
+from orgsecurity.models import Membership, Organization, User, normalize_email
 from orgsecurity.roles import Role
 from scim.errors import ScimError
 from scim.models import GroupMapping, ProvisioningSettings, ScimGroup, ScimToken, ScimUser
@@ -351,8 +351,8 @@ def target_role(scim_user: ScimUser, mappings: list[GroupMapping] | None = None)
 
 def sync_access(scim_users: Iterable[ScimUser], actor: Any, mappings: list[GroupMapping] | None = None) -> None:
     """Bring each active member's role and mapped teams in line with their groups, through
-    ``orgsecurity.actions.change_role`` (key hygiene, audit) and audited team changes. Owners are left as they are.
-    Call inside the ``@audited`` action that changed the groups."""
+    ``orgsecurity.actions.change_role`` (key hygiene, audit) and ``add_team_member``/``remove_team_member``.
+    Owners are left as they are. Call inside the ``@audited`` action that changed the groups."""
     scim_users = list(scim_users)
     if not scim_users:
         return
@@ -372,23 +372,9 @@ def sync_access(scim_users: Iterable[ScimUser], actor: Any, mappings: list[Group
         wanted = {team.pk for mapping in _matching(mappings, groups) for team in mapping.teams.all()}
         current = set(membership.teams.filter(pk__in=managed_teams).values_list("pk", flat=True))
         for team_pk in sorted(wanted - current):
-            _set_team(membership, managed_teams[team_pk], actor=actor, join=True)
+            add_team_member(managed_teams[team_pk], membership, actor=actor)
         for team_pk in sorted(current - wanted):
-            _set_team(membership, managed_teams[team_pk], actor=actor, join=False)
-
-
-def _set_team(membership: Membership, team: Team, *, actor: Any, join: bool) -> None:
-    if join:
-        team.members.add(membership)
-    else:
-        team.members.remove(membership)
-    audit.record(
-        "scim.team_joined" if join else "scim.team_left",
-        organization=membership.organization,
-        actor=actor,
-        target=membership,
-        details={"team": team.name},
-    )
+            remove_team_member(managed_teams[team_pk], membership, actor=actor)
 
 
 __all__ = [

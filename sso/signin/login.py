@@ -45,7 +45,9 @@ def complete_login(
     if decision.action is Action.DENY:
         raise refusal(decision, connection, profile.email)
     if decision.action is Action.LINK:
-        actions.link_identity(connection, user, identity, actor=user, via=decision.reason)
+        # A directory match (SCIM externalId) vouches for the identity itself, whatever email the answer carries.
+        confirmed = profile.email if decision.reason == "directory" else None
+        actions.link_identity(connection, user, identity, actor=user, via=decision.reason, confirmed_email=confirmed)
     elif decision.action is Action.ENROLL:
         user = enroll(connection, identity, profile)
     finish_sign_in(request, connection, user, identity, profile, timed_out)
