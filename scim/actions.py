@@ -118,7 +118,7 @@ def preview_mapping(
     )
     roles = dict(Membership.objects.filter(organization=organization, suspended_at=None).values_list("user_id", "role"))
     for link in links:
-        current = roles.get(link.user_id)
+        current = roles.get(link.user_id) if link.user_id else None
         if current is None or current == Role.OWNER:
             continue
         new = role_for(link.groups.all(), mappings, fallback)

@@ -38,4 +38,4 @@ def provisioned_user(connection: Any, identity: Any) -> Any:
     found = (
         ScimUser.objects.filter(connection=connection, external_id=value, active=True).select_related("user").first()
     )
-    return found.user if found is not None else None
+    return found.user if found is not None else None  # None too for a SCIM user without an account

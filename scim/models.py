@@ -63,7 +63,10 @@ class ScimUser(models.Model):
     """A SCIM ``User`` resource of one organization, linked to the account it provisions."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scim_users")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scim_links")
+    # None while the IdP has sent no email: the SCIM user then has no account and no access.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="scim_links"
+    )
     connection = models.ForeignKey(
         SSOConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="scim_users"
     )

@@ -6,7 +6,8 @@ deprovision-and-remove) and actions (``orgsecurity.actions.change_role``), so th
 sign in, recovery accounts, owners untouchable by a program) and effects (sessions ended, keys revoked, invitations
 revoked) are the same as everywhere else. A refusal raises ``orgsecurity.actions.ActionRefused`` (status 409).
 
-Linking (issue 16): the account email is the primary ``emails`` value, else ``userName``; only emails in the
+Linking (issue 16): the account email is the primary ``emails`` value, else ``userName``; a SCIM user with neither
+(no email at all) is kept without an account, so nobody gets access until the IdP sends one; only emails in the
 organization's verified domains are provisioned (``settings.SCIM_ACCEPT_ANY_EMAIL_DOMAIN`` lifts this in tests
 only); an existing account is matched by that email, a new one is created without a usable password.
 
@@ -103,12 +104,7 @@ def create_user(token: ScimToken, fields: dict[str, Any]) -> ScimUser:
     actor = actor_for(token)
     _check_user_name(organization, fields["user_name"])
     email = normalize_email(fields["email"])
-    _check_email(organization, email)
-    user = User.objects.filter(email=email).first()
-    if user is not None and ScimUser.objects.filter(organization=organization, user=user).exists():
-        raise ScimError(409, f"{email} is already provisioned in this organization.", "uniqueness")
-    if user is None:
-        user = User.objects.create_user(email, None, name=fields["display_name"][:150])
+    user = _account_for(organization, email, name=fields["display_name"]) if _is_email(email) else None
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -129,14 +125,41 @@ def create_user(token: ScimToken, fields: dict[str, Any]) -> ScimUser:
         target=_target(scim_user),
         details={"email": email, "external_id": scim_user.external_id, "active": scim_user.active},
     )
-    if scim_user.active:
-        membership = _membership(organization, user)
+    _grant_access(scim_user, actor)
+    return scim_user
+
+
+def _is_email(text: str) -> bool:
+    local, at, domain = text.partition("@")
+    return bool(at and local and "." in domain)
+
+
+def _account_for(organization: Organization, email: str, *, name: str, linked: ScimUser | None = None) -> User:
+    """The account ``email`` names (matched only in a verified domain of the organization), or a new one without
+    a usable password; raises ``ScimError`` 400 (domain) or 409 (already another SCIM user's account here)."""
+    _check_email(organization, email)
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        return User.objects.create_user(email, None, name=name[:150])
+    others = ScimUser.objects.filter(organization=organization, user=user)
+    if linked is not None:
+        others = others.exclude(pk=linked.pk)
+    if others.exists():
+        raise ScimError(409, f"{email} is already provisioned in this organization.", "uniqueness")
+    return user
+
+
+def _grant_access(scim_user: ScimUser, actor: ProgramActor) -> None:
+    """Provision (or reactivate) the membership of an active SCIM user with an account, then its role and teams."""
+    if scim_user.user_id is None:
+        return
+    membership = _membership(scim_user.organization, scim_user.user)
+    if scim_user.active and not _is_active(membership):
         if membership is None:
-            lifecycle.provision_member(organization, user, actor=actor, role=target_role(scim_user))
-        elif not _is_active(membership):
+            lifecycle.provision_member(scim_user.organization, scim_user.user, actor=actor, role=target_role(scim_user))
+        else:
             lifecycle.reactivate_member(membership, actor=actor, role=target_role(scim_user))
     sync_access([scim_user], actor)
-    return scim_user
 
 
 def update_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) -> ScimUser:
@@ -148,11 +171,11 @@ def update_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) -
     organization = token.organization
     _check_user_name(organization, fields["user_name"], exclude=scim_user)
     email = normalize_email(fields["email"])
-    if email != scim_user.user.email:
+    if scim_user.user_id is not None and _is_email(email) and email != scim_user.user.email:
         _check_email(organization, email)
         if User.objects.filter(email=email).exclude(pk=scim_user.user_id).exists():
             raise ScimError(409, f"Another account already uses {email}.", "uniqueness")
-    membership = _membership(organization, scim_user.user)
+    membership = _membership(organization, scim_user.user) if scim_user.user_id else None
     if scim_user.active and not fields["active"] and _is_active(membership):
         lifecycle.suspend_member(
             membership, actor=actor_for(token), reason="deactivated at the IdP (SCIM active: false)"
@@ -171,7 +194,10 @@ def _save_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) ->
     changed = sorted(name for name, value in fields.items() if getattr(scim_user, name) != value and name != "data") + (
         ["attributes"] if fields["data"] != scim_user.data else []
     )
-    if email != scim_user.user.email:
+    if scim_user.user_id is None and _is_email(email):
+        # The IdP sent an email at last: the SCIM user gets (or matches) its account now.
+        scim_user.user = _account_for(organization, email, name=fields["display_name"], linked=scim_user)
+    elif scim_user.user_id is not None and _is_email(email) and email != scim_user.user.email:
         scim_user.user.email = email
         try:
             with transaction.atomic():
@@ -195,13 +221,7 @@ def _save_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) ->
             target=_target(scim_user),
             details={"fields": ", ".join(changed)},
         )
-    membership = _membership(organization, scim_user.user)
-    if scim_user.active and not _is_active(membership):
-        if membership is None:
-            lifecycle.provision_member(organization, scim_user.user, actor=actor, role=target_role(scim_user))
-        else:
-            lifecycle.reactivate_member(membership, actor=actor, role=target_role(scim_user))
-    sync_access([scim_user], actor)
+    _grant_access(scim_user, actor)
     return scim_user
 
 
@@ -209,7 +229,7 @@ def delete_user(token: ScimToken, scim_user: ScimUser) -> None:
     """DELETE /Users/<id> (RFC 7644 §3.6): deprovision and remove the membership
     (``orgsecurity.lifecycle.deprovision_and_remove``, its own transaction), then forget the SCIM user. The account
     stays (it may belong to other organizations). Raises ``ActionRefused`` (409) for the guardrails."""
-    membership = _membership(token.organization, scim_user.user)
+    membership = _membership(token.organization, scim_user.user) if scim_user.user_id else None
     if membership is not None:
         lifecycle.deprovision_and_remove(membership, actor=actor_for(token))
     _forget_user(token, scim_user)
@@ -361,7 +381,7 @@ def sync_access(scim_users: Iterable[ScimUser], actor: Any, mappings: list[Group
     managed_teams = {team.pk: team for mapping in mappings for team in mapping.teams.all()}
     fallback = default_role(organization)
     for scim_user in scim_users:
-        membership = _membership(organization, scim_user.user)
+        membership = _membership(organization, scim_user.user) if scim_user.user_id else None
         if not _is_active(membership) or membership.role == Role.OWNER:
             continue
         groups = list(scim_user.groups.all())

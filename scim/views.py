@@ -110,8 +110,10 @@ def _body(request: HttpRequest) -> Any:
 
 
 def _parameters(request: HttpRequest) -> ResponseParameters | None:
-    attributes = request.GET.get("attributes")
-    excluded = request.GET.get("excludedAttributes")
+    return _response_parameters(request.GET.get("attributes"), request.GET.get("excludedAttributes"))
+
+
+def _response_parameters(attributes: str | None, excluded: str | None) -> ResponseParameters | None:
     if not attributes and not excluded:
         return None
     try:
@@ -120,8 +122,8 @@ def _parameters(request: HttpRequest) -> ResponseParameters | None:
         raise ScimError(400, f"attributes/excludedAttributes are not valid: {exc}", "invalidValue") from None
 
 
-def _int_parameter(request: HttpRequest, name: str, default: int) -> int:
-    raw = request.GET.get(name)
+def _number(query: dict[str, Any], name: str, default: int) -> int:
+    raw = query.get(name)
     if raw in (None, ""):
         return default
     try:
@@ -143,12 +145,32 @@ def _resource_answer(payload: dict, version: int, status: int = 200, location: s
     return scim_json(payload, status=status, headers=headers)
 
 
+def _search_parameters(request: HttpRequest) -> dict[str, Any]:
+    """The query of a list request: the URL's (GET) or a SearchRequest body's (POST .search, RFC 7644 §3.4.3)."""
+    if request.method != "POST":
+        return {name: request.GET.get(name) for name in SEARCH_PARAMETERS}
+    body = _body(request)
+    if not isinstance(body, dict):
+        raise ScimError(400, "A .search body is a SearchRequest object.", "invalidSyntax")
+    found = {}
+    for name in SEARCH_PARAMETERS:
+        value = body.get(name)
+        if isinstance(value, list):
+            value = ",".join(str(item) for item in value)
+        found[name] = None if value is None else str(value)
+    return found
+
+
+SEARCH_PARAMETERS = ("filter", "startIndex", "count", "attributes", "excludedAttributes")
+
+
 def _list(request: HttpRequest, queryset: QuerySet, render: Callable[[Any], Any]) -> HttpResponse:
-    start = max(1, _int_parameter(request, "startIndex", 1))
-    count = min(MAX_RESULTS, max(0, _int_parameter(request, "count", MAX_RESULTS)))
+    query = request.scim_query
+    start = max(1, _number(query, "startIndex", 1))
+    count = min(MAX_RESULTS, max(0, _number(query, "count", MAX_RESULTS)))
     total = queryset.count()
     page = list(queryset[start - 1 : start - 1 + count]) if count else []
-    parameters = _parameters(request)
+    parameters = _response_parameters(query.get("attributes"), query.get("excludedAttributes"))
     return scim_json(
         {
             "schemas": [LIST_RESPONSE],
@@ -286,8 +308,13 @@ def users_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
         resource = resources.parse_user(_body(request))
         scim_user = provisioning.create_user(token, resources.user_fields(resource))
         return _user_answer(request, _user(token, str(scim_user.scim_id)), status=201)
+    return _list_users(request, token)
+
+
+def _list_users(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    request.scim_query = _search_parameters(request)
     queryset = _users(token)
-    text = request.GET.get("filter")
+    text = request.scim_query.get("filter")
     if text:
         queryset = queryset.filter(filters.build_query(text, filters.USER_COLUMNS))
     slug = token.organization.slug
@@ -313,6 +340,12 @@ def user_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpR
         )
     provisioning.update_user(token, scim_user, resources.user_fields(resource))
     return _user_answer(request, _user(token, resource_id))
+
+
+@scim_endpoint("POST")
+def users_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """POST /Users/.search (RFC 7644 §3.4.3): a list query whose parameters are in the body."""
+    return _list_users(request, token)
 
 
 # --- PATCH (RFC 7644 §3.5.2) ---------------------------------------------------------------------------------
@@ -422,8 +455,13 @@ def groups_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
             member_ids=_member_ids(resource),
         )
         return _group_answer(request, _group(token, str(group.scim_id)), status=201)
+    return _list_groups(request, token)
+
+
+def _list_groups(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    request.scim_query = _search_parameters(request)
     queryset = _groups(token)
-    text = request.GET.get("filter")
+    text = request.scim_query.get("filter")
     if text:
         query = filters.build_query(text, filters.GROUP_COLUMNS)
         # A filter on members joins one row per member: keep each group once.
@@ -454,3 +492,45 @@ def group_view(request: HttpRequest, token: ScimToken, resource_id: str) -> Http
         member_ids=_member_ids(resource),
     )
     return _group_answer(request, _group(token, resource_id))
+
+
+@scim_endpoint("POST")
+def groups_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """POST /Groups/.search (RFC 7644 §3.4.3)."""
+    return _list_groups(request, token)
+
+
+@scim_endpoint("POST")
+def root_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """POST /.search (RFC 7644 §3.4.3): Users then Groups matching the filter; an attribute one resource type lacks
+    matches none of that type (§3.4.2.1)."""
+    query = request.scim_query = _search_parameters(request)
+    text = query.get("filter")
+    slug = token.organization.slug
+    found: list[Any] = []
+    for queryset, columns, render in (
+        (_users(token), filters.USER_COLUMNS, lambda u: resources.user_model(u, slug)),
+        (_groups(token), filters.GROUP_COLUMNS, _group_model),
+    ):
+        if text:
+            try:
+                condition = filters.build_query(text, columns)
+            except ScimError as exc:
+                if "not supported here" in exc.detail:
+                    continue
+                raise
+            queryset = queryset.filter(pk__in=queryset.filter(condition).values("pk"))
+        found.extend(render(item) for item in queryset.order_by("created_at", "pk")[: MAX_RESULTS * 5])
+    start = max(1, _number(query, "startIndex", 1))
+    count = min(MAX_RESULTS, max(0, _number(query, "count", MAX_RESULTS)))
+    page = found[start - 1 : start - 1 + count]
+    parameters = _response_parameters(query.get("attributes"), query.get("excludedAttributes"))
+    return scim_json(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": len(found),
+            "startIndex": start,
+            "itemsPerPage": len(page),
+            "Resources": [resources.dump(item, parameters) for item in page],
+        }
+    )

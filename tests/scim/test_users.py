@@ -172,3 +172,26 @@ def test_delete_removes_the_membership_and_the_link(scim, org):
     user = User.objects.get(email="bea@acme.test")
     assert not Membership.objects.filter(organization=org, user=user).exists()
     assert scim.get(f"Users/{answer['id']}").status_code == 404
+
+
+def test_search_by_post(scim):
+    create(scim, external_id="x-1")
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": 'externalId eq "x-1"',
+        "attributes": ["userName"],
+    }
+    for path in ("Users/.search", ".search"):
+        answer = scim.post(path, body).json()
+        assert answer["totalResults"] == 1 and answer["Resources"][0]["userName"] == "bea@acme.test"
+
+
+def test_a_user_without_any_email_gets_no_account_until_one_arrives(scim, org):
+    response = scim.post("Users", {"schemas": [USER_SCHEMA], "userName": "jdoe"})
+    assert response.status_code == 201
+    link = ScimUser.objects.get()
+    assert link.user is None and not Membership.objects.filter(organization=org, user__email="jdoe").exists()
+    scim.patch(f"Users/{link.scim_id}", [{"op": "add", "path": "emails", "value": [{"value": "jdoe@acme.test"}]}])
+    link.refresh_from_db()
+    assert link.user.email == "jdoe@acme.test"
+    assert Membership.objects.filter(organization=org, user=link.user).exists()
