@@ -69,10 +69,14 @@ def test_mapping_preview_then_save(client_for, owner, scim, org):
     assert GroupMapping.objects.get().role == Role.ADMIN
 
 
-def test_members_page_marks_scim_managed_members(client_for, owner, scim):
+def test_members_page_marks_scim_managed_members_and_removal_warns(client_for, owner, scim, org):
     scim.post("Users", user_body("bea@acme.test"))
-    page = client_for(owner).get("/orgs/acme/members/").content.decode()
-    assert "Managed by SCIM" in page
+    browser = client_for(owner)
+    page = browser.get("/orgs/acme/members/").content.decode()
+    assert "Managed by SCIM: the IdP overwrites manual role changes and removals" in page
+    membership = org.memberships.get(user__email="bea@acme.test")
+    removal = browser.get(f"/orgs/acme/members/{membership.pk}/remove/").content.decode()
+    assert "the IdP will overwrite this removal" in removal
 
 
 def test_scim_token_command_prints_a_working_token_once(org, connection, acme_domain):
