@@ -384,7 +384,8 @@ def email_owners(organization: Organization, *, subject: str, template: str, con
     """Email every owner of ``organization`` (call from ``transaction.on_commit``). ``context`` gets ``url``,
     the allowlist page, and ``audit_url``, both built from PUBLIC_BASE_URL."""
     owners = list(
-        Membership.objects.filter(organization=organization, role=Role.OWNER)
+        Membership.objects.active()
+        .filter(organization=organization, role=Role.OWNER)
         .order_by("user__email")
         .values_list("user__email", flat=True)
     )

@@ -148,7 +148,8 @@ def _note_recovery_access(request: HttpRequest, organization: Organization, ip: 
 
 def _dashboard_refusal(organization: Organization, ip: str | None) -> Refusal:
     owners = list(
-        Membership.objects.filter(organization=organization, role=Role.OWNER)
+        Membership.objects.active()
+        .filter(organization=organization, role=Role.OWNER)
         .select_related("user")
         .order_by("user__email")[:10]
     )

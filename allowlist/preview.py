@@ -112,7 +112,9 @@ def _cut_off(ip: str | None, before: ListState, after: ListState, *, api: bool) 
 def _people(organization: Organization, before: ListState, after: ListState) -> tuple[ImpactItem, ...]:
     if not after.guards_dashboard:
         return ()
-    memberships = {m.user_id: m for m in Membership.objects.filter(organization=organization).select_related("user")}
+    memberships = {
+        m.user_id: m for m in Membership.objects.active().filter(organization=organization).select_related("user")
+    }
     since = timezone.now() - SESSION_LOOKBACK
     sessions = UserSession.objects.filter(user_id__in=list(memberships), last_seen_at__gte=since).order_by("pk")
     outside: dict[int, set[str]] = defaultdict(set)

@@ -54,12 +54,18 @@ def _organizations(query: str) -> list[Organization]:
 def _people(query: str) -> list[SearchHit]:
     """Memberships of the person whose email is ``query`` (the case-insensitive unique index on emails), or, when
     nobody has that email, of the people whose email contains it."""
+    # includes suspended: support sees them, marked
     memberships = Membership.objects.annotate(email=Lower("user__email")).select_related("user", "organization")
     found = memberships.filter(email=query.lower())
     if not found.exists():
         found = memberships.filter(email__contains=query.lower())
     return [
-        SearchHit("Member", membership.user.email, membership.organization, membership.get_role_display())
+        SearchHit(
+            "Member",
+            membership.user.email,
+            membership.organization,
+            membership.get_role_display() + (" (suspended)" if membership.suspended_at else ""),
+        )
         for membership in found.order_by("email", "organization__slug")[:SEARCH_LIMIT]
     ]
 
@@ -106,6 +112,7 @@ def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
     invitations (the newest ``SEARCH_LIMIT``), billing and security settings, read-only."""
     organization = support_organization(org_slug)
     record_support_view(request, organization, "the organization's settings")
+    # includes suspended: support sees them, marked
     memberships = Membership.objects.filter(organization=organization).select_related("user").order_by("user__email")
     invitations = Invitation.objects.filter(
         organization=organization, accepted_at=None, revoked_at=None, expires_at__gt=timezone.now()

@@ -28,7 +28,8 @@ EXPORT_FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON Lines"}
 def member_emails(organization: Organization) -> list[str]:
     """Suggestions for the actor filter: the organization's members (one small query)."""
     return list(
-        Membership.objects.filter(organization=organization)
+        Membership.objects.active()
+        .filter(organization=organization)
         .order_by("user__email")
         .values_list("user__email", flat=True)
     )

@@ -77,7 +77,7 @@ def stale_report(organization: Organization, *, now: datetime | None = None) -> 
     """Every live key of ``organization`` with at least one reason, oldest first. Three queries."""
     now = now or timezone.now()
     enforced_at, sso_note = sso_enforced_since(organization)
-    owner_is_member = Membership.objects.filter(organization=organization, user=OuterRef("owner_user"))
+    owner_is_member = Membership.objects.active().filter(organization=organization, user=OuterRef("owner_user"))
     keys = (
         APIKey.objects.filter(organization=organization, revoked_at=None)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))

@@ -52,6 +52,7 @@ def load_org_context(request: HttpRequest, org_slug: str) -> OrgContext | None:
         context = None
         if request.user.is_authenticated:
             membership = (
+                # includes suspended: kept aside as suspended_membership
                 Membership.objects.select_related("organization", *settings.ORG_CONTEXT_RELATED)
                 .filter(organization__slug=org_slug, user=request.user)
                 .first()

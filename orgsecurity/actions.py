@@ -130,6 +130,7 @@ def _run_membership_effects(membership: Membership, new_role: str | None, actor:
 
 def _lock_membership(membership: Membership) -> Membership:
     """Re-read ``membership`` locked FOR UPDATE; refuse (404) when someone removed it since it was loaded."""
+    # includes suspended: actions lock suspended rows too (lifecycle)
     locked = Membership.objects.select_for_update(of=("self",)).select_related("user").filter(pk=membership.pk).first()
     if locked is None:
         raise ActionRefused(
@@ -221,7 +222,16 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
             raise ActionRefused(
                 f"Your role cannot invite someone as {Role(role).label}.", code="role_not_allowed", status=403
             )
-        if Membership.objects.filter(organization=organization, user__email=email).exists():
+        # includes suspended: a suspended member is refused with its own message
+        existing = Membership.objects.filter(organization=organization, user__email=email).first()
+        if existing is not None and existing.suspended_at is not None:
+            raise ActionRefused(
+                f"{email} is a suspended member of {organization.name} (deprovisioned by your identity provider). "
+                "Reactivate them at the identity provider instead of inviting them.",
+                code="member_suspended",
+                status=409,
+            )
+        if existing is not None:
             raise ActionRefused(
                 f"{email} is already a member of {end_sentence(organization.name)}", code="already_member", status=409
             )
@@ -309,9 +319,9 @@ def reconfirmation_reasons(invitations: list[Invitation]) -> dict[int, str]:
     leave a working link behind. One query for all of them."""
     inviter_ids = {invitation.invited_by_id for invitation in invitations if invitation.invited_by_id}
     roles = dict(
-        Membership.objects.filter(
-            organization__in={invitation.organization_id for invitation in invitations}, user_id__in=inviter_ids
-        ).values_list("user_id", "role")
+        Membership.objects.active()
+        .filter(organization__in={invitation.organization_id for invitation in invitations}, user_id__in=inviter_ids)
+        .values_list("user_id", "role")
     )
     reasons = {}
     for invitation in invitations:
@@ -402,6 +412,7 @@ def accept_invitation(invitation: Invitation, *, user: User) -> Membership:
                 code="wrong_user",
                 status=403,
             )
+        # includes suspended: the row exists either way
         if Membership.objects.filter(organization=invitation.organization, user=user).exists():
             raise ActionRefused("You are already a member of this organization.", code="already_member", status=409)
         membership = Membership.objects.create(organization=invitation.organization, user=user, role=invitation.role)
@@ -430,6 +441,7 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
     with transaction.atomic():
+        # includes suspended: the row exists either way
         if Membership.objects.filter(organization=organization, user=user).exists():
             raise ActionRefused(f"{user.email} is already a member.", code="already_member", status=409)
         membership = Membership.objects.create(organization=organization, user=user, role=role)

@@ -22,7 +22,9 @@ from sessions_policy.reauth import mark_reauthenticated
 def _orgs_of(user: User | None) -> list[Organization]:
     if user is None:
         return []
-    return list(Organization.objects.filter(memberships__user=user).order_by("pk"))
+    return list(
+        Organization.objects.filter(memberships__user=user, memberships__suspended_at__isnull=True).order_by("pk")
+    )
 
 
 def record_for_user_orgs(

@@ -18,7 +18,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {
         "my_memberships": SimpleLazyObject(
             lambda: list(
-                Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+                Membership.objects.active()
+                .filter(user=user)
+                .select_related("organization")
+                .order_by("organization__name")
             )
         )
     }

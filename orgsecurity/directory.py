@@ -41,14 +41,17 @@ def register_member_annotations(annotations: MemberAnnotations, *, method_labels
     _METHOD_LABELS.update(dict(method_labels))
 
 
-def members(organization: Organization, search: str = "") -> QuerySet[Membership]:
+def members(organization: Organization, search: str = "", *, include_suspended: bool = False) -> QuerySet[Membership]:
     """``organization``'s memberships ordered by email, each annotated as in the module docstring; ``search`` keeps
-    those whose email or name contains it (case-insensitive)."""
+    those whose email or name contains it (case-insensitive). Suspended (deprovisioned) members only with
+    ``include_suspended`` (for those who manage members)."""
     annotations: dict[str, Any] = {}
     for annotate in _ANNOTATIONS:
         annotations.update(annotate(organization))
+    # includes suspended: only when asked (members page, for those who manage members)
+    memberships = Membership.objects.all() if include_suspended else Membership.objects.active()
     queryset = (
-        Membership.objects.filter(organization=organization)
+        memberships.filter(organization=organization)
         .select_related("user")
         .annotate(**annotations)
         .order_by("user__email")
@@ -85,10 +88,14 @@ class MemberRow:
     sso_email: str
 
 
-def member_page(organization: Organization, search: str, number: Any) -> tuple[Page, list[MemberRow]]:
-    """Page ``number`` (any text: a bad or out-of-range number gives the nearest page) of the matching members, and
-    its rows. Two queries: the count and the page."""
-    page = Paginator(members(organization, search), MEMBERS_PER_PAGE).get_page(number)
+def member_page(
+    organization: Organization, search: str, number: Any, *, include_suspended: bool = False
+) -> tuple[Page, list[MemberRow]]:
+    """Page ``number`` (any text: a bad or out-of-range number gives the nearest page) of the matching members (the
+    suspended ones too with ``include_suspended``), and its rows. Two queries: the count and the page."""
+    page = Paginator(members(organization, search, include_suspended=include_suspended), MEMBERS_PER_PAGE).get_page(
+        number
+    )
     rows = []
     for membership in page.object_list:
         method = getattr(membership, "last_auth_method", None) or ""

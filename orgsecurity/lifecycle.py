@@ -39,6 +39,7 @@ from audit.locking import audited
 from audit.models import AuditEvent
 from audit.recorder import record_many, record_throttled
 from orgsecurity.actions import (
+    MEMBERSHIP_CHANGE_PREVIEWS,
     ActionRefused,
     _lock_membership,
     _reread,
@@ -52,6 +53,7 @@ from orgsecurity.actions import (
     remove_member,
 )
 from orgsecurity.actors import is_program
+from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Invitation, Membership, Organization, User, normalize_email
 from orgsecurity.roles import Role, roles_assignable_by
 
@@ -127,6 +129,7 @@ def provision_member(organization: Organization, user: User, *, actor: Any, role
     ``member_suspended``: ``reactivate_member`` it instead)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
+    # includes suspended: a suspended one is refused
     existing = Membership.objects.filter(organization=organization, user=user).first()
     if existing is not None:
         if existing.suspended_at is not None:
@@ -146,6 +149,12 @@ def provision_member(organization: Organization, user: User, *, actor: Any, role
         return provision_member(organization, user, actor=actor, role=role)
 
 
+def _judged_by_role(actor: Any) -> bool:
+    """People (their membership's role) and programs (``acts_as``) are judged by a role; the system (None, or an
+    ``audit.recorder.Actor`` an operator's command passes) is not."""
+    return isinstance(actor, User) or is_program(actor)
+
+
 def _require_may_grant(organization: Organization, user: User, actor: Any, role: str) -> None:
     if role == Role.OWNER and is_program(actor):
         raise ActionRefused(
@@ -154,7 +163,7 @@ def _require_may_grant(organization: Organization, user: User, actor: Any, role:
             code="owner_protected",
             status=409,
         )
-    if actor is not None and role not in roles_assignable_by(actor_role(organization, actor)):
+    if _judged_by_role(actor) and role not in roles_assignable_by(actor_role(organization, actor)):
         raise ActionRefused(f"Your role cannot add someone as {Role(role).label}.", code="role_not_allowed", status=403)
 
 
@@ -237,7 +246,7 @@ def _check_guardrails(membership: Membership, actor: Any) -> None:
     """Refuse (ActionRefused) a deprovisioning that the actor may not do or that would lock the organization out."""
     organization = membership.organization
     refuse_program_touching_owner(membership, actor, doing="deprovision")
-    acting_on_someone_else = actor is not None and membership.user_id != getattr(actor, "pk", None)
+    acting_on_someone_else = _judged_by_role(actor) and membership.user_id != getattr(actor, "pk", None)
     if acting_on_someone_else and membership.role not in roles_assignable_by(actor_role(organization, actor)):
         raise ActionRefused("Only owners can deprovision an owner.", code="role_not_allowed", status=403)
     if is_last_usable_owner(membership):
@@ -299,6 +308,35 @@ def _replace(result: DeprovisionResult, **values: Any) -> DeprovisionResult:
     return replace(result, **values)
 
 
+def preview_suspend_member(membership: Membership) -> Impact:
+    """What suspending ``membership`` would end (read-only; ``suspend_member`` does it): ``person`` (who loses the
+    organization, keeping role and teams), ``invitations`` to their email that are revoked, then the groups every
+    registered membership preview adds for a removal (personal keys revoked, sessions that lose the organization).
+    ``change`` is "member.suspend"; the guardrails are not previewed."""
+    person = ImpactItem(
+        ref=str(membership.user_id),
+        name=membership.user.email,
+        detail=f"{membership.get_role_display()}: suspended, keeps role and teams for a reactivation",
+    )
+    pending = Invitation.objects.filter(
+        organization_id=membership.organization_id,
+        email=normalize_email(membership.user.email),
+        accepted_at=None,
+        revoked_at=None,
+    ).order_by("pk")
+    invitations = tuple(
+        ImpactItem(ref=str(invitation.pk), name=invitation.email, detail=f"{invitation.get_role_display()}: revoked")
+        for invitation in pending
+    )
+    groups = [
+        ImpactGroup("person", "The member", "Suspended: counts as no member until reactivated.", (person,)),
+        ImpactGroup("invitations", "Invitations to them, revoked", "They cannot come back through one.", invitations),
+    ]
+    for preview in MEMBERSHIP_CHANGE_PREVIEWS:
+        groups.extend(preview(membership, None))
+    return Impact(change="member.suspend", groups=tuple(groups))
+
+
 # --- reactivation --------------------------------------------------------------------------------------------------
 
 
@@ -317,9 +355,8 @@ def reactivate_member(membership: Membership, *, actor: Any, role: str) -> Membe
         if membership.suspended_at is None:
             return change_role(membership, actor=actor, role=role)
         refuse_program_touching_owner(membership, actor, doing="reactivate", new_role=role)
-        if role not in roles_assignable_by(actor_role(organization, actor)) or (
-            membership.role not in roles_assignable_by(actor_role(organization, actor))
-        ):
+        allowed = roles_assignable_by(actor_role(organization, actor)) if _judged_by_role(actor) else list(Role)
+        if role not in allowed or membership.role not in allowed:
             raise ActionRefused("Only owners can reactivate an owner.", code="role_not_allowed", status=403)
         old_role, suspended_at = membership.role, membership.suspended_at
         membership.role, membership.suspended_at = role, None

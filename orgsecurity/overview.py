@@ -213,7 +213,10 @@ class Adoption:
 def sso_adoption(organization: Organization, now: dt.datetime) -> Adoption:
     """SSO adoption among ``organization``'s current members over the ``WINDOW_DAYS`` days ending with ``now``'s
     day, from their ``auth.signed_in`` events (two queries: the members, and each person's distinct methods)."""
-    members = {str(pk) for pk in Membership.objects.filter(organization=organization).values_list("user_id", flat=True)}
+    members = {
+        str(pk)
+        for pk in Membership.objects.active().filter(organization=organization).values_list("user_id", flat=True)
+    }
     methods = (
         AuditEvent.objects.filter(
             organization=organization,

@@ -44,7 +44,9 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect(settings.LOGIN_URL)
     if is_support_staff(request.user):
         return redirect("support:index")
-    membership = Membership.objects.select_related("organization").filter(user=request.user).order_by("pk").first()
+    membership = (
+        Membership.objects.active().select_related("organization").filter(user=request.user).order_by("pk").first()
+    )
     if membership is None:
         return render(request, "orgsecurity/no_organizations.html")
     return redirect("org_dashboard", org_slug=membership.organization.slug)
@@ -63,7 +65,7 @@ def dashboard(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug)
     context = {
         "org": org,
-        "member_count": Membership.objects.filter(organization=org.organization).count(),
+        "member_count": Membership.objects.active().filter(organization=org.organization).count(),
         "themes": security_themes(org),
         "can_view_overview": org.can(Capability.VIEW_AUDIT),
     }
@@ -105,7 +107,10 @@ def _members_page(
     can_manage = org.can(Capability.MANAGE_MEMBERS)
     assignable = roles_assignable_by(org.role) if can_manage else []
     search = request.GET.get("q", "").strip()[:100]
-    member_page, rows = directory.member_page(org.organization, search, request.GET.get("page"))
+    # Suspended (deprovisioned) members count as no members: only those who manage members see them, marked.
+    member_page, rows = directory.member_page(
+        org.organization, search, request.GET.get("page"), include_suspended=can_manage
+    )
     invitations = (
         directory.invitation_page(org.organization, search, request.GET.get("invitations_page")) if can_manage else None
     )
@@ -147,7 +152,9 @@ def invite(request: HttpRequest, org_slug: str) -> HttpResponse:
     try:
         actions.invite_member(org.organization, actor=request.user, **form.cleaned_data)
     except actions.ActionRefused as exc:
-        form.add_error("email" if exc.code in {"already_member", "already_invited"} else "role", exc.message)
+        form.add_error(
+            "email" if exc.code in {"already_member", "already_invited", "member_suspended"} else "role", exc.message
+        )
         return _members_page(request, org, invite_form=form, status=exc.status)
     messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
     return redirect("members", org_slug=org_slug)
@@ -184,6 +191,7 @@ def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int
 @require_capability(Capability.MANAGE_MEMBERS, action="change a member's role")
 def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
+    # includes suspended: managers may act on suspended members
     membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -201,6 +209,7 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
     """Remove a member (owners and admins) or leave the organization (anyone, themselves). GET: what the removal
     takes away (``actions.preview_remove_member``: teams, invitations, keys, sessions), with its CSV; POST: do it."""
     org = org_for_member(request, org_slug)
+    # includes suspended: managers may remove suspended members
     membership = get_org_object(org, Membership.objects.select_related("user", "organization"), pk=membership_id)
     leaving = membership.user_id == request.user.pk
     if not leaving and not org.can(Capability.MANAGE_MEMBERS):

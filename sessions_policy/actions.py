@@ -292,10 +292,10 @@ def end_member_sessions(
     (admins manage everyone but owners). Returns how many sessions ended.
     """
     with transaction.atomic():
-        actor_membership = Membership.objects.filter(organization=organization, user=actor).first()
+        actor_membership = Membership.objects.active().filter(organization=organization, user=actor).first()
         if actor_membership is None or not has_capability(actor_membership.role, Capability.MANAGE_SECURITY):
             raise ActionRefused("Only owners and admins can end members' sessions.", code="not_allowed", status=403)
-        target = Membership.objects.filter(organization=organization, user=member).first()
+        target = Membership.objects.active().filter(organization=organization, user=member).first()
         if target is None:
             raise ActionRefused(
                 f"{member.email} is not a member of {end_sentence(organization.name)}", code="not_member", status=404
@@ -347,7 +347,7 @@ def update_session_policy(
     with transaction.atomic():
         # @audited locked the organization, so two first saves cannot both create the policy row.
         if isinstance(actor, User):
-            membership = Membership.objects.filter(organization=organization, user=actor).first()
+            membership = Membership.objects.active().filter(organization=organization, user=actor).first()
             if membership is None or not has_capability(membership.role, Capability.MANAGE_SECURITY):
                 raise ActionRefused("Only owners and admins can change the session policy.", status=403)
         policy = SessionPolicy.objects.filter(organization=organization).first()
@@ -396,7 +396,9 @@ def describe_changes(changes: dict[str, list[Any]]) -> str:
 def _organizations_of(user: Any) -> list[Organization]:
     if not getattr(user, "pk", None):
         return []
-    return list(Organization.objects.filter(memberships__user_id=user.pk).order_by("pk"))
+    return list(
+        Organization.objects.filter(memberships__user_id=user.pk, memberships__suspended_at__isnull=True).order_by("pk")
+    )
 
 
 def _record_for(

@@ -141,7 +141,7 @@ def rules_of_each_organization(user_id: int | None) -> list[SessionRules]:
     """The rules of every organization ``user_id`` belongs to (one query)."""
     if user_id is None:
         return []
-    memberships = Membership.objects.filter(user_id=user_id).select_related("organization__session_policy")
+    memberships = Membership.objects.active().filter(user_id=user_id).select_related("organization__session_policy")
     found = []
     for membership in memberships:
         policy = getattr(membership.organization, "session_policy", None)

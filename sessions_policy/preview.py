@@ -45,7 +45,7 @@ def preview_session_policy(
     before = rules_for_organization(organization)
     after = SessionRules(int(idle_timeout_s), int(absolute_timeout_s), int(reauth_max_age_s), bool(single_session))
     now = clock.now()
-    roles = dict(Membership.objects.filter(organization=organization).values_list("user_id", "role"))
+    roles = dict(Membership.objects.active().filter(organization=organization).values_list("user_id", "role"))
     newer = UserSession.objects.filter(user_id=OuterRef("user_id"), authenticated_at__gt=OuterRef("authenticated_at"))
     sessions = (
         UserSession.objects.filter(revoked_at=None, user_id__in=list(roles))

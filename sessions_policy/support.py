@@ -30,7 +30,7 @@ def settings_rows(organization: Organization) -> list[tuple[str, str]]:
     sessions = list(
         UserSession.objects.filter(
             revoked_at=None,
-            user__in=Membership.objects.filter(organization=organization).values("user"),
+            user__in=Membership.objects.active().filter(organization=organization).values("user"),
             authenticated_at__gt=now - timedelta(seconds=rules.absolute_timeout_s),
             last_seen_at__gte=now - timedelta(seconds=rules.idle_timeout_s + LAST_SEEN_INTERVAL),
         )

@@ -106,7 +106,7 @@ def _confirm_policy_page(request: HttpRequest, org_slug: str) -> HttpResponse:
 def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> HttpResponse:
     organization = org.organization
     rules, now = rules_for_organization(organization), clock.now()
-    roles = dict(Membership.objects.filter(organization=organization).values_list("user_id", "role"))
+    roles = dict(Membership.objects.active().filter(organization=organization).values_list("user_id", "role"))
     # Only sessions that could still open this organization's pages: not ended, not ended here, within
     # this organization's idle and absolute limits.
     sessions = (
@@ -143,7 +143,9 @@ def member_sessions(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 def _member_of(org: OrgContext, user_id: int) -> User:
     # Through the user's primary key, which Django bounds to 64 bits (an id from the URL may be any length).
-    membership = Membership.objects.filter(organization=org.organization, user__pk=user_id).select_related("user")
+    membership = (
+        Membership.objects.active().filter(organization=org.organization, user__pk=user_id).select_related("user")
+    )
     found = membership.first()
     if found is None:
         raise Http404("No such member.")

@@ -71,10 +71,10 @@ def refuse_idp_change_over_owners(connection: SSOConnection, *, actor: Any, chan
     """
     if not isinstance(actor, User) or not changed & IDP_TRUST_FIELDS:
         return
-    roles = Membership.objects.filter(organization_id=connection.organization_id, user=actor)
+    roles = Membership.objects.active().filter(organization_id=connection.organization_id, user=actor)
     if roles.filter(role=Role.OWNER).exists():
         return
-    owners = Membership.objects.filter(organization_id=connection.organization_id, role=Role.OWNER)
+    owners = Membership.objects.active().filter(organization_id=connection.organization_id, role=Role.OWNER)
     if SSOIdentity.objects.filter(connection=connection, user__in=owners.values("user")).exists():
         raise ActionRefused(
             "An owner signs in through this connection, so only an owner can change which IdP it trusts "
@@ -135,9 +135,9 @@ def update_connection(connection: SSOConnection, *, actor: User, **values: Any) 
         owner = values.get("admin_owner")
         if (
             owner is not None
-            and not Membership.objects.filter(
-                organization=connection.organization, user=owner, role__in=[Role.OWNER, Role.ADMIN]
-            ).exists()
+            and not Membership.objects.active()
+            .filter(organization=connection.organization, user=owner, role__in=[Role.OWNER, Role.ADMIN])
+            .exists()
         ):
             raise ActionRefused("The admin owner must be an owner or admin of this organization.", code="bad_owner")
         before = _snapshot(connection, GENERAL_FIELDS)
@@ -534,9 +534,9 @@ def unlink_identity(linked: SSOIdentity, *, actor: User) -> None:
             # Admins manage everyone but owners: unlinking owners would also lift the rule that only an owner changes
             # the IdP an owner signs in through (``refuse_idp_change_over_owners``).
             roles = dict(
-                Membership.objects.filter(
-                    organization_id=connection.organization_id, user_id__in=[actor.pk, linked.user_id]
-                ).values_list("user_id", "role")
+                Membership.objects.active()
+                .filter(organization_id=connection.organization_id, user_id__in=[actor.pk, linked.user_id])
+                .values_list("user_id", "role")
             )
             if roles.get(linked.user_id) not in roles_assignable_by(roles.get(actor.pk, "")):
                 raise ActionRefused(

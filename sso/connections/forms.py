@@ -39,7 +39,7 @@ class ConnectionSettingsForm(forms.Form):
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        managers = Membership.objects.filter(organization=organization, role__in=[Role.OWNER, Role.ADMIN])
+        managers = Membership.objects.active().filter(organization=organization, role__in=[Role.OWNER, Role.ADMIN])
         self.fields["admin_owner"].queryset = User.objects.filter(pk__in=managers.values("user")).order_by("email")
 
     @classmethod

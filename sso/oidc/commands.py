@@ -70,7 +70,9 @@ def configure_oidc(
     )
     try:
         if existing is None:
-            owner = Membership.objects.filter(organization=organization, role=Role.OWNER).order_by("pk").first()
+            owner = (
+                Membership.objects.active().filter(organization=organization, role=Role.OWNER).order_by("pk").first()
+            )
             connection = actions.create_oidc_connection(
                 organization,
                 actor=actor,

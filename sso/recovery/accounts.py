@@ -48,7 +48,7 @@ def _new_code() -> str:
 
 
 def _require_owner(organization: Organization, actor: User) -> None:
-    if not Membership.objects.filter(organization=organization, user=actor, role=Role.OWNER).exists():
+    if not Membership.objects.active().filter(organization=organization, user=actor, role=Role.OWNER).exists():
         raise ActionRefused("Only owners can choose recovery accounts.", code="owners_only", status=403)
 
 
@@ -73,8 +73,9 @@ def designate(organization: Organization, *, actor: User, membership: Membership
     """
     with transaction.atomic():
         _require_owner(organization, actor)
+        # includes suspended: refused below when suspended
         membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(pk=membership.pk)
-        if membership.organization_id != organization.pk:
+        if membership.organization_id != organization.pk or membership.suspended_at is not None:
             raise ActionRefused("Choose a member of this organization.", code="bad_member", status=400)
         if membership.role not in MANAGER_ROLES:
             raise ActionRefused(
@@ -163,6 +164,7 @@ def generate_codes(account: RecoveryAccount, *, actor: User) -> list[str]:
     return codes
 
 
+# includes suspended: a lock scope: a superset is harmless
 @audited(lambda user, *args, **kwargs: Organization.objects.filter(memberships__user=user))
 def use_code(user: User, code: str, *, now: Any = None) -> tuple[RecoveryAccount, int] | None:
     """Consume one unused recovery code of ``user`` (whose password was just checked); returns the recovery
@@ -180,6 +182,7 @@ def use_code(user: User, code: str, *, now: Any = None) -> tuple[RecoveryAccount
                 used_at__isnull=True,
                 account__membership__user=user,
                 account__membership__role__in=MANAGER_ROLES,
+                account__membership__suspended_at__isnull=True,
             )
             .first()
         )
@@ -198,7 +201,9 @@ def use_code(user: User, code: str, *, now: Any = None) -> tuple[RecoveryAccount
             details={"remaining_codes": remaining},
         )
         owners = list(
-            Membership.objects.filter(organization=organization, role=Role.OWNER).values_list("user__email", flat=True)
+            Membership.objects.active()
+            .filter(organization=organization, role=Role.OWNER)
+            .values_list("user__email", flat=True)
         )
         body = render_to_string(
             "sso/email/recovery_used.txt",

@@ -94,7 +94,9 @@ def session_satisfies(request: HttpRequest, connection: SSOConnection, membershi
 
 
 def _good_elsewhere(request: HttpRequest, user: User, organization: Organization) -> bool:
-    memberships = Membership.objects.filter(user=user).exclude(organization=organization).select_related("organization")
+    memberships = (
+        Membership.objects.active().filter(user=user).exclude(organization=organization).select_related("organization")
+    )
     for membership in memberships:
         connection = enforced_connection(membership.organization)
         if connection is None or session_satisfies(request, connection, membership):
@@ -188,7 +190,7 @@ def _check_sso_session_scope(
 def password_refused_by(user: User) -> list[Organization]:
     """The organizations that refuse ``user``'s password sign-in: all of theirs when every one enforces SSO and
     none lists them as an exception of its confirmed fallback policy; otherwise [] (password sign-in allowed)."""
-    memberships = list(Membership.objects.filter(user=user).select_related("organization").order_by("pk"))
+    memberships = list(Membership.objects.active().filter(user=user).select_related("organization").order_by("pk"))
     if not memberships:
         return []
     refusing = []

@@ -32,7 +32,9 @@ class _OneMember(forms.ModelChoiceField):
 
 
 def _memberships(organization: Organization, roles: tuple[str, ...] | None = None):
-    queryset = Membership.objects.filter(organization=organization).select_related("user").order_by("user__email")
+    queryset = (
+        Membership.objects.active().filter(organization=organization).select_related("user").order_by("user__email")
+    )
     return queryset.filter(role__in=roles) if roles else queryset
 
 

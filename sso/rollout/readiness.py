@@ -95,19 +95,25 @@ def sign_in_allowed(connection: SSOConnection, user: User | None = None) -> bool
 
 def test_group_memberships(connection: SSOConnection):
     """Memberships in the test group: chosen members plus the members of chosen teams (a queryset)."""
-    return Membership.objects.filter(
-        Q(pk__in=connection.test_members.values("pk")) | Q(teams__in=connection.test_teams.all()),
-        organization=connection.organization_id,
-    ).distinct()
+    return (
+        Membership.objects.active()
+        .filter(
+            Q(pk__in=connection.test_members.values("pk")) | Q(teams__in=connection.test_teams.all()),
+            organization=connection.organization_id,
+        )
+        .distinct()
+    )
 
 
 def usable_recovery_accounts(organization: Any):
-    """Recovery accounts of ``organization`` that can get someone in: an owner or admin with a password and at
-    least one unused recovery code (a queryset)."""
+    """Recovery accounts of ``organization`` that can get someone in: an owner or admin (not suspended) with a
+    password and at least one unused recovery code (a queryset)."""
     # Exists, not ``codes__used_at__isnull=True``: through the outer join, that also matched accounts with no code.
     unused = RecoveryCode.objects.filter(account=OuterRef("pk"), used_at__isnull=True)
     return (
-        RecoveryAccount.objects.filter(organization=organization, membership__role__in=MANAGER_ROLES)
+        RecoveryAccount.objects.filter(
+            organization=organization, membership__role__in=MANAGER_ROLES, membership__suspended_at__isnull=True
+        )
         .filter(Exists(unused))
         .exclude(membership__user__password__startswith=UNUSABLE_PASSWORD_PREFIX)
         .select_related("membership__user")
@@ -146,9 +152,9 @@ def test_plan_status(connection: SSOConnection) -> list[tuple[str, str, SSOTestP
 
 def _manager_ids(connection: SSOConnection) -> set[int]:
     return set(
-        Membership.objects.filter(organization=connection.organization_id, role__in=MANAGER_ROLES).values_list(
-            "user_id", flat=True
-        )
+        Membership.objects.active()
+        .filter(organization=connection.organization_id, role__in=MANAGER_ROLES)
+        .values_list("user_id", flat=True)
     )
 
 
@@ -173,7 +179,9 @@ def recent_admin_test(connection: SSOConnection, *, actor: User | None, now: dat
 def member_signed_in(connection: SSOConnection) -> bool:
     """At least one member besides the owners and admins signed in through SSO; from the test group when the
     rollout went through testing."""
-    members = Membership.objects.filter(organization=connection.organization_id).exclude(role__in=MANAGER_ROLES)
+    members = (
+        Membership.objects.active().filter(organization=connection.organization_id).exclude(role__in=MANAGER_ROLES)
+    )
     if connection.testing_started_at is not None:
         members = members.filter(pk__in=test_group_memberships(connection).values("pk"))
     return SSOIdentity.objects.filter(
@@ -358,7 +366,8 @@ def members_without_a_way_in(connection: SSOConnection):
     covered |= set(usable_recovery_accounts(connection.organization_id).values_list("membership__user_id", flat=True))
     covered |= set(SSOIdentity.objects.filter(connection=connection).values_list("user_id", flat=True))
     return (
-        Membership.objects.filter(organization=connection.organization_id)
+        Membership.objects.active()
+        .filter(organization=connection.organization_id)
         .exclude(user_id__in=covered)
         .select_related("user")
         .order_by("user__email")

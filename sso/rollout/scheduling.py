@@ -302,7 +302,7 @@ def preview_enforcement(connection: SSOConnection) -> Impact:
         )
         for key in keys_to_flag(organization)
     )
-    members = Membership.objects.filter(organization=organization)
+    members = Membership.objects.active().filter(organization=organization)
     keeping = set(connection.password_exceptions.values_list("membership__user_id", flat=True))
     recovery_holders = set(members.filter(recovery_account__isnull=False).values_list("user_id", flat=True))
     open_sessions = (
@@ -378,12 +378,14 @@ def email_members_about_enforcement(connection: SSOConnection, *, enforce_at: da
 
 
 def _member_emails(organization: Organization) -> list[str]:
-    return list(Membership.objects.filter(organization=organization).values_list("user__email", flat=True))
+    return list(Membership.objects.active().filter(organization=organization).values_list("user__email", flat=True))
 
 
 def _owner_emails(organization: Organization) -> list[str]:
     return list(
-        Membership.objects.filter(organization=organization, role=Role.OWNER).values_list("user__email", flat=True)
+        Membership.objects.active()
+        .filter(organization=organization, role=Role.OWNER)
+        .values_list("user__email", flat=True)
     )
 
 

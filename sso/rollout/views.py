@@ -105,7 +105,7 @@ def _rollout_page(
         "test_form": TestRunForm(),
         "rollback_form": RollbackForm(),
         "linked_count": connection.identities.count(),
-        "member_count": Membership.objects.filter(organization=organization).count(),
+        "member_count": Membership.objects.active().filter(organization=organization).count(),
     }
     return render(request, "sso/rollout.html", context, status=status)
 

@@ -58,7 +58,7 @@ def configure_saml(
             + (", ".join(sorted(changes)) if changes else "nothing changed")
             + "."
         )
-    owner = Membership.objects.filter(organization=organization, role=Role.OWNER).order_by("pk").first()
+    owner = Membership.objects.active().filter(organization=organization, role=Role.OWNER).order_by("pk").first()
     connection = actions.create_saml_connection(
         organization,
         actor=actor,

@@ -37,7 +37,11 @@ def find_identity(connection: SSOConnection, identity: AssertedIdentity) -> SSOI
     """The link of ``identity`` (issuer, subject format, subject) at ``connection``, with its user and, as
     ``member_role``, the user's role in the connection's organization (None: not a member); None if unlinked. One
     query."""
-    role = Membership.objects.filter(organization=connection.organization_id, user=OuterRef("user_id")).values("role")
+    role = (
+        Membership.objects.active()
+        .filter(organization=connection.organization_id, user=OuterRef("user_id"))
+        .values("role")
+    )
     return _links(connection, identity).select_related("user").annotate(member_role=Subquery(role[:1])).first()
 
 
@@ -59,4 +63,6 @@ def organizations_signed_in(
         person = pending.user_id
     else:  # the person the identity is linked to, in the same query as their memberships
         person = _links(pending.connection, identity).values("user_id")[:1]
-    return organizations + list(Membership.objects.filter(user_id=person).values_list("organization_id", flat=True))
+    return organizations + list(
+        Membership.objects.active().filter(user_id=person).values_list("organization_id", flat=True)
+    )

@@ -55,7 +55,8 @@ def other_member_email(organization: Organization, email: str, *, excluding: Use
     local = wanted.rpartition("@")[0]
     # Stored emails are lower case, so candidates share the local part; their domains are compared canonically.
     candidates = (
-        Membership.objects.filter(organization=organization, user__email__startswith=f"{local}@")
+        Membership.objects.active()
+        .filter(organization=organization, user__email__startswith=f"{local}@")
         .exclude(user=excluding)
         .values_list("user__email", flat=True)
     )

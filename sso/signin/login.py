@@ -87,7 +87,8 @@ def gather(
         role = linked.member_role
     else:
         role = (
-            Membership.objects.filter(organization=connection.organization_id, user=user)
+            Membership.objects.active()
+            .filter(organization=connection.organization_id, user=user)
             .values_list("role", flat=True)
             .first()
         )

@@ -220,3 +220,72 @@ def test_sessions_are_barred_in_bulk(org, member):
     result = lifecycle.suspend_member(membership_of(member, org), actor=TOKEN, reason="x")
     assert result.sessions_ended == 3
     assert OrgSessionRevocation.objects.filter(organization=org, reason="scim_deprovisioned").count() == 3
+
+
+# --- cost ----------------------------------------------------------------------------------------------------
+
+
+def _person_with(org, email: str, *, sessions: int, keys: int) -> Membership:
+    from django.utils import timezone
+
+    user = make_user(email)
+    add_member(org, user, Role.ADMIN)  # admins hold unrestricted keys
+    now = timezone.now()
+    UserSession.objects.bulk_create(
+        UserSession(
+            user=user, session_key=f"{email}-{n}", auth_method="password", authenticated_at=now, last_seen_at=now
+        )
+        for n in range(sessions)
+    )
+    for n in range(keys):
+        issue(org, user, name=f"key {n}")
+    return membership_of(user, org)
+
+
+def _queries(function) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        function()
+    return len(captured.captured_queries)
+
+
+def test_deprovisioning_costs_the_same_queries_for_1_or_50_sessions_and_1_or_20_keys(org, owner):
+    small = _person_with(org, "small@acme.test", sessions=1, keys=1)
+    large = _person_with(org, "large@acme.test", sessions=50, keys=20)
+    small_cost = _queries(lambda: lifecycle.suspend_member(small, actor=TOKEN, reason="x"))
+    large_cost = _queries(lambda: lifecycle.suspend_member(large, actor=TOKEN, reason="x"))
+    assert small_cost == large_cost
+    assert APIKey.objects.filter(owner_user=large.user, revoked_reason="scim_deprovisioned").count() == 20
+    assert OrgSessionRevocation.objects.filter(user_session__user=large.user).count() == 50
+    call_command("audit_verify")
+
+
+def test_deprovision_and_remove_costs_the_same_queries_however_many_sessions_and_keys(org, owner):
+    small = _person_with(org, "small@acme.test", sessions=1, keys=1)
+    large = _person_with(org, "large@acme.test", sessions=50, keys=20)
+    small_cost = _queries(lambda: lifecycle.deprovision_and_remove(small, actor=TOKEN))
+    large_cost = _queries(lambda: lifecycle.deprovision_and_remove(large, actor=TOKEN))
+    assert small_cost == large_cost
+
+
+def test_the_preview_lists_what_suspension_ends(org, member):
+    key, _ = key_for(org, member)
+    sign_in_client(Client(), member)
+    impact = lifecycle.preview_suspend_member(membership_of(member, org))
+    names = {group.key: [item.name for item in group.items] for group in impact.groups}
+    assert names["person"] == [member.email]
+    assert any(key.prefix in " ".join(items) for items in names.values())
+    assert impact.change == "member.suspend"
+    assert membership_of(member, org).suspended_at is None  # read-only
+
+
+def test_an_operator_command_acts_as_the_system(org, owner, member):
+    from audit.recorder import Actor
+
+    system = Actor.system("manage.py")
+    user = make_user("ops-added@acme.test")
+    membership = lifecycle.provision_member(org, user, actor=system, role=Role.ADMIN)
+    lifecycle.suspend_member(membership, actor=system, reason="offboarded")
+    assert lifecycle.reactivate_member(membership, actor=system, role=Role.MEMBER).role == Role.MEMBER

@@ -58,6 +58,7 @@ class Command(BaseCommand):
             )
         owner_email = DEMO_PEOPLE[0][0]
         acme = actions.create_organization(slug="acme", name="Acme Inc.", owner=users[owner_email], actor=system)
+        # includes suspended: the demo's own fresh rows
         memberships = {owner_email: Membership.objects.get(organization=acme, user=users[owner_email])}
         for email, _, role in DEMO_PEOPLE[1:]:
             memberships[email] = actions.add_member(acme, actor=system, user=users[email], role=role, via="seed_demo")
@@ -80,6 +81,7 @@ class Command(BaseCommand):
         acme = Organization.objects.get(slug="acme")
         claimed = VerifiedDomain.objects.filter(organization=acme, domain="acme.test").first()
         if claimed is None:
+            # includes suspended: the demo's own fresh rows
             owner = acme.memberships.filter(role=Role.OWNER).select_related("user").first().user
             claimed = domains.claim(acme, actor=owner, domain="acme.test")
         if not claimed.is_verified:
