@@ -288,6 +288,7 @@ def main() -> int:
             scim_rps, failed_scim = _post(scim_url, token, [_body(f"s{r}-", n) for n in range(per_round)])
             rounds.append((base_rps, scim_rps))
             failures += failed_base + failed_scim
+            print(f"(a) round {r + 1}/{ROUNDS}: baseline {base_rps:.1f} req/s, SCIM {scim_rps:.1f} req/s", flush=True)
         small_names = [f"u{n}@small.{DOMAIN}" for n in range(0, SMALL, max(1, SMALL // LOOKUPS))][:LOOKUPS]
         big_names = [f"u{n}@big.{DOMAIN}" for n in range(0, BIG, max(1, BIG // LOOKUPS))][:LOOKUPS]
         _lookup_ms("small", token, small_names[:30])
