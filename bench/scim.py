@@ -258,6 +258,8 @@ def _stop(server: subprocess.Popen) -> None:
 
 
 def main() -> int:
+    # A SIGTERM (e.g. from `timeout`) still stops gunicorn and drops the database (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", PORT)) == 0:
             print(f"Port {PORT} is in use; set BENCH_PORT to a free port of your range.", file=sys.stderr)
