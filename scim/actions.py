@@ -116,7 +116,7 @@ def preview_mapping(
         .prefetch_related("groups")
         .order_by("user_name")
     )
-    roles = dict(Membership.objects.filter(organization=organization, suspended_at=None).values_list("user_id", "role"))
+    roles = dict(Membership.objects.active().filter(organization=organization).values_list("user_id", "role"))
     for link in links:
         current = roles.get(link.user_id) if link.user_id else None
         if current is None or current == Role.OWNER:

@@ -83,9 +83,9 @@ def _check_user_name(organization: Organization, user_name: str, exclude: ScimUs
 
 
 def _membership(organization: Organization, user: User) -> Membership | None:
-    return (
-        Membership.objects.filter(organization=organization, user=user).select_related("organization", "user").first()
-    )
+    # includes suspended: provisioning reactivates a suspended membership rather than adding a second one.
+    found = Membership.objects.filter(organization=organization, user=user)
+    return found.select_related("organization", "user").first()
 
 
 def _is_active(membership: Membership | None) -> bool:
