@@ -102,7 +102,8 @@ def create_user(token: ScimToken, fields: dict[str, Any]) -> ScimUser:
     userName taken, or the account already linked to another SCIM user here)."""
     organization = token.organization
     actor = actor_for(token)
-    _check_user_name(organization, fields["user_name"])
+    # userName uniqueness: the (organization, lower(user_name)) constraint below; its IntegrityError rolls the whole
+    # transaction back (the account made on the way included).
     email = normalize_email(fields["email"])
     user = _account_for(organization, email, name=fields["display_name"]) if _is_email(email) else None
     now = timezone.now()
@@ -118,6 +119,7 @@ def create_user(token: ScimToken, fields: dict[str, Any]) -> ScimUser:
             )
     except IntegrityError:
         raise ScimError(409, f"The userName {fields['user_name']!r} is already in use.", "uniqueness") from None
+    scim_user.organization = organization
     audit.record(
         "scim.user_created",
         organization=organization,
@@ -125,7 +127,12 @@ def create_user(token: ScimToken, fields: dict[str, Any]) -> ScimUser:
         target=_target(scim_user),
         details={"email": email, "external_id": scim_user.external_id, "active": scim_user.active},
     )
-    _grant_access(scim_user, actor)
+    membership = _membership(organization, user) if user is not None else None
+    if scim_user.active and user is not None and membership is None:
+        # A new SCIM user is in no group yet: the default role, and no team to join.
+        lifecycle.provision_member(organization, user, actor=actor, role=default_role(organization))
+    elif user is not None:
+        _grant_access(scim_user, actor)
     return scim_user
 
 

@@ -307,7 +307,8 @@ def users_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     if request.method == "POST":
         resource = resources.parse_user(_body(request))
         scim_user = provisioning.create_user(token, resources.user_fields(resource))
-        return _user_answer(request, _user(token, str(scim_user.scim_id)), status=201)
+        scim_user.group_list = []  # a new user is in no group
+        return _user_answer(request, scim_user, status=201)
     return _list_users(request, token)
 
 
