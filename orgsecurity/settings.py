@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "twofactor.apps.TwoFactorConfig",
     "audit_stream.apps.AuditStreamConfig",
+    "scim.apps.ScimConfig",
 ]
 
 MIDDLEWARE = [
@@ -173,6 +174,7 @@ SSO_SETUP_LINK_CHECKS: list[str] = [
 # schema. Paths under no prefix get the HTML error pages (templates/400.html, 403, 404, 500).
 ERROR_FORMATS = {
     "/api/": "orgsecurity.errors.JSON_ERRORS",
+    "/scim/": "scim.errors.SCIM_ERRORS",
 }
 
 ROOT_URLCONF = "orgsecurity.urls"

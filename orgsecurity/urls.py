@@ -23,6 +23,7 @@ org_patterns = [
     path("settings/security/keys/", include("keys.org_urls")),
     path("settings/security/two-factor/", include("twofactor.org_urls")),
     path("settings/security/streaming/", include("audit_stream.org_urls")),
+    path("settings/security/scim/", include("scim.org_urls")),
     path("audit/", include("audit.org_urls")),
 ]
 
@@ -45,6 +46,7 @@ urlpatterns = [
     path("sso/<slug:org_slug>/", include("sso.urls")),
     path("api/v1/", include("keys.api_urls")),
     path("api/v1", api_not_found),  # a JSON 404, not CommonMiddleware's redirect to the slashed path
+    path("scim/v2/<slug:org_slug>/", include("scim.urls")),
     path("orgs/<slug:org_slug>/", include(org_patterns)),
     path("support/", include("audit.support_urls")),
 ]

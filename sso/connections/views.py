@@ -27,6 +27,7 @@ from sso.errors import SSOSignInRefused
 from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin, SSOSetupLink
 from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout.forms import TestRunForm
+from sso.sections import index_sections
 from sso.setup_links.actions import SETUP_STATUSES
 from sso.setup_links.forms import NewConnectionLinkForm, SetupLinkForm
 from sso.setup_links.steps import connection_steps
@@ -75,6 +76,7 @@ def _index_page(request: HttpRequest, org: OrgContext, *, status: int = 200) -> 
         )[:20]
         if can_manage
         else [],
+        "extra_sections": index_sections(request, org),
         **_policy_context(org),
     }
     return render(request, "sso/index.html", context, status=status)

@@ -5,7 +5,8 @@ the account with the asserted email and its role here, the connection's status a
 - ``SIGN_IN``: the identity is linked; sign its person in.
 - ``LINK``: nobody is linked, but the account with the asserted email may be linked by verified email alone (it is a
   member here in one of ``EMAIL_LINKABLE_ROLES``, the IdP vouches for the email, and its domain is verified by this
-  organization); link it, then sign it in.
+  organization), or the IdP's directory provisioned it for this identity (``provisioned``, same roles); link it,
+  then sign it in.
 - ``ENROLL``: nobody has the asserted email; create the account and membership (JIT provisioning), link, sign in.
 - ``DENY``: refuse, for the ``reason`` given (a stable refusal code, e.g. ``not_linked_privileged``).
 
@@ -49,6 +50,9 @@ class Situation:
     - ``linked``: the identity is linked to an account at this connection (the account below is that one).
     - ``account``: a person's account is known (the linked one, else the one whose email is ``email``).
     - ``active``: that account is active; ``role``: its role in this organization (None: not a member).
+    - ``provisioned``: the account is the one the IdP's directory provisioned for this identity (SCIM
+      ``externalId`` matched: ``sso.signin.provisioned``); it is linked on first sign-in unless it is an owner's or
+      an admin's.
     - ``may_sign_in``: the connection's status lets that account sign in (on or enforced; while testing, it is in
       the test group or is signing in again right after its own test session timed out).
     """
@@ -63,6 +67,7 @@ class Situation:
     active: bool = True
     role: str | None = None
     may_sign_in: bool = True
+    provisioned: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ def decide(situation: Situation) -> Decision:
     if s.linked:
         return _admit(s, Decision(Action.SIGN_IN, "linked"))
     if s.account:
+        if s.provisioned and s.role in EMAIL_LINKABLE_ROLES:
+            return _admit(s, Decision(Action.LINK, "directory"))
         if s.email_verified and s.verified_domain and s.role in EMAIL_LINKABLE_ROLES:
             return _admit(s, Decision(Action.LINK, "verified domain"))
         if s.role in {Role.OWNER, Role.ADMIN}:

@@ -28,6 +28,7 @@ from sso.protocols import SIGN_IN_STATUSES
 from sso.rollout import enforcement, readiness
 from sso.signin.answer import Outcome, find_identity, organizations_signed_in, refuse
 from sso.signin.decision import EMAIL_LINKABLE_ROLES, Action, Decision, Situation, decide
+from sso.signin.provisioned import provisioned_account
 
 __all__ = ["EMAIL_LINKABLE_ROLES", "complete_login"]
 
@@ -49,7 +50,9 @@ def complete_login(
     if decision.action is Action.DENY:
         raise refusal(decision, connection, profile.email)
     if decision.action is Action.LINK:
-        actions.link_identity(connection, user, identity, actor=user, via=decision.reason)
+        # A directory match (SCIM externalId) vouches for the identity itself, whatever email the answer carries.
+        confirmed = profile.email if decision.reason == "directory" else None
+        actions.link_identity(connection, user, identity, actor=user, via=decision.reason, confirmed_email=confirmed)
     elif decision.action is Action.ENROLL:
         user = enroll(connection, identity, profile)
     finish_sign_in(request, connection, user, identity, profile, timed_out)
@@ -72,7 +75,14 @@ def gather(
     if connection.status not in SIGN_IN_STATUSES:
         return Situation(**situation, verified_domain=False, linked=False, account=False), None
     linked = find_identity(connection, identity)
-    user = linked.user if linked is not None else (User.objects.filter(email=email).first() if email else None)
+    # An account the IdP's directory provisioned (SCIM externalId) is the person's, whatever email this answer says.
+    provisioned = provisioned_account(connection, identity) if linked is None else None
+    if linked is not None:
+        user = linked.user
+    elif provisioned is not None:
+        user = provisioned
+    else:
+        user = User.objects.filter(email=email).first() if email else None
     verified = linked is None and bool(
         email and identity.email_verified and org_verified_email(connection.organization, email)
     )
@@ -95,6 +105,7 @@ def gather(
         verified_domain=verified,
         linked=linked is not None,
         account=True,
+        provisioned=provisioned is not None,
         active=user.is_active,
         role=role,
         may_sign_in=may_sign_in,

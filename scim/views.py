@@ -1,0 +1,537 @@
+"""The SCIM 2.0 service provider of one organization, at ``/scim/v2/<org_slug>/`` (RFC 7644 §3).
+
+Every request: size (over ``MAX_BODY_BYTES`` → 413) → token (``scim.authentication``: 401/403/429) → the endpoint.
+Answers are ``application/scim+json``; every error is a SCIM Error (RFC 7644 §3.12, ``scim.errors``), refusals of the
+core's guardrails included (409 with their sentence as ``detail``). Dashboard sessions and API keys never open these
+endpoints, and CSRF does not apply (no cookie is read). Another organization's ids are unknown here (404).
+
+Resources carry ``meta.version`` (a weak ETag, also the ``ETag`` header); ``If-Match`` on PUT/PATCH/DELETE answers
+412 for a stale version (RFC 7644 §3.14).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import RequestDataTooBig
+from django.db.models import Prefetch, QuerySet
+from django.db.models.functions import Lower
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from pydantic import ValidationError
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    ETag,
+    Filter,
+    Group,
+    Patch,
+    PatchOp,
+    ResourceType,
+    ResponseParameters,
+    SCIMException,
+    ServiceProviderConfig,
+    Sort,
+)
+
+from orgsecurity.actions import ActionRefused
+from orgsecurity.refusals import Refusal
+from scim import filters, provisioning, resources
+from scim.authentication import authenticate
+from scim.errors import ScimError, error_response, scim_json
+from scim.models import ScimGroup, ScimToken, ScimUser
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_RESULTS = 200
+LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+
+View = Callable[..., HttpResponse]
+
+
+def scim_endpoint(*methods: str) -> Callable[[View], View]:
+    """Wrap a SCIM view: allowed ``methods`` (405 otherwise), body size, token authentication, and every failure
+    as a SCIM Error. The view is called as ``view(request, token, **kwargs)``."""
+
+    def decorator(view: View) -> View:
+        @csrf_exempt  # no cookie authenticates here
+        @wraps(view)
+        def wrapped(request: HttpRequest, org_slug: str, **kwargs: Any) -> HttpResponse:
+            request.user = AnonymousUser()  # a dashboard session never acts here
+            if request.method not in methods:
+                response = error_response(405, f"{request.method} is not allowed here; use {', '.join(methods)}.")
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > MAX_BODY_BYTES:
+                return error_response(413, f"The request body is larger than the {MAX_BODY_BYTES} bytes accepted.")
+            result = authenticate(request, org_slug)
+            if isinstance(result, Refusal):
+                response = error_response(result.status, result.message)
+                if result.status == 401:
+                    response["WWW-Authenticate"] = 'Bearer realm="scim"'
+                if result.status == 429:
+                    response["Retry-After"] = str(result.context.get("retry_after", 60))
+                return response
+            try:
+                return view(request, result, **kwargs)
+            except ScimError as exc:
+                return error_response(exc.status, exc.detail, exc.scim_type)
+            except ActionRefused as exc:
+                return error_response(exc.status if exc.status >= 400 else 409, exc.message)
+            except RequestDataTooBig:
+                return error_response(413, f"The request body is larger than the {MAX_BODY_BYTES} bytes accepted.")
+
+        return wrapped
+
+    return decorator
+
+
+# --- request reading -----------------------------------------------------------------------------------------
+
+
+def _body(request: HttpRequest) -> Any:
+    raw = request.body
+    if len(raw) > MAX_BODY_BYTES:
+        raise ScimError(413, f"The request body is larger than the {MAX_BODY_BYTES} bytes accepted.")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ScimError(400, f"The request body is not valid JSON: {exc}", "invalidSyntax") from None
+
+
+def _parameters(request: HttpRequest) -> ResponseParameters | None:
+    return _response_parameters(request.GET.get("attributes"), request.GET.get("excludedAttributes"))
+
+
+def _response_parameters(attributes: str | None, excluded: str | None) -> ResponseParameters | None:
+    if not attributes and not excluded:
+        return None
+    try:
+        return ResponseParameters(attributes=attributes or None, excluded_attributes=excluded or None)
+    except (ValidationError, SCIMException, ValueError) as exc:
+        raise ScimError(400, f"attributes/excludedAttributes are not valid: {exc}", "invalidValue") from None
+
+
+def _number(query: dict[str, Any], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ScimError(400, f"{name} must be an integer.", "invalidValue") from None
+
+
+def _check_if_match(request: HttpRequest, version: int) -> None:
+    wanted = request.headers.get("If-Match")
+    if wanted and wanted.strip() != "*" and resources.etag(version) not in [v.strip() for v in wanted.split(",")]:
+        raise ScimError(412, "The resource changed since you read it (If-Match does not match its version).")
+
+
+def _resource_answer(payload: dict, version: int, status: int = 200, location: str | None = None) -> HttpResponse:
+    headers = {"ETag": resources.etag(version)}
+    if location:
+        headers["Location"] = location
+    return scim_json(payload, status=status, headers=headers)
+
+
+def _search_parameters(request: HttpRequest) -> dict[str, Any]:
+    """The query of a list request: the URL's (GET) or a SearchRequest body's (POST .search, RFC 7644 §3.4.3)."""
+    if request.method != "POST":
+        return {name: request.GET.get(name) for name in SEARCH_PARAMETERS}
+    body = _body(request)
+    if not isinstance(body, dict):
+        raise ScimError(400, "A .search body is a SearchRequest object.", "invalidSyntax")
+    found = {}
+    for name in SEARCH_PARAMETERS:
+        value = body.get(name)
+        if isinstance(value, list):
+            value = ",".join(str(item) for item in value)
+        found[name] = None if value is None else str(value)
+    return found
+
+
+SEARCH_PARAMETERS = ("filter", "startIndex", "count", "attributes", "excludedAttributes")
+
+
+def _list(request: HttpRequest, queryset: QuerySet, render: Callable[[Any], Any]) -> HttpResponse:
+    query = request.scim_query
+    start = max(1, _number(query, "startIndex", 1))
+    count = min(MAX_RESULTS, max(0, _number(query, "count", MAX_RESULTS)))
+    total = queryset.count()
+    page = list(queryset[start - 1 : start - 1 + count]) if count else []
+    parameters = _response_parameters(query.get("attributes"), query.get("excludedAttributes"))
+    return scim_json(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": len(page),
+            "Resources": [resources.dump(render(item), parameters) for item in page],
+        }
+    )
+
+
+# --- discovery (RFC 7644 §4) ---------------------------------------------------------------------------------
+
+
+def service_provider_config(org_slug: str) -> ServiceProviderConfig:
+    """What this service supports: PATCH, filter (max ``MAX_RESULTS``), ETags; no bulk, sort or password change."""
+    return ServiceProviderConfig(
+        documentation_uri=None,
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        filter=Filter(supported=True, max_results=MAX_RESULTS),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=False),
+        etag=ETag(supported=True),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type="oauthbearertoken",
+                name="OAuth Bearer Token",
+                description="A SCIM token created on the organization's SSO page (Authorization: Bearer scim_…).",
+                primary=True,
+            )
+        ],
+    )
+
+
+def _discovery_meta(payload: dict, org_slug: str, resource_type: str, path: str) -> dict:
+    payload["meta"] = {"resourceType": resource_type, "location": f"{resources.base_url(org_slug)}/{path}"}
+    return payload
+
+
+@scim_endpoint("GET", "HEAD")
+def service_provider_config_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    slug = token.organization.slug
+    payload = service_provider_config(slug).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    return scim_json(_discovery_meta(payload, slug, "ServiceProviderConfig", "ServiceProviderConfig"))
+
+
+def _resource_types(org_slug: str) -> list[dict]:
+    found = []
+    for model, name in ((resources.UserResource, "User"), (Group, "Group")):
+        payload = ResourceType.from_resource(model).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        found.append(_discovery_meta(payload, org_slug, "ResourceType", f"ResourceTypes/{name}"))
+    return found
+
+
+def _schemas(org_slug: str) -> list[dict]:
+    from scim2_models import EnterpriseUser, User
+
+    found = []
+    for model in (User, EnterpriseUser, Group):
+        payload = model.to_schema().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        found.append(_discovery_meta(payload, org_slug, "Schema", f"Schemas/{payload['id']}"))
+    return found
+
+
+def _discovery_list(items: list[dict]) -> HttpResponse:
+    return scim_json(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": len(items),
+            "startIndex": 1,
+            "itemsPerPage": len(items),
+            "Resources": items,
+        }
+    )
+
+
+@scim_endpoint("GET", "HEAD")
+def resource_types_view(request: HttpRequest, token: ScimToken, resource_id: str | None = None) -> HttpResponse:
+    items = _resource_types(token.organization.slug)
+    if resource_id is None:
+        return _discovery_list(items)
+    for item in items:
+        if item["id"] == resource_id:
+            return scim_json(item)
+    raise ScimError(404, f"There is no resource type {resource_id!r}.")
+
+
+@scim_endpoint("GET", "HEAD")
+def schemas_view(request: HttpRequest, token: ScimToken, schema_id: str | None = None) -> HttpResponse:
+    items = _schemas(token.organization.slug)
+    if schema_id is None:
+        return _discovery_list(items)
+    for item in items:
+        if item["id"].lower() == schema_id.lower():
+            return scim_json(item)
+    raise ScimError(404, f"There is no schema {schema_id!r}.")
+
+
+# --- Users ---------------------------------------------------------------------------------------------------
+
+
+def _users(token: ScimToken) -> QuerySet[ScimUser]:
+    return (
+        ScimUser.objects.filter(organization=token.organization)
+        .select_related("user", "organization")
+        .prefetch_related(Prefetch("groups", queryset=ScimGroup.objects.order_by("display_name"), to_attr="group_list"))
+        .alias(user_name_lower=Lower("user_name"), display_name_lower=Lower("display_name"))
+    )
+
+
+def _user(token: ScimToken, resource_id: str) -> ScimUser:
+    try:
+        scim_id = uuid.UUID(resource_id)
+    except ValueError:
+        raise ScimError(404, f"There is no user {resource_id!r} here.") from None
+    found = _users(token).filter(scim_id=scim_id).first()
+    if found is None:
+        raise ScimError(404, f"There is no user {resource_id!r} here.")
+    return found
+
+
+def _user_answer(request: HttpRequest, scim_user: ScimUser, status: int = 200) -> HttpResponse:
+    slug = scim_user.organization.slug
+    if not hasattr(scim_user, "group_list"):
+        scim_user.group_list = list(scim_user.groups.order_by("display_name"))
+    payload = resources.dump(resources.user_model(scim_user, slug), _parameters(request))
+    location = f"{resources.base_url(slug)}/Users/{scim_user.scim_id}" if status == 201 else None
+    return _resource_answer(payload, scim_user.version, status, location)
+
+
+@scim_endpoint("GET", "HEAD", "POST")
+def users_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    if request.method == "POST":
+        resource = resources.parse_user(_body(request))
+        scim_user = provisioning.create_user(token, resources.user_fields(resource))
+        scim_user.group_list = []  # a new user is in no group
+        return _user_answer(request, scim_user, status=201)
+    return _list_users(request, token)
+
+
+def _list_users(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    request.scim_query = _search_parameters(request)
+    queryset = _users(token)
+    text = request.scim_query.get("filter")
+    if text:
+        queryset = queryset.filter(filters.build_query(text, filters.USER_COLUMNS))
+    slug = token.organization.slug
+    return _list(request, queryset.order_by("created_at", "pk"), lambda u: resources.user_model(u, slug))
+
+
+@scim_endpoint("GET", "HEAD", "PUT", "PATCH", "DELETE")
+def user_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpResponse:
+    scim_user = _user(token, resource_id)
+    if request.method in ("GET", "HEAD"):
+        if request.headers.get("If-None-Match", "").strip() == resources.etag(scim_user.version):
+            return HttpResponse(status=304, headers={"ETag": resources.etag(scim_user.version)})
+        return _user_answer(request, scim_user)
+    _check_if_match(request, scim_user.version)
+    if request.method == "DELETE":
+        provisioning.delete_user(token, scim_user)
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        resource = resources.parse_user(_body(request), replacing=True)
+    else:
+        resource = _patched(
+            resources.user_model(scim_user, token.organization.slug), resources.UserResource, _body(request)
+        )
+    provisioning.update_user(token, scim_user, resources.user_fields(resource))
+    return _user_answer(request, _user(token, resource_id))
+
+
+@scim_endpoint("POST")
+def users_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """POST /Users/.search (RFC 7644 §3.4.3): a list query whose parameters are in the body."""
+    return _list_users(request, token)
+
+
+# --- PATCH (RFC 7644 §3.5.2) ---------------------------------------------------------------------------------
+
+
+def _normalized_operations(body: Any) -> dict:
+    """The dialects of real IdPs in RFC 7644 form: Entra ID's ``Remove`` of ``members`` with a value list becomes
+    one ``members[value eq "…"]`` removal each; read-only keys (``id``, ``meta``, ``schemas``) inside a path-less
+    value object, which Okta sends with a group's new name, are dropped. Everything else (``op`` in any case,
+    ``"True"``/``"False"``, dotted keys and extension URNs in a path-less value, filtered paths) scim2-models reads
+    as it is."""
+    if not isinstance(body, dict) or not isinstance(body.get("Operations"), list):
+        raise ScimError(400, "A PATCH body is a PatchOp message with an Operations list.", "invalidSyntax")
+    operations = []
+    for operation in body["Operations"]:
+        if not isinstance(operation, dict):
+            raise ScimError(400, "Each PATCH operation must be a JSON object.", "invalidSyntax")
+        op = str(operation.get("op", "")).lower()
+        path = operation.get("path")
+        value = operation.get("value")
+        if op == "remove" and isinstance(path, str) and path.lower() == "members" and isinstance(value, list):
+            for member in value:
+                member_id = member.get("value") if isinstance(member, dict) else None
+                if not isinstance(member_id, str):
+                    raise ScimError(400, "Each member to remove needs a value (the user's id).", "invalidValue")
+                operations.append({"op": "remove", "path": f'members[value eq "{member_id.replace(chr(34), "")}"]'})
+            continue
+        if path in (None, "") and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k.lower() not in {"id", "meta", "schemas"}}
+            operation = {**operation, "value": value}
+            operation.pop("path", None)
+        operations.append({**operation, "op": op})
+    return {
+        "schemas": body.get("schemas") or ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": operations,
+    }
+
+
+def _patched(model: Any, model_type: Any, body: Any) -> Any:
+    message = _normalized_operations(body)
+    try:
+        patch = PatchOp[model_type].model_validate(message, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+        patch.patch(model)
+        # Re-read the result as a replacement, so what PATCH produces is judged like a PUT body.
+        dumped = model.model_dump(scim_ctx=Context.DEFAULT, exclude_none=True)
+        dumped.pop("meta", None)
+        return model_type.model_validate(dumped, scim_ctx=Context.DEFAULT)
+    except ValidationError as exc:
+        raise resources.validation_error(exc) from None
+    except SCIMException as exc:
+        raise ScimError(exc.status, exc.detail, exc.scim_type or None) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ScimError(400, f"This PATCH cannot be applied: {exc}", "invalidValue") from None
+
+
+# --- Groups --------------------------------------------------------------------------------------------------
+
+
+def _groups(token: ScimToken) -> QuerySet[ScimGroup]:
+    return (
+        ScimGroup.objects.filter(organization=token.organization)
+        .select_related("organization")
+        .prefetch_related(Prefetch("members", queryset=ScimUser.objects.order_by("user_name"), to_attr="member_list"))
+        .alias(display_name_lower=Lower("display_name"))
+    )
+
+
+def _group(token: ScimToken, resource_id: str) -> ScimGroup:
+    try:
+        scim_id = uuid.UUID(resource_id)
+    except ValueError:
+        raise ScimError(404, f"There is no group {resource_id!r} here.") from None
+    found = _groups(token).filter(scim_id=scim_id).first()
+    if found is None:
+        raise ScimError(404, f"There is no group {resource_id!r} here.")
+    return found
+
+
+def _group_model(group: ScimGroup) -> Group:
+    return resources.group_model(group, group.organization.slug, getattr(group, "member_list", None))
+
+
+def _group_answer(request: HttpRequest, group: ScimGroup, status: int = 200) -> HttpResponse:
+    payload = resources.dump(_group_model(group), _parameters(request))
+    location = f"{resources.base_url(group.organization.slug)}/Groups/{group.scim_id}" if status == 201 else None
+    return _resource_answer(payload, group.version, status, location)
+
+
+def _member_ids(group: Group) -> list[str]:
+    ids = []
+    for member in group.members or []:
+        if not member.value:
+            raise ScimError(400, "Each group member needs a value (the user's id).", "invalidValue")
+        ids.append(str(member.value))
+    return ids
+
+
+@scim_endpoint("GET", "HEAD", "POST")
+def groups_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    if request.method == "POST":
+        resource = resources.parse_group(_body(request))
+        group = provisioning.save_group(
+            token,
+            group=None,
+            display_name=resource.display_name or "",
+            external_id=resource.external_id or "",
+            member_ids=_member_ids(resource),
+        )
+        return _group_answer(request, _group(token, str(group.scim_id)), status=201)
+    return _list_groups(request, token)
+
+
+def _list_groups(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    request.scim_query = _search_parameters(request)
+    queryset = _groups(token)
+    text = request.scim_query.get("filter")
+    if text:
+        query = filters.build_query(text, filters.GROUP_COLUMNS)
+        # A filter on members joins one row per member: keep each group once.
+        queryset = _groups(token).filter(pk__in=queryset.filter(query).values("pk"))
+    return _list(request, queryset.order_by("created_at", "pk"), _group_model)
+
+
+@scim_endpoint("GET", "HEAD", "PUT", "PATCH", "DELETE")
+def group_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpResponse:
+    group = _group(token, resource_id)
+    if request.method in ("GET", "HEAD"):
+        if request.headers.get("If-None-Match", "").strip() == resources.etag(group.version):
+            return HttpResponse(status=304, headers={"ETag": resources.etag(group.version)})
+        return _group_answer(request, group)
+    _check_if_match(request, group.version)
+    if request.method == "DELETE":
+        provisioning.delete_group(token, group)
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        resource = resources.parse_group(_body(request), replacing=True)
+    else:
+        resource = _patched(_group_model(group), Group, _body(request))
+    provisioning.save_group(
+        token,
+        group=group,
+        display_name=resource.display_name or "",
+        external_id=resource.external_id or "",
+        member_ids=_member_ids(resource),
+    )
+    return _group_answer(request, _group(token, resource_id))
+
+
+@scim_endpoint("POST")
+def groups_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """POST /Groups/.search (RFC 7644 §3.4.3)."""
+    return _list_groups(request, token)
+
+
+@scim_endpoint("POST")
+def root_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """POST /.search (RFC 7644 §3.4.3): Users then Groups matching the filter; an attribute one resource type lacks
+    matches none of that type (§3.4.2.1)."""
+    query = request.scim_query = _search_parameters(request)
+    text = query.get("filter")
+    slug = token.organization.slug
+    found: list[Any] = []
+    for queryset, columns, render in (
+        (_users(token), filters.USER_COLUMNS, lambda u: resources.user_model(u, slug)),
+        (_groups(token), filters.GROUP_COLUMNS, _group_model),
+    ):
+        if text:
+            try:
+                condition = filters.build_query(text, columns)
+            except ScimError as exc:
+                if "not supported here" in exc.detail:
+                    continue
+                raise
+            queryset = queryset.filter(pk__in=queryset.filter(condition).values("pk"))
+        found.extend(render(item) for item in queryset.order_by("created_at", "pk")[: MAX_RESULTS * 5])
+    start = max(1, _number(query, "startIndex", 1))
+    count = min(MAX_RESULTS, max(0, _number(query, "count", MAX_RESULTS)))
+    page = found[start - 1 : start - 1 + count]
+    parameters = _response_parameters(query.get("attributes"), query.get("excludedAttributes"))
+    return scim_json(
+        {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": len(found),
+            "startIndex": start,
+            "itemsPerPage": len(page),
+            "Resources": [resources.dump(item, parameters) for item in page],
+        }
+    )
