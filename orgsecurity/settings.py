@@ -108,12 +108,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "axes",
+    # django-ninja's templates and static files: the admin API's reference page (/api/v1/docs) loads Swagger UI
+    # from our own static files, not a CDN.
+    "ninja",
     "orgsecurity.apps.OrgsecurityConfig",
     "audit.apps.AuditConfig",
     "sso.apps.SsoConfig",
     "sessions_policy.apps.SessionsPolicyConfig",
     "allowlist.apps.AllowlistConfig",
     "keys.apps.KeysConfig",
+    "adminapi.apps.AdminApiConfig",
 ]
 
 MIDDLEWARE = [
