@@ -23,7 +23,11 @@ from audit.models import AuditEvent
 from audit.query import AuditFilterForm, Cursor, InvalidCursor, log_events, page_of
 from keys import scopes
 from keys.models import KeyPolicy
+from orgsecurity.actions import DelegatedActor, change_role, remove_member
 from orgsecurity.client_ip import client_ip
+from orgsecurity.models import Membership
+from orgsecurity.roles import Role
+from sessions_policy.actions import update_session_policy
 from sessions_policy.models import SessionPolicy
 from sessions_policy.rules import SessionRules
 from sso.models import SSOConnection
@@ -322,3 +326,157 @@ def audit_events(request: HttpRequest, org_slug: str, filters: Query[schemas.Aud
 def _invalid(message: str, fields: dict[str, str]) -> Any:
     body = {"error": {"code": "invalid_request", "message": message, "fields": fields}}
     return JsonResponse(body, status=400)
+
+
+# --- session policy --------------------------------------------------------------------------------------------
+
+
+@api.get(
+    "/orgs/{org_slug}/session-policy",
+    response={200: schemas.SessionPolicyWithEtag, **ERRORS},
+    summary="The session policy",
+    tags=["session policy"],
+)
+def get_session_policy(request: HttpRequest, org_slug: str, response: HttpResponse) -> dict[str, Any]:
+    """Scope ``security:read``. Timeouts in seconds, with the ETag the session policy page's form also carries."""
+    access = org_access(request, org_slug, scopes.SECURITY_READ)
+    values = session_policy_document(access.organization)
+    response["ETag"] = etag_of(values)
+    return {**values, "etag": etag_of(values)}
+
+
+def _change_session_policy(request: HttpRequest, org_slug: str, changes: dict[str, Any]) -> HttpResponse:
+    access = org_access(request, org_slug, scopes.SECURITY_WRITE)
+    current = session_policy_document(access.organization)
+    require_if_match(request, current)
+    wanted = {**current, **{name: value for name, value in changes.items() if value is not None}}
+    update_session_policy(access.organization, actor=access.actor, **wanted)
+    values = session_policy_document(access.organization)
+    body = schemas.SessionPolicyWithEtag(**values, etag=etag_of(values)).model_dump(mode="json")
+    return with_etag(JsonResponse(body), values)
+
+
+@api.put(
+    "/orgs/{org_slug}/session-policy",
+    response={200: schemas.SessionPolicyWithEtag, **ERRORS},
+    summary="Replace the session policy",
+    tags=["session policy"],
+)
+def put_session_policy(request: HttpRequest, org_slug: str, payload: schemas.SessionPolicyIn) -> HttpResponse:
+    """Scope ``security:write``; ``If-Match`` required. Out-of-bounds values: 400 ``out_of_bounds`` as on the page."""
+    return _change_session_policy(request, org_slug, payload.dict())
+
+
+@api.patch(
+    "/orgs/{org_slug}/session-policy",
+    response={200: schemas.SessionPolicyWithEtag, **ERRORS},
+    summary="Change some of the session policy",
+    tags=["session policy"],
+)
+def patch_session_policy(request: HttpRequest, org_slug: str, payload: schemas.SessionPolicyPatch) -> HttpResponse:
+    """As PUT, changing only the fields sent."""
+    return _change_session_policy(request, org_slug, payload.dict())
+
+
+# --- members ---------------------------------------------------------------------------------------------------
+
+
+def member_values(membership: Membership) -> dict[str, Any]:
+    """What a membership's ETag versions: its id and role."""
+    return {"id": membership.pk, "role": membership.role}
+
+
+def member_document(membership: Membership) -> dict[str, Any]:
+    return {
+        "id": membership.pk,
+        "email": membership.user.email,
+        "name": membership.user.name,
+        "role": membership.role,
+        "joined_at": membership.created_at,
+        "etag": etag_of(member_values(membership)),
+    }
+
+
+@api.get(
+    "/orgs/{org_slug}/members",
+    response={200: schemas.MemberPage, **ERRORS},
+    summary="Members with their roles",
+    tags=["members"],
+)
+def list_members(
+    request: HttpRequest, org_slug: str, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)
+) -> dict[str, Any]:
+    """Scope ``members:read``. Memberships by id, ``limit`` per page from after the id ``after``."""
+    access = org_access(request, org_slug, scopes.MEMBERS_READ)
+    rows = list(
+        Membership.objects.filter(organization_id=access.organization.pk, pk__gt=after)
+        .select_related("user")
+        .order_by("pk")[: limit + 1]
+    )
+    shown = rows[:limit]
+    return {
+        "members": [member_document(membership) for membership in shown],
+        "next_after": shown[-1].pk if len(rows) > limit else None,
+    }
+
+
+def _membership(access: Any, membership_id: int) -> Membership:
+    membership = (
+        Membership.objects.filter(organization_id=access.organization.pk, pk=membership_id)
+        .select_related("user", "organization")
+        .first()
+    )
+    if membership is None:
+        raise refused("not_found", f"There is no member {membership_id} in this organization.", 404)
+    return membership
+
+
+def _delegated(access: Any) -> DelegatedActor:
+    actor = access.actor
+    return DelegatedActor(actor.type, actor.id, actor.label, role=access.role, user_id=access.key.owner_user_id)
+
+
+def _refuse_owner_change(membership: Membership, role: str | None) -> None:
+    if membership.role == Role.OWNER or role == Role.OWNER:
+        raise refused(
+            "owner_change_not_allowed",
+            "No API key grants, demotes or removes an owner; an owner does that on the members page.",
+        )
+
+
+@api.patch(
+    "/orgs/{org_slug}/members/{membership_id}",
+    response={200: schemas.MemberOut, **ERRORS},
+    summary="Change a member's role",
+    tags=["members"],
+)
+def change_member_role(
+    request: HttpRequest, org_slug: str, membership_id: int, payload: schemas.MemberPatch
+) -> HttpResponse:
+    """Scope ``members:write``; ``If-Match`` required. Never to or from owner (403 ``owner_change_not_allowed``);
+    otherwise the members page's action with its refusals."""
+    access = org_access(request, org_slug, scopes.MEMBERS_WRITE)
+    membership = _membership(access, membership_id)
+    require_if_match(request, member_values(membership))
+    _refuse_owner_change(membership, payload.role)
+    changed = change_role(membership, actor=_delegated(access), role=payload.role)
+    changed = _membership(access, changed.pk)
+    document = member_document(changed)
+    return with_etag(JsonResponse(schemas.MemberOut(**document).model_dump(mode="json")), member_values(changed))
+
+
+@api.delete(
+    "/orgs/{org_slug}/members/{membership_id}",
+    response={204: None, **ERRORS},
+    summary="Remove a member",
+    tags=["members"],
+)
+def delete_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
+    """Scope ``members:write``; ``If-Match`` required. Never an owner (403 ``owner_change_not_allowed``); their
+    personal keys are revoked in the same transaction, as on the members page."""
+    access = org_access(request, org_slug, scopes.MEMBERS_WRITE)
+    membership = _membership(access, membership_id)
+    require_if_match(request, member_values(membership))
+    _refuse_owner_change(membership, None)
+    remove_member(membership, actor=_delegated(access))
+    return HttpResponse(status=204)

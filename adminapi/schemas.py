@@ -149,3 +149,42 @@ class AuditQuery(Schema):
     ref: str = Field("", max_length=64, description="The request ID events were recorded with.")
     cursor: str = Field("", max_length=500)
     limit: int = Field(50, ge=1, le=200)
+
+
+class SessionPolicyPatch(Schema):
+    idle_timeout_s: int | None = Field(None, ge=0, le=10**9)
+    absolute_timeout_s: int | None = Field(None, ge=0, le=10**9)
+    reauth_max_age_s: int | None = Field(None, ge=0, le=10**9)
+    single_session: bool | None = None
+
+
+class SessionPolicyIn(Schema):
+    idle_timeout_s: int = Field(ge=0, le=10**9)
+    absolute_timeout_s: int = Field(ge=0, le=10**9)
+    reauth_max_age_s: int = Field(ge=0, le=10**9)
+    single_session: bool
+
+
+class SessionPolicyWithEtag(SessionPolicyOut):
+    etag: str
+
+
+Role = Literal["owner", "admin", "billing", "member", "auditor"]
+
+
+class MemberOut(Schema):
+    id: int = Field(description="The membership's id.")
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+    etag: str
+
+
+class MemberPage(Schema):
+    members: list[MemberOut]
+    next_after: int | None
+
+
+class MemberPatch(Schema):
+    role: Role
