@@ -157,11 +157,6 @@ def test_unknown_scopes_are_refused(org, owner):
     assert refused.value.code == "bad_scope"
 
 
-def test_the_key_form_offers_scopes(org, owner, client_for):
-    response = client_for(owner).get("/orgs/acme/settings/security/keys/new/")
-    assert response.status_code in {200, 302}
-
-
 # --- errors are always JSON ------------------------------------------------------------------------------------
 
 
