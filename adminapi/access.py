@@ -5,7 +5,8 @@ Order of the checks, each with a stable code (the first that fails answers):
 
 1. the key (``keys.authentication.authenticate``: 401 ``missing_key``, ``key_revoked``, …), the key API's pipeline
    (``settings.API_PIPELINE_CHECKS`` through ``orgsecurity.pipeline.run_api_checks``: e.g. the IP allowlist), the
-   key's networks and workloads (``keys.api_views.check_network``, ``check_workload``);
+   key's networks and workloads (``keys.api_views.check_network``, ``check_workload``), the per-key rate limit
+   (429 ``rate_limited`` with ``Retry-After``);
 2. the organization in the path is the key's (else 404 ``not_found``, the same answer as for one that does not
    exist);
 3. the scope the operation needs is on the key (403 ``scope_missing``);
@@ -17,8 +18,10 @@ Order of the checks, each with a stable code (the first that fails answers):
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from ninja.security import HttpBearer
@@ -29,8 +32,10 @@ from keys import scopes
 from keys.api_views import check_network, check_workload
 from keys.authentication import authenticate
 from keys.models import APIKey, KeyPolicy
+from orgsecurity import ratelimit
 from orgsecurity.models import Organization
 from orgsecurity.pipeline import run_api_checks
+from orgsecurity.refusals import Refusal
 from orgsecurity.roles import Capability, Role, has_capability
 
 # The dashboard capability each scope needs from the role the key acts with.
@@ -53,12 +58,32 @@ class KeyAuth(HttpBearer):
         if refusal is None:
             request.api_key = key
             refusal = run_api_checks(request, key) or check_network(request, key) or check_workload(request, key)
+        if refusal is None:
+            refusal = rate_limit(key)
         if refusal is not None:
             raise APIRefusal(refusal, key)
         return key
 
     def authenticate(self, request: HttpRequest, token: str) -> APIKey | None:  # pragma: no cover - __call__ decides
         return None
+
+
+clock = time.time  # seconds since the epoch; tests replace it
+
+
+def rate_limit(key: APIKey) -> Refusal | None:
+    """429 ``rate_limited`` (with ``retry_after`` seconds in its context, sent as ``Retry-After``, RFC 9110
+    §10.2.3) once ``key`` made more than ``settings.ADMIN_API_RATE_LIMIT`` admin API requests this minute."""
+    decision = ratelimit.hit(f"adminapi:{key.pk}", limit=settings.ADMIN_API_RATE_LIMIT, window_seconds=60, now=clock())
+    if decision.allowed:
+        return None
+    return Refusal(
+        "rate_limited",
+        f"This API key made more than {settings.ADMIN_API_RATE_LIMIT} requests this minute; retry in "
+        f"{decision.retry_after} seconds.",
+        status=429,
+        context={"retry_after": decision.retry_after},
+    )
 
 
 @dataclass(frozen=True)

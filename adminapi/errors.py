@@ -60,7 +60,11 @@ def install_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(APIRefusal)
     def _refusal(request: HttpRequest, exc: APIRefusal) -> HttpResponse:
         key = exc.key or getattr(request, "auth", None) or getattr(request, "api_key", None)
-        return refuse(request, exc.refusal, key if isinstance(key, APIKey) else None)
+        response = refuse(request, exc.refusal, key if isinstance(key, APIKey) else None)
+        retry_after = exc.refusal.context.get("retry_after")
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     @api.exception_handler(InvalidEntries)
     def _invalid_entries(request: HttpRequest, exc: InvalidEntries) -> HttpResponse:

@@ -173,6 +173,10 @@ SSO_SETUP_LINK_CHECKS: list[str] = [
 # Error answers per path prefix (orgsecurity.errors): each a dotted path to an ErrorFormat. Every error under /api/
 # is JSON {"error": {"code", "message"}}, whatever produced it; a SCIM endpoint adds "/scim/" with the SCIM Error
 # schema. Paths under no prefix get the HTML error pages (templates/400.html, 403, 404, 500).
+# Admin API (adminapi): requests per API key per minute, counted in the shared cache (orgsecurity.ratelimit); over
+# it a key gets 429 rate_limited with Retry-After.
+ADMIN_API_RATE_LIMIT = env_int("ADMIN_API_RATE_LIMIT", 600, minimum=1)
+
 ERROR_FORMATS = {
     "/api/": "orgsecurity.errors.JSON_ERRORS",
 }

@@ -206,3 +206,18 @@ def test_the_schema_is_openapi_3_1_and_the_reference_page_uses_local_files(db):
     page = Client().get("/api/v1/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower()
+
+
+def test_each_key_is_rate_limited_with_retry_after(org, owner, settings, monkeypatch):
+    from adminapi import access
+
+    monkeypatch.setattr(access, "clock", lambda: 1_800_000_030.0)  # 30 s into a window
+    settings.ADMIN_API_RATE_LIMIT = 2
+    _, token = scoped_key(org, owner, ["security:read"])
+    _, other = scoped_key(org, owner, ["security:read"])
+    assert call("GET", SECURITY, token).status_code == 200
+    assert call("GET", SECURITY, token).status_code == 200
+    limited = call("GET", SECURITY, token)
+    assert limited.status_code == 429 and error_code(limited) == "rate_limited"
+    assert limited["Retry-After"] == "30"
+    assert call("GET", SECURITY, other).status_code == 200  # per key
