@@ -188,3 +188,20 @@ class MemberPage(Schema):
 
 class MemberPatch(Schema):
     role: Role
+
+
+class KeyPolicyValues(Schema):
+    require_expiry: bool
+    max_lifetime_days: int | None = Field(description="1 to 3650, or null for no maximum (implies expiry).")
+    allow_unrestricted: bool
+
+
+class KeyPolicyPatch(Schema):
+    require_expiry: bool | None = None
+    max_lifetime_days: int | None = Field(None, description="Send 0 to remove the maximum.")
+    allow_unrestricted: bool | None = None
+
+
+class KeyPolicyWithEtag(KeyPolicyValues):
+    allow_api_security_changes: bool = Field(description="Changed only by owners on the key policy page.")
+    etag: str

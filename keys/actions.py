@@ -28,7 +28,7 @@ from audit.recorder import diff
 from keys import scopes as api_scopes
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
-from orgsecurity.actions import ActionRefused, require_plain_text
+from orgsecurity.actions import ActionRefused, DelegatedActor, require_plain_text
 from orgsecurity.client_ip import canonical_network
 from orgsecurity.models import Membership, Organization, Project, Team, User
 from orgsecurity.roles import Role
@@ -92,6 +92,9 @@ def _project_teams(organization: Organization, project_ids: Iterable[int]) -> di
 
 
 def _membership(organization: Organization, user: Any) -> Membership:
+    if isinstance(user, DelegatedActor):
+        # An admin API key acting with its role (not saved: only the role and user are read).
+        return Membership(organization=organization, user_id=user.user_id, role=user.role)
     membership = Membership.objects.filter(organization=organization, user=user).first() if user else None
     if membership is None:
         raise ActionRefused("You are not a member of this organization.", code="not_member", status=403)
@@ -589,7 +592,7 @@ def nonconforming_keys(organization: Organization, policy: KeyPolicy) -> list[AP
 def set_key_policy(
     organization: Organization,
     *,
-    actor: User,
+    actor: User | DelegatedActor,
     require_expiry: bool,
     max_lifetime_days: int | None,
     allow_unrestricted: bool,
@@ -621,7 +624,7 @@ def set_key_policy(
         changes = diff(before, after) if policy.pk else {name: [None, value] for name, value in after.items()}
         if policy.pk and not changes:
             return {}
-        policy.updated_at, policy.updated_by = timezone.now(), actor
+        policy.updated_at, policy.updated_by = timezone.now(), actor if isinstance(actor, User) else None
         policy.save()
         audit.record("key.policy_updated", organization=organization, actor=actor, target=policy, changes=changes)
     return changes

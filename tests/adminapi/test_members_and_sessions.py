@@ -102,3 +102,27 @@ def test_session_policy_read_and_change(org, owner):
     bad = call("PATCH", SESSIONS, token, {"idle_timeout_s": 1}, **{"If-Match": response["ETag"]})
     assert bad.status_code == 400 and error_code(bad) == "out_of_bounds"
     assert AuditEvent.objects.filter(organization=org, action="session.policy_updated").count() == 1
+
+
+KEY_POLICY = "/api/v1/orgs/acme/key-policy"
+
+
+def test_key_policy_owners_only_as_on_the_page(org, owner, admin):
+    allow_api_changes(org, owner)
+    _, owners = scoped_key(org, owner, ["security:read", "security:write"])
+    _, admins = scoped_key(org, admin, ["security:read", "security:write"])
+    account = actions.create_service_account(org, actor=owner, name="tf")
+    _, service = scoped_key(org, owner, ["security:read", "security:write"], service_account=account)
+    read = call("GET", KEY_POLICY, admins)
+    assert read.status_code == 200 and read.json()["max_lifetime_days"] is None
+    body = {"require_expiry": True, "max_lifetime_days": 90, "allow_unrestricted": False}
+    for token in (admins, service):
+        refused = call("PUT", KEY_POLICY, token, body, **{"If-Match": read["ETag"]})
+        assert refused.status_code == 403 and error_code(refused) == "role_not_allowed"
+    done = call("PUT", KEY_POLICY, owners, body, **{"If-Match": read["ETag"]})
+    assert done.status_code == 200 and done.json()["max_lifetime_days"] == 90
+    assert call("PUT", KEY_POLICY, owners, body, **{"If-Match": read["ETag"]}).status_code == 412
+    cleared = call("PATCH", KEY_POLICY, owners, {"max_lifetime_days": 0}, **{"If-Match": done["ETag"]})
+    assert cleared.status_code == 200 and cleared.json()["max_lifetime_days"] is None
+    event = AuditEvent.objects.filter(organization=org, action="key.policy_updated").first()
+    assert event.actor_type == ActorType.API_KEY
