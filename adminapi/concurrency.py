@@ -7,8 +7,7 @@ Idempotency: the first answer (2xx) to a POST with a given ``Idempotency-Key`` i
 seconds in the cache, per key (the API key's id) and path; a retry with the same body gets that answer again with
 ``Idempotent-Replayed: true``; the same header with another body is refused (422 ``idempotency_key_reused``), and
 a retry while the first is still running gets 409 ``idempotency_in_progress``. A one-time secret is never kept:
-replays of answers that carried one must be built without it by the endpoint (none of this module's callers shows
-one yet).
+the fields a caller names in ``secret_fields`` are stored (and replayed) as null.
 """
 
 from __future__ import annotations
@@ -61,8 +60,12 @@ def with_etag(response: HttpResponse, values: Mapping[str, Any]) -> HttpResponse
     return response
 
 
-def idempotent(request: HttpRequest, key_pk: int, run: Callable[[], HttpResponse]) -> HttpResponse:
-    """Answer a POST once per ``Idempotency-Key`` (see the module); without the header, just ``run()``."""
+def idempotent(
+    request: HttpRequest, key_pk: int, run: Callable[[], HttpResponse], *, secret_fields: tuple[str, ...] = ()
+) -> HttpResponse:
+    """Answer a POST once per ``Idempotency-Key`` (see the module); without the header, just ``run()``.
+    ``secret_fields``: top-level fields of the answer holding a one-time secret; they are kept as null, so a replay
+    shows the resource but never the secret again."""
     idempotency_key = request.headers.get("Idempotency-Key", "")
     if not idempotency_key:
         return run()
@@ -95,13 +98,17 @@ def idempotent(request: HttpRequest, key_pk: int, run: Callable[[], HttpResponse
         raise
     if 200 <= response.status_code < 300:
         kept = {name: response[name] for name in ("ETag", "Location") if name in response}
+        body = json.loads(response.content)
+        for name in secret_fields:
+            if name in body:
+                body[name] = None
         cache.set(
             slot,
             {
                 "state": "done",
                 "fingerprint": fingerprint,
                 "status": response.status_code,
-                "body": response.content.decode(),
+                "body": json.dumps(body),
                 "headers": kept,
             },
             IDEMPOTENCY_TTL,

@@ -205,3 +205,36 @@ class KeyPolicyPatch(Schema):
 class KeyPolicyWithEtag(KeyPolicyValues):
     allow_api_security_changes: bool = Field(description="Changed only by owners on the key policy page.")
     etag: str
+
+
+class KeyOut(Schema):
+    id: int
+    prefix: str = Field(description="The public part, e.g. osk_4fG7hQ2LxZ; never the secret.")
+    name: str
+    owner: str
+    service_account: str | None
+    permission: str
+    scopes: list[str]
+    expires_at: datetime | None
+    created_at: datetime
+    rotated_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyPage(Schema):
+    keys: list[KeyOut]
+    next_after: int | None
+
+
+class RotateIn(Schema):
+    overlap_seconds: int = Field(0, ge=0, le=7 * 24 * 3600, description="How long the old secret keeps working.")
+
+
+class RotatedKey(Schema):
+    key: KeyOut
+    token: str | None = Field(description="The new secret, shown once; null in a replay of the same Idempotency-Key.")
+
+
+class RevokeIn(Schema):
+    reason: str = Field(min_length=1, max_length=255)

@@ -323,7 +323,7 @@ def _may_rotate(key: APIKey, membership: Membership) -> bool:
 
 
 @audited("key")
-def rotate_api_key(key: APIKey, *, actor: User, overlap: timedelta) -> tuple[APIKey, str]:
+def rotate_api_key(key: APIKey, *, actor: User | DelegatedActor, overlap: timedelta) -> tuple[APIKey, str]:
     """Give ``key`` a new secret; the old secret keeps working for ``overlap`` (0 to 7 days), then stops.
 
     Returns the key and its new token (show it once). A personal key is rotated only by its owner; a service
@@ -351,7 +351,8 @@ def rotate_api_key(key: APIKey, *, actor: User, overlap: timedelta) -> tuple[API
         key.previous_valid_until = overlap_until
         key.secret_hash = tokens.hash_secret(token)
         key.rotated_at = now
-        key.secret_shown_to = actor
+        # A person sees the secret; through an admin API key it is the key's owner (nobody, for a service account's).
+        key.secret_shown_to_id = actor.user_id if isinstance(actor, DelegatedActor) else actor.pk
         key.save(
             update_fields=[
                 "previous_secret_hash",
@@ -383,7 +384,7 @@ def _revoke(key: APIKey, *, actor: Any, reason: str, now: datetime | None = None
 
 
 @audited("key")
-def revoke_api_key(key: APIKey, *, actor: User, reason: str) -> APIKey:
+def revoke_api_key(key: APIKey, *, actor: User | DelegatedActor, reason: str) -> APIKey:
     """Revoke ``key`` now: the next request with it (or its overlapping old secret) gets 401 ``key_revoked``.
 
     Owners and admins revoke any key of the organization; others only their own personal keys.
