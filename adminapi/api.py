@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import NinjaAPI, Query
+from ninja import NinjaAPI, Path, Query
 
 from adminapi import schemas
 from adminapi.access import KeyAuth, org_access
@@ -36,6 +36,7 @@ from sessions_policy.rules import SessionRules
 from sso.models import SSOConnection
 
 ENTRIES_PAGE = 200
+MAX_ID = 2**63 - 1  # the largest id the database stores (bigint)
 ERRORS = {code: schemas.Error for code in (400, 401, 403, 404, 409, 412, 422, 428)}
 
 api = NinjaAPI(
@@ -179,7 +180,10 @@ def entry_document(entry: IPAllowlistEntry) -> dict[str, Any]:
     tags=["ip allowlist"],
 )
 def list_entries(
-    request: HttpRequest, org_slug: str, after: int = Query(0, ge=0), limit: int = Query(ENTRIES_PAGE, ge=1, le=1000)
+    request: HttpRequest,
+    org_slug: str,
+    after: int = Query(0, ge=0, le=MAX_ID),
+    limit: int = Query(ENTRIES_PAGE, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Scope ``security:read``. Entries by id, ``limit`` per page from after the id ``after``."""
     access = org_access(request, org_slug, scopes.SECURITY_READ)
@@ -251,7 +255,9 @@ def _entry(organization: Any, entry_id: int) -> IPAllowlistEntry:
     summary="One entry",
     tags=["ip allowlist"],
 )
-def get_entry(request: HttpRequest, org_slug: str, entry_id: int, response: HttpResponse) -> dict[str, Any]:
+def get_entry(
+    request: HttpRequest, org_slug: str, response: HttpResponse, entry_id: int = Path(..., ge=1, le=MAX_ID)
+) -> dict[str, Any]:
     """Scope ``security:read``. The entry with its ETag (also in the ``ETag`` header)."""
     access = org_access(request, org_slug, scopes.SECURITY_READ)
     document = entry_document(_entry(access.organization, entry_id))
@@ -265,7 +271,7 @@ def get_entry(request: HttpRequest, org_slug: str, entry_id: int, response: Http
     summary="Remove one entry",
     tags=["ip allowlist"],
 )
-def delete_entry(request: HttpRequest, org_slug: str, entry_id: int) -> HttpResponse:
+def delete_entry(request: HttpRequest, org_slug: str, entry_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
     """Scope ``security:write``; ``If-Match`` required. 409 ``self_lockout`` when the list guards dashboard pages
     and this client's IP would fall outside it, as on the page."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
@@ -407,7 +413,7 @@ def member_document(membership: Membership) -> dict[str, Any]:
     tags=["members"],
 )
 def list_members(
-    request: HttpRequest, org_slug: str, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)
+    request: HttpRequest, org_slug: str, after: int = Query(0, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=500)
 ) -> dict[str, Any]:
     """Scope ``members:read``. Memberships by id, ``limit`` per page from after the id ``after``."""
     access = org_access(request, org_slug, scopes.MEMBERS_READ)
@@ -454,7 +460,7 @@ def _refuse_owner_change(membership: Membership, role: str | None) -> None:
     tags=["members"],
 )
 def change_member_role(
-    request: HttpRequest, org_slug: str, membership_id: int, payload: schemas.MemberPatch
+    request: HttpRequest, org_slug: str, payload: schemas.MemberPatch, membership_id: int = Path(..., ge=1, le=MAX_ID)
 ) -> HttpResponse:
     """Scope ``members:write``; ``If-Match`` required. Never to or from owner (403 ``owner_change_not_allowed``);
     otherwise the members page's action with its refusals."""
@@ -474,7 +480,7 @@ def change_member_role(
     summary="Remove a member",
     tags=["members"],
 )
-def delete_member(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
+def delete_member(request: HttpRequest, org_slug: str, membership_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
     """Scope ``members:write``; ``If-Match`` required. Never an owner (403 ``owner_change_not_allowed``); their
     personal keys are revoked in the same transaction, as on the members page."""
     access = org_access(request, org_slug, scopes.MEMBERS_WRITE)
@@ -578,7 +584,7 @@ def key_document(key: APIKey) -> dict[str, Any]:
 
 @api.get("/orgs/{org_slug}/keys", response={200: schemas.KeyPage, **ERRORS}, summary="API keys", tags=["api keys"])
 def list_keys(
-    request: HttpRequest, org_slug: str, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=500)
+    request: HttpRequest, org_slug: str, after: int = Query(0, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=500)
 ) -> dict[str, Any]:
     """Scope ``security:read``. Every key of the organization by id (never a secret)."""
     access = org_access(request, org_slug, scopes.SECURITY_READ)
@@ -608,7 +614,9 @@ def _key(access: Any, key_id: int) -> APIKey:
     summary="Rotate a key (the new secret is shown once)",
     tags=["api keys"],
 )
-def rotate_key(request: HttpRequest, org_slug: str, key_id: int, payload: schemas.RotateIn) -> HttpResponse:
+def rotate_key(
+    request: HttpRequest, org_slug: str, payload: schemas.RotateIn, key_id: int = Path(..., ge=1, le=MAX_ID)
+) -> HttpResponse:
     """Scope ``security:write``; accepts ``Idempotency-Key`` (a replay answers the key with ``token`` null).
     The page's rules: a service account's key by owners' and admins' keys (and service accounts' keys), a personal
     key only by its owner's own key; 409 ``inactive`` for a revoked or expired key."""
@@ -632,7 +640,9 @@ def rotate_key(request: HttpRequest, org_slug: str, key_id: int, payload: schema
     summary="Revoke a key now",
     tags=["api keys"],
 )
-def revoke_key(request: HttpRequest, org_slug: str, key_id: int, payload: schemas.RevokeIn) -> HttpResponse:
+def revoke_key(
+    request: HttpRequest, org_slug: str, payload: schemas.RevokeIn, key_id: int = Path(..., ge=1, le=MAX_ID)
+) -> HttpResponse:
     """Scope ``security:write``. 409 ``already_revoked`` as on the page; the reason is kept with the key."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     revoked = revoke_api_key(_key(access, key_id), actor=_delegated(access), reason=payload.reason)
