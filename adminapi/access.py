@@ -18,12 +18,15 @@ Order of the checks, each with a stable code (the first that fails answers):
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from ninja import NinjaAPI
 from ninja.security import HttpBearer
 
 from adminapi.errors import APIRefusal, refused
@@ -50,7 +53,10 @@ SCOPE_CAPABILITY: dict[str, Capability] = {
 
 class KeyAuth(HttpBearer):
     """``Authorization: Bearer osk_…`` (RFC 6750 §2.1) with the key API's checks; returns the live ``APIKey`` or
-    raises ``APIRefusal`` with the refusal's code (answered and audited by ``adminapi.errors``)."""
+    raises ``APIRefusal`` with the refusal's code (answered and audited by ``adminapi.errors``). ``api``: the
+    ``NinjaAPI`` it guards (set by ``adminapi.api``), whose schema names each operation's query parameters."""
+
+    api: NinjaAPI | None = None
 
     def __call__(self, request: HttpRequest) -> APIKey:
         request.user = AnonymousUser()  # a dashboard session never authenticates an API call
@@ -59,7 +65,7 @@ class KeyAuth(HttpBearer):
             request.api_key = key
             refusal = run_api_checks(request, key) or check_network(request, key) or check_workload(request, key)
         if refusal is None:
-            refusal = rate_limit(key)
+            refusal = rate_limit(key) or unknown_query(request, self.api)
         if refusal is not None:
             raise APIRefusal(refusal, key)
         return key
@@ -69,6 +75,32 @@ class KeyAuth(HttpBearer):
 
 
 clock = time.time  # seconds since the epoch; tests replace it
+
+
+@cache
+def _query_names(api: NinjaAPI) -> dict[tuple[str, str], frozenset[str]]:
+    # (OpenAPI path, method) -> the query parameters the API's generated schema declares for it (read once).
+    document = api.get_openapi_schema(path_prefix="/api/v1")
+    table = {}
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            names = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+            table[(path, method.upper())] = frozenset(names)
+    return table
+
+
+def unknown_query(request: HttpRequest, api: NinjaAPI | None) -> Refusal | None:
+    """400 ``unknown_parameter`` for a query parameter the operation does not declare (a typo such as ``?limt=``
+    would otherwise be silently ignored)."""
+    if not request.GET or api is None:
+        return None
+    match = request.resolver_match
+    route = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", match.route) if match else ""
+    allowed = _query_names(api).get((route.rstrip("/") or route, request.method), frozenset())
+    extra = sorted(set(request.GET) - allowed)
+    if not extra:
+        return None
+    return Refusal("unknown_parameter", f"This operation has no query parameter {extra[0][:50]!r}.", status=400)
 
 
 def rate_limit(key: APIKey) -> Refusal | None:

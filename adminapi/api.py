@@ -13,6 +13,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Path, Query
+from ninja.errors import HttpError
+from ninja.parser import Parser
 
 from adminapi import schemas
 from adminapi.access import KeyAuth, org_access
@@ -37,8 +39,21 @@ from sso.models import SSOConnection
 
 ENTRIES_PAGE = 200
 MAX_ID = 2**63 - 1  # the largest id the database stores (bigint)
-ERRORS = {code: schemas.Error for code in (400, 401, 403, 404, 409, 412, 422, 428)}
+ERRORS = {code: schemas.Error for code in (400, 401, 403, 404, 409, 412, 413, 422, 428, 429)}
 
+
+class ObjectBodyParser(Parser):
+    """JSON bodies must be objects: a bare number, string or list is refused (400 ``bad_request``), never read as
+    an empty object."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise HttpError(400, "Send a JSON object as the request body")
+        return data
+
+
+KEY_AUTH = KeyAuth()
 api = NinjaAPI(
     title="orgsecurity admin API",
     version="1",
@@ -47,8 +62,10 @@ api = NinjaAPI(
         "an API key holding the scopes each operation names: `Authorization: Bearer osk_…`."
     ),
     urls_namespace="adminapi",
-    auth=KeyAuth(),
+    auth=KEY_AUTH,
+    parser=ObjectBodyParser(),
 )
+KEY_AUTH.api = api
 install_handlers(api)
 
 

@@ -7,9 +7,15 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 AllowlistScope = Literal["dashboard", "api", "both"]
+
+
+class Body(Schema):
+    """A request body: strict types (``false`` is not a number, ``"5"`` not an integer), as the schema says."""
+
+    model_config = ConfigDict(strict=True)
 
 
 class ErrorBody(Schema):
@@ -43,7 +49,7 @@ class SessionPolicyOut(Schema):
     single_session: bool
 
 
-class AllowlistSettings(Schema):
+class AllowlistSettings(Body):
     enabled: bool
     scope: AllowlistScope = Field(description="What an enabled list guards: dashboard pages, API keys, or both.")
 
@@ -53,7 +59,7 @@ class AllowlistOut(AllowlistSettings):
     etag: str = Field(description="The ETag of these settings (send it in If-Match to change them).")
 
 
-class AllowlistPatch(Schema):
+class AllowlistPatch(Body):
     enabled: bool | None = None
     scope: AllowlistScope | None = None
 
@@ -75,12 +81,12 @@ class SecurityOverview(Schema):
     key_policy: KeyPolicyOut
 
 
-class EntryIn(Schema):
+class EntryIn(Body):
     cidr: str = Field(max_length=100, description="An IPv4/IPv6 address or CIDR block (RFC 4632), e.g. 203.0.113.0/24.")
     label: str = Field("", max_length=100)
 
 
-class BulkEntriesIn(Schema):
+class BulkEntriesIn(Body):
     text: str = Field(
         max_length=1_000_000,
         description="One address or CIDR block per line, a label after '#'; the page's bulk paste format.",
@@ -151,14 +157,14 @@ class AuditQuery(Schema):
     limit: int = Field(50, ge=1, le=200)
 
 
-class SessionPolicyPatch(Schema):
+class SessionPolicyPatch(Body):
     idle_timeout_s: int | None = Field(None, ge=0, le=10**9)
     absolute_timeout_s: int | None = Field(None, ge=0, le=10**9)
     reauth_max_age_s: int | None = Field(None, ge=0, le=10**9)
     single_session: bool | None = None
 
 
-class SessionPolicyIn(Schema):
+class SessionPolicyIn(Body):
     idle_timeout_s: int = Field(ge=0, le=10**9)
     absolute_timeout_s: int = Field(ge=0, le=10**9)
     reauth_max_age_s: int = Field(ge=0, le=10**9)
@@ -186,17 +192,17 @@ class MemberPage(Schema):
     next_after: int | None
 
 
-class MemberPatch(Schema):
+class MemberPatch(Body):
     role: Role
 
 
-class KeyPolicyValues(Schema):
+class KeyPolicyValues(Body):
     require_expiry: bool
     max_lifetime_days: int | None = Field(description="1 to 3650, or null for no maximum (implies expiry).")
     allow_unrestricted: bool
 
 
-class KeyPolicyPatch(Schema):
+class KeyPolicyPatch(Body):
     require_expiry: bool | None = None
     max_lifetime_days: int | None = Field(None, description="Send 0 to remove the maximum.")
     allow_unrestricted: bool | None = None
@@ -227,7 +233,7 @@ class KeyPage(Schema):
     next_after: int | None
 
 
-class RotateIn(Schema):
+class RotateIn(Body):
     overlap_seconds: int = Field(0, ge=0, le=7 * 24 * 3600, description="How long the old secret keeps working.")
 
 
@@ -236,5 +242,5 @@ class RotatedKey(Schema):
     token: str | None = Field(description="The new secret, shown once; null in a replay of the same Idempotency-Key.")
 
 
-class RevokeIn(Schema):
+class RevokeIn(Body):
     reason: str = Field(min_length=1, max_length=255)

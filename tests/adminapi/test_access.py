@@ -221,3 +221,10 @@ def test_each_key_is_rate_limited_with_retry_after(org, owner, settings, monkeyp
     assert limited.status_code == 429 and error_code(limited) == "rate_limited"
     assert limited["Retry-After"] == "30"
     assert call("GET", SECURITY, other).status_code == 200  # per key
+
+
+def test_unknown_query_parameters_are_refused(org, owner):
+    _, token = scoped_key(org, owner, ["security:read"])
+    response = call("GET", f"{SECURITY}?verbose=1", token)
+    assert response.status_code == 400 and error_code(response) == "unknown_parameter"
+    assert call("GET", "/api/v1/orgs/acme/allowlist/entries?limit=5", token).status_code == 200
