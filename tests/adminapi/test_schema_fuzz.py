@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -31,7 +34,20 @@ def fresh_org_key() -> tuple[str, str]:
     return org.slug, scoped_key(org, owner, ALL_SCOPES)[1]
 
 
-def test_the_admin_api_keeps_its_schema(db):
+@pytest.fixture
+def _connections_stay_open():
+    """Keep the test's database connection across the WSGI calls, as Django's test client does: the WSGI handler
+    would otherwise close it at the end of every request (request_finished), ending the test's transaction."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+def test_the_admin_api_keeps_its_schema(db, _connections_stay_open):
     # Hypothesis driven directly per operation (schemathesis's pytest plugin does not run under this pytest).
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
     operations = [result.ok() for result in schema.get_all_operations()]
