@@ -99,6 +99,15 @@ def list_state(organization: Organization, *, enabled: bool, scope: str, without
     )
 
 
+def settings_values(organization: Organization) -> dict[str, Any]:
+    """The saved on/off switch and scope (what ``orgsecurity.versions`` versions: the page's ``loaded_version``
+    and the admin API's ETag): the defaults when never saved."""
+    allowlist = IPAllowlist.objects.filter(organization=organization).first()
+    if allowlist is None:
+        return {"enabled": False, "scope": Scope.DASHBOARD}
+    return {"enabled": allowlist.enabled, "scope": allowlist.scope}
+
+
 def current_state(organization: Organization) -> ListState:
     """``list_state`` of the list as saved now (off when the organization has none)."""
     allowlist = IPAllowlist.objects.filter(organization=organization).first()
@@ -186,7 +195,7 @@ class _BlockIndex:
 
 
 @audited("organization")
-def add_entry(organization: Organization, cidr: str, *, actor: User, label: str = "") -> AddResult:
+def add_entry(organization: Organization, cidr: str, *, actor: User | Actor, label: str = "") -> AddResult:
     """Add one address or CIDR block with ``label``. Raises ActionRefused (400) for a malformed entry or one
     already on the list; host bits are normalised and overlaps reported in the result's ``notices``."""
     try:
@@ -202,7 +211,7 @@ def add_entry(organization: Organization, cidr: str, *, actor: User, label: str 
 
 
 @audited("organization")
-def add_entries(organization: Organization, text: str, *, actor: User, default_label: str = "") -> AddResult:
+def add_entries(organization: Organization, text: str, *, actor: User | Actor, default_label: str = "") -> AddResult:
     """Add a bulk paste: one address or CIDR block per line, a label after ``#``, blank lines ignored; lines
     without a label get ``default_label``. Raises InvalidEntries (400, with per-line errors) when any line is
     bad, and then saves nothing. Duplicates are skipped and reported; overlaps are reported."""
@@ -213,7 +222,7 @@ def add_entries(organization: Organization, text: str, *, actor: User, default_l
         return _add_parsed(organization, paste.entries, actor=actor)
 
 
-def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor: User) -> AddResult:
+def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor: User | Actor) -> AddResult:
     allowlist = lock_allowlist(organization)
     existing = list(IPAllowlistEntry.objects.filter(organization=organization))
     index = _BlockIndex((parse_block(entry.cidr), f"{_label(entry)}, already on the list") for entry in existing)
@@ -233,7 +242,13 @@ def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor:
             result.notices.append(f"{where}{entry.cidr} overlaps {name}, which it contains.")
         index.add(block, f"{_label(entry)} on line {entry.line}" if entry.line else _label(entry))
         new_entries.append(
-            IPAllowlistEntry(organization=organization, cidr=entry.cidr, label=entry.label, added_by=actor)
+            # ``actor`` is a user on the pages, an audit Actor (the key) through the admin API.
+            IPAllowlistEntry(
+                organization=organization,
+                cidr=entry.cidr,
+                label=entry.label,
+                added_by=actor if isinstance(actor, User) else None,
+            )
         )
     if len(existing) + len(new_entries) > MAX_ENTRIES_PER_ORG:
         raise ActionRefused(
@@ -258,7 +273,7 @@ def _add_parsed(organization: Organization, parsed: list[ParsedEntry], *, actor:
 
 @audited("organization")
 def remove_entries(
-    organization: Organization, entry_ids: Iterable[int], *, actor: User, actor_ip: str | None
+    organization: Organization, entry_ids: Iterable[int], *, actor: User | Actor, actor_ip: str | None
 ) -> list[IPAllowlistEntry]:
     """Remove the entries with ``entry_ids`` (all of this organization) and return them.
 
@@ -304,7 +319,7 @@ def remove_entries(
 
 @audited("organization")
 def update_settings(
-    organization: Organization, *, actor: User, actor_ip: str | None, enabled: bool, scope: str
+    organization: Organization, *, actor: User | Actor, actor_ip: str | None, enabled: bool, scope: str
 ) -> dict[str, list[Any]]:
     """Turn the allowlist on or off and choose its ``scope`` (a Scope value); returns the changes, {} if none.
 

@@ -115,12 +115,7 @@ def _data(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else request.GET
 
 
-def settings_values(organization: Any) -> dict[str, Any]:
-    """The saved on/off switch and scope (what ``orgsecurity.versions`` versions): the defaults when never saved."""
-    allowlist = IPAllowlist.objects.filter(organization=organization).first()
-    if allowlist is None:
-        return {"enabled": False, "scope": Scope.DASHBOARD}
-    return {"enabled": allowlist.enabled, "scope": allowlist.scope}
+settings_values = actions.settings_values
 
 
 def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused, **forms: Any) -> HttpResponse:

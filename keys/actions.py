@@ -25,9 +25,10 @@ from django.utils import timezone
 import audit
 from audit.locking import audited
 from audit.recorder import diff, record_many
+from keys import scopes as api_scopes
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
-from orgsecurity.actions import ActionRefused, require_plain_text
+from orgsecurity.actions import ActionRefused, DelegatedActor, require_plain_text
 from orgsecurity.client_ip import canonical_network
 from orgsecurity.models import Membership, Organization, Project, Team, User
 from orgsecurity.roles import Role
@@ -48,10 +49,11 @@ class KeyShape:
     permission: str
     team_ids: tuple[int, ...]
     project_ids: tuple[int, ...]
+    scopes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, key: APIKey) -> KeyShape:
-        return cls(key.permission, tuple(key.team_ids), tuple(key.project_ids))
+        return cls(key.permission, tuple(key.team_ids), tuple(key.project_ids), tuple(key.scopes or ()))
 
 
 def holder_refusal(role: str, shape: KeyShape, *, own_team_ids: set[int], project_teams: dict[int, int]) -> str | None:
@@ -64,6 +66,9 @@ def holder_refusal(role: str, shape: KeyShape, *, own_team_ids: set[int], projec
         return None
     if role != Role.MEMBER:
         return f"The {Role(role).label} role cannot hold API keys."
+    writes = sorted(set(shape.scopes) & api_scopes.WRITE_SCOPES)
+    if writes:
+        return f"Only owners' and admins' keys may hold the {writes[0]} scope."
     if shape.permission != APIKey.Permission.READ:
         return "Members may hold read-only keys only."
     if not shape.team_ids and not shape.project_ids:
@@ -87,6 +92,9 @@ def _project_teams(organization: Organization, project_ids: Iterable[int]) -> di
 
 
 def _membership(organization: Organization, user: Any) -> Membership:
+    if isinstance(user, DelegatedActor):
+        # An admin API key acting with its role (not saved: only the role and user are read).
+        return Membership(organization=organization, user_id=user.user_id, role=user.role)
     membership = Membership.objects.active().filter(organization=organization, user=user).first() if user else None
     if membership is None:
         raise ActionRefused("You are not a member of this organization.", code="not_member", status=403)
@@ -190,12 +198,15 @@ def create_api_key(
     workloads: Iterable[str] = (),
     allowed_cidrs: Iterable[str] = (),
     expires_at: datetime | None = None,
+    scopes: Iterable[str] = (),
 ) -> tuple[APIKey, str]:
     """Issue a key owned by ``actor`` (a personal key) or by ``service_account``; returns the key and its token.
 
     The token is the only copy of the secret: show it once and never store it. ``expires_at`` is UTC (None:
-    never, if the policy allows). Raises ActionRefused for a role that may not hold such a key, an unknown
-    team/project/workload, a bad CIDR, or a key the organization's policy does not allow.
+    never, if the policy allows). ``scopes``: admin API scopes (``keys.scopes``). Raises ActionRefused for a role
+    that may not hold such a key, an unknown team/project/workload/scope, a write scope the owner's role may not
+    hold or the issuer may not give (``keys.scopes.scope_refusal``), a bad CIDR, or a key the organization's policy
+    does not allow.
     """
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
@@ -203,6 +214,10 @@ def create_api_key(
     require_plain_text(name, what="The key name", code="bad_name")
     if permission not in APIKey.Permission.values:
         raise ActionRefused("Choose read or read-write permission.", code="bad_permission")
+    try:
+        scope_names = api_scopes.normalize_scopes(scopes)
+    except ValueError as exc:
+        raise ActionRefused(str(exc), code="bad_scope") from None
     now = timezone.now()
     with transaction.atomic():
         membership = _membership(organization, actor)
@@ -230,7 +245,14 @@ def create_api_key(
         cidrs = normalize_cidrs(allowed_cidrs)
         policy = KeyPolicy.for_organization(organization)
         _check_expiry(policy, expires_at, now)
-        shape = KeyShape(permission, tuple(teams), tuple(projects))
+        problem = api_scopes.scope_refusal(
+            scope_names,
+            holder_role=None if service_account is not None else membership.role,
+            granter_role=membership.role,
+        )
+        if problem:
+            raise ActionRefused(problem, code="scope_not_allowed", status=403)
+        shape = KeyShape(permission, tuple(teams), tuple(projects), tuple(scope_names))
         if not policy.allow_unrestricted and not (teams or projects or workload_names):
             raise ActionRefused(
                 "Your organization's key policy requires every key to be restricted to teams, projects or workloads.",
@@ -253,6 +275,7 @@ def create_api_key(
             project_ids=projects,
             workloads=workload_names,
             allowed_cidrs=cidrs,
+            scopes=scope_names,
             expires_at=expires_at,
             created_by=actor,
             created_at=now,
@@ -270,6 +293,7 @@ def create_api_key(
                 "projects": [None, projects],
                 "workloads": [None, workload_names],
                 "allowed_cidrs": [None, cidrs],
+                "scopes": [None, scope_names],
                 "expires_at": [None, expires_at.isoformat() if expires_at else None],
             },
         )
@@ -299,7 +323,7 @@ def _may_rotate(key: APIKey, membership: Membership) -> bool:
 
 
 @audited("key")
-def rotate_api_key(key: APIKey, *, actor: User, overlap: timedelta) -> tuple[APIKey, str]:
+def rotate_api_key(key: APIKey, *, actor: User | DelegatedActor, overlap: timedelta) -> tuple[APIKey, str]:
     """Give ``key`` a new secret; the old secret keeps working for ``overlap`` (0 to 7 days), then stops.
 
     Returns the key and its new token (show it once). A personal key is rotated only by its owner; a service
@@ -327,7 +351,8 @@ def rotate_api_key(key: APIKey, *, actor: User, overlap: timedelta) -> tuple[API
         key.previous_valid_until = overlap_until
         key.secret_hash = tokens.hash_secret(token)
         key.rotated_at = now
-        key.secret_shown_to = actor
+        # A person sees the secret; through an admin API key it is the key's owner (nobody, for a service account's).
+        key.secret_shown_to_id = actor.user_id if isinstance(actor, DelegatedActor) else actor.pk
         key.save(
             update_fields=[
                 "previous_secret_hash",
@@ -359,7 +384,7 @@ def _revoke(key: APIKey, *, actor: Any, reason: str, now: datetime | None = None
 
 
 @audited("key")
-def revoke_api_key(key: APIKey, *, actor: User, reason: str) -> APIKey:
+def revoke_api_key(key: APIKey, *, actor: User | DelegatedActor, reason: str) -> APIKey:
     """Revoke ``key`` now: the next request with it (or its overlapping old secret) gets 401 ``key_revoked``.
 
     Owners and admins revoke any key of the organization; others only their own personal keys.
@@ -629,7 +654,7 @@ def nonconforming_keys(organization: Organization, policy: KeyPolicy) -> list[AP
 def set_key_policy(
     organization: Organization,
     *,
-    actor: User,
+    actor: User | DelegatedActor,
     require_expiry: bool,
     max_lifetime_days: int | None,
     allow_unrestricted: bool,
@@ -661,9 +686,41 @@ def set_key_policy(
         changes = diff(before, after) if policy.pk else {name: [None, value] for name, value in after.items()}
         if policy.pk and not changes:
             return {}
-        policy.updated_at, policy.updated_by = timezone.now(), actor
+        policy.updated_at, policy.updated_by = timezone.now(), actor if isinstance(actor, User) else None
         policy.save()
         audit.record("key.policy_updated", organization=organization, actor=actor, target=policy, changes=changes)
+    return changes
+
+
+@audited("organization")
+def set_api_security_changes(organization: Organization, *, actor: User, allowed: bool) -> dict[str, list[Any]]:
+    """Owners turn "allow security changes through the API" on or off; returns the changes ({} when none).
+
+    While it is off (the default), every request that needs the ``security:write`` scope is refused with 403
+    ``api_security_changes_off``, whatever the key holds. Raises ActionRefused (403) for anyone but an owner.
+    """
+    with transaction.atomic():
+        membership = _membership(organization, actor)
+        if membership.role != Role.OWNER:
+            raise ActionRefused(
+                "Only owners can allow security changes through the API.", code="role_not_allowed", status=403
+            )
+        policy = KeyPolicy.objects.select_for_update().filter(organization=organization).first() or KeyPolicy(
+            organization=organization
+        )
+        if policy.allow_api_security_changes == bool(allowed):
+            return {}
+        changes = {"allow_api_security_changes": [policy.allow_api_security_changes, bool(allowed)]}
+        policy.allow_api_security_changes = bool(allowed)
+        policy.updated_at, policy.updated_by = timezone.now(), actor
+        policy.save()
+        audit.record(
+            "key.api_security_changes_allowed" if allowed else "key.api_security_changes_disallowed",
+            organization=organization,
+            actor=actor,
+            target=policy,
+            changes=changes,
+        )
     return changes
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from keys import scopes as api_scopes
 from keys.actions import KEY_MANAGERS, MAX_CIDRS, MAX_LIFETIME_DAYS
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
 from orgsecurity.accessors import OrgContext
@@ -43,6 +44,12 @@ class CreateKeyForm(forms.Form):
     expires_in_days = forms.IntegerField(
         label="Expires in (days)", required=False, min_value=1, max_value=MAX_LIFETIME_DAYS
     )
+    scopes = forms.MultipleChoiceField(
+        label="Admin API scopes",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What the key may do under /api/v1/orgs/…/. None: it reaches only whoami and projects.",
+    )
 
     def __init__(self, *args: Any, org: OrgContext, policy: KeyPolicy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,6 +73,12 @@ class CreateKeyForm(forms.Form):
         self.fields["projects"].choices = [
             (str(project.pk), f"{project.name} ({project.team.name})") for project in projects
         ]
+        # Write scopes only for owners' and admins' own keys, and on service accounts' keys only when an owner
+        # issues them (keys.scopes.scope_refusal judges again when the key is issued).
+        scope_choices = [(name, f"{name}: {phrase}") for name, phrase in api_scopes.SCOPES.items()]
+        if not manager:
+            scope_choices = [choice for choice in scope_choices if choice[0] not in api_scopes.WRITE_SCOPES]
+        self.fields["scopes"].choices = scope_choices
         self.fields["workloads"].choices = [
             (workload.name, workload.name) for workload in Workload.objects.filter(organization=organization)
         ]
@@ -117,6 +130,16 @@ class RevokeForm(forms.Form):
 
     reason = forms.CharField(
         max_length=200, validators=[validate_plain_text], help_text="Kept with the key and in the audit log."
+    )
+
+
+class APISecurityChangesForm(forms.Form):
+    """The owners' switch "allow security changes through the API" (``keys.actions.set_api_security_changes``)."""
+
+    allow_api_security_changes = forms.BooleanField(
+        label="Allow security changes through the API",
+        required=False,
+        help_text="Off: no key can change security settings, whatever its scopes (security:write).",
     )
 
 

@@ -57,6 +57,8 @@ class KeyPolicy(models.Model):
     require_expiry = models.BooleanField(default=False)
     max_lifetime_days = models.PositiveIntegerField(null=True, blank=True)
     allow_unrestricted = models.BooleanField(default=True)
+    # "Allow security changes through the API": off until an owner turns it on; no security:write key works before.
+    allow_api_security_changes = models.BooleanField(default=False)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -77,7 +79,8 @@ class APIKey(models.Model):
     empty only when the owning user account itself was deleted. Restrictions are lists stored on the row so
     one indexed query loads everything a request needs, and so deleting a team or project never widens a
     key (an id that no longer exists matches nothing): ``team_ids``, ``project_ids``, ``workloads`` (names),
-    ``allowed_cidrs`` (RFC 4632 CIDR strings); an empty list means "not restricted by this".
+    ``allowed_cidrs`` (RFC 4632 CIDR strings); an empty list means "not restricted by this". ``scopes`` lists the
+    admin API scopes (``keys.scopes``); empty means the key reaches no admin API endpoint.
     Times are UTC. ``last_used_*`` is written at most once a minute.
     """
 
@@ -113,6 +116,8 @@ class APIKey(models.Model):
     project_ids = models.JSONField(default=list, blank=True)
     workloads = models.JSONField(default=list, blank=True)
     allowed_cidrs = models.JSONField(default=list, blank=True)
+    # Admin API scopes (keys.scopes); empty for keys that reach only whoami and projects.
+    scopes = models.JSONField(default=list, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:key_pk>/revoke/", views.revoke, name="revoke"),
     path("<int:key_pk>/reviewed/", views.mark_reviewed, name="mark_reviewed"),
     path("policy/", views.policy, name="policy"),
+    path("policy/api-security-changes/", views.api_security_changes, name="api_security_changes"),
     path("policy/confirm/", views.confirm_policy, name="confirm_policy"),
     path("stale/", views.stale, name="stale"),
     path("stale.csv", views.stale_csv, name="stale_csv"),

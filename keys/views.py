@@ -24,7 +24,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from keys import actions, notices, preview
-from keys.forms import CreateKeyForm, NamedForm, PolicyForm, RevokeForm, RotateForm, may_hold_keys
+from keys.forms import (
+    APISecurityChangesForm,
+    CreateKeyForm,
+    NamedForm,
+    PolicyForm,
+    RevokeForm,
+    RotateForm,
+    may_hold_keys,
+)
 from keys.models import APIKey, KeyPolicy, ServiceAccount, StaleDigestSubscription, Workload
 from keys.stale import REASONS, stale_report
 from orgsecurity.access import protect_action, reauthenticated, require_capability
@@ -169,6 +177,7 @@ def _issue(org: OrgContext, form: CreateKeyForm, actor: Any) -> tuple[APIKey, st
         workloads=data["workloads"],
         allowed_cidrs=form.cidr_list(),
         expires_at=timezone.now() + lifetime if lifetime else None,
+        scopes=data["scopes"],
     )
 
 
@@ -317,6 +326,9 @@ def _policy_page(request: HttpRequest, org: OrgContext, form: PolicyForm, status
         "policy": current,
         "loaded_version": data.get(VERSION_FIELD) or loaded_stamp(policy_values(current)),
         "is_owner": org.role == Role.OWNER,
+        "api_changes_form": APISecurityChangesForm(
+            initial={"allow_api_security_changes": current.allow_api_security_changes}
+        ),
         "nonconforming": actions.nonconforming_keys(org.organization, current),
     }
     return render(request, "keys/policy.html", context, status=status)
@@ -328,6 +340,36 @@ def _policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResp
         return _policy_page(request, org, PolicyForm(initial=policy_values(current)))
     protect_action(request, "change the API key policy")
     return _save_policy(request, org_slug=org_slug, org=org)
+
+
+@require_POST
+def api_security_changes(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Owners turn "allow security changes through the API" on or off (after re-authentication), then back to the
+    policy page."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    if org.role != Role.OWNER:
+        raise PermissionDenied("Only owners can allow security changes through the API.")
+    protect_action(request, "change whether the API may change security settings")
+    return _api_security_changes(request, org_slug=org_slug, org=org)
+
+
+@reauthenticated
+def _api_security_changes(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
+    form = APISecurityChangesForm(request.POST)
+    form.is_valid()  # a single checkbox: always valid
+    allowed = form.cleaned_data.get("allow_api_security_changes", False)
+    try:
+        changes = actions.set_api_security_changes(org.organization, actor=request.user, allowed=allowed)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return redirect("keys:policy", org_slug=org_slug)
+    if not changes:
+        messages.success(request, "Nothing changed.")
+    elif allowed:
+        messages.success(request, "Keys with the security:write scope can now change security settings.")
+    else:
+        messages.success(request, "No key can change security settings now.")
+    return redirect("keys:policy", org_slug=org_slug)
 
 
 @require_safe

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 import audit
 from audit.locking import audited, note_new_organization
-from audit.recorder import diff
+from audit.recorder import Actor, diff
 from orgsecurity.actors import is_program
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import (
@@ -139,7 +140,26 @@ def _lock_membership(membership: Membership) -> Membership:
     return locked
 
 
-def _actor_membership(organization: Organization, actor: User) -> Membership:
+@dataclass(frozen=True)
+class DelegatedActor(Actor):
+    """An actor that is not a signed-in person but acts with a ``role`` in one organization, e.g. an admin API key
+    (a personal key with its owner's current role, a service account's key as admin). Audited as itself (its
+    ``type``, ``id``, ``label``, e.g. ``API key osk_…``); ``user_id`` is the person behind it, None for a service
+    account. The membership actions judge it by ``role`` exactly as they judge a member with that role."""
+
+    role: str = ""
+    user_id: int | None = None
+
+    @property
+    def pk(self) -> int | None:
+        """The person behind it (so "is the actor this member?" reads the same as for a user)."""
+        return self.user_id
+
+
+def _actor_membership(organization: Organization, actor: User | DelegatedActor) -> Membership:
+    if isinstance(actor, DelegatedActor):
+        # Not saved: only its role and user are read.
+        return Membership(organization=organization, user_id=actor.user_id, role=actor.role)
     membership = Membership.objects.active().filter(organization=organization, user=actor).first()
     if membership is None:
         raise ActionRefused("You are not a member of this organization.", code="not_member", status=403)

@@ -109,6 +109,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.forms",
     "axes",
+    # django-ninja's templates and static files: the admin API's reference page (/api/v1/docs) loads Swagger UI
+    # from our own static files, not a CDN.
+    "ninja",
     "orgsecurity.apps.OrgsecurityConfig",
     "audit.apps.AuditConfig",
     "sso.apps.SsoConfig",
@@ -119,6 +122,7 @@ INSTALLED_APPS = [
     "twofactor.apps.TwoFactorConfig",
     "audit_stream.apps.AuditStreamConfig",
     "scim.apps.ScimConfig",
+    "adminapi.apps.AdminApiConfig",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +176,10 @@ SSO_SETUP_LINK_CHECKS: list[str] = [
 # Error answers per path prefix (orgsecurity.errors): each a dotted path to an ErrorFormat. Every error under /api/
 # is JSON {"error": {"code", "message"}}, whatever produced it; a SCIM endpoint adds "/scim/" with the SCIM Error
 # schema. Paths under no prefix get the HTML error pages (templates/400.html, 403, 404, 500).
+# Admin API (adminapi): requests per API key per minute, counted in the shared cache (orgsecurity.ratelimit); over
+# it a key gets 429 rate_limited with Retry-After.
+ADMIN_API_RATE_LIMIT = env_int("ADMIN_API_RATE_LIMIT", 600, minimum=1)
+
 ERROR_FORMATS = {
     "/api/": "orgsecurity.errors.JSON_ERRORS",
     "/scim/": "scim.errors.SCIM_ERRORS",

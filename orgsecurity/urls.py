@@ -44,6 +44,7 @@ urlpatterns = [
     path("accounts/2fa/", include("twofactor.urls")),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("sso/<slug:org_slug>/", include("sso.urls")),
+    path("api/v1/", include("adminapi.urls")),  # the admin API (issue 22), before the key API's catch-all 404
     path("api/v1/", include("keys.api_urls")),
     path("api/v1", api_not_found),  # a JSON 404, not CommonMiddleware's redirect to the slashed path
     path("scim/v2/<slug:org_slug>/", include("scim.urls")),
