@@ -3,7 +3,7 @@ SAML connection; the customer's IdP admin, with no account here, opens it, downl
 uploads the IdP's metadata file and runs a test sign-in with their own IdP account; another browser is refused; the
 link reaches no organization page (nothing to enforce from there); the owner sees the passing test and is emailed.
 
-Its own organization (initech), so the SP the IdP trusts here is not acme's of the other SAML scenarios.
+Its own organization (umbrella), so the SP the IdP trusts here is not acme's of the other SAML scenarios.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from tests.e2e.saml_steps import idp_sign_in
 
 pytestmark = pytest.mark.e2e
 
-OWNER, PASSWORD = "owner@initech.test", "initech-owner-password"
+OWNER, PASSWORD = "owner@umbrella.test", "umbrella-owner-password"
 
 
-def _initech_with_a_connection(product) -> int:
-    """initech, its owner, and a SAML connection (status off) that still trusts a placeholder IdP: the IdP admin
+def _umbrella_with_a_connection(product) -> int:
+    """umbrella, its owner, and a SAML connection (status off) that still trusts a placeholder IdP: the IdP admin
     gives the real one. Returns the connection's id."""
     code = (
         "from audit.recorder import Actor\n"
@@ -33,28 +33,28 @@ def _initech_with_a_connection(product) -> int:
         "from sso.saml.metadata import parse_idp_metadata\n"
         "from tests.sso.saml.idp import TestIdP\n"
         f"owner = User.objects.create_user({OWNER!r}, {PASSWORD!r})\n"
-        "org = actions.create_organization(slug='initech', name='Initech', owner=owner, actor=Actor.system('e2e'))\n"
+        "org = actions.create_organization(slug='umbrella', name='Umbrella', owner=owner, actor=Actor.system('e2e'))\n"
         "placeholder = TestIdP('https://placeholder.invalid/saml', host='placeholder.invalid')\n"
         "connection = create_saml_connection(org, actor=owner, idp=parse_idp_metadata(placeholder.metadata_xml()),"
-        " source='xml', name='Initech IdP', attribute_map={'email': 'mail', 'display_name': 'displayName'})\n"
+        " source='xml', name='Umbrella IdP', attribute_map={'email': 'mail', 'display_name': 'displayName'})\n"
         "print(connection.pk)\n"
     )
     return int(product.shell(code).strip().splitlines()[-1])
 
 
 def test_an_idp_admin_sets_sso_up_through_the_link_and_the_owner_sees_it(new_context, product, saml_idp, tmp_path):
-    connection_id = _initech_with_a_connection(product)
-    connection_url = product.url(f"/orgs/initech/settings/security/sso/{connection_id}/")
+    connection_id = _umbrella_with_a_connection(product)
+    connection_url = product.url(f"/orgs/umbrella/settings/security/sso/{connection_id}/")
 
     owner = new_context().pages[0]
     sign_in(owner, product, OWNER, PASSWORD)
     owner.goto(connection_url)
     expect(owner.get_by_role("heading", name="Step 1. Give the IdP our details")).to_be_visible()
-    owner.get_by_role("textbox", name=re.compile("^Recipient")).fill("Jane, Initech IT")
+    owner.get_by_role("textbox", name=re.compile("^Recipient")).fill("Jane, Umbrella IT")
     owner.get_by_role("button", name="Make a set-up link").click()
     expect(owner.locator("main")).to_contain_text("shown only this once")
     link_url = owner.get_by_label("Set-up link").input_value()
-    assert re.fullmatch(re.escape(product.url("/sso/initech/setup/")) + r"ossl_[\w-]+/", link_url), link_url
+    assert re.fullmatch(re.escape(product.url("/sso/umbrella/setup/")) + r"ossl_[\w-]+/", link_url), link_url
     owner.reload()
     expect(owner.locator("main")).to_contain_text("cannot be shown again")
 
@@ -62,10 +62,10 @@ def test_an_idp_admin_sets_sso_up_through_the_link_and_the_owner_sees_it(new_con
     idp_admin = new_context(accept_downloads=True).pages[0]
     idp_admin.goto(link_url)
     idp_admin.get_by_role("button", name="Start the set-up in this browser").click()
-    expect(idp_admin.get_by_role("heading", level=1)).to_have_text("Single sign-on for Initech")
-    assert idp_admin.url == product.url("/sso/initech/setup/")  # the secret left the address bar
+    expect(idp_admin.get_by_role("heading", level=1)).to_have_text("Single sign-on for Umbrella")
+    assert idp_admin.url == product.url("/sso/umbrella/setup/")  # the secret left the address bar
     main = idp_admin.inner_text("main")
-    assert product.url("/sso/initech/saml/acs/") in main and "owner@initech.test" in main  # who made it
+    assert product.url("/sso/umbrella/saml/acs/") in main and "owner@umbrella.test" in main  # who made it
     with idp_admin.expect_download() as download:
         idp_admin.get_by_role("button", name="Download our SP metadata (XML)").click()
     saml_idp.register_sp(metadata_xml=download.value.path().read_text())  # the IdP admin's side
@@ -91,7 +91,7 @@ def test_an_idp_admin_sets_sso_up_through_the_link_and_the_owner_sees_it(new_con
     assert saml_idp.user("newhire").uid in result and "Nothing was linked" in result
 
     # The link reaches no organization page: nothing to turn on or enforce from there.
-    idp_admin.goto(product.url(f"/orgs/initech/settings/security/sso/{connection_id}/rollout/"))
+    idp_admin.goto(product.url(f"/orgs/umbrella/settings/security/sso/{connection_id}/rollout/"))
     expect(idp_admin.get_by_role("heading", level=1)).to_have_text("Sign in")
 
     owner.goto(connection_url)
