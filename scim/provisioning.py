@@ -15,6 +15,9 @@ Groups → roles and teams: once the owners have mapped at least one group, a me
 groups map to (``ROLE_RANK``), else the organization's default role (before any mapping, provisioning gives new
 members the default role and changes no existing role); their teams are those their groups map to, among the teams
 any mapping names (teams no mapping names are left alone). Owners are never changed by SCIM.
+
+Account emails: an email renamed at the IdP renames the account only when this organization alone governs it
+(``refuse_account_rename``): never platform staff, an account of another organization too, or an owner or admin.
 """
 
 from __future__ import annotations
@@ -156,6 +159,30 @@ def _account_for(organization: Organization, email: str, *, name: str, linked: S
     return user
 
 
+def refuse_account_rename(organization: Organization, user: User, email: str) -> None:
+    """An email renamed at the IdP renames the linked account only when this organization alone governs it: the
+    account's email is how it signs in and resets its password everywhere, so renaming it is taking it over.
+    Raises ``ScimError`` 409 (``mutability``) when the account is platform staff, belongs to any other organization
+    (suspended there or not), or is an owner or admin here (owners and admins manage their own account, as they
+    link their own SSO identity). The SCIM user's own attributes may still change; the account keeps its email."""
+    reason = ""
+    if user.is_staff or user.is_superuser:
+        reason = "it is a platform staff account"
+    # includes suspended: a membership anywhere else, suspended or not, means this organization does not own the account
+    elif Membership.objects.filter(user=user).exclude(organization=organization).exists():
+        reason = "the account also belongs to other organizations"
+    # includes suspended: a suspended owner or admin is still not an account provisioning may rename
+    elif Membership.objects.filter(organization=organization, user=user, role__in=[Role.OWNER, Role.ADMIN]).exists():
+        reason = "owners and admins manage their own account's email"
+    if reason:
+        raise ScimError(
+            409,
+            f"Provisioning cannot rename the account {user.email} to {email}: {reason}. The person can change "
+            "their email themselves.",
+            "mutability",
+        )
+
+
 def _grant_access(scim_user: ScimUser, actor: ProgramActor) -> None:
     """Provision (or reactivate) the membership of an active SCIM user with an account, then its role and teams."""
     if scim_user.user_id is None:
@@ -180,6 +207,7 @@ def update_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) -
     email = normalize_email(fields["email"])
     if scim_user.user_id is not None and _is_email(email) and email != scim_user.user.email:
         _check_email(organization, email)
+        refuse_account_rename(organization, scim_user.user, email)
         if User.objects.filter(email=email).exclude(pk=scim_user.user_id).exists():
             raise ScimError(409, f"Another account already uses {email}.", "uniqueness")
     membership = _membership(organization, scim_user.user) if scim_user.user_id else None
@@ -205,6 +233,7 @@ def _save_user(token: ScimToken, scim_user: ScimUser, fields: dict[str, Any]) ->
         # The IdP sent an email at last: the SCIM user gets (or matches) its account now.
         scim_user.user = _account_for(organization, email, name=fields["display_name"], linked=scim_user)
     elif scim_user.user_id is not None and _is_email(email) and email != scim_user.user.email:
+        refuse_account_rename(organization, scim_user.user, email)  # again under the lock: roles may have changed
         scim_user.user.email = email
         try:
             with transaction.atomic():
@@ -395,7 +424,15 @@ def sync_access(scim_users: Iterable[ScimUser], actor: Any, mappings: list[Group
         role = role_for(groups, mappings, fallback)
         # Until the owners map a group, roles stay as they are (linking an existing admin demotes nobody).
         if mappings and membership.role != role:
-            membership = change_role(membership, actor=actor, role=role)
+            try:
+                membership = change_role(membership, actor=actor, role=role)
+            except ActionRefused as refusal:
+                # A guardrail keeps this member's role (a named recovery account, the SSO connection's admin
+                # owner, ...): the refused change rolled back alone, the others' roles still follow their groups,
+                # and the refusal is on record for the SSO settings page (lifecycle.recent_refusals).
+                lifecycle.record_refusal(
+                    membership, actor=actor, code=refusal.code, message=refusal.message, attempted="demote"
+                )
         wanted = {team.pk for mapping in _matching(mappings, groups) for team in mapping.teams.all()}
         current = set(membership.teams.filter(pk__in=managed_teams).values_list("pk", flat=True))
         for team_pk in sorted(wanted - current):

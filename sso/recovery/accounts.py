@@ -23,6 +23,7 @@ from django.utils import timezone
 import audit
 from audit.locking import audited
 from orgsecurity.actions import ActionRefused
+from orgsecurity.actors import is_program
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
@@ -261,9 +262,24 @@ def restricted_landing(request: HttpRequest, organization: Organization) -> str 
 
 def guard_membership_change(membership: Membership, new_role: str | None, actor: Any) -> None:
     """Refuse a role change (``new_role``) or removal (None) that would leave SSO without its admin owner, or, while
-    SSO is enforced, leave no owner able to get in through a recovery account. Registered with
+    SSO is enforced, leave no owner able to get in through a recovery account, and a program (SCIM) demoting or
+    removing a named recovery account (409 ``recovery_account``). Registered with
     ``orgsecurity.actions.register_membership_guard``; raises ActionRefused."""
     email = membership.user.email
+    if (
+        is_program(actor)
+        and new_role not in MANAGER_ROLES
+        and RecoveryAccount.objects.filter(membership=membership).exists()
+    ):
+        # The IdP (a SCIM group mapping) may not take the break-glass way in away by demoting it, any more than by
+        # deprovisioning it (guard_deprovisioning): a recovery account must be an owner or admin to work.
+        raise ActionRefused(
+            f"{email} is a named recovery (break-glass) account of {membership.organization.name}, which must stay "
+            "an owner or admin, so provisioning cannot demote or remove them. An owner can remove the recovery "
+            "account on the SSO settings page first.",
+            code="recovery_account",
+            status=409,
+        )
     if new_role not in MANAGER_ROLES:
         named = SSOConnection.objects.filter(organization=membership.organization_id, admin_owner=membership.user)
         connection = named.first()
