@@ -30,6 +30,7 @@ from keys.forms import PolicyForm
 from keys.models import APIKey, KeyPolicy
 from orgsecurity.actions import DelegatedActor, change_role, remove_member
 from orgsecurity.client_ip import client_ip
+from orgsecurity.jsonbody import NotJSON, parse_json
 from orgsecurity.models import Membership
 from orgsecurity.roles import Role
 from sessions_policy.actions import update_session_policy
@@ -47,7 +48,10 @@ class ObjectBodyParser(Parser):
     an empty object."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        data = super().parse_body(request)
+        try:
+            data = parse_json(request.body or b"null")  # one reader of client JSON: nesting bounded, never a 500
+        except NotJSON as exc:
+            raise HttpError(400, str(exc)) from None
         if not isinstance(data, dict):
             raise HttpError(400, "Send a JSON object as the request body")
         return data

@@ -12,7 +12,6 @@ CSRF does not apply (no cookie is ever read), and nothing touches the session, s
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Callable
 from functools import lru_cache, wraps
@@ -30,6 +29,7 @@ from keys.models import APIKey
 from orgsecurity.actions import ActionRefused, rename_project
 from orgsecurity.client_ip import canonical_address, canonical_network, client_ip
 from orgsecurity.errors import json_error
+from orgsecurity.jsonbody import NotJSON, parse_json
 from orgsecurity.models import Project, Team
 from orgsecurity.pipeline import run_api_checks
 from orgsecurity.refusals import Refusal
@@ -273,8 +273,8 @@ def project(request: HttpRequest, key: APIKey, project_id: str) -> HttpResponse 
 def _rename(request: HttpRequest, key: APIKey, found: Project) -> HttpResponse:
     try:
         # A body over DATA_UPLOAD_MAX_MEMORY_SIZE raises RequestDataTooBig here: a JSON 413 (orgsecurity.errors).
-        body = json.loads(request.body or b"null")
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested deeper than the parser recurses
+        body = parse_json(request.body or b"null")
+    except NotJSON:  # not JSON, not UTF-8, or nested too deep
         body = None
     if not isinstance(body, dict) or set(body) != {"name"} or not isinstance(body["name"], str):
         return json_error("bad_request", 'Send a JSON object with only a new name: {"name": "…"}.', 400)

@@ -3,7 +3,6 @@ backup codes, passkeys; the second sign-in step; sign in with a passkey; re-auth
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +22,7 @@ from orgsecurity.access import protect_action, reauthenticated
 from orgsecurity.actions import ActionRefused
 from orgsecurity.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
 from orgsecurity.errors import json_error
+from orgsecurity.jsonbody import NotJSON, parse_json
 from sessions_policy import actions as session_actions
 from sessions_policy.decorators import live_session_required
 from sessions_policy.reauth import action_from, mark_reauthenticated
@@ -62,8 +62,8 @@ def _safe_next(request: HttpRequest, default: str = "/") -> str:
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        body = parse_json(request.body or b"{}")
+    except NotJSON:
         return {}
     return body if isinstance(body, dict) else {}
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import secrets
 import time
 from typing import Any
@@ -40,6 +39,7 @@ from webauthn.helpers.structs import (
 )
 
 from orgsecurity.actions import ActionRefused
+from orgsecurity.jsonbody import NotJSON, parse_json
 from twofactor.models import WebAuthnCredential
 
 CHALLENGE_SESSION_KEY = "twofactor.webauthn_challenge"
@@ -154,7 +154,7 @@ def verify_registration(request: HttpRequest, user: Any, credential: str | dict)
         )
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WebAuthnRefused(f"The passkey was not accepted: {exc}") from exc
-    parsed = credential if isinstance(credential, dict) else json.loads(credential)
+    parsed = credential if isinstance(credential, dict) else parse_json(credential)
     transports = [str(name) for name in (parsed.get("response", {}).get("transports") or [])][:10]
     resident = (parsed.get("clientExtensionResults") or {}).get("credProps", {}).get("rk")
     return {
@@ -230,8 +230,8 @@ def verify_authentication(
 
 def _json(text: str) -> dict[str, Any]:
     try:
-        parsed = json.loads(text)
-    except (TypeError, ValueError) as exc:
+        parsed = parse_json(text)
+    except (TypeError, NotJSON) as exc:
         raise WebAuthnRefused("The browser's answer is not JSON.") from exc
     if not isinstance(parsed, dict):
         raise WebAuthnRefused("The browser's answer is not a credential.")
