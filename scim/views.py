@@ -11,7 +11,6 @@ Resources carry ``meta.version`` (a weak ETag, also the ``ETag`` header); ``If-M
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -42,6 +41,7 @@ from scim2_models import (
 )
 
 from orgsecurity.actions import ActionRefused
+from orgsecurity.jsonbody import NotJSON, parse_json
 from orgsecurity.refusals import Refusal
 from scim import filters, provisioning, resources
 from scim.authentication import authenticate
@@ -104,9 +104,9 @@ def _body(request: HttpRequest) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise ScimError(413, f"The request body is larger than the {MAX_BODY_BYTES} bytes accepted.")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScimError(400, f"The request body is not valid JSON: {exc}", "invalidSyntax") from None
+        return parse_json(raw)
+    except NotJSON as exc:
+        raise ScimError(400, str(exc), "invalidSyntax") from None
 
 
 def _parameters(request: HttpRequest) -> ResponseParameters | None:
@@ -122,14 +122,22 @@ def _response_parameters(attributes: str | None, excluded: str | None) -> Respon
         raise ScimError(400, f"attributes/excludedAttributes are not valid: {exc}", "invalidValue") from None
 
 
+LARGEST_NUMBER = 2**31 - 1
+"""``startIndex`` and ``count`` beyond this are read as this (RFC 7644 §3.4.2.4 integers; a database offset is
+bounded, and an offset past the last result is an empty page anyway)."""
+
+
 def _number(query: dict[str, Any], name: str, default: int) -> int:
     raw = query.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
-    except ValueError:
+        if isinstance(raw, bool | list | dict):
+            raise TypeError(name)
+        value = int(raw)
+    except (TypeError, ValueError):  # not an integer, or more digits than Python converts
         raise ScimError(400, f"{name} must be an integer.", "invalidValue") from None
+    return max(-LARGEST_NUMBER, min(LARGEST_NUMBER, value))
 
 
 def _check_if_match(request: HttpRequest, version: int) -> None:
