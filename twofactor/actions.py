@@ -216,12 +216,49 @@ def record_credential_use(credential: WebAuthnCredential, *, new_sign_count: int
 # --- owners ----------------------------------------------------------------------------------------------------
 
 
+def _refuse_reset(membership: Membership, *, actor: Any) -> None:
+    """Refuse an owner's reset of ``membership``'s factors when the account is not theirs to change: the factors
+    belong to the account, not to one organization, so an owner may only reset an account that is this
+    organization's alone, never their own (the account page applies the last-factor rule), never platform staff,
+    and never a recovery (break-glass) account of an organization that requires 2FA."""
+    from sso.models import RecoveryAccount
+
+    user = membership.user
+    if actor is not None and getattr(actor, "pk", None) == user.pk:
+        raise ActionRefused(
+            "These are your own second factors: change them on your account page.", code="own_account", status=409
+        )
+    if user.is_staff:
+        raise ActionRefused(
+            "This is a platform staff account; only its owner can change its factors.", code="staff", status=403
+        )
+    # includes suspended: a suspended membership elsewhere is reactivated with the same account and factors
+    if Membership.objects.filter(user=user).exclude(organization=membership.organization).exists():
+        raise ActionRefused(
+            "This account also belongs to other organizations; only its owner can change its factors.",
+            code="other_organizations",
+            status=403,
+        )
+    if RecoveryAccount.objects.filter(membership__user=user, organization__two_factor_policy__required=True).exists():
+        raise ActionRefused(
+            "This is a recovery account and two-factor authentication is required: its last second factor "
+            "cannot be removed. Remove it from the recovery accounts first, or let its owner change its factors.",
+            code="recovery_account",
+            status=409,
+        )
+
+
 @audited(lambda membership, **_: [membership.organization])
 def reset_factors(membership: Membership, *, actor: Any) -> int:
     """An owner removes every factor (app, passkeys, backup codes) of a member, who must then set up again;
     records ``twofactor.factors_reset`` in the organization. Returns how many factors were removed. The caller
-    checks that ``actor`` is an owner (and re-authenticated)."""
+    checks that ``actor`` is an owner (and re-authenticated).
+
+    Raises ActionRefused (see ``_refuse_reset``) when the account is not this organization's alone to manage: it
+    belongs to another organization too (active or suspended), it is the acting owner's own, it is platform staff,
+    or it is a recovery account of an organization that requires 2FA."""
     user = membership.user
+    _refuse_reset(membership, actor=actor)
     removed = (
         TOTPDevice.objects.filter(user=user).delete()[0] + WebAuthnCredential.objects.filter(user=user).delete()[0]
     )

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Max, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity.access import protect_action, reauthenticated, require_capability
@@ -20,6 +21,7 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import csv_response
 from orgsecurity.models import Membership
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability, Role
 from orgsecurity.text import spreadsheet_cell
 from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, loaded_stamp, refuse_if_changed
@@ -166,6 +168,9 @@ def reset(request: HttpRequest, org_slug: str, membership_id: int) -> HttpRespon
 
 @reauthenticated
 def _reset(request: HttpRequest, *, org_slug: str, membership: Membership) -> HttpResponse:
-    count = actions.reset_factors(membership, actor=request.user)
-    messages.success(request, f"{count} second factor(s) of {membership.user.email} removed: they set up again.")
-    return redirect("twofactor_org:members", org_slug=org_slug)
+    return act(
+        request,
+        lambda: actions.reset_factors(membership, actor=request.user),
+        success=lambda count: f"{count} second factor(s) of {membership.user.email} removed: they set up again.",
+        to=reverse("twofactor_org:members", kwargs={"org_slug": org_slug}),
+    )

@@ -71,9 +71,9 @@ def _refuse_unless_setup_status(connection: SSOConnection) -> None:
         )
 
 
-def _refuse_over_owners(connection: SSOConnection, maker: Any) -> None:
-    """The link acts for whoever made it: an admin's link may not change the IdP an owner signs in through
-    (``sso.connections.actions.refuse_idp_change_over_owners``). A link whose maker is gone acts for nobody."""
+def _refuse_maker_gone(connection: SSOConnection, maker: Any) -> None:
+    """A link acts for whoever made it: refuse (403 ``maker_gone``) when ``maker`` is gone or is no longer an
+    active owner or admin of the connection's organization. A link whose maker is gone acts for nobody."""
     if (
         maker is None
         or not Membership.objects.active()
@@ -86,6 +86,11 @@ def _refuse_over_owners(connection: SSOConnection, maker: Any) -> None:
             code="maker_gone",
             status=403,
         )
+
+
+def _refuse_over_owners(connection: SSOConnection, maker: Any) -> None:
+    """An admin's link may not change the IdP an owner signs in through
+    (``sso.connections.actions.refuse_idp_change_over_owners``)."""
     sso_actions.refuse_idp_change_over_owners(connection, actor=maker, changed=set(sso_actions.IDP_TRUST_FIELDS))
 
 
@@ -104,6 +109,7 @@ def create_link(
             SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
         )
         _refuse_unless_setup_status(connection)
+        _refuse_maker_gone(connection, actor)
         _refuse_over_owners(connection, actor)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         link = SSOSetupLink.objects.create(
@@ -216,11 +222,15 @@ def note_refusal(link: SSOSetupLink, reason: str, *, ip: str | None) -> None:
     )
 
 
-def _usable(link: SSOSetupLink) -> SSOSetupLink:
-    """``link`` reloaded with its connection; raises ActionRefused when it was revoked or expired meanwhile."""
+def usable_link(link: SSOSetupLink) -> SSOSetupLink:
+    """``link`` reloaded with its connection, for any action taken through it (changing the IdP details, choosing
+    a preset, starting or completing a test sign-in): the one place every such action passes. Raises
+    ActionRefused when it was revoked or expired meanwhile (410 ``link_revoked``/``link_expired``), or when its
+    maker is no longer an active owner or admin of the organization (403 ``maker_gone``)."""
     fresh = SSOSetupLink.objects.select_related("connection__organization", "created_by").get(pk=link.pk)
     if not fresh.is_usable():
         raise ActionRefused("This set-up link is no longer valid.", code=f"link_{fresh.state()}", status=410)
+    _refuse_maker_gone(fresh.connection, fresh.created_by)
     return fresh
 
 
@@ -230,7 +240,7 @@ def update_saml_idp(link: SSOSetupLink, *, idp: Any, source: str, metadata_url: 
     or enforced, or the link's maker could not change this IdP themselves."""
     from sso.saml import actions as saml_actions
 
-    link = _usable(link)
+    link = usable_link(link)
     connection = link.connection
     _refuse_unless_setup_status(connection)
     _refuse_over_owners(connection, link.created_by)
@@ -245,7 +255,7 @@ def update_oidc(link: SSOSetupLink, **values: Any) -> dict[str, list[Any]]:
     ``update_saml_idp`` does."""
     from sso.oidc import actions as oidc_actions
 
-    link = _usable(link)
+    link = usable_link(link)
     connection = link.connection
     _refuse_unless_setup_status(connection)
     _refuse_over_owners(connection, link.created_by)
@@ -255,12 +265,12 @@ def update_oidc(link: SSOSetupLink, **values: Any) -> dict[str, list[Any]]:
 def choose_saml_preset(link: SSOSetupLink, preset: str) -> dict[str, list[Any]]:
     """Through ``link``: "which IdP do you use?": map the attributes of its SAML connection as that IdP names them
     (``sso.saml.presets``), with ``sso.connections.actions.update_connection`` audited as the link. Raises
-    ActionRefused for an unknown preset and as ``update_saml_idp`` does."""
+    ActionRefused for an unknown preset, and as ``usable_link`` does or when the connection is on or enforced."""
     from sso.saml.presets import PRESETS, preset_map
 
     if preset not in PRESETS:
         raise ActionRefused("Choose one of the listed identity providers.", code="bad_preset")
-    link = _usable(link)
+    link = usable_link(link)
     connection = link.connection
     _refuse_unless_setup_status(connection)
     return sso_actions.update_connection(connection, actor=link_actor(link), attribute_map=preset_map(preset))
@@ -268,8 +278,9 @@ def choose_saml_preset(link: SSOSetupLink, preset: str) -> dict[str, list[Any]]:
 
 def start_test_run(link: SSOSetupLink) -> SSOTestRun:
     """Through ``link``: a pending test run of its connection (``sso.connections.actions.start_test_run``) that
-    only checks the IdP's answer: no session, no link to any account, never counted toward enforcement."""
-    link = _usable(link)
+    only checks the IdP's answer: no session, no link to any account, never counted toward enforcement. Raises
+    ActionRefused as ``usable_link`` does."""
+    link = usable_link(link)
     return sso_actions.start_test_run(link.connection, actor=None, setup_link=link)
 
 

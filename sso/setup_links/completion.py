@@ -7,6 +7,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from audit.locking import audited
+from orgsecurity.actions import ActionRefused
 from sso.assertion import AssertedIdentity, MappedProfile
 from sso.connections import actions as sso_actions
 from sso.models import SSOPendingLogin
@@ -34,12 +35,16 @@ def complete_setup_link_test(
     request: HttpRequest, pending: SSOPendingLogin, identity: AssertedIdentity, profile: MappedProfile
 ) -> Outcome:
     """Record the IdP's validated answer on the link's test run (success), note the pass on the link and email the
-    owners once it commits. Raises ``sso.errors.SSOSignInRefused`` when the link was revoked or expired meanwhile
-    (the run is then finished as failed by the caller)."""
+    owners once it commits. Raises ``sso.errors.SSOSignInRefused`` when the link was revoked or expired meanwhile,
+    or its maker no longer manages the organization (``actions.usable_link``; the run is then finished as failed
+    by the caller)."""
     run = pending.test_run
-    link = run.setup_link
-    if link is None or not link.is_usable():
+    if run.setup_link is None:
         raise refuse("This set-up link was revoked or has expired. Ask the organization for a new link.", "link_gone")
+    try:
+        link = actions.usable_link(run.setup_link)
+    except ActionRefused as exc:
+        raise refuse(exc.message, exc.code, exc.status) from exc
     details = test_details(identity, profile)
     details["link"] = NOTE
     with transaction.atomic():

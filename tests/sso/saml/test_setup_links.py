@@ -14,6 +14,9 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import ActorType, AuditEvent
+from orgsecurity import actions as org_actions
+from orgsecurity.actions import ActionRefused
+from orgsecurity.models import Membership
 from sso.models import SAMLSettings, SSOConnection, SSOIdentity, SSOSetupLink, SSOTestPlanItem, SSOTestRun
 from sso.rollout import readiness
 from sso.saml.config import sp_endpoints
@@ -424,3 +427,97 @@ def test_support_sees_the_usable_links_read_only(holder, org):
     _browser, link = holder
     rows = dict(support.settings_rows(org))
     assert rows["IdP set-up links usable now"].startswith(f"IdP set-up link #{link.pk} (Jane, Contoso IT): open")
+
+
+# --- a link whose maker no longer manages the organization ------------------------------------------------------
+# Every action through it (IdP details, preset, starting or completing a test sign-in) is refused with "no longer
+# manages" (403) and changes nothing. From the attack run (the preset and the test start skipped the check).
+
+
+GONE = {
+    "demoted": lambda admin, owner: Membership.objects.filter(user=admin).update(role="member"),
+    "suspended": lambda admin, owner: Membership.objects.filter(user=admin).update(suspended_at="2026-01-01T00:00:00Z"),
+    "removed": lambda admin, owner: org_actions.remove_member(Membership.objects.get(user=admin), actor=owner),
+}
+
+
+@pytest.fixture(params=sorted(GONE))
+def maker_gone(request, holder, admin, owner):
+    """The link's maker is an admin who then stops managing the organization (demoted, suspended or removed)."""
+    browser, link = holder
+    SSOSetupLink.objects.filter(pk=link.pk).update(created_by=admin)
+    GONE[request.param](admin, owner)
+    return browser, link
+
+
+def test_the_preset_changes_nothing(maker_gone, connection):
+    browser, _link = maker_gone
+    before = dict(connection.attribute_map)
+    response = browser.post("/sso/acme/setup/saml/preset/", {"preset": "okta"})
+    assert response.status_code == 403
+    assert "no longer manages" in text(response)
+    connection.refresh_from_db()
+    assert connection.attribute_map == before
+
+
+def test_no_test_sign_in_starts(maker_gone):
+    browser, _link = maker_gone
+    response = browser.post("/sso/acme/setup/test/")
+    assert response.status_code == 403
+    assert "no longer manages" in text(response)
+    assert not SSOTestRun.objects.exists()
+
+
+def test_the_idp_details_stay(maker_gone, contoso_idp):
+    browser, _link = maker_gone
+    response = browser.post("/sso/acme/setup/saml/", {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()})
+    assert response.status_code == 403
+    assert "no longer manages" in text(response)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda link: actions.update_saml_idp(link, idp=None, source="xml", metadata_url=None),
+        lambda link: actions.update_oidc(link, metadata=None, client_id="x"),
+        lambda link: actions.choose_saml_preset(link, "okta"),
+        lambda link: actions.start_test_run(link),
+    ],
+    ids=["saml_idp", "oidc", "preset", "test_run"],
+)
+def test_every_link_action_refuses(maker_gone, call):
+    _browser, link = maker_gone
+    with pytest.raises(ActionRefused) as refused:
+        call(link)
+    assert refused.value.code == "maker_gone" and refused.value.status == 403
+
+
+def test_a_test_started_before_the_maker_left_does_not_pass(
+    holder, connection, contoso_idp, admin, owner, django_capture_on_commit_callbacks
+):
+    browser, link = holder
+    SSOSetupLink.objects.filter(pk=link.pk).update(created_by=admin)
+    browser.post("/sso/acme/setup/saml/", {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()})
+    started = browser.post("/sso/acme/setup/test/")
+    assert started.status_code == 302
+    request_id = redirect_message(started["Location"])[1]["RelayState"][0]
+    Membership.objects.filter(user=admin).update(role="member")
+    sp = sp_endpoints("acme")
+    answered = contoso_idp.response(
+        sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id="jane", in_response_to=request_id
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        finish_in(browser, post_to_acs(answered))
+    assert SSOTestRun.objects.get().result == "failure"
+    link.refresh_from_db()
+    assert link.test_passed_at is None and not mail.outbox
+
+
+def test_an_admins_link_still_works_while_they_manage(holder, connection, admin):
+    browser, link = holder
+    SSOSetupLink.objects.filter(pk=link.pk).update(created_by=admin)
+    assert browser.post("/sso/acme/setup/saml/preset/", {"preset": "okta"}).status_code == 302
+    connection.refresh_from_db()
+    assert connection.attribute_map["first_name"] == "firstName"
+    assert browser.post("/sso/acme/setup/test/").status_code == 302
