@@ -2,14 +2,17 @@
 
 Starts ``manage.py runserver ADDRPORT`` and ``manage.py run_huey`` (the Huey consumer, README "Operations") as child
 processes, each in its own process group, and stops both when either ends or when this process is interrupted
-(Ctrl-C, SIGINT) or terminated (SIGTERM): the web server gets SIGTERM, the worker SIGINT (it finishes the task in
-hand), and whichever is still running after ``--grace`` seconds SIGKILL. Exits with the status of the child that
-ended first (0 after Ctrl-C).
+(Ctrl-C, SIGINT), terminated (SIGTERM) or hung up (SIGHUP: the terminal closed): the web server gets SIGTERM, the
+worker SIGINT (it finishes the task in hand), and whichever is still running after ``--grace`` seconds SIGKILL.
+On Linux each child is also told to get SIGTERM when this process dies (``prctl(PR_SET_PDEATHSIG)``), so a
+``kill -9`` of this process, or of its whole process group, leaves no server holding the port. Exits with the
+status of the child that ended first (0 after Ctrl-C).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -30,8 +33,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         manage = [sys.executable, os.path.abspath(sys.argv[0])]
         children = {
-            "web": subprocess.Popen([*manage, "runserver", options["addrport"]], start_new_session=True),  # noqa: S603
-            "worker": subprocess.Popen([*manage, "run_huey"], start_new_session=True),  # noqa: S603
+            "web": subprocess.Popen(  # noqa: S603
+                [*manage, "runserver", options["addrport"]], start_new_session=True, preexec_fn=_die_with_parent
+            ),
+            "worker": subprocess.Popen(  # noqa: S603
+                [*manage, "run_huey"], start_new_session=True, preexec_fn=_die_with_parent
+            ),
         }
         stopping: list[int] = []
 
@@ -40,6 +47,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGHUP, stop)
         self.stdout.write(
             f"Web server pid {children['web'].pid}, worker pid {children['worker'].pid}. Ctrl-C stops both."
         )
@@ -70,3 +78,13 @@ class Command(BaseCommand):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: ask Linux to send it SIGTERM when its parent (this command) dies, however it
+    dies. Elsewhere (no prctl) nothing: Ctrl-C, SIGTERM and SIGHUP still stop both children."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
