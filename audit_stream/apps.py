@@ -9,7 +9,10 @@ class AuditStreamConfig(AppConfig):
 
     def ready(self) -> None:
         from audit import retention
-        from audit_stream import audit_events  # noqa: F401  (registers this app's events)
+        from audit_stream import (  # noqa: F401  (audit_events registers this app's events, tasks its periodic jobs)
+            audit_events,
+            tasks,
+        )
         from audit_stream.summary import paused_destinations, prune_hold, status
         from orgsecurity.overview import register_pending_states
         from orgsecurity.roles import Capability
