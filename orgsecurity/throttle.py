@@ -250,15 +250,27 @@ def _anonymous_actor(typed: str) -> Actor:
     return Actor.anonymous(typed)
 
 
+FAILURE_REASONS: dict[str, str] = {}
+"""What a failed check of a form is called in the audit log and the security overview, by form name; "wrong
+password" for forms not registered (``register_failure_reason``)."""
+
+
+def register_failure_reason(form: str, reason: str) -> None:
+    """Name the failure of ``form`` (e.g. ``"two-factor"`` → ``"wrong second factor"``) in the audit events of
+    ``record_failure``. Call it from ``AppConfig.ready()``."""
+    FAILURE_REASONS[form] = reason
+
+
 @receiver(user_login_failed, dispatch_uid="orgsecurity_sign_in_failed")
 def _audit_failure(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **_: Any) -> None:
     """The one audit of a failed check, for every form (``record_failure``) and any ``authenticate()`` call."""
     email = axes_username(request, credentials) if request is not None else ""
     user = User.objects.filter(email=email).first() if email else None
-    reason = "locked out" if request is not None and getattr(request, "axes_locked_out", False) else "wrong password"
     actor = Actor.user(user) if user else _anonymous_actor(email)
     credentials = credentials or {}
     form = str(credentials.get("form") or credentials.get("method") or "password")[:40]
+    locked = request is not None and getattr(request, "axes_locked_out", False)
+    reason = "locked out" if locked else FAILURE_REASONS.get(form, "wrong password")
     network = lockout_address(request) if request is not None else None
     # Unthrottled only while the lockout bounds them: a few failures per (account, network). Attempts refused
     # while locked out, and made-up emails (a new pair each time, never locked), are repeated at will.

@@ -14,6 +14,7 @@ class TwoFactorConfig(AppConfig):
         from orgsecurity.overview import register_pending_states
         from orgsecurity.roles import Capability
         from orgsecurity.themes import Theme, register_theme
+        from orgsecurity.throttle import register_failure_reason
         from sessions_policy.reauth import register_factor_reauth
         from twofactor import (
             audit_events,  # noqa: F401  (registers this app's audit events)
@@ -23,8 +24,11 @@ class TwoFactorConfig(AppConfig):
         from twofactor.enforcement import passkey_sign_in_option, second_step, setup_landing
         from twofactor.factors import STATUS_LABELS
         from twofactor.summary import members_without_factor_row, status
-        from twofactor.views import start_reauthentication
+        from twofactor.views import TWO_FACTOR_FORM, start_reauthentication
 
+        # A wrong code or a refused passkey reads as such in the audit log and the overview, not "wrong password".
+        register_failure_reason(TWO_FACTOR_FORM, "wrong second factor")
+        register_failure_reason("passkey", "passkey not accepted")
         # After a correct password or recovery code: the account's second factor, before anyone is signed in.
         register_second_step(second_step)
         # "Sign in with a passkey" on the sign-in page (unless PUBLIC_BASE_URL is an IP address).

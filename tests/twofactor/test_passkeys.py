@@ -186,7 +186,9 @@ def test_failed_passkey_sign_ins_count_against_the_account_and_lock_it(client_fo
         assert passkey_sign_in(client, authenticator, origin="https://evil.test").status_code == 400
     assert passkey_sign_in(client, authenticator, origin="https://evil.test").status_code == 429
     assert passkey_sign_in(client, authenticator).status_code == 429  # even the right answer while locked
-    assert AuditEvent.objects.filter(action="auth.sign_in_failed", details__method="passkey").exists()
+    assert AuditEvent.objects.filter(
+        action="auth.sign_in_failed", details__method="passkey", details__reason="passkey not accepted"
+    ).exists()
 
 
 def test_a_passkey_does_not_get_around_sso_enforcement(client_for, member, monkeypatch):

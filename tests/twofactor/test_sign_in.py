@@ -99,6 +99,9 @@ def test_wrong_codes_are_throttled_per_account_and_network_and_audited(member, m
     assert right.status_code == 429
     failures = AuditEvent.objects.filter(action="auth.sign_in_failed", details__method="two-factor")
     assert failures.count() >= settings.AXES_FAILURE_LIMIT - 1
+    # A wrong code reads as one in the audit log and on the overview, not as a wrong password.
+    assert failures.first().details["reason"] in ("wrong second factor", "locked out")
+    assert failures.filter(details__reason="wrong second factor").exists()
     # The same lockout holds for the password form of that account from that network.
     assert password_step(Client(), member).status_code == 429
 
