@@ -30,8 +30,27 @@ CATEGORY_TITLES = {
 }
 
 # How the first part of an action name reads at the start of its label (others are capitalised as they are).
-_PREFIX_WORDS = {"sso": "SSO", "key": "API key", "org": "Organization", "auth": "", "allowlist": "IP allowlist"}
-_WORDS = {"sso": "SSO", "api": "API", "ip": "IP", "reauthenticated": "re-authenticated", "reconfirmed": "re-confirmed"}
+_PREFIX_WORDS = {
+    "sso": "SSO",
+    "key": "API key",
+    "org": "Organization",
+    "auth": "",
+    "allowlist": "IP allowlist",
+    "scim": "SCIM",
+    "twofactor": "Two-factor",
+    "audit_stream": "Audit stream",
+}
+_WORDS = {
+    "sso": "SSO",
+    "api": "API",
+    "ip": "IP",
+    "scim": "SCIM",
+    "idp": "IdP",
+    "mfa": "MFA",
+    "totp": "TOTP",
+    "reauthenticated": "re-authenticated",
+    "reconfirmed": "re-confirmed",
+}
 
 
 class DuplicateAuditEvent(ImproperlyConfigured):

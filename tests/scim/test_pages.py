@@ -48,7 +48,8 @@ def test_owner_creates_a_token_shown_once_that_works(client_for, owner, connecti
     assert ScimClient(secret).post("Users", user_body("bea@acme.test")).status_code == 201
     section = browser.get(SSO_PAGE).content.decode()
     assert "https://testserver/scim/v2/acme/" in section
-    assert "scim.user_created" in section and ScimToken.objects.get().prefix in section
+    assert "provisioned the SCIM user" in section and ScimToken.objects.get().prefix in section
+    assert "scim.user_created" not in section  # people read sentences, not action codes
 
 
 def test_owner_revokes_a_token(client_for, owner, scim):
