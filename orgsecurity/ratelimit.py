@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,6 +26,10 @@ class Decision:
     allowed: bool
     count: int
     retry_after: int
+
+
+clock: Callable[[], float] = time.time
+"""Where ``hit`` reads the time (seconds since the epoch) when it is given none; tests pin it inside one window."""
 
 
 def network_of(ip: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
@@ -57,7 +62,7 @@ def hit(bucket: str, *, limit: int, window_seconds: int, now: float | None = Non
 
     Refused events count too: a client that keeps trying stays refused until the window ends.
     """
-    now = time.time() if now is None else now
+    now = clock() if now is None else now
     window = int(now // window_seconds)
     key = f"ratelimit:{bucket}:{window}"
     retry_after = max(1, int((window + 1) * window_seconds - now))

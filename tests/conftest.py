@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from orgsecurity import ratelimit
 from orgsecurity.models import Organization, User
 from orgsecurity.roles import Role
 from tests.helpers.core import add_member, make_org, make_user, sign_in_client
@@ -67,9 +68,12 @@ def outsider(other_org) -> User:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_audit_throttles():
-    """Audit throttle windows live in the shared cache (Redis in CI, kept between runs): start each test with none."""
+def _fresh_audit_throttles(monkeypatch):
+    """Audit throttle windows live in the shared cache (Redis in CI, kept between runs): start each test with none.
+    Rate limits count in fixed windows of the clock: pin it 34.5 s into a minute (and into 5-minute and hourly
+    windows), so a test's requests never straddle a window's end (a test making 23 requests saw the count reset)."""
     cache.clear()
+    monkeypatch.setattr(ratelimit, "clock", lambda: 1_796_601_600 + 1234.5)
 
 
 @pytest.fixture
