@@ -3,6 +3,7 @@ dropped after it), the audit columns they bulk-load with COPY, and the one way t
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -78,3 +79,25 @@ def report(results: Iterable[tuple[str, str, bool]]) -> int:
     for figure, target, ok in results:
         print(f"{figure:40} target {target:8} {'ok' if ok else 'MISSED'}")
     return 0 if all(ok for _, _, ok in results) else 1
+
+
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a benchmark's seeding process and gunicorn: production settings (``bench.settings``,
+    DEBUG off) on ``database_url``, the cache of ``BENCH_CACHE_URL`` (local memory by default), plus ``extra``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DEBUG="0",
+        SECRET_KEY="bench-only-secret-key-" + "b" * 40,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PUBLIC_BASE_URL="https://127.0.0.1",
+        FIELD_ENCRYPTION_KEYS="0tWm2pvPUa3T9u0y6Wd6RyvRwVAKw0Y2Mb4bx3AQLCs=",
+        SECURE_SSL_REDIRECT="0",
+        DATABASE_URL=database_url,
+        DB_CONN_MAX_AGE="600",
+        CACHE_URL=os.environ.get("BENCH_CACHE_URL", "locmemcache://"),
+        LOG_LEVEL="WARNING",
+        PYTHONWARNINGS="ignore:No directory at",
+        **extra,
+    )
+    return env

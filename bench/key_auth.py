@@ -45,6 +45,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import server_env
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.8
 FILLER_KEYS = 20_000
@@ -66,24 +70,8 @@ def database_url() -> str:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment of the seeding process and gunicorn: production settings (DEBUG off) on the bench DB."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DEBUG="0",
-        SECRET_KEY="bench-only-secret-key-" + "k" * 40,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        PUBLIC_BASE_URL="https://127.0.0.1",
-        FIELD_ENCRYPTION_KEYS="0tWm2pvPUa3T9u0y6Wd6RyvRwVAKw0Y2Mb4bx3AQLCs=",
-        SECURE_SSL_REDIRECT="0",
-        DATABASE_URL=database_url(),
-        DB_CONN_MAX_AGE="600",
-        CACHE_URL=os.environ.get("BENCH_CACHE_URL", "locmemcache://"),
-        LOG_LEVEL="WARNING",
-        PYTHONWARNINGS="ignore:No directory at",
-        **extra,
-    )
-    return env
+    """Production settings on the benchmark database (``bench.common.server_env``)."""
+    return server_env(database_url(), **extra)
 
 
 # --- inside the seeding process (python bench/key_auth.py seed) -------------------------------------------

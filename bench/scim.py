@@ -39,6 +39,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import server_env
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DB_NAME = os.environ.get("BENCH_DB", "orgsec_scim_bench")
@@ -64,24 +68,8 @@ def admin(sql: str) -> None:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """Production settings (DEBUG off) on the benchmark database, plus the baseline view's URL."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DEBUG="0",
-        SECRET_KEY="bench-only-secret-key-" + "s" * 40,
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        PUBLIC_BASE_URL="https://127.0.0.1",
-        FIELD_ENCRYPTION_KEYS="0tWm2pvPUa3T9u0y6Wd6RyvRwVAKw0Y2Mb4bx3AQLCs=",
-        SECURE_SSL_REDIRECT="0",
-        DATABASE_URL=database_url(),
-        DB_CONN_MAX_AGE="600",
-        CACHE_URL=os.environ.get("BENCH_CACHE_URL", "locmemcache://"),
-        LOG_LEVEL="WARNING",
-        PYTHONWARNINGS="ignore:No directory at",
-        **extra,
-    )
-    return env
+    """Production settings on the benchmark database (``bench.common.server_env``)."""
+    return server_env(database_url(), **extra)
 
 
 # --- inside the seeding process (python bench/scim.py seed) ---------------------------------------------------
