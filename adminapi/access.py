@@ -54,7 +54,7 @@ SCOPE_CAPABILITY: dict[str, Capability] = {
 class KeyAuth(HttpBearer):
     """``Authorization: Bearer osk_…`` (RFC 6750 §2.1) with the key API's checks; returns the live ``APIKey`` or
     raises ``APIRefusal`` with the refusal's code (answered and audited by ``adminapi.errors``). ``api``: the
-    ``NinjaAPI`` it guards (set by ``adminapi.api``), whose schema names each operation's query parameters."""
+    ``NinjaAPI`` it guards (set by ``adminapi.core``), whose schema names each operation's query parameters."""
 
     api: NinjaAPI | None = None
 

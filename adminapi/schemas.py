@@ -1,5 +1,5 @@
 """Request and response shapes of the admin API (pydantic models through django-ninja): the OpenAPI schema at
-``/api/v1/openapi.json`` is generated from these and the operations in ``adminapi.api``."""
+``/api/v1/openapi.json`` is generated from these and the operations in ``adminapi.routes``."""
 
 from __future__ import annotations
 

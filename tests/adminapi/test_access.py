@@ -175,7 +175,7 @@ def test_errors_are_json_for_bad_input_and_unknown_paths(org, owner):
 
 
 def test_an_unexpected_failure_is_a_json_500(org, owner, monkeypatch):
-    from adminapi import api as api_module
+    from adminapi.routes import security as api_module
 
     _, token = scoped_key(org, owner, ["security:read"])
 

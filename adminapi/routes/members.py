@@ -1,0 +1,114 @@
+"""Members over the admin API: list, change role, remove; no key ever grants, demotes or removes an owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from ninja import Path, Query
+
+from adminapi import schemas
+from adminapi.access import org_access
+from adminapi.concurrency import etag_of, require_if_match, with_etag
+from adminapi.core import ERRORS, MAX_ID, api, delegated
+from adminapi.errors import refused
+from keys import scopes
+from orgsecurity.actions import change_role, remove_member
+from orgsecurity.models import Membership
+from orgsecurity.roles import Role
+
+
+def member_values(membership: Membership) -> dict[str, Any]:
+    """What a membership's ETag versions: its id and role."""
+    return {"id": membership.pk, "role": membership.role}
+
+
+def member_document(membership: Membership) -> dict[str, Any]:
+    return {
+        "id": membership.pk,
+        "email": membership.user.email,
+        "name": membership.user.name,
+        "role": membership.role,
+        "joined_at": membership.created_at,
+        "etag": etag_of(member_values(membership)),
+    }
+
+
+@api.get(
+    "/orgs/{org_slug}/members",
+    response={200: schemas.MemberPage, **ERRORS},
+    summary="Members with their roles",
+    tags=["members"],
+)
+def list_members(
+    request: HttpRequest, org_slug: str, after: int = Query(0, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=500)
+) -> dict[str, Any]:
+    """Scope ``members:read``. Memberships by id, ``limit`` per page from after the id ``after``."""
+    access = org_access(request, org_slug, scopes.MEMBERS_READ)
+    rows = list(
+        Membership.objects.filter(organization_id=access.organization.pk, pk__gt=after)
+        .select_related("user")
+        .order_by("pk")[: limit + 1]
+    )
+    shown = rows[:limit]
+    return {
+        "members": [member_document(membership) for membership in shown],
+        "next_after": shown[-1].pk if len(rows) > limit else None,
+    }
+
+
+def _membership(access: Any, membership_id: int) -> Membership:
+    membership = (
+        Membership.objects.filter(organization_id=access.organization.pk, pk=membership_id)
+        .select_related("user", "organization")
+        .first()
+    )
+    if membership is None:
+        raise refused("not_found", f"There is no member {membership_id} in this organization.", 404)
+    return membership
+
+
+def _refuse_owner_change(membership: Membership, role: str | None) -> None:
+    if membership.role == Role.OWNER or role == Role.OWNER:
+        raise refused(
+            "owner_change_not_allowed",
+            "No API key grants, demotes or removes an owner; an owner does that on the members page.",
+        )
+
+
+@api.patch(
+    "/orgs/{org_slug}/members/{membership_id}",
+    response={200: schemas.MemberOut, **ERRORS},
+    summary="Change a member's role",
+    tags=["members"],
+)
+def change_member_role(
+    request: HttpRequest, org_slug: str, payload: schemas.MemberPatch, membership_id: int = Path(..., ge=1, le=MAX_ID)
+) -> HttpResponse:
+    """Scope ``members:write``; ``If-Match`` required. Never to or from owner (403 ``owner_change_not_allowed``);
+    otherwise the members page's action with its refusals."""
+    access = org_access(request, org_slug, scopes.MEMBERS_WRITE)
+    membership = _membership(access, membership_id)
+    require_if_match(request, member_values(membership))
+    _refuse_owner_change(membership, payload.role)
+    changed = change_role(membership, actor=delegated(access), role=payload.role)
+    changed = _membership(access, changed.pk)
+    document = member_document(changed)
+    return with_etag(JsonResponse(schemas.MemberOut(**document).model_dump(mode="json")), member_values(changed))
+
+
+@api.delete(
+    "/orgs/{org_slug}/members/{membership_id}",
+    response={204: None, **ERRORS},
+    summary="Remove a member",
+    tags=["members"],
+)
+def delete_member(request: HttpRequest, org_slug: str, membership_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
+    """Scope ``members:write``; ``If-Match`` required. Never an owner (403 ``owner_change_not_allowed``); their
+    personal keys are revoked in the same transaction, as on the members page."""
+    access = org_access(request, org_slug, scopes.MEMBERS_WRITE)
+    membership = _membership(access, membership_id)
+    require_if_match(request, member_values(membership))
+    _refuse_owner_change(membership, None)
+    remove_member(membership, actor=delegated(access))
+    return HttpResponse(status=204)
