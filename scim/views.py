@@ -33,12 +33,15 @@ from scim2_models import (
     Group,
     Patch,
     PatchOp,
+    PatchOperation,
     ResourceType,
     ResponseParameters,
     SCIMException,
+    ScimPolicy,
     ServiceProviderConfig,
     Sort,
 )
+from scim2_models.path import CompareOperator, Comparison
 
 from orgsecurity.actions import ActionRefused
 from orgsecurity.jsonbody import NotJSON, parse_json
@@ -393,11 +396,40 @@ def _normalized_operations(body: Any) -> dict:
     }
 
 
+CREATE_UNMATCHED_TYPE = ScimPolicy(unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
+
+
+def _policy_for(operation: PatchOperation) -> ScimPolicy | None:
+    """How one operation treats a path filter that matches no value.
+
+    An ``add`` whose path selects by type alone (``emails[type eq "work"].value``, ``addresses[type eq
+    "work"].locality``) creates the entry the filter describes when the resource has none: Microsoft Entra ID sends
+    a new work email or address that way, and Okta the same shape. Every other operation keeps RFC 7644 §3.5.2:
+    ``replace`` of an unmatched filter is 400 ``noTarget`` (§3.5.2.3), ``remove`` removes nothing (§3.5.2.2), and an
+    ``add`` with any other filter (``members[value eq "…"]``, ``or``, ``co``) is still ``noTarget``."""
+    if operation.op != PatchOperation.Op.add or operation.path is None:
+        return None
+    selection = operation.path.value_filter
+    if (
+        isinstance(selection, Comparison)
+        and selection.op == CompareOperator.eq
+        and selection.attr_path.attr.lower() == "type"
+        and selection.attr_path.sub_attr is None
+        and selection.attr_path.uri is None
+        and isinstance(selection.value, str)
+    ):
+        return CREATE_UNMATCHED_TYPE
+    return None
+
+
 def _patched(model: Any, model_type: Any, body: Any) -> Any:
     message = _normalized_operations(body)
     try:
         patch = PatchOp[model_type].model_validate(message, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
-        patch.patch(model)
+        # One operation at a time, each under its own policy (``_policy_for``); a failure answers an error and
+        # nothing is stored, so the all-or-nothing of RFC 7644 §3.5.2 holds.
+        for operation in patch.operations or []:
+            patch.model_copy(update={"operations": [operation]}).patch(model, scim_policy=_policy_for(operation))
         # Re-read the result as a replacement, so what PATCH produces is judged like a PUT body.
         dumped = model.model_dump(scim_ctx=Context.DEFAULT, exclude_none=True)
         dumped.pop("meta", None)
