@@ -268,6 +268,7 @@ def guard_membership_change(membership: Membership, new_role: str | None, actor:
     email = membership.user.email
     if (
         is_program(actor)
+        and actor.provisioning
         and new_role not in MANAGER_ROLES
         and RecoveryAccount.objects.filter(membership=membership).exists()
     ):
