@@ -72,9 +72,7 @@ def _is_last_owner_way_in(membership: Membership) -> bool:
 
 
 @audited("organization")
-def designate(
-    organization: Organization, *, actor: User | DelegatedActor, membership: Membership
-) -> RecoveryAccount:
+def designate(organization: Organization, *, actor: User | DelegatedActor, membership: Membership) -> RecoveryAccount:
     """Make an owner or admin with a password a recovery account (owners only). They then generate their codes.
 
     Raises ActionRefused for another organization's member, another role, an account without a password (it
