@@ -6,13 +6,14 @@ module; the OpenAPI schema at ``/api/v1/openapi.json`` is generated from both.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import Field
 
 from adminapi.schemas import Body, KeyOut, Role
 
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Scope = Literal["security:read", "security:write", "members:read", "members:write", "audit:read"]
 
 
@@ -155,10 +156,12 @@ class ServiceKeyIn(Body):
         description="Admin API scopes; write scopes only from an owner's key, and never more than the calling key "
         "holds.",
     )
-    team_ids: list[int] = Field(default_factory=list, max_length=100)
-    project_ids: list[int] = Field(default_factory=list, max_length=100)
-    workloads: list[str] = Field(default_factory=list, max_length=50)
-    allowed_cidrs: list[str] = Field(default_factory=list, max_length=50)
+    team_ids: list[RowId] = Field(default_factory=list, max_length=100, description="Restrict the key to these teams.")
+    project_ids: list[RowId] = Field(default_factory=list, max_length=100, description="… or these projects.")
+    workloads: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
+    allowed_cidrs: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=50, description="Networks the key may be used from (CIDR blocks)."
+    )
     expires_in_days: int | None = Field(None, ge=1, le=3650, description="Null: never (if the key policy allows).")
 
 

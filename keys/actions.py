@@ -36,6 +36,7 @@ from orgsecurity.roles import Role
 MAX_OVERLAP = timedelta(days=7)
 MAX_CIDRS = 50
 MAX_LIFETIME_DAYS = 3650
+MAX_ROW_ID = 2**63 - 1  # the largest id the database stores (bigint)
 KEY_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 
 
@@ -165,6 +166,8 @@ def _restriction_ids(organization: Organization, model: type, ids: Iterable[Any]
         wanted = sorted({int(value) for value in ids})
     except (TypeError, ValueError):
         raise ActionRefused(f"Choose {noun}s from the list.", code=f"bad_{noun}") from None
+    if any(not 1 <= value <= MAX_ROW_ID for value in wanted):  # no row has it, and the database could not compare it
+        raise ActionRefused(f"One of the chosen {noun}s is not in this organization.", code=f"bad_{noun}")
     found = set(model.objects.filter(organization=organization, pk__in=wanted).values_list("pk", flat=True))
     if found != set(wanted):
         raise ActionRefused(f"One of the chosen {noun}s is not in this organization.", code=f"bad_{noun}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import Path, Query
@@ -12,7 +14,7 @@ from ninja import Path, Query
 from adminapi import schemas_org
 from adminapi.access import KeyAccess, org_access
 from adminapi.concurrency import idempotent
-from adminapi.core import ERRORS, MAX_ID, api, delegated
+from adminapi.core import ERRORS, MAX_ID, api, delegated, invalid
 from adminapi.errors import refused
 from keys import scopes
 from orgsecurity.actions import invite_member, reconfirmation_reasons, revoke_invitation
@@ -86,6 +88,12 @@ def create_invitation(request: HttpRequest, org_slug: str, payload: schemas_org.
     vouches for it, so a service account's key is refused (403 ``role_not_allowed``). 409 ``already_member``,
     ``already_invited``, ``member_suspended``; 403 ``role_not_allowed`` for a role the key's role may not grant."""
     access = org_access(request, org_slug, scopes.MEMBERS_WRITE)
+    try:
+        validate_email(payload.email.strip())  # as the members page's form (RFC 5322 addr-spec, Django's reading)
+    except ValidationError:
+        return invalid(
+            "Check the request: email: Enter a valid email address.", {"email": "Enter a valid email address."}
+        )
     if payload.role == Role.OWNER:
         raise refused(
             "owner_change_not_allowed", "No API key invites an owner; an owner does that on the members page."
