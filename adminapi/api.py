@@ -12,10 +12,14 @@ from adminapi.core import api
 from adminapi.routes import (  # noqa: F401  (each module registers its operations on ``api``)
     allowlist,
     audit,
+    domains,
+    invitations,
     key_policy,
     keys,
     members,
+    recovery,
     security,
+    service_accounts,
     session_policy,
 )
 

@@ -214,10 +214,15 @@ def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Org
 
 
 @audited("organization")
-def invite_member(organization: Organization, *, actor: User, email: str, role: str) -> tuple[Invitation, str]:
+def invite_member(
+    organization: Organization, *, actor: User | DelegatedActor, email: str, role: str
+) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role``; returns the invitation and its one-time token (only in the email).
 
-    Refuses: a role the actor may not grant, an existing member, an invitation already pending.
+    Refuses: a role the actor may not grant, an existing member, an invitation already pending. An admin API key
+    (``DelegatedActor``) invites for the person behind it (its ``user_id``), who vouches for the invitation as
+    the sender (``reconfirmation_reasons``); a service account's key has nobody behind it and is refused (403
+    ``role_not_allowed``).
     """
     email = normalize_email(email)
     with transaction.atomic():
@@ -225,6 +230,13 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
         # commit (the demotion would then miss this invitation when it revokes the ones its sender may no longer send).
         organization = _reread(organization)
         actor_membership = _actor_membership(organization, actor)
+        if isinstance(actor, DelegatedActor) and actor.user_id is None:
+            raise ActionRefused(
+                "A service account's key cannot send invitations: an invitation stays valid only while the person "
+                "who sent it may send it. Use an owner's or admin's own key.",
+                code="role_not_allowed",
+                status=403,
+            )
         if role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused(
                 f"Your role cannot invite someone as {Role(role).label}.", code="role_not_allowed", status=403
@@ -255,7 +267,7 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
                     email=email,
                     role=role,
                     token_hash=hash_token(token),
-                    invited_by=actor,
+                    invited_by_id=actor.pk,
                     expires_at=now + settings.INVITATION_TTL,
                 )
         except IntegrityError:
@@ -271,7 +283,8 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
             target=invitation,
             changes={"email": [None, email], "role": [None, role]},
         )
-        transaction.on_commit(lambda: _send_invitation(invitation, token, actor))
+        inviter = actor if isinstance(actor, User) else User.objects.get(pk=actor.pk)  # the person who sends it
+        transaction.on_commit(lambda: _send_invitation(invitation, token, inviter))
     return invitation, token
 
 
@@ -290,7 +303,7 @@ def _send_invitation(invitation: Invitation, token: str, actor: User) -> None:
 
 
 @audited("invitation")
-def revoke_invitation(invitation: Invitation, *, actor: User) -> None:
+def revoke_invitation(invitation: Invitation, *, actor: User | DelegatedActor) -> None:
     """Revoke a pending invitation so its link stops working. Only someone who may grant its role may revoke it
     (admins cannot revoke an owner invitation, as they cannot remove an owner); raises ActionRefused."""
     with transaction.atomic():
