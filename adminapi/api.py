@@ -17,6 +17,7 @@ from adminapi.routes import (  # noqa: F401  (each module registers its operatio
     members,
     security,
     session_policy,
+    sso,
 )
 
 __all__ = ["api"]
