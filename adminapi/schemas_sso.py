@@ -151,7 +151,9 @@ class EnforceIn(Body):
         default_factory=list, max_length=1000, description="User ids of owners and admins accepted to be locked out."
     )
     enforce_at: datetime | None = Field(
-        None, description="A future time (with its UTC offset) to schedule enforcement; null enforces now."
+        None,
+        strict=False,  # a JSON string in RFC 3339 form (strict mode would want a Python datetime)
+        description="A future time (RFC 3339, with its UTC offset) to schedule enforcement; null enforces now.",
     )
 
 
