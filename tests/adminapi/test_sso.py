@@ -379,3 +379,23 @@ def test_a_key_whose_owner_was_demoted_cannot_start_tests(org, owner, admin, idp
     response = call("POST", f"{CONNECTIONS}/{created['id']}/tests", admins, {})
     assert response.status_code == 403
     assert Client().get(f"{CONNECTIONS}/{created['id']}/tests").status_code == 401
+
+
+def test_the_open_page_checks_access(org, owner, member, outsider, terraform, idp, client_for):
+    """The page a test run's open_url names: membership (404) → role (403) → recent re-authentication."""
+    from orgsecurity.signin_state import REAUTH_AT_SESSION_KEY
+
+    _, token = terraform
+    created = create_from_xml(token, idp)
+    run = call("POST", f"{CONNECTIONS}/{created['id']}/tests", token, {}).json()
+    open_path = run["open_url"].removeprefix(BASE)
+    assert client_for(outsider).get(open_path).status_code == 404
+    assert client_for(member).post(open_path).status_code == 403
+    stale = client_for(owner)
+    session = stale.session
+    session[REAUTH_AT_SESSION_KEY] = 0
+    session.save()
+    assert stale.get(open_path).status_code == 200
+    asked = stale.post(open_path)
+    assert asked.status_code == 302 and asked["Location"].startswith("/accounts/reauthenticate/")
+    assert SSOTestRun.objects.get(pk=run["id"]).actor is None  # nobody opened it yet
