@@ -399,3 +399,5 @@ def test_the_open_page_checks_access(org, owner, member, outsider, terraform, id
     asked = stale.post(open_path)
     assert asked.status_code == 302 and asked["Location"].startswith("/accounts/reauthenticate/")
     assert SSOTestRun.objects.get(pk=run["id"]).actor is None  # nobody opened it yet
+    result_page = client_for(owner).get(run["result_url"].removeprefix(BASE)).content.decode()
+    assert "waiting for an owner or admin" in result_page and open_path in result_page
