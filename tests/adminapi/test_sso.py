@@ -107,6 +107,14 @@ def test_create_oidc_from_an_issuer_never_returns_the_client_secret(org, terrafo
     wrong = call("POST", CONNECTIONS, token, {**body, "issuer": "https://127.0.0.1:9/nothing"})
     assert wrong.status_code == 400 and "issuer" in wrong.json()["error"]["fields"]
     assert SSOConnection.objects.filter(organization=org).count() == 1
+    path = f"{CONNECTIONS}/{created['id']}"
+    saml_only = call("PATCH", path, token, {"metadata_xml": "<x/>"}, **{"If-Match": read["ETag"]})
+    assert saml_only.status_code == 400 and "metadata_xml" in saml_only.json()["error"]["fields"]
+    replaced = call("PATCH", path, token, {"client_secret": "a-new-secret-value"}, **{"If-Match": read["ETag"]})
+    assert replaced.status_code == 200 and replaced["ETag"] != read["ETag"]
+    assert "a-new-secret-value" not in replaced.content.decode()
+    event = AuditEvent.objects.filter(organization=org, action="sso.connection_updated").latest("seq")
+    assert event.details.get("replaced") == "client secret"
 
 
 def test_a_retried_create_with_the_same_idempotency_key_creates_once(org, terraform, idp):
