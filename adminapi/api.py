@@ -21,6 +21,7 @@ from adminapi.routes import (  # noqa: F401  (each module registers its operatio
     security,
     service_accounts,
     session_policy,
+    sso,
 )
 
 __all__ = ["api"]
