@@ -12,9 +12,12 @@ from adminapi.core import api
 from adminapi.routes import (  # noqa: F401  (each module registers its operations on ``api``)
     allowlist,
     audit,
+    audit_exports,
+    audit_streams,
     key_policy,
     keys,
     members,
+    scim,
     security,
     session_policy,
 )
