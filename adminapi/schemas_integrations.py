@@ -11,7 +11,9 @@ from pydantic import Field
 
 from adminapi.schemas import Body
 
-MappedRole = Literal["", "admin", "billing", "member", "auditor"]
+# "owner" is in the schema so that a mapping to it is refused by the action with the page's code (409
+# owner_protected), not by validation.
+MappedRole = Literal["", "owner", "admin", "billing", "member", "auditor"]
 DestinationKind = Literal["webhook", "hec", "syslog"]
 ExportFormat = Literal["csv", "jsonl"]
 

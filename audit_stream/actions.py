@@ -225,7 +225,7 @@ def update_destination(
         actor=actor,
         target=_target(locked),
         changes=changes or None,
-        details={"ca_changed": ca_changed, "custom_ca": custom_ca[1], "token_replaced": token is not None},
+        details={"ca_changed": ca_changed, "custom_ca": custom_ca[1], "hec_rotated": token is not None},
     )
     return locked
 

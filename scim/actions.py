@@ -125,11 +125,16 @@ def preview_mapping(
         mappings.append(GroupMapping(organization=organization, group_ref=group_ref, role=role))
     fallback = default_role(organization)
     items = []
+    # As ``sync_access``: until a group is mapped, roles stay as they are (removing the last mapping changes none).
     links = (
-        ScimUser.objects.filter(organization=organization)
-        .select_related("user")
-        .prefetch_related("groups")
-        .order_by("user_name")
+        ScimUser.objects.none()
+        if not mappings
+        else (
+            ScimUser.objects.filter(organization=organization)
+            .select_related("user")
+            .prefetch_related("groups")
+            .order_by("user_name")
+        )
     )
     roles = dict(Membership.objects.active().filter(organization=organization).values_list("user_id", "role"))
     for link in links:
