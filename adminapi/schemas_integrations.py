@@ -4,7 +4,7 @@ destinations and audit export links (pydantic models through django-ninja, in th
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -16,6 +16,7 @@ from adminapi.schemas import Body
 MappedRole = Literal["", "owner", "admin", "billing", "member", "auditor"]
 DestinationKind = Literal["webhook", "hec", "syslog"]
 ExportFormat = Literal["csv", "jsonl"]
+TeamId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 # --- impact previews --------------------------------------------------------------------------------------------
@@ -111,14 +112,14 @@ class MappingPage(Schema):
 class MappingPreviewQuery(Schema):
     group_ref: str = Field(min_length=1, max_length=255, description="The SCIM group's displayName or id.")
     role: MappedRole = Field("", description="The role the mapping would give ('' for teams only).")
-    teams: list[int] = Field(default_factory=list, max_length=100, description="Team ids.")
+    teams: list[TeamId] = Field(default_factory=list, max_length=100, description="Team ids.")
     remove: bool = Field(False, description="Preview removing the group's mapping instead.")
 
 
 class MappingIn(Body):
     group_ref: str = Field(min_length=1, max_length=255)
     role: MappedRole
-    teams: list[int] = Field(default_factory=list, max_length=100, description="Team ids.")
+    teams: list[TeamId] = Field(default_factory=list, max_length=100, description="Team ids.")
     confirm: str = Field(
         "", max_length=100, description="The organization's slug, needed when the change's preview is not empty."
     )
@@ -126,13 +127,13 @@ class MappingIn(Body):
 
 class MappingPut(Body):
     role: MappedRole
-    teams: list[int] = Field(default_factory=list, max_length=100)
+    teams: list[TeamId] = Field(default_factory=list, max_length=100)
     confirm: str = Field("", max_length=100)
 
 
 class MappingPatch(Body):
     role: MappedRole | None = None
-    teams: list[int] | None = Field(None, max_length=100)
+    teams: list[TeamId] | None = Field(None, max_length=100)
     confirm: str = Field("", max_length=100)
 
 

@@ -210,7 +210,6 @@ def update_destination(
         for field, value in wanted.items()
         if field != "ca_pem" and getattr(locked, field) != value
     }
-    custom_ca = [bool(locked.ca_pem), bool(wanted["ca_pem"])]
     ca_changed = locked.ca_pem != wanted["ca_pem"]
     for field, value in wanted.items():
         setattr(locked, field, value)
@@ -225,7 +224,7 @@ def update_destination(
         actor=actor,
         target=_target(locked),
         changes=changes or None,
-        details={"ca_changed": ca_changed, "custom_ca": custom_ca[1], "hec_rotated": token is not None},
+        details={"ca_changed": ca_changed, "custom_ca": bool(wanted["ca_pem"]), "hec_rotated": token is not None},
     )
     return locked
 
