@@ -196,3 +196,14 @@ def test_the_delivery_state_and_resuming_a_paused_destination(org, writer):
     assert resumed.json()["delivery"]["consecutive_failures"] == 0
     again = call("POST", f"{STREAMS}/{destination_id}/resume", token)
     assert again.status_code == 409 and error_code(again) == "not_paused"
+
+
+def test_the_owner_rule_is_the_actions_own(org, admin):
+    # The streaming page and the API share one gate: the action refuses an admin whoever calls it.
+    from audit_stream import actions
+    from orgsecurity.actions import ActionRefused
+
+    with pytest.raises(ActionRefused) as refused:
+        actions.create_destination(org, actor=admin, kind="webhook", url="https://siem.example.com/")
+    assert refused.value.code == "role_not_allowed" and refused.value.status == 403
+    assert not Destination.objects.exists()

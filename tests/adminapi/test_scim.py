@@ -238,3 +238,20 @@ def test_teams_follow_and_removing_a_mapping_that_demotes_needs_confirmation(org
     assert done.status_code == 204
     assert list(GroupMapping.objects.filter(organization=org).values_list("group_ref", flat=True)) == ["Support"]
     assert role_of(org, admin) == Role.MEMBER
+
+
+def test_the_owner_rule_is_the_actions_own(org, admin, connection):
+    # The page and the API share one gate: the action refuses a non-owner whoever calls it; the system may.
+    from audit.recorder import Actor
+    from orgsecurity.actions import ActionRefused
+    from scim import actions as scim_actions
+
+    with pytest.raises(ActionRefused) as refused:
+        scim_actions.create_token(org, actor=admin, connection=connection, name="x")
+    assert refused.value.code == "owner_only" and refused.value.status == 403
+    with pytest.raises(ActionRefused):
+        scim_actions.save_mapping(org, actor=admin, group_ref="Ops", role=Role.MEMBER)
+    token, _ = scim_actions.create_token(org, actor=Actor.system("tests"), connection=connection, name="x")
+    with pytest.raises(ActionRefused):
+        scim_actions.revoke_token(token, actor=admin)
+    assert ScimToken.objects.get(pk=token.pk).revoked_at is None
