@@ -14,12 +14,17 @@ from adminapi.routes import (  # noqa: F401  (each module registers its operatio
     audit,
     audit_exports,
     audit_streams,
+    domains,
+    invitations,
     key_policy,
     keys,
     members,
+    recovery,
     scim,
     security,
+    service_accounts,
     session_policy,
+    sso,
 )
 
 __all__ = ["api"]

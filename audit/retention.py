@@ -6,7 +6,8 @@ organization never interleave): it locks the chain head, moves the chain's ancho
 ``anchor_hash``: the position and hash of the last pruned event) and then deletes every event at or before it —
 the append-only trigger (PostgreSQL, migration 0008) allows exactly that DELETE and refuses every other — and
 records ``audit.pruned``. ``audit.chain.verify_chain`` starts from the anchor, so the rest still verifies, and any
-edit, deletion, insertion or reordering after the anchor is still found.
+edit, deletion, insertion or reordering after the anchor is still found; it also checks that the latest surviving
+``audit.pruned`` ends at the anchor, so an anchor moved by hand (and the events deleted behind it) is reported.
 
 What may be pruned: events older than the retention period (``occurred_at`` before now minus N days, UTC) up to the
 first event that is not, and never past what another part of the product still needs: theme apps register a *hold*
@@ -27,6 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 import audit
+from audit.chain import PRUNED_ACTION
 from audit.locking import audited
 from audit.models import AuditChain, AuditEvent
 from audit.recorder import Actor
@@ -155,7 +157,7 @@ def prune_batch(
         )
         deleted = cursor.rowcount
     audit.record(
-        "audit.pruned",
+        PRUNED_ACTION,  # audit.chain.verify_chain checks the anchor against these details
         organization=organization,
         actor=Actor.system("Audit retention"),
         details={

@@ -9,8 +9,8 @@ the credential, and security writes need the organization's "allow security chan
 an owner turns on after re-authenticating.
 
 A mapping change that changes anyone's role is previewed first (``GET …/scim/mappings/preview``, the Impact the
-mapping page shows, ``scim.actions.preview_mapping``); the change itself is refused (409 ``confirmation_required``)
-unless it carries ``"confirm": "<org slug>"`` while that preview is not empty.
+mapping page shows, ``scim.actions.preview_mapping``); the change itself is refused (400 ``confirmation_required``, as
+a domain's removal) unless it carries ``"confirm": "<org slug>"`` while that preview is not empty.
 """
 
 from __future__ import annotations
@@ -212,14 +212,14 @@ def _mapping(access: KeyAccess, mapping_id: int) -> GroupMapping:
 
 
 def _require_confirmation(access: KeyAccess, impact: Impact, confirm: str) -> None:
-    """409 ``confirmation_required`` when ``impact`` changes anyone's role and ``confirm`` is not the org's slug."""
+    """400 ``confirmation_required`` when ``impact`` changes anyone's role and ``confirm`` is not the org's slug."""
     slug = access.organization.slug
     if impact.total and confirm.strip() != slug:
         raise ActionRefused(
             f"This changes the role of {impact.total} member(s); read the preview (GET scim/mappings/preview), "
             f'then send "confirm": "{slug}" to make the change.',
             code="confirmation_required",
-            status=409,
+            status=400,
         )
 
 
@@ -270,7 +270,7 @@ def get_mapping(request: HttpRequest, org_slug: str, mapping_id: int = Path(...,
 )
 def create_mapping(request: HttpRequest, org_slug: str, payload: schemas.MappingIn) -> HttpResponse:
     """Scope ``security:write``; owners' personal keys only (403 ``owner_only``). Applied at once to every
-    provisioned member; 409 ``confirmation_required`` when it changes roles without ``confirm``; 409
+    provisioned member; 400 ``confirmation_required`` when it changes roles without ``confirm``; 409
     ``mapping_exists`` when the group is already mapped (change that one with PUT or PATCH and its ETag); the
     page's refusals (409 ``owner_protected`` for owner, 400 ``bad_group``). Accepts ``Idempotency-Key``."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
@@ -317,7 +317,7 @@ def put_mapping(
     request: HttpRequest, org_slug: str, payload: schemas.MappingPut, mapping_id: int = Path(..., ge=1, le=MAX_ID)
 ) -> HttpResponse:
     """Scope ``security:write``; ``If-Match`` required; owners' personal keys only. The role and teams of the
-    mapping's group; 409 ``confirmation_required`` when it changes roles without ``confirm``."""
+    mapping's group; 400 ``confirmation_required`` when it changes roles without ``confirm``."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     return _change(access, request, mapping_id, payload.role, payload.teams, payload.confirm)
 
@@ -350,7 +350,7 @@ def delete_mapping(
 ) -> HttpResponse:
     """Scope ``security:write``; ``If-Match`` required; owners' personal keys only. Members' roles then follow their
     remaining groups: when that changes anyone's role (``GET …/preview?group_ref=…&remove=true``), send
-    ``?confirm=<org slug>`` (else 409 ``confirmation_required``)."""
+    ``?confirm=<org slug>`` (else 400 ``confirmation_required``)."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     mapping = _mapping(access, mapping_id)
     require_if_match(request, mapping_values(mapping))

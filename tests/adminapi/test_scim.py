@@ -160,9 +160,9 @@ def test_mapping_that_demotes_needs_the_previewed_confirmation(org, admin, write
     assert items[0]["detail"] == "Admin → Member"
 
     refused = call("PATCH", path, api_token, {"role": "member"}, **{"If-Match": mapping["etag"]})
-    assert refused.status_code == 409 and error_code(refused) == "confirmation_required"
+    assert refused.status_code == 400 and error_code(refused) == "confirmation_required"
     wrong = call("PATCH", path, api_token, {"role": "member", "confirm": "globex"}, **{"If-Match": mapping["etag"]})
-    assert wrong.status_code == 409 and role_of(org, admin) == Role.ADMIN
+    assert wrong.status_code == 400 and role_of(org, admin) == Role.ADMIN
     done = call("PATCH", path, api_token, {"role": "member", "confirm": "acme"}, **{"If-Match": mapping["etag"]})
     assert done.status_code == 200 and done.json()["role"] == "member"
     assert role_of(org, admin) == Role.MEMBER
@@ -176,7 +176,7 @@ def test_the_first_mapping_that_demotes_needs_confirmation(org, admin, writer, p
     _, api_token = writer
     # Once a group is mapped, roles follow the groups: the provisioned admin, in no mapped group, would be demoted.
     refused = call("POST", MAPPINGS, api_token, {"group_ref": "Ops", "role": "member"})
-    assert refused.status_code == 409 and error_code(refused) == "confirmation_required"
+    assert refused.status_code == 400 and error_code(refused) == "confirmation_required"
     assert role_of(org, admin) == Role.ADMIN and not GroupMapping.objects.exists()
     done = call("POST", MAPPINGS, api_token, {"group_ref": "Ops", "role": "member", "confirm": "acme"})
     assert done.status_code == 201 and role_of(org, admin) == Role.MEMBER
@@ -233,7 +233,7 @@ def test_teams_follow_and_removing_a_mapping_that_demotes_needs_confirmation(org
     preview = call("GET", f"{MAPPINGS}/preview?group_ref=Admins&remove=true", api_token).json()
     assert preview["total"] == 1
     refused = call("DELETE", path, api_token, **{"If-Match": mapping["etag"]})
-    assert refused.status_code == 409 and error_code(refused) == "confirmation_required"
+    assert refused.status_code == 400 and error_code(refused) == "confirmation_required"
     done = call("DELETE", f"{path}?confirm=acme", api_token, **{"If-Match": mapping["etag"]})
     assert done.status_code == 204
     assert list(GroupMapping.objects.filter(organization=org).values_list("group_ref", flat=True)) == ["Support"]
