@@ -17,6 +17,7 @@ MappedRole = Literal["", "owner", "admin", "billing", "member", "auditor"]
 DestinationKind = Literal["webhook", "hec", "syslog"]
 ExportFormat = Literal["csv", "jsonl"]
 TeamId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Cidr = Annotated[str, Field(max_length=100)]
 
 
 # --- impact previews --------------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class ScimTokenPage(Schema):
 class ScimTokenIn(Body):
     connection_id: int = Field(ge=1, le=2**63 - 1, description="The SSO connection of the IdP that provisions.")
     name: str = Field("", max_length=100, description="A name people recognize it by ('SCIM' when empty).")
-    allowed_cidrs: list[str] = Field(
+    allowed_cidrs: list[Cidr] = Field(
         default_factory=list,
         max_length=100,
         description="Networks (CIDR, RFC 4632) the IdP calls from; empty for any.",
