@@ -25,8 +25,8 @@ from audit.recorder import Actor, Target
 from audit_stream import ssrf
 from audit_stream.models import Destination, Kind, Status
 from audit_stream.senders import DeliveryFailed, OutgoingEvent, open_sender, tls_context
-from orgsecurity.actions import ActionRefused, DelegatedActor, actor_role, require_plain_text
-from orgsecurity.actors import is_program
+from orgsecurity.actions import ActionRefused, actor_role, require_plain_text
+from orgsecurity.actors import ProgramActor
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Capability, Role, has_capability
 
@@ -41,10 +41,10 @@ def new_webhook_secret() -> str:
 
 def require_log_manager(organization: Organization, actor: Any) -> None:
     """Where the audit log streams to is for owners (``Capability.MANAGE_AUDIT_LOG``, as on the streaming page): a
-    person or an admin API key (``DelegatedActor``, e.g. a service account's key, which acts as an admin) with
+    person or an admin API key (``ProgramActor``, e.g. a service account's key, which acts as an admin) with
     another role, or a program, is refused (``ActionRefused``, 403 ``role_not_allowed``). The system (the
     ``audit_stream`` command, the pause job) may."""
-    if not isinstance(actor, (User, DelegatedActor)) and not is_program(actor):
+    if not isinstance(actor, (User, ProgramActor)):
         return
     if not has_capability(actor_role(organization, actor), Capability.MANAGE_AUDIT_LOG):
         raise ActionRefused("Only owners manage where the audit log is streamed.", code="role_not_allowed", status=403)

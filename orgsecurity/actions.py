@@ -139,11 +139,6 @@ def _lock_membership(membership: Membership) -> Membership:
     return locked
 
 
-DelegatedActor = ProgramActor
-"""The admin API's earlier name for ``orgsecurity.actors.ProgramActor`` (same type, ``role`` and ``user_id``), kept
-while branches written against it land; new code names ``ProgramActor``."""
-
-
 def _actor_membership(organization: Organization, actor: User | ProgramActor) -> Membership:
     if is_program(actor):
         # Not saved: only its role and user are read.
@@ -215,12 +210,12 @@ def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Org
 
 @audited("organization")
 def invite_member(
-    organization: Organization, *, actor: User | DelegatedActor, email: str, role: str
+    organization: Organization, *, actor: User | ProgramActor, email: str, role: str
 ) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role``; returns the invitation and its one-time token (only in the email).
 
     Refuses: a role the actor may not grant, an existing member, an invitation already pending. An admin API key
-    (``DelegatedActor``) invites for the person behind it (its ``user_id``), who vouches for the invitation as
+    (``ProgramActor``) invites for the person behind it (its ``user_id``), who vouches for the invitation as
     the sender (``reconfirmation_reasons``); a service account's key has nobody behind it and is refused (403
     ``role_not_allowed``).
     """
@@ -230,7 +225,7 @@ def invite_member(
         # commit (the demotion would then miss this invitation when it revokes the ones its sender may no longer send).
         organization = _reread(organization)
         actor_membership = _actor_membership(organization, actor)
-        if isinstance(actor, DelegatedActor) and actor.user_id is None:
+        if isinstance(actor, ProgramActor) and actor.user_id is None:
             raise ActionRefused(
                 "A service account's key cannot send invitations: an invitation stays valid only while the person "
                 "who sent it may send it. Use an owner's or admin's own key.",
@@ -303,7 +298,7 @@ def _send_invitation(invitation: Invitation, token: str, actor: User) -> None:
 
 
 @audited("invitation")
-def revoke_invitation(invitation: Invitation, *, actor: User | DelegatedActor) -> None:
+def revoke_invitation(invitation: Invitation, *, actor: User | ProgramActor) -> None:
     """Revoke a pending invitation so its link stops working. Only someone who may grant its role may revoke it
     (admins cannot revoke an owner invitation, as they cannot remove an owner); raises ActionRefused."""
     with transaction.atomic():

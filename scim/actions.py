@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from audit import recorder as audit
 from audit.locking import audited
-from orgsecurity.actions import ActionRefused, DelegatedActor, actor_role, require_plain_text
-from orgsecurity.actors import is_program
+from orgsecurity.actions import ActionRefused, actor_role, require_plain_text
+from orgsecurity.actors import ProgramActor
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, Team, User
 from orgsecurity.roles import Role
@@ -25,10 +25,10 @@ MAX_TOKENS_PER_ORG = 10
 
 
 def require_owner(organization: Organization, actor: object) -> None:
-    """SCIM set-up is for owners: a person or an admin API key (``DelegatedActor``) must act as an owner, and a
+    """SCIM set-up is for owners: a person or an admin API key (``ProgramActor``) must act as an owner, and a
     program (a SCIM token, acting as admin) never changes it; raises ``ActionRefused`` (403 ``owner_only``, the
     code the page answers). The system (a management command, ``audit.recorder.Actor.system``) may."""
-    if not isinstance(actor, (User, DelegatedActor)) and not is_program(actor):
+    if not isinstance(actor, (User, ProgramActor)):
         return
     if actor_role(organization, actor) != Role.OWNER:
         raise ActionRefused("Only owners manage SCIM provisioning.", code="owner_only", status=403)

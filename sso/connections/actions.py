@@ -18,7 +18,8 @@ import audit
 from audit.locking import audited
 from audit.models import ActorType
 from audit.recorder import Actor, record_throttled
-from orgsecurity.actions import ActionRefused, DelegatedActor
+from orgsecurity.actions import ActionRefused
+from orgsecurity.actors import ProgramActor
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role, roles_assignable_by
 from sso.assertion import AssertedIdentity, map_profile
@@ -77,12 +78,12 @@ def refuse_idp_change_over_owners(connection: SSOConnection, *, actor: Any, chan
 
     With the IdP's entity ID, certificates or endpoints, whoever sets them decides which answers are accepted for
     every identity linked to the connection, so an admin could otherwise sign in as an owner by trusting an IdP of
-    their own making. An admin API key (``orgsecurity.actions.DelegatedActor``) is judged by the role it acts with
+    their own making. An admin API key (``orgsecurity.actions.ProgramActor``) is judged by the role it acts with
     (a service account's key acts as admin). System actors (management commands run by the operator) pass.
     """
     if not changed & IDP_TRUST_FIELDS:
         return
-    if isinstance(actor, DelegatedActor):  # an admin API key: judged by the role it acts with, as a person would be
+    if isinstance(actor, ProgramActor):  # an admin API key: judged by the role it acts with, as a person would be
         is_owner = actor.role == Role.OWNER
     elif isinstance(actor, User):
         memberships = Membership.objects.active().filter(organization_id=connection.organization_id, user=actor)
@@ -589,7 +590,7 @@ def start_test_run(
     timeout (and signing in again) can be seen as members would see them; 0 only checks the IdP's answer.
     ``setup_link`` (an ``sso.models.SSOSetupLink``, with ``actor`` None): the customer's IdP admin tests through
     that link; the run has no actor and no session, and is audited with the link as actor.
-    ``requested_by`` (an admin API key's ``orgsecurity.actions.DelegatedActor``, with ``actor`` None): a program
+    ``requested_by`` (an admin API key's ``orgsecurity.actions.ProgramActor``, with ``actor`` None): a program
     asked for the run; it waits for an owner or admin to open it (``claim_test_run``), who becomes its actor and
     signs in at the IdP, and is audited with the program as actor.
     """

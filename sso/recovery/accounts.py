@@ -22,8 +22,8 @@ from django.utils import timezone
 
 import audit
 from audit.locking import audited
-from orgsecurity.actions import ActionRefused, DelegatedActor
-from orgsecurity.actors import is_program
+from orgsecurity.actions import ActionRefused
+from orgsecurity.actors import ProgramActor, is_program
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
@@ -48,10 +48,10 @@ def _new_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def _require_owner(organization: Organization, actor: User | DelegatedActor) -> None:
-    # An admin API key (DelegatedActor) is judged by the role it acts with: an owner's own key, never a service
+def _require_owner(organization: Organization, actor: User | ProgramActor) -> None:
+    # An admin API key (ProgramActor) is judged by the role it acts with: an owner's own key, never a service
     # account's (which acts as an admin).
-    if isinstance(actor, DelegatedActor):
+    if isinstance(actor, ProgramActor):
         is_owner = actor.role == Role.OWNER
     else:
         is_owner = Membership.objects.active().filter(organization=organization, user=actor, role=Role.OWNER).exists()
@@ -72,7 +72,7 @@ def _is_last_owner_way_in(membership: Membership) -> bool:
 
 
 @audited("organization")
-def designate(organization: Organization, *, actor: User | DelegatedActor, membership: Membership) -> RecoveryAccount:
+def designate(organization: Organization, *, actor: User | ProgramActor, membership: Membership) -> RecoveryAccount:
     """Make an owner or admin with a password a recovery account (owners only). They then generate their codes.
 
     Raises ActionRefused for another organization's member, another role, an account without a password (it
@@ -116,7 +116,7 @@ def designate(organization: Organization, *, actor: User | DelegatedActor, membe
 
 
 @audited("account")
-def remove(account: RecoveryAccount, *, actor: User | DelegatedActor) -> None:
+def remove(account: RecoveryAccount, *, actor: User | ProgramActor) -> None:
     """Take break-glass access away (owners only). While SSO is enforced, the last owner recovery account that
     can get someone in cannot be removed (raises ActionRefused saying what to do instead)."""
     with transaction.atomic():

@@ -8,7 +8,8 @@ import pytest
 from audit.models import ActorType, AuditEvent
 from keys import actions
 from keys.models import APIKey, ServiceAccount
-from orgsecurity.actions import ActionRefused, DelegatedActor
+from orgsecurity.actions import ActionRefused
+from orgsecurity.actors import ProgramActor
 from orgsecurity.roles import Role
 from tests.helpers.adminapi import ALL_SCOPES, allow_api_changes, call, error_code, scoped_key
 from tests.helpers.adminapi_org import auditor_token, member_token, outsider_token
@@ -118,14 +119,14 @@ def test_the_key_policy_applies(org, owner, owners_key):
 
 def test_the_rules_hold_in_the_action_for_the_dashboard_and_the_api_alike(org, owner, admin):
     account = actions.create_service_account(org, actor=owner, name="terraform")
-    as_admin_key = DelegatedActor("api_key", "1", "API key osk_x", role=Role.ADMIN, user_id=admin.pk)
+    as_admin_key = ProgramActor("api_key", "1", "API key osk_x", role=Role.ADMIN, user_id=admin.pk)
     with pytest.raises(ActionRefused) as refused:
         actions.create_api_key(org, actor=as_admin_key, name="x", service_account=account, scopes=["members:write"])
     assert refused.value.code == "scope_not_allowed"
     with pytest.raises(ActionRefused) as refused:
         actions.create_api_key(org, actor=as_admin_key, name="personal", scopes=["security:read"])
     assert refused.value.code == "role_not_allowed"  # an API key issues no personal key
-    as_auditor = DelegatedActor("api_key", "2", "API key osk_y", role=Role.AUDITOR, user_id=admin.pk)
+    as_auditor = ProgramActor("api_key", "2", "API key osk_y", role=Role.AUDITOR, user_id=admin.pk)
     with pytest.raises(ActionRefused) as refused:
         actions.create_api_key(org, actor=as_auditor, name="x", service_account=account)
     assert refused.value.code == "role_not_allowed"
