@@ -10,7 +10,7 @@ import uuid
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from audit.recorder import Target, record_throttled
+from audit.recorder import Target, record_throttled, throttled_request_id
 from orgsecurity.client_ip import client_ip
 from orgsecurity.errors import render_refusal
 from orgsecurity.models import Membership
@@ -89,15 +89,32 @@ def refusal_page(request: HttpRequest, refusal: Refusal, connection: SSOConnecti
     the refusal's status and programs ``{"error": {"code", "message"}}``.
 
     The page tells the person in plain words (``member_message``), with the time (UTC), the organization's support
-    contact and a reference ID: the request ID, which the audit event carries (the audit log's "Request ID"
-    filter finds it) and the platform log's "SSO sign-in refused" line names (also when the audit event was
-    throttled). The technical reason is shown open to owners, admins and staff (``sees_details``), folded away
-    for everyone else."""
-    reference = getattr(request, "request_id", "") or uuid.uuid4().hex
+    contact and a reference ID: the request ID of the audit event that records the refusal (the audit log's
+    "Request ID" filter and the support console's search find it), also named by the platform log's "SSO sign-in
+    refused" line. A repeat within the throttle window (no event of its own) gets the reference of the event
+    recorded for the same connection, address and reason, and the log line names both IDs. The technical reason
+    is shown open to owners, admins and staff (``sees_details``), folded away for everyone else."""
+    request_id = getattr(request, "request_id", "") or uuid.uuid4().hex
+    reference = request_id
     organization = connection.organization if connection is not None else None
+    if connection is not None:
+        throttle_key = f"{connection.pk}:{client_ip(request)}:{refusal.code}"
+        recorded = record_throttled(
+            "sso.sign_in_refused",
+            throttle_key=throttle_key,
+            organization=connection.organization,
+            actor=None,
+            target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
+            details={"reason": refusal.code, "message": refusal.message},
+        )
+        if recorded is None:
+            # A repeat within the throttle window has no audit event of its own: its reference is the request ID of
+            # the event that records this refusal (same connection, address and reason), so support finds it.
+            reference = throttled_request_id("sso.sign_in_refused", throttle_key) or request_id
     logger.warning(
-        "SSO sign-in refused: reference=%s organization=%s connection=%s code=%s message=%s",
+        "SSO sign-in refused: reference=%s request=%s organization=%s connection=%s code=%s message=%s",
         reference,
+        request_id,
         organization.slug if organization else "-",
         connection.pk if connection else "-",
         refusal.code,
@@ -112,13 +129,4 @@ def refusal_page(request: HttpRequest, refusal: Refusal, connection: SSOConnecti
         "show_details": sees_details(request, connection),
         "technical": refusal.code not in MEMBER_CODES,
     }
-    if connection is not None:
-        record_throttled(
-            "sso.sign_in_refused",
-            throttle_key=f"{connection.pk}:{client_ip(request)}:{refusal.code}",
-            organization=connection.organization,
-            actor=None,
-            target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
-            details={"reason": refusal.code, "message": refusal.message},
-        )
     return render_refusal(request, refusal)
