@@ -142,12 +142,19 @@ def members(request: HttpRequest, org_slug: str) -> HttpResponse:
                 ]
             )
         return response
+    is_owner = org.role == Role.OWNER
+    rows = list(rows)
+    # Accounts a reset would refuse get the reason instead of a button (the rule reset_factors applies).
+    refusals = actions.reset_refusals(rows, actor=request.user) if is_owner else {}
+    for membership in rows:
+        refusal = refusals.get(membership.pk)
+        membership.reset_refused = refusal.message if refusal is not None else ""
     context = {
         "org": org,
         "rows": rows,
         "status": status,
         "labels": STATUS_LABELS,
-        "is_owner": org.role == Role.OWNER,
+        "is_owner": is_owner,
     }
     return render(request, "twofactor/members.html", context)
 
