@@ -100,3 +100,17 @@ def test_a_refused_token_redirects_with_the_reason(client_for, owner, connection
     answer = client.post("/orgs/acme/settings/security/scim/tokens/", {"connection": "0"})
     assert answer.status_code == 302 and answer["Location"] == f"{SSO_PAGE}#scim"
     assert "Choose the SSO connection of the IdP that provisions." in _shown(client, SSO_PAGE)
+
+
+def test_an_owner_provisioned_by_scim_is_not_called_managed_by_it(client_for, owner, scim, org):
+    from orgsecurity.actions import change_role
+    from tests.helpers.scim import user_body
+
+    scim.post("Users", user_body("bea@acme.test"))
+    scim.post("Users", user_body("cid@acme.test"))
+    change_role(org.memberships.get(user__email="bea@acme.test"), actor=owner, role=Role.OWNER)
+    page = client_for(owner).get("/orgs/acme/members/").content.decode()
+    rows = {email: row for row in re.findall(r"<tr>.*?</tr>", page, re.S) for email in re.findall(r"\w+@acme\.test", row)}
+    assert "Provisioned by SCIM: as an owner, managed here" in html.unescape(rows["bea@acme.test"])
+    assert "Managed by SCIM" not in rows["bea@acme.test"]
+    assert "Managed by SCIM: the IdP overwrites manual role changes and removals" in rows["cid@acme.test"]
