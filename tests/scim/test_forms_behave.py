@@ -110,7 +110,9 @@ def test_an_owner_provisioned_by_scim_is_not_called_managed_by_it(client_for, ow
     scim.post("Users", user_body("cid@acme.test"))
     change_role(org.memberships.get(user__email="bea@acme.test"), actor=owner, role=Role.OWNER)
     page = client_for(owner).get("/orgs/acme/members/").content.decode()
-    rows = {email: row for row in re.findall(r"<tr>.*?</tr>", page, re.S) for email in re.findall(r"\w+@acme\.test", row)}
+    rows = {
+        email: row for row in re.findall(r"<tr>.*?</tr>", page, re.S) for email in re.findall(r"\w+@acme\.test", row)
+    }
     assert "Provisioned by SCIM: as an owner, managed here" in html.unescape(rows["bea@acme.test"])
     assert "Managed by SCIM" not in rows["bea@acme.test"]
     assert "Managed by SCIM: the IdP overwrites manual role changes and removals" in rows["cid@acme.test"]
