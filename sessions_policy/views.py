@@ -75,7 +75,7 @@ def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_safe
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="change the session policy")
 def _confirm_policy_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, MANAGE)
     current = rules_for_organization(org.organization)
@@ -136,7 +136,7 @@ def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) 
 
 
 @require_safe
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="see and end members' sessions")
 def member_sessions(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Members' active sessions in this organization: who, device, IP, method, last seen; end any."""
     return _sessions_page(request, org_for_member(request, org_slug, MANAGE))
