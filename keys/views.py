@@ -263,7 +263,7 @@ def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
         hidden={"reason": form.cleaned_data["reason"], "next": request.GET.get("next", "")[:10]},
         filename=f"{org_slug}-revoke-{key.prefix}",
     )
-    return confirmation_page(request, org, preview.preview_revoke_key(key), page)
+    return confirmation_page(request, org, preview.preview_revoke_key(org.organization, key), page)
 
 
 @reauthenticated

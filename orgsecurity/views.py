@@ -243,7 +243,7 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
         cancel_url=reverse("members", args=[org_slug]),
         filename=f"{org_slug}-remove-{membership.user.email}",
     )
-    return confirmation_page(request, org, actions.preview_remove_member(membership), page)
+    return confirmation_page(request, org, actions.preview_remove_member(org.organization, membership), page)
 
 
 @reauthenticated
