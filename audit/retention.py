@@ -95,15 +95,22 @@ def plan(organization: Organization, days: int | None, now: dt.datetime | None =
     return PrunePlan(anchor, through, oldest, held_by, cutoff)
 
 
+def retention_problem(days: int | None) -> str | None:
+    """Why ``days`` (None: forever) is not a retention period an organization may choose, as a sentence, or None.
+    The one rule the retention form, its preview and ``set_retention`` apply: from ``minimum_days()`` to
+    ``MAX_RETENTION_DAYS`` days."""
+    if days is not None and not minimum_days() <= days <= MAX_RETENTION_DAYS:
+        return f"Audit events must be kept at least {minimum_days()} days (and at most {MAX_RETENTION_DAYS})."
+    return None
+
+
 @audited("organization")
 def set_retention(organization: Organization, *, actor: Any, days: int | None) -> None:
     """Keep ``organization``'s audit log forever (``days`` None) or ``days`` days (at least ``minimum_days()``).
-    Raises ActionRefused for a shorter or absurd period. The next hourly prune applies it."""
-    if days is not None and not minimum_days() <= days <= MAX_RETENTION_DAYS:
-        raise ActionRefused(
-            f"Audit events must be kept at least {minimum_days()} days (and at most {MAX_RETENTION_DAYS}).",
-            code="retention_too_short",
-        )
+    Raises ActionRefused (``retention_problem``) for a shorter or absurd period. The next hourly prune applies it."""
+    problem = retention_problem(days)
+    if problem is not None:
+        raise ActionRefused(problem, code="retention_too_short")
     chain = _lock_chain(organization)
     old = chain.retention_days
     if old == days:

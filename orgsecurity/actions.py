@@ -597,11 +597,14 @@ def _change_team(team: Team, membership: Membership, *, actor: Any, add: bool) -
     return True
 
 
-def preview_remove_member(membership: Membership) -> Impact:
-    """What removing ``membership`` would do (read-only; ``remove_member`` does it): ``person`` (who loses the
-    organization), ``teams`` they leave, ``invitations`` they sent that are revoked (``_pending``), then the groups
-    every registered membership preview adds (keys revoked and flagged, sessions that lose the organization).
-    ``change`` is "member.remove"; the refusals of ``remove_member`` (last owner, role) are not previewed."""
+def preview_remove_member(organization: Organization, membership: Membership) -> Impact:
+    """What removing ``membership`` from ``organization`` would do (read-only; ``remove_member`` does it): ``person``
+    (who loses the organization), ``teams`` they leave, ``invitations`` they sent that are revoked (``_pending``),
+    then the groups every registered membership preview adds (keys revoked and flagged, sessions that lose the
+    organization). ``change`` is "member.remove"; the refusals of ``remove_member`` (last owner, role) are not
+    previewed. Raises ActionRefused (404 ``member_not_found``) for another organization's membership."""
+    if membership.organization_id != organization.pk:
+        raise ActionRefused("No such member in this organization.", code="member_not_found", status=404)
     organization = membership.organization
     person = ImpactItem(
         ref=str(membership.user_id),

@@ -250,6 +250,49 @@ def _all_links(organization: Organization) -> list[ScimUser]:
     return list(ScimUser.objects.filter(organization=organization).select_related("user", "organization"))
 
 
+def settings_values(organization: Organization) -> dict[str, str]:
+    """The provisioning settings as saved, by the settings form's field names: ``default_role`` and, per SSO
+    connection, ``link_<connection id>`` (its ``ConnectionLinkSetting.Attribute``). What ``orgsecurity.versions``
+    versions, so a settings form saved over a change made meanwhile is refused."""
+    connections = SSOConnection.objects.filter(organization=organization).order_by("pk")
+    links = dict(
+        ConnectionLinkSetting.objects.filter(connection__organization=organization).values_list(
+            "connection_id", "attribute"
+        )
+    )
+    values = {"default_role": default_role(organization)}
+    for connection in connections:
+        values[f"link_{connection.pk}"] = links.get(connection.pk, ConnectionLinkSetting.Attribute.SUBJECT)
+    return values
+
+
+def settings_labels(organization: Organization) -> dict[str, str]:
+    """The settings form's labels by ``settings_values`` key (to say what changed)."""
+    labels = {"default_role": "Role of members in no mapped group"}
+    for connection in SSOConnection.objects.filter(organization=organization).order_by("pk"):
+        labels[f"link_{connection.pk}"] = f"{connection}: sign-in attribute compared with externalId"
+    return labels
+
+
+def mapping_values(organization: Organization) -> dict[str, str]:
+    """Every group mapping as saved, by group (lower case): "role <role or (none)>; teams <names or (none)>". What
+    ``orgsecurity.versions`` versions for the mappings page, so a mapping saved or removed over a change made
+    meanwhile is refused."""
+    values = {}
+    for mapping in mappings_for(organization):
+        teams = ", ".join(sorted(team.name for team in mapping.teams.all())) or "(none)"
+        values[mapping.group_ref.lower()] = f"role {mapping.role or '(none)'}; teams {teams}"
+    return values
+
+
+def mapping_labels(organization: Organization) -> dict[str, str]:
+    """Labels of ``mapping_values`` keys: "Mapping of <group>"."""
+    return {
+        group_ref.lower(): f"Mapping of {group_ref}"
+        for group_ref in GroupMapping.objects.filter(organization=organization).values_list("group_ref", flat=True)
+    }
+
+
 def groups_of(organization: Organization) -> list[ScimGroup]:
     """The organization's SCIM groups, by name (for the mapping page)."""
     return list(ScimGroup.objects.filter(organization=organization).order_by("display_name"))
