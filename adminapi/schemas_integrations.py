@@ -20,33 +20,6 @@ TeamId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Cidr = Annotated[str, Field(max_length=100)]
 
 
-# --- impact previews --------------------------------------------------------------------------------------------
-
-
-class ImpactItemOut(Schema):
-    ref: str = Field(description="A stable id within its group (a user id for role changes).")
-    name: str
-    detail: str = Field(description="What happens to it, e.g. 'Admin → Member'.")
-    blocking: bool
-
-
-class ImpactGroupOut(Schema):
-    key: str
-    label: str
-    summary: str
-    count: int
-    items: list[ImpactItemOut]
-
-
-class ImpactOut(Schema):
-    """What a change would do before it is made (the dashboard's confirmation page, ``Impact.as_dict``)."""
-
-    change: str
-    total: int = Field(description="How many items are affected; a change with a non-empty preview needs confirm.")
-    notes: list[str]
-    groups: list[ImpactGroupOut]
-
-
 # --- SCIM tokens ------------------------------------------------------------------------------------------------
 
 

@@ -17,34 +17,6 @@ RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Scope = Literal["security:read", "security:write", "members:read", "members:write", "audit:read"]
 
 
-# --- impact previews -------------------------------------------------------------------------------------------
-
-
-class ImpactPreviewItem(Schema):
-    ref: str = Field(description="A stable identifier within its group (e.g. a user id).")
-    name: str = Field(description="How people know it (an email, a key's name).")
-    detail: str = Field(description="What happens to it.")
-    blocking: bool = Field(description="The change is refused while this item is not resolved or acknowledged.")
-
-
-class ImpactPreviewGroup(Schema):
-    key: str = Field(description="The kind of items, e.g. people.")
-    label: str
-    summary: str = Field(description="What happens to every item of the group.")
-    count: int
-    items: list[ImpactPreviewItem]
-
-
-class ImpactPreview(Schema):
-    """What a change would take away (``orgsecurity.impact.Impact.as_dict``): the same list the dashboard's
-    confirmation page shows."""
-
-    change: str = Field(description="The change previewed, e.g. sso.domain_remove.")
-    total: int = Field(description="How many items are affected, over every group.")
-    notes: list[str]
-    groups: list[ImpactPreviewGroup]
-
-
 # --- verified domains ------------------------------------------------------------------------------------------
 
 

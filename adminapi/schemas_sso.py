@@ -9,6 +9,7 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from adminapi import schemas
 from adminapi.schemas import Body
 
 Status = Literal["off", "testing", "on", "enforced"]
@@ -112,32 +113,10 @@ class Problem(Schema):
     message: str
 
 
-class ImpactItemOut(Schema):
-    ref: str = Field(description="For people: the user id to acknowledge.")
-    name: str
-    detail: str
-    blocking: bool = Field(description="An owner or admin locked out: acknowledge them by ref to go ahead.")
-
-
-class ImpactGroupOut(Schema):
-    key: str
-    label: str
-    summary: str
-    count: int
-    items: list[ImpactItemOut]
-
-
-class ImpactOut(Schema):
-    change: str
-    total: int
-    notes: list[str]
-    groups: list[ImpactGroupOut]
-
-
 class EnforcementPreview(Schema):
     """What enforcing would do now (the confirmation page's list) and every guard that does not hold yet."""
 
-    impact: ImpactOut
+    impact: schemas.ImpactOut
     problems: list[Problem] = Field(description="Reasons enforcement is refused now (owners and admins listed apart).")
     acknowledge_required: list[int] = Field(description="User ids to send in acknowledge (blocking people).")
     confirm: str = Field(description="What to send as confirm: the organization's slug.")

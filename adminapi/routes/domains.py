@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Path, Query
 
-from adminapi import schemas_org
+from adminapi import schemas, schemas_org
 from adminapi.access import KeyAccess, org_access
 from adminapi.concurrency import etag_of, idempotent, require_if_match, with_etag
 from adminapi.core import ERRORS, MAX_ID, api, delegated
@@ -129,7 +129,7 @@ def check_domain(request: HttpRequest, org_slug: str, domain_id: int = Path(...,
 
 @api.get(
     "/orgs/{org_slug}/domains/{domain_id}/removal/preview",
-    response={200: schemas_org.ImpactPreview, **ERRORS},
+    response={200: schemas.ImpactOut, **ERRORS},
     summary="Who removing the domain affects",
     tags=TAGS,
 )

@@ -15,7 +15,7 @@ from adminapi.concurrency import etag_of, require_if_match, with_etag
 from adminapi.core import ERRORS, MAX_ID, api, delegated
 from adminapi.errors import refused
 from keys import scopes
-from orgsecurity.actions import change_role, remove_member
+from orgsecurity.actions import change_role, preview_remove_member, remove_member
 from orgsecurity.models import Membership
 from orgsecurity.roles import Role
 from sso.models import SSOIdentity
@@ -160,3 +160,22 @@ def delete_member(request: HttpRequest, org_slug: str, membership_id: int = Path
     _refuse_owner_change(membership, None)
     remove_member(membership, actor=delegated(access))
     return HttpResponse(status=204)
+
+
+@api.get(
+    "/orgs/{org_slug}/members/{membership_id}/removal/preview",
+    response={200: schemas.ImpactOut, **ERRORS},
+    summary="Who and what removing a member affects",
+    tags=["members"],
+)
+def preview_member_removal(
+    request: HttpRequest, org_slug: str, response: HttpResponse, membership_id: int = Path(..., ge=1, le=MAX_ID)
+) -> dict[str, Any]:
+    """Scope ``members:read``. The members page's confirmation list (``orgsecurity.actions.preview_remove_member``):
+    the person, the teams they leave, the invitations they sent that are revoked, their keys revoked and flagged and
+    the sessions that lose the organization; the membership's ETag in the ``ETag`` header (send it as ``If-Match``
+    with the ``DELETE``)."""
+    access = org_access(request, org_slug, scopes.MEMBERS_READ)
+    membership = _membership(access, membership_id)
+    response["ETag"] = etag_of(member_values(membership))
+    return preview_remove_member(access.organization, membership).as_dict()

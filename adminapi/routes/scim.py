@@ -20,6 +20,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Path, Query
 
+from adminapi import schemas as common
 from adminapi import schemas_integrations as schemas
 from adminapi.access import KeyAccess, org_access
 from adminapi.concurrency import etag_of, idempotent, require_if_match, with_etag
@@ -234,7 +235,7 @@ def _save(access: KeyAccess, *, group_ref: str, role: str, teams: list[Team], co
 
 @api.get(
     "/orgs/{org_slug}/scim/mappings/preview",
-    response={200: schemas.ImpactOut, **ERRORS},
+    response={200: common.ImpactOut, **ERRORS},
     summary="Preview a mapping change: whose role it changes",
     tags=TAGS,
 )
