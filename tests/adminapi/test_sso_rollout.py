@@ -219,6 +219,9 @@ def test_exceptions_make_the_confirmation_lapse_and_confirming_needs_the_policy_
     assert readiness.fallback_policy_confirmed(SSOConnection.objects.get(pk=connection.pk))
     event = last_event(org, "sso.fallback_confirmed")
     assert event.actor_type == ActorType.API_KEY and key.prefix in event.actor_label
+    checklist = readiness.checklist(SSOConnection.objects.get(pk=connection.pk), actor=owner)
+    fallback = next(item for item in checklist if item.key == "fallback")
+    assert f"Confirmed by {event.actor_label} on" in fallback.detail  # the rollout page names the key
 
     body = {"membership_id": membership(org, member).pk, "reason": "outside contractor"}
     added = call("POST", urls["exceptions"], token, body, **{"Idempotency-Key": "exc-1"})
