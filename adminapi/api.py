@@ -25,6 +25,7 @@ from adminapi.routes import (  # noqa: F401  (each module registers its operatio
     service_accounts,
     session_policy,
     sso,
+    sso_rollout,
 )
 
 __all__ = ["api"]

@@ -172,3 +172,82 @@ class TestRunOut(Schema):
 
 class TestRunList(Schema):
     runs: list[TestRunOut]
+
+
+# --- the rollout page's other forms (``adminapi.routes.sso_rollout``) ---------------------------------------------
+
+
+class MemberRef(Schema):
+    membership_id: int
+    email: str
+    role: str
+
+
+class TeamRef(Schema):
+    id: int
+    name: str
+
+
+class TestGroupOut(Schema):
+    """Who may sign in through the connection while its status is testing."""
+
+    members: list[MemberRef] = Field(description="Members chosen one by one.")
+    teams: list[TeamRef] = Field(description="Teams chosen: their members are in the group too.")
+    in_group: list[MemberRef] = Field(description="Everyone in the group now: the members plus the teams' members.")
+    etag: str = Field(description="Send it in If-Match to replace the test group.")
+
+
+class TestGroupIn(Body):
+    """The whole test group (it replaces the current one), as the rollout page's form sends it."""
+
+    member_ids: list[int] = Field(default_factory=list, max_length=1000, description="Membership ids.")
+    team_ids: list[int] = Field(default_factory=list, max_length=1000, description="Team ids.")
+
+
+class PasswordExceptionOut(Schema):
+    id: int
+    membership_id: int
+    email: str
+    role: str
+    reason: str
+    created_at: datetime
+    created_by: str | None = Field(description="Email of the person who listed it (null: a service account's key).")
+    etag: str = Field(description="Send it in If-Match to remove the exception.")
+
+
+class PasswordExceptionIn(Body):
+    membership_id: int = Field(ge=1, le=2**63 - 1, description="The member who keeps password sign-in.")
+    reason: str = Field(max_length=200, description="Why, e.g. 'outside contractor, no IdP account'.")
+
+
+class FallbackPolicyOut(Schema):
+    """Who keeps password sign-in once SSO is enforced, and whether that was confirmed as it is now."""
+
+    recovery_accounts: list[str] = Field(description="Emails of the recovery accounts (sign in with a code).")
+    exceptions: list[PasswordExceptionOut] = Field(description="Listed members who keep password sign-in.")
+    confirmed: bool = Field(description="Confirmed, and unchanged since: an enforcement guard.")
+    confirmed_at: datetime | None
+    confirmed_by: str | None = Field(description="Email of the person who confirmed it (null: a service account).")
+    changed_since_confirmed: bool = Field(description="It was confirmed, then the list changed: confirm it again.")
+    etag: str = Field(description="Send it in If-Match to confirm exactly this policy.")
+
+
+class TestPlanStep(Schema):
+    item: Literal["login", "logout", "session_timeout", "failed_login"]
+    label: str
+    seen: bool
+    seen_at: datetime | None
+    seen_by: str | None = Field(description="Email of the person who saw it (null when not seen or not a person).")
+    via: Literal["test_run", "ticked"] | None = Field(description="Seen in a test run, or ticked by the admin owner.")
+    note: str
+    test_run_id: int | None
+
+
+class TestPlanOut(Schema):
+    steps: list[TestPlanStep]
+    complete: bool = Field(description="Every step seen: an enforcement guard.")
+    admin_owner: str | None = Field(description="Email of the admin owner, the only person who ticks steps.")
+
+
+class TickIn(Body):
+    note: str = Field(max_length=500, description="What you saw and how, e.g. 'timed out after 15 min in Okta'.")

@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from orgsecurity.models import Membership, Team, User
 from orgsecurity.roles import Role
 from sso import protocols
@@ -407,7 +408,7 @@ def acknowledged_lockouts(connection: SSOConnection) -> set[int]:
 
 def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: list[str]) -> str:
     if fallback_policy_confirmed(connection):
-        who = connection.fallback_confirmed_by.email if connection.fallback_confirmed_by else "(deleted user)"
+        who = connection.fallback_confirmed_by.email if connection.fallback_confirmed_by else _confirmed_by(connection)
         detail = f"Confirmed by {who} on {connection.fallback_confirmed_at:%Y-%m-%d %H:%M} UTC."
     elif connection.fallback_confirmed_at:
         detail = "Not confirmed: it changed since it was confirmed."
@@ -423,6 +424,20 @@ def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: l
     if accepted:
         detail += f" Acknowledged by name to lose access with the scheduled enforcement: {', '.join(accepted)}."
     return detail
+
+
+def _confirmed_by(connection: SSOConnection) -> str:
+    """Who confirmed the fallback policy when no person is stored (a service account's API key, or a deleted
+    user): the actor of the latest ``sso.fallback_confirmed`` event of ``connection`` as the audit log recorded it."""
+    label = (
+        AuditEvent.objects.filter(
+            organization_id=connection.organization_id, action="sso.fallback_confirmed", target_id=str(connection.pk)
+        )
+        .order_by("-seq")
+        .values_list("actor_label", flat=True)
+        .first()
+    )
+    return label or "(deleted user)"
 
 
 def _test_plan_detail(missing: list[str], *, recent_test: bool, members_ok: bool) -> str:

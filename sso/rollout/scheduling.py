@@ -24,6 +24,7 @@ from audit.locking import audited
 from audit.recorder import Actor
 from keys.actions import flag_keys_for_review, keys_to_flag
 from orgsecurity.actions import ActionRefused
+from orgsecurity.actors import ProgramActor
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, Team, User
 from orgsecurity.roles import Role
@@ -86,12 +87,23 @@ def on_identity_unlinked(linked: SSOIdentity, actor: Any) -> None:
     )
 
 
+def _person(actor: Any) -> User | None:
+    """The person an action's ``actor`` stands for, for the "by whom" columns the rollout page shows: a user
+    themself, an admin API key's person (``orgsecurity.actors.ProgramActor.user_id``, a personal key's owner), or None
+    (a service account's key, the system); the audit event records the actor itself either way."""
+    if isinstance(actor, User):
+        return actor
+    if isinstance(actor, ProgramActor) and actor.user_id is not None:
+        return User.objects.filter(pk=actor.user_id).first()
+    return None
+
+
 # --- test group ------------------------------------------------------------------------------------------------
 
 
 @audited("connection")
 def set_test_group(
-    connection: SSOConnection, *, actor: User, memberships: Iterable[Membership], teams: Iterable[Team]
+    connection: SSOConnection, *, actor: User | ProgramActor, memberships: Iterable[Membership], teams: Iterable[Team]
 ) -> dict[str, list[Any]]:
     """Choose who may sign in through SSO while the status is testing; returns the changes ({} when none).
 
@@ -133,14 +145,15 @@ def _policy_details(connection: SSOConnection) -> dict[str, list[str]]:
 
 
 @audited("connection")
-def confirm_fallback_policy(connection: SSOConnection, *, actor: User) -> SSOConnection:
+def confirm_fallback_policy(connection: SSOConnection, *, actor: User | ProgramActor) -> SSOConnection:
     """Confirm who keeps password sign-in once SSO is enforced (the recovery accounts, through
-    /accounts/recovery/ with a code, and the listed exceptions). The confirmation lapses when that list changes."""
+    /accounts/recovery/ with a code, and the listed exceptions). The confirmation lapses when that list changes.
+    ``actor``: an owner or admin, or an admin API key (``ProgramActor``: confirmed by its person, if any)."""
     with transaction.atomic():
         connection = _lock(connection)
         connection.fallback_confirmed_policy = readiness.current_fallback_policy(connection)
         connection.fallback_confirmed_at = timezone.now()
-        connection.fallback_confirmed_by = actor
+        connection.fallback_confirmed_by = _person(actor)
         connection.save(update_fields=["fallback_confirmed_policy", "fallback_confirmed_at", "fallback_confirmed_by"])
         audit.record(
             "sso.fallback_confirmed",
@@ -154,7 +167,7 @@ def confirm_fallback_policy(connection: SSOConnection, *, actor: User) -> SSOCon
 
 @audited("connection")
 def add_password_exception(
-    connection: SSOConnection, *, actor: User, membership: Membership, reason: str
+    connection: SSOConnection, *, actor: User | ProgramActor, membership: Membership, reason: str
 ) -> SSOPasswordException:
     """List ``membership`` as an exception who keeps password sign-in under enforcement (``reason`` required,
     e.g. "outside contractor, no IdP account"). It takes effect once the fallback policy is confirmed again."""
@@ -168,7 +181,7 @@ def add_password_exception(
         if SSOPasswordException.objects.filter(connection=connection, membership=membership).exists():
             raise ActionRefused(f"{membership.user.email} is already an exception.", code="duplicate", status=409)
         exception = SSOPasswordException.objects.create(  # unique per member; the row lock above serializes
-            connection=connection, membership=membership, reason=reason[:200], created_by=actor
+            connection=connection, membership=membership, reason=reason[:200], created_by=_person(actor)
         )
         audit.record(
             "sso.password_exception_added",
@@ -182,7 +195,7 @@ def add_password_exception(
 
 
 @audited("exception.connection")
-def remove_password_exception(exception: SSOPasswordException, *, actor: User) -> None:
+def remove_password_exception(exception: SSOPasswordException, *, actor: User | ProgramActor) -> None:
     """Take password sign-in under enforcement away from a listed exception (effective at once)."""
     with transaction.atomic():
         connection = _lock(exception.connection)
@@ -214,7 +227,7 @@ def record_test_plan_item(
     confirmed by hand (``via`` ticked). Keeps the latest observation per item. Call inside a transaction or not."""
     if item not in SSOTestPlanItem.Item.values:
         raise ActionRefused(f"{item!r} is not a step of the test plan.", code="bad_item")
-    user = actor if isinstance(actor, User) else None
+    user = _person(actor)
     with transaction.atomic():
         seen, _ = SSOTestPlanItem.objects.update_or_create(
             connection=connection,
@@ -246,12 +259,17 @@ def on_test_run_finished(run: SSOTestRun, actor: Any, success: bool, error: str)
     )
 
 
-def tick_test_plan_item(connection: SSOConnection, item: str, *, actor: User, note: str) -> SSOTestPlanItem:
+def tick_test_plan_item(
+    connection: SSOConnection, item: str, *, actor: User | ProgramActor, note: str
+) -> SSOTestPlanItem:
     """The admin owner confirms by hand that ``item`` behaves as expected, with a note saying how it was seen.
+    An admin API key (``ProgramActor``) ticks only for its person (a personal key's owner): the admin owner's own key
+    passes, a service account's key (no person) never does.
 
-    Raises ActionRefused when ``actor`` is not the connection's admin owner or the note is empty.
+    Raises ActionRefused when ``actor`` is not the connection's admin owner (403 ``not_admin_owner``) or the note is
+    empty (``no_note``).
     """
-    if connection.admin_owner_id != actor.pk:
+    if actor.pk is None or connection.admin_owner_id != actor.pk:  # no person (a service account's key): never
         owner = connection.admin_owner.email if connection.admin_owner else "the admin owner (none is named)"
         raise ActionRefused(f"Only {owner} can tick test plan steps.", code="not_admin_owner", status=403)
     note = (note or "").strip()
