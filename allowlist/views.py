@@ -294,7 +294,8 @@ def _confirm_settings_page(request: HttpRequest, org_slug: str) -> HttpResponse:
             VERSION_FIELD: request.GET.get(VERSION_FIELD, ""),
         },
         filename=f"{org_slug}-allowlist-{'on' if enabled else 'off'}-{scope}",
-        error=_blocked(impact),
+        error=_blocked_reason(impact),
+        blocked=bool(impact.blocking_items()),
     )
     return confirmation_page(request, org, impact, page)
 
@@ -336,12 +337,13 @@ def _confirm_remove_page(request: HttpRequest, org_slug: str) -> HttpResponse:
         cancel_url=reverse("allowlist:index", args=[org_slug]),
         hidden={"entry": [str(entry.pk) for entry in entries]},
         filename=f"{org_slug}-allowlist-remove-entries",
-        error=_blocked(impact),
+        error=_blocked_reason(impact),
+        blocked=bool(impact.blocking_items()),
     )
     return confirmation_page(request, org, impact, page)
 
 
-def _blocked(impact: Impact) -> str:
+def _blocked_reason(impact: Impact) -> str:
     """What the confirmation page says up front when the action would refuse the change for a blocking item (every
     owner shut out, ``owners_locked_out``); "" otherwise."""
     if not impact.blocking_items():

@@ -181,13 +181,14 @@ def test_the_removal_preview_lists_the_blocker(org, owner):
     assert [item.name for item in impact.blocking_items()] == ["owner@acme.test"]
 
 
-def test_the_confirmation_page_shows_the_refusal_and_confirming_is_refused(client_at, org, admin, office_list):
+def test_the_confirmation_page_shows_the_refusal_and_confirming_is_refused(client_at, org, owner, admin, office_list):
     client = client_at(admin, ip=OFFICE_IP)
     page = client.get(PAGE + "settings/confirm/", {"enabled": "on", "scope": "dashboard"})
     assert page.status_code == 200
     html = page.content.decode()
     assert "This change would be refused" in html
     assert "Owners who could no longer reach the dashboard (1)" in html and "owner@acme.test" in html
+    assert 'disabled aria-describedby="refusal">Turn it on</button>' in html  # not offered
     response = client.post(PAGE + "settings/confirm/", {"enabled": "on", "scope": "dashboard"})
     assert response.status_code == 302 and response["Location"] == PAGE
     assert "would lock every owner out of the dashboard" in client.get(PAGE).content.decode()
@@ -197,6 +198,11 @@ def test_the_confirmation_page_shows_the_refusal_and_confirming_is_refused(clien
     )
     assert json_response.status_code == 409
     assert json_response.json()["error"]["code"] == "owners_locked_out"
+    seen_from(owner, OFFICE_IP)  # once an owner works from the office, the change is offered and goes through
+    html = client.get(PAGE + "settings/confirm/", {"enabled": "on", "scope": "dashboard"}).content.decode()
+    assert "This change would be refused" not in html and ">Turn it on</button>" in html and "disabled" not in html
+    client.post(PAGE + "settings/confirm/", {"enabled": "on", "scope": "dashboard"})
+    assert IPAllowlist.objects.get(organization=org).guards_dashboard
 
 
 def test_the_removal_confirmation_page_shows_it_too(client_at, org, owner, admin):
