@@ -2,9 +2,15 @@
 
 Each locks the organization's allowlist row, validates, writes, bumps ``IPAllowlist.version`` (so every process
 recompiles on its next request) and records its audit event inside one ``transaction.atomic()``. Refusals raise
-``ActionRefused`` (nothing changed). Two guards protect the acting admin from locking themselves out: turning on
-dashboard enforcement, and removing entries while it is on, are refused with HTTP 409 when the admin's current
-client IP would be outside the list afterwards.
+``ActionRefused`` (nothing changed). Two guards, each HTTP 409, judge the changes that can take dashboard access
+away (turning on dashboard enforcement or widening an API-only list to dashboard pages, and removing entries while
+it is on):
+
+- ``SelfLockout`` (``self_lockout``): the acting admin's current client IP would be outside the list afterwards;
+- ``OwnersLockedOut`` (``owners_locked_out``): no owner would be left with a recent address inside the list
+  (``owners_reach``: each owner's session addresses of the last 30 days, ``allowlist.sightings``, the computation
+  ``allowlist.preview`` lists people with). Over the admin API the client IP is a server's, so this is the guard
+  that keeps a script from locking every owner out of the dashboard.
 """
 
 from __future__ import annotations
@@ -25,11 +31,13 @@ import audit
 from allowlist.matching import CompiledAllowlist, EntryRef, compile_allowlist, parse_block
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
 from allowlist.networks import EntryError, LineError, Network, ParsedEntry, parse_entry, parse_paste
+from allowlist.sightings import SESSION_LOOKBACK, recent_addresses
 from audit.locking import audited
 from audit.recorder import Actor
-from orgsecurity.actions import ActionRefused, require_plain_text
+from orgsecurity.actions import ActionRefused, require_plain_text, usable_owners
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
+from sso.rollout.readiness import usable_recovery_accounts
 
 # Bounds that keep one request, one audit event and one compiled matcher reasonable.
 MAX_ENTRIES_PER_ORG = 20_000
@@ -56,6 +64,15 @@ class SelfLockout(ActionRefused):
     def __init__(self, message: str, *, ip: str | None) -> None:
         super().__init__(message, code="self_lockout", status=409)
         self.ip = ip
+
+
+class OwnersLockedOut(ActionRefused):
+    """The change would leave no owner with a recent address inside a list that guards dashboard pages;
+    ``owners`` are the owners (emails) it would shut out, each seen only from addresses outside."""
+
+    def __init__(self, message: str, *, owners: list[str]) -> None:
+        super().__init__(message, code="owners_locked_out", status=409)
+        self.owners = owners
 
 
 @dataclass
@@ -97,6 +114,115 @@ def list_state(organization: Organization, *, enabled: bool, scope: str, without
         guards_api=enabled and Scope.covers_api(scope),
         matcher=compile_allowlist(_entry_refs(entries)),
     )
+
+
+@dataclass(frozen=True)
+class OwnersReach:
+    """Where the organization's owners (``orgsecurity.actions.usable_owners``) connect from, judged before and after
+    a change: ``inside_before`` / ``inside_after`` are the owners (emails) with at least one recent address the list
+    lets onto dashboard pages; ``outside_after`` maps each owner seen only from addresses the list would refuse to
+    those addresses; ``unknown`` are owners not seen within ``SESSION_LOOKBACK`` (where they connect from is not
+    known: they count neither way). A person acting on the page who is an owner counts with their current IP."""
+
+    inside_before: tuple[str, ...]
+    inside_after: tuple[str, ...]
+    outside_after: dict[str, tuple[str, ...]]
+    unknown: tuple[str, ...]
+
+    @property
+    def locks_out(self) -> bool:
+        """True when the change leaves no owner with a recent address inside although at least one had one before
+        (and at least one owner's address is known): what ``OwnersLockedOut`` refuses. Owners all unknown, or all
+        already outside before the change, never make a change refused here (it takes no known access away)."""
+        return bool(self.outside_after) and not self.inside_after and bool(self.inside_before)
+
+
+def owners_reach(
+    organization: Organization,
+    before: ListState,
+    after: ListState,
+    *,
+    actor: User | Actor | None = None,
+    actor_ip: str | None = None,
+) -> OwnersReach:
+    """``OwnersReach`` of ``organization``'s owners from ``before`` to ``after`` (read-only; two queries). Their
+    addresses are those of ``allowlist.sightings.recent_addresses``; ``actor_ip`` is added to ``actor``'s when
+    ``actor`` is a person (never a program: over the admin API the client IP is a server's) who is an owner."""
+    owners = {
+        membership.user_id: membership.user.email
+        for membership in usable_owners(organization.pk).select_related("user").order_by("user__email")
+    }
+    seen = recent_addresses(owners)
+    if isinstance(actor, User) and actor.pk in owners and actor_ip:
+        seen.setdefault(actor.pk, set()).add(actor_ip)
+    inside_before, inside_after, outside_after, unknown = [], [], {}, []
+    for user_id, email in owners.items():
+        addresses = seen.get(user_id)
+        if not addresses:
+            unknown.append(email)
+            continue
+        if any(not before.refuses_dashboard(ip) for ip in addresses):
+            inside_before.append(email)
+        if any(not after.refuses_dashboard(ip) for ip in addresses):
+            inside_after.append(email)
+        else:
+            outside_after[email] = tuple(sorted(addresses))
+    return OwnersReach(tuple(inside_before), tuple(inside_after), outside_after, tuple(unknown))
+
+
+MAX_OWNERS_NAMED = 5
+
+
+def owners_locked_out_message(organization: Organization, reach: OwnersReach, *, change: str) -> str:
+    """The refusal's sentence: ``change`` (e.g. "Turning on the allowlist for dashboard pages") would shut out
+    every owner, named with the addresses they were seen from, the owners not seen lately, and the ways back in
+    that bypass the list (recovery accounts on the allowlist page, platform support)."""
+    shown = list(reach.outside_after.items())[:MAX_OWNERS_NAMED]
+    named = "; ".join(f"{email} (seen from {', '.join(addresses[:3])})" for email, addresses in shown)
+    more = len(reach.outside_after) - len(shown)
+    if more:
+        named += f"; and {more} more"
+    days = SESSION_LOOKBACK.days
+    parts = [
+        f"{change} would lock every owner out of the dashboard: no owner was seen in the last {days} days from an "
+        f"address the list would allow. Owners seen only from outside it: {named}."
+    ]
+    if reach.unknown:
+        parts.append(
+            f"Not seen in the last {days} days (address unknown): {', '.join(reach.unknown[:MAX_OWNERS_NAMED])}."
+        )
+    parts.append("Add an entry that covers an owner's network first.")
+    recovery = [account.membership.user.email for account in usable_recovery_accounts(organization).order_by("pk")]
+    if recovery:
+        parts.append(
+            "Should the owners be shut out anyway, the list is bypassed only by a recovery sign-in (a recovery code "
+            f"of this organization: {', '.join(recovery[:MAX_OWNERS_NAMED])}), which may open the allowlist page "
+            "alone to fix it, and by platform support, who can turn the list off."
+        )
+    else:
+        parts.append(
+            "This organization has no recovery account with unused codes (the one sign-in that may open the "
+            "allowlist page from outside it), so only platform support could turn the list off."
+        )
+    return " ".join(parts)
+
+
+def _refuse_if_owners_locked_out(
+    organization: Organization,
+    before: ListState,
+    after: ListState,
+    *,
+    actor: User | Actor,
+    actor_ip: str | None,
+    change: str,
+) -> None:
+    if not after.guards_dashboard:
+        return
+    reach = owners_reach(organization, before, after, actor=actor, actor_ip=actor_ip)
+    if reach.locks_out:
+        raise OwnersLockedOut(
+            owners_locked_out_message(organization, reach, change=change), owners=list(reach.outside_after)
+        )
 
 
 def settings_values(organization: Organization) -> dict[str, Any]:
@@ -278,8 +404,9 @@ def remove_entries(
     """Remove the entries with ``entry_ids`` (all of this organization) and return them.
 
     Raises ActionRefused: 400 when none are given, 404 when one is not (or no longer) on this organization's
-    list, and SelfLockout (409) when the list guards dashboard pages and ``actor_ip`` (the acting admin's
-    client IP) would be outside the remaining entries.
+    list, SelfLockout (409) when the list guards dashboard pages and ``actor_ip`` (the acting admin's client IP)
+    would be outside the remaining entries, and OwnersLockedOut (409) when it guards dashboard pages and no owner
+    would keep a recent address inside (``owners_reach``).
     """
     wanted = set(entry_ids)
     if not wanted:
@@ -302,6 +429,14 @@ def remove_entries(
                     "Add an entry that covers it first, or remove fewer entries.",
                     ip=actor_ip,
                 )
+            _refuse_if_owners_locked_out(
+                organization,
+                list_state(organization, enabled=allowlist.enabled, scope=allowlist.scope),
+                after,
+                actor=actor,
+                actor_ip=actor_ip,
+                change=f"Removing {'this entry' if len(removing) == 1 else 'these entries'}",
+            )
         IPAllowlistEntry.objects.filter(pk__in=[entry.pk for entry in removing]).delete()
         _bump_version(allowlist)
         audit.record(
@@ -323,8 +458,9 @@ def update_settings(
 ) -> dict[str, list[Any]]:
     """Turn the allowlist on or off and choose its ``scope`` (a Scope value); returns the changes, {} if none.
 
-    Raises ActionRefused (400) for an unknown scope and SelfLockout (409) when the change starts guarding
-    dashboard pages while ``actor_ip`` (the acting admin's client IP) is not on the list.
+    Raises ActionRefused (400) for an unknown scope, SelfLockout (409) when the change starts guarding
+    dashboard pages while ``actor_ip`` (the acting admin's client IP) is not on the list, and OwnersLockedOut (409)
+    when it starts guarding them and no owner would keep a recent address inside (``owners_reach``).
     """
     if scope not in Scope.values:
         raise ActionRefused("Choose what the allowlist covers: dashboard pages, API keys, or both.", code="bad_scope")
@@ -344,6 +480,16 @@ def update_settings(
                 f"Turning on the allowlist for dashboard pages would lock you out: your IP address as this "
                 f"server sees it is {_ip_text(actor_ip)}, and {reason}. Add an entry that covers it first.",
                 ip=actor_ip,
+            )
+        if after_state is not None:
+            before_state = list_state(organization, enabled=allowlist.enabled, scope=allowlist.scope)
+            _refuse_if_owners_locked_out(
+                organization,
+                before_state,
+                after_state,
+                actor=actor,
+                actor_ip=actor_ip,
+                change="Turning on the allowlist for dashboard pages",
             )
         _bump_version(allowlist, **after)
         if "enabled" in changes:

@@ -30,6 +30,7 @@ from orgsecurity.accessors import OrgContext, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.client_ip import client_ip, resolve_client_ip_with_reason
 from orgsecurity.errors import json_error, wants_json
+from orgsecurity.impact import Impact
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.outcomes import refused
 from orgsecurity.roles import Capability
@@ -273,7 +274,9 @@ def _confirm_settings_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     if not form.is_valid():
         return _invalid_form(request, org, "settings_form", form)
     enabled, scope = form.cleaned_data["enabled"], form.cleaned_data["scope"]
-    impact = preview.preview_settings(org.organization, enabled=enabled, scope=scope, actor_ip=client_ip(request))
+    impact = preview.preview_settings(
+        org.organization, enabled=enabled, scope=scope, actor_ip=client_ip(request), actor=request.user
+    )
     if enabled:
         title = "Turn on the IP allowlist?"
         intro = f"The allowlist will cover {Scope.phrase(scope)}: requests from addresses outside it are refused."
@@ -291,6 +294,8 @@ def _confirm_settings_page(request: HttpRequest, org_slug: str) -> HttpResponse:
             VERSION_FIELD: request.GET.get(VERSION_FIELD, ""),
         },
         filename=f"{org_slug}-allowlist-{'on' if enabled else 'off'}-{scope}",
+        error=_blocked_reason(impact),
+        blocked=bool(impact.blocking_items()),
     )
     return confirmation_page(request, org, impact, page)
 
@@ -323,7 +328,7 @@ def _confirm_remove_page(request: HttpRequest, org_slug: str) -> HttpResponse:
                 status=404,
             ),
         )
-    impact = preview.preview_remove_entries(org.organization, ids, actor_ip=client_ip(request))
+    impact = preview.preview_remove_entries(org.organization, ids, actor_ip=client_ip(request), actor=request.user)
     names = ", ".join(entry.cidr for entry in entries[:10]) + (" …" if len(entries) > 10 else "")
     page = Confirmation(
         title=f"Remove {len(entries)} allowlist entr{'y' if len(entries) == 1 else 'ies'}?",
@@ -332,8 +337,21 @@ def _confirm_remove_page(request: HttpRequest, org_slug: str) -> HttpResponse:
         cancel_url=reverse("allowlist:index", args=[org_slug]),
         hidden={"entry": [str(entry.pk) for entry in entries]},
         filename=f"{org_slug}-allowlist-remove-entries",
+        error=_blocked_reason(impact),
+        blocked=bool(impact.blocking_items()),
     )
     return confirmation_page(request, org, impact, page)
+
+
+def _blocked_reason(impact: Impact) -> str:
+    """What the confirmation page says up front when the action would refuse the change for a blocking item (every
+    owner shut out, ``owners_locked_out``); "" otherwise."""
+    if not impact.blocking_items():
+        return ""
+    return (
+        "This change would be refused: it would leave no owner seen from an address on the list (see “Owners who "
+        "could no longer reach the dashboard” below). Add an entry that covers an owner's network first."
+    )
 
 
 def _entry_ids(raw_ids: list[str]) -> list[int] | None:

@@ -66,7 +66,9 @@ class Confirmation:
     ``button``: the confirm button's text; ``cancel_url``: where "Cancel" goes (the page the change came from);
     ``hidden``: the change's parameters, posted back as hidden fields (a list value posts one field per item);
     ``filename``: the CSV's name without ``.csv``; ``error``: why the last attempt was refused, if it was;
-    ``action_url``: where the form posts (the page's own path when empty).
+    ``action_url``: where the form posts (the page's own path when empty); ``blocked``: the action would refuse the
+    change as it stands (e.g. a blocking item that cannot be acknowledged), so the confirm button is disabled and
+    ``error`` should say why.
     """
 
     title: str
@@ -77,6 +79,7 @@ class Confirmation:
     filename: str = "impact"
     error: str = ""
     action_url: str = ""
+    blocked: bool = False
 
 
 def _hidden_fields(hidden: dict[str, str | Iterable[str]]) -> list[tuple[str, str]]:

@@ -66,8 +66,10 @@ def _change_settings(request: HttpRequest, org_slug: str, enabled: bool | None, 
     tags=["ip allowlist"],
 )
 def put_allowlist_settings(request: HttpRequest, org_slug: str, payload: schemas.AllowlistSettings) -> HttpResponse:
-    """Scope ``security:write``; ``If-Match`` required (428 without, 412 when changed). The dashboard's guard
-    applies: 409 ``self_lockout`` when guarding dashboard pages would leave this client's IP outside the list."""
+    """Scope ``security:write``; ``If-Match`` required (428 without, 412 when changed). The dashboard's guards
+    apply: 409 ``self_lockout`` when guarding dashboard pages would leave this client's IP outside the list, and 409
+    ``owners_locked_out`` when it would leave no owner seen from an address on the list in the last 30 days (this
+    client's IP never counts as an owner's); the message names the owners and the recovery paths."""
     return _change_settings(request, org_slug, payload.enabled, payload.scope)
 
 
@@ -191,7 +193,8 @@ def get_entry(
 )
 def delete_entry(request: HttpRequest, org_slug: str, entry_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
     """Scope ``security:write``; ``If-Match`` required. 409 ``self_lockout`` when the list guards dashboard pages
-    and this client's IP would fall outside it, as on the page."""
+    and this client's IP would fall outside it, and 409 ``owners_locked_out`` when no owner seen in the last 30 days
+    would keep an address on it, as on the page."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     entry = _entry(access.organization, entry_id)
     require_if_match(request, entry_values(entry))
@@ -209,7 +212,9 @@ def preview_allowlist_settings(request: HttpRequest, org_slug: str, payload: sch
     """Scope ``security:read``; changes nothing. The allowlist page's confirmation list
     (``allowlist.preview.preview_settings``) for the settings sent (fields left out keep their saved value): members
     whose sessions of the last 30 days came from addresses that would be outside, and keys whose last-used IP would
-    be; a note when the change would lock this client's IP out of dashboard pages."""
+    be; a note when the change would lock this client's IP out of dashboard pages; and, when the change would be
+    refused as ``owners_locked_out``, the owners (group ``owners``) as ``blocking`` items, with the refusal in
+    ``notes``."""
     access = org_access(request, org_slug, scopes.SECURITY_READ)
     current = allowlist_actions.settings_values(access.organization)
     return preview_settings(
