@@ -2,8 +2,8 @@
 
 from audit.events import register
 
-register("allowlist.entries_added", "{actor} added {count} IP allowlist entries: {added}", "policy")
-register("allowlist.entries_removed", "{actor} removed {count} IP allowlist entries: {removed}", "policy")
+register("allowlist.entries_added", "{actor} added to the IP allowlist ({count}): {added}", "policy")
+register("allowlist.entries_removed", "{actor} removed from the IP allowlist ({count}): {removed}", "policy")
 register("allowlist.enabled", "{actor} turned the IP allowlist on for {covers}", "policy")
 register("allowlist.disabled", "{actor} turned the IP allowlist off", "policy")
 register("allowlist.scope_changed", "{actor} changed what the IP allowlist covers to {covers}", "policy")

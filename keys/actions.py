@@ -567,7 +567,7 @@ def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> l
                 membership.role, KeyShape.of(key), own_team_ids=own_teams, project_teams=project_teams
             )
             if problem:
-                reason = f"Owner's role changed to {membership.get_role_display()}: {problem}"
+                reason = f"{membership.user.email}'s role changed to {membership.get_role_display()}: {problem}"
                 revoked.append(_revoke(key, actor=actor, reason=reason, now=now))
         return revoked
 

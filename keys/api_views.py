@@ -189,7 +189,7 @@ def whoami_payload(key: APIKey) -> dict[str, Any]:
         owner = {"type": "member", "email": key.owner_user.email, "role": getattr(key, "owner_role", None)}
     return {
         "organization": {"slug": key.organization.slug, "name": key.organization.name},
-        "key": {"prefix": key.prefix, "name": key.name, "created_at": _time(key.created_at)},
+        "key": {"prefix": key.prefix, "name": key.name, "created_at": _time(key.created_at), "scopes": key.scopes},
         "owner": owner,
         "restrictions": {
             "permission": key.permission,

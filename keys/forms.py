@@ -139,7 +139,10 @@ class APISecurityChangesForm(forms.Form):
     allow_api_security_changes = forms.BooleanField(
         label="Allow security changes through the API",
         required=False,
-        help_text="Off: no key can change security settings, whatever its scopes (security:write).",
+        help_text=(
+            "On: keys with the security:write scope may change security settings. Off (the default): no key can, "
+            "whatever its scopes."
+        ),
     )
 
 

@@ -102,6 +102,12 @@ def _describe(key: APIKey, labels: dict[str, dict[int, str]]) -> list[str]:
     return parts or ["unrestricted"]
 
 
+def _describe_scopes(key: APIKey) -> str:
+    """The key's admin API scopes as the keys page shows them, e.g. "admin API: security:read, audit:read", or
+    "no admin API" for a key that reaches only whoami and projects."""
+    return f"admin API: {', '.join(key.scopes)}" if key.scopes else "no admin API"
+
+
 @require_safe
 @require_capability(None, reauthenticate=False)
 def index(request: HttpRequest, org_slug: str) -> HttpResponse:
@@ -112,7 +118,15 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     keys = list(_visible_keys(org).filter(organization=organization))
     labels = _restriction_labels(organization, keys)
     now = timezone.now()
-    rows = [{"key": key, "restrictions": _describe(key, labels), "active": key.is_active(now)} for key in keys]
+    rows = [
+        {
+            "key": key,
+            "restrictions": _describe(key, labels),
+            "scopes": _describe_scopes(key),
+            "active": key.is_active(now),
+        }
+        for key in keys
+    ]
     context = {
         "org": org,
         "rows": rows,

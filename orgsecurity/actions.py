@@ -601,8 +601,9 @@ def preview_remove_member(organization: Organization, membership: Membership) ->
     """What removing ``membership`` from ``organization`` would do (read-only; ``remove_member`` does it): ``person``
     (who loses the organization), ``teams`` they leave, ``invitations`` they sent that are revoked (``_pending``),
     then the groups every registered membership preview adds (keys revoked and flagged, sessions that lose the
-    organization). ``change`` is "member.remove"; the refusals of ``remove_member`` (last owner, role) are not
-    previewed. Raises ActionRefused (404 ``member_not_found``) for another organization's membership."""
+    organization). ``change`` is "member.remove"; when ``membership`` is the last usable owner, ``notes`` says the
+    removal will be refused (``remove_member``'s own check); the role refusal is not previewed. Raises ActionRefused
+    (404 ``member_not_found``) for another organization's membership."""
     if membership.organization_id != organization.pk:
         raise ActionRefused("No such member in this organization.", code="member_not_found", status=404)
     organization = membership.organization
@@ -631,7 +632,13 @@ def preview_remove_member(organization: Organization, membership: Membership) ->
     ]
     for preview in MEMBERSHIP_CHANGE_PREVIEWS:
         groups.extend(preview(membership, None))
-    return Impact(change="member.remove", groups=tuple(groups))
+    notes: tuple[str, ...] = ()
+    if is_last_usable_owner(membership):
+        notes = (
+            f"This will be refused: {membership.user.email} is the last owner and cannot be removed. "
+            "Make someone else an owner first.",
+        )
+    return Impact(change="member.remove", groups=tuple(groups), notes=notes)
 
 
 def _invitations_sent_by(membership: Membership, keep: list[Role] | tuple[Role, ...] = ()) -> QuerySet[Invitation]:

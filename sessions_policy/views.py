@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +24,7 @@ from sessions_policy.enforcement import LAST_SEEN_INTERVAL, rules_for_organizati
 from sessions_policy.forms import SessionPolicyForm
 from sessions_policy.listing import session_states
 from sessions_policy.models import SessionPolicy, UserSession
+from sessions_policy.rules import format_duration
 
 MANAGE = Capability.MANAGE_SECURITY
 
@@ -38,9 +40,10 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     if request.method == "POST":
         status = 400
         try:
-            refuse_if_changed(request.POST, current.as_dict(), _labels())
+            refuse_if_changed(request.POST, current.as_dict(), form_labels(SessionPolicyForm))
         except ChangedMeanwhile as exc:
-            messages.error(request, exc.message)  # back to the page, which shows the saved policy
+            # back to the page, which shows the saved policy; durations in words, as the page shows them
+            messages.error(request, _in_words(exc).message)
             return redirect("sessions_policy:index", org_slug=org_slug)
         if form.is_valid():
             # Refused by the action: the reason on the page, after a redirect, with the saved policy.
@@ -60,10 +63,19 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "sessions_policy/policy.html", context, status=status)
 
 
-def _labels() -> dict[str, str]:
-    """The policy's fields named as on the form (durations compared in seconds)."""
-    labels = form_labels(SessionPolicyForm)
-    return {name: label if name == "single_session" else f"{label} (seconds)" for name, label in labels.items()}
+def _in_words(refusal: ChangedMeanwhile) -> ChangedMeanwhile:
+    """``refusal`` with its durations (seconds) as the page words them ("15 minutes → 20 minutes")."""
+    single_session = form_labels(SessionPolicyForm)["single_session"]
+    return ChangedMeanwhile(
+        {
+            label: pair if label == single_session else tuple(_duration(value) for value in pair)
+            for label, pair in refusal.changes.items()
+        }
+    )
+
+
+def _duration(seconds: Any) -> Any:
+    return format_duration(seconds) if isinstance(seconds, int) and not isinstance(seconds, bool) else seconds
 
 
 def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:

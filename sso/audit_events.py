@@ -2,7 +2,7 @@
 
 from audit.events import register
 
-register("sso.connection_created", "{actor} created the {protocol} SSO connection {target}", "sso")
+register("sso.connection_created", "{actor} created the SSO connection {target}", "sso")
 register("sso.connection_updated", "{actor} changed the SSO connection {target}", "sso")
 register("sso.status_changed", "{actor} changed SSO status of {target} from {status_old} to {status}", "sso")
 register(

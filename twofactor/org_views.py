@@ -88,6 +88,7 @@ def _page(request: HttpRequest, org: OrgContext, form: PolicyForm, status: int =
         "form": form,
         "policy": policy,
         "is_owner": org.role == Role.OWNER,
+        "own_factor_missing": not factors.has_factor(request.user),
         "impact": actions.preview_require_two_factor(org.organization, request.user),
         "loaded_version": request.POST.get(VERSION_FIELD) or loaded_stamp(_saved(org)),
     }

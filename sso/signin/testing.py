@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from audit.locking import audited
+from orgsecurity import signin_state
 from orgsecurity.auth import sign_in
 from sso.assertion import AssertedIdentity, MappedProfile
 from sso.connections import actions
@@ -91,15 +92,19 @@ def complete_test(
             actions.link_identity(connection, actor, identity, actor=actor, via="test")
         actions.finish_test_run(run, actor=actor, success=True, details=details)
         if run.session_seconds and (answered_for_actor or to_link):
-            start_test_session(request, run)
+            start_test_session(request, run, identity)
     if held is not None:
         return Outcome("link_held", linking_url(held), user=actor, test_run=run)
     return Outcome("tested", actions.test_run_url(run), user=actor, test_run=run)
 
 
-def start_test_session(request: HttpRequest, run: SSOTestRun) -> None:
+def start_test_session(request: HttpRequest, run: SSOTestRun, identity: AssertedIdentity | None = None) -> None:
     """Sign the tester in through SSO for the test run's ``session_seconds``: a real, short SSO session, so the
-    admin sees logout and the session timeout as members would."""
+    admin sees logout and the session timeout as members would. ``identity`` (the IdP's answer, when at hand) keeps
+    what logout needs as a member's sign-in does: the SAML SessionIndex and the OIDC ID token (id_token_hint)."""
     sign_in(request, run.actor, method=run.connection.protocol)
     enforcement.remember_sso_sign_in(request, run.connection)
+    if identity is not None:
+        signin_state.set_sso_session_index(request, identity.session_index)
+        signin_state.set_oidc_id_token(request, identity.id_token)
     enforcement.start_test_session(request, run)

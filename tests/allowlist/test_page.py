@@ -95,7 +95,8 @@ def test_add_one_entry_with_host_bits_normalised(client_at, owner):
     assert (entry.cidr, entry.label, entry.added_by) == ("198.51.100.0/24", "Berlin office", owner)
     event = AuditEvent.objects.get(action="allowlist.entries_added")
     assert event.details == {"count": 1, "added": ["198.51.100.0/24 (Berlin office)"]}
-    assert event.sentence == "owner@acme.test added 1 IP allowlist entries: 198.51.100.0/24 (Berlin office)"
+    # Reads right for one entry as for many (it said "added 1 IP allowlist entries").
+    assert event.sentence == "owner@acme.test added to the IP allowlist (1): 198.51.100.0/24 (Berlin office)"
 
 
 def test_add_ipv6_and_mapped_entries(client_at, owner):

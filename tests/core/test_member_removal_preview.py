@@ -96,3 +96,15 @@ def test_the_confirmation_checks_access(client_for, org, owner, member, outsider
     text = client_for(member).get(f"/orgs/acme/members/{own.pk}/remove/").content.decode()
     assert "Leave Acme Inc.?" in text
     assert UserSession.objects.filter(user=member).exists()
+
+
+def test_the_last_owners_preview_says_the_removal_will_be_refused(org, owner, admin, client_for):
+    """The walkthrough's owner opened "Remove" on their own row, saw a full preview and a "Leave" button, and only
+    learned after confirming that the last owner cannot go."""
+    owner_membership = Membership.objects.get(user=owner)
+    impact = actions.preview_remove_member(org, owner_membership)
+    assert any("will be refused" in note and "last owner" in note for note in impact.notes)
+    page = client_for(owner).get(f"/orgs/acme/members/{owner_membership.pk}/remove/").content.decode()
+    assert "This will be refused: owner@acme.test is the last owner" in page
+    admin_membership = Membership.objects.get(user=admin)
+    assert not actions.preview_remove_member(org, admin_membership).notes

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 from tests.e2e.harness import DEFAULT_PRODUCT_ENV, RUN_DIR, StartupFailed, ToolMissing
 from tests.e2e.idp_oidc import NodeOIDCProvider, redirect_uri
@@ -38,11 +39,18 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def serve_command(app_url: str) -> str:
+    """The ``make run`` command that serves the product at ``app_url`` for these IdPs: the settings it needs
+    (``DEFAULT_PRODUCT_ENV``) and ``PORT=`` when ``app_url`` is not on make run's default port 8000."""
+    settings = " ".join(f"{name}={value}" for name, value in DEFAULT_PRODUCT_ENV.items())
+    port = urlsplit(app_url).port
+    return f"{settings} make run" + (f" PORT={port}" if port is not None and port != 8000 else "")
+
+
 def describe(saml: SimpleSAMLphpIdP, oidc: NodeOIDCProvider, app_url: str, org: str) -> str:
     """The text ``make idp`` prints: what to paste into the org's SSO page, and who can sign in."""
     sp = sp_urls(app_url, org)
     client = oidc.clients[f"orgsecurity-{org}"]
-    settings = " ".join(f"{name}={value}" for name, value in DEFAULT_PRODUCT_ENV.items())
     lines = [
         f"Local IdPs for the organization '{org}' of {app_url} (Ctrl-C stops both).",
         "",
@@ -73,7 +81,7 @@ def describe(saml: SimpleSAMLphpIdP, oidc: NodeOIDCProvider, app_url: str, org: 
             for u in oidc.users
         ),
         "",
-        f"Serve the product with `{settings} make run` so it may fetch metadata from 127.0.0.1,",
+        f"Serve the product with `{serve_command(app_url)}` so it may fetch metadata from 127.0.0.1,",
         "then sign in as owner@acme.test / acme-demo-password and open Security > SSO (top bar).",
     ]
     return "\n".join(lines)

@@ -47,6 +47,7 @@ def test_whoami_describes_the_key_its_org_owner_and_restrictions(org, owner, acm
     assert body["organization"] == {"slug": "acme", "name": "Acme Inc."}
     assert body["owner"] == {"type": "member", "email": "owner@acme.test", "role": "owner"}
     assert body["key"]["prefix"] == key.prefix and body["key"]["name"] == "deploy bot"
+    assert body["key"]["scopes"] == []  # a program can check which admin API scopes it holds before calling
     assert body["restrictions"]["teams"] == [acme.platform.pk]
     assert body["restrictions"]["projects"] == [acme.web.pk]
     assert body["restrictions"]["workloads"] == ["ci"]
@@ -473,3 +474,8 @@ def test_made_up_keys_cannot_flood_the_platform_log(db):
     assert AuditEvent.objects.filter(organization=None, action="key.use_denied").count() == 1
     api_get(tokens.new_token(tokens.new_key_id()), "/api/v1/whoami", REMOTE_ADDR="203.0.113.51")
     assert AuditEvent.objects.filter(organization=None, action="key.use_denied").count() == 2
+
+
+def test_whoami_lists_the_keys_admin_api_scopes(org, owner, acme):
+    _, token = issue(org, owner, scopes=["security:read", "audit:read"])
+    assert api_get(token, "/api/v1/whoami").json()["key"]["scopes"] == ["security:read", "audit:read"]

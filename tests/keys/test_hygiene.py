@@ -113,7 +113,9 @@ def test_demotion_revokes_keys_the_new_role_does_not_allow(org, owner, admin, ac
 
     for key in (read_write, other_team, fine):
         key.refresh_from_db()
-    assert read_write.revoked_reason == "Owner's role changed to Member: Members may hold read-only keys only."
+    # Names the person: "Owner's role changed to Member" read as if an owner had been demoted.
+    expected = "admin@acme.test's role changed to Member: Members may hold read-only keys only."
+    assert read_write.revoked_reason == expected
     assert other_team.revoked_at is not None and "teams the member is on" in other_team.revoked_reason
     assert fine.revoked_at is None
     assert api_get(rw_token, "/api/v1/whoami").status_code == 401

@@ -60,3 +60,27 @@ def test_it_checks_access_to_the_api_switch(client_for, fresh_client, org, owner
     assert "may" in policy_page and "security:write" in policy_page
     fresh_client(owner).post(SWITCH, {})
     assert not KeyPolicy.for_organization(org).allow_api_security_changes
+
+
+def test_the_keys_page_shows_each_keys_admin_api_scopes(fresh_client, owner, acme):
+    """An admin sees which admin API scopes a key holds without calling the API (the walkthrough could not tell)."""
+    client = fresh_client(owner)
+    client.post(
+        f"{BASE}new/",
+        {"name": "terraform", "owner": "me", "permission": "read_write", "scopes": ["security:read", "audit:read"]},
+    )
+    client.post(f"{BASE}new/", {"name": "plain", "owner": "me", "permission": "read"})
+    page = client.get(BASE).content.decode()
+    assert "admin API: security:read, audit:read" in page
+    assert "no admin API" in page
+
+
+def test_the_policy_page_says_whether_the_api_switch_is_on(fresh_client, owner, acme):
+    """The switch's help text used to start with "Off: …" whatever its state, so after turning it on the page
+    still seemed to say it was off."""
+    client = fresh_client(owner)
+    assert "Now: <strong>off</strong>" in client.get(f"{BASE}policy/").content.decode()
+    client.post(SWITCH, {"allow_api_security_changes": "on"})
+    page = client.get(f"{BASE}policy/").content.decode()
+    assert "Now: <strong>on</strong>" in page
+    assert "Off: no key can change" not in page

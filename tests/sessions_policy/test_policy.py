@@ -206,3 +206,15 @@ def test_saving_over_a_change_made_meanwhile_is_refused_and_says_what_changed(cl
     again = client.post(URL, {**form(idle=("30", "minutes"), single=True), "loaded_version": _loaded_version(page)})
     assert again.status_code == 302
     assert SessionPolicy.objects.get(organization=org).idle_timeout_s == 1800
+
+
+def test_a_stale_save_names_the_changed_durations_in_words(client_for, owner, admin, org):
+    """The walkthrough saw "Re-authentication window (seconds): 900 → 1200" on a page that speaks in minutes."""
+    client = client_for(owner)
+    version = _loaded_version(client.get(URL).content.decode())
+    client_for(admin).post(URL, form(idle=("45", "minutes")))
+    client.post(URL, {**form(idle=("30", "minutes")), "loaded_version": version})
+    page = client.get(URL).content.decode()
+    assert "changed since you opened this page" in page
+    assert "30 minutes → 45 minutes" in page and "12 hours → 10 hours" in page
+    assert "(seconds)" not in page and "1800" not in page

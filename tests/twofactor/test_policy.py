@@ -192,3 +192,11 @@ def test_the_security_overview_names_members_a_requirement_will_stop(client_for,
     assert "1 member without a second factor" in page
     assert member.email in page
     assert "the grace period ends" in page
+
+
+def test_an_owner_without_a_factor_gets_a_link_to_set_one_up(client_for, owner):
+    """The blocker says "set one up on your account page first"; the walkthrough found no way there from the page."""
+    page = client_for(owner).get(POLICY).content.decode()
+    assert 'href="/accounts/2fa/"' in page and "Set up your second factor" in page
+    give_totp(owner)
+    assert "Set up your second factor" not in client_for(owner).get(POLICY).content.decode()

@@ -65,8 +65,13 @@ def test_setting_up_an_app_needs_reauthentication_shows_a_qr_code_and_gives_back
     assert response.status_code == 302
     assert TOTPDevice.objects.filter(user=member).exists()
     shown = client.get(response["Location"])
-    codes = re.findall(r"[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}", shown.content.decode())
+    page = shown.content.decode()
+    codes = re.findall(r"[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}", page.split('<p class="no-print">')[0])
     assert len(codes) == 10
+    # As the recovery codes page: a .txt download holding the same codes, and print (the walkthrough found Copy only).
+    download = re.search(r'href="data:text/plain;charset=utf-8,([^"]*)" download="backup-codes.txt"', page)
+    assert download and all(code in download.group(1) for code in codes)
+    assert "data-print" in page
     again = client.get(response["Location"])
     assert b"shown once already" in again.content
     assert AuditEvent.objects.filter(action="twofactor.factor_added", target_id=str(member.pk)).exists()

@@ -269,7 +269,8 @@ def test_the_audit_log_shows_the_changes_but_never_the_secret(client_for, provid
     page = client.get("/orgs/acme/audit/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "changed the SSO connection" in text and "created the oidc SSO connection" in text
+    assert "changed the SSO connection" in text and "created the SSO connection" in text
+    assert "created the oidc" not in text  # the target already names the protocol; no raw "oidc" before it
     assert CLIENT_SECRET not in text and NEW_SECRET not in text
     export = client.get("/orgs/acme/audit/export.jsonl")
     body = b"".join(export.streaming_content).decode() if export.streaming else export.content.decode()

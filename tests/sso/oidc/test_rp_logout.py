@@ -11,7 +11,7 @@ from django.test import Client
 from sso.models import OIDCSettings
 from tests.helpers.oidc import oidc_of
 from tests.sso.oidc.provider import CLIENT_ID
-from tests.sso.oidc.test_sign_in import link, sign_in
+from tests.sso.oidc.test_sign_in import CALLBACK, link, sign_in
 
 
 def _signed_in(provider, member) -> Client:
@@ -53,3 +53,22 @@ def test_without_the_choice_or_the_endpoint_only_the_session_here_ends(provider,
     browser = _signed_in(provider, member)
     assert browser.post("/accounts/logout/")["Location"] == "/accounts/login/"
     assert not oidc_of(oidc_connection).end_session_endpoint
+
+
+def test_signing_out_of_a_test_session_sends_the_id_token_hint_too(provider, oidc_connection, client_for, owner):
+    """The walkthrough's test session signed out without id_token_hint, so the provider asked "Do you want to
+    sign-out?" where a member's sign-out goes straight through: the test session now keeps the ID token."""
+    OIDCSettings.objects.filter(connection=oidc_connection).update(
+        end_session_endpoint=f"{provider.issuer}/logout", rp_initiated_logout=True
+    )
+    browser = client_for(owner)
+    url = f"/orgs/acme/settings/security/sso/{oidc_connection.pk}/test/"
+    authorization = provider.authorization(browser.post(url, {"session_seconds": "120"}))
+    claims = provider.claims(authorization, sub="olivia-sub", email="owner@acme.test")
+    issued = provider.sign(claims)
+    query = provider.respond_with(authorization, issued, userinfo={"sub": "olivia-sub"})
+    browser.get(browser.get(browser.get(f"{CALLBACK}?{query}")["Location"])["Location"])
+    assert browser.session["auth_method"] == "oidc"
+
+    params = parse_qs(urlsplit(browser.post("/accounts/logout/")["Location"]).query)
+    assert params["id_token_hint"] == [issued]
