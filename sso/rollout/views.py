@@ -257,18 +257,43 @@ def _enforce_now(request: HttpRequest, *, org_slug: str, connection_id: int) -> 
     return _back(org_slug, connection)
 
 
-@require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """Roll SSO back to testing or off in one step (also from a recovery sign-in)."""
+    """GET ``?to=testing`` (the rollout page's "Roll back to testing…"): who loses SSO sign-in, who has no password,
+    who can no longer be linked at first sign-in, and what else stops (``sso.connections.preview.preview_rollback``),
+    with its CSV. POST (after a recent re-authentication, also from a recovery sign-in): roll SSO back to testing
+    or off in one step and go back to the rollout page."""
     org, connection = _load(request, org_slug, connection_id)
-    form = RollbackForm(request.POST)
-    back = _back_url(org_slug, connection)
+    form = RollbackForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
         return _rollout_page(request, org, connection, status=400, error="Choose testing or off.")
+    to = form.cleaned_data["to"]
+    label = connection.name or connection.get_protocol_display()
+    if request.method == "POST":
+        protect_action(request, f"roll SSO connection “{label}” back to {SSOConnection.Status(to).label}")
+        return _rollback(request, org=org, connection=connection, to=to)
+    page = Confirmation(
+        title=f"Roll “{label}” back to {SSOConnection.Status(to).label}?",
+        intro=(
+            "Only the test group may sign in through SSO afterwards; everyone else signs in with their password."
+            if to == SSOConnection.Status.TESTING
+            else "Nobody can sign in through SSO afterwards; everyone signs in with their password."
+        ),
+        button=f"Roll back to {SSOConnection.Status(to).label.lower()}",
+        cancel_url=_back_url(org_slug, connection),
+        hidden={"to": to},
+        filename=f"{org_slug}-sso-rollback-{to}",
+    )
+    return confirmation_page(request, org, sso_preview.preview_rollback(connection, to), page)
+
+
+@reauthenticated
+def _rollback(request: HttpRequest, *, org: OrgContext, connection: SSOConnection, to: str) -> HttpResponse:
+    back = _back_url(org.organization.slug, connection)
     return act(
         request,
-        lambda: actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"]),
+        lambda: actions.rollback(connection, actor=request.user, to=to),
         success=lambda moved: f"SSO is rolled back to {moved.get_status_display()}: password sign-in works again.",
         to=back,
     )

@@ -375,7 +375,11 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
         f"You signed in to {ORG_NAME} with a recovery code (9 left). Every owner was emailed."
     )
     assert recovery.url == rollout_url
-    recovery.get_by_role("button", name="Roll back to testing").click()
+    recovery.get_by_role("button", name="Roll back to testing…").click()
+    # The confirmation page first: who loses SSO sign-in (everyone linked outside the test group).
+    expect(recovery.get_by_role("heading", level=1)).to_contain_text("back to Testing?")
+    expect(recovery.locator("main")).to_contain_text("People who lose SSO sign-in")
+    recovery.get_by_role("button", name="Roll back to testing", exact=True).click()
     expect(recovery.locator("main")).to_contain_text("SSO is rolled back to Testing: password sign-in works again.")
     expect(recovery.locator("hgroup")).to_contain_text("Status Testing")
 
