@@ -319,3 +319,50 @@ def test_link_sso_with_another_email_is_confirmed_first(provider, oidc_connectio
     assert not SSOIdentity.objects.exists()
     browser.post(held_page, {"answer": "link"})
     assert SSOIdentity.objects.get(user=member).subject == "mia-sub"
+
+
+# --- the provider cannot be reached at sign-in time: a page of ours says so, for every fetch --------------------
+
+
+def _unreachable_page(response) -> None:
+    assert response.status_code == 502
+    page = refusal_text(response)
+    assert "We could not reach Acme Inc.'s sign-in service (your identity provider) just now" in page
+    assert "This is not a problem with your account" in page
+    assert "Back to sign-in" in page
+
+
+def test_a_key_set_that_cannot_be_fetched_gives_our_page(provider, oidc_connection, member):
+    from sso.models import OIDCSettings
+
+    link(oidc_connection, member)
+    OIDCSettings.objects.filter(connection=oidc_connection).update(
+        jwks_uri="http://127.0.0.1:9/jwks", jwks={}, jwks_fetched_at=None
+    )
+    browser = Client()
+    response = sign_in(provider, browser)
+    _unreachable_page(response)
+    assert "key set (jwks_uri)" in refusal_text(response)  # the technical reason, for the admins
+    assert browser.get("/orgs/acme/").status_code == 302
+
+
+def test_a_token_endpoint_failing_with_a_server_error_gives_our_page(provider, oidc_connection, member):
+    from sso.models import OIDCSettings
+
+    link(oidc_connection, member)
+    OIDCSettings.objects.filter(connection=oidc_connection).update(token_endpoint=f"{provider.issuer}/no-such-token")
+    response = sign_in(provider, Client())  # pytest-httpserver answers 500 on a path it does not serve
+    _unreachable_page(response)
+    assert "token endpoint failed (HTTP 500)" in refusal_text(response)
+
+
+def test_an_unreachable_provider_at_test_time_is_recorded_on_the_test_run(provider, oidc_connection, client_for, admin):
+    from sso.models import OIDCSettings
+
+    OIDCSettings.objects.filter(connection=oidc_connection).update(token_endpoint="http://127.0.0.1:9/token")
+    browser = client_for(admin)
+    authorization = provider.authorization(browser.post(f"/orgs/acme/settings/security/sso/{oidc_connection.pk}/test/"))
+    claims = provider.claims(authorization, sub="adam-sub", email="admin@acme.test")
+    response = browser.get(f"{CALLBACK}?{provider.respond_with(authorization, provider.sign(claims))}")
+    page = browser.get(response["Location"]).content.decode()
+    assert "SSO test: Failed" in page and "could not be reached" in page  # the admin sees the detailed reason
