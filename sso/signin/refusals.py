@@ -66,6 +66,8 @@ MEMBER_CODES = frozenset(
     }
 )
 UNREACHABLE_CODES = frozenset({"provider_unreachable"})
+# Refusals of a single logout message (SAML SLO), which is no sign-in.
+LOGOUT_CODES = frozenset({"saml_slo_invalid", "saml_slo_unsolicited"})
 
 
 def member_message(refusal: Refusal, organization_name: str) -> str:
@@ -75,6 +77,11 @@ def member_message(refusal: Refusal, organization_name: str) -> str:
     whose = f"{organization_name}'s" if organization_name else "your organization's"
     if refusal.code in MEMBER_CODES:
         return refusal.message
+    if refusal.code in LOGOUT_CODES:
+        return (
+            f"A sign-out message from {whose} sign-in service (your identity provider) could not be accepted, so it "
+            "changed nothing here. To be sure you are signed out, use Sign out here and at your identity provider."
+        )
     if refusal.code in UNREACHABLE_CODES:
         return (
             f"We could not reach {whose} sign-in service (your identity provider) just now, so you were not "

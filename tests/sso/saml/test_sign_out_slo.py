@@ -85,6 +85,9 @@ def test_a_logout_response_to_another_request_is_refused(test_idp, sp, saml_conn
     )
     response = browser.get(f"/sso/acme/saml/sls/?{raw}")
     assert response.status_code == 400 and "confirmed the sign-out" not in text(response)
+    assert "A sign-out message from Acme Inc.'s sign-in service (your identity provider) could not be accepted" in (
+        text(response)
+    )
 
 
 def test_without_an_slo_url_only_the_session_here_ends(test_idp, sp, saml_connection, member):
