@@ -35,6 +35,8 @@ from sso.signin import flow, linking
 from sso.signin.testing import start_test_session
 
 # The status buttons of the connection page, in rollout order; enforcement has its own page with the checklist.
+# Moving down to testing from these takes SSO sign-in away from everyone outside the test group: previewed first.
+ROLLBACK_FROM = (SSOConnection.Status.ON, SSOConnection.Status.ENFORCED)
 STATUS_BUTTONS = [
     (SSOConnection.Status.OFF, "Turn SSO off"),
     (SSOConnection.Status.TESTING, "Move to testing"),
@@ -186,18 +188,27 @@ def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -
     if request.method == "POST":
         protect_action(request, f"set SSO connection “{connection.name or connection}” to {status}")
         return _set_status(request, connection=connection, status=status, back=back)
+    rolling_back = status == SSOConnection.Status.TESTING and connection.status in ROLLBACK_FROM
     page = Confirmation(
         title=f"Turn SSO off for “{connection.name or connection.get_protocol_display()}”?"
         if status == SSOConnection.Status.OFF
         else f"Move “{connection.name or connection.get_protocol_display()}” to {SSOConnection.Status(status).label}?",
-        intro="Members who sign in through this connection lose SSO sign-in; password sign-in works for everyone "
+        intro="Only the test group may sign in through SSO afterwards; password sign-in works for everyone who has "
+        "a password."
+        if rolling_back
+        else "Members who sign in through this connection lose SSO sign-in; password sign-in works for everyone "
         "who has a password.",
         button="Turn SSO off" if status == SSOConnection.Status.OFF else "Change the status",
         cancel_url=back,
         hidden={"status": status, "back": "rollout" if back_to_rollout else ""},
         filename=f"{org_slug}-sso-{status}",
     )
-    return confirmation_page(request, org, preview.preview_status_change(connection, status), page)
+    impact = (
+        preview.preview_rollback(connection, status)
+        if rolling_back
+        else preview.preview_status_change(connection, status)
+    )
+    return confirmation_page(request, org, impact, page)
 
 
 @reauthenticated

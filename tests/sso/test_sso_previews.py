@@ -208,3 +208,16 @@ def test_rollback_preview_checks_access(client_for, sso_client_for, owner, membe
     assert client_for(outsider).get(url).status_code == 404
     assert client_for(owner).get(f"{BASE}{connection.pk}/rollout/rollback/?to=sideways").status_code == 400
     assert SSOConnection.objects.get(pk=connection.pk).status == "on"
+
+
+def test_moving_down_to_testing_from_the_connection_page_is_previewed_too(
+    client_for, org, owner, admin, member, connection, acme_domain
+):
+    _rollback_people(org, owner, connection, admin, member)
+    browser = client_for(owner)
+    page = browser.get(f"{BASE}{connection.pk}/").content.decode()
+    assert "Move to testing…" in page  # a step down: a GET to the preview, not a POST
+    preview_page = browser.get(f"{BASE}{connection.pk}/status/", {"status": "testing"}).content.decode()
+    assert "Only the test group may sign in through SSO afterwards" in preview_page
+    assert "People who lose SSO sign-in (2)" in preview_page and "newbie@acme.test" in preview_page
+    assert SSOConnection.objects.get(pk=connection.pk).status == "on"
