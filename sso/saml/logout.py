@@ -11,15 +11,21 @@ back to the SLS endpoint (``sso.saml.views.sls``), is accepted only as the answe
 
 from __future__ import annotations
 
+import logging
+
 from django.http import HttpRequest
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.errors import OneLogin_Saml2_Error
 
 from orgsecurity import signin_state
 from orgsecurity.auth import IdPSignOut
+from orgsecurity.crypto import SecretDecryptionError
+from sso.errors import SSOSignInRefused
 from sso.models import SSOConnection, SSOIdentity
 from sso.saml.config import onelogin_settings, request_data, sp_endpoints
 
 PROTOCOL = "SAML single logout"
+logger = logging.getLogger(__name__)
 
 
 def logout_request(connection: SSOConnection, identity: SSOIdentity, session_index: str | None) -> tuple[str, str]:
@@ -56,7 +62,13 @@ def sp_initiated_logout(request: HttpRequest) -> IdPSignOut | None:
     identity = SSOIdentity.objects.filter(connection=connection, user=request.user).first()
     if identity is None or not connection.saml.idp_slo_url:
         return IdPSignOut(url="", idp=idp, protocol=PROTOCOL)
-    url, request_id = logout_request(connection, identity, signin_state.sso_session_index(request))
+    try:
+        url, request_id = logout_request(connection, identity, signin_state.sso_session_index(request))
+    except (SSOSignInRefused, OneLogin_Saml2_Error, SecretDecryptionError, ValueError):
+        # Signing out here never fails because the IdP's logout cannot be built (settings broken meanwhile, an SP
+        # key that no longer decrypts): the session here ends, and the page says the IdP session stays open.
+        logger.exception("SAML single logout could not be started for connection %s", connection.pk)
+        return IdPSignOut(url="", idp=idp, protocol=PROTOCOL)
     return IdPSignOut(
         url=url,
         idp=idp,

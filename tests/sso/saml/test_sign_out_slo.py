@@ -121,3 +121,13 @@ def test_sign_out_everywhere_ends_every_session_and_the_idp_session(test_idp, sp
 
 def test_the_sign_out_page_asks_anonymous_people_to_sign_in():
     assert Client().get("/accounts/logout/")["Location"].startswith("/accounts/login/")
+
+
+def test_sign_out_still_works_when_the_logout_request_cannot_be_signed(test_idp, sp, saml_connection, member):
+    link(saml_connection, member, "mia-123")
+    browser = signed_in(test_idp, sp, member)
+    SAMLSettings.objects.filter(connection=saml_connection).update(sp_private_key_encrypted="not-a-fernet-token")
+    assert "Signing out here does not end your session there" in text(browser.get("/accounts/logout/"))
+    response = browser.post("/accounts/logout/")
+    assert response["Location"] == "/accounts/login/"
+    assert browser.get("/orgs/acme/").status_code == 302
