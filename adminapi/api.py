@@ -12,11 +12,19 @@ from adminapi.core import api
 from adminapi.routes import (  # noqa: F401  (each module registers its operations on ``api``)
     allowlist,
     audit,
+    audit_exports,
+    audit_streams,
+    domains,
+    invitations,
     key_policy,
     keys,
     members,
+    recovery,
+    scim,
     security,
+    service_accounts,
     session_policy,
+    sso,
 )
 
 __all__ = ["api"]

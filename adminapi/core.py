@@ -17,7 +17,7 @@ from ninja.parser import Parser
 from adminapi import schemas
 from adminapi.access import KeyAuth
 from adminapi.errors import install_handlers
-from orgsecurity.actions import DelegatedActor
+from orgsecurity.actors import ProgramActor
 from orgsecurity.jsonbody import NotJSON, parse_json
 
 MAX_ID = 2**63 - 1  # the largest id the database stores (bigint)
@@ -54,11 +54,12 @@ KEY_AUTH.api = api
 install_handlers(api)
 
 
-def delegated(access: Any) -> DelegatedActor:
-    """The actor a key's writes run as: the key's audit identity (``osk_…`` prefix) with the role it acts with
-    (``adminapi.access.org_access``: the owner's current role, or admin for a service account's key)."""
+def delegated(access: Any) -> ProgramActor:
+    """The actor a key's writes run as (``orgsecurity.actors.ProgramActor``): the key's audit identity (``osk_…``
+    prefix) with the role it acts with (``adminapi.access.org_access``: the owner's current role, or admin for a
+    service account's key) and the person behind it (the key's owner; None for a service account's key)."""
     actor = access.actor
-    return DelegatedActor(actor.type, actor.id, actor.label, role=access.role, user_id=access.key.owner_user_id)
+    return ProgramActor(actor.type, actor.id, actor.label, role=access.role, user_id=access.key.owner_user_id)
 
 
 def invalid(message: str, fields: dict[str, str]) -> Any:

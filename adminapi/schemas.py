@@ -244,3 +244,28 @@ class RotatedKey(Schema):
 
 class RevokeIn(Body):
     reason: str = Field(min_length=1, max_length=255)
+
+
+class ImpactItemOut(Schema):
+    ref: str = Field(description="A stable id within its group (for people: the user id to acknowledge).")
+    name: str = Field(description="How people know it (an email, a key's name).")
+    detail: str = Field(description="What happens to it, e.g. 'Admin → Member'.")
+    blocking: bool = Field(description="The change is refused while this item is neither resolved nor acknowledged.")
+
+
+class ImpactGroupOut(Schema):
+    key: str = Field(description="The kind of items, e.g. people.")
+    label: str
+    summary: str = Field(description="What happens to every item of the group.")
+    count: int
+    items: list[ImpactItemOut]
+
+
+class ImpactOut(Schema):
+    """What a change would do before it is made: the list the dashboard's confirmation page shows
+    (``orgsecurity.impact.Impact.as_dict``), from the same ``preview_<change>`` function."""
+
+    change: str = Field(description="The change previewed, e.g. member.remove, sso.domain_remove.")
+    total: int = Field(description="How many items are affected, over every group.")
+    notes: list[str]
+    groups: list[ImpactGroupOut]

@@ -5,6 +5,12 @@ at the hash of the one before it (``prev_hash``), each hashes to its stored ``ha
 the chain head (``AuditChain.last_seq`` / ``last_hash``). The first violation is reported and, by looking
 at its neighbours, classified as an edit, a deletion, an insertion or a reordering.
 
+A pruned chain starts after its retention anchor (``AuditChain.anchor_seq`` / ``anchor_hash``), and the anchor
+must be accounted for by the chain itself: every prune records ``audit.pruned`` (``audit.retention``, details
+``from_seq``, ``through_seq``, ``anchor_hash``) after the events it deleted, so the latest surviving one names the
+anchor, and the surviving ones cover consecutive ranges. An anchor moved by hand (the append-only trigger then lets
+the events before it be deleted) is reported as ``anchor moved``.
+
 What a hash chain cannot show on its own: someone with write access to the database who rewrites every
 event from the break onwards *and* the chain head. Keep the head hash that ``audit_verify`` prints (or an
 export) somewhere else to detect that.
@@ -13,6 +19,7 @@ export) somewhere else to detect that.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,6 +27,8 @@ from audit.models import GENESIS_HASH, AuditChain, AuditEvent
 from orgsecurity.models import Organization
 
 EDITED, DELETED, INSERTED, REORDERED = "edited", "deleted", "inserted", "reordered"
+ANCHOR_MOVED = "anchor moved"
+PRUNED_ACTION = "audit.pruned"  # recorded by audit.retention.prune_batch
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class ChainReport:
 
     ``scope`` is ``org:<pk>`` or ``platform``; ``checked`` how many events verified before the first
     break; ``broken_seq`` the position of the first break, ``kind`` one of edited / deleted / inserted /
-    reordered and ``problem`` a sentence for the person running the check. ``head_hash`` is the hash of
+    reordered / anchor moved and ``problem`` a sentence for the person running the check. ``head_hash`` is the hash of
     the last verified event (the genesis or anchor hash for an empty chain).
     """
 
@@ -103,7 +112,55 @@ def verify_chain(organization: Organization | None, *, batch_size: int = 2000) -
         return report(
             checked, last_seq, EDITED, f"event #{last_seq} was rewritten: its hash differs from the chain head's"
         )
+    moved = _unaccounted_anchor(chain, events)
+    if moved is not None:
+        return report(checked, moved[0], ANCHOR_MOVED, moved[1])
     return ChainReport(scope, True, checked, head_hash=expected_prev, anchor_seq=chain.anchor_seq)
+
+
+def _unaccounted_anchor(chain: AuditChain, events) -> tuple[int, str] | None:
+    """``(position, sentence)`` when the retention anchor is not where the recorded prunes put it, else None.
+
+    Called on a chain whose surviving events verified, so the ``audit.pruned`` events read here are the ones
+    recorded. The latest must end at the anchor, with its hash; each earlier surviving one must end where the next
+    begins; and an anchor past the genesis needs at least one (each prune records its own after what it deleted,
+    so a real prune never deletes the last record of itself)."""
+    prunes = list(events.filter(action=PRUNED_ACTION).order_by("seq").values_list("seq", "details"))
+    if not prunes:
+        if chain.anchor_seq == 0:
+            return None
+        return (
+            chain.anchor_seq,
+            f"the retention anchor is at event #{chain.anchor_seq} but no recorded prune ({PRUNED_ACTION}) accounts "
+            f"for it: it was moved by hand and events #1 to #{chain.anchor_seq} were deleted",
+        )
+    for (seq, details), (next_seq, next_details) in itertools.pairwise(prunes):
+        through, following = _int(details, "through_seq"), _int(next_details, "from_seq")
+        if through is None or following != through + 1:
+            return (
+                next_seq,
+                f"the prune recorded at event #{next_seq} starts at #{following}, but the one at event #{seq} ended "
+                f"at #{through}: the retention anchor was moved by hand between them",
+            )
+    seq, details = prunes[-1]
+    through = _int(details, "through_seq")
+    if through != chain.anchor_seq or details.get("anchor_hash") != chain.anchor_hash:
+        return (
+            chain.anchor_seq,
+            f"the retention anchor is at event #{chain.anchor_seq}, but the last recorded prune (event #{seq}) "
+            f"ended at #{through}: the anchor was moved by hand"
+            + (
+                f" and events #{through + 1} to #{chain.anchor_seq} were deleted"
+                if (through or 0) < chain.anchor_seq
+                else ""
+            ),
+        )
+    return None
+
+
+def _int(details: object, key: str) -> int | None:
+    value = details.get(key) if isinstance(details, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _in_seq_order(events, batch_size: int) -> Iterator[AuditEvent]:

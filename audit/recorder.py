@@ -273,6 +273,17 @@ def _record_alone(action: str, **kwargs: Any) -> AuditEvent:
     return record(action, **kwargs)
 
 
+def _throttle_window_key(action: str, throttle_key: str) -> str:
+    return f"audit-throttle:{action}:{throttle_key}"
+
+
+def throttled_request_id(action: str, throttle_key: str) -> str:
+    """The request ID of the event ``record_throttled`` recorded for ``action`` and ``throttle_key`` in the current
+    window ("" when none is known, e.g. the window ended or another process recorded it): what a suppressed repeat
+    can point people to, since it has no event of its own."""
+    return cache.get(f"{_throttle_window_key(action, throttle_key)}:request_id") or ""
+
+
 def record_throttled(action: str, *, throttle_key: str, window_seconds: int = 60, **kwargs: Any) -> AuditEvent | None:
     """Record ``action`` at most once per ``window_seconds`` for ``throttle_key`` (e.g. org + client IP), so a
     flood of refusals does not flood the log. Suppressed repeats are counted (in the shared cache) and the next
@@ -280,14 +291,16 @@ def record_throttled(action: str, *, throttle_key: str, window_seconds: int = 60
 
     Flood control only: with a per-process cache each process records once per window, which is acceptable.
     """
-    window_key = f"audit-throttle:{action}:{throttle_key}"
+    window_key = _throttle_window_key(action, throttle_key)
     count_key = f"{window_key}:suppressed"
     if cache.add(window_key, True, timeout=window_seconds):
         suppressed = cache.get(count_key) or 0
         if suppressed:
             cache.delete(count_key)
             kwargs["details"] = {**(kwargs.get("details") or {}), "suppressed_since_last": suppressed}
-        return _record_alone(action, **kwargs)
+        event = _record_alone(action, **kwargs)
+        cache.set(f"{window_key}:request_id", event.request_id, timeout=window_seconds)
+        return event
     try:
         cache.incr(count_key)
     except ValueError:

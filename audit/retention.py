@@ -6,7 +6,8 @@ organization never interleave): it locks the chain head, moves the chain's ancho
 ``anchor_hash``: the position and hash of the last pruned event) and then deletes every event at or before it —
 the append-only trigger (PostgreSQL, migration 0008) allows exactly that DELETE and refuses every other — and
 records ``audit.pruned``. ``audit.chain.verify_chain`` starts from the anchor, so the rest still verifies, and any
-edit, deletion, insertion or reordering after the anchor is still found.
+edit, deletion, insertion or reordering after the anchor is still found; it also checks that the latest surviving
+``audit.pruned`` ends at the anchor, so an anchor moved by hand (and the events deleted behind it) is reported.
 
 What may be pruned: events older than the retention period (``occurred_at`` before now minus N days, UTC) up to the
 first event that is not, and never past what another part of the product still needs: theme apps register a *hold*
@@ -27,6 +28,7 @@ from django.db import connection
 from django.utils import timezone
 
 import audit
+from audit.chain import PRUNED_ACTION
 from audit.locking import audited
 from audit.models import AuditChain, AuditEvent
 from audit.recorder import Actor
@@ -93,15 +95,22 @@ def plan(organization: Organization, days: int | None, now: dt.datetime | None =
     return PrunePlan(anchor, through, oldest, held_by, cutoff)
 
 
+def retention_problem(days: int | None) -> str | None:
+    """Why ``days`` (None: forever) is not a retention period an organization may choose, as a sentence, or None.
+    The one rule the retention form, its preview and ``set_retention`` apply: from ``minimum_days()`` to
+    ``MAX_RETENTION_DAYS`` days."""
+    if days is not None and not minimum_days() <= days <= MAX_RETENTION_DAYS:
+        return f"Audit events must be kept at least {minimum_days()} days (and at most {MAX_RETENTION_DAYS})."
+    return None
+
+
 @audited("organization")
 def set_retention(organization: Organization, *, actor: Any, days: int | None) -> None:
     """Keep ``organization``'s audit log forever (``days`` None) or ``days`` days (at least ``minimum_days()``).
-    Raises ActionRefused for a shorter or absurd period. The next hourly prune applies it."""
-    if days is not None and not minimum_days() <= days <= MAX_RETENTION_DAYS:
-        raise ActionRefused(
-            f"Audit events must be kept at least {minimum_days()} days (and at most {MAX_RETENTION_DAYS}).",
-            code="retention_too_short",
-        )
+    Raises ActionRefused (``retention_problem``) for a shorter or absurd period. The next hourly prune applies it."""
+    problem = retention_problem(days)
+    if problem is not None:
+        raise ActionRefused(problem, code="retention_too_short")
     chain = _lock_chain(organization)
     old = chain.retention_days
     if old == days:
@@ -155,7 +164,7 @@ def prune_batch(
         )
         deleted = cursor.rowcount
     audit.record(
-        "audit.pruned",
+        PRUNED_ACTION,  # audit.chain.verify_chain checks the anchor against these details
         organization=organization,
         actor=Actor.system("Audit retention"),
         details={

@@ -25,9 +25,10 @@ from audit.recorder import Actor, Target
 from audit_stream import ssrf
 from audit_stream.models import Destination, Kind, Status
 from audit_stream.senders import DeliveryFailed, OutgoingEvent, open_sender, tls_context
-from orgsecurity.actions import ActionRefused, require_plain_text
-from orgsecurity.models import Membership, Organization
-from orgsecurity.roles import Role
+from orgsecurity.actions import ActionRefused, actor_role, require_plain_text
+from orgsecurity.actors import ProgramActor
+from orgsecurity.models import Membership, Organization, User
+from orgsecurity.roles import Capability, Role, has_capability
 
 MAX_DESTINATIONS_PER_ORG = 10
 MIN_BATCH_SIZE, MAX_BATCH_SIZE = 1, 5000
@@ -36,6 +37,17 @@ MIN_BATCH_SIZE, MAX_BATCH_SIZE = 1, 5000
 def new_webhook_secret() -> str:
     """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64 (the spec's 24 to 64 bytes)."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def require_log_manager(organization: Organization, actor: Any) -> None:
+    """Where the audit log streams to is for owners (``Capability.MANAGE_AUDIT_LOG``, as on the streaming page): a
+    person or an admin API key (``ProgramActor``, e.g. a service account's key, which acts as an admin) with
+    another role, or a program, is refused (``ActionRefused``, 403 ``role_not_allowed``). The system (the
+    ``audit_stream`` command, the pause job) may."""
+    if not isinstance(actor, (User, ProgramActor)):
+        return
+    if not has_capability(actor_role(organization, actor), Capability.MANAGE_AUDIT_LOG):
+        raise ActionRefused("Only owners manage where the audit log is streamed.", code="role_not_allowed", status=403)
 
 
 def _target(destination: Destination) -> Target:
@@ -48,6 +60,30 @@ class Created:
 
     destination: Destination
     signing_secret: str
+
+
+def _check_settings(kind: str, *, url: str, name: str, ca_pem: str, batch_size: int) -> None:
+    # The checks a destination's settings pass when added or changed (ActionRefused with the page's codes).
+    require_plain_text(name, what="The destination name")
+    if len(name.strip()) > 100:
+        raise ActionRefused("Destination names are at most 100 characters.", code="bad_name")
+    if len(url.strip()) > 490:
+        raise ActionRefused("A destination URL is at most 490 characters.", code="target_refused")
+    try:
+        ssrf.check_target(url, kind)
+    except ssrf.TargetRefused as exc:
+        raise ActionRefused(exc.message, code="target_refused") from None
+    if ca_pem.strip():
+        try:
+            tls_context(ca_pem)
+        except DeliveryFailed as exc:
+            raise ActionRefused(exc.message, code="bad_ca") from None
+    if not MIN_BATCH_SIZE <= batch_size <= MAX_BATCH_SIZE:
+        raise ActionRefused(f"The batch size must be between {MIN_BATCH_SIZE} and {MAX_BATCH_SIZE}.", code="batch")
+
+
+def _stored_url(url: str, kind: str) -> str:
+    return url.strip() if "://" in url or kind != Kind.SYSLOG else f"tls://{url.strip()}"
 
 
 @audited("organization")
@@ -69,23 +105,13 @@ def create_destination(
     ActionRefused for an unknown kind, a refused URL (``ssrf.check_target``: literal addresses only; names are
     resolved and checked at each connection), a missing token, a CA that is not PEM, a batch size outside
     1 to 5000, or more than ``MAX_DESTINATIONS_PER_ORG``."""
+    require_log_manager(organization, actor)
     if kind not in Kind.values:
         raise ActionRefused(f"Unknown destination kind {kind!r}: use webhook, hec or syslog.", code="bad_kind")
-    require_plain_text(name, what="The destination name")
-    try:
-        ssrf.check_target(url, kind)
-    except ssrf.TargetRefused as exc:
-        raise ActionRefused(exc.message, code="target_refused") from None
     if kind == Kind.HEC and not token.strip():
         raise ActionRefused("A Splunk HEC destination needs its token.", code="token_missing")
-    if ca_pem.strip():
-        try:
-            tls_context(ca_pem)
-        except DeliveryFailed as exc:
-            raise ActionRefused(exc.message, code="bad_ca") from None
     size = batch_size if batch_size is not None else getattr(settings, "AUDIT_STREAM_BATCH_SIZE", 100)
-    if not MIN_BATCH_SIZE <= size <= MAX_BATCH_SIZE:
-        raise ActionRefused(f"The batch size must be between {MIN_BATCH_SIZE} and {MAX_BATCH_SIZE}.", code="batch")
+    _check_settings(kind, url=url, name=name, ca_pem=ca_pem, batch_size=size)
     if Destination.objects.filter(organization=organization).count() >= MAX_DESTINATIONS_PER_ORG:
         raise ActionRefused(
             f"An organization has at most {MAX_DESTINATIONS_PER_ORG} audit stream destinations.", code="too_many"
@@ -97,7 +123,7 @@ def create_destination(
         organization=organization,
         kind=kind,
         name=name.strip(),
-        url=url.strip() if "://" in url or kind != Kind.SYSLOG else f"tls://{url.strip()}",
+        url=_stored_url(url, kind),
         ca_pem=ca_pem.strip(),
         batch_size=size,
         cursor_seq=anchor,
@@ -117,7 +143,9 @@ def create_destination(
 
 @audited("destination.organization")
 def remove_destination(destination: Destination, *, actor: Any) -> None:
-    """Delete ``destination`` (its cursor and hourly counts go with it); nothing more is sent to it."""
+    """Delete ``destination`` (its cursor and hourly counts go with it); nothing more is sent to it. Owners only
+    (``require_log_manager``)."""
+    require_log_manager(destination.organization, actor)
     target = _target(destination)
     organization = destination.organization
     Destination.objects.filter(pk=destination.pk).delete()
@@ -132,7 +160,9 @@ def remove_destination(destination: Destination, *, actor: Any) -> None:
 
 @audited("destination.organization")
 def resume_destination(destination: Destination, *, actor: Any) -> None:
-    """Resume a paused destination: delivery continues from its cursor at once (nothing was skipped)."""
+    """Resume a paused destination: delivery continues from its cursor at once (nothing was skipped). Owners only
+    (``require_log_manager``); 409 ``not_paused`` otherwise."""
+    require_log_manager(destination.organization, actor)
     locked = Destination.objects.select_for_update().get(pk=destination.pk)
     if locked.status != Status.PAUSED:
         raise ActionRefused("This destination is not paused.", code="not_paused", status=409)
@@ -146,6 +176,57 @@ def resume_destination(destination: Destination, *, actor: Any) -> None:
         target=_target(locked),
         details={"from_sequence": locked.cursor_seq + 1},
     )
+
+
+@audited("destination.organization")
+def update_destination(
+    destination: Destination,
+    *,
+    actor: Any,
+    name: str | None = None,
+    url: str | None = None,
+    token: str | None = None,
+    ca_pem: str | None = None,
+    batch_size: int | None = None,
+) -> Destination:
+    """Change a destination's settings (each None keeps its value): its name, URL (checked as when added:
+    ``ssrf.check_target``), HEC token (HEC only; the webhook's ``whsec_`` secret is never changed here), CA
+    (empty: system roots) and batch size. Delivery continues from the cursor (nothing is skipped or sent twice).
+    Owners only (``require_log_manager``); ActionRefused with ``create_destination``'s codes, or ``bad_token`` for
+    a token on a destination that is not HEC. Returns the saved destination."""
+    require_log_manager(destination.organization, actor)
+    locked = Destination.objects.select_for_update(of=("self",)).get(pk=destination.pk)
+    wanted = {
+        "name": locked.name if name is None else name.strip(),
+        "url": locked.url if url is None else _stored_url(url, locked.kind),
+        "ca_pem": locked.ca_pem if ca_pem is None else ca_pem.strip(),
+        "batch_size": locked.batch_size if batch_size is None else batch_size,
+    }
+    _check_settings(locked.kind, **wanted)
+    if token is not None and (locked.kind != Kind.HEC or not token.strip()):
+        raise ActionRefused("Only a Splunk HEC destination has a token, and it cannot be empty.", code="bad_token")
+    changes = {
+        field: [getattr(locked, field), value]
+        for field, value in wanted.items()
+        if field != "ca_pem" and getattr(locked, field) != value
+    }
+    ca_changed = locked.ca_pem != wanted["ca_pem"]
+    for field, value in wanted.items():
+        setattr(locked, field, value)
+    if token is not None:
+        locked.set_secret(token.strip())
+    if not changes and not ca_changed and token is None:
+        return locked
+    locked.save(update_fields=["name", "url", "ca_pem", "batch_size", "secret_encrypted"])
+    audit.record(
+        "audit_stream.destination_changed",
+        organization=locked.organization,
+        actor=actor,
+        target=_target(locked),
+        changes=changes or None,
+        details={"ca_changed": ca_changed, "custom_ca": bool(wanted["ca_pem"]), "hec_rotated": token is not None},
+    )
+    return locked
 
 
 def pause_failing(destination_id: int, *, now: dt.datetime | None = None) -> bool:
@@ -203,7 +284,9 @@ def _pause(organization: Organization, destination_id: int, now: dt.datetime) ->
 def send_test_event(destination: Destination, *, actor: Any) -> tuple[bool, str]:
     """Send one test event (``action`` ``audit_stream.test``, ``sequence`` 0) to ``destination`` outside the
     stream (its cursor does not move) and record that it was sent. Returns (accepted, the receiver's answer or the
-    error); the network exchange runs before the audited transaction, never inside it."""
+    error); the network exchange runs before the audited transaction, never inside it. Owners only
+    (``require_log_manager``, checked before anything is sent)."""
+    require_log_manager(destination.organization, actor)
     now = timezone.now()
     event = {
         "id": f"test_{secrets.token_hex(8)}",
@@ -212,7 +295,11 @@ def send_test_event(destination: Destination, *, actor: Any) -> tuple[bool, str]
         "action": "audit_stream.test",
         "category": "audit",
         "occurred_at": now.isoformat(timespec="microseconds"),
-        "actor": {"type": "user", "id": str(getattr(actor, "pk", "")), "label": getattr(actor, "email", "")},
+        "actor": {
+            "type": "user",
+            "id": str(getattr(actor, "pk", "")),
+            "label": getattr(actor, "email", "") or actor.label,
+        },
         "target": {"type": "audit_stream.destination", "id": str(destination.pk), "label": destination.label},
         "changes": {},
         "details": {"test": True},

@@ -3,6 +3,7 @@
 from audit.events import register
 
 register("audit_stream.destination_added", "{actor} added the audit stream destination {target}", "audit")
+register("audit_stream.destination_changed", "{actor} changed the audit stream destination {target}", "audit")
 register("audit_stream.destination_removed", "{actor} removed the audit stream destination {target}", "audit")
 register(
     "audit_stream.destination_paused",

@@ -17,6 +17,7 @@ Refusals raise ``TargetRefused`` with a sentence for the owner.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,6 +29,8 @@ from sso.fetch import FetchError, address_problem, vetted_address
 ALL_NETWORKS = [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
 PURPOSE = "audit events are sent only to public addresses"
 SYSLOG_TLS_PORT = 6514  # RFC 5425 §4.1
+
+logger = logging.getLogger(__name__)
 
 
 class TargetRefused(Exception):
@@ -59,6 +62,10 @@ def _hint() -> str:
     )
 
 
+def _http_hint() -> str:
+    return " For a local test receiver, set AUDIT_STREAM_ALLOW_HTTP=1 (tests only)." if settings.DEBUG else ""
+
+
 def check_target(url: str, kind: str) -> Target:
     """Parse and check ``url`` for a destination of ``kind`` (webhook, hec or syslog) without resolving it.
 
@@ -77,6 +84,16 @@ def check_target(url: str, kind: str) -> Target:
     allowed_schemes = {"tls"} if kind == "syslog" else {"https"}
     if getattr(settings, "AUDIT_STREAM_ALLOW_HTTP", False) and kind != "syslog":
         allowed_schemes.add("http")
+    if parts.scheme == "http" and kind != "syslog" and host and "http" not in allowed_schemes:
+        # Owners read a plain sentence; operators find the setting in the log (and, in DEBUG, on the page).
+        logger.info(
+            "Audit stream destination %r refused: plain http:// needs AUDIT_STREAM_ALLOW_HTTP=1 (local tests only).",
+            url,
+        )
+        raise TargetRefused(
+            f"{url!r} is not an https:// URL: audit events are sent only over encrypted connections (https://)."
+            f"{_http_hint()}"
+        )
     if parts.scheme not in allowed_schemes or not host:
         shape = "tls://host:port" if kind == "syslog" else "an https:// URL"
         raise TargetRefused(f"{url!r} is not {shape}.")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from audit_stream.models import Destination, Status
 from orgsecurity.models import Organization
 from orgsecurity.overview import OverviewRow
+from orgsecurity.roles import Capability
 
 
 def prune_hold(organization: Organization) -> tuple[int, str] | None:
@@ -47,6 +48,7 @@ def paused_destinations(org: Any, now: dt.datetime) -> list[OverviewRow]:
             else item.last_error,
             warning=True,
             url=url,
+            opens_with=Capability.MANAGE_AUDIT_LOG,
         )
         for item in Destination.objects.filter(organization=org.organization, status=Status.PAUSED).order_by("pk")
     ]

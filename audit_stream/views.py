@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
@@ -24,6 +25,7 @@ from audit_stream.models import Destination
 from orgsecurity.access import require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability
 from orgsecurity.secrets_stash import stash, take
 from orgsecurity.versions import VERSION_FIELD, loaded_stamp, refuse_if_changed
@@ -41,6 +43,14 @@ def _retention_days(org: OrgContext) -> int | None:
     return AuditChain.objects.filter(organization=org.organization).values_list("retention_days", flat=True).first()
 
 
+RETENTION_LABELS = {"retention_days": "Retention in days (none: forever)"}
+
+
+def retention_values(org: OrgContext) -> dict[str, int | None]:
+    """The saved retention as ``orgsecurity.versions`` versions it (what the retention form carries)."""
+    return {"retention_days": _retention_days(org)}
+
+
 def _page(request: HttpRequest, org: OrgContext, *, form: DestinationForm | None = None, status: int = 200):
     now = timezone.now()
     rows = []
@@ -55,6 +65,8 @@ def _page(request: HttpRequest, org: OrgContext, *, form: DestinationForm | None
         "form": form or DestinationForm(),
         "retention_days": days,
         "retention_form": RetentionForm(initial={"keep": "forever" if days is None else "days", "days": days}),
+        "version_field": VERSION_FIELD,
+        "retention_version": loaded_stamp(retention_values(org)),
         "minimum_days": retention.minimum_days(),
         "anchor_seq": AuditChain.objects.filter(organization=org.organization)
         .values_list("anchor_seq", flat=True)
@@ -165,7 +177,8 @@ def _retention_preview(request: HttpRequest, org: OrgContext, form: RetentionFor
         "plan": planned,
         "minimum_days": retention.minimum_days(),
         "version_field": VERSION_FIELD,
-        "loaded_version": loaded_stamp({"retention_days": _retention_days(org)}),
+        # The version the streaming page was loaded at (passed on), so a change made since then is refused on save.
+        "loaded_version": request.GET.get(VERSION_FIELD) or loaded_stamp(retention_values(org)),
     }
     return render(request, "audit_stream/retention_confirm.html", context, status=status)
 
@@ -179,22 +192,21 @@ def retention_change(request: HttpRequest, org_slug: str) -> HttpResponse:
         return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
     form = RetentionForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
-        messages.error(request, "Choose to keep audit events forever or for a number of days.")
+        # The same rule as saving (``audit.retention.retention_problem``): a value Save refuses is never previewed.
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
+        messages.error(request, errors[0] if errors else "Choose to keep audit events forever or for a number of days.")
         return redirect("audit_stream:streaming", org_slug=org_slug)
     if request.method != "POST":
         return _retention_preview(request, org, form)
-    try:
-        refuse_if_changed(request.POST, {"retention_days": _retention_days(org)}, {"retention_days": "Retention"})
-        retention.set_retention(org.organization, actor=request.user, days=form.retention_days())
-    except ActionRefused as exc:
-        return _refused(request, org, exc)
     days = form.retention_days()
-    messages.success(
-        request, "Audit events are kept forever." if days is None else f"Audit events are kept {days} days."
+    return act(
+        request,
+        lambda: _save_retention(request, org, days),
+        success="Audit events are kept forever." if days is None else f"Audit events are kept {days} days.",
+        to=reverse("audit_stream:streaming", args=[org_slug]),
     )
-    return redirect("audit_stream:streaming", org_slug=org_slug)
 
 
-def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused) -> HttpResponse:
-    messages.error(request, exc.message)
-    return redirect("audit_stream:streaming", org_slug=org.organization.slug)
+def _save_retention(request: HttpRequest, org: OrgContext, days: int | None) -> None:
+    refuse_if_changed(request.POST, retention_values(org), RETENTION_LABELS)
+    retention.set_retention(org.organization, actor=request.user, days=days)

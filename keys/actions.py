@@ -28,7 +28,8 @@ from audit.recorder import diff, record_many
 from keys import scopes as api_scopes
 from keys import tokens
 from keys.models import APIKey, KeyPolicy, ServiceAccount, Workload
-from orgsecurity.actions import ActionRefused, DelegatedActor, require_plain_text
+from orgsecurity.actions import ActionRefused, require_plain_text
+from orgsecurity.actors import ProgramActor
 from orgsecurity.client_ip import canonical_network
 from orgsecurity.models import Membership, Organization, Project, Team, User
 from orgsecurity.roles import Role
@@ -36,6 +37,7 @@ from orgsecurity.roles import Role
 MAX_OVERLAP = timedelta(days=7)
 MAX_CIDRS = 50
 MAX_LIFETIME_DAYS = 3650
+MAX_ROW_ID = 2**63 - 1  # the largest id the database stores (bigint)
 KEY_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
 
 
@@ -92,7 +94,7 @@ def _project_teams(organization: Organization, project_ids: Iterable[int]) -> di
 
 
 def _membership(organization: Organization, user: Any) -> Membership:
-    if isinstance(user, DelegatedActor):
+    if isinstance(user, ProgramActor):
         # An admin API key acting with its role (not saved: only the role and user are read).
         return Membership(organization=organization, user_id=user.user_id, role=user.role)
     membership = Membership.objects.active().filter(organization=organization, user=user).first() if user else None
@@ -165,6 +167,8 @@ def _restriction_ids(organization: Organization, model: type, ids: Iterable[Any]
         wanted = sorted({int(value) for value in ids})
     except (TypeError, ValueError):
         raise ActionRefused(f"Choose {noun}s from the list.", code=f"bad_{noun}") from None
+    if any(not 1 <= value <= MAX_ROW_ID for value in wanted):  # no row has it, and the database could not compare it
+        raise ActionRefused(f"One of the chosen {noun}s is not in this organization.", code=f"bad_{noun}")
     found = set(model.objects.filter(organization=organization, pk__in=wanted).values_list("pk", flat=True))
     if found != set(wanted):
         raise ActionRefused(f"One of the chosen {noun}s is not in this organization.", code=f"bad_{noun}")
@@ -189,7 +193,7 @@ def _audit_key(action: str, key: APIKey, *, actor: Any, changes: dict | None = N
 def create_api_key(
     organization: Organization,
     *,
-    actor: User,
+    actor: User | ProgramActor,
     name: str,
     permission: str = APIKey.Permission.READ,
     service_account: ServiceAccount | None = None,
@@ -206,7 +210,8 @@ def create_api_key(
     never, if the policy allows). ``scopes``: admin API scopes (``keys.scopes``). Raises ActionRefused for a role
     that may not hold such a key, an unknown team/project/workload/scope, a write scope the owner's role may not
     hold or the issuer may not give (``keys.scopes.scope_refusal``), a bad CIDR, or a key the organization's policy
-    does not allow.
+    does not allow. An admin API key (``ProgramActor``) issues only service accounts' keys (a personal key's secret
+    is shown to its own person only, on the keys page) and is judged by the role it acts with.
     """
     name = (name or "").strip()
     if not 1 <= len(name) <= 100:
@@ -221,6 +226,12 @@ def create_api_key(
     now = timezone.now()
     with transaction.atomic():
         membership = _membership(organization, actor)
+        if service_account is None and isinstance(actor, ProgramActor):
+            raise ActionRefused(
+                "An API key issues only service accounts' keys; a person creates their own key on the keys page.",
+                code="role_not_allowed",
+                status=403,
+            )
         if service_account is not None:
             _require_manager(membership, "issue keys for service accounts")
             if service_account.organization_id != organization.pk:
@@ -277,9 +288,9 @@ def create_api_key(
             allowed_cidrs=cidrs,
             scopes=scope_names,
             expires_at=expires_at,
-            created_by=actor,
+            created_by_id=actor.pk,  # a person, or the one behind an admin API key (None for a service account's)
             created_at=now,
-            secret_shown_to=actor,
+            secret_shown_to_id=actor.pk,
         )
         token = _save_with_fresh_key_id(key)
         _audit_key(
@@ -323,7 +334,7 @@ def _may_rotate(key: APIKey, membership: Membership) -> bool:
 
 
 @audited("key")
-def rotate_api_key(key: APIKey, *, actor: User | DelegatedActor, overlap: timedelta) -> tuple[APIKey, str]:
+def rotate_api_key(key: APIKey, *, actor: User | ProgramActor, overlap: timedelta) -> tuple[APIKey, str]:
     """Give ``key`` a new secret; the old secret keeps working for ``overlap`` (0 to 7 days), then stops.
 
     Returns the key and its new token (show it once). A personal key is rotated only by its owner; a service
@@ -352,7 +363,7 @@ def rotate_api_key(key: APIKey, *, actor: User | DelegatedActor, overlap: timede
         key.secret_hash = tokens.hash_secret(token)
         key.rotated_at = now
         # A person sees the secret; through an admin API key it is the key's owner (nobody, for a service account's).
-        key.secret_shown_to_id = actor.user_id if isinstance(actor, DelegatedActor) else actor.pk
+        key.secret_shown_to_id = actor.user_id if isinstance(actor, ProgramActor) else actor.pk
         key.save(
             update_fields=[
                 "previous_secret_hash",
@@ -384,7 +395,7 @@ def _revoke(key: APIKey, *, actor: Any, reason: str, now: datetime | None = None
 
 
 @audited("key")
-def revoke_api_key(key: APIKey, *, actor: User | DelegatedActor, reason: str) -> APIKey:
+def revoke_api_key(key: APIKey, *, actor: User | ProgramActor, reason: str) -> APIKey:
     """Revoke ``key`` now: the next request with it (or its overlapping old secret) gets 401 ``key_revoked``.
 
     Owners and admins revoke any key of the organization; others only their own personal keys.
@@ -654,7 +665,7 @@ def nonconforming_keys(organization: Organization, policy: KeyPolicy) -> list[AP
 def set_key_policy(
     organization: Organization,
     *,
-    actor: User | DelegatedActor,
+    actor: User | ProgramActor,
     require_expiry: bool,
     max_lifetime_days: int | None,
     allow_unrestricted: bool,
@@ -726,16 +737,18 @@ def set_api_security_changes(organization: Organization, *, actor: User, allowed
 
 @audited("organization")
 def create_service_account(
-    organization: Organization, *, actor: User, name: str, description: str = ""
+    organization: Organization, *, actor: User | ProgramActor, name: str, description: str = ""
 ) -> ServiceAccount:
-    """Create a service account (a non-person key owner). Owners and admins only; names are unique per org."""
+    """Create a service account (a non-person key owner). Owners and admins (or an admin API key acting with such a
+    role) only; names are unique per org. Raises ActionRefused: 403 ``role_not_allowed``, 409 ``name_taken``, 400
+    ``bad_name``."""
     with transaction.atomic():
         _require_manager(_membership(organization, actor), "create service accounts")
         account = ServiceAccount(
             organization=organization,
             name=(name or "").strip(),
             description=(description or "").strip(),
-            created_by=actor,
+            created_by_id=actor.pk,
         )
         _save_named(account, "service account")
         audit.record(

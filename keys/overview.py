@@ -26,7 +26,13 @@ def expiring_rows(org: OrgContext, now: dt.datetime) -> list[OverviewRow]:
     ).order_by("expires_at", "pk")[:SHOWN]
     url = reverse("keys:index", args=[org.organization.slug])
     return [
-        OverviewRow(key.name, f"{key.prefix}… expires on {key.expires_at:%Y-%m-%d %H:%M} UTC", warning=True, url=url)
+        OverviewRow(
+            key.name,
+            f"{key.prefix}… expires on {key.expires_at:%Y-%m-%d %H:%M} UTC",
+            warning=True,
+            url=url,
+            opens_with=None,  # every member may open the keys page
+        )
         for key in keys
     ]
 

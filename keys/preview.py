@@ -22,6 +22,7 @@ from keys.actions import (
     service_keys_seen_by,
 )
 from keys.models import APIKey, KeyPolicy
+from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization
 
@@ -40,9 +41,12 @@ def key_item(key: APIKey, detail: str) -> ImpactItem:
     return ImpactItem(ref=key.key_id, name=f"{key.prefix} ({key.name})", detail=f"{key.owner_display}'s key, {detail}")
 
 
-def preview_revoke_key(key: APIKey) -> Impact:
-    """Revoking ``key`` now: it (and an old secret still valid after a rotation) stops working at once; a key used
-    within ``RECENT_USE`` is noted as probably still in use. ``change`` is "key.revoke"."""
+def preview_revoke_key(organization: Organization, key: APIKey) -> Impact:
+    """Revoking ``organization``'s ``key`` now: it (and an old secret still valid after a rotation) stops working at
+    once; a key used within ``RECENT_USE`` is noted as probably still in use. ``change`` is "key.revoke". Raises
+    ActionRefused (404 ``key_not_found``) for another organization's key."""
+    if key.organization_id != organization.pk:
+        raise ActionRefused("No such API key in this organization.", code="key_not_found", status=404)
     now = timezone.now()
     detail = _used(key) + ": stops working at once"
     if key.previous_valid_until and key.previous_valid_until > now:

@@ -40,10 +40,11 @@ from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Project, Team
+from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability, Role
 from orgsecurity.secrets_stash import stash, take
 from orgsecurity.text import spreadsheet_cell
-from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, loaded_stamp, refuse_if_changed
+from orgsecurity.versions import VERSION_FIELD, form_labels, loaded_stamp, refuse_if_changed
 
 # --- access ----------------------------------------------------------------------------------------------
 
@@ -262,7 +263,7 @@ def revoke(request: HttpRequest, org_slug: str, key_pk: int) -> HttpResponse:
         hidden={"reason": form.cleaned_data["reason"], "next": request.GET.get("next", "")[:10]},
         filename=f"{org_slug}-revoke-{key.prefix}",
     )
-    return confirmation_page(request, org, preview.preview_revoke_key(key), page)
+    return confirmation_page(request, org, preview.preview_revoke_key(org.organization, key), page)
 
 
 @reauthenticated
@@ -403,19 +404,19 @@ def _save_policy(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Htt
     form = PolicyForm(request.POST)
     if not form.is_valid():
         return _policy_page(request, org, form, status=400)
-    try:
+
+    def save() -> Any:
         current = policy_values(KeyPolicy.for_organization(org.organization))
         refuse_if_changed(request.POST, current, form_labels(PolicyForm))
-    except ChangedMeanwhile as exc:
-        messages.error(request, exc.message)  # back to the page, which shows the saved policy
-        return redirect("keys:policy", org_slug=org_slug)
-    try:
-        changes = actions.set_key_policy(org.organization, actor=request.user, **form.cleaned_data)
-    except ActionRefused as exc:
-        form.add_error(None, exc.message)
-        return _policy_page(request, org, form, status=exc.status)
-    messages.success(request, "Key policy saved." if changes else "Nothing changed.")
-    return redirect("keys:policy", org_slug=org_slug)
+        return actions.set_key_policy(org.organization, actor=request.user, **form.cleaned_data)
+
+    # Refused (changed meanwhile, or by the action): the reason on the policy page, which shows the saved policy.
+    return act(
+        request,
+        save,
+        success=lambda changes: "Key policy saved." if changes else "Nothing changed.",
+        to=reverse("keys:policy", args=[org_slug]),
+    )
 
 
 @require_POST

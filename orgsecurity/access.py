@@ -53,6 +53,23 @@ def protect_action(request: HttpRequest, description: str) -> None:
     request.protected_action = description[:120]  # type: ignore[attr-defined]
 
 
+def protecting(description: str) -> Callable[[View], View]:
+    """Decorate a view to name the action its re-authentication protects (``protect_action``), for views whose
+    ``reauthenticated`` step is not given an ``action=`` through ``require_capability``. Place it above
+    ``@reauthenticated``."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if protected_action(request) is None:
+                protect_action(request, description)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 def protected_action(request: HttpRequest) -> str | None:
     """The description given to ``protect_action`` for this request, or None."""
     return getattr(request, "protected_action", None)

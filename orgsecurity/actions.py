@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -21,8 +20,8 @@ from django.utils import timezone
 
 import audit
 from audit.locking import audited, note_new_organization
-from audit.recorder import Actor, diff
-from orgsecurity.actors import is_program
+from audit.recorder import diff
+from orgsecurity.actors import ProgramActor, is_program, is_provisioning
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import (
     Invitation,
@@ -140,24 +139,8 @@ def _lock_membership(membership: Membership) -> Membership:
     return locked
 
 
-@dataclass(frozen=True)
-class DelegatedActor(Actor):
-    """An actor that is not a signed-in person but acts with a ``role`` in one organization, e.g. an admin API key
-    (a personal key with its owner's current role, a service account's key as admin). Audited as itself (its
-    ``type``, ``id``, ``label``, e.g. ``API key osk_…``); ``user_id`` is the person behind it, None for a service
-    account. The membership actions judge it by ``role`` exactly as they judge a member with that role."""
-
-    role: str = ""
-    user_id: int | None = None
-
-    @property
-    def pk(self) -> int | None:
-        """The person behind it (so "is the actor this member?" reads the same as for a user)."""
-        return self.user_id
-
-
-def _actor_membership(organization: Organization, actor: User | DelegatedActor) -> Membership:
-    if isinstance(actor, DelegatedActor):
+def _actor_membership(organization: Organization, actor: User | ProgramActor) -> Membership:
+    if is_program(actor):
         # Not saved: only its role and user are read.
         return Membership(organization=organization, user_id=actor.user_id, role=actor.role)
     membership = Membership.objects.active().filter(organization=organization, user=actor).first()
@@ -167,20 +150,19 @@ def _actor_membership(organization: Organization, actor: User | DelegatedActor) 
 
 
 def actor_role(organization: Organization, actor: Any) -> str:
-    """The role ``actor`` acts with in ``organization``: a ``ProgramActor``'s ``acts_as``, else the user's active
+    """The role ``actor`` acts with in ``organization``: a ``ProgramActor``'s ``role``, else the user's active
     membership's role. Raises ActionRefused (403 ``not_member``) for a user who is not an (active) member."""
-    if is_program(actor):
-        return actor.acts_as
     return _actor_membership(organization, actor).role
 
 
 def refuse_program_touching_owner(
     membership: Membership, actor: Any, *, doing: str, new_role: str | None = None
 ) -> None:
-    """A ``ProgramActor`` (e.g. a SCIM token) never grants, demotes, suspends or removes an owner, whatever its
-    ``acts_as``: raises ActionRefused (409 ``owner_protected``, saying ``doing``) when ``membership`` is an owner or
-    ``new_role`` is owner. Nothing for people (their role decides, ``roles_assignable_by``)."""
-    if not is_program(actor):
+    """An identity provider's provisioning (a ``ProgramActor`` with ``provisioning``, e.g. a SCIM token) never
+    grants, demotes, suspends or removes an owner, whatever its ``role``: raises ActionRefused (409
+    ``owner_protected``, saying ``doing``) when ``membership`` is an owner or ``new_role`` is owner. Nothing for
+    people and other programs (their role decides, ``roles_assignable_by``)."""
+    if not is_provisioning(actor):
         return
     if membership.role == Role.OWNER or new_role == Role.OWNER:
         raise ActionRefused(
@@ -227,10 +209,15 @@ def create_organization(*, slug: str, name: str, owner: User, actor: Any) -> Org
 
 
 @audited("organization")
-def invite_member(organization: Organization, *, actor: User, email: str, role: str) -> tuple[Invitation, str]:
+def invite_member(
+    organization: Organization, *, actor: User | ProgramActor, email: str, role: str
+) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role``; returns the invitation and its one-time token (only in the email).
 
-    Refuses: a role the actor may not grant, an existing member, an invitation already pending.
+    Refuses: a role the actor may not grant, an existing member, an invitation already pending. An admin API key
+    (``ProgramActor``) invites for the person behind it (its ``user_id``), who vouches for the invitation as
+    the sender (``reconfirmation_reasons``); a service account's key has nobody behind it and is refused (403
+    ``role_not_allowed``).
     """
     email = normalize_email(email)
     with transaction.atomic():
@@ -238,6 +225,13 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
         # commit (the demotion would then miss this invitation when it revokes the ones its sender may no longer send).
         organization = _reread(organization)
         actor_membership = _actor_membership(organization, actor)
+        if isinstance(actor, ProgramActor) and actor.user_id is None:
+            raise ActionRefused(
+                "A service account's key cannot send invitations: an invitation stays valid only while the person "
+                "who sent it may send it. Use an owner's or admin's own key.",
+                code="role_not_allowed",
+                status=403,
+            )
         if role not in roles_assignable_by(actor_membership.role):
             raise ActionRefused(
                 f"Your role cannot invite someone as {Role(role).label}.", code="role_not_allowed", status=403
@@ -268,7 +262,7 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
                     email=email,
                     role=role,
                     token_hash=hash_token(token),
-                    invited_by=actor,
+                    invited_by_id=actor.pk,
                     expires_at=now + settings.INVITATION_TTL,
                 )
         except IntegrityError:
@@ -284,7 +278,8 @@ def invite_member(organization: Organization, *, actor: User, email: str, role: 
             target=invitation,
             changes={"email": [None, email], "role": [None, role]},
         )
-        transaction.on_commit(lambda: _send_invitation(invitation, token, actor))
+        inviter = actor if isinstance(actor, User) else User.objects.get(pk=actor.pk)  # the person who sends it
+        transaction.on_commit(lambda: _send_invitation(invitation, token, inviter))
     return invitation, token
 
 
@@ -303,7 +298,7 @@ def _send_invitation(invitation: Invitation, token: str, actor: User) -> None:
 
 
 @audited("invitation")
-def revoke_invitation(invitation: Invitation, *, actor: User) -> None:
+def revoke_invitation(invitation: Invitation, *, actor: User | ProgramActor) -> None:
     """Revoke a pending invitation so its link stops working. Only someone who may grant its role may revoke it
     (admins cannot revoke an owner invitation, as they cannot remove an owner); raises ActionRefused."""
     with transaction.atomic():
@@ -488,7 +483,7 @@ def add_member(organization: Organization, *, actor: Any, user: User, role: str,
 def change_role(membership: Membership, *, actor: Any, role: str) -> Membership:
     """Give ``membership`` a new role. Only owners grant or take away the owner role; the last owner
     cannot be demoted; a membership removed meanwhile is refused (404). ``actor``: a user (an active member) or
-    an ``orgsecurity.actors.ProgramActor``, judged by its ``acts_as`` and never touching an owner (409
+    an ``orgsecurity.actors.ProgramActor``, judged by its ``role`` (provisioning never touching an owner: 409
     ``owner_protected``)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
@@ -535,7 +530,7 @@ def change_role(membership: Membership, *, actor: Any, role: str) -> Membership:
 def remove_member(membership: Membership, *, actor: Any) -> None:
     """Remove a member (or let a member leave). Admins cannot remove owners; the last owner cannot go; a
     membership removed meanwhile is refused (404). ``actor``: a user (an active member) or an
-    ``orgsecurity.actors.ProgramActor``, judged by its ``acts_as`` and never removing an owner (409
+    ``orgsecurity.actors.ProgramActor``, judged by its ``role`` (provisioning never removing an owner: 409
     ``owner_protected``)."""
     with transaction.atomic():
         organization = _reread(membership.organization)
@@ -602,11 +597,14 @@ def _change_team(team: Team, membership: Membership, *, actor: Any, add: bool) -
     return True
 
 
-def preview_remove_member(membership: Membership) -> Impact:
-    """What removing ``membership`` would do (read-only; ``remove_member`` does it): ``person`` (who loses the
-    organization), ``teams`` they leave, ``invitations`` they sent that are revoked (``_pending``), then the groups
-    every registered membership preview adds (keys revoked and flagged, sessions that lose the organization).
-    ``change`` is "member.remove"; the refusals of ``remove_member`` (last owner, role) are not previewed."""
+def preview_remove_member(organization: Organization, membership: Membership) -> Impact:
+    """What removing ``membership`` from ``organization`` would do (read-only; ``remove_member`` does it): ``person``
+    (who loses the organization), ``teams`` they leave, ``invitations`` they sent that are revoked (``_pending``),
+    then the groups every registered membership preview adds (keys revoked and flagged, sessions that lose the
+    organization). ``change`` is "member.remove"; the refusals of ``remove_member`` (last owner, role) are not
+    previewed. Raises ActionRefused (404 ``member_not_found``) for another organization's membership."""
+    if membership.organization_id != organization.pk:
+        raise ActionRefused("No such member in this organization.", code="member_not_found", status=404)
     organization = membership.organization
     person = ImpactItem(
         ref=str(membership.user_id),

@@ -1,8 +1,11 @@
-"""Non-human actors: programs that act on an organization with a role's rights (e.g. a SCIM provisioning token).
+"""Non-human actors: programs that act on an organization with a role's rights instead of a signed-in person.
 
-A ``ProgramActor`` is passed as ``actor=`` to the member actions (``orgsecurity.actions.change_role``,
-``remove_member``, the team actions and ``orgsecurity.lifecycle``): they judge it by ``acts_as`` instead of a
-membership, and ``audit`` records it as the actor (type, id, label) as it was at the time.
+One type, ``ProgramActor``, for every program: a SCIM provisioning token (``scim.provisioning.actor_for``) and an admin
+API key (``adminapi.core.delegated``: a person's key with its owner's current role, or a service account's key as
+admin). It is passed as ``actor=`` to the action functions: they judge it by its ``role`` exactly as they judge a member
+with that role (``orgsecurity.actions.actor_role``), and ``audit`` records it as the actor (type, id, label) as it was
+at the time. An identity provider's provisioning (``provisioning=True``) is held back further: owners and named
+recovery accounts are never its to change (``orgsecurity.actions.refuse_program_touching_owner``).
 """
 
 from __future__ import annotations
@@ -15,21 +18,37 @@ from orgsecurity.roles import Role
 
 @dataclass(frozen=True)
 class ProgramActor:
-    """A program acting on one organization: ``type`` an audit actor type (e.g. ``"scim_token"``), ``id`` its
-    stable id (text), ``label`` what people read in the audit log (e.g. the token's prefix), ``acts_as`` the role
-    whose rights it has (a ``Role`` value; a SCIM token acts as ``Role.ADMIN``, so it never grants, demotes,
-    suspends or removes an owner). It has no user: ``pk`` is None, so it is never "the member leaving"."""
+    """A program acting on one organization.
+
+    - ``type``, ``id``, ``label``: how ``audit`` records it: an ``audit.models.ActorType`` value (``"scim_token"``,
+      ``"api_key"``), its stable id (text), what people read in the audit log (``scim_ab12cd``, ``API key osk_…``).
+    - ``role``: the ``Role`` value whose rights it has (a SCIM token and a service account's key act as admin, a
+      personal API key with its owner's current role).
+    - ``user_id``: the person behind it (a personal API key's owner), None when there is none (a service account's
+      key, a SCIM token). It is also the actor's ``pk``, so "is the actor this member?" reads as for a user; with
+      None it is never "the member leaving".
+    - ``provisioning``: an identity provider's provisioning (a SCIM token). Whatever its role, it never grants,
+      demotes, suspends or removes an owner (409 ``owner_protected``) and never demotes or removes a named recovery
+      account (409 ``recovery_account``): owners manage those in the dashboard.
+
+    Raises ValueError for a ``role`` that is not a ``Role`` value.
+    """
 
     type: str
     id: str
     label: str
-    acts_as: str = Role.ADMIN
-
-    pk = None  # not a user: comparisons with a membership's user_id never match
+    role: str
+    user_id: int | None = None
+    provisioning: bool = False
 
     def __post_init__(self) -> None:
-        if self.acts_as not in Role.values:
-            raise ValueError(f"ProgramActor.acts_as must be a role, not {self.acts_as!r}.")
+        if self.role not in Role.values:
+            raise ValueError(f"ProgramActor.role must be a role, not {self.role!r}.")
+
+    @property
+    def pk(self) -> int | None:
+        """The person behind it (``user_id``), so comparisons with a membership's ``user_id`` read as for a user."""
+        return self.user_id
 
     @property
     def email(self) -> str:
@@ -41,5 +60,11 @@ class ProgramActor:
 
 
 def is_program(actor: Any) -> bool:
-    """Whether ``actor`` is a ``ProgramActor`` (judged by ``acts_as``, not by a membership)."""
+    """Whether ``actor`` is a ``ProgramActor`` (judged by its ``role``, not by a membership)."""
     return isinstance(actor, ProgramActor)
+
+
+def is_provisioning(actor: Any) -> bool:
+    """Whether ``actor`` is an identity provider's provisioning (a ``ProgramActor`` with ``provisioning``), which
+    never changes owners or named recovery accounts."""
+    return isinstance(actor, ProgramActor) and actor.provisioning

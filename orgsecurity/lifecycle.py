@@ -17,7 +17,7 @@ The number of queries does not grow with the number of sessions, keys or invitat
 
 Guardrails (``ActionRefused``, 409): the last owner who can sign in (``last_owner``), a named recovery
 (break-glass) account (``recovery_account``, registered by sso with ``register_deprovision_guard``), an owner when
-the actor is a program (``owner_protected``), and the membership guards of theme apps
+the actor is provisioning (``owner_protected``), and the membership guards of theme apps
 (``orgsecurity.actions.register_membership_guard``, as for a removal). A refusal is recorded as
 ``member.deprovision_refused`` in a transaction of its own after the refused one rolled back, so it survives;
 ``recent_refusals`` lists them for the SSO settings page. Call these functions outside any open transaction so
@@ -52,7 +52,7 @@ from orgsecurity.actions import (
     refuse_program_touching_owner,
     remove_member,
 )
-from orgsecurity.actors import is_program
+from orgsecurity.actors import is_program, is_provisioning
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Invitation, Membership, Organization, User, normalize_email
 from orgsecurity.roles import Role, roles_assignable_by
@@ -125,7 +125,7 @@ def provision_member(organization: Organization, user: User, *, actor: Any, role
     existing active membership unchanged. ``actor``: a user or an ``orgsecurity.actors.ProgramActor``.
 
     Raises ActionRefused: a role that is not one (400 ``bad_role``), a role the actor may not grant (403
-    ``role_not_allowed``; a program granting owner: 409 ``owner_protected``), a suspended membership (409
+    ``role_not_allowed``; provisioning granting owner: 409 ``owner_protected``), a suspended membership (409
     ``member_suspended``: ``reactivate_member`` it instead)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
@@ -150,13 +150,13 @@ def provision_member(organization: Organization, user: User, *, actor: Any, role
 
 
 def _judged_by_role(actor: Any) -> bool:
-    """People (their membership's role) and programs (``acts_as``) are judged by a role; the system (None, or an
-    ``audit.recorder.Actor`` an operator's command passes) is not."""
+    """People (their membership's role) and programs (``ProgramActor.role``: SCIM tokens, admin API keys) are judged
+    by a role; the system (None, or an ``audit.recorder.Actor`` an operator's command passes) is not."""
     return isinstance(actor, User) or is_program(actor)
 
 
 def _require_may_grant(organization: Organization, user: User, actor: Any, role: str) -> None:
-    if role == Role.OWNER and is_program(actor):
+    if role == Role.OWNER and is_provisioning(actor):
         raise ActionRefused(
             f"{getattr(actor, 'label', actor)} cannot make {user.email} an owner: owners are managed by owners in the "
             "dashboard, never by provisioning.",
@@ -345,7 +345,7 @@ def reactivate_member(membership: Membership, *, actor: Any, role: str) -> Membe
     """Clear ``membership``'s suspension and give it ``role`` (from the IdP's groups); audited
     ``member.reactivated``. Revoked keys stay revoked and ended sessions stay ended for this organization (the
     person signs in again). Reactivating an active membership only changes its role (as ``change_role``: its
-    effects and checks). Raises ActionRefused: not a role (400), a role the actor may not grant (403; a program
+    effects and checks). Raises ActionRefused: not a role (400), a role the actor may not grant (403; provisioning
     granting owner: 409 ``owner_protected``), the membership gone (404)."""
     if role not in Role.values:
         raise ActionRefused(f"{role!r} is not a role.", code="bad_role")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC
 
 from django.db.models import Count, QuerySet
@@ -49,12 +49,15 @@ SSO_METHODS = frozenset({"saml", "oidc"})
 @dataclass(frozen=True)
 class OverviewRow:
     """One line of a panel: ``label`` (e.g. a connection or key name), ``value`` (what to know about it),
-    ``warning`` when it needs attention, and an optional ``url`` of the page to act on it."""
+    ``warning`` when it needs attention, and an optional ``url`` of the page to act on it, which only members
+    with ``opens_with`` (the capability that page asks for; None: any member) are shown: an auditor reads the
+    overview but cannot open the security settings pages, so a link there would answer 403."""
 
     label: str
     value: str
     warning: bool = False
     url: str = ""
+    opens_with: Capability | None = Capability.MANAGE_SECURITY
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def register_pending_states(source: Callable[[OrgContext, dt.datetime], list[Ove
 def overview_panels(org: OrgContext, now: dt.datetime) -> list[dict]:
     """The registered panels ``org``'s member may see, each ``{"title", "key", "rows", "empty"}``."""
     return [
-        {"title": panel.title, "key": panel.key, "rows": panel.rows(org, now), "empty": panel.empty}
+        {"title": panel.title, "key": panel.key, "rows": _openable(org, panel.rows(org, now)), "empty": panel.empty}
         for panel in _PANELS
         if org.can(panel.capability)
     ]
@@ -98,7 +101,15 @@ def overview_panels(org: OrgContext, now: dt.datetime) -> list[dict]:
 
 def pending_states(org: OrgContext, now: dt.datetime) -> list[OverviewRow]:
     """Every pending risky state the registered sources report for ``org``."""
-    return [row for source in _PENDING_SOURCES for row in source(org, now)]
+    return _openable(org, [row for source in _PENDING_SOURCES for row in source(org, now)])
+
+
+def _openable(org: OrgContext, rows: list[OverviewRow]) -> list[OverviewRow]:
+    """``rows`` with the links ``org``'s member cannot open removed (the row itself stays)."""
+    return [
+        row if not row.url or row.opens_with is None or org.can(row.opens_with) else replace(row, url="")
+        for row in rows
+    ]
 
 
 # --- sign-in activity from the audit trail --------------------------------------------------------------------

@@ -147,6 +147,9 @@ def _members_page(
     invitations = (
         directory.invitation_page(org.organization, search, request.GET.get("invitations_page")) if can_manage else None
     )
+    if can_manage:
+        for row in rows:  # each role form carries the version of the role it shows (the admin API's member ETag)
+            row.membership.loaded_version = loaded_stamp(member_values(row.membership))
     pending = list(invitations.object_list) if invitations is not None else []
     unconfirmed = actions.reconfirmation_reasons(pending)
     context = {
@@ -165,6 +168,14 @@ def _members_page(
         "invite_form": invite_form or InviteForm(assignable=assignable),
     }
     return render(request, "orgsecurity/members.html", context, status=status)
+
+
+MEMBER_LABELS = {"id": "Member", "role": "Role"}
+
+
+def member_values(membership: Membership) -> dict[str, object]:
+    """What a membership's version covers: its id and role (the same values as the admin API's member ETag)."""
+    return {"id": membership.pk, "role": membership.role}
 
 
 def _refused(request: HttpRequest, org: OrgContext, exc: actions.ActionRefused) -> HttpResponse:
@@ -233,9 +244,14 @@ def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> Http
     form = RoleForm(request.POST)
     if not form.is_valid():
         return _refused(request, org, actions.ActionRefused("Choose one of the listed roles."))
+
+    def change() -> object:
+        refuse_if_changed(request.POST, member_values(membership), MEMBER_LABELS)
+        return actions.change_role(membership, actor=request.user, role=form.cleaned_data["role"])
+
     return act(
         request,
-        lambda: actions.change_role(membership, actor=request.user, role=form.cleaned_data["role"]),
+        change,
         success=f"{membership.user.email} is now {Role(form.cleaned_data['role']).label}.",
         to=reverse("members", args=[org_slug]),
     )
@@ -266,7 +282,7 @@ def remove_member(request: HttpRequest, org_slug: str, membership_id: int) -> Ht
         cancel_url=reverse("members", args=[org_slug]),
         filename=f"{org_slug}-remove-{membership.user.email}",
     )
-    return confirmation_page(request, org, actions.preview_remove_member(membership), page)
+    return confirmation_page(request, org, actions.preview_remove_member(org.organization, membership), page)
 
 
 @reauthenticated

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from audit import recorder as audit
 from audit.locking import audited
-from orgsecurity.actions import ActionRefused, require_plain_text
+from orgsecurity.actions import ActionRefused, actor_role, require_plain_text
+from orgsecurity.actors import ProgramActor
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization, Team, User
 from orgsecurity.roles import Role
@@ -21,6 +22,16 @@ from scim.provisioning import default_role, mappings_for, role_for, sync_access
 from sso.models import SSOConnection
 
 MAX_TOKENS_PER_ORG = 10
+
+
+def require_owner(organization: Organization, actor: object) -> None:
+    """SCIM set-up is for owners: a person or an admin API key (``ProgramActor``) must act as an owner, and a
+    program (a SCIM token, acting as admin) never changes it; raises ``ActionRefused`` (403 ``owner_only``, the
+    code the page answers). The system (a management command, ``audit.recorder.Actor.system``) may."""
+    if not isinstance(actor, (User, ProgramActor)):
+        return
+    if actor_role(organization, actor) != Role.OWNER:
+        raise ActionRefused("Only owners manage SCIM provisioning.", code="owner_only", status=403)
 
 
 def parse_cidrs(text: str) -> list[str]:
@@ -44,7 +55,9 @@ def create_token(
     organization: Organization, *, actor: User, connection: SSOConnection, name: str, allowed_cidrs: Iterable[str] = ()
 ) -> tuple[ScimToken, str]:
     """A new SCIM token of ``connection`` (one of ``organization``'s) and its text, shown once. Raises
-    ``ActionRefused`` for another organization's connection (404), a bad name (400) or too many tokens (409)."""
+    ``ActionRefused`` for an actor who is not an owner (403 ``owner_only``), another organization's connection (404),
+    a bad name (400) or too many tokens (409)."""
+    require_owner(organization, actor)
     if connection.organization_id != organization.pk:
         raise ActionRefused("There is no such SSO connection here.", code="not_found", status=404)
     name = (name or "").strip() or "SCIM"
@@ -79,7 +92,9 @@ def create_token(
 
 @audited(lambda token, **kwargs: token.organization)
 def revoke_token(token: ScimToken, *, actor: User) -> ScimToken:
-    """Revoke ``token`` now: the IdP's next request gets 401. Revoking a revoked token changes nothing."""
+    """Revoke ``token`` now: the IdP's next request gets 401. Revoking a revoked token changes nothing. Owners only
+    (``require_owner``)."""
+    require_owner(token.organization, actor)
     with transaction.atomic():
         token = ScimToken.objects.select_for_update(of=("self",)).get(pk=token.pk)
         if token.revoked_at is not None:
@@ -110,11 +125,16 @@ def preview_mapping(
         mappings.append(GroupMapping(organization=organization, group_ref=group_ref, role=role))
     fallback = default_role(organization)
     items = []
+    # As ``sync_access``: until a group is mapped, roles stay as they are (removing the last mapping changes none).
     links = (
-        ScimUser.objects.filter(organization=organization)
-        .select_related("user")
-        .prefetch_related("groups")
-        .order_by("user_name")
+        ScimUser.objects.none()
+        if not mappings
+        else (
+            ScimUser.objects.filter(organization=organization)
+            .select_related("user")
+            .prefetch_related("groups")
+            .order_by("user_name")
+        )
     )
     roles = dict(Membership.objects.active().filter(organization=organization).values_list("user_id", "role"))
     for link in links:
@@ -142,7 +162,9 @@ def save_mapping(
     organization: Organization, *, actor: User, group_ref: str, role: str, teams: Iterable[Team] = ()
 ) -> GroupMapping:
     """Map the SCIM group ``group_ref`` (displayName or id) to ``role`` (never owner; "" for teams only) and
-    ``teams``, then apply it to every provisioned member (``scim.provisioning.sync_access``, as the owner)."""
+    ``teams``, then apply it to every provisioned member (``scim.provisioning.sync_access``, as the owner). Owners
+    only (``require_owner``)."""
+    require_owner(organization, actor)
     group_ref = (group_ref or "").strip()
     if not group_ref or len(group_ref) > 255:
         raise ActionRefused("Name the SCIM group by its displayName or id (at most 255 characters).", code="bad_group")
@@ -179,8 +201,10 @@ def save_mapping(
 
 @audited(lambda mapping, **kwargs: mapping.organization)
 def delete_mapping(mapping: GroupMapping, *, actor: User) -> None:
-    """Remove a group mapping; members' roles and mapped teams follow their remaining groups."""
+    """Remove a group mapping; members' roles and mapped teams follow their remaining groups. Owners only
+    (``require_owner``)."""
     organization = mapping.organization
+    require_owner(organization, actor)
     audit.record(
         "scim.mapping_deleted",
         organization=organization,
@@ -196,7 +220,8 @@ def update_settings(
     organization: Organization, *, actor: User, default_role: str, link_attributes: dict[int, str] | None = None
 ) -> ProvisioningSettings:
     """Set the role of provisioned members in no mapped group (never owner) and, per SSO connection id, the sign-in
-    attribute compared with ``externalId`` (``ConnectionLinkSetting.Attribute``)."""
+    attribute compared with ``externalId`` (``ConnectionLinkSetting.Attribute``). Owners only (``require_owner``)."""
+    require_owner(organization, actor)
     if default_role == Role.OWNER or default_role not in Role.values:
         raise ActionRefused("Choose a role other than owner as the default.", code="bad_role")
     settings_row, _ = ProvisioningSettings.objects.get_or_create(organization=organization)
@@ -223,6 +248,49 @@ def update_settings(
 
 def _all_links(organization: Organization) -> list[ScimUser]:
     return list(ScimUser.objects.filter(organization=organization).select_related("user", "organization"))
+
+
+def settings_values(organization: Organization) -> dict[str, str]:
+    """The provisioning settings as saved, by the settings form's field names: ``default_role`` and, per SSO
+    connection, ``link_<connection id>`` (its ``ConnectionLinkSetting.Attribute``). What ``orgsecurity.versions``
+    versions, so a settings form saved over a change made meanwhile is refused."""
+    connections = SSOConnection.objects.filter(organization=organization).order_by("pk")
+    links = dict(
+        ConnectionLinkSetting.objects.filter(connection__organization=organization).values_list(
+            "connection_id", "attribute"
+        )
+    )
+    values = {"default_role": default_role(organization)}
+    for connection in connections:
+        values[f"link_{connection.pk}"] = links.get(connection.pk, ConnectionLinkSetting.Attribute.SUBJECT)
+    return values
+
+
+def settings_labels(organization: Organization) -> dict[str, str]:
+    """The settings form's labels by ``settings_values`` key (to say what changed)."""
+    labels = {"default_role": "Role of members in no mapped group"}
+    for connection in SSOConnection.objects.filter(organization=organization).order_by("pk"):
+        labels[f"link_{connection.pk}"] = f"{connection}: sign-in attribute compared with externalId"
+    return labels
+
+
+def mapping_values(organization: Organization) -> dict[str, str]:
+    """Every group mapping as saved, by group (lower case): "role <role or (none)>; teams <names or (none)>". What
+    ``orgsecurity.versions`` versions for the mappings page, so a mapping saved or removed over a change made
+    meanwhile is refused."""
+    values = {}
+    for mapping in mappings_for(organization):
+        teams = ", ".join(sorted(team.name for team in mapping.teams.all())) or "(none)"
+        values[mapping.group_ref.lower()] = f"role {mapping.role or '(none)'}; teams {teams}"
+    return values
+
+
+def mapping_labels(organization: Organization) -> dict[str, str]:
+    """Labels of ``mapping_values`` keys: "Mapping of <group>"."""
+    return {
+        group_ref.lower(): f"Mapping of {group_ref}"
+        for group_ref in GroupMapping.objects.filter(organization=organization).values_list("group_ref", flat=True)
+    }
 
 
 def groups_of(organization: Organization) -> list[ScimGroup]:

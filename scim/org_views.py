@@ -17,8 +17,10 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.errors import render_refusal
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Team
+from orgsecurity.outcomes import act, refused
 from orgsecurity.roles import Capability, Role
 from orgsecurity.secrets_stash import stash, take
+from orgsecurity.versions import VERSION_FIELD, loaded_stamp, refuse_if_changed
 from scim import actions
 from scim.models import ConnectionLinkSetting, GroupMapping, ProvisioningSettings, ScimToken, ScimUser
 from scim.provisioning import ACTOR_TYPE
@@ -49,6 +51,8 @@ def sso_section(request: HttpRequest, org: OrgContext) -> tuple[str, dict] | Non
     return "scim/_sso_section.html", {
         "org": org,
         "is_owner": org.role == Role.OWNER,
+        "version_field": VERSION_FIELD,
+        "settings_version": loaded_stamp(actions.settings_values(organization)),
         "base_url": base_url(organization.slug) + "/",
         "tokens": tokens,
         "last_request": max(used) if used else None,
@@ -65,11 +69,12 @@ def sso_section(request: HttpRequest, org: OrgContext) -> tuple[str, dict] | Non
     }
 
 
-def _back(org_slug: str) -> HttpResponse:
-    return redirect(reverse("sso:index", args=[org_slug]) + "#scim")
+def _section_url(org_slug: str) -> str:
+    return reverse("sso:index", args=[org_slug]) + "#scim"
 
 
 def _refused(request: HttpRequest, org: OrgContext, exc: ActionRefused) -> HttpResponse:
+    """Who may not act (owners only) is told with the refusal page (403); refused changes are post/redirect/get."""
     return render_refusal(request, exc)
 
 
@@ -104,7 +109,7 @@ def _create_token(request: HttpRequest, *, org_slug: str, org: OrgContext) -> Ht
             allowed_cidrs=actions.parse_cidrs(request.POST.get("allowed_cidrs", "")),
         )
     except ActionRefused as exc:
-        return _refused(request, org, exc)
+        return refused(request, exc, _section_url(org_slug))
     ticket = stash(request, SECRET_KIND, text, token_pk=token.pk)
     return redirect("scim_token_secret", org_slug=org_slug, token_pk=token.pk, ticket=ticket)
 
@@ -141,8 +146,12 @@ def revoke_token(request: HttpRequest, org_slug: str, token_pk: int) -> HttpResp
 
 @reauthenticated
 def _revoke_token(request: HttpRequest, *, org_slug: str, token: ScimToken) -> HttpResponse:
-    actions.revoke_token(token, actor=request.user)
-    return _back(org_slug)
+    return act(
+        request,
+        lambda: actions.revoke_token(token, actor=request.user),
+        success=f"The SCIM token {token.prefix} was revoked: the IdP can no longer provision with it.",
+        to=_section_url(org_slug),
+    )
 
 
 @require_POST
@@ -157,15 +166,17 @@ def update_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
             links[connection.pk] = value
     try:
         _require_owner(org)
-        actions.update_settings(
-            org.organization,
-            actor=request.user,
-            default_role=request.POST.get("default_role", ""),
-            link_attributes=links,
-        )
     except ActionRefused as exc:
         return _refused(request, org, exc)
-    return _back(org_slug)
+
+    def save() -> None:
+        organization = org.organization
+        refuse_if_changed(request.POST, actions.settings_values(organization), actions.settings_labels(organization))
+        actions.update_settings(
+            organization, actor=request.user, default_role=request.POST.get("default_role", ""), link_attributes=links
+        )
+
+    return act(request, save, success="Provisioning settings saved.", to=_section_url(org_slug))
 
 
 def _mapping_form(request: HttpRequest, org: OrgContext) -> tuple[str, str, list[Team]]:
@@ -200,7 +211,12 @@ def mappings(request: HttpRequest, org_slug: str) -> HttpResponse:
             "from now on.",
             button="Save mapping",
             cancel_url=reverse("scim_mappings", args=[org_slug]),
-            hidden={"group_ref": group_ref, "role": role, "teams": [str(t.pk) for t in teams]},
+            hidden={
+                "group_ref": group_ref,
+                "role": role,
+                "teams": [str(t.pk) for t in teams],
+                VERSION_FIELD: request.GET.get(VERSION_FIELD, ""),
+            },
             filename="scim-mapping",
         )
         return confirmation_page(request, org, impact, page)
@@ -211,20 +227,27 @@ def mappings(request: HttpRequest, org_slug: str) -> HttpResponse:
         "groups": actions.groups_of(org.organization),
         "teams": Team.objects.filter(organization=org.organization),
         "role_choices": [c for c in Role.choices if c[0] != Role.OWNER],
+        "version_field": VERSION_FIELD,
+        "loaded_version": loaded_stamp(actions.mapping_values(org.organization)),
     }
     return render(request, "scim/mappings.html", context)
 
 
 @reauthenticated
 def _save_mapping(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
-    try:
-        delete_id = request.POST.get("delete")
-        if delete_id:
-            mapping = get_org_object(org, GroupMapping, pk=int(delete_id) if delete_id.isdigit() else 0)
+    organization = org.organization
+    delete_id = request.POST.get("delete")
+    mapping = None
+    if delete_id:
+        mapping = get_org_object(org, GroupMapping, pk=int(delete_id) if delete_id.isdigit() else 0)
+    group_ref, role, teams = _mapping_form(request, org)
+
+    def save() -> str:
+        refuse_if_changed(request.POST, actions.mapping_values(organization), actions.mapping_labels(organization))
+        if mapping is not None:
             actions.delete_mapping(mapping, actor=request.user)
-        else:
-            group_ref, role, teams = _mapping_form(request, org)
-            actions.save_mapping(org.organization, actor=request.user, group_ref=group_ref, role=role, teams=teams)
-    except ActionRefused as exc:
-        return _refused(request, org, exc)
-    return redirect("scim_mappings", org_slug=org_slug)
+            return f"The mapping of {mapping.group_ref} was removed; members' roles follow their other groups."
+        saved = actions.save_mapping(organization, actor=request.user, group_ref=group_ref, role=role, teams=teams)
+        return f"The SCIM group {saved.group_ref} is mapped; provisioned members' roles follow it."
+
+    return act(request, save, success=lambda sentence: sentence, to=reverse("scim_mappings", args=[org_slug]))

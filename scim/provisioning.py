@@ -49,7 +49,7 @@ ACTOR_TYPE = "scim_token"
 
 def actor_for(token: ScimToken) -> ProgramActor:
     """The token as the actor of what it changes: audited with its prefix, judged with admin rights."""
-    return ProgramActor(type=ACTOR_TYPE, id=str(token.pk), label=token.prefix, acts_as=Role.ADMIN)
+    return ProgramActor(type=ACTOR_TYPE, id=str(token.pk), label=token.prefix, role=Role.ADMIN, provisioning=True)
 
 
 def default_role(organization: Organization) -> str:

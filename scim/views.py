@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -33,12 +34,15 @@ from scim2_models import (
     Group,
     Patch,
     PatchOp,
+    PatchOperation,
     ResourceType,
     ResponseParameters,
     SCIMException,
+    ScimPolicy,
     ServiceProviderConfig,
     Sort,
 )
+from scim2_models.path import CompareOperator, Comparison
 
 from orgsecurity.actions import ActionRefused
 from orgsecurity.jsonbody import NotJSON, parse_json
@@ -278,85 +282,6 @@ def schemas_view(request: HttpRequest, token: ScimToken, schema_id: str | None =
     raise ScimError(404, f"There is no schema {schema_id!r}.")
 
 
-# --- Users ---------------------------------------------------------------------------------------------------
-
-
-def _users(token: ScimToken) -> QuerySet[ScimUser]:
-    return (
-        ScimUser.objects.filter(organization=token.organization)
-        .select_related("user", "organization")
-        .prefetch_related(Prefetch("groups", queryset=ScimGroup.objects.order_by("display_name"), to_attr="group_list"))
-        .alias(user_name_lower=Lower("user_name"), display_name_lower=Lower("display_name"))
-    )
-
-
-def _user(token: ScimToken, resource_id: str) -> ScimUser:
-    try:
-        scim_id = uuid.UUID(resource_id)
-    except ValueError:
-        raise ScimError(404, f"There is no user {resource_id!r} here.") from None
-    found = _users(token).filter(scim_id=scim_id).first()
-    if found is None:
-        raise ScimError(404, f"There is no user {resource_id!r} here.")
-    return found
-
-
-def _user_answer(request: HttpRequest, scim_user: ScimUser, status: int = 200) -> HttpResponse:
-    slug = scim_user.organization.slug
-    if not hasattr(scim_user, "group_list"):
-        scim_user.group_list = list(scim_user.groups.order_by("display_name"))
-    payload = resources.dump(resources.user_model(scim_user, slug), _parameters(request))
-    location = f"{resources.base_url(slug)}/Users/{scim_user.scim_id}" if status == 201 else None
-    return _resource_answer(payload, scim_user.version, status, location)
-
-
-@scim_endpoint("GET", "HEAD", "POST")
-def users_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    if request.method == "POST":
-        resource = resources.parse_user(_body(request))
-        scim_user = provisioning.create_user(token, resources.user_fields(resource))
-        scim_user.group_list = []  # a new user is in no group
-        return _user_answer(request, scim_user, status=201)
-    return _list_users(request, token)
-
-
-def _list_users(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    request.scim_query = _search_parameters(request)
-    queryset = _users(token)
-    text = request.scim_query.get("filter")
-    if text:
-        queryset = queryset.filter(filters.build_query(text, filters.USER_COLUMNS))
-    slug = token.organization.slug
-    return _list(request, queryset.order_by("created_at", "pk"), lambda u: resources.user_model(u, slug))
-
-
-@scim_endpoint("GET", "HEAD", "PUT", "PATCH", "DELETE")
-def user_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpResponse:
-    scim_user = _user(token, resource_id)
-    if request.method in ("GET", "HEAD"):
-        if request.headers.get("If-None-Match", "").strip() == resources.etag(scim_user.version):
-            return HttpResponse(status=304, headers={"ETag": resources.etag(scim_user.version)})
-        return _user_answer(request, scim_user)
-    _check_if_match(request, scim_user.version)
-    if request.method == "DELETE":
-        provisioning.delete_user(token, scim_user)
-        return HttpResponse(status=204)
-    if request.method == "PUT":
-        resource = resources.parse_user(_body(request), replacing=True)
-    else:
-        resource = _patched(
-            resources.user_model(scim_user, token.organization.slug), resources.UserResource, _body(request)
-        )
-    provisioning.update_user(token, scim_user, resources.user_fields(resource))
-    return _user_answer(request, _user(token, resource_id))
-
-
-@scim_endpoint("POST")
-def users_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    """POST /Users/.search (RFC 7644 §3.4.3): a list query whose parameters are in the body."""
-    return _list_users(request, token)
-
-
 # --- PATCH (RFC 7644 §3.5.2) ---------------------------------------------------------------------------------
 
 
@@ -393,11 +318,40 @@ def _normalized_operations(body: Any) -> dict:
     }
 
 
+CREATE_UNMATCHED_TYPE = ScimPolicy(unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
+
+
+def _policy_for(operation: PatchOperation) -> ScimPolicy | None:
+    """How one operation treats a path filter that matches no value.
+
+    An ``add`` whose path selects by type alone (``emails[type eq "work"].value``, ``addresses[type eq
+    "work"].locality``) creates the entry the filter describes when the resource has none: Microsoft Entra ID sends
+    a new work email or address that way, and Okta the same shape. Every other operation keeps RFC 7644 §3.5.2:
+    ``replace`` of an unmatched filter is 400 ``noTarget`` (§3.5.2.3), ``remove`` removes nothing (§3.5.2.2), and an
+    ``add`` with any other filter (``members[value eq "…"]``, ``or``, ``co``) is still ``noTarget``."""
+    if operation.op != PatchOperation.Op.add or operation.path is None:
+        return None
+    selection = operation.path.value_filter
+    if (
+        isinstance(selection, Comparison)
+        and selection.op == CompareOperator.eq
+        and selection.attr_path.attr.lower() == "type"
+        and selection.attr_path.sub_attr is None
+        and selection.attr_path.uri is None
+        and isinstance(selection.value, str)
+    ):
+        return CREATE_UNMATCHED_TYPE
+    return None
+
+
 def _patched(model: Any, model_type: Any, body: Any) -> Any:
     message = _normalized_operations(body)
     try:
         patch = PatchOp[model_type].model_validate(message, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
-        patch.patch(model)
+        # One operation at a time, each under its own policy (``_policy_for``); a failure answers an error and
+        # nothing is stored, so the all-or-nothing of RFC 7644 §3.5.2 holds.
+        for operation in patch.operations or []:
+            patch.model_copy(update={"operations": [operation]}).patch(model, scim_policy=_policy_for(operation))
         # Re-read the result as a replacement, so what PATCH produces is judged like a PUT body.
         dumped = model.model_dump(scim_ctx=Context.DEFAULT, exclude_none=True)
         dumped.pop("meta", None)
@@ -410,7 +364,16 @@ def _patched(model: Any, model_type: Any, body: Any) -> Any:
         raise ScimError(400, f"This PATCH cannot be applied: {exc}", "invalidValue") from None
 
 
-# --- Groups --------------------------------------------------------------------------------------------------
+# --- Users and Groups: one shape -----------------------------------------------------------------------------
+
+
+def _users(token: ScimToken) -> QuerySet[ScimUser]:
+    return (
+        ScimUser.objects.filter(organization=token.organization)
+        .select_related("user", "organization")
+        .prefetch_related(Prefetch("groups", queryset=ScimGroup.objects.order_by("display_name"), to_attr="group_list"))
+        .alias(user_name_lower=Lower("user_name"), display_name_lower=Lower("display_name"))
+    )
 
 
 def _groups(token: ScimToken) -> QuerySet[ScimGroup]:
@@ -422,25 +385,30 @@ def _groups(token: ScimToken) -> QuerySet[ScimGroup]:
     )
 
 
-def _group(token: ScimToken, resource_id: str) -> ScimGroup:
-    try:
-        scim_id = uuid.UUID(resource_id)
-    except ValueError:
-        raise ScimError(404, f"There is no group {resource_id!r} here.") from None
-    found = _groups(token).filter(scim_id=scim_id).first()
-    if found is None:
-        raise ScimError(404, f"There is no group {resource_id!r} here.")
-    return found
+def _user_model(scim_user: ScimUser) -> Any:
+    if not hasattr(scim_user, "group_list"):
+        scim_user.group_list = list(scim_user.groups.order_by("display_name"))
+    return resources.user_model(scim_user, scim_user.organization.slug)
 
 
 def _group_model(group: ScimGroup) -> Group:
     return resources.group_model(group, group.organization.slug, getattr(group, "member_list", None))
 
 
-def _group_answer(request: HttpRequest, group: ScimGroup, status: int = 200) -> HttpResponse:
-    payload = resources.dump(_group_model(group), _parameters(request))
-    location = f"{resources.base_url(group.organization.slug)}/Groups/{group.scim_id}" if status == 201 else None
-    return _resource_answer(payload, group.version, status, location)
+def _save_user(token: ScimToken, scim_user: ScimUser | None, resource: Any) -> ScimUser:
+    if scim_user is None:
+        return provisioning.create_user(token, resources.user_fields(resource))
+    return provisioning.update_user(token, scim_user, resources.user_fields(resource))
+
+
+def _save_group(token: ScimToken, group: ScimGroup | None, resource: Group) -> ScimGroup:
+    return provisioning.save_group(
+        token,
+        group=group,
+        display_name=resource.display_name or "",
+        external_id=resource.external_id or "",
+        member_ids=_member_ids(resource),
+    )
 
 
 def _member_ids(group: Group) -> list[str]:
@@ -452,61 +420,139 @@ def _member_ids(group: Group) -> list[str]:
     return ids
 
 
-@scim_endpoint("GET", "HEAD", "POST")
-def groups_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
-    if request.method == "POST":
-        resource = resources.parse_group(_body(request))
-        group = provisioning.save_group(
-            token,
-            group=None,
-            display_name=resource.display_name or "",
-            external_id=resource.external_id or "",
-            member_ids=_member_ids(resource),
-        )
-        return _group_answer(request, _group(token, str(group.scim_id)), status=201)
-    return _list_groups(request, token)
+@dataclass(frozen=True)
+class Kind:
+    """What tells /Users and /Groups apart; the endpoints below are the same for both (RFC 7644 §3.3 to §3.6).
+
+    ``rows(token)`` the organization's rows (their filter aliases and prefetches); ``model(row)`` the row as a
+    scim2-models resource (answered, and patched); ``parse(body, replacing=)`` a POST/PUT body; ``save(token, row or
+    None, resource)`` creates or updates it (``scim.provisioning``); ``delete(token, row)``."""
+
+    noun: str  # in "There is no <noun> …"
+    path: str  # the collection, in a created resource's Location
+    model_type: Any  # what a PATCH is validated against
+    columns: dict[str, filters.Column]
+    rows: Callable[[ScimToken], QuerySet]
+    model: Callable[[Any], Any]
+    parse: Callable[..., Any]
+    save: Callable[[ScimToken, Any, Any], Any]
+    delete: Callable[[ScimToken, Any], None]
 
 
-def _list_groups(request: HttpRequest, token: ScimToken) -> HttpResponse:
+USERS = Kind(
+    noun="user",
+    path="Users",
+    model_type=resources.UserResource,
+    columns=filters.USER_COLUMNS,
+    rows=_users,
+    model=_user_model,
+    parse=resources.parse_user,
+    save=_save_user,
+    delete=provisioning.delete_user,
+)
+GROUPS = Kind(
+    noun="group",
+    path="Groups",
+    model_type=Group,
+    columns=filters.GROUP_COLUMNS,
+    rows=_groups,
+    model=_group_model,
+    parse=resources.parse_group,
+    save=_save_group,
+    delete=provisioning.delete_group,
+)
+
+
+def _row(kind: Kind, token: ScimToken, resource_id: str) -> Any:
+    try:
+        scim_id = uuid.UUID(resource_id)
+    except ValueError:
+        scim_id = None
+    found = kind.rows(token).filter(scim_id=scim_id).first() if scim_id is not None else None
+    if found is None:
+        raise ScimError(404, f"There is no {kind.noun} {resource_id!r} here.")
+    return found
+
+
+def _answer(kind: Kind, request: HttpRequest, row: Any, status: int = 200) -> HttpResponse:
+    payload = resources.dump(kind.model(row), _parameters(request))
+    location = f"{resources.base_url(row.organization.slug)}/{kind.path}/{row.scim_id}" if status == 201 else None
+    return _resource_answer(payload, row.version, status, location)
+
+
+def _collection(kind: Kind, request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """GET (list, RFC 7644 §3.4.2) or POST (create, §3.3) on the collection."""
+    if request.method != "POST":
+        return _list_rows(kind, request, token)
+    created = kind.save(token, None, kind.parse(_body(request)))
+    return _answer(kind, request, _row(kind, token, str(created.scim_id)), status=201)
+
+
+def _list_rows(kind: Kind, request: HttpRequest, token: ScimToken) -> HttpResponse:
     request.scim_query = _search_parameters(request)
-    queryset = _groups(token)
+    queryset = kind.rows(token)
     text = request.scim_query.get("filter")
     if text:
-        query = filters.build_query(text, filters.GROUP_COLUMNS)
-        # A filter on members joins one row per member: keep each group once.
-        queryset = _groups(token).filter(pk__in=queryset.filter(query).values("pk"))
-    return _list(request, queryset.order_by("created_at", "pk"), _group_model)
+        query = filters.build_query(text, kind.columns)
+        # A filter on a multi-valued attribute (a group's members) joins one row per value: keep each resource once.
+        queryset = kind.rows(token).filter(pk__in=queryset.filter(query).values("pk"))
+    return _list(request, queryset.order_by("created_at", "pk"), kind.model)
+
+
+def _resource(kind: Kind, request: HttpRequest, token: ScimToken, resource_id: str) -> HttpResponse:
+    """GET/HEAD (``If-None-Match``: 304), PUT (§3.5.1), PATCH (§3.5.2) or DELETE (§3.6) of one resource; the writes
+    check ``If-Match`` (412, §3.14)."""
+    row = _row(kind, token, resource_id)
+    if request.method in ("GET", "HEAD"):
+        if request.headers.get("If-None-Match", "").strip() == resources.etag(row.version):
+            return HttpResponse(status=304, headers={"ETag": resources.etag(row.version)})
+        return _answer(kind, request, row)
+    _check_if_match(request, row.version)
+    if request.method == "DELETE":
+        kind.delete(token, row)
+        return HttpResponse(status=204)
+    if request.method == "PUT":
+        resource = kind.parse(_body(request), replacing=True)
+    else:
+        resource = _patched(kind.model(row), kind.model_type, _body(request))
+    kind.save(token, row, resource)
+    return _answer(kind, request, _row(kind, token, resource_id))
+
+
+@scim_endpoint("GET", "HEAD", "POST")
+def users_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """/Users: list (GET) or create (POST)."""
+    return _collection(USERS, request, token)
+
+
+@scim_endpoint("POST")
+def users_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """POST /Users/.search (RFC 7644 §3.4.3): a list query whose parameters are in the body."""
+    return _list_rows(USERS, request, token)
 
 
 @scim_endpoint("GET", "HEAD", "PUT", "PATCH", "DELETE")
-def group_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpResponse:
-    group = _group(token, resource_id)
-    if request.method in ("GET", "HEAD"):
-        if request.headers.get("If-None-Match", "").strip() == resources.etag(group.version):
-            return HttpResponse(status=304, headers={"ETag": resources.etag(group.version)})
-        return _group_answer(request, group)
-    _check_if_match(request, group.version)
-    if request.method == "DELETE":
-        provisioning.delete_group(token, group)
-        return HttpResponse(status=204)
-    if request.method == "PUT":
-        resource = resources.parse_group(_body(request), replacing=True)
-    else:
-        resource = _patched(_group_model(group), Group, _body(request))
-    provisioning.save_group(
-        token,
-        group=group,
-        display_name=resource.display_name or "",
-        external_id=resource.external_id or "",
-        member_ids=_member_ids(resource),
-    )
-    return _group_answer(request, _group(token, resource_id))
+def user_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpResponse:
+    """/Users/<id>."""
+    return _resource(USERS, request, token, resource_id)
+
+
+@scim_endpoint("GET", "HEAD", "POST")
+def groups_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
+    """/Groups: list (GET) or create (POST)."""
+    return _collection(GROUPS, request, token)
 
 
 @scim_endpoint("POST")
 def groups_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     """POST /Groups/.search (RFC 7644 §3.4.3)."""
-    return _list_groups(request, token)
+    return _list_rows(GROUPS, request, token)
+
+
+@scim_endpoint("GET", "HEAD", "PUT", "PATCH", "DELETE")
+def group_view(request: HttpRequest, token: ScimToken, resource_id: str) -> HttpResponse:
+    """/Groups/<id>."""
+    return _resource(GROUPS, request, token, resource_id)
 
 
 @scim_endpoint("POST")
@@ -515,21 +561,18 @@ def root_search_view(request: HttpRequest, token: ScimToken) -> HttpResponse:
     matches none of that type (§3.4.2.1)."""
     query = request.scim_query = _search_parameters(request)
     text = query.get("filter")
-    slug = token.organization.slug
     found: list[Any] = []
-    for queryset, columns, render in (
-        (_users(token), filters.USER_COLUMNS, lambda u: resources.user_model(u, slug)),
-        (_groups(token), filters.GROUP_COLUMNS, _group_model),
-    ):
+    for kind in (USERS, GROUPS):
+        queryset = kind.rows(token)
         if text:
             try:
-                condition = filters.build_query(text, columns)
+                condition = filters.build_query(text, kind.columns)
             except ScimError as exc:
                 if "not supported here" in exc.detail:
                     continue
                 raise
             queryset = queryset.filter(pk__in=queryset.filter(condition).values("pk"))
-        found.extend(render(item) for item in queryset.order_by("created_at", "pk")[: MAX_RESULTS * 5])
+        found.extend(kind.model(item) for item in queryset.order_by("created_at", "pk")[: MAX_RESULTS * 5])
     start = max(1, _number(query, "startIndex", 1))
     count = min(MAX_RESULTS, max(0, _number(query, "count", MAX_RESULTS)))
     page = found[start - 1 : start - 1 + count]

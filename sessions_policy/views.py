@@ -12,7 +12,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from orgsecurity.access import require_capability
 from orgsecurity.accessors import OrgContext, org_for_member
-from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Membership, User
 from orgsecurity.outcomes import act
@@ -44,14 +43,13 @@ def index(request: HttpRequest, org_slug: str) -> HttpResponse:
             messages.error(request, exc.message)  # back to the page, which shows the saved policy
             return redirect("sessions_policy:index", org_slug=org_slug)
         if form.is_valid():
-            try:
-                changes = actions.update_session_policy(org.organization, actor=request.user, **form.cleaned_data)
-            except ActionRefused as exc:
-                form.add_error(None, exc.message)
-                status = exc.status
-            else:
-                messages.success(request, "Session policy saved." if changes else "Nothing changed.")
-                return redirect("sessions_policy:index", org_slug=org_slug)
+            # Refused by the action: the reason on the page, after a redirect, with the saved policy.
+            return act(
+                request,
+                lambda: actions.update_session_policy(org.organization, actor=request.user, **form.cleaned_data),
+                success=lambda changes: "Session policy saved." if changes else "Nothing changed.",
+                to=reverse("sessions_policy:index", args=[org_slug]),
+            )
     context = {
         "org": org,
         "form": form,
@@ -77,7 +75,7 @@ def confirm_policy(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_safe
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="change the session policy")
 def _confirm_policy_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     org = org_for_member(request, org_slug, MANAGE)
     current = rules_for_organization(org.organization)
@@ -138,7 +136,7 @@ def _sessions_page(request: HttpRequest, org: OrgContext, *, status: int = 200) 
 
 
 @require_safe
-@require_capability(MANAGE)
+@require_capability(MANAGE, action="see and end members' sessions")
 def member_sessions(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Members' active sessions in this organization: who, device, IP, method, last seen; end any."""
     return _sessions_page(request, org_for_member(request, org_slug, MANAGE))

@@ -24,6 +24,8 @@ register(
 )
 register("sso.identity_unlinked", "{actor} unlinked {user_old} from the IdP identity {subject_old}", "sso")
 register("sso.test_started", "{actor} started an SSO test of {target}", "sso")
+register("sso.test_opened", "{actor} opened the SSO test {run} of {target} to sign in at the IdP", "sso")
+register("sso.connection_deleted", "{actor} deleted the {protocol_old} SSO connection {target}", "sso")
 register("sso.tested", "{actor} tested {target}: {result} {error}", "sso")
 register("sso.sign_in_refused", "SSO sign-in through {target} refused: {reason}", "auth")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 USER_AGENT = "orgsecurity/1"
+
+logger = logging.getLogger(__name__)
 
 
 class FetchError(Exception):
@@ -116,9 +119,10 @@ def address_problem(address: IPAddress) -> str | None:
 
 
 def _local_hint() -> str:
-    """In development, say how to reach a local test IdP (never in production, where the refusal is the point)."""
+    """Tell operators (in the log, in development) how to reach a local test IdP; the sentence people read never
+    names a setting (an IdP admin on a set-up link cannot change one). Returns the text to add to it: nothing."""
     if settings.DEBUG:
-        return " For a local test IdP, set SSO_METADATA_ALLOW_PRIVATE_HOSTS=1 (development only)."
+        logger.info("For a local test IdP, set SSO_METADATA_ALLOW_PRIVATE_HOSTS=1 (development only).")
     return ""
 
 

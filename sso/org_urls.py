@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:connection_id>/status/", views.connection_status, name="connection_status"),
     path("<int:connection_id>/test/", views.start_test, name="start_test"),
     path("<int:connection_id>/tests/<int:run_id>/", views.test_run, name="test_run"),
+    path("<int:connection_id>/tests/<int:run_id>/open/", views.open_test_run, name="open_test_run"),
     path("oidc/", include("sso.oidc.org_urls")),
     # IdP set-up links (the IdP admin's own pages are public: sso/urls.py)
     path("<int:connection_id>/setup-links/new/", setup_link_views.create, name="setup_link_create"),

@@ -18,7 +18,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
-from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import csv_response
 from orgsecurity.models import Membership
 from orgsecurity.outcomes import act
@@ -105,18 +104,18 @@ def _save(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpRespon
         return redirect("twofactor_org:index", org_slug=org_slug)
     if not form.is_valid():
         return _page(request, org, form, status=400)
-    try:
-        actions.set_policy(
+    # A refused policy (what blocks requiring it) is shown on the page, after a redirect, with the saved policy.
+    return act(
+        request,
+        lambda: actions.set_policy(
             org.organization,
             actor=request.user,
             required=form.cleaned_data["required"],
             grace_days=form.cleaned_data["grace_days"],
-        )
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _page(request, org, form, status=exc.status)
-    messages.success(request, "Two-factor policy saved.")
-    return redirect("twofactor_org:index", org_slug=org_slug)
+        ),
+        success="Two-factor policy saved.",
+        to=reverse("twofactor_org:index", kwargs={"org_slug": org_slug}),
+    )
 
 
 @require_safe
@@ -142,12 +141,19 @@ def members(request: HttpRequest, org_slug: str) -> HttpResponse:
                 ]
             )
         return response
+    is_owner = org.role == Role.OWNER
+    rows = list(rows)
+    # Accounts a reset would refuse get the reason instead of a button (the rule reset_factors applies).
+    refusals = actions.reset_refusals(rows, actor=request.user) if is_owner else {}
+    for membership in rows:
+        refusal = refusals.get(membership.pk)
+        membership.reset_refused = refusal.message if refusal is not None else ""
     context = {
         "org": org,
         "rows": rows,
         "status": status,
         "labels": STATUS_LABELS,
-        "is_owner": org.role == Role.OWNER,
+        "is_owner": is_owner,
     }
     return render(request, "twofactor/members.html", context)
 

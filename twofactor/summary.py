@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from orgsecurity.accessors import OrgContext
 from orgsecurity.overview import OverviewRow
+from orgsecurity.roles import Capability
 from sessions_policy import clock
 from twofactor import factors
 
@@ -48,5 +49,6 @@ def members_without_factor_row(org: OrgContext, now: dt.datetime) -> list[Overvi
             value,
             warning=True,
             url=reverse("twofactor_org:members", args=[org.organization.slug]) + "?status=none",
+            opens_with=Capability.MANAGE_MEMBERS,
         )
     ]

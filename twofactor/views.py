@@ -18,7 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from orgsecurity import auth, secrets_stash, signin_state, throttle
-from orgsecurity.access import protect_action, reauthenticated
+from orgsecurity.access import protect_action, protecting, reauthenticated
 from orgsecurity.actions import ActionRefused
 from orgsecurity.crypto import SecretDecryptionError, decrypt_secret, encrypt_secret
 from orgsecurity.errors import json_error
@@ -221,6 +221,7 @@ def _passkeys_available() -> JsonResponse | None:
 
 @require_POST
 @live_session_required
+@protecting("add a passkey")
 @reauthenticated
 def passkey_register_options(request: HttpRequest) -> HttpResponse:
     """JSON creation options for a new passkey (re-authentication first: JSON 401 otherwise)."""
@@ -232,6 +233,7 @@ def passkey_register_options(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @live_session_required
+@protecting("add a passkey")
 @reauthenticated
 def passkey_register(request: HttpRequest) -> HttpResponse:
     """Store the new passkey the browser created (``{"credential": ..., "name": ...}``); answers ``{"redirect"}``."""

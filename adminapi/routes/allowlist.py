@@ -14,6 +14,7 @@ from adminapi.core import ERRORS, MAX_ID, api
 from adminapi.errors import refused
 from allowlist import actions as allowlist_actions
 from allowlist.models import IPAllowlistEntry
+from allowlist.preview import preview_settings
 from keys import scopes
 from orgsecurity.client_ip import client_ip
 
@@ -196,3 +197,24 @@ def delete_entry(request: HttpRequest, org_slug: str, entry_id: int = Path(..., 
     require_if_match(request, entry_values(entry))
     allowlist_actions.remove_entries(access.organization, [entry.pk], actor=access.actor, actor_ip=client_ip(request))
     return HttpResponse(status=204)
+
+
+@api.post(
+    "/orgs/{org_slug}/allowlist/preview",
+    response={200: schemas.ImpactOut, **ERRORS},
+    summary="Who a change of the IP allowlist's settings would cut off",
+    tags=["ip allowlist"],
+)
+def preview_allowlist_settings(request: HttpRequest, org_slug: str, payload: schemas.AllowlistPatch) -> dict[str, Any]:
+    """Scope ``security:read``; changes nothing. The allowlist page's confirmation list
+    (``allowlist.preview.preview_settings``) for the settings sent (fields left out keep their saved value): members
+    whose sessions of the last 30 days came from addresses that would be outside, and keys whose last-used IP would
+    be; a note when the change would lock this client's IP out of dashboard pages."""
+    access = org_access(request, org_slug, scopes.SECURITY_READ)
+    current = allowlist_actions.settings_values(access.organization)
+    return preview_settings(
+        access.organization,
+        enabled=current["enabled"] if payload.enabled is None else payload.enabled,
+        scope=current["scope"] if payload.scope is None else payload.scope,
+        actor_ip=client_ip(request),
+    ).as_dict()

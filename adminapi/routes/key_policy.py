@@ -10,10 +10,12 @@ from adminapi import schemas
 from adminapi.access import org_access
 from adminapi.concurrency import etag_of, require_if_match
 from adminapi.core import ERRORS, api, delegated
+from adminapi.errors import refused
 from keys import scopes
-from keys.actions import set_key_policy
+from keys.actions import MAX_LIFETIME_DAYS, set_key_policy
 from keys.forms import PolicyForm
 from keys.models import KeyPolicy
+from keys.preview import preview_key_policy
 
 
 def key_policy_document(organization: Any) -> dict[str, Any]:
@@ -91,3 +93,30 @@ def put_key_policy(request: HttpRequest, org_slug: str, payload: schemas.KeyPoli
 def patch_key_policy(request: HttpRequest, org_slug: str, payload: schemas.KeyPolicyPatch) -> HttpResponse:
     """As PUT, changing only the fields sent (``max_lifetime_days: 0`` removes the maximum)."""
     return _change_key_policy(request, org_slug, payload.dict())
+
+
+@api.post(
+    "/orgs/{org_slug}/key-policy/preview",
+    response={200: schemas.ImpactOut, **ERRORS},
+    summary="Which active keys a key policy change would find out of bounds",
+    tags=["key policy"],
+)
+def preview_key_policy_change(request: HttpRequest, org_slug: str, payload: schemas.KeyPolicyPatch) -> dict[str, Any]:
+    """Scope ``security:read``; changes nothing. The key policy page's confirmation list
+    (``keys.preview.preview_key_policy``) for the values sent (fields left out keep their saved value;
+    ``max_lifetime_days: 0`` removes the maximum): each active key the policy would newly find out of bounds (they
+    keep working; the policy binds keys issued from now on)."""
+    access = org_access(request, org_slug, scopes.SECURITY_READ)
+    current = key_policy_values(access.organization)
+    wanted = {**current, **{name: value for name, value in payload.dict().items() if value is not None}}
+    if wanted["max_lifetime_days"] == 0:
+        wanted["max_lifetime_days"] = None
+    lifetime = wanted["max_lifetime_days"]
+    if lifetime is not None and not 1 <= lifetime <= MAX_LIFETIME_DAYS:  # the bound the save applies
+        raise refused("bad_lifetime", f"The maximum lifetime must be 1 to {MAX_LIFETIME_DAYS} days.", 400)
+    return preview_key_policy(
+        access.organization,
+        require_expiry=wanted["require_expiry"],
+        max_lifetime_days=wanted["max_lifetime_days"],
+        allow_unrestricted=wanted["allow_unrestricted"],
+    ).as_dict()

@@ -16,6 +16,7 @@ from adminapi.errors import refused
 from keys import scopes
 from keys.actions import revoke_api_key, rotate_api_key
 from keys.models import APIKey
+from keys.preview import preview_revoke_key
 
 
 def key_document(key: APIKey) -> dict[str, Any]:
@@ -101,3 +102,18 @@ def revoke_key(
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     revoked = revoke_api_key(_key(access, key_id), actor=delegated(access), reason=payload.reason)
     return JsonResponse(schemas.KeyOut(**key_document(revoked)).model_dump(mode="json"))
+
+
+@api.get(
+    "/orgs/{org_slug}/keys/{key_id}/revocation/preview",
+    response={200: schemas.ImpactOut, **ERRORS},
+    summary="What revoking a key affects",
+    tags=["api keys"],
+)
+def preview_key_revocation(
+    request: HttpRequest, org_slug: str, key_id: int = Path(..., ge=1, le=MAX_ID)
+) -> dict[str, Any]:
+    """Scope ``security:read``. The keys page's confirmation list (``keys.preview.preview_revoke_key``): the key,
+    what last used it, its previous secret still valid after a rotation, and a note when it was used recently."""
+    access = org_access(request, org_slug, scopes.SECURITY_READ)
+    return preview_revoke_key(access.organization, _key(access, key_id)).as_dict()

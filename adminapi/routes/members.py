@@ -1,21 +1,25 @@
-"""Members over the admin API: list, change role, remove; no key ever grants, demotes or removes an owner."""
+"""Members over the admin API: list (with SSO link and two-factor status), change role, remove; no key ever grants,
+demotes or removes an owner."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Path, Query
 
-from adminapi import schemas
+from adminapi import schemas, schemas_org
 from adminapi.access import org_access
 from adminapi.concurrency import etag_of, require_if_match, with_etag
 from adminapi.core import ERRORS, MAX_ID, api, delegated
 from adminapi.errors import refused
 from keys import scopes
-from orgsecurity.actions import change_role, remove_member
+from orgsecurity.actions import change_role, preview_remove_member, remove_member
 from orgsecurity.models import Membership
 from orgsecurity.roles import Role
+from sso.models import SSOIdentity
+from twofactor.models import TOTPDevice, WebAuthnCredential
 
 
 def member_values(membership: Membership) -> dict[str, Any]:
@@ -34,25 +38,69 @@ def member_document(membership: Membership) -> dict[str, Any]:
     }
 
 
+def member_status_document(membership: Membership, links: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+    """``membership`` (annotated with ``has_totp`` and ``has_passkey``) with its SSO links (``links``: user id ->
+    the person's linked identities) and two-factor status."""
+    factors = [
+        kind for kind, present in (("totp", membership.has_totp), ("passkey", membership.has_passkey)) if present
+    ]
+    return {
+        **member_document(membership),
+        "suspended": membership.suspended_at is not None,
+        "sso": links.get(membership.user_id, []),
+        "two_factor": {"enabled": bool(factors), "factors": factors},
+    }
+
+
+def sso_links(organization_id: int, user_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """User id -> the SSO identities linked to that person at ``organization_id``'s connections (one query)."""
+    identities = (
+        SSOIdentity.objects.filter(connection__organization_id=organization_id, user_id__in=user_ids)
+        .select_related("connection")
+        .order_by("connection_id")
+    )
+    links: dict[int, list[dict[str, Any]]] = {}
+    for identity in identities:
+        connection = identity.connection
+        links.setdefault(identity.user_id, []).append(
+            {
+                "connection_id": connection.pk,
+                "connection_name": connection.name or connection.get_protocol_display(),
+                "protocol": connection.protocol,
+                "linked_at": identity.created_at,
+            }
+        )
+    return links
+
+
 @api.get(
     "/orgs/{org_slug}/members",
-    response={200: schemas.MemberPage, **ERRORS},
-    summary="Members with their roles",
+    response={200: schemas_org.MemberStatusPage, **ERRORS},
+    summary="Members with their roles, SSO links and two-factor status",
     tags=["members"],
 )
 def list_members(
     request: HttpRequest, org_slug: str, after: int = Query(0, ge=0, le=MAX_ID), limit: int = Query(100, ge=1, le=500)
 ) -> dict[str, Any]:
-    """Scope ``members:read``. Memberships by id, ``limit`` per page from after the id ``after``."""
+    """Scope ``members:read``. Memberships by id, ``limit`` per page from after the id ``after``, each with the SSO
+    identities linked to the person (which connection) and their second factors (``totp``, ``passkey``).
+    Suspended (deprovisioned) members are listed, marked, as the members page shows them to managers. Two queries
+    whatever the page size."""
     access = org_access(request, org_slug, scopes.MEMBERS_READ)
     rows = list(
+        # includes suspended: listed and marked for managers, as on the members page
         Membership.objects.filter(organization_id=access.organization.pk, pk__gt=after)
         .select_related("user")
+        .annotate(
+            has_totp=Exists(TOTPDevice.objects.filter(user=OuterRef("user"))),
+            has_passkey=Exists(WebAuthnCredential.objects.filter(user=OuterRef("user"))),
+        )
         .order_by("pk")[: limit + 1]
     )
     shown = rows[:limit]
+    links = sso_links(access.organization.pk, [membership.user_id for membership in shown]) if shown else {}
     return {
-        "members": [member_document(membership) for membership in shown],
+        "members": [member_status_document(membership, links) for membership in shown],
         "next_after": shown[-1].pk if len(rows) > limit else None,
     }
 
@@ -112,3 +160,22 @@ def delete_member(request: HttpRequest, org_slug: str, membership_id: int = Path
     _refuse_owner_change(membership, None)
     remove_member(membership, actor=delegated(access))
     return HttpResponse(status=204)
+
+
+@api.get(
+    "/orgs/{org_slug}/members/{membership_id}/removal/preview",
+    response={200: schemas.ImpactOut, **ERRORS},
+    summary="Who and what removing a member affects",
+    tags=["members"],
+)
+def preview_member_removal(
+    request: HttpRequest, org_slug: str, response: HttpResponse, membership_id: int = Path(..., ge=1, le=MAX_ID)
+) -> dict[str, Any]:
+    """Scope ``members:read``. The members page's confirmation list (``orgsecurity.actions.preview_remove_member``):
+    the person, the teams they leave, the invitations they sent that are revoked, their keys revoked and flagged and
+    the sessions that lose the organization; the membership's ETag in the ``ETag`` header (send it as ``If-Match``
+    with the ``DELETE``)."""
+    access = org_access(request, org_slug, scopes.MEMBERS_READ)
+    membership = _membership(access, membership_id)
+    response["ETag"] = etag_of(member_values(membership))
+    return preview_remove_member(access.organization, membership).as_dict()

@@ -10,10 +10,12 @@ from adminapi import schemas
 from adminapi.access import org_access
 from adminapi.concurrency import etag_of, require_if_match, with_etag
 from adminapi.core import ERRORS, api
+from adminapi.errors import refused
 from keys import scopes
 from sessions_policy.actions import update_session_policy
 from sessions_policy.models import SessionPolicy
-from sessions_policy.rules import SessionRules
+from sessions_policy.preview import preview_session_policy
+from sessions_policy.rules import SessionRules, validate
 
 
 def session_policy_document(organization: Any) -> dict[str, Any]:
@@ -72,3 +74,24 @@ def put_session_policy(request: HttpRequest, org_slug: str, payload: schemas.Ses
 def patch_session_policy(request: HttpRequest, org_slug: str, payload: schemas.SessionPolicyPatch) -> HttpResponse:
     """As PUT, changing only the fields sent."""
     return _change_session_policy(request, org_slug, payload.dict())
+
+
+@api.post(
+    "/orgs/{org_slug}/session-policy/preview",
+    response={200: schemas.ImpactOut, **ERRORS},
+    summary="Which sessions a session policy change would end at once",
+    tags=["session policy"],
+)
+def preview_session_policy_change(
+    request: HttpRequest, org_slug: str, payload: schemas.SessionPolicyPatch
+) -> dict[str, Any]:
+    """Scope ``security:read``; changes nothing. The session policy page's confirmation list
+    (``sessions_policy.preview.preview_session_policy``) for the values sent (fields left out keep their saved
+    value): the members' open sessions the new rules would end at once."""
+    access = org_access(request, org_slug, scopes.SECURITY_READ)
+    current = session_policy_document(access.organization)
+    wanted = {**current, **{name: value for name, value in payload.dict().items() if value is not None}}
+    errors = validate(wanted["idle_timeout_s"], wanted["absolute_timeout_s"], wanted["reauth_max_age_s"])
+    if errors:  # the bounds the save applies (400 ``out_of_bounds``), so a preview never shows what cannot be saved
+        raise refused("out_of_bounds", " ".join(errors.values()), 400)
+    return preview_session_policy(access.organization, **wanted).as_dict()

@@ -19,12 +19,13 @@ from audit.locking import audited
 from audit.models import ActorType
 from audit.recorder import Actor, record_throttled
 from orgsecurity.actions import ActionRefused
+from orgsecurity.actors import ProgramActor
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role, roles_assignable_by
 from sso.assertion import AssertedIdentity, map_profile
 from sso.domains.verification import canonical_email
 from sso.errors import SSOSignInRefused
-from sso.models import SSOConnection, SSOIdentity, SSOPendingLink, SSOTestRun
+from sso.models import PENDING_TTL, SSOConnection, SSOIdentity, SSOPendingLink, SSOTestRun
 from sso.rollout import readiness
 from sso.signin import linking
 
@@ -77,12 +78,19 @@ def refuse_idp_change_over_owners(connection: SSOConnection, *, actor: Any, chan
 
     With the IdP's entity ID, certificates or endpoints, whoever sets them decides which answers are accepted for
     every identity linked to the connection, so an admin could otherwise sign in as an owner by trusting an IdP of
-    their own making. System actors (management commands run by the operator) pass.
+    their own making. An admin API key (``orgsecurity.actions.ProgramActor``) is judged by the role it acts with
+    (a service account's key acts as admin). System actors (management commands run by the operator) pass.
     """
-    if not isinstance(actor, User) or not changed & IDP_TRUST_FIELDS:
+    if not changed & IDP_TRUST_FIELDS:
         return
-    roles = Membership.objects.active().filter(organization_id=connection.organization_id, user=actor)
-    if roles.filter(role=Role.OWNER).exists():
+    if isinstance(actor, ProgramActor):  # an admin API key: judged by the role it acts with, as a person would be
+        is_owner = actor.role == Role.OWNER
+    elif isinstance(actor, User):
+        memberships = Membership.objects.active().filter(organization_id=connection.organization_id, user=actor)
+        is_owner = memberships.filter(role=Role.OWNER).exists()
+    else:
+        return
+    if is_owner:
         return
     owners = Membership.objects.active().filter(organization_id=connection.organization_id, role=Role.OWNER)
     if SSOIdentity.objects.filter(connection=connection, user__in=owners.values("user")).exists():
@@ -569,7 +577,12 @@ MAX_TEST_SESSION_SECONDS = 3600
 
 @audited("connection")
 def start_test_run(
-    connection: SSOConnection, *, actor: User | None, session_seconds: int = 0, setup_link: Any = None
+    connection: SSOConnection,
+    *,
+    actor: User | None,
+    session_seconds: int = 0,
+    setup_link: Any = None,
+    requested_by: Any = None,
 ) -> SSOTestRun:
     """Create a pending test run; the protocol then sends the admin to the IdP.
 
@@ -577,11 +590,16 @@ def start_test_run(
     timeout (and signing in again) can be seen as members would see them; 0 only checks the IdP's answer.
     ``setup_link`` (an ``sso.models.SSOSetupLink``, with ``actor`` None): the customer's IdP admin tests through
     that link; the run has no actor and no session, and is audited with the link as actor.
+    ``requested_by`` (an admin API key's ``orgsecurity.actions.ProgramActor``, with ``actor`` None): a program
+    asked for the run; it waits for an owner or admin to open it (``claim_test_run``), who becomes its actor and
+    signs in at the IdP, and is audited with the program as actor.
     """
     if not 0 <= session_seconds <= MAX_TEST_SESSION_SECONDS:
         raise ActionRefused("A test session lasts at most an hour.", code="bad_session_seconds")
     if setup_link is not None and (actor is not None or session_seconds):
         raise ActionRefused("A set-up link's test has no person and no session.", code="bad_setup_test")
+    if requested_by is not None and (actor is not None or setup_link is not None):
+        raise ActionRefused("A program's test run waits for the person who opens it.", code="bad_requested_test")
     with transaction.atomic():
         run = SSOTestRun.objects.create(
             connection=connection, actor=actor, session_seconds=session_seconds, setup_link=setup_link
@@ -589,11 +607,83 @@ def start_test_run(
         audit.record(
             "sso.test_started",
             organization=connection.organization,
-            actor=test_run_actor(run),
+            actor=requested_by if requested_by is not None else test_run_actor(run),
             target=connection,
             details={"session_seconds": session_seconds},
         )
     return run
+
+
+def awaits_tester(run: SSOTestRun, now: Any = None) -> bool:
+    """Whether ``run`` is a program's test run (``start_test_run(requested_by=...)``) that no person opened yet and
+    that can still be opened: pending, no actor, no set-up link, started less than ``PENDING_TTL`` ago."""
+    now = now or timezone.now()
+    return (
+        run.result == SSOTestRun.Result.PENDING
+        and run.actor_id is None
+        and run.setup_link_id is None
+        and run.started_at + PENDING_TTL > now
+    )
+
+
+@audited("run.connection")
+def claim_test_run(run: SSOTestRun, *, actor: User) -> SSOTestRun:
+    """``actor`` (a signed-in owner or admin; the caller checked the role) opens a test run a program started:
+    they become its actor (so it counts toward enforcement as their own "Test SSO" would) and the protocol then
+    sends them to the IdP. Opening one's own run again (e.g. after closing the IdP's page) is allowed while it is
+    pending. Raises ActionRefused: 409 ``test_run_taken`` (someone else opened it), 410 ``test_run_gone`` (it
+    finished, or waited longer than ``PENDING_TTL``)."""
+    with transaction.atomic():
+        locked = (
+            SSOTestRun.objects.select_for_update(of=("self",)).select_related("connection__organization").get(pk=run.pk)
+        )
+        if locked.actor_id == actor.pk and locked.result == SSOTestRun.Result.PENDING:
+            return locked
+        if locked.actor_id is not None or locked.setup_link_id is not None:
+            raise ActionRefused("Someone else already opened this SSO test.", code="test_run_taken", status=409)
+        if not awaits_tester(locked):
+            raise ActionRefused(
+                "This SSO test finished or expired (it waits 10 minutes). Start a new one.",
+                code="test_run_gone",
+                status=410,
+            )
+        locked.actor = actor
+        locked.started_at = timezone.now()
+        locked.save(update_fields=["actor", "started_at"])
+        audit.record(
+            "sso.test_opened",
+            organization=locked.connection.organization,
+            actor=actor,
+            target=locked.connection,
+            details={"run": locked.pk},
+        )
+    return locked
+
+
+@audited("connection")
+def delete_connection(connection: SSOConnection, *, actor: Any) -> None:
+    """Delete a connection that is off, with its protocol settings, linked identities and test runs (nobody signs
+    in through a connection that is off). Raises ActionRefused (409 ``connection_in_use``) for any other status:
+    turn SSO off first, which previews who loses SSO sign-in."""
+    with transaction.atomic():
+        locked = (
+            SSOConnection.objects.select_for_update(of=("self",)).select_related("organization").get(pk=connection.pk)
+        )
+        if locked.status != SSOConnection.Status.OFF:
+            raise ActionRefused(
+                f"SSO is {locked.get_status_display()} on this connection; turn it off before deleting it.",
+                code="connection_in_use",
+                status=409,
+            )
+        audit.record(
+            "sso.connection_deleted",
+            organization=locked.organization,
+            actor=actor,
+            target=locked,
+            changes={"protocol": [locked.protocol, None], "name": [locked.name, None]},
+            details={"identities": locked.identities.count()},
+        )
+        locked.delete()
 
 
 @audited("run.connection")

@@ -24,7 +24,15 @@ from orgsecurity.roles import Capability
 from sso.connections import actions, preview
 from sso.connections.forms import ConnectionSettingsForm, StatusForm
 from sso.errors import SSOSignInRefused
-from sso.models import RecoveryAccount, SSOConnection, SSOIdentity, SSOPendingLink, SSOPendingLogin, SSOSetupLink
+from sso.models import (
+    RecoveryAccount,
+    SSOConnection,
+    SSOIdentity,
+    SSOPendingLink,
+    SSOPendingLogin,
+    SSOSetupLink,
+    SSOTestRun,
+)
 from sso.protocols import HANDLERS, handler_for, status_warnings
 from sso.rollout.forms import TestRunForm
 from sso.sections import index_sections
@@ -250,6 +258,46 @@ def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
     if not form.is_valid():
         return _connection_page(request, org, connection, status=400, error="Choose one of the listed test sessions.")
     run = actions.start_test_run(connection, actor=request.user, session_seconds=form.cleaned_data["session_seconds"])
+    try:
+        return handler_for(connection).start_login(
+            request,
+            connection,
+            purpose=SSOPendingLogin.Purpose.TEST,
+            next_url=actions.test_run_url(run),
+            user=request.user,
+            test_run=run,
+        )
+    except SSOSignInRefused as exc:
+        actions.finish_test_run(run, actor=request.user, success=False, details={}, error=exc.message)
+        return redirect(actions.test_run_url(run))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
+def open_test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: int) -> HttpResponse:
+    """The URL an admin API key's test run answers with (``actions.start_test_run(requested_by=...)``): GET shows
+    what it is and a button; POST (after a recent re-authentication) makes the signed-in owner or admin its tester
+    (``actions.claim_test_run``) and sends them to the IdP, as "Test SSO" does. A finished run goes to its result."""
+    org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
+    connection = get_org_object(org, SSOConnection, pk=connection_id)
+    run = get_object_or_404(connection.test_runs.select_related("actor"), pk=run_id)
+    if run.result != SSOTestRun.Result.PENDING:
+        return redirect(actions.test_run_url(run))
+    if request.method == "POST":
+        protect_action(request, f"test SSO through “{connection.name or connection}”")
+        return _open_test_run(request, connection=connection, run=run)
+    mine = run.actor_id == request.user.pk
+    context = {"org": org, "connection": connection, "run": run, "can_open": mine or actions.awaits_tester(run)}
+    return render(request, "sso/open_test_run.html", context)
+
+
+@reauthenticated
+def _open_test_run(request: HttpRequest, *, connection: SSOConnection, run: SSOTestRun) -> HttpResponse:
+    try:
+        run = actions.claim_test_run(run, actor=request.user)
+    except ActionRefused as exc:
+        messages.error(request, exc.message)
+        return redirect(actions.test_run_url(run))
     try:
         return handler_for(connection).start_login(
             request,

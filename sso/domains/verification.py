@@ -27,6 +27,7 @@ import audit
 from audit.locking import audited
 from audit.recorder import Actor
 from orgsecurity.actions import ActionRefused
+from orgsecurity.actors import ProgramActor
 from orgsecurity.models import Organization, User, normalize_email
 from sso.models import VerifiedDomain
 
@@ -114,9 +115,10 @@ def txt_record_value(domain: VerifiedDomain) -> str:
 
 
 @audited("organization")
-def claim(organization: Organization, *, actor: User, domain: str) -> VerifiedDomain:
+def claim(organization: Organization, *, actor: User | ProgramActor, domain: str) -> VerifiedDomain:
     """Claim ``domain`` for ``organization``; it counts once verified. Raises ActionRefused for a bad name, a
-    domain this organization claimed already, or one another organization has verified."""
+    domain this organization claimed already, or one another organization has verified. ``actor``: a person, or an
+    admin API key (``ProgramActor``; ``created_by`` is then the person behind it, None for a service account's)."""
     name = normalize_domain(domain)
     with transaction.atomic():
         if VerifiedDomain.objects.filter(organization=organization, domain=name).exists():
@@ -132,7 +134,7 @@ def claim(organization: Organization, *, actor: User, domain: str) -> VerifiedDo
         try:
             with transaction.atomic():
                 claimed = VerifiedDomain.objects.create(
-                    organization=organization, domain=name, challenge=secrets.token_urlsafe(24), created_by=actor
+                    organization=organization, domain=name, challenge=secrets.token_urlsafe(24), created_by_id=actor.pk
                 )
         except IntegrityError:  # the same claim submitted twice at once
             raise ActionRefused(f"{name} is already claimed here.", code="duplicate", status=409) from None
@@ -198,7 +200,7 @@ def _mark_verified(claimed: VerifiedDomain, *, actor: Any, via: str, details: di
     return claimed
 
 
-def verify_by_dns(claimed: VerifiedDomain, *, actor: User) -> VerifiedDomain:
+def verify_by_dns(claimed: VerifiedDomain, *, actor: User | ProgramActor) -> VerifiedDomain:
     """Verify a claimed domain by finding its TXT record. Raises ActionRefused saying what was (not) found."""
     expected = txt_record_value(claimed)
     found = lookup_txt(txt_record_name(claimed))  # outside the transaction: DNS may take seconds
@@ -213,7 +215,7 @@ def verify_by_dns(claimed: VerifiedDomain, *, actor: User) -> VerifiedDomain:
 
 
 @audited("claimed")
-def _mark_verified_by_dns(claimed: VerifiedDomain, *, actor: User) -> VerifiedDomain:
+def _mark_verified_by_dns(claimed: VerifiedDomain, *, actor: User | ProgramActor) -> VerifiedDomain:
     with transaction.atomic():
         claimed = (
             VerifiedDomain.objects.select_for_update(of=("self",)).select_related("organization").get(pk=claimed.pk)
@@ -241,7 +243,7 @@ def verify_by_support(claimed: VerifiedDomain, *, staff: User, note: str) -> Ver
 
 
 @audited("claimed")
-def remove(claimed: VerifiedDomain, *, actor: User) -> None:
+def remove(claimed: VerifiedDomain, *, actor: User | ProgramActor) -> None:
     """Drop a claimed or verified domain (email-first sign-in stops routing it; JIT stops creating accounts)."""
     with transaction.atomic():
         audit.record(

@@ -23,7 +23,7 @@ from django.utils import timezone
 import audit
 from audit.locking import audited
 from orgsecurity.actions import ActionRefused
-from orgsecurity.actors import is_program
+from orgsecurity.actors import ProgramActor, is_program
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.roles import Role
 from sso.models import RecoveryAccount, RecoveryCode, SSOConnection
@@ -48,8 +48,14 @@ def _new_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
 
 
-def _require_owner(organization: Organization, actor: User) -> None:
-    if not Membership.objects.active().filter(organization=organization, user=actor, role=Role.OWNER).exists():
+def _require_owner(organization: Organization, actor: User | ProgramActor) -> None:
+    # An admin API key (ProgramActor) is judged by the role it acts with: an owner's own key, never a service
+    # account's (which acts as an admin).
+    if isinstance(actor, ProgramActor):
+        is_owner = actor.role == Role.OWNER
+    else:
+        is_owner = Membership.objects.active().filter(organization=organization, user=actor, role=Role.OWNER).exists()
+    if not is_owner:
         raise ActionRefused("Only owners can choose recovery accounts.", code="owners_only", status=403)
 
 
@@ -66,7 +72,7 @@ def _is_last_owner_way_in(membership: Membership) -> bool:
 
 
 @audited("organization")
-def designate(organization: Organization, *, actor: User, membership: Membership) -> RecoveryAccount:
+def designate(organization: Organization, *, actor: User | ProgramActor, membership: Membership) -> RecoveryAccount:
     """Make an owner or admin with a password a recovery account (owners only). They then generate their codes.
 
     Raises ActionRefused for another organization's member, another role, an account without a password (it
@@ -93,7 +99,7 @@ def designate(organization: Organization, *, actor: User, membership: Membership
         try:
             with transaction.atomic():
                 account = RecoveryAccount.objects.create(
-                    organization=organization, membership=membership, designated_by=actor
+                    organization=organization, membership=membership, designated_by_id=actor.pk
                 )
         except IntegrityError:  # designated twice at once
             raise ActionRefused(
@@ -110,7 +116,7 @@ def designate(organization: Organization, *, actor: User, membership: Membership
 
 
 @audited("account")
-def remove(account: RecoveryAccount, *, actor: User) -> None:
+def remove(account: RecoveryAccount, *, actor: User | ProgramActor) -> None:
     """Take break-glass access away (owners only). While SSO is enforced, the last owner recovery account that
     can get someone in cannot be removed (raises ActionRefused saying what to do instead)."""
     with transaction.atomic():
@@ -268,6 +274,7 @@ def guard_membership_change(membership: Membership, new_role: str | None, actor:
     email = membership.user.email
     if (
         is_program(actor)
+        and actor.provisioning
         and new_role not in MANAGER_ROLES
         and RecoveryAccount.objects.filter(membership=membership).exists()
     ):

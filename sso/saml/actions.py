@@ -71,7 +71,7 @@ def create_saml_connection(
 ) -> SSOConnection:
     """Create a SAML connection (status off) for ``idp`` with a new SP key pair; ``source`` says where the IdP
     side came from (metadata URL, metadata XML, manual entry) for the audit trail. ``admin_owner`` defaults to
-    ``actor`` (give it when the actor is the system, e.g. a management command)."""
+    ``actor`` when that is a person (give it when the actor is the system or an admin API key)."""
     key_pem, cert_pem = generate_sp_key_pair(f"orgsecurity SP for {organization.slug}")
     with transaction.atomic():
         connection = sso_actions.create_connection(
@@ -80,7 +80,7 @@ def create_saml_connection(
             protocol="saml",
             name=name,
             attribute_map=attribute_map or {},
-            admin_owner=admin_owner or actor,
+            admin_owner=admin_owner if admin_owner is not None else (actor if isinstance(actor, User) else None),
         )
         _add_settings(connection, (key_pem, cert_pem), actor=actor, idp=idp, source=source, metadata_url=metadata_url)
     return connection

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from orgsecurity.actions import ActionRefused
 from orgsecurity.client_ip import client_ip
 from orgsecurity.errors import render_refusal
+from orgsecurity.outcomes import act
 from orgsecurity.pipeline import run_pipeline
 from orgsecurity.refusals import Refusal
 from sso.connections import actions as sso_actions
@@ -47,6 +48,11 @@ REFUSED_TEMPLATE = "sso/setup/refused.html"
 
 def _cookie_path(org_slug: str) -> str:
     return reverse("sso_public:setup", args=[org_slug])
+
+
+def _step_url(org_slug: str, step: str) -> str:
+    """The set-up page at one of its steps (``sp``, ``idp``, ``test``, ``rollout``)."""
+    return reverse("sso_public:setup", args=[org_slug]) + f"#step-{step}"
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -246,15 +252,15 @@ def saml_idp(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = IdPSourceForm(request.POST, request.FILES)
     if not form.is_valid():
         return _setup_page(request, link, idp_form=form, status=400)
-    try:
-        changes = actions.update_saml_idp(
+    return act(
+        request,
+        lambda: actions.update_saml_idp(
             link, idp=form.idp, source=form.cleaned_data["source"], metadata_url=form.fetched_from
-        )
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _setup_page(request, link, idp_form=form, status=exc.status)
-    messages.success(request, "IdP details saved. Now run a test sign-in." if changes else "Nothing changed.")
-    return redirect(reverse("sso_public:setup", args=[org_slug]) + "#step-test")
+        ),
+        success=lambda changes: "IdP details saved. Now run a test sign-in." if changes else "Nothing changed.",
+        to=_step_url(org_slug, "test"),
+        refused_to=_step_url(org_slug, "idp"),
+    )
 
 
 @require_POST
@@ -266,15 +272,15 @@ def saml_preset(request: HttpRequest, org_slug: str) -> HttpResponse:
     if link.connection.protocol != SSOConnection.Protocol.SAML:
         raise Http404("Not a SAML connection.")
     form = PresetForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ActionRefused("Choose one of the listed identity providers.", code="bad_preset")
-        actions.choose_saml_preset(link, form.cleaned_data["preset"])
-    except ActionRefused as exc:
-        messages.error(request, exc.message)
-        return _setup_page(request, link, status=exc.status)
-    messages.success(request, "Attribute mapping set for your IdP.")
-    return redirect(reverse("sso_public:setup", args=[org_slug]) + "#step-sp")
+    if not form.is_valid() or form.cleaned_data["preset"] not in PRESETS:
+        messages.error(request, "Choose one of the listed identity providers.")
+        return _setup_page(request, link, status=400)
+    return act(
+        request,
+        lambda: actions.choose_saml_preset(link, form.cleaned_data["preset"]),
+        success="Attribute mapping set for your IdP.",
+        to=_step_url(org_slug, "sp"),
+    )
 
 
 @require_POST
@@ -313,7 +319,7 @@ def oidc_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
         return _setup_page(request, link, oidc_form=form, status=exc.status)
     saved = changes or data["client_secret"]
     messages.success(request, "OpenID Connect details saved. Now run a test sign-in." if saved else "Nothing changed.")
-    return redirect(reverse("sso_public:setup", args=[org_slug]) + "#step-test")
+    return redirect(_step_url(org_slug, "test"))
 
 
 @require_POST

@@ -10,7 +10,7 @@ import uuid
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from audit.recorder import Target, record_throttled
+from audit.recorder import Target, record_throttled, throttled_request_id
 from orgsecurity.client_ip import client_ip
 from orgsecurity.errors import render_refusal
 from orgsecurity.models import Membership
@@ -53,7 +53,6 @@ MEMBER_CODES = frozenset(
         "reauth_no_connection",
         "reauth_other_user",
         "reauth_not_fresh",
-        "idp_mfa_missing",
         # OIDC error answers explained for the person (sso.oidc.views.PROVIDER_ERRORS); "provider_error" carries the
         # provider's own description, which is for admins.
         "provider_access_denied",
@@ -118,16 +117,34 @@ def refusal_page(request: HttpRequest, refusal: Refusal, connection: SSOConnecti
     the refusal's status and programs ``{"error": {"code", "message"}}``.
 
     The page tells the person in plain words (``member_message``), with the time (UTC), the organization's support
-    contact and a reference ID: the request ID, which the audit event carries (the audit log's "Request ID"
-    filter finds it) and the platform log's "SSO sign-in refused" line names (also when the audit event was
-    throttled). The technical reason is shown to owners, admins and staff (``sees_details``) only: for everyone
-    else it is not in the answer at all (neither the page nor the JSON), since it may name the organization's IdP
-    set-up; support staff find it by the reference."""
-    reference = getattr(request, "request_id", "") or uuid.uuid4().hex
+    contact and a reference ID: the request ID of the audit event that records the refusal (the audit log's
+    "Request ID" filter and the support console's search find it), also named by the platform log's "SSO sign-in
+    refused" line. A repeat within the throttle window (no event of its own) gets the reference of the event
+    recorded for the same connection, address and reason, and the log line names both IDs. The technical reason
+    is shown to owners, admins and staff (``sees_details``) only: for everyone else it is not in the answer at all
+    (neither the page nor the JSON), since it may name the organization's IdP set-up; support staff find it by the
+    reference."""
+    request_id = getattr(request, "request_id", "") or uuid.uuid4().hex
+    reference = request_id
     organization = connection.organization if connection is not None else None
+    if connection is not None:
+        throttle_key = f"{connection.pk}:{client_ip(request)}:{refusal.code}"
+        recorded = record_throttled(
+            "sso.sign_in_refused",
+            throttle_key=throttle_key,
+            organization=connection.organization,
+            actor=None,
+            target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
+            details={"reason": refusal.code, "message": refusal.message},
+        )
+        if recorded is None:
+            # A repeat within the throttle window has no audit event of its own: its reference is the request ID of
+            # the event that records this refusal (same connection, address and reason), so support finds it.
+            reference = throttled_request_id("sso.sign_in_refused", throttle_key) or request_id
     logger.warning(
-        "SSO sign-in refused: reference=%s organization=%s connection=%s code=%s message=%s",
+        "SSO sign-in refused: reference=%s request=%s organization=%s connection=%s code=%s message=%s",
         reference,
+        request_id,
         organization.slug if organization else "-",
         connection.pk if connection else "-",
         refusal.code,
@@ -149,15 +166,6 @@ def refusal_page(request: HttpRequest, refusal: Refusal, connection: SSOConnecti
         # Never rendered: what the audit event and the platform log line carry (tests read it from the context).
         "technical_reason": refusal.message,
     }
-    if connection is not None:
-        record_throttled(
-            "sso.sign_in_refused",
-            throttle_key=f"{connection.pk}:{client_ip(request)}:{refusal.code}",
-            organization=connection.organization,
-            actor=None,
-            target=Target("sso.ssoconnection", str(connection.pk), str(connection)),
-            details={"reason": refusal.code, "message": refusal.message},
-        )
     if technical and not show_details:
         refusal = _for_members(refusal, plain)
     return render_refusal(request, refusal)

@@ -182,7 +182,7 @@ def test_an_unexpected_failure_is_a_json_500(org, owner, monkeypatch):
     def broken(organization):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(api_module, "key_policy_document", broken)
+    monkeypatch.setattr(api_module, "_settings", broken)
     response = call("GET", SECURITY, token)
     assert response.status_code == 500 and error_code(response) == "server_error"
 

@@ -13,7 +13,7 @@ from audit.recorder import record, record_many
 from orgsecurity.actors import ProgramActor
 from orgsecurity.roles import Role
 
-TOKEN = ProgramActor(type="scim_token", id="9", label="scim_9f8e7d", acts_as=Role.ADMIN)
+TOKEN = ProgramActor(type="scim_token", id="9", label="scim_9f8e7d", role=Role.ADMIN, provisioning=True)
 
 
 @audited("organization")

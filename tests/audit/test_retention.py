@@ -204,3 +204,86 @@ def test_audit_verify_says_it_verified_from_the_anchor(org, owner, aged_log):
     call_command("audit_verify", "acme", stdout=out)
 
     assert "acme: ok, " in out.getvalue() and f"after the retention anchor #{anchor} " in out.getvalue()
+
+
+def move_anchor_and_delete(org, through: int) -> None:
+    """What someone with write access to the database (no superuser) could do: move the anchor forward to event
+    ``through`` with its real hash, then delete everything up to it (the PostgreSQL trigger allows that DELETE)."""
+    last = AuditEvent.objects.get(organization=org, seq=through).hash
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditchain SET anchor_seq = %s, anchor_hash = %s WHERE organization_id = %s",
+            [through, last, org.pk],
+        )
+        cursor.execute("DELETE FROM audit_auditevent WHERE organization_id = %s AND seq <= %s", [org.pk, through])
+
+
+def verify_command(slug: str) -> tuple[int, str]:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    try:
+        call_command("audit_verify", slug, stdout=out)
+    except CommandError as exc:
+        return exc.returncode, out.getvalue()
+    return 0, out.getvalue()
+
+
+@pytest.mark.django_db
+def test_an_anchor_moved_past_the_last_prune_is_reported_as_tampering(org, owner, aged_log):
+    retention.set_retention(org, actor=owner, days=90)
+    retention.prune_organization(org, now=NOW)
+    through = AuditChain.objects.get(organization=org).anchor_seq
+    last_prune = AuditEvent.objects.filter(organization=org, action="audit.pruned").order_by("seq").last()
+    assert verify_chain(org).ok
+    # The surviving events still link up from the new anchor: only the prunes' record can tell.
+    move_anchor_and_delete(org, through + 2)
+
+    report = verify_chain(org)
+
+    assert not report.ok and report.kind == "anchor moved"
+    assert f"the last recorded prune (event #{last_prune.seq}) ended at #{through}" in report.problem
+    status, out = verify_command("acme")
+    assert status == 1
+    assert f"acme: BROKEN at event #{through + 2} (anchor moved)" in out
+    assert f"events #{through + 1} to #{through + 2} were deleted" in out
+
+
+@pytest.mark.django_db
+def test_an_anchor_moved_before_any_prune_is_reported(org, aged_log):
+    move_anchor_and_delete(org, 3)
+
+    report = verify_chain(org)
+
+    assert not report.ok and report.kind == "anchor moved"
+    assert "no recorded prune (audit.pruned) accounts for it" in report.problem
+
+
+@pytest.mark.django_db
+def test_an_anchor_moved_between_two_prunes_is_reported(org, owner, aged_log):
+    retention.set_retention(org, actor=owner, days=90)
+    retention.prune_batch(org, now=NOW, batch_size=1)  # deletes #1, records audit.pruned #1..#1
+    move_anchor_and_delete(org, 2)  # #2 goes without a prune
+    retention.prune_batch(org, now=NOW, batch_size=1)  # the next real prune: #3..#3, agrees with the anchor
+    assert AuditChain.objects.get(organization=org).anchor_seq == 3
+
+    report = verify_chain(org)
+
+    assert not report.ok and report.kind == "anchor moved"
+    assert "starts at #3, but the one at event" in report.problem and "ended at #1" in report.problem
+
+
+@pytest.mark.django_db
+def test_prunes_over_several_runs_still_verify(org, owner, aged_log):
+    # The records of earlier prunes are themselves pruned later; the ones that survive still account for the anchor.
+    retention.set_retention(org, actor=owner, days=90)
+    for batch in (1, 2, 1):
+        retention.prune_batch(org, now=NOW, batch_size=batch)
+        assert verify_chain(org).ok
+    later = NOW + dt.timedelta(days=200)
+    retention.prune_organization(org, now=later, batch_size=3)
+    assert AuditChain.objects.get(organization=org).anchor_seq > len(aged_log)
+    assert verify_chain(org).ok
+    assert verify_command("acme")[0] == 0

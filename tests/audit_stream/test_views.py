@@ -105,8 +105,10 @@ def test_retention_is_previewed_then_saved(client_for, owner, org, settings):
     settings.AUDIT_RETENTION_MIN_DAYS = 90
     client = client_for(owner)
 
-    too_short = client.get(PAGE + "retention/", {"keep": "days", "days": 30})
-    assert too_short.status_code == 200  # the preview itself is read-only
+    # The preview applies the rule saving applies: a period Save refuses is never previewed.
+    too_short = client.get(PAGE + "retention/", {"keep": "days", "days": 30}, follow=True)
+    assert "at least 90 days" in too_short.content.decode()
+    assert b"retention-preview" not in too_short.content
     refused = client.post(PAGE + "retention/", {"keep": "days", "days": 30}, follow=True)
     assert "at least 90 days" in refused.content.decode()
 

@@ -19,7 +19,7 @@ from sso.recovery import accounts as recovery
 from tests.helpers.core import add_member, make_user, sign_in_client
 from tests.helpers.keys import api_get, issue
 
-TOKEN = ProgramActor(type="scim_token", id="7", label="scim_ab12cd", acts_as=Role.ADMIN)
+TOKEN = ProgramActor(type="scim_token", id="7", label="scim_ab12cd", role=Role.ADMIN, provisioning=True)
 
 
 def membership_of(user, org) -> Membership:
@@ -175,6 +175,23 @@ def test_program_actor_changes_roles_and_teams_with_admin_rights(org, member):
     assert event.actor_type == "scim_token"
     remove_member(membership, actor=TOKEN)
     assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_an_api_key_is_the_same_kind_of_actor_judged_by_its_role_without_the_owner_protection(org, owner, admin):
+    # One actor type for programs: an admin API key (adminapi.core.delegated) is judged by its role in the member
+    # actions and the lifecycle alike (a plain member's key cannot suspend an admin), and, not being provisioning,
+    # an owner's key manages owners as the owner would.
+    second_owner = make_user("second@acme.test")
+    add_member(org, second_owner, Role.OWNER)
+    members_key = ProgramActor("api_key", "1", "API key osk_m", role=Role.MEMBER, user_id=None)
+    with pytest.raises(ActionRefused) as refused:
+        lifecycle.suspend_member(membership_of(admin, org), actor=members_key, reason="x")
+    assert (refused.value.code, refused.value.status) == ("role_not_allowed", 403)
+    assert membership_of(admin, org).suspended_at is None
+    owners_key = ProgramActor("api_key", "2", "API key osk_o", role=Role.OWNER, user_id=owner.pk)
+    assert change_role(membership_of(second_owner, org), actor=owners_key, role=Role.ADMIN).role == Role.ADMIN
+    event = AuditEvent.objects.filter(organization=org, action="member.role_changed").latest("seq")
+    assert (event.actor_type, event.actor_label) == ("api_key", "API key osk_o")
 
 
 def test_the_last_owner_who_can_sign_in_is_never_deprovisioned(org, owner):

@@ -40,7 +40,7 @@ def setup_admin(org, owner, admin):
 def test_the_preview_lists_exactly_what_goes_with_the_member(org, owner, admin):
     membership, made = setup_admin(org, owner, admin)
     sign_in_client(Client(), admin)
-    impact = actions.preview_remove_member(membership)
+    impact = actions.preview_remove_member(membership.organization, membership)
     assert names(impact, "person") == ["admin@acme.test"]
     assert names(impact, "teams") == ["Ops"]
     assert names(impact, "invitations") == ["new@acme.test"]
@@ -52,7 +52,7 @@ def test_the_preview_lists_exactly_what_goes_with_the_member(org, owner, admin):
 
 def test_removing_does_what_the_preview_said(org, owner, admin):
     membership, _ = setup_admin(org, owner, admin)
-    impact = actions.preview_remove_member(membership)
+    impact = actions.preview_remove_member(membership.organization, membership)
     actions.remove_member(membership, actor=owner)
     revoked = set(APIKey.objects.exclude(revoked_at=None).values_list("key_id", flat=True))
     assert revoked == {item.ref for item in impact.group("keys").items}

@@ -22,7 +22,7 @@ from tests.helpers.core import add_member, make_user, sign_in_client
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("orgsecurity", "keys", "sessions_policy", "sso", "audit", "allowlist", "scim", "twofactor", "audit_stream")
 MARKER = "# includes suspended:"
-TOKEN = ProgramActor(type="scim_token", id="1", label="scim_test", acts_as=Role.ADMIN)
+TOKEN = ProgramActor(type="scim_token", id="1", label="scim_test", role=Role.ADMIN, provisioning=True)
 ALLOWED_AFTER_OBJECTS = ("active()", "suspended()", "create(", "none()")
 
 

@@ -28,6 +28,9 @@ PAGES = [
     "/orgs/acme/settings/security/keys/",
     "/orgs/acme/settings/security/keys/policy/",
     "/orgs/acme/settings/security/keys/stale/",
+    "/orgs/acme/settings/security/two-factor/",
+    "/orgs/acme/settings/security/two-factor/members/",
+    "/orgs/acme/settings/security/streaming/",
     "/orgs/acme/audit/",
     "/accounts/sessions/",
 ]

@@ -25,14 +25,14 @@ def test_revoking_lists_the_key_and_warns_when_it_was_used_recently(org, owner):
     key, _ = issue(org, owner, name="deploy")
     APIKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now(), last_used_ip="192.0.2.7")
     key.refresh_from_db()
-    impact = preview_revoke_key(key)
+    impact = preview_revoke_key(key.organization, key)
     (item,) = impact.group("keys").items
     assert (item.ref, item.name) == (key.key_id, f"{key.prefix} (deploy)")
     assert "from 192.0.2.7: stops working at once" in item.detail
     assert impact.notes and "401 key_revoked" in impact.notes[0]
     unused, _ = issue(org, owner, name="unused")
-    assert preview_revoke_key(unused).notes == ()
-    assert "never used" in preview_revoke_key(unused).group("keys").items[0].detail
+    assert preview_revoke_key(unused.organization, unused).notes == ()
+    assert "never used" in preview_revoke_key(unused.organization, unused).group("keys").items[0].detail
 
 
 def test_a_stricter_policy_lists_the_keys_it_newly_finds_out_of_bounds(org, owner, acme):

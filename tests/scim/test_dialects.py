@@ -67,6 +67,55 @@ def test_entra_patch_capitalized_ops_string_booleans_and_filtered_paths(scim):
     assert ScimUser.objects.get(scim_id=created["id"]).user.email == "updatedemail@acme.test"
 
 
+def test_entra_add_to_a_type_filter_with_no_match_creates_the_entry(scim):
+    # Entra sends a new work email (or address) as an Add on a filtered path, also when the user has none yet.
+    created = entra_create(scim)
+    response = scim.put(
+        f"Users/{created['id']}",
+        {
+            "schemas": [USER_SCHEMA],
+            "userName": created["userName"],
+            "emails": [{"type": "home", "value": "home@acme.test"}],
+        },
+    )
+    assert response.status_code == 200, response.content
+    response = scim.patch(
+        f"Users/{created['id']}",
+        [
+            {"op": "Add", "path": 'emails[type eq "work"].value', "value": "new.work@acme.test"},
+            {"op": "Add", "path": 'addresses[type eq "work"].locality', "value": "Redmond"},
+        ],
+    )
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert {(e.get("type"), e["value"]) for e in answer["emails"]} == {
+        ("home", "home@acme.test"),
+        ("work", "new.work@acme.test"),
+    }
+    assert answer["addresses"] == [{"type": "work", "locality": "Redmond"}]
+    again = scim.get(f"Users/{created['id']}").json()
+    assert {e["value"] for e in again["emails"]} == {"home@acme.test", "new.work@acme.test"}
+    # A second Add on the same filter now matches the entry it created: changed in place, not added twice.
+    response = scim.patch(
+        f"Users/{created['id']}", [{"op": "Add", "path": 'emails[type eq "work"].value', "value": "w2@acme.test"}]
+    )
+    assert [e["value"] for e in response.json()["emails"] if e.get("type") == "work"] == ["w2@acme.test"]
+
+
+def test_replace_and_other_filters_with_no_match_stay_no_target(scim):
+    # RFC 7644 §3.5.2.3: a replace whose filter matches nothing is 400 noTarget; only an Add by type creates.
+    created = entra_create(scim)
+    for operation in (
+        {"op": "Replace", "path": 'emails[type eq "home"].value', "value": "home@acme.test"},
+        {"op": "Add", "path": 'emails[value eq "other@acme.test"].type', "value": "work"},
+        {"op": "Add", "path": 'emails[type co "hom"].value', "value": "home@acme.test"},
+    ):
+        response = scim.patch(f"Users/{created['id']}", [operation])
+        assert response.status_code == 400, (operation, response.content)
+        assert response.json()["scimType"] == "noTarget"
+    assert [e["value"] for e in scim.get(f"Users/{created['id']}").json()["emails"]] == [created["emails"][0]["value"]]
+
+
 def test_entra_patch_without_path_with_dotted_keys_and_extension_urns(scim):
     created = entra_create(scim)
     response = scim.patch(

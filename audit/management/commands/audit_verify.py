@@ -4,8 +4,9 @@ Without SLUG it checks every organization (by slug) and then the platform log. E
 ``<scope>: ok, N events (head <hash>)`` or ``<scope>: BROKEN at event #K (<kind>): <what was found>``.
 Exit status: 0 when every chain checked is intact, 1 when any is broken, 2 for an unknown SLUG.
 A chain pruned by audit retention is verified from its anchor (the last pruned event's position and hash), and says
-so. Keep the printed head hashes somewhere else: a rewrite of a whole chain tail and its head is only
-detectable against an earlier head.
+so; an anchor that no recorded prune (``audit.pruned``) accounts for is reported as ``BROKEN … (anchor moved)``.
+Keep the printed head hashes somewhere else: a rewrite of a whole chain tail and its head is only detectable against
+an earlier head.
 """
 
 from __future__ import annotations

@@ -89,6 +89,20 @@ async function loadExistingGrant(ctx) {
   return grant;
 }
 
+// RP-initiated logout's confirmation page: the library's default, without its web font from fonts.googleapis.com
+// (nothing is fetched from the internet during a run). `form` is the library's hidden form (xsrf token); the
+// buttons submit it, "Yes" with logout=yes, which ends the session here and sends the browser to the client's
+// post_logout_redirect_uri.
+async function logoutSource(ctx, form) {
+  ctx.type = 'html';
+  ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Logout Request</title></head><body>
+<h1>Do you want to sign-out from ${escapeHtml(ctx.host)}?</h1>
+${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>
+</body></html>`;
+}
+
 const provider = new Provider(issuer.origin, {
   clients: config.clients,
   clientDefaults: {
@@ -111,7 +125,7 @@ const provider = new Provider(issuer.origin, {
   pkce: { required: () => config.require_pkce ?? true },
   features: {
     devInteractions: { enabled: true },
-    rpInitiatedLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: true, logoutSource },
   },
 });
 

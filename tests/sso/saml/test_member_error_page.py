@@ -86,3 +86,33 @@ def test_admins_of_the_organization_see_the_detailed_fix_members_do_not(rf, org,
     member_page = page_for(member)
     assert "expired on 2026-01-01" not in member_page and "CN=idp.acme.test" not in member_page
     assert "Acme Inc.&#x27;s sign-in service sent an answer we could not accept" in member_page
+
+
+def test_a_repeat_within_the_audit_throttle_gets_a_reference_support_finds(client_for, saml_connection, sp, test_idp):
+    """The refusal page tells members to try again and quote the reference if it keeps happening; the repeat is not
+    audited on its own (throttled per connection, address and reason), so its reference must name the event that
+    is: the one the support console's search finds."""
+    from django.core.cache import cache
+
+    from orgsecurity.models import User
+
+    cache.clear()
+    stranger = TestIdP(saml_connection.saml.idp_entity_id)
+    references, request_ids = [], []
+    for _attempt in range(2):
+        request_id = start(Client())
+        response = post_to_acs(
+            stranger.response(
+                sp_entity_id=sp.entity_id, acs_url=sp.acs_url, name_id="mia-123", in_response_to=request_id
+            )
+        )
+        page = response.content.decode()
+        references.append(re.search(r'<code id="sso-reference">([0-9a-f]{32})</code>', page).group(1))
+        request_ids.append(response["X-Request-ID"])
+
+    event = AuditEvent.objects.get(action="sso.sign_in_refused")  # one event for both attempts
+    assert event.request_id == request_ids[0]
+    assert references == [request_ids[0], request_ids[0]] and request_ids[1] != request_ids[0]
+    staff = User.objects.create_user("ops@platform.test", "x-long-enough-password", is_staff=True)
+    found = client_for(staff).get("/support/", {"q": references[1]}).content.decode()
+    assert found.count("Audit event") == 1 and "sso.sign_in_refused" in found

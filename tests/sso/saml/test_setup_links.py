@@ -341,8 +341,16 @@ def test_once_sso_is_on_the_link_changes_no_idp_details(holder, connection, owne
     sso_actions.set_status(connection, actor=owner, status="testing")
     sso_actions.set_status(connection, actor=owner, status="on")
     response = browser.post("/sso/acme/setup/saml/", {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()})
-    assert response.status_code == 409
+    # Refused: sent back to the IdP step of the set-up page, which says why (post/redirect/get).
+    assert response.status_code == 302 and response["Location"] == "/sso/acme/setup/#step-idp"
+    assert "not through a set-up link" in text(browser.get(response["Location"]))
     assert SAMLSettings.objects.get(connection=connection).idp_entity_id != contoso_idp.entity_id
+    json_client = browser.post(
+        "/sso/acme/setup/saml/",
+        {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()},
+        headers={"accept": "application/json"},
+    )
+    assert json_client.status_code == 409
 
 
 def test_a_link_whose_maker_left_changes_nothing(holder, connection, admin, owner, contoso_idp):
@@ -352,8 +360,9 @@ def test_a_link_whose_maker_left_changes_nothing(holder, connection, admin, owne
 
     Membership.objects.filter(user=admin).update(role="member")
     response = browser.post("/sso/acme/setup/saml/", {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()})
-    assert response.status_code == 403
-    assert "no longer manages" in text(response)
+    assert response.status_code == 302 and response["Location"] == "/sso/acme/setup/#step-idp"
+    assert "no longer manages" in text(browser.get(response["Location"]))
+    assert SAMLSettings.objects.get(connection=connection).idp_entity_id != contoso_idp.entity_id
 
 
 def test_the_idp_admin_chooses_their_idp_for_the_attribute_names(holder, connection):
@@ -431,7 +440,8 @@ def test_support_sees_the_usable_links_read_only(holder, org):
 
 # --- a link whose maker no longer manages the organization ------------------------------------------------------
 # Every action through it (IdP details, preset, starting or completing a test sign-in) is refused with "no longer
-# manages" (403) and changes nothing. From the attack run (the preset and the test start skipped the check).
+# manages" (403; the forms send the browser back to the set-up page, which says so) and changes nothing. From the
+# attack run (the preset and the test start skipped the check).
 
 
 GONE = {
@@ -454,8 +464,8 @@ def test_the_preset_changes_nothing(maker_gone, connection):
     browser, _link = maker_gone
     before = dict(connection.attribute_map)
     response = browser.post("/sso/acme/setup/saml/preset/", {"preset": "okta"})
-    assert response.status_code == 403
-    assert "no longer manages" in text(response)
+    assert response.status_code == 302 and response["Location"] == "/sso/acme/setup/#step-sp"
+    assert "no longer manages" in text(browser.get(response["Location"]))
     connection.refresh_from_db()
     assert connection.attribute_map == before
 
@@ -468,11 +478,12 @@ def test_no_test_sign_in_starts(maker_gone):
     assert not SSOTestRun.objects.exists()
 
 
-def test_the_idp_details_stay(maker_gone, contoso_idp):
+def test_the_idp_details_stay(maker_gone, connection, contoso_idp):
     browser, _link = maker_gone
     response = browser.post("/sso/acme/setup/saml/", {"source": "xml", "metadata_xml": contoso_idp.metadata_xml()})
-    assert response.status_code == 403
-    assert "no longer manages" in text(response)
+    assert response.status_code == 302 and response["Location"] == "/sso/acme/setup/#step-idp"
+    assert "no longer manages" in text(browser.get(response["Location"]))
+    assert SAMLSettings.objects.get(connection=connection).idp_entity_id != contoso_idp.entity_id
 
 
 @pytest.mark.parametrize(

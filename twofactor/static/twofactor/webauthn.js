@@ -26,7 +26,11 @@
       body: JSON.stringify(body || {})
     }).then(function (response) {
       return response.json().then(function (data) {
-        if (!response.ok) { throw new Error((data.error && data.error.message) || "The server refused it."); }
+        if (!response.ok) {
+          var refused = new Error((data.error && data.error.message) || "The server refused it.");
+          refused.fromServer = true;  // our own sentence: shown as it is
+          throw refused;
+        }
         return data;
       });
     });
@@ -68,6 +72,27 @@
       clientExtensionResults: {}
     };
   }
+  // The browser's own errors (DOMException names, WebAuthn Level 3 section 5.1.3 and 5.1.4) in plain sentences:
+  // people never see "The operation either timed out or was not allowed. See: https://www.w3.org/TR/webauthn-2/…".
+  var PLAIN = {
+    NotAllowedError: "The passkey prompt was closed or timed out, so nothing was used. Try again when you are ready.",
+    AbortError: "The passkey prompt was cancelled. Try again when you are ready.",
+    InvalidStateError: {
+      create: "This security key or passkey is already set up for your account. Use another one, or keep this one.",
+      get: "This security key or passkey is not set up for your account. Use one you set up, or another method."
+    },
+    SecurityError: "Passkeys cannot be used at this address. Open the site at its usual address and try again.",
+    NotSupportedError: "This device or browser offers no passkey this site can use. Try another security key.",
+    ConstraintError: "This security key cannot confirm who you are (with a PIN or fingerprint). Try another one.",
+    UnknownError: "Your security key or passkey reported a problem. Try again, or use another one."
+  };
+  function plain(error, create) {
+    if (error && error.fromServer) { return error.message; }
+    var known = error && PLAIN[error.name];
+    if (known) { return typeof known === "string" ? known : known[create ? "create" : "get"]; }
+    return create ? "The passkey could not be set up. Try again, or use another security key."
+                  : "The passkey was not used. Try again, or use another method.";
+  }
   function report(button, message) {
     var target = document.getElementById(button.getAttribute("data-status") || "webauthn-status");
     if (target) { target.textContent = message; target.hidden = false; }
@@ -87,7 +112,7 @@
     }).then(function (data) {
       window.location.assign(data.redirect);
     }).catch(function (error) {
-      report(button, error && error.message ? error.message : "The passkey was not used.");
+      report(button, plain(error, create));
       button.disabled = false;
     });
   }
