@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -21,7 +21,7 @@ from audit.recorder import record_throttled
 from orgsecurity import signin_state
 from orgsecurity.models import Membership, Organization, User
 from orgsecurity.rows import ModelColumns, column, table
-from sessions_policy.actions import start_session
+from sessions_policy.actions import revoke_user_sessions, start_session
 from sessions_policy.reauth import mark_reauthenticated
 
 
@@ -139,14 +139,23 @@ def sign_in(
 @dataclass(frozen=True)
 class IdPSignOut:
     """Where to send the browser after signing out here so the IdP session ends too: ``url`` (built from
-    ``settings.PUBLIC_BASE_URL`` for its return address) and ``idp`` (how people know the IdP, for the page)."""
+    ``settings.PUBLIC_BASE_URL`` for its return address), ``idp`` (how people know the IdP, for the page),
+    ``protocol`` (how: "SAML single logout", "OpenID Connect logout"), ``session_values``: what the browser's
+    fresh, signed-out session must hold when the IdP answers (e.g. the ID of a SAML LogoutRequest, so that only the
+    answer to it is accepted), written after the session here ended, and ``confirmed_by_return``: the IdP's answer
+    lands on a page of ours that says whether the IdP ended its session (SAML's SLS), so nothing is said before."""
 
     url: str
     idp: str
+    protocol: str = ""
+    session_values: dict[str, Any] = field(default_factory=dict)
+    confirmed_by_return: bool = False  # the IdP's answer comes back to a page of ours that says the sign-out is done
 
 
 # handoff(request) -> IdPSignOut | None, asked before the session ends (it reads the sign-in session state); the
-# first that answers wins. SSO protocols register theirs in their AppConfig.ready() (e.g. OIDC RP-initiated logout).
+# first that answers wins. An answer with no ``url`` says the session signed in through that IdP but signing out here
+# leaves the IdP session open. SSO protocols register theirs in their AppConfig.ready() (SAML single logout, OIDC
+# RP-initiated logout).
 IDP_SIGN_OUT_HANDOFFS: list[Callable[[HttpRequest], IdPSignOut | None]] = []
 
 
@@ -156,9 +165,10 @@ def register_idp_sign_out(handoff: Callable[[HttpRequest], IdPSignOut | None]) -
         IDP_SIGN_OUT_HANDOFFS.append(handoff)
 
 
-def idp_sign_out(request: HttpRequest) -> IdPSignOut | None:
-    """The IdP sign-out the current session continues with after signing out here (the first registered handoff
-    that answers), or None. Read-only; call it before ``sign_out``."""
+def signed_in_idp(request: HttpRequest) -> IdPSignOut | None:
+    """The IdP the current session signed in through, as the first registered handoff that answers describes it
+    (its ``url`` empty when signing out here leaves the IdP session open), or None (not an IdP sign-in).
+    Read-only."""
     if not request.user.is_authenticated:
         return None
     for handoff in IDP_SIGN_OUT_HANDOFFS:
@@ -168,12 +178,43 @@ def idp_sign_out(request: HttpRequest) -> IdPSignOut | None:
     return None
 
 
-def sign_out(request: HttpRequest) -> None:
-    """Record ``auth.signed_out`` for the current user, then end the session."""
+def idp_sign_out(request: HttpRequest) -> IdPSignOut | None:
+    """The IdP sign-out the current session continues with after signing out here (``signed_in_idp`` when it has
+    a ``url``), or None. Read-only; call it before ``sign_out``."""
+    found = signed_in_idp(request)
+    return found if found is not None and found.url else None
+
+
+def sign_out(request: HttpRequest, *, handoff: IdPSignOut | None = None) -> None:
+    """Record ``auth.signed_out`` for the current user, then end the session. With ``handoff`` (what
+    ``idp_sign_out`` answered before), the signed-out session is given its ``session_values``."""
     user = request.user if request.user.is_authenticated else None
     if user is not None:
-        record_for_user_orgs("auth.signed_out", user, actor=user, details={"method": signin_state.auth_method(request)})
+        details: dict[str, Any] = {"method": signin_state.auth_method(request)}
+        if handoff is not None:
+            details["idp_sign_out"] = handoff.idp
+        record_for_user_orgs("auth.signed_out", user, actor=user, details=details)
     logout(request)
+    if handoff is not None:
+        for name, value in handoff.session_values.items():
+            request.session[name] = value
+
+
+def sign_out_everywhere(request: HttpRequest, *, handoff: IdPSignOut | None = None) -> int:
+    """End every session of the signed-in account (every device, this one too: ``sessions_policy``'s
+    ``session.revoked_all``), then sign this browser out as ``sign_out`` does. Returns how many sessions ended
+    besides this one."""
+    user = request.user
+    if not user.is_authenticated:
+        return 0
+    others = revoke_user_sessions(
+        user,
+        actor=user,
+        reason="Ended by its owner: “Sign out everywhere”.",
+        keep_session_key=request.session.session_key,
+    )
+    sign_out(request, handoff=handoff)
+    return others
 
 
 # --- sign-in steps after the first (the twofactor app registers them) ---------------------------------------------

@@ -9,13 +9,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from audit.support import is_support_staff
 from orgsecurity import actions, directory
 from orgsecurity.access import protect_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
-from orgsecurity.auth import idp_sign_out, sign_in, sign_out
+from orgsecurity.auth import idp_sign_out, sign_in, sign_out, sign_out_everywhere, signed_in_idp
 from orgsecurity.errors import render_refusal
 from orgsecurity.forms import BillingForm, InviteForm, RoleForm, SignupForm
 from orgsecurity.impact_pages import Confirmation, confirmation_page
@@ -29,18 +30,40 @@ from orgsecurity.versions import VERSION_FIELD, ChangedMeanwhile, form_labels, l
 from sessions_policy.enforcement import verify_session
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def sign_out_view(request: HttpRequest) -> HttpResponse:
-    """Sign out (POST only, so a link or image elsewhere cannot sign anyone out). When the session signed in
-    through an IdP whose connection also ends the IdP session (``orgsecurity.auth.idp_sign_out``, e.g. OIDC
-    RP-initiated logout), the browser goes on to the IdP, which sends it back to the sign-in page."""
+    """GET: the sign-out page: who is signed in, which IdP session signing out also ends (or that it stays open),
+    and "Sign out everywhere". POST (only POST signs out, so a link or image elsewhere cannot sign anyone out):
+    sign out; with ``everywhere``, every session of the account ends too. When the session signed in through an IdP
+    whose connection also ends the IdP session (``orgsecurity.auth.idp_sign_out``: SAML single logout, OIDC
+    RP-initiated logout), the browser goes on to the IdP, which sends it back."""
+    if request.method != "POST":
+        return _sign_out_page(request)
     handoff = idp_sign_out(request)
-    sign_out(request)
+    everywhere = request.POST.get("everywhere") == "1" and request.user.is_authenticated
+    if everywhere:
+        sign_out_everywhere(request, handoff=handoff)
+        done = "You are signed out everywhere: every session of your account has ended"
+    else:
+        sign_out(request, handoff=handoff)
+        done = "You are signed out"
     if handoff is not None:
-        messages.info(request, f"You are signed out, here and at {handoff.idp}.")
+        if not handoff.confirmed_by_return:
+            messages.info(request, f"{done}, here and at {handoff.idp}.")
+        elif everywhere:
+            messages.info(request, f"{done}.")
         return redirect(handoff.url)
-    messages.info(request, "You are signed out.")
+    messages.info(request, f"{done}.")
     return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+def _sign_out_page(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect(settings.LOGIN_URL)
+    context = {"idp": signed_in_idp(request)}
+    response = render(request, "orgsecurity/sign_out.html", context)
+    add_never_cache_headers(response)
+    return response
 
 
 @require_safe

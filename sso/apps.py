@@ -50,10 +50,13 @@ class SsoConfig(AppConfig):
         for method in ("saml", "oidc"):
             register_provider(method, start_reauthentication)
 
-        # Signing out of an OIDC sign-in also ends the provider session where the connection asks for it.
+        # Signing out also ends the IdP session: SAML single logout where the IdP has an SLO URL, OIDC RP-initiated
+        # logout where the connection asks for it.
         from orgsecurity.auth import register_idp_sign_out
         from sso.oidc.logout import rp_initiated_logout
+        from sso.saml.logout import sp_initiated_logout
 
+        register_idp_sign_out(sp_initiated_logout)
         register_idp_sign_out(rp_initiated_logout)
 
         # The dashboard's SSO theme and SSO's section (and pages) of the support console.

@@ -4,6 +4,9 @@
   sign in through it now and could not afterwards (``sso.rollout.readiness.sign_in_allowed``, what the sign-in
   decision judges with), and those of them with no password, who cannot sign in at all until they set one
   (``sso.connections.actions.set_status`` / ``rollback``).
+- ``preview_rollback``: the rollout page's "Roll back to testing" (or off) from on or enforced
+  (``sso.connections.actions.rollback``): ``preview_status_change`` plus the members not linked yet who could be
+  linked at their first SSO sign-in and no longer can, and what else stops (JIT, a scheduled enforcement).
 - ``preview_unlink``: unlinking one identity (``sso.connections.actions.unlink_identity``).
 - ``preview_remove_domain``: removing a claimed or verified domain (``sso.domains.verification.remove``): the members
   whose email is in it lose home-realm discovery (email-first sign-in routing them to the IdP) and being linked by
@@ -17,6 +20,7 @@ from orgsecurity.models import Membership, User
 from sso.domains.verification import email_domain
 from sso.models import SSOConnection, SSOIdentity, VerifiedDomain
 from sso.rollout import readiness
+from sso.signin.decision import EMAIL_LINKABLE_ROLES
 
 NO_PASSWORD = "has no password: cannot sign in until they set one with “Forgot password”"  # noqa: S105 (a sentence)
 
@@ -91,6 +95,72 @@ def preview_status_change(connection: SSOConnection, status: str) -> Impact:
         ),
         notes=tuple(notes),
     )
+
+
+def preview_rollback(connection: SSOConnection, to: str = SSOConnection.Status.TESTING) -> Impact:
+    """Rolling ``connection`` back from on or enforced to ``to`` (testing or off), now
+    (``sso.connections.actions.rollback``). ``Impact.change`` is "sso.rollback".
+
+    Groups: ``people`` and ``no_password`` as in ``preview_status_change`` (linked members who lose SSO sign-in:
+    with ``to`` testing, those outside the test group, judged with ``sso.rollout.readiness.in_test_group``);
+    ``unlinked`` (ref: user id): members not linked yet whom their first SSO sign-in would link by verified email
+    (a role in ``sso.signin.decision.EMAIL_LINKABLE_ROLES``, an email in a domain the organization verified) and who
+    lose that (outside the test group). Notes say what else changes: password sign-in for everyone, JIT stops
+    creating accounts, a scheduled enforcement is dropped, open sessions stay open, who keeps SSO sign-in.
+    """
+    moved = preview_status_change(connection, to)
+    organization = connection.organization
+    rolling_back = connection.status in (SSOConnection.Status.ON, SSOConnection.Status.ENFORCED)
+    linked = set(SSOIdentity.objects.filter(connection=connection).values_list("user_id", flat=True))
+    verified = set(
+        VerifiedDomain.objects.filter(organization=organization, verified_at__isnull=False).values_list(
+            "domain", flat=True
+        )
+    )
+    candidates = (
+        Membership.objects.active()
+        .filter(organization=organization, role__in=EMAIL_LINKABLE_ROLES)
+        .exclude(user_id__in=linked)
+        .select_related("user")
+        .order_by("user__email")
+    )
+    unlinked = tuple(
+        ImpactItem(
+            ref=str(membership.user_id),
+            name=membership.user.email,
+            detail="not linked yet: their first SSO sign-in would have linked them by email; it is refused now"
+            + ("" if membership.user.has_usable_password() else f"; {NO_PASSWORD}"),
+        )
+        for membership in candidates
+        if rolling_back
+        and email_domain(membership.user.email) in verified
+        and not _could_sign_in(connection, to, membership.user)
+    )
+    notes = list(moved.notes)
+    if rolling_back:
+        notes.append("Password sign-in works again for everyone who has a password.")
+    if to == SSOConnection.Status.TESTING:
+        keeping = [
+            membership.user.email for membership in readiness.test_group_memberships(connection).select_related("user")
+        ]
+        notes.append(
+            f"The test group keeps SSO sign-in: {', '.join(keeping)}."
+            if keeping
+            else "The test group is empty: nobody can sign in through SSO until you add people to it."
+        )
+        if connection.allow_jit:
+            notes.append("Just-in-time provisioning stops: the IdP's sign-ins no longer create accounts while testing.")
+        notes.append("Sessions already open stay open until they time out or are ended.")
+    if connection.enforce_at:
+        notes.append(f"The enforcement scheduled for {connection.enforce_at:%Y-%m-%d %H:%M} UTC is cancelled.")
+    group = ImpactGroup(
+        "unlinked",
+        "People not linked yet who lose linking at first sign-in",
+        f"Members below admin with an email in a verified domain of {organization.name} are linked when they first "
+        "sign in through the IdP; after the change they are refused instead.",
+        unlinked,
+    )
+    return Impact(change="sso.rollback", groups=(*moved.groups, group), notes=tuple(notes))
 
 
 def preview_unlink(linked: SSOIdentity) -> Impact:

@@ -43,6 +43,8 @@ from sso.signin import flow, linking
 from sso.signin.testing import start_test_session
 
 # The status buttons of the connection page, in rollout order; enforcement has its own page with the checklist.
+# Moving down to testing from these takes SSO sign-in away from everyone outside the test group: previewed first.
+ROLLBACK_FROM = (SSOConnection.Status.ON, SSOConnection.Status.ENFORCED)
 STATUS_BUTTONS = [
     (SSOConnection.Status.OFF, "Turn SSO off"),
     (SSOConnection.Status.TESTING, "Move to testing"),
@@ -161,7 +163,7 @@ def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change SSO connection settings")
 def connection_settings(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -194,18 +196,27 @@ def connection_status(request: HttpRequest, org_slug: str, connection_id: int) -
     if request.method == "POST":
         protect_action(request, f"set SSO connection “{connection.name or connection}” to {status}")
         return _set_status(request, connection=connection, status=status, back=back)
+    rolling_back = status == SSOConnection.Status.TESTING and connection.status in ROLLBACK_FROM
     page = Confirmation(
         title=f"Turn SSO off for “{connection.name or connection.get_protocol_display()}”?"
         if status == SSOConnection.Status.OFF
         else f"Move “{connection.name or connection.get_protocol_display()}” to {SSOConnection.Status(status).label}?",
-        intro="Members who sign in through this connection lose SSO sign-in; password sign-in works for everyone "
+        intro="Only the test group may sign in through SSO afterwards; password sign-in works for everyone who has "
+        "a password."
+        if rolling_back
+        else "Members who sign in through this connection lose SSO sign-in; password sign-in works for everyone "
         "who has a password.",
         button="Turn SSO off" if status == SSOConnection.Status.OFF else "Change the status",
         cancel_url=back,
         hidden={"status": status, "back": "rollout" if back_to_rollout else ""},
         filename=f"{org_slug}-sso-{status}",
     )
-    return confirmation_page(request, org, preview.preview_status_change(connection, status), page)
+    impact = (
+        preview.preview_rollback(connection, status)
+        if rolling_back
+        else preview.preview_status_change(connection, status)
+    )
+    return confirmation_page(request, org, impact, page)
 
 
 @reauthenticated
@@ -237,7 +248,9 @@ def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnect
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)  # a test session links the tester's account when it has no IdP identity
+@require_capability(  # a test session links the tester's account when it has no IdP identity
+    Capability.MANAGE_SECURITY, action="run an SSO test"
+)
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Run a real SP-initiated sign-in marked as a test; the result page shows what came back. With a test session
     (``session_seconds``), the admin is also signed in through SSO for that long (the rollout's test plan)."""
@@ -319,7 +332,7 @@ def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: in
 
 
 @require_POST
-@require_capability(None)  # a linked IdP identity is a standing way into the account, like a password
+@require_capability(None, action="link your account to your organization's IdP")  # a standing way in, like a password
 def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
     """A signed-in member confirms linking their account to their IdP identity, then signs in at the IdP."""
     org = org_for_member(request, org_slug)

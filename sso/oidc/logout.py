@@ -35,9 +35,13 @@ def end_session_url(end_session_endpoint: str, *, id_token: str, client_id: str)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
+PROTOCOL = "OpenID Connect RP-initiated logout"
+
+
 def rp_initiated_logout(request: HttpRequest) -> IdPSignOut | None:
-    """The provider sign-out of this session, or None (not an OIDC sign-in, the connection does not ask for it,
-    or the provider has no ``end_session_endpoint``)."""
+    """The provider sign-out of this session; without a ``url`` when the connection does not ask for it or the
+    provider has no ``end_session_endpoint`` (the provider session stays open); None when this is not an OIDC
+    sign-in."""
     if signin_state.auth_method(request) != SSOConnection.Protocol.OIDC:
         return None
     connection_id = signin_state.sso_connection_id(request)
@@ -49,9 +53,12 @@ def rp_initiated_logout(request: HttpRequest) -> IdPSignOut | None:
         .first()
     )
     oidc = getattr(connection, "oidc", None) if connection is not None else None
-    if oidc is None or not oidc.rp_initiated_logout or not oidc.end_session_endpoint:
+    if oidc is None:
         return None
+    idp = connection.name or "your identity provider"
+    if not oidc.rp_initiated_logout or not oidc.end_session_endpoint:
+        return IdPSignOut(url="", idp=idp, protocol=PROTOCOL)
     url = end_session_url(
         oidc.end_session_endpoint, id_token=signin_state.oidc_id_token(request), client_id=oidc.client_id
     )
-    return IdPSignOut(url=url, idp=connection.name or "your identity provider")
+    return IdPSignOut(url=url, idp=idp, protocol=PROTOCOL)

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity.access import protect_action, reauthenticated, require_capability
+from orgsecurity.access import protect_action, protecting, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact
@@ -223,6 +223,7 @@ def enforce(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResp
     return _enforce_now(request, org_slug=org_slug, connection_id=connection_id)
 
 
+@protecting("enforce SSO")
 @reauthenticated
 def _enforce_now(request: HttpRequest, *, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _load(request, org_slug, connection_id)
@@ -257,18 +258,44 @@ def _enforce_now(request: HttpRequest, *, org_slug: str, connection_id: int) -> 
     return _back(org_slug, connection)
 
 
-@require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_http_methods(["GET", "HEAD", "POST"])
+@require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def rollback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
-    """Roll SSO back to testing or off in one step (also from a recovery sign-in)."""
+    """GET ``?to=testing`` (the rollout page's "Roll back to testing…"): who loses SSO sign-in, who has no password,
+    who can no longer be linked at first sign-in, and what else stops (``sso.connections.preview.preview_rollback``),
+    with its CSV. POST (after a recent re-authentication, also from a recovery sign-in): roll SSO back to testing
+    or off in one step and go back to the rollout page."""
     org, connection = _load(request, org_slug, connection_id)
-    form = RollbackForm(request.POST)
-    back = _back_url(org_slug, connection)
+    form = RollbackForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():
         return _rollout_page(request, org, connection, status=400, error="Choose testing or off.")
+    to = form.cleaned_data["to"]
+    label = connection.name or connection.get_protocol_display()
+    if request.method == "POST":
+        protect_action(request, f"roll SSO connection “{label}” back to {SSOConnection.Status(to).label}")
+        return _rollback(request, org=org, connection=connection, to=to)
+    page = Confirmation(
+        title=f"Roll “{label}” back to {SSOConnection.Status(to).label}?",
+        intro=(
+            "Only the test group may sign in through SSO afterwards; everyone else signs in with their password."
+            if to == SSOConnection.Status.TESTING
+            else "Nobody can sign in through SSO afterwards; everyone signs in with their password."
+        ),
+        button=f"Roll back to {SSOConnection.Status(to).label.lower()}",
+        cancel_url=_back_url(org_slug, connection),
+        hidden={"to": to},
+        filename=f"{org_slug}-sso-rollback-{to}",
+    )
+    return confirmation_page(request, org, sso_preview.preview_rollback(connection, to), page)
+
+
+@protecting("roll SSO back")
+@reauthenticated
+def _rollback(request: HttpRequest, *, org: OrgContext, connection: SSOConnection, to: str) -> HttpResponse:
+    back = _back_url(org.organization.slug, connection)
     return act(
         request,
-        lambda: actions.rollback(connection, actor=request.user, to=form.cleaned_data["to"]),
+        lambda: actions.rollback(connection, actor=request.user, to=to),
         success=lambda moved: f"SSO is rolled back to {moved.get_status_display()}: password sign-in works again.",
         to=back,
     )
@@ -289,6 +316,7 @@ def schedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRes
     return _schedule(request, org_slug=org_slug, connection_id=connection_id)
 
 
+@protecting("schedule SSO enforcement")
 @reauthenticated
 def _schedule(request: HttpRequest, *, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _load(request, org_slug, connection_id)
@@ -320,7 +348,7 @@ def _schedule(request: HttpRequest, *, org_slug: str, connection_id: int) -> Htt
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="cancel the scheduled SSO enforcement")
 def unschedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Drop the enforcement date (the status stays)."""
     _, connection = _load(request, org_slug, connection_id)
@@ -330,7 +358,7 @@ def unschedule(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change the SSO test group")
 def test_group(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Choose the members and teams who may sign in through SSO while testing."""
     org, connection = _load(request, org_slug, connection_id)
@@ -345,7 +373,7 @@ def test_group(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="confirm the SSO fallback login policy")
 def confirm_fallback(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Confirm who keeps password sign-in under enforcement (recovery accounts and listed exceptions)."""
     _, connection = _load(request, org_slug, connection_id)
@@ -355,7 +383,7 @@ def confirm_fallback(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="let a member keep password sign-in under SSO")
 def add_exception(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """List a member who keeps password sign-in under enforcement, with the reason."""
     org, connection = _load(request, org_slug, connection_id)
@@ -372,7 +400,7 @@ def add_exception(request: HttpRequest, org_slug: str, connection_id: int) -> Ht
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="take a member's password sign-in away under SSO")
 def remove_exception(request: HttpRequest, org_slug: str, connection_id: int, exception_id: int) -> HttpResponse:
     """Take a listed exception's password sign-in away."""
     _, connection = _load(request, org_slug, connection_id)
@@ -395,7 +423,7 @@ def _exception_of(connection: SSOConnection, exception_id: int) -> SSOPasswordEx
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="tick an SSO test plan step")
 def tick(request: HttpRequest, org_slug: str, connection_id: int, item: str) -> HttpResponse:
     """The admin owner ticks a test plan step with a note."""
     org, connection = _load(request, org_slug, connection_id)
@@ -454,6 +482,7 @@ def designate_recovery(request: HttpRequest, org_slug: str) -> HttpResponse:
     return _designate_recovery(request, org_slug=org_slug, org=org)
 
 
+@protecting("choose a recovery account")
 @reauthenticated
 def _designate_recovery(request: HttpRequest, *, org_slug: str, org: OrgContext) -> HttpResponse:
     form = DesignateForm(request.POST, organization=org.organization)
@@ -471,7 +500,7 @@ def _designate_recovery(request: HttpRequest, *, org_slug: str, org: OrgContext)
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="remove a recovery account")
 def remove_recovery(request: HttpRequest, org_slug: str, account_id: int) -> HttpResponse:
     """Owners take break-glass access away (not the last owner's while enforced)."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -497,6 +526,7 @@ def generate_codes(request: HttpRequest, org_slug: str) -> HttpResponse:
     return _generate_codes(request, org_slug=org_slug, org=org, account=account)
 
 
+@protecting("make new recovery codes")
 @reauthenticated
 def _generate_codes(request: HttpRequest, *, org_slug: str, org: OrgContext, account: RecoveryAccount) -> HttpResponse:
     codes = recovery.generate_codes(account, actor=request.user)
@@ -588,7 +618,7 @@ def domain_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="claim an email domain")
 def claim_domain(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Claim an email domain; it counts once verified."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -645,6 +675,7 @@ def remove_domain(request: HttpRequest, org_slug: str, domain_id: int) -> HttpRe
     return confirmation_page(request, org, sso_preview.preview_remove_domain(claimed), page)
 
 
+@protecting("remove an email domain")
 @reauthenticated
 def _remove_domain(request: HttpRequest, *, org: OrgContext, domain_id: int) -> HttpResponse:
     claimed = get_org_object(org, VerifiedDomain.objects.select_related("organization"), pk=domain_id)

@@ -29,7 +29,7 @@ from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
-from orgsecurity.signin_state import SAML_LOGOUT_REQUEST_SESSION_KEY, sso_connection_id, sso_session_index
+from orgsecurity.signin_state import SAML_LOGOUT_REQUEST_SESSION_KEY, sso_connection_id
 from sso.connections import actions as sso_actions
 from sso.connections.views import _connection_page
 from sso.errors import SSOSignInRefused
@@ -39,6 +39,7 @@ from sso.saml import actions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
 from sso.saml.handler import certificate_infos
+from sso.saml.logout import sp_initiated_logout
 from sso.saml.lookup import pending_with_saml_connection
 from sso.saml.metadata import MetadataError, fetch_metadata, parse_idp_metadata
 from sso.saml.presets import CUSTOM, preset_map
@@ -56,7 +57,7 @@ from sso.signin.refusals import refusal_page
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="add a SAML connection")
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add a SAML connection: the IdP side from a metadata URL, pasted/uploaded XML, or manual entry."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -96,7 +97,7 @@ def _form_errors(request: HttpRequest, form) -> None:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change the IdP of a SAML connection")
 def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept. A
     connection made before the IdP's details were known (for a set-up link) gets its first ones here."""
@@ -121,7 +122,7 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="refresh a SAML connection's IdP metadata")
 def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Fetch the stored metadata URL again (e.g. after the IdP rolled its signing certificate)."""
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -145,7 +146,7 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change SAML connection options")
 def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = OptionsForm(request.POST)
@@ -170,7 +171,7 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="apply an attribute preset to a SAML connection")
 def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = PresetForm(request.POST)
@@ -417,6 +418,8 @@ def sls(request: HttpRequest, org_slug: str) -> HttpResponse:
             status=400,
         )
         return refusal_page(request, refused, connection)
+    if "SAMLResponse" in request.GET:
+        request.session.pop(SAML_LOGOUT_REQUEST_SESSION_KEY, None)  # answered: the same answer again is unsolicited
     if redirect_url:
         return redirect(redirect_url)
     return render(request, "sso/saml/signed_out.html", {"connection": connection})
@@ -442,25 +445,14 @@ def _logout_names_this_session(request: HttpRequest, connection: SSOConnection, 
 @require_POST
 def logout(request: HttpRequest, org_slug: str) -> HttpResponse:
     """SP-initiated Single Logout: end the session here, then ask the IdP to end its session too (when the IdP
-    has an SLO URL). The IdP's LogoutResponse comes back to the SLS endpoint."""
+    has an SLO URL: ``sso.saml.logout``, what the plain "Sign out" also does). The IdP's LogoutResponse comes back
+    to the SLS endpoint."""
     connection = _org_saml_connections(org_slug).filter(pk=sso_connection_id(request)).first()
-    identity = (
-        SSOIdentity.objects.filter(connection=connection, user=request.user).first()
-        if connection is not None and request.user.is_authenticated
-        else None
-    )
-    session_index = sso_session_index(request)
-    sign_out(request)
-    if connection is None or identity is None or not connection.saml.idp_slo_url:
+    handoff = sp_initiated_logout(request) if connection is not None else None
+    if handoff is not None and not handoff.url:
+        handoff = None
+    sign_out(request, handoff=handoff)
+    if handoff is None:
         messages.info(request, "You are signed out.")
         return redirect("login")
-    sp = sp_endpoints(org_slug)
-    auth = OneLogin_Saml2_Auth(request_data(sp.slo_url), onelogin_settings(connection))
-    url = auth.logout(
-        return_to="",
-        name_id=identity.subject,
-        session_index=session_index,
-        name_id_format=identity.subject_format,
-    )
-    request.session[SAML_LOGOUT_REQUEST_SESSION_KEY] = auth.get_last_request_id()
-    return redirect(url)
+    return redirect(handoff.url)

@@ -41,9 +41,32 @@ MEMBER_CODES = frozenset(
         "sso_unavailable",
         "unknown_request",
         "email_of_other_member",
+        "replayed",
+        "bad_token",
+        "race",
+        "link_other_user",
+        "test_other_user",
+        "linked_to_other",
+        "already_linked",
+        "email_not_confirmed",
+        "email_changed",
+        "reauth_no_connection",
+        "reauth_other_user",
+        "reauth_not_fresh",
+        # OIDC error answers explained for the person (sso.oidc.views.PROVIDER_ERRORS); "provider_error" carries the
+        # provider's own description, which is for admins.
+        "provider_access_denied",
+        "provider_login_required",
+        "provider_interaction_required",
+        "provider_consent_required",
+        "provider_account_selection_required",
+        "provider_temporarily_unavailable",
+        "provider_server_error",
     }
 )
 UNREACHABLE_CODES = frozenset({"provider_unreachable"})
+# Refusals of a single logout message (SAML SLO), which is no sign-in.
+LOGOUT_CODES = frozenset({"saml_slo_invalid", "saml_slo_unsolicited"})
 
 
 def member_message(refusal: Refusal, organization_name: str) -> str:
@@ -53,6 +76,11 @@ def member_message(refusal: Refusal, organization_name: str) -> str:
     whose = f"{organization_name}'s" if organization_name else "your organization's"
     if refusal.code in MEMBER_CODES:
         return refusal.message
+    if refusal.code in LOGOUT_CODES:
+        return (
+            f"A sign-out message from {whose} sign-in service (your identity provider) could not be accepted, so it "
+            "changed nothing here. To be sure you are signed out, use Sign out here and at your identity provider."
+        )
     if refusal.code in UNREACHABLE_CODES:
         return (
             f"We could not reach {whose} sign-in service (your identity provider) just now, so you were not "
@@ -93,7 +121,9 @@ def refusal_page(request: HttpRequest, refusal: Refusal, connection: SSOConnecti
     "Request ID" filter and the support console's search find it), also named by the platform log's "SSO sign-in
     refused" line. A repeat within the throttle window (no event of its own) gets the reference of the event
     recorded for the same connection, address and reason, and the log line names both IDs. The technical reason
-    is shown open to owners, admins and staff (``sees_details``), folded away for everyone else."""
+    is shown to owners, admins and staff (``sees_details``) only: for everyone else it is not in the answer at all
+    (neither the page nor the JSON), since it may name the organization's IdP set-up; support staff find it by the
+    reference."""
     request_id = getattr(request, "request_id", "") or uuid.uuid4().hex
     reference = request_id
     organization = connection.organization if connection is not None else None
@@ -120,13 +150,35 @@ def refusal_page(request: HttpRequest, refusal: Refusal, connection: SSOConnecti
         refusal.code,
         refusal.message,
     )
+    plain = member_message(refusal, organization.name if organization else "")
+    show_details = sees_details(request, connection)
+    technical = refusal.code not in MEMBER_CODES
     refusal.context = {
         **refusal.context,
-        "member_message": member_message(refusal, organization.name if organization else ""),
+        "member_message": plain,
         "reference": reference,
         "refused_at": timezone.now(),
         "support_contact": connection.support_contact if connection is not None else "",
-        "show_details": sees_details(request, connection),
-        "technical": refusal.code not in MEMBER_CODES,
+        "show_details": show_details,
+        "technical": technical,
+        # The technical reason goes into the answer only for those who fix the set-up (``sees_details``).
+        "details": refusal.message if technical and show_details else "",
+        # Never rendered: what the audit event and the platform log line carry (tests read it from the context).
+        "technical_reason": refusal.message,
     }
+    if technical and not show_details:
+        refusal = _for_members(refusal, plain)
     return render_refusal(request, refusal)
+
+
+def _for_members(refusal: Refusal, plain: str) -> Refusal:
+    """A copy of ``refusal`` whose message is ``plain`` (the member's words), so that no rendering of it (page or
+    JSON) carries the technical reason."""
+    return Refusal(
+        refusal.code,
+        plain,
+        refusal.status,
+        redirect_to=refusal.redirect_to,
+        template=refusal.template,
+        context=refusal.context,
+    )

@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     state = arguments.state_dir
     saml = SimpleSAMLphpIdP(state / "simplesamlphp", arguments.saml_port)
     oidc = NodeOIDCProvider(state / "oidc-provider", arguments.oidc_port)
-    saml.register_org_sp(arguments.app_url, arguments.org)
+    # Logout messages signed: the product's Sign out starts SAML single logout and accepts only a signed answer.
+    saml.register_org_sp(arguments.app_url, arguments.org, **{"sign.logout": True})
     oidc.add_org_client(arguments.app_url, arguments.org)
 
     def stop_on_signal(signum: int, frame: FrameType | None) -> None:

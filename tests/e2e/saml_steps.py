@@ -59,5 +59,7 @@ def add_saml_connection(page: Any, product: ProductServer, saml_idp: SimpleSAMLp
     metadata = product.request("GET", metadata_path)
     assert metadata.status == 200, metadata.status
     assert f'entityID="{product.url(metadata_path)}"' in metadata.text
-    saml_idp.register_sp(metadata_xml=metadata.body)
+    # Its logout messages signed, as SAML Core §3.7 (and our SLS endpoint) requires of single logout over
+    # HTTP-Redirect (Okta, Entra ID and ADFS sign them; SimpleSAMLphp does when asked).
+    saml_idp.register_sp(metadata_xml=metadata.body, **{"sign.logout": True})
     return page.url

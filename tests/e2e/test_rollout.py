@@ -139,9 +139,15 @@ def run_test_sso(page: Any, session_seconds: int) -> None:
     test_plan.get_by_role("button", name="Test SSO").click()
 
 
-def sign_out(page: Any, email: str) -> None:
+def sign_out(page: Any, email: str, *, idp: str = "") -> None:
+    """Sign out of a password session; after an SSO sign-in through ``idp`` (the connection's name) SAML single
+    logout also ends the IdP session, and our page says the IdP confirmed it."""
     page.get_by_role("button", name=f"Sign out {email}").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    if idp:
+        expect(page.get_by_role("heading", level=1)).to_have_text("You are signed out")
+        expect(page.locator("main")).to_contain_text(f"{idp} confirmed the sign-out")
+    else:
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
 
 
 def emails_to(product: ProductServer, address: str, subject: str) -> list[str]:
@@ -207,7 +213,7 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     assert "Your account is now linked to this IdP identity." in owner.inner_text("main")
 
     # Meanwhile, in a second browser, the owner (test group) goes to the IdP from email-first sign-in (its SSO
-    # button), runs another short test and signs out of it (logout), then signs in again through the IdP.
+    # button), runs another short test and signs out of it (logout, at the IdP too), then signs in again there.
     second = new_context().pages[0]
     email_first(second, product, OWNER.email)
     second.get_by_role("button", name="Sign in with SSO").click()
@@ -216,9 +222,11 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
     second.goto(rollout_url)
     run_test_sso(second, TEST_SESSION_SECONDS)
     expect(second.get_by_role("heading", level=1)).to_have_text("SSO test: Succeeded")  # the IdP knew them still
-    sign_out(second, OWNER.email)
+    # Signing out of the SSO session ends the IdP's too (SAML single logout), so the IdP asks for the password again.
+    sign_out(second, OWNER.email, idp="Hooli SimpleSAMLphp")
     email_first(second, product, OWNER.email)
     second.get_by_role("button", name="Sign in with SSO").click()  # while testing, the same page for everyone
+    idp_sign_in(second, saml_idp, OWNER.idp.username, OWNER.idp.password)
     on_dashboard(second, product, "owner")
 
     # Tess, in the test group, signs in through the IdP from email-first sign-in (its SSO button); her account is
@@ -375,7 +383,11 @@ def test_the_rollout_sequence_from_configuration_to_enforcement_and_recovery(new
         f"You signed in to {ORG_NAME} with a recovery code (9 left). Every owner was emailed."
     )
     assert recovery.url == rollout_url
-    recovery.get_by_role("button", name="Roll back to testing").click()
+    recovery.get_by_role("button", name="Roll back to testing…").click()
+    # The confirmation page first: who loses SSO sign-in (everyone linked outside the test group).
+    expect(recovery.get_by_role("heading", level=1)).to_contain_text("back to Testing?")
+    expect(recovery.locator("main")).to_contain_text("People who lose SSO sign-in")
+    recovery.get_by_role("button", name="Roll back to testing", exact=True).click()
     expect(recovery.locator("main")).to_contain_text("SSO is rolled back to Testing: password sign-in works again.")
     expect(recovery.locator("hgroup")).to_contain_text("Status Testing")
 

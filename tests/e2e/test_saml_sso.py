@@ -4,8 +4,8 @@ exercised.
 
 One scenario in steps (the IdP connection made in the first step is what the later ones use): an admin pastes the
 IdP's metadata URL and runs Test SSO; a member links their account, signs out, and signs in through the IdP alone;
-signing out ends the session here; a wrong IdP password, a person the IdP does not know, and an IdP account nobody
-linked here all end on clear pages.
+signing out ends the session here and, through SAML single logout, at the IdP; a wrong IdP password, a person the
+IdP does not know, and an IdP account nobody linked here all end on clear pages.
 """
 
 from __future__ import annotations
@@ -115,11 +115,23 @@ def test_a_member_links_their_account_then_signs_in_through_the_idp_alone(
     cookie = session_cookie(fresh, product)
     assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
-    # Signing out ends the session here: the dashboard now asks for a sign-in.
-    fresh.get_by_role("button", name=re.compile("^Sign out")).click()
-    expect(fresh.get_by_role("heading", level=1)).to_have_text("Sign in")
+    # The sign-out page says the IdP session ends too (the IdP has a single logout URL).
+    fresh.goto(product.url("/accounts/logout/"))
+    expect(fresh.locator("#idp-sign-out")).to_contain_text(
+        "Signing out here also ends your session at Acme SimpleSAMLphp (SAML single logout)"
+    )
+    # The plain "Sign out" ends the session here, then SAML single logout at the IdP: SimpleSAMLphp gets our signed
+    # LogoutRequest, ends its session and answers with a signed LogoutResponse, which our page confirms.
+    fresh.get_by_role("button", name=re.compile("^Sign out")).first.click()
+    expect(fresh.get_by_role("heading", level=1)).to_have_text("You are signed out")
+    expect(fresh.locator("main")).to_contain_text("Your session here has ended and Acme SimpleSAMLphp confirmed")
+    assert fresh.url.startswith(product.url("/sso/acme/saml/sls/"))
     fresh.goto(product.url("/orgs/acme/"))
     assert fresh.url.startswith(product.url("/accounts/login/"))
+    # The IdP session ended too: signing in through the IdP asks for the IdP password again.
+    fresh.goto(product.url("/sso/acme/login/"))
+    idp_sign_in(fresh, saml_idp, "member", member.password)
+    expect(fresh.get_by_role("heading", level=1)).to_have_text("Acme Inc.")
 
 
 def test_a_wrong_idp_password_and_an_unknown_person_stay_at_the_idp(

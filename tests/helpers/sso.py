@@ -118,3 +118,16 @@ def own_identity(
 def link_identity(connection: SSOConnection, user, subject: str):
     identity = own_identity(connection, user, subject)
     return actions.link_identity(connection, user, identity, actor=user, via="tests")
+
+
+def refusal_text(response) -> str:
+    """What a refused SSO sign-in tells people, unescaped: the page (or JSON) the browser got, followed by the
+    technical reason the organization's admins read under its reference (the audit event's message). Members never
+    get that reason in the page itself (``sso.signin.refusals.refusal_page``), so a test asserting the exact rule
+    that failed reads it here."""
+    import html
+
+    page = html.unescape(response.content.decode())
+    context = getattr(response, "context", None)
+    reason = context.get("technical_reason", "") if context is not None else ""
+    return f"{page}\n{reason}"

@@ -21,9 +21,7 @@ from tests.helpers.sessions import FakeClock
 REAUTH = "/accounts/reauthenticate/"
 WINDOW = 15 * 60
 # Where no organization member's re-authentication applies: the key and admin APIs, SCIM, the support console
-# (staff), the IdP's endpoints and the set-up links (no account), and signing in and out. The SSO settings pages
-# (orgs/<org>/settings/security/sso/) are left to the SSO work of issue 20 for now: about twenty of their views
-# still ask without naming the action (see the branch report).
+# (staff), the IdP's endpoints and the set-up links (no account), and signing in and out.
 SKIPPED = (
     "api/",
     "scim/v2/",
@@ -32,7 +30,6 @@ SKIPPED = (
     "accounts/login/",
     "accounts/logout/",
     "accounts/reauthenticate/",
-    "orgs/<slug:org_slug>/settings/security/sso/",
 )
 
 

@@ -9,7 +9,7 @@ from audit.models import AuditEvent
 from sso.assertion import ENTRA_MFA_ATTRIBUTE, ENTRA_MFA_VALUE, AssertedIdentity, mfa_satisfied
 from sso.connections import actions
 from sso.connections.forms import ConnectionSettingsForm
-from tests.helpers.sso import link_identity
+from tests.helpers.sso import link_identity, refusal_text
 
 TWO_FACTOR_CONTRACT = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
 
@@ -68,7 +68,9 @@ def test_a_sign_in_without_mfa_is_refused_with_a_clear_page(org, owner, member, 
     )
     browser, response = sign_in(idp)
     assert response.status_code == 403
-    assert "requires multi-factor authentication at your identity provider" in response.content.decode()
+    assert "sent an answer we could not accept" in response.content.decode()  # the member's plain words
+    assert "requires multi-factor authentication at your identity provider" in refusal_text(response)  # for admins
+    assert "ask your IdP administrator to require MFA" not in response.content.decode()
     assert browser.get("/orgs/acme/").status_code == 302
     assert AuditEvent.objects.filter(details__reason="idp_mfa_missing", organization=org).exists()
 

@@ -127,3 +127,97 @@ def test_the_rollout_page_while_enforced_says_so(sso_client_for, owner, enforced
     text = page.content.decode()
     assert "the test group no longer applies" in text and "Save test group" not in text
     assert "Turn on for everyone" not in text and "Stop enforcing (keep SSO on)" in text
+
+
+# --- rolling back to testing (the rollout page) -----------------------------------------------------------------
+
+
+def _rollback_people(org, owner, connection, admin, member):
+    """admin (linked, in the test group) keeps SSO; member (linked, outside it) and jit (linked, no password) lose
+    it; newbie (not linked, email in the verified acme.test) loses being linked at first sign-in."""
+    from orgsecurity.models import Membership
+    from sso.rollout import scheduling
+
+    link_identity(connection, admin, "adam")
+    link_identity(connection, member, "mia")
+    jit = make_user("jit@acme.test")
+    jit.set_unusable_password()
+    jit.save()
+    add_member(org, jit, "member")
+    link_identity(connection, jit, "jit-person")
+    add_member(org, make_user("newbie@acme.test"), "member")
+    add_member(org, make_user("elsewhere@other.test"), "member")  # not in a verified domain: never linked by email
+    scheduling.set_test_group(connection, actor=owner, memberships=[Membership.objects.get(user=admin)], teams=[])
+
+
+def test_rolling_back_to_testing_lists_who_loses_sso_sign_in_first(
+    client_for, org, owner, admin, member, connection, acme_domain
+):
+    _rollback_people(org, owner, connection, admin, member)
+    impact = preview.preview_rollback(connection, SSOConnection.Status.TESTING)
+    assert impact.change == "sso.rollback"
+    assert [item.name for item in impact.group("people").items] == ["jit@acme.test", "member@acme.test"]
+    assert [item.name for item in impact.group("no_password").items] == ["jit@acme.test"]
+    assert [item.name for item in impact.group("unlinked").items] == ["newbie@acme.test"]
+    assert "The test group keeps SSO sign-in: admin@acme.test." in impact.notes
+
+    browser = client_for(owner)
+    rollout = browser.get(f"{BASE}{connection.pk}/rollout/").content.decode()
+    assert f'method="get" action="{BASE}{connection.pk}/rollout/rollback/"' in rollout
+    assert "Roll back to testing…" in rollout
+
+    url = f"{BASE}{connection.pk}/rollout/rollback/"
+    page = browser.get(url, {"to": "testing"})
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "back to Testing?" in text
+    assert "People who lose SSO sign-in (2)" in text and "People with no password (1)" in text
+    assert "People not linked yet who lose linking at first sign-in (1)" in text and "newbie@acme.test" in text
+    assert "admin@acme.test" in text  # named as keeping SSO sign-in
+    assert "elsewhere@other.test" not in text
+    assert SSOConnection.objects.get(pk=connection.pk).status == "on"  # looking changes nothing
+
+    rows = list(csv.reader(io.StringIO(browser.get(url, {"to": "testing", "format": "csv"}).text)))
+    assert [row[1] for row in rows[1:]] == ["jit@acme.test", "member@acme.test", "jit@acme.test", "newbie@acme.test"]
+
+    done = browser.post(url, {"to": "testing"})
+    assert done.status_code == 302 and done["Location"] == f"{BASE}{connection.pk}/rollout/"
+    assert SSOConnection.objects.get(pk=connection.pk).status == "testing"
+    assert "SSO is rolled back to Testing" in browser.get(done["Location"]).content.decode()
+    assert browser.post(url, {"to": "testing"}).status_code == 302  # a repeat is refused, post/redirect/get
+    assert AuditEvent.objects.filter(action="sso.status_changed", details__rollback=True).count() == 1
+
+
+def test_rolling_back_from_enforced_says_what_else_stops(org, owner, enforced, acme_domain):
+    from sso.connections import actions as sso_actions
+
+    sso_actions.update_connection(enforced.connection, actor=owner, allow_jit=True)
+    enforced.connection.refresh_from_db()
+    impact = preview.preview_rollback(enforced.connection, SSOConnection.Status.TESTING)
+    notes = " ".join(impact.notes)
+    assert "goes from Enforced (SSO only) to Testing" in notes
+    assert "Password sign-in works again for everyone" in notes
+    assert "Just-in-time provisioning stops" in notes
+    assert "Sessions already open stay open" in notes
+
+
+def test_rollback_preview_checks_access(client_for, sso_client_for, owner, member, outsider, connection):
+    url = f"{BASE}{connection.pk}/rollout/rollback/?to=testing"
+    assert client_for(owner).get(url).status_code == 200
+    assert client_for(member).get(url).status_code == 403
+    assert client_for(outsider).get(url).status_code == 404
+    assert client_for(owner).get(f"{BASE}{connection.pk}/rollout/rollback/?to=sideways").status_code == 400
+    assert SSOConnection.objects.get(pk=connection.pk).status == "on"
+
+
+def test_moving_down_to_testing_from_the_connection_page_is_previewed_too(
+    client_for, org, owner, admin, member, connection, acme_domain
+):
+    _rollback_people(org, owner, connection, admin, member)
+    browser = client_for(owner)
+    page = browser.get(f"{BASE}{connection.pk}/").content.decode()
+    assert "Move to testing…" in page  # a step down: a GET to the preview, not a POST
+    preview_page = browser.get(f"{BASE}{connection.pk}/status/", {"status": "testing"}).content.decode()
+    assert "Only the test group may sign in through SSO afterwards" in preview_page
+    assert "People who lose SSO sign-in (2)" in preview_page and "newbie@acme.test" in preview_page
+    assert SSOConnection.objects.get(pk=connection.pk).status == "on"

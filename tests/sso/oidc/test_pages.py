@@ -300,3 +300,10 @@ def test_only_an_owner_changes_the_issuer_owners_sign_in_through(provider, oidc_
         provider.issuer,
         "https://op.rogue.test",
     ]
+
+
+def test_a_discovery_document_that_cannot_be_fetched_is_explained_on_our_page(client_for, provider, owner):
+    response = client_for(owner).post(CREATE, create_payload(provider, issuer="http://127.0.0.1:9"))
+    assert response.status_code == 400
+    assert b"could not be reached" in response.content and b"discovery" in response.content
+    assert not SSOConnection.objects.exists()

@@ -72,3 +72,27 @@ def test_signing_out_of_a_test_session_sends_the_id_token_hint_too(provider, oid
 
     params = parse_qs(urlsplit(browser.post("/accounts/logout/")["Location"]).query)
     assert params["id_token_hint"] == [issued]
+
+
+def test_the_sign_out_page_says_whether_the_provider_session_ends_too(provider, oidc_connection, member):
+    import re
+
+    def words(response) -> str:
+        return " ".join(re.sub(r"<[^>]+>", "", response.content.decode()).replace("&#x27;", "'").split())
+
+    link(oidc_connection, member)
+    browser = _signed_in(provider, member)
+    page = words(browser.get("/accounts/logout/"))
+    assert (
+        f"Signing out here does not end your session there: on a shared computer, sign out of {oidc_connection.name}"
+        in page
+    )
+
+    OIDCSettings.objects.filter(connection=oidc_connection).update(
+        end_session_endpoint=f"{provider.issuer}/logout", rp_initiated_logout=True
+    )
+    page = words(browser.get("/accounts/logout/"))
+    assert (
+        f"Signing out here also ends your session at {oidc_connection.name} (OpenID Connect RP-initiated logout)"
+        in page
+    )

@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from sso.connections import actions as sso_actions
 from sso.models import SSOIdentity, SSOPendingLogin
 from tests.helpers.oidc import oidc_of
-from tests.helpers.sso import own_identity
+from tests.helpers.sso import own_identity, refusal_text
 from tests.sso.oidc.provider import CLIENT_ID, b64url
 
 CALLBACK = "/sso/acme/oidc/callback/"
@@ -194,7 +194,8 @@ def test_the_provider_error_parameter_gives_a_clear_page_not_a_loop(provider, oi
     assert provider.token_requests == 0
     unknown = Client().get(CALLBACK, {"error": "weird<b>", "error_description": "Details <script>"})
     assert unknown.status_code == 403
-    assert b"weird&lt;b&gt;" in unknown.content and b"<script>" not in unknown.content
+    assert b"<script>" not in unknown.content and b"weird" not in unknown.content  # the provider's words: for admins
+    assert "weird<b>" in refusal_text(unknown)
 
 
 def test_an_answer_from_another_issuer_is_refused(provider, oidc_connection, member):
@@ -204,7 +205,7 @@ def test_an_answer_from_another_issuer_is_refused(provider, oidc_connection, mem
     query = provider.respond_with(authorization, provider.sign(provider.claims(authorization)))
     response = browser.get(f"{CALLBACK}?{query}&iss=https://evil.example")
     assert response.status_code == 403
-    assert b"came from the issuer" in response.content
+    assert "came from the issuer" in refusal_text(response)
     assert provider.token_requests == 0
 
 
@@ -215,8 +216,8 @@ def test_a_wrong_client_secret_gives_a_clear_page(provider, oidc_connection, own
     browser = Client()
     response = sign_in(provider, browser)
     assert response.status_code == 403
-    assert b"did not accept this connection&#x27;s client ID and secret" in response.content
-    assert b"not-the-secret" not in response.content
+    assert "did not accept this connection's client ID and secret" in refusal_text(response)
+    assert "not-the-secret" not in refusal_text(response)
 
 
 def test_an_unreachable_provider_gives_a_clear_page(provider, oidc_connection, owner):
@@ -226,7 +227,8 @@ def test_an_unreachable_provider_gives_a_clear_page(provider, oidc_connection, o
     browser = Client()
     response = sign_in(provider, browser)
     assert response.status_code == 502
-    assert b"could not be reached" in response.content
+    assert "We could not reach Acme Inc.'s sign-in service" in refusal_text(response)  # what the member reads
+    assert "token endpoint" in refusal_text(response) and b"token endpoint" not in response.content  # for admins
 
 
 def test_a_test_run_shows_the_claims_and_links_nobody(provider, oidc_connection, client_for, admin):
@@ -274,7 +276,7 @@ def test_reauthentication_asks_for_a_fresh_login_and_checks_auth_time(provider, 
         return browser.get(response["Location"]) if response.status_code == 302 else response
 
     missing = reauthenticate(auth_time=None)
-    assert missing.status_code == 403 and b"no auth_time claim" in missing.content
+    assert missing.status_code == 403 and "no auth_time claim" in refusal_text(missing)
     stale = reauthenticate(auth_time=int(time.time()) - 1800)
     assert stale.status_code == 403 and b"did not ask you to sign in again" in stale.content
     assert browser.session["reauth_at"] == 0
@@ -317,3 +319,50 @@ def test_link_sso_with_another_email_is_confirmed_first(provider, oidc_connectio
     assert not SSOIdentity.objects.exists()
     browser.post(held_page, {"answer": "link"})
     assert SSOIdentity.objects.get(user=member).subject == "mia-sub"
+
+
+# --- the provider cannot be reached at sign-in time: a page of ours says so, for every fetch --------------------
+
+
+def _unreachable_page(response) -> None:
+    assert response.status_code == 502
+    page = refusal_text(response)
+    assert "We could not reach Acme Inc.'s sign-in service (your identity provider) just now" in page
+    assert "This is not a problem with your account" in page
+    assert "Back to sign-in" in page
+
+
+def test_a_key_set_that_cannot_be_fetched_gives_our_page(provider, oidc_connection, member):
+    from sso.models import OIDCSettings
+
+    link(oidc_connection, member)
+    OIDCSettings.objects.filter(connection=oidc_connection).update(
+        jwks_uri="http://127.0.0.1:9/jwks", jwks={}, jwks_fetched_at=None
+    )
+    browser = Client()
+    response = sign_in(provider, browser)
+    _unreachable_page(response)
+    assert "key set (jwks_uri)" in refusal_text(response)  # the technical reason, for the admins
+    assert browser.get("/orgs/acme/").status_code == 302
+
+
+def test_a_token_endpoint_failing_with_a_server_error_gives_our_page(provider, oidc_connection, member):
+    from sso.models import OIDCSettings
+
+    link(oidc_connection, member)
+    OIDCSettings.objects.filter(connection=oidc_connection).update(token_endpoint=f"{provider.issuer}/no-such-token")
+    response = sign_in(provider, Client())  # pytest-httpserver answers 500 on a path it does not serve
+    _unreachable_page(response)
+    assert "token endpoint failed (HTTP 500)" in refusal_text(response)
+
+
+def test_an_unreachable_provider_at_test_time_is_recorded_on_the_test_run(provider, oidc_connection, client_for, admin):
+    from sso.models import OIDCSettings
+
+    OIDCSettings.objects.filter(connection=oidc_connection).update(token_endpoint="http://127.0.0.1:9/token")
+    browser = client_for(admin)
+    authorization = provider.authorization(browser.post(f"/orgs/acme/settings/security/sso/{oidc_connection.pk}/test/"))
+    claims = provider.claims(authorization, sub="adam-sub", email="admin@acme.test")
+    response = browser.get(f"{CALLBACK}?{provider.respond_with(authorization, provider.sign(claims))}")
+    page = browser.get(response["Location"]).content.decode()
+    assert "SSO test: Failed" in page and "could not be reached" in page  # the admin sees the detailed reason

@@ -306,3 +306,18 @@ def test_a_manual_entry_with_errors_comes_back_with_its_section_open(client_for,
     assert '<details data-source="url">' in page
     manual = page[page.index('<details data-source="manual"') :]
     assert "Enter the IdP's entity ID (its Issuer)." in manual[: manual.index("</details>")]
+
+
+def test_a_metadata_url_that_cannot_be_reached_is_explained_on_our_page(client_for, owner, settings, saml_connection):
+    settings.SSO_METADATA_ALLOW_PRIVATE_HOSTS = ["127.0.0.1/32"]
+    client = client_for(owner)
+    data = {"name": "Down", "preset": "entra", "source": "url", "metadata_url": "http://127.0.0.1:9/metadata"}
+    response = client.post(NEW, data)
+    assert response.status_code == 400 and "could not be reached" in text(response)
+    assert SSOConnection.objects.count() == 1  # only the existing one
+
+    SAMLSettings.objects.filter(connection=saml_connection).update(metadata_url="http://127.0.0.1:9/metadata")
+    refreshed = client.post(f"{BASE}saml/{saml_connection.pk}/refresh/")
+    assert refreshed.status_code == 400
+    assert "Refreshing from http://127.0.0.1:9/metadata failed, nothing was changed" in text(refreshed)
+    assert "could not be reached" in text(refreshed)

@@ -12,7 +12,7 @@ from django.test import Client
 
 from sso.models import SSOIdentity
 from tests.helpers.saml import finish_in, post_to_acs, start
-from tests.helpers.sso import own_identity
+from tests.helpers.sso import own_identity, refusal_text
 from tests.sso.saml.idp import PERSISTENT, b64, sign, strip_declaration
 
 
@@ -25,7 +25,7 @@ def link(connection, user, subject):
 
 def refused(response, status, text):
     assert response.status_code == status, (response.status_code, response.content[:600])
-    page = html.unescape(response.content.decode())
+    page = refusal_text(response)
     assert text in page, page[:1500]
 
 

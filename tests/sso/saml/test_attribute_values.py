@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from sso.connections import actions as sso_actions
 from sso.models import SSOIdentity
 from tests.helpers.saml import finish_in, post_to_acs, start
+from tests.helpers.sso import refusal_text
 from tests.sso.saml.idp import redirect_message
 from tests.sso.saml.test_acs import answer, mia  # noqa: F401 (fixture)
 
@@ -22,7 +23,7 @@ def test_a_member_whose_email_attribute_has_two_values_is_refused(test_idp, sp, 
     request_id = start(browser)
     response = finish_in(browser, post_to_acs(answer(test_idp, sp, request_id, attributes=TWO_EMAILS)))
     assert response.status_code == 403
-    page = html.unescape(response.content.decode())
+    page = refusal_text(response)
     assert "The IdP sent 2 different email addresses in the attribute 'mail'" in page
     assert "send exactly one value" in page
     assert browser.get("/orgs/acme/").status_code == 302

@@ -19,6 +19,7 @@ from sso.models import SAMLSettings
 from sso.saml import actions
 from sso.saml.certificates import load_certificate
 from tests.helpers.saml import connect, finish_in, post_to_acs, start
+from tests.helpers.sso import refusal_text
 from tests.sso.saml.idp import XMLENC11, TestIdP, encrypt_assertion, make_key_pair, redirect_message, unb64
 from tests.sso.saml.test_acs import answer, link
 
@@ -30,7 +31,7 @@ def text(response) -> str:
 
 
 def refused(response, status: int, *phrases: str) -> str:
-    page = text(response)
+    page = refusal_text(response)
     assert response.status_code == status, (response.status_code, page[:1500])
     for phrase in phrases:
         assert phrase in page, (phrase, page[:3000])
