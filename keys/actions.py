@@ -555,21 +555,32 @@ def revoke_keys_not_allowed_for_role(membership: Membership, *, actor: Any) -> l
         _flag_service_keys_seen_by(
             membership, actor=actor, why=f"no longer manages keys (now {membership.get_role_display()})"
         )
-        keys = active_personal_keys(membership.organization, membership.user_id)
-        if not keys:
-            return []
-        own_teams = _own_team_ids(membership)
-        project_teams = _project_teams(membership.organization, {pk for key in keys for pk in key.project_ids})
         now = timezone.now()
         revoked = []
-        for key in keys:
-            problem = holder_refusal(
-                membership.role, KeyShape.of(key), own_team_ids=own_teams, project_teams=project_teams
-            )
-            if problem:
-                reason = f"{membership.user.email}'s role changed to {membership.get_role_display()}: {problem}"
-                revoked.append(_revoke(key, actor=actor, reason=reason, now=now))
+        for key, problem in keys_not_allowed_for_role(membership, membership.role):
+            reason = f"{membership.user.email}'s role changed to {membership.get_role_display()}: {problem}"
+            revoked.append(_revoke(key, actor=actor, reason=reason, now=now))
         return revoked
+
+
+def keys_not_allowed_for_role(membership: Membership, role: str, *, lock: bool = True) -> list[tuple[APIKey, str]]:
+    """The active personal keys of ``membership``'s user in its organization that ``role`` (a ``Role`` value) may
+    not hold, each with why (``holder_refusal``'s sentence), by primary key: what ``revoke_keys_not_allowed_for_role``
+    revokes after a role change, and what its preview lists (``keys.preview.preview_membership_keys``, ``lock``
+    False). Owners and admins may hold every key: [] for them."""
+    if role in KEY_MANAGERS:
+        return []
+    keys = active_personal_keys(membership.organization, membership.user_id, lock=lock)
+    if not keys:
+        return []
+    own_teams = _own_team_ids(membership)
+    project_teams = _project_teams(membership.organization, {pk for key in keys for pk in key.project_ids})
+    found = []
+    for key in keys:
+        problem = holder_refusal(role, KeyShape.of(key), own_team_ids=own_teams, project_teams=project_teams)
+        if problem:
+            found.append((key, problem))
+    return found
 
 
 def keys_to_flag(

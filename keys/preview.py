@@ -15,8 +15,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from keys.actions import (
+    KEY_MANAGERS,
     active_personal_keys,
     apply_policy_values,
+    keys_not_allowed_for_role,
     nonconforming_keys,
     policy_problems,
     service_keys_seen_by,
@@ -25,6 +27,7 @@ from keys.models import APIKey, KeyPolicy
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
 from orgsecurity.models import Membership, Organization
+from orgsecurity.roles import Role
 
 RECENT_USE = timedelta(days=30)
 
@@ -89,9 +92,11 @@ def preview_key_policy(
 
 def preview_membership_keys(membership: Membership, new_role: str | None) -> tuple[ImpactGroup, ...]:
     """For a removal (``new_role`` None): the personal keys revoked with it and the service-account keys whose
-    secret the person saw, flagged for rotation. Nothing for a role change (not previewed here)."""
+    secret the person saw, flagged for rotation. For a role change to a role that does not manage keys: the personal
+    keys that role may not hold, revoked (``keys.actions.keys_not_allowed_for_role``), and the service-account keys
+    whose secret they saw, flagged; nothing for a change to owner or admin."""
     if new_role is not None:
-        return ()
+        return _role_change_keys(membership, new_role)
     now = timezone.now()
     personal = active_personal_keys(membership.organization, membership.user_id, lock=False)
     seen = service_keys_seen_by(membership, now=now)
@@ -106,6 +111,28 @@ def preview_membership_keys(membership: Membership, new_role: str | None) -> tup
             "service_keys",
             "Service-account keys whose secret they saw, flagged",
             "Automation keeps working; rotate these keys, since someone who left still knows the secret.",
+            tuple(key_item(key, f"{_used(key)}: flagged for rotation") for key in seen),
+        ),
+    )
+
+
+def _role_change_keys(membership: Membership, new_role: str) -> tuple[ImpactGroup, ...]:
+    if new_role in KEY_MANAGERS:
+        return ()
+    label = Role(new_role).label
+    revoked = keys_not_allowed_for_role(membership, new_role, lock=False)
+    seen = service_keys_seen_by(membership, now=timezone.now())
+    return (
+        ImpactGroup(
+            "keys",
+            "Their API keys, revoked",
+            f"A {label} may not hold these keys: they are revoked in the same step as the role change.",
+            tuple(key_item(key, f"{_used(key)}: revoked ({problem})") for key, problem in revoked),
+        ),
+        ImpactGroup(
+            "service_keys",
+            "Service-account keys whose secret they saw, flagged",
+            f"Automation keeps working; rotate these keys, since a {label} no longer manages keys.",
             tuple(key_item(key, f"{_used(key)}: flagged for rotation") for key in seen),
         ),
     )

@@ -597,6 +597,38 @@ def _change_team(team: Team, membership: Membership, *, actor: Any, add: bool) -
     return True
 
 
+def preview_change_role(organization: Organization, membership: Membership, role: str) -> Impact:
+    """What giving ``membership`` the ``role`` (a ``Role`` value) would do (read-only; ``change_role`` does it):
+    ``person`` ("Admin → Member"), then the groups every registered membership preview adds for a role change (the
+    personal keys the new role may not hold, revoked; service-account keys whose secret they saw, flagged; a SCIM
+    warning). ``change`` is "member.role"; ``notes`` says when ``change_role`` will refuse it as the last owner's
+    demotion. ``needs_confirmation(impact)`` tells whether anything beyond the person is affected. Raises
+    ActionRefused (404 ``member_not_found``) for another organization's membership, (400 ``bad_role``) for a role
+    that is not one."""
+    if membership.organization_id != organization.pk:
+        raise ActionRefused("No such member in this organization.", code="member_not_found", status=404)
+    if role not in Role.values:
+        raise ActionRefused(f"{role!r} is not a role.", code="bad_role")
+    person = ImpactItem(
+        ref=str(membership.user_id),
+        name=membership.user.email,
+        detail=f"{membership.get_role_display()} → {Role(role).label}",
+    )
+    groups = [ImpactGroup("person", "The member", "Their role changes in one step.", (person,))]
+    for preview in MEMBERSHIP_CHANGE_PREVIEWS:
+        groups.extend(preview(membership, role))
+    notes: tuple[str, ...] = ()
+    if membership.role == Role.OWNER and role != Role.OWNER and is_last_usable_owner(membership):
+        notes = (f"This will be refused: {membership.user.email} is the last owner. Make someone else an owner first.",)
+    return Impact(change="member.role", groups=tuple(groups), notes=notes)
+
+
+def needs_confirmation(impact: Impact) -> bool:
+    """Whether a membership change's preview affects more than the person (keys, sessions, a warning), so the page
+    asks before doing it."""
+    return any(group.count for group in impact.groups if group.key != "person") or bool(impact.notes)
+
+
 def preview_remove_member(organization: Organization, membership: Membership) -> Impact:
     """What removing ``membership`` from ``organization`` would do (read-only; ``remove_member`` does it): ``person``
     (who loses the organization), ``teams`` they leave, ``invitations`` they sent that are revoked (``_pending``),

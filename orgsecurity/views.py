@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
@@ -235,24 +237,47 @@ def reconfirm_invitation(request: HttpRequest, org_slug: str, invitation_id: int
     )
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @require_capability(Capability.MANAGE_MEMBERS, action="change a member's role")
 def change_role(request: HttpRequest, org_slug: str, membership_id: int) -> HttpResponse:
+    """Change a member's role. A change that affects more than the person (``actions.preview_change_role``: keys
+    the new role may not hold, revoked; service-account keys flagged; a SCIM warning) is shown first: the role
+    form's POST redirects to this URL's GET, the confirmation page with its CSV, whose form posts back with
+    ``confirmed``; a change affecting nobody else is made at once. Both redirect to the members page."""
     org = org_for_member(request, org_slug, Capability.MANAGE_MEMBERS)
     # includes suspended: managers may act on suspended members
-    membership = get_org_object(org, Membership.objects.select_related("user"), pk=membership_id)
-    form = RoleForm(request.POST)
+    membership = get_org_object(org, Membership.objects.select_related("user", "organization"), pk=membership_id)
+    data = request.POST if request.method == "POST" else request.GET
+    form = RoleForm(data)
     if not form.is_valid():
         return _refused(request, org, actions.ActionRefused("Choose one of the listed roles."))
+    role = form.cleaned_data["role"]
+    stamp = data.get(VERSION_FIELD, "")
+    if membership.role != role and data.get("confirmed") != "1":
+        impact = actions.preview_change_role(org.organization, membership, role)
+        if actions.needs_confirmation(impact):
+            if request.method == "POST":  # post/redirect/get: the confirmation page is a GET
+                return redirect(f"{request.path}?{urlencode({'role': role, VERSION_FIELD: stamp})}")
+            page = Confirmation(
+                title=f"Make {membership.user.email} {Role(role).label}?",
+                intro=f"{membership.user.email} goes from {membership.get_role_display()} to {Role(role).label}.",
+                button="Change the role",
+                cancel_url=reverse("members", args=[org_slug]),
+                hidden={"role": role, VERSION_FIELD: stamp, "confirmed": "1"},
+                filename=f"{org_slug}-role-{membership.user.email}",
+            )
+            return confirmation_page(request, org, impact, page)
+    if request.method != "POST":
+        return redirect("members", org_slug=org_slug)
 
     def change() -> object:
         refuse_if_changed(request.POST, member_values(membership), MEMBER_LABELS)
-        return actions.change_role(membership, actor=request.user, role=form.cleaned_data["role"])
+        return actions.change_role(membership, actor=request.user, role=role)
 
     return act(
         request,
         change,
-        success=f"{membership.user.email} is now {Role(form.cleaned_data['role']).label}.",
+        success=f"{membership.user.email} is now {Role(role).label}.",
         to=reverse("members", args=[org_slug]),
     )
 
