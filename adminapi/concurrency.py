@@ -35,7 +35,8 @@ def etag_of(values: Mapping[str, Any]) -> str:
 
 def require_if_match(request: HttpRequest, current: Mapping[str, Any]) -> None:
     """Raise 428 ``precondition_required`` without ``If-Match``, 412 ``precondition_failed`` when none of its
-    ETags is the current one (``*`` matches any existing resource)."""
+    ETags is the current one (``*`` matches any existing resource). Comparison is strong (RFC 9110 §13.1.1): a
+    weak tag (``W/"…"``) never matches, even with the current value, since it does not promise the same bytes."""
     header = request.headers.get("If-Match", "").strip()
     if not header:
         raise refused(
@@ -43,7 +44,7 @@ def require_if_match(request: HttpRequest, current: Mapping[str, Any]) -> None:
             "Send the ETag you last read in an If-Match header, so a change made meanwhile is not overwritten.",
             428,
         )
-    offered = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    offered = {tag.strip() for tag in header.split(",")}  # a weak W/"…" stays as sent, so never equals ours
     if "*" in offered or etag_of(current) in offered:
         return
     raise refused(
