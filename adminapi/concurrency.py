@@ -7,7 +7,8 @@ Idempotency: the first answer (2xx) to a POST with a given ``Idempotency-Key`` i
 seconds in the cache, per key (the API key's id) and path; a retry with the same body gets that answer again with
 ``Idempotent-Replayed: true``; the same header with another body is refused (422 ``idempotency_key_reused``), and
 a retry while the first is still running gets 409 ``idempotency_in_progress``. A one-time secret is never kept:
-the fields a caller names in ``secret_fields`` are stored (and replayed) as null.
+the fields a caller names in ``secret_fields`` are stored (and replayed) as null; and such an operation is refused
+to a key's old secret during a rotation's overlap (403 ``previous_secret``).
 """
 
 from __future__ import annotations
@@ -66,7 +67,15 @@ def idempotent(
 ) -> HttpResponse:
     """Answer a POST once per ``Idempotency-Key`` (see the module); without the header, just ``run()``.
     ``secret_fields``: top-level fields of the answer holding a one-time secret; they are kept as null, so a replay
-    shows the resource but never the secret again."""
+    shows the resource but never the secret again. An operation that answers a one-time secret refuses a key
+    authenticated with the old secret of a rotation, still in its overlap (403 ``previous_secret``): a secret
+    being retired (perhaps because it leaked) must not mint a new one, e.g. rotate the key again and take it over."""
+    if secret_fields and getattr(getattr(request, "auth", None), "via_previous_secret", False):
+        raise refused(
+            "previous_secret",
+            "This request used the API key's old secret, which works only until its rotation's overlap ends; it "
+            "cannot obtain a new secret. Use the key's current secret.",
+        )
     idempotency_key = request.headers.get("Idempotency-Key", "")
     if not idempotency_key:
         return run()

@@ -83,3 +83,23 @@ def test_a_restricted_key_cannot_issue_a_key_without_its_restrictions(org, owner
     writer = call("POST", path, reader_token, {"name": "writer", "permission": "read_write"})
     assert writer.status_code == 403 and error_code(writer) == "scope_not_allowed"
     assert not APIKey.objects.filter(name__in=["escape", "writer"]).exists()
+
+
+def test_a_secret_in_its_overlap_mints_no_new_secret(org, owner, terraform):
+    """Rotating is the cure for a leaked secret: the old one, kept working for an overlap so deploys can switch,
+    must not rotate the key again (taking it over from whoever holds the new secret) nor issue another key."""
+    key, leaked = terraform
+    first = call("POST", f"{KEYS}/{key.pk}/rotate", leaked, {"overlap_seconds": 3600})
+    assert first.status_code == 200
+    current = first.json()["token"]
+    assert call("GET", "/api/v1/whoami", leaked).status_code == 200  # still in its overlap, as documented
+    takeover = call("POST", f"{KEYS}/{key.pk}/rotate", leaked, {"overlap_seconds": 0})
+    assert takeover.status_code == 403 and error_code(takeover) == "previous_secret"
+    other, _ = scoped_key(org, owner, ["security:read"], service_account=key.owner_service_account, name="other")
+    assert call("POST", f"{KEYS}/{other.pk}/rotate", leaked, {}).status_code == 403
+    path = f"/api/v1/orgs/acme/service-accounts/{key.owner_service_account.pk}/keys"
+    issued = call("POST", path, leaked, {"name": "backdoor", "scopes": ["security:read"]})
+    assert issued.status_code == 403 and error_code(issued) == "previous_secret"
+    assert not APIKey.objects.filter(name="backdoor").exists()
+    assert call("GET", "/api/v1/whoami", current).status_code == 200  # the new secret still works
+    assert call("POST", f"{KEYS}/{key.pk}/rotate", current, {}).status_code == 200  # and may rotate
