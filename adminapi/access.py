@@ -18,9 +18,12 @@ Order of the checks, each with a stable code (the first that fails answers):
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 from django.conf import settings
@@ -156,4 +159,76 @@ def org_access(request: HttpRequest, org_slug: str, scope: str) -> KeyAccess:
     return KeyAccess(key=key, organization=key.organization, role=role)
 
 
-__all__ = ["APIRefusal", "KeyAccess", "KeyAuth", "org_access"]
+def _within(networks: Iterable[str], outer: Iterable[str]) -> bool:
+    parsed = [ipaddress.ip_network(cidr, strict=False) for cidr in outer]
+    for cidr in networks:
+        network = ipaddress.ip_network(cidr, strict=False)
+        if not any(network.version == bound.version and network.subnet_of(bound) for bound in parsed):  # type: ignore[arg-type]
+            return False
+    return True
+
+
+def _narrower(values: Iterable[object], bound: Iterable[object]) -> bool:
+    # A restriction list (teams, projects, workloads): empty means "all", so a bounded caller needs a non-empty subset.
+    bound_set = {str(value) for value in bound}
+    values_set = {str(value) for value in values}
+    return not bound_set or (bool(values_set) and values_set <= bound_set)
+
+
+def beyond_calling_key(
+    caller: APIKey,
+    *,
+    scopes_wanted: Iterable[str],
+    permission: str,
+    team_ids: Iterable[object],
+    project_ids: Iterable[object],
+    workloads: Iterable[object],
+    allowed_cidrs: Iterable[str],
+    expires_at: datetime | None,
+) -> str | None:
+    """Why a key with these powers would reach further than the calling key ``caller`` (a message naming the first
+    difference), or None when it reaches no further. A key never obtains a key that can do more than itself: not by
+    issuing one (``POST service-accounts/<id>/keys``) and not by rotating one to learn its secret
+    (``POST keys/<id>/rotate``). Compared: the admin API scopes, the project ``permission`` (read < read_write),
+    the team, project and workload restrictions (empty: all), the networks it may be used from (empty: anywhere)
+    and its expiry (None: never)."""
+    held = set(caller.scopes or ())
+    extra = [scope for scope in scopes_wanted if scope not in held]
+    if extra:
+        return f"This API key does not hold the {extra[0]} scope, so it cannot give or reveal a key holding it."
+    if permission == APIKey.Permission.READ_WRITE and caller.permission != APIKey.Permission.READ_WRITE:
+        return "This API key is read-only, so it cannot give or reveal a read-and-write key."
+    for label, values, bound in (
+        ("teams", team_ids, caller.team_ids),
+        ("projects", project_ids, caller.project_ids),
+        ("workloads", workloads, caller.workloads),
+    ):
+        if not _narrower(values or (), bound or ()):
+            return f"This API key is limited to some {label}, so it cannot give or reveal a key reaching others."
+    if caller.allowed_cidrs:
+        cidrs = list(allowed_cidrs or ())
+        if not cidrs or not _within(cidrs, caller.allowed_cidrs):
+            return "This API key is limited to some networks, so it cannot give or reveal a key usable elsewhere."
+    if caller.expires_at is not None and (expires_at is None or expires_at > caller.expires_at):
+        return "This API key expires, so it cannot give or reveal a key that outlives it."
+    return None
+
+
+def refuse_beyond_calling_key(caller: APIKey, target: APIKey) -> None:
+    """Raise 403 ``scope_not_allowed`` when the existing key ``target`` reaches further than ``caller``
+    (``beyond_calling_key``): rotating it would hand the caller its new secret."""
+    reason = beyond_calling_key(
+        caller,
+        scopes_wanted=target.scopes or (),
+        permission=target.permission,
+        team_ids=target.team_ids,
+        project_ids=target.project_ids,
+        workloads=target.workloads,
+        allowed_cidrs=target.allowed_cidrs,
+        expires_at=target.expires_at,
+    )
+    if reason is not None:
+        raise refused("scope_not_allowed", reason)
+
+
+__all__ = ["APIRefusal", "KeyAccess", "KeyAuth", "beyond_calling_key", "org_access", "refuse_beyond_calling_key"]

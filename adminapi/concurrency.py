@@ -7,7 +7,8 @@ Idempotency: the first answer (2xx) to a POST with a given ``Idempotency-Key`` i
 seconds in the cache, per key (the API key's id) and path; a retry with the same body gets that answer again with
 ``Idempotent-Replayed: true``; the same header with another body is refused (422 ``idempotency_key_reused``), and
 a retry while the first is still running gets 409 ``idempotency_in_progress``. A one-time secret is never kept:
-the fields a caller names in ``secret_fields`` are stored (and replayed) as null.
+the fields a caller names in ``secret_fields`` are stored (and replayed) as null; and such an operation is refused
+to a key's old secret during a rotation's overlap (403 ``previous_secret``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def etag_of(values: Mapping[str, Any]) -> str:
 
 def require_if_match(request: HttpRequest, current: Mapping[str, Any]) -> None:
     """Raise 428 ``precondition_required`` without ``If-Match``, 412 ``precondition_failed`` when none of its
-    ETags is the current one (``*`` matches any existing resource)."""
+    ETags is the current one (``*`` matches any existing resource). Comparison is strong (RFC 9110 §13.1.1): a
+    weak tag (``W/"…"``) never matches, even with the current value, since it does not promise the same bytes."""
     header = request.headers.get("If-Match", "").strip()
     if not header:
         raise refused(
@@ -43,7 +45,7 @@ def require_if_match(request: HttpRequest, current: Mapping[str, Any]) -> None:
             "Send the ETag you last read in an If-Match header, so a change made meanwhile is not overwritten.",
             428,
         )
-    offered = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    offered = {tag.strip() for tag in header.split(",")}  # a weak W/"…" stays as sent, so never equals ours
     if "*" in offered or etag_of(current) in offered:
         return
     raise refused(
@@ -65,7 +67,15 @@ def idempotent(
 ) -> HttpResponse:
     """Answer a POST once per ``Idempotency-Key`` (see the module); without the header, just ``run()``.
     ``secret_fields``: top-level fields of the answer holding a one-time secret; they are kept as null, so a replay
-    shows the resource but never the secret again."""
+    shows the resource but never the secret again. An operation that answers a one-time secret refuses a key
+    authenticated with the old secret of a rotation, still in its overlap (403 ``previous_secret``): a secret
+    being retired (perhaps because it leaked) must not mint a new one, e.g. rotate the key again and take it over."""
+    if secret_fields and getattr(getattr(request, "auth", None), "via_previous_secret", False):
+        raise refused(
+            "previous_secret",
+            "This request used the API key's old secret, which works only until its rotation's overlap ends; it "
+            "cannot obtain a new secret. Use the key's current secret.",
+        )
     idempotency_key = request.headers.get("Idempotency-Key", "")
     if not idempotency_key:
         return run()

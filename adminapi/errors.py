@@ -23,6 +23,10 @@ from orgsecurity.refusals import Refusal
 
 logger = logging.getLogger(__name__)
 
+# Statuses of an action's refusal that are recorded in the audit log with the key: not allowed (403) and refused
+# by a guardrail (409: last owner, self-lockout, owner protection, ...). Plain validation (400, 404) is not.
+RECORDED_ACTION_REFUSALS = frozenset({403, 409})
+
 
 class APIRefusal(Exception):
     """Stop the request with ``refusal`` (``key``: the authenticated key, when there is one, for the audit)."""
@@ -54,7 +58,8 @@ def validation_fields(errors: list[dict[str, Any]]) -> dict[str, str]:
 
 def install_handlers(api: NinjaAPI) -> None:
     """Make every error ``api`` answers the product's JSON shape: refusals with their codes, validation errors as
-    400 with ``fields``, refused actions with their status (409 for a refused transition), anything else through
+    400 with ``fields``, refused actions with their status (409 for a refused transition; a 403 or 409 one is
+    audited as ``key.use_denied`` with the key, as the access checks' refusals are), anything else through
     ``orgsecurity.errors.describe_exception`` (413 for a too-large body, a JSON 500 otherwise, logged)."""
 
     @api.exception_handler(APIRefusal)
@@ -75,6 +80,11 @@ def install_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ActionRefused)
     def _action_refused(request: HttpRequest, exc: ActionRefused) -> HttpResponse:
+        key = getattr(request, "auth", None)
+        if exc.status in RECORDED_ACTION_REFUSALS and isinstance(key, APIKey):
+            # A guardrail refused the key (an owner-only change, a lockout): recorded as the access checks' refusals
+            # are (``key.use_denied``, throttled), so probing for what a key may do leaves a trace.
+            return refuse(request, Refusal(exc.code, exc.message, status=exc.status), key)
         return json_error(exc.code, exc.message, exc.status)
 
     @api.exception_handler(ValidationError)

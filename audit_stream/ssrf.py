@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from sso.fetch import FetchError, address_problem, vetted_address
+from sso.fetch import FetchError, address_problem, literal_address, vetted_address
 
 ALL_NETWORKS = [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
 PURPOSE = "audit events are sent only to public addresses"
@@ -70,7 +70,8 @@ def check_target(url: str, kind: str) -> Target:
     """Parse and check ``url`` for a destination of ``kind`` (webhook, hec or syslog) without resolving it.
 
     Raises TargetRefused for a malformed URL, a scheme the kind does not allow, credentials in the URL, or a
-    literal address (or ``localhost``) that is not public. Host names are checked again when resolved
+    literal address (``sso.fetch.literal_address``: shorthand IPv4 spellings and ``localhost`` too) that is not
+    public. Host names are checked again when resolved
     (``connect``)."""
     url = (url or "").strip()
     if kind == "syslog" and "://" not in url:
@@ -99,15 +100,8 @@ def check_target(url: str, kind: str) -> Target:
         raise TargetRefused(f"{url!r} is not {shape}.")
     if parts.username or parts.password:
         raise TargetRefused(f"{url!r} contains a user name or password; remove them.")
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if host == "localhost" or host.endswith(".localhost"):
-        literal = ipaddress.ip_address("127.0.0.1")
+    literal = literal_address(host)  # shorthand IPv4 too (127.1, 2130706433, 0x7f000001): the resolver reads them
     if literal is not None:
-        if isinstance(literal, ipaddress.IPv6Address) and literal.ipv4_mapped is not None:
-            literal = literal.ipv4_mapped
         problem = address_problem(literal)
         if problem is not None and not any(literal in network for network in _allowed_networks()):
             raise TargetRefused(f"{url} points at {host}, which is {problem}; {PURPOSE}.{_hint()}")

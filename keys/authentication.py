@@ -111,6 +111,7 @@ def _verify_secret(key: APIKey, token: str, now: datetime) -> Refusal | None:
         return None
     if tokens.matches(token, key.previous_secret_hash):
         if key.previous_valid_until is not None and now < key.previous_valid_until:
+            key.via_previous_secret = True  # being retired: it mints no new secret (adminapi.concurrency.idempotent)
             return None
         ended = format_time(key.previous_valid_until or key.rotated_at or now)
         return _unauthorized(
@@ -163,7 +164,8 @@ def authenticate(request: HttpRequest) -> tuple[APIKey | None, Refusal | None]:
     """Verify the request's bearer key: ``(key, None)`` for a live key, else ``(key or None, refusal)``.
 
     The key is returned with a refusal when it was identified (its secret verified, or its ID found for
-    ``unknown_key``), so refusals can be audited in its organization's log.
+    ``unknown_key``), so refusals can be audited in its organization's log. A live key carries
+    ``via_previous_secret``: True when the request used the old secret of a rotation, still in its overlap.
     """
     credentials = read_bearer_token(request)
     if isinstance(credentials, Refusal):
@@ -175,6 +177,7 @@ def authenticate(request: HttpRequest) -> tuple[APIKey | None, Refusal | None]:
     key = lookup_key(parsed.key_id)
     if key is None:
         return None, _unauthorized("unknown_key", "This API key is not valid.")
+    key.via_previous_secret = False
     now = timezone.now()
     refusal = _verify_secret(key, parsed.token, now) or _check_state(key, now)
     if refusal is not None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 import audit
 from audit.locking import audited, note_new_organization
+from audit.models import ActorType
 from audit.recorder import diff
 from orgsecurity.actors import ProgramActor, is_program, is_provisioning
 from orgsecurity.impact import Impact, ImpactGroup, ImpactItem
@@ -158,18 +159,31 @@ def actor_role(organization: Organization, actor: Any) -> str:
 def refuse_program_touching_owner(
     membership: Membership, actor: Any, *, doing: str, new_role: str | None = None
 ) -> None:
-    """An identity provider's provisioning (a ``ProgramActor`` with ``provisioning``, e.g. a SCIM token) never
-    grants, demotes, suspends or removes an owner, whatever its ``role``: raises ActionRefused (409
-    ``owner_protected``, saying ``doing``) when ``membership`` is an owner or ``new_role`` is owner. Nothing for
-    people and other programs (their role decides, ``roles_assignable_by``)."""
-    if not is_provisioning(actor):
+    """Programs that never grant, demote, suspend or remove an owner, whatever their ``role``, checked on the
+    locked ``membership`` (so an owner made meanwhile is protected too): raises ActionRefused when ``membership``
+    is an owner or ``new_role`` is owner, saying ``doing``.
+
+    - an identity provider's provisioning (a ``ProgramActor`` with ``provisioning``, e.g. a SCIM token): 409
+      ``owner_protected``;
+    - an admin API key (a ``ProgramActor`` of type ``api_key``), even an owner's personal one: 403
+      ``owner_change_not_allowed`` (README "Admin API": no key ever grants, demotes or removes an owner).
+
+    Nothing for people and other programs (their role decides, ``roles_assignable_by``)."""
+    if membership.role != Role.OWNER and new_role != Role.OWNER:
         return
-    if membership.role == Role.OWNER or new_role == Role.OWNER:
+    if is_provisioning(actor):
         raise ActionRefused(
             f"{actor.label} cannot {doing} {membership.user.email}: owners are managed by owners in the dashboard, "
             "never by provisioning.",
             code="owner_protected",
             status=409,
+        )
+    if is_program(actor) and actor.type == ActorType.API_KEY:
+        raise ActionRefused(
+            f"{actor.label} cannot {doing} {membership.user.email}: no API key grants, demotes or removes an owner; "
+            "an owner does that on the members page.",
+            code="owner_change_not_allowed",
+            status=403,
         )
 
 

@@ -82,6 +82,30 @@ def _ip(text: str) -> IPAddress:
     return address
 
 
+_SHORTHAND_IPV4 = frozenset("0123456789abcdefxABCDEFX.")
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address ``host`` (a URL's host name, without brackets) spells literally, or None for a name.
+
+    Besides the canonical forms, the shorthand IPv4 spellings the system resolver (``inet_aton``) reads as
+    addresses are recognised: ``127.1``, decimal ``2130706433``, hex ``0x7f000001``, octal ``017700000001``, ``0``;
+    ``localhost`` and ``*.localhost`` (RFC 6761 §6.3) count as 127.0.0.1. IPv4-mapped IPv6 is its IPv4 address."""
+    host = host.rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return ipaddress.IPv4Address("127.0.0.1")
+    try:
+        return _ip(host)
+    except ValueError:
+        pass
+    if host and set(host) <= _SHORTHAND_IPV4 and any(char.isdigit() for char in host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the well-known prefix, an IPv4 address inside
 
 
@@ -206,12 +230,7 @@ def check_url(url: str, what: str) -> None:
         raise FetchError(f"The {what} {url!r} is not an https:// URL.")
     if parts.username or parts.password:
         raise FetchError(f"The {what} {url!r} contains a user name or password; remove them.")
-    try:
-        literal: IPAddress | None = _ip(hostname)
-    except ValueError:
-        literal = None
-    if hostname == "localhost" or hostname.endswith(".localhost"):
-        literal = ipaddress.ip_address("127.0.0.1")
+    literal = literal_address(hostname)
     problem = address_problem(literal) if literal is not None else None
     allowed = literal is not None and any(literal in network for network in allowed_private_networks())
     if problem is not None and not allowed:

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Path, Query
 
 from adminapi import schemas
-from adminapi.access import org_access
+from adminapi.access import org_access, refuse_beyond_calling_key
 from adminapi.concurrency import idempotent
 from adminapi.core import ERRORS, MAX_ID, api, delegated
 from adminapi.errors import refused
@@ -74,9 +74,12 @@ def rotate_key(
 ) -> HttpResponse:
     """Scope ``security:write``; accepts ``Idempotency-Key`` (a replay answers the key with ``token`` null).
     The page's rules: a service account's key by owners' and admins' keys (and service accounts' keys), a personal
-    key only by its owner's own key; 409 ``inactive`` for a revoked or expired key."""
+    key only by its owner's own key; 409 ``inactive`` for a revoked or expired key. 403 ``scope_not_allowed`` for a
+    key that reaches further than the calling key (a scope, write permission, a team, project, workload or network
+    it lacks, a later expiry): rotating it would hand the caller that key's new secret."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     key = _key(access, key_id)
+    refuse_beyond_calling_key(access.key, key)
 
     def run() -> HttpResponse:
         overlap = timedelta(seconds=payload.overlap_seconds)

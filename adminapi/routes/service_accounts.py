@@ -2,8 +2,9 @@
 secret shown once, never in a replay), through ``keys.actions``. Rotating and revoking a key: ``adminapi.routes.keys``.
 
 Who may give which scopes is the keys page's rule (``keys.scopes.scope_refusal``, in the action): only an owner's
-key gives a service account's key write scopes. On top of it a key never gives more than it holds: the new key's
-scopes must all be on the calling key (403 ``scope_not_allowed``)."""
+key gives a service account's key write scopes. On top of it a key never gives a key that reaches further than
+itself (``adminapi.access.beyond_calling_key``: scopes, permission, teams, projects, workloads, networks, expiry;
+403 ``scope_not_allowed``)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from django.utils import timezone
 from ninja import Path
 
 from adminapi import schemas_org
-from adminapi.access import KeyAccess, org_access
+from adminapi.access import KeyAccess, beyond_calling_key, org_access
 from adminapi.concurrency import idempotent
 from adminapi.core import ERRORS, MAX_ID, api, delegated
 from adminapi.errors import refused
 from adminapi.routes.keys import key_document
 from keys import actions, scopes
 from keys.models import ServiceAccount
+from orgsecurity.actions import ActionRefused
 
 TAGS = ["service accounts"]
 
@@ -108,19 +110,32 @@ def create_service_key(
 ) -> HttpResponse:
     """Scope ``security:write``; accepts ``Idempotency-Key`` (a replay answers the key with ``token`` null, never
     the secret again); answered with ``Cache-Control: no-store``. The keys page's rules, from the action: 403
-    ``scope_not_allowed`` for write scopes from anyone but an owner's key, or for a scope the calling key does not
-    hold; 400 ``expiry_required``, ``lifetime_too_long``, ``unrestricted_not_allowed`` under the key policy; 400
-    ``bad_team``, ``bad_project``, ``bad_workload``, ``bad_cidr``."""
+    ``scope_not_allowed`` for write scopes from anyone but an owner's key, or for a key reaching further than the
+    calling key (``adminapi.access.beyond_calling_key``: a scope, write permission, a team, project, workload or
+    network it lacks, a later expiry); 400 ``expiry_required``, ``lifetime_too_long``, ``unrestricted_not_allowed``
+    under the key policy; 400 ``bad_team``, ``bad_project``, ``bad_workload``, ``bad_cidr``."""
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     account = _account(access, account_id)
-    beyond = [scope for scope in payload.scopes if scope not in (access.key.scopes or ())]
-    if beyond:
-        raise refused(
-            "scope_not_allowed", f"This API key does not hold the {beyond[0]} scope, so it cannot give it to a key."
-        )
+    days = payload.expires_in_days
+    expires_at = timezone.now() + timedelta(days=days) if days else None
+    try:
+        cidrs = actions.normalize_cidrs(payload.allowed_cidrs)
+    except ActionRefused:
+        cidrs = None  # the action answers 400 bad_cidr naming it
+    reason = beyond_calling_key(
+        access.key,
+        scopes_wanted=payload.scopes,
+        permission=payload.permission,
+        team_ids=payload.team_ids,
+        project_ids=payload.project_ids,
+        workloads=[name.strip() for name in payload.workloads if name.strip()],
+        allowed_cidrs=cidrs or [],
+        expires_at=expires_at,
+    )
+    if reason is not None and cidrs is not None:
+        raise refused("scope_not_allowed", reason)
 
     def run() -> HttpResponse:
-        days = payload.expires_in_days
         key, token = actions.create_api_key(
             access.organization,
             actor=delegated(access),
@@ -131,7 +146,7 @@ def create_service_key(
             project_ids=payload.project_ids,
             workloads=payload.workloads,
             allowed_cidrs=payload.allowed_cidrs,
-            expires_at=timezone.now() + timedelta(days=days) if days else None,
+            expires_at=expires_at,
             scopes=payload.scopes,
         )
         body = schemas_org.CreatedKey(key=key_document(key), token=token).model_dump(mode="json")

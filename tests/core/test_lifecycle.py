@@ -177,10 +177,10 @@ def test_program_actor_changes_roles_and_teams_with_admin_rights(org, member):
     assert not Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_an_api_key_is_the_same_kind_of_actor_judged_by_its_role_without_the_owner_protection(org, owner, admin):
+def test_an_api_key_is_the_same_kind_of_actor_judged_by_its_role_and_never_touches_an_owner(org, owner, admin):
     # One actor type for programs: an admin API key (adminapi.core.delegated) is judged by its role in the member
-    # actions and the lifecycle alike (a plain member's key cannot suspend an admin), and, not being provisioning,
-    # an owner's key manages owners as the owner would.
+    # actions and the lifecycle alike (a plain member's key cannot suspend an admin); and, as the README's "Admin
+    # API" says, no key, not even an owner's, grants, demotes, suspends or removes an owner (checked under the lock).
     second_owner = make_user("second@acme.test")
     add_member(org, second_owner, Role.OWNER)
     members_key = ProgramActor("api_key", "1", "API key osk_m", role=Role.MEMBER, user_id=None)
@@ -189,7 +189,14 @@ def test_an_api_key_is_the_same_kind_of_actor_judged_by_its_role_without_the_own
     assert (refused.value.code, refused.value.status) == ("role_not_allowed", 403)
     assert membership_of(admin, org).suspended_at is None
     owners_key = ProgramActor("api_key", "2", "API key osk_o", role=Role.OWNER, user_id=owner.pk)
-    assert change_role(membership_of(second_owner, org), actor=owners_key, role=Role.ADMIN).role == Role.ADMIN
+    with pytest.raises(ActionRefused) as refused:
+        change_role(membership_of(second_owner, org), actor=owners_key, role=Role.ADMIN)
+    assert (refused.value.code, refused.value.status) == ("owner_change_not_allowed", 403)
+    with pytest.raises(ActionRefused) as refused:
+        lifecycle.suspend_member(membership_of(second_owner, org), actor=owners_key, reason="x")
+    assert refused.value.code == "owner_change_not_allowed"
+    assert membership_of(second_owner, org).role == Role.OWNER and membership_of(second_owner, org).suspended_at is None
+    assert change_role(membership_of(admin, org), actor=owners_key, role=Role.MEMBER).role == Role.MEMBER
     event = AuditEvent.objects.filter(organization=org, action="member.role_changed").latest("seq")
     assert (event.actor_type, event.actor_label) == ("api_key", "API key osk_o")
 
