@@ -106,6 +106,14 @@ class StatusIn(Body):
     status: Literal["off", "testing", "on"] = Field(
         description="Enforcing has its own operation (POST …/enforcement) after its preview."
     )
+    confirm: str | None = Field(
+        None,
+        max_length=100,
+        description=(
+            "The organization's slug, typed back after reading GET …/status/preview: required when the move takes "
+            "SSO sign-in from anyone (a rollback from on or enforced, or turning a connection off)."
+        ),
+    )
 
 
 class Problem(Schema):

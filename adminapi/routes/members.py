@@ -3,7 +3,7 @@ demotes or removes an owner."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,7 +15,7 @@ from adminapi.concurrency import etag_of, require_if_match, with_etag
 from adminapi.core import ERRORS, MAX_ID, api, delegated
 from adminapi.errors import refused
 from keys import scopes
-from orgsecurity.actions import change_role, preview_remove_member, remove_member
+from orgsecurity.actions import change_role, preview_change_role, preview_remove_member, remove_member
 from orgsecurity.models import Membership
 from orgsecurity.roles import Role
 from sso.models import SSOIdentity
@@ -179,3 +179,26 @@ def preview_member_removal(
     membership = _membership(access, membership_id)
     response["ETag"] = etag_of(member_values(membership))
     return preview_remove_member(access.organization, membership).as_dict()
+
+
+@api.get(
+    "/orgs/{org_slug}/members/{membership_id}/role/preview",
+    response={200: schemas.ImpactOut, **ERRORS},
+    summary="What a role change affects",
+    tags=["members"],
+)
+def preview_member_role(
+    request: HttpRequest,
+    org_slug: str,
+    response: HttpResponse,
+    membership_id: int = Path(..., ge=1, le=MAX_ID),
+    role: Literal["owner", "admin", "billing", "member", "auditor"] = Query(..., description="The role to give."),
+) -> dict[str, Any]:
+    """Scope ``members:read``. The members page's confirmation list (``orgsecurity.actions.preview_change_role``):
+    the person, the personal keys the new role may not hold (revoked with the change), service-account keys whose
+    secret they saw (flagged), and a note when the change will be refused (the last owner); the membership's ETag
+    in the ``ETag`` header (send it as ``If-Match`` with the ``PATCH``)."""
+    access = org_access(request, org_slug, scopes.MEMBERS_READ)
+    membership = _membership(access, membership_id)
+    response["ETag"] = etag_of(member_values(membership))
+    return preview_change_role(access.organization, membership, role).as_dict()

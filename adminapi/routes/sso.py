@@ -13,24 +13,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
-from typing import Any
+from typing import Any, Literal
 
 from django import forms as django_forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
-from ninja import Path
+from ninja import Path, Query
 
+from adminapi import schemas as common
 from adminapi import schemas_sso as schemas
 from adminapi.access import KeyAccess, org_access
 from adminapi.concurrency import etag_of, idempotent, require_if_match
 from adminapi.core import ERRORS, MAX_ID, api, delegated, invalid
 from adminapi.errors import refused
 from keys import scopes
+from orgsecurity.impact import Impact
 from orgsecurity.models import Membership, User
 from sso.connections import actions as connection_actions
 from sso.connections.actions import EnforcementRefused
 from sso.connections.forms import ConnectionSettingsForm
+from sso.connections.preview import preview_rollback, preview_status_change
 from sso.models import PENDING_TTL, OIDCSettings, SAMLSettings, SSOConnection, SSOTestRun
 from sso.oidc import actions as oidc_actions
 from sso.oidc.config import callback_url
@@ -448,8 +451,42 @@ def set_status(
     access = org_access(request, org_slug, scopes.SECURITY_WRITE)
     connection = _connection(access, connection_id)
     _if_match_when_sent(request, connection)
+    if _status_preview(connection, payload.status).total and payload.confirm != access.organization.slug:
+        raise refused(
+            "confirmation_required",
+            'This move takes SSO sign-in from people: read GET …/status/preview, then send "confirm" with the '
+            "organization's slug.",
+            400,
+        )
     moved = connection_actions.set_status(connection, actor=delegated(access), status=payload.status)
     return _answer(_reloaded(access, moved))
+
+
+def _status_preview(connection: SSOConnection, status: str) -> Impact:
+    going_down = readiness.STATUS_RANK.get(status, 0) < readiness.STATUS_RANK[connection.status]
+    if going_down and connection.status in (SSOConnection.Status.ON, SSOConnection.Status.ENFORCED):
+        return preview_rollback(connection, status)
+    return preview_status_change(connection, status)
+
+
+@api.get(
+    CONNECTION + "/status/preview",
+    response={200: common.ImpactOut, **ERRORS},
+    summary="Who a status move takes SSO sign-in from",
+    tags=TAGS,
+)
+def preview_status(
+    request: HttpRequest,
+    org_slug: str,
+    connection_id: int = Path(..., ge=1, le=MAX_ID),
+    status: Literal["off", "testing", "on"] = Query(..., description="The status to move to."),
+) -> dict[str, Any]:
+    """Scope ``security:read``; changes nothing. The connection page's confirmation list for the move: linked
+    members who lose SSO sign-in (and which of them have no password), and for a rollback from on or enforced the
+    unlinked members who lose being linked by email and what else changes (``sso.connections.preview``). A move up
+    affects nobody. POST …/status then needs ``"confirm"`` when this lists anyone."""
+    access = org_access(request, org_slug, scopes.SECURITY_READ)
+    return _status_preview(_connection(access, connection_id), status).as_dict()
 
 
 # --- enforcement --------------------------------------------------------------------------------------------------

@@ -409,3 +409,27 @@ def test_the_open_page_checks_access(org, owner, member, outsider, terraform, id
     assert SSOTestRun.objects.get(pk=run["id"]).actor is None  # nobody opened it yet
     result_page = client_for(owner).get(run["result_url"].removeprefix(BASE)).content.decode()
     assert "waiting for an owner or admin" in result_page and open_path in result_page
+
+
+def test_a_rollback_that_takes_sso_sign_in_from_people_needs_its_preview_confirmed(org, owner, member, terraform):
+    _, token = terraform
+    connection = sso_actions.create_connection(
+        org, actor=owner, protocol="saml", name="Acme IdP", attribute_map={"email": "mail"}
+    )
+    sso_actions.set_status(connection, actor=owner, status="testing")
+    sso_actions.set_status(connection, actor=owner, status="on")
+    link_identity(connection, member, "mia-subject")
+    path = f"{CONNECTIONS}/{connection.pk}/status"
+
+    preview = call("GET", f"{path}/preview?status=testing", token)
+
+    assert preview.status_code == 200 and preview.json()["change"] == "sso.rollback"
+    people = next(group for group in preview.json()["groups"] if group["key"] == "people")
+    assert [item["name"] for item in people["items"]] == ["member@acme.test"]
+    unconfirmed = call("POST", path, token, {"status": "testing"})
+    assert unconfirmed.status_code == 400 and error_code(unconfirmed) == "confirmation_required"
+    assert SSOConnection.objects.get(pk=connection.pk).status == "on"
+    done = call("POST", path, token, {"status": "testing", "confirm": "acme"})
+    assert done.status_code == 200 and done.json()["status"] == "testing"
+    up = call("GET", f"{path}/preview?status=on", token)
+    assert up.json()["total"] == 0  # a move up affects nobody, so it needs no confirm
