@@ -31,3 +31,14 @@ def test_the_passkey_endpoints_answer_deep_json_without_a_500(db):
     for path in ("/accounts/2fa/sign-in/passkey/", "/accounts/2fa/verify/passkey/"):
         response = client.post(path, DEEP, content_type="application/json")
         assert response.status_code < 500, (path, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"name": "ci\\u0000"}', '{"workloads": ["a", "b\\u0000c"]}', '{"a\\u0000": 1}', '[{"x": ["\\u0000"]}]']
+)
+def test_a_string_holding_nul_is_refused_wherever_it_sits(raw):
+    # PostgreSQL refuses NUL in text, even as a query parameter: CI's PostgreSQL pass answered 500 to an admin API
+    # workload name "ci\u0000"; every client-JSON reader now refuses it as bad input.
+    with pytest.raises(NotJSON, match="NUL"):
+        parse_json(raw)
+    assert parse_json('{"path": "C:\\\\u0000"}') == {"path": "C:\\u0000"}  # an escaped backslash is no NUL
