@@ -161,7 +161,7 @@ def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's general settings")
 def connection_settings(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
@@ -237,7 +237,8 @@ def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnect
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)  # a test session links the tester's account when it has no IdP identity
+# a test session links the tester's account when it has no IdP identity
+@require_capability(Capability.MANAGE_SECURITY, action="test SSO sign-in")
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Run a real SP-initiated sign-in marked as a test; the result page shows what came back. With a test session
     (``session_seconds``), the admin is also signed in through SSO for that long (the rollout's test plan)."""
@@ -319,7 +320,8 @@ def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: in
 
 
 @require_POST
-@require_capability(None)  # a linked IdP identity is a standing way into the account, like a password
+# a linked IdP identity is a standing way into the account, like a password
+@require_capability(None, action="link your account to your identity provider")
 def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
     """A signed-in member confirms linking their account to their IdP identity, then signs in at the IdP."""
     org = org_for_member(request, org_slug)

@@ -20,7 +20,7 @@ from sso.oidc.forms import OIDCConnectionForm, OIDCSettingsForm
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="add an OpenID Connect connection")
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add an OIDC connection: the provider's discovery document is read before anything is saved."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -59,7 +59,7 @@ def create(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's OpenID Connect settings")
 def update(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Change the OIDC settings shown on the connection page; errors re-render that page with status 400."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)

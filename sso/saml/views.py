@@ -56,7 +56,7 @@ from sso.signin.refusals import refusal_page
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="add a SAML connection")
 def create(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Add a SAML connection: the IdP side from a metadata URL, pasted/uploaded XML, or manual entry."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -96,7 +96,7 @@ def _form_errors(request: HttpRequest, form) -> None:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change the IdP settings of an SSO connection")
 def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept. A
     connection made before the IdP's details were known (for a set-up link) gets its first ones here."""
@@ -121,7 +121,7 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="refresh an SSO connection's IdP metadata")
 def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Fetch the stored metadata URL again (e.g. after the IdP rolled its signing certificate)."""
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -145,7 +145,7 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's SAML options")
 def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = OptionsForm(request.POST)
@@ -170,7 +170,7 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY)
+@require_capability(Capability.MANAGE_SECURITY, action="apply an attribute mapping preset to an SSO connection")
 def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
     form = PresetForm(request.POST)

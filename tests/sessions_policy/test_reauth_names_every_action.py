@@ -21,9 +21,9 @@ from tests.helpers.sessions import FakeClock
 REAUTH = "/accounts/reauthenticate/"
 WINDOW = 15 * 60
 # Where no organization member's re-authentication applies: the key and admin APIs, SCIM, the support console
-# (staff), the IdP's endpoints and the set-up links (no account), and signing in and out. The SSO settings pages
-# (orgs/<org>/settings/security/sso/) are left to the SSO work of issue 20 for now: about twenty of their views
-# still ask without naming the action (see the branch report).
+# (staff), the IdP's endpoints and the set-up links (no account), and signing in and out. The SSO rollout pages
+# (orgs/<org>/settings/security/sso/<id>/rollout/) are left out for now: they are being reworked (the roll-back
+# preview) on another branch, which names their actions.
 SKIPPED = (
     "api/",
     "scim/v2/",
@@ -32,7 +32,7 @@ SKIPPED = (
     "accounts/login/",
     "accounts/logout/",
     "accounts/reauthenticate/",
-    "orgs/<slug:org_slug>/settings/security/sso/",
+    "orgs/<slug:org_slug>/settings/security/sso/<int:connection_id>/rollout/",
 )
 
 
