@@ -21,7 +21,8 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability
-from sso.connections import actions, preview
+from orgsecurity.versions import loaded_stamp
+from sso.connections import actions, preview, versions
 from sso.connections.forms import ConnectionSettingsForm, StatusForm
 from sso.errors import SSOSignInRefused
 from sso.models import (
@@ -137,6 +138,8 @@ def _connection_page(
             for status, label in STATUS_BUTTONS
             if status in actions.ALLOWED_MOVES.get(connection.status, set())
         ],
+        "general_version": loaded_stamp(versions.general_values(connection)),
+        "preset_version": loaded_stamp(versions.attribute_map_values(connection)),
         "test_runs": connection.test_runs.select_related("actor", "setup_link")[:10],
         "identities": connection.identities.select_related("user").order_by("user__email"),
         "config_template": f"sso/{connection.protocol}/_config.html" if config_context else "",
@@ -165,15 +168,20 @@ def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -
 def connection_settings(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
+    stale = versions.refused_if_changed(
+        request, connection, versions.general_values(connection), versions.general_labels()
+    )
+    if stale is not None:
+        return stale
     form = ConnectionSettingsForm(request.POST, organization=org.organization)
     if not form.is_valid():
         return _connection_page(request, org, connection, form=form, status=400)
-    try:
-        changes = actions.update_connection(connection, actor=request.user, **form.cleaned_data)
-    except ActionRefused as exc:
-        return _connection_page(request, org, connection, form=form, status=exc.status, error=exc.message)
-    messages.success(request, "Settings saved." if changes else "Nothing changed.")
-    return redirect("sso:connection", org_slug, connection.pk)
+    return act(
+        request,
+        lambda: actions.update_connection(connection, actor=request.user, **form.cleaned_data),
+        success=lambda changes: "Settings saved." if changes else "Nothing changed.",
+        to=reverse("sso:connection", args=[org_slug, connection.pk]),
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -31,11 +31,12 @@ from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
 from orgsecurity.signin_state import SAML_LOGOUT_REQUEST_SESSION_KEY, sso_connection_id, sso_session_index
 from sso.connections import actions as sso_actions
+from sso.connections.versions import ATTRIBUTE_MAP_LABELS, attribute_map_values, refused_if_changed
 from sso.connections.views import _connection_page
 from sso.errors import SSOSignInRefused
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
 from sso.protocols import sign_in_connection
-from sso.saml import actions
+from sso.saml import actions, versions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
 from sso.saml.handler import certificate_infos
@@ -102,6 +103,9 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
     connection made before the IdP's details were known (for a set-up link) gets its first ones here."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection.objects.filter(protocol="saml"), pk=connection_id)
+    stale = refused_if_changed(request, connection, versions.idp_values(connection), versions.IDP_LABELS)
+    if stale is not None:
+        return stale
     form = IdPSourceForm(request.POST, request.FILES)
     if not form.is_valid():
         _form_errors(request, form)
@@ -148,6 +152,9 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
 @require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's SAML options")
 def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
+    stale = refused_if_changed(request, connection, versions.options_values(connection), versions.options_labels())
+    if stale is not None:
+        return stale
     form = OptionsForm(request.POST)
     if not form.is_valid():
         _form_errors(request, form)
@@ -173,6 +180,9 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
 @require_capability(Capability.MANAGE_SECURITY, action="apply an attribute mapping preset to an SSO connection")
 def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
+    stale = refused_if_changed(request, connection, attribute_map_values(connection), ATTRIBUTE_MAP_LABELS)
+    if stale is not None:
+        return stale
     form = PresetForm(request.POST)
     if not form.is_valid() or form.cleaned_data["preset"] == CUSTOM:
         return _connection_page(
