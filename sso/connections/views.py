@@ -8,6 +8,10 @@ themselves, then call a ``@reauthenticated`` function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity.access import protect_action, reauthenticated, require_capability
+from orgsecurity.access import View, protect_action, protected_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
@@ -49,6 +53,29 @@ STATUS_BUTTONS = [
     (SSOConnection.Status.TESTING, "Move to testing"),
     (SSOConnection.Status.ON, "Turn on for everyone"),
 ]
+
+
+def protecting_connection(phrase: str) -> Callable[[View], View]:
+    """Decorate a view with ``org_slug`` and ``connection_id`` URL arguments to name the action its
+    re-authentication protects with the connection's name: ``phrase`` with ``{connection}`` (e.g. "change the SAML
+    options of {connection}" → "… of “Entra ID”"). Place it above ``@require_capability``, whose ``action=`` stays
+    the words used when the connection is not found (the view then answers 404 anyway). The name is only shown on
+    the re-authentication page, which comes after the membership and role checks."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            connection = SSOConnection.objects.filter(
+                organization__slug=kwargs.get("org_slug"), pk=kwargs.get("connection_id")
+            ).first()
+            if connection is not None and protected_action(request) is None:
+                name = connection.name or f"{connection.get_protocol_display()} connection"
+                protect_action(request, phrase.format(connection=f"“{name}”"))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def _connections(org: OrgContext):
@@ -164,6 +191,7 @@ def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -
 
 
 @require_POST
+@protecting_connection("change the general settings of the SSO connection {connection}")
 @require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's general settings")
 def connection_settings(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -245,6 +273,7 @@ def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnect
 
 
 @require_POST
+@protecting_connection("test SSO sign-in through {connection}")
 # a test session links the tester's account when it has no IdP identity
 @require_capability(Capability.MANAGE_SECURITY, action="test SSO sign-in")
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:

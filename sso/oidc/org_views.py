@@ -12,7 +12,7 @@ from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
 from sso.connections.versions import refused_if_changed
-from sso.connections.views import _connection_page
+from sso.connections.views import _connection_page, protecting_connection
 from sso.models import OIDCSettings, SSOConnection
 from sso.oidc import actions, versions
 from sso.oidc.config import callback_url
@@ -60,6 +60,7 @@ def create(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@protecting_connection("change the OpenID Connect settings of the SSO connection {connection}")
 @require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's OpenID Connect settings")
 def update(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Change the OIDC settings shown on the connection page; errors re-render that page with status 400."""

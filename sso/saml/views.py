@@ -32,7 +32,7 @@ from orgsecurity.roles import Capability
 from orgsecurity.signin_state import SAML_LOGOUT_REQUEST_SESSION_KEY, sso_connection_id, sso_session_index
 from sso.connections import actions as sso_actions
 from sso.connections.versions import ATTRIBUTE_MAP_LABELS, attribute_map_values, refused_if_changed
-from sso.connections.views import _connection_page
+from sso.connections.views import _connection_page, protecting_connection
 from sso.errors import SSOSignInRefused
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
 from sso.protocols import sign_in_connection
@@ -97,6 +97,7 @@ def _form_errors(request: HttpRequest, form) -> None:
 
 
 @require_POST
+@protecting_connection("change the IdP settings of the SSO connection {connection}")
 @require_capability(Capability.MANAGE_SECURITY, action="change the IdP settings of an SSO connection")
 def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept. A
@@ -125,6 +126,7 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
+@protecting_connection("refresh the IdP metadata of the SSO connection {connection}")
 @require_capability(Capability.MANAGE_SECURITY, action="refresh an SSO connection's IdP metadata")
 def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Fetch the stored metadata URL again (e.g. after the IdP rolled its signing certificate)."""
@@ -149,6 +151,7 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
+@protecting_connection("change the SAML options of the SSO connection {connection}")
 @require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's SAML options")
 def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -177,6 +180,7 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
 
 
 @require_POST
+@protecting_connection("apply an attribute mapping preset to the SSO connection {connection}")
 @require_capability(Capability.MANAGE_SECURITY, action="apply an attribute mapping preset to an SSO connection")
 def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
