@@ -4,6 +4,8 @@ revocation, provisioning settings, and the group → role/teams mapping page wit
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +17,7 @@ from orgsecurity.access import protect_action, reauthenticated, require_capabili
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.errors import render_refusal
+from orgsecurity.impact import Impact
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.models import Team
 from orgsecurity.outcomes import act, refused
@@ -192,15 +195,28 @@ def _mapping_form(request: HttpRequest, org: OrgContext) -> tuple[str, str, list
 @require_capability(Capability.MANAGE_SECURITY, reauthenticate=False)
 def mappings(request: HttpRequest, org_slug: str) -> HttpResponse:
     """GET: the group mappings and a form; with ``?group_ref=&role=&teams=`` (the form's preview), who would change
-    role (an Impact confirmation page). POST (owners, re-authentication): save the mapping, or ``delete`` one."""
+    role (an Impact confirmation page); with ``?remove=<id>``, who would change role if that mapping were removed
+    (the same page). POST (owners, re-authentication): save the mapping, or ``delete`` one; a removal that changes
+    someone's role and did not come from its confirmation page (``confirmed``) is sent there first."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     if request.method == "POST":
         try:
             _require_owner(org)
         except ActionRefused as exc:
             return _refused(request, org, exc)
-        protect_action(request, "change a SCIM group mapping")
+        removing = _mapping_to_remove(org, request.POST.get("delete", ""))
+        if removing is not None and not request.POST.get("confirmed") and _removal_impact(org, removing).total:
+            query = urlencode({"remove": removing.pk, VERSION_FIELD: request.POST.get(VERSION_FIELD, "")})
+            return redirect(f"{reverse('scim_mappings', args=[org_slug])}?{query}")
+        protect_action(
+            request,
+            f"remove the mapping of the SCIM group {removing.group_ref}"
+            if removing is not None
+            else "change a SCIM group mapping",
+        )
         return _save_mapping(request, org_slug=org_slug, org=org)
+    if request.GET.get("remove"):
+        return _removal_page(request, org_slug, org, _mapping_to_remove(org, request.GET["remove"]))
     group_ref, role, teams = _mapping_form(request, org)
     if group_ref:
         impact = actions.preview_mapping(org.organization, group_ref=group_ref, role=role, teams=teams)
@@ -223,7 +239,7 @@ def mappings(request: HttpRequest, org_slug: str) -> HttpResponse:
     context = {
         "org": org,
         "is_owner": org.role == Role.OWNER,
-        "mappings": GroupMapping.objects.filter(organization=org.organization).prefetch_related("teams"),
+        "mappings": _with_removal_counts(org),
         "groups": actions.groups_of(org.organization),
         "teams": Team.objects.filter(organization=org.organization),
         "role_choices": [c for c in Role.choices if c[0] != Role.OWNER],
@@ -231,6 +247,42 @@ def mappings(request: HttpRequest, org_slug: str) -> HttpResponse:
         "loaded_version": loaded_stamp(actions.mapping_values(org.organization)),
     }
     return render(request, "scim/mappings.html", context)
+
+
+def _mapping_to_remove(org: OrgContext, mapping_id: str) -> GroupMapping | None:
+    """The organization's mapping ``mapping_id`` (404 for another organization's or a bad id); None for ""."""
+    if not mapping_id:
+        return None
+    return get_org_object(org, GroupMapping, pk=int(mapping_id) if mapping_id.isdigit() else 0)
+
+
+def _removal_impact(org: OrgContext, mapping: GroupMapping) -> Impact:
+    return actions.preview_mapping(org.organization, group_ref=mapping.group_ref, role=mapping.role, removing=True)
+
+
+def _with_removal_counts(org: OrgContext) -> list[GroupMapping]:
+    """The mappings, each with ``removal_changes``: how many members' roles removing it would change (its Remove
+    button goes through the confirmation page when that is not 0)."""
+    mappings = list(GroupMapping.objects.filter(organization=org.organization).prefetch_related("teams"))
+    for mapping in mappings:
+        mapping.removal_changes = _removal_impact(org, mapping).total
+    return mappings
+
+
+def _removal_page(request: HttpRequest, org_slug: str, org: OrgContext, mapping: GroupMapping) -> HttpResponse:
+    """Who changes role if ``mapping`` is removed (``scim.actions.preview_mapping(removing=True)``), with its CSV;
+    the page posts the removal (confirmed) with the version the mappings page was loaded at."""
+    page = Confirmation(
+        title=f"Remove the mapping of the SCIM group {mapping.group_ref!r}?",
+        intro=f"Members of {mapping.group_ref} no longer get "
+        f"{Role(mapping.role).label if mapping.role else 'a role'} from it (nor its teams); their role follows their "
+        "other SCIM groups, or the default role of provisioning.",
+        button="Remove mapping",
+        cancel_url=reverse("scim_mappings", args=[org_slug]),
+        hidden={"delete": str(mapping.pk), "confirmed": "1", VERSION_FIELD: request.GET.get(VERSION_FIELD, "")},
+        filename=f"scim-mapping-removal-{mapping.group_ref}",
+    )
+    return confirmation_page(request, org, _removal_impact(org, mapping), page)
 
 
 @reauthenticated

@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from orgsecurity.access import protecting
 from sso.connections import views
 from sso.rollout import views as rollout_views
 from sso.setup_links import views as setup_link_views
@@ -42,11 +43,21 @@ urlpatterns = [
     ),
     path("<int:connection_id>/rollout/test-plan/<slug:item>/tick/", rollout_views.tick, name="tick"),
     path("recovery/", rollout_views.recovery_accounts, name="recovery"),
-    path("recovery/designate/", rollout_views.designate_recovery, name="designate_recovery"),
-    path("recovery/<int:account_id>/remove/", rollout_views.remove_recovery, name="remove_recovery"),
-    path("recovery/codes/", rollout_views.generate_codes, name="recovery_codes"),
+    path(
+        "recovery/designate/",
+        protecting("name a recovery account")(rollout_views.designate_recovery),
+        name="designate_recovery",
+    ),
+    path(
+        "recovery/<int:account_id>/remove/",
+        protecting("remove a recovery account")(rollout_views.remove_recovery),
+        name="remove_recovery",
+    ),
+    path(
+        "recovery/codes/", protecting("make your recovery codes")(rollout_views.generate_codes), name="recovery_codes"
+    ),
     path("domains/", rollout_views.domain_list, name="domains"),
-    path("domains/claim/", rollout_views.claim_domain, name="claim_domain"),
+    path("domains/claim/", protecting("claim an email domain")(rollout_views.claim_domain), name="claim_domain"),
     path("domains/<int:domain_id>/verify/", rollout_views.verify_domain, name="verify_domain"),
     path("domains/<int:domain_id>/remove/", rollout_views.remove_domain, name="remove_domain"),
 ]

@@ -8,6 +8,10 @@ themselves, then call a ``@reauthenticated`` function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,13 +19,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from orgsecurity.access import protect_action, reauthenticated, require_capability
+from orgsecurity.access import View, protect_action, protected_action, reauthenticated, require_capability
 from orgsecurity.accessors import OrgContext, get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.impact_pages import Confirmation, confirmation_page
 from orgsecurity.outcomes import act
 from orgsecurity.roles import Capability
-from sso.connections import actions, preview
+from orgsecurity.versions import loaded_stamp
+from sso.connections import actions, preview, versions
 from sso.connections.forms import ConnectionSettingsForm, StatusForm
 from sso.errors import SSOSignInRefused
 from sso.models import (
@@ -50,6 +55,29 @@ STATUS_BUTTONS = [
     (SSOConnection.Status.TESTING, "Move to testing"),
     (SSOConnection.Status.ON, "Turn on for everyone"),
 ]
+
+
+def protecting_connection(phrase: str) -> Callable[[View], View]:
+    """Decorate a view with ``org_slug`` and ``connection_id`` URL arguments to name the action its
+    re-authentication protects with the connection's name: ``phrase`` with ``{connection}`` (e.g. "change the SAML
+    options of {connection}" → "… of “Entra ID”"). Place it above ``@require_capability``, whose ``action=`` stays
+    the words used when the connection is not found (the view then answers 404 anyway). The name is only shown on
+    the re-authentication page, which comes after the membership and role checks."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            connection = SSOConnection.objects.filter(
+                organization__slug=kwargs.get("org_slug"), pk=kwargs.get("connection_id")
+            ).first()
+            if connection is not None and protected_action(request) is None:
+                name = connection.name or f"{connection.get_protocol_display()} connection"
+                protect_action(request, phrase.format(connection=f"“{name}”"))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def _connections(org: OrgContext):
@@ -139,6 +167,8 @@ def _connection_page(
             for status, label in STATUS_BUTTONS
             if status in actions.ALLOWED_MOVES.get(connection.status, set())
         ],
+        "general_version": loaded_stamp(versions.general_values(connection)),
+        "preset_version": loaded_stamp(versions.attribute_map_values(connection)),
         "test_runs": connection.test_runs.select_related("actor", "setup_link")[:10],
         "identities": connection.identities.select_related("user").order_by("user__email"),
         "config_template": f"sso/{connection.protocol}/_config.html" if config_context else "",
@@ -163,19 +193,25 @@ def connection_detail(request: HttpRequest, org_slug: str, connection_id: int) -
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY, action="change SSO connection settings")
+@protecting_connection("change the general settings of the SSO connection {connection}")
+@require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's general settings")
 def connection_settings(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection, pk=connection_id)
+    stale = versions.refused_if_changed(
+        request, connection, versions.general_values(connection), versions.general_labels()
+    )
+    if stale is not None:
+        return stale
     form = ConnectionSettingsForm(request.POST, organization=org.organization)
     if not form.is_valid():
         return _connection_page(request, org, connection, form=form, status=400)
-    try:
-        changes = actions.update_connection(connection, actor=request.user, **form.cleaned_data)
-    except ActionRefused as exc:
-        return _connection_page(request, org, connection, form=form, status=exc.status, error=exc.message)
-    messages.success(request, "Settings saved." if changes else "Nothing changed.")
-    return redirect("sso:connection", org_slug, connection.pk)
+    return act(
+        request,
+        lambda: actions.update_connection(connection, actor=request.user, **form.cleaned_data),
+        success=lambda changes: "Settings saved." if changes else "Nothing changed.",
+        to=reverse("sso:connection", args=[org_slug, connection.pk]),
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -248,9 +284,9 @@ def _warn_of_other_open_connections(request: HttpRequest, connection: SSOConnect
 
 
 @require_POST
-@require_capability(  # a test session links the tester's account when it has no IdP identity
-    Capability.MANAGE_SECURITY, action="run an SSO test"
-)
+@protecting_connection("test SSO sign-in through {connection}")
+# a test session links the tester's account when it has no IdP identity
+@require_capability(Capability.MANAGE_SECURITY, action="test SSO sign-in")
 def start_test(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Run a real SP-initiated sign-in marked as a test; the result page shows what came back. With a test session
     (``session_seconds``), the admin is also signed in through SSO for that long (the rollout's test plan)."""
@@ -332,7 +368,8 @@ def test_run(request: HttpRequest, org_slug: str, connection_id: int, run_id: in
 
 
 @require_POST
-@require_capability(None, action="link your account to your organization's IdP")  # a standing way in, like a password
+# a linked IdP identity is a standing way into the account, like a password
+@require_capability(None, action="link your account to your identity provider")
 def start_link(request: HttpRequest, org_slug: str) -> HttpResponse:
     """A signed-in member confirms linking their account to their IdP identity, then signs in at the IdP."""
     org = org_for_member(request, org_slug)

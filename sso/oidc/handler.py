@@ -17,8 +17,10 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from mozilla_django_oidc.utils import generate_code_challenge
 
+from orgsecurity.versions import loaded_stamp
 from sso.errors import ConfigureError, SSOSignInRefused
 from sso.models import OIDCSettings, SSOConnection, SSOTestRun
+from sso.oidc import versions
 from sso.oidc.backend import client_secret
 from sso.oidc.commands import configure_oidc
 from sso.oidc.config import redirect_uri
@@ -103,7 +105,12 @@ class OIDCHandler(ProtocolHandler):
         form = getattr(request, "oidc_settings_form", None) or OIDCSettingsForm(
             initial=OIDCSettingsForm.initial_for(oidc), configured=oidc is not None
         )
-        return {"oidc": oidc, "oidc_redirect_uri": redirect_uri(connection), "oidc_form": form}
+        return {
+            "oidc": oidc,
+            "oidc_redirect_uri": redirect_uri(connection),
+            "oidc_form": form,
+            "oidc_version": loaded_stamp(versions.settings_values(connection)),
+        }
 
     def configure(self, org_slug: str, options: dict[str, Any]) -> str:
         """``configure_sso --protocol oidc``: needs ``issuer``, ``client_id`` and ``client_secret_env`` (the name

@@ -11,9 +11,10 @@ from orgsecurity.access import require_capability
 from orgsecurity.accessors import get_org_object, org_for_member
 from orgsecurity.actions import ActionRefused
 from orgsecurity.roles import Capability
-from sso.connections.views import _connection_page
+from sso.connections.versions import refused_if_changed
+from sso.connections.views import _connection_page, protecting_connection
 from sso.models import OIDCSettings, SSOConnection
-from sso.oidc import actions
+from sso.oidc import actions, versions
 from sso.oidc.config import callback_url
 from sso.oidc.discovery import DiscoveryError, discover
 from sso.oidc.forms import OIDCConnectionForm, OIDCSettingsForm
@@ -59,7 +60,8 @@ def create(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY, action="change an OpenID Connect connection")
+@protecting_connection("change the OpenID Connect settings of the SSO connection {connection}")
+@require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's OpenID Connect settings")
 def update(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Change the OIDC settings shown on the connection page; errors re-render that page with status 400."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
@@ -68,6 +70,9 @@ def update(request: HttpRequest, org_slug: str, connection_id: int) -> HttpRespo
         SSOConnection.objects.filter(protocol=SSOConnection.Protocol.OIDC).select_related("admin_owner"),
         pk=connection_id,
     )
+    stale = refused_if_changed(request, connection, versions.settings_values(connection), versions.settings_labels())
+    if stale is not None:
+        return stale
     current = OIDCSettings.objects.filter(connection=connection).first()
     form = OIDCSettingsForm(request.POST, configured=current is not None)
     status = 400

@@ -11,8 +11,10 @@ from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from audit.models import AuditEvent
+from orgsecurity.versions import loaded_stamp
 from sso.models import SAMLSettings, SSOConnection, SSOTestRun
 from sso.protocols import ProtocolHandler
+from sso.saml import versions
 from sso.saml.certificates import CertificateError, CertificateInfo, load_certificate
 from sso.saml.commands import configure_saml
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
@@ -91,6 +93,8 @@ class SAMLHandler(ProtocolHandler):
             "certificate_warnings": certificate_warnings(
                 certificates, refuse_expired=saml.refuse_expired_certificates if saml else False
             ),
+            "saml_idp_version": loaded_stamp(versions.idp_values(connection)),
+            "saml_options_version": loaded_stamp(versions.options_values(connection)),
             "idp_form": IdPSourceForm(initial={"metadata_url": saml.metadata_url if saml else ""}),
             "options_form": OptionsForm(
                 initial={

@@ -31,11 +31,12 @@ from orgsecurity.auth import sign_out
 from orgsecurity.roles import Capability
 from orgsecurity.signin_state import SAML_LOGOUT_REQUEST_SESSION_KEY, sso_connection_id
 from sso.connections import actions as sso_actions
-from sso.connections.views import _connection_page
+from sso.connections.versions import ATTRIBUTE_MAP_LABELS, attribute_map_values, refused_if_changed
+from sso.connections.views import _connection_page, protecting_connection
 from sso.errors import SSOSignInRefused
 from sso.models import SAMLConsumedAssertion, SAMLSettings, SSOConnection, SSOIdentity, SSOPendingLogin
 from sso.protocols import sign_in_connection
-from sso.saml import actions
+from sso.saml import actions, versions
 from sso.saml.config import onelogin_settings, request_data, saml_settings_of, sp_endpoints
 from sso.saml.forms import CreateSAMLForm, IdPSourceForm, OptionsForm, PresetForm
 from sso.saml.handler import certificate_infos
@@ -97,12 +98,16 @@ def _form_errors(request: HttpRequest, form) -> None:
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY, action="change the IdP of a SAML connection")
+@protecting_connection("change the IdP settings of the SSO connection {connection}")
+@require_capability(Capability.MANAGE_SECURITY, action="change the IdP settings of an SSO connection")
 def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Replace the IdP side (new metadata URL or XML, or manual values); every certificate listed is kept. A
     connection made before the IdP's details were known (for a set-up link) gets its first ones here."""
     org = org_for_member(request, org_slug, Capability.MANAGE_SECURITY)
     connection = get_org_object(org, SSOConnection.objects.filter(protocol="saml"), pk=connection_id)
+    stale = refused_if_changed(request, connection, versions.idp_values(connection), versions.IDP_LABELS)
+    if stale is not None:
+        return stale
     form = IdPSourceForm(request.POST, request.FILES)
     if not form.is_valid():
         _form_errors(request, form)
@@ -122,7 +127,8 @@ def update_idp(request: HttpRequest, org_slug: str, connection_id: int) -> HttpR
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY, action="refresh a SAML connection's IdP metadata")
+@protecting_connection("refresh the IdP metadata of the SSO connection {connection}")
+@require_capability(Capability.MANAGE_SECURITY, action="refresh an SSO connection's IdP metadata")
 def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     """Fetch the stored metadata URL again (e.g. after the IdP rolled its signing certificate)."""
     org, connection = _saml_connection(request, org_slug, connection_id)
@@ -146,9 +152,13 @@ def refresh_metadata(request: HttpRequest, org_slug: str, connection_id: int) ->
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY, action="change SAML connection options")
+@protecting_connection("change the SAML options of the SSO connection {connection}")
+@require_capability(Capability.MANAGE_SECURITY, action="change an SSO connection's SAML options")
 def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
+    stale = refused_if_changed(request, connection, versions.options_values(connection), versions.options_labels())
+    if stale is not None:
+        return stale
     form = OptionsForm(request.POST)
     if not form.is_valid():
         _form_errors(request, form)
@@ -171,9 +181,13 @@ def update_options(request: HttpRequest, org_slug: str, connection_id: int) -> H
 
 
 @require_POST
-@require_capability(Capability.MANAGE_SECURITY, action="apply an attribute preset to a SAML connection")
+@protecting_connection("apply an attribute mapping preset to the SSO connection {connection}")
+@require_capability(Capability.MANAGE_SECURITY, action="apply an attribute mapping preset to an SSO connection")
 def apply_preset(request: HttpRequest, org_slug: str, connection_id: int) -> HttpResponse:
     org, connection = _saml_connection(request, org_slug, connection_id)
+    stale = refused_if_changed(request, connection, attribute_map_values(connection), ATTRIBUTE_MAP_LABELS)
+    if stale is not None:
+        return stale
     form = PresetForm(request.POST)
     if not form.is_valid() or form.cleaned_data["preset"] == CUSTOM:
         return _connection_page(

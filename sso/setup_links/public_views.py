@@ -12,6 +12,8 @@ enter the IdP's details of the link's connection, run a test sign-in and read it
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,13 +29,17 @@ from orgsecurity.errors import render_refusal
 from orgsecurity.outcomes import act
 from orgsecurity.pipeline import run_pipeline
 from orgsecurity.refusals import Refusal
+from orgsecurity.versions import ChangedMeanwhile, loaded_stamp, refuse_if_changed
 from sso.connections import actions as sso_actions
+from sso.connections.versions import ATTRIBUTE_MAP_LABELS, attribute_map_values
 from sso.errors import SSOSignInRefused
 from sso.models import OIDCSettings, SAMLSettings, SSOConnection, SSOPendingLogin, SSOSetupLink
+from sso.oidc import versions as oidc_versions
 from sso.oidc.config import callback_url
 from sso.oidc.discovery import DiscoveryError, discover
 from sso.oidc.forms import OIDCSettingsForm
 from sso.protocols import handler_for
+from sso.saml import versions as saml_versions
 from sso.saml.config import onelogin_settings, sp_endpoints
 from sso.saml.forms import IdPSourceForm, PresetForm
 from sso.saml.presets import PRESETS, preset_of
@@ -53,6 +59,20 @@ def _cookie_path(org_slug: str) -> str:
 def _step_url(org_slug: str, step: str) -> str:
     """The set-up page at one of its steps (``sp``, ``idp``, ``test``, ``rollout``)."""
     return reverse("sso_public:setup", args=[org_slug]) + f"#step-{step}"
+
+
+def _changed_meanwhile(
+    request: HttpRequest, org_slug: str, current: Mapping[str, Any], labels: Mapping[str, str], step: str
+) -> HttpResponse | None:
+    """None when the submitted form was loaded with ``current`` (``orgsecurity.versions``; the organization's
+    admins or its admin API may change the connection meanwhile); otherwise the refusal, with what changed, on the
+    set-up page at ``step``, which shows the saved details."""
+    try:
+        refuse_if_changed(request.POST, current, labels)
+    except ChangedMeanwhile as exc:
+        messages.error(request, exc.message)
+        return redirect(_step_url(org_slug, step))
+    return None
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -205,13 +225,20 @@ def _setup_page(
             saml=saml,
             sp=sp_endpoints(slug),
             preset_form=PresetForm(initial={"preset": preset}),
+            preset_version=loaded_stamp(attribute_map_values(connection)),
+            saml_idp_version=loaded_stamp(saml_versions.idp_values(connection)),
             preset_label=PRESETS[preset][0] if preset in PRESETS else "",
             idp_form=idp_form or IdPSourceForm(initial={"metadata_url": saml.metadata_url if saml else ""}),
         )
     else:
         oidc = OIDCSettings.objects.filter(connection=connection).first()
         form = oidc_form or OIDCSettingsForm(initial=OIDCSettingsForm.initial_for(oidc), configured=oidc is not None)
-        context.update(oidc=oidc, oidc_redirect_uri=callback_url(slug), oidc_form=form)
+        context.update(
+            oidc=oidc,
+            oidc_redirect_uri=callback_url(slug),
+            oidc_form=form,
+            oidc_version=loaded_stamp(oidc_versions.settings_values(connection)),
+        )
     return _no_store(render(request, "sso/setup/page.html", context, status=status))
 
 
@@ -249,6 +276,11 @@ def saml_idp(request: HttpRequest, org_slug: str) -> HttpResponse:
         return refusal
     if link.connection.protocol != SSOConnection.Protocol.SAML:
         raise Http404("Not a SAML connection.")
+    stale = _changed_meanwhile(
+        request, org_slug, saml_versions.idp_values(link.connection), saml_versions.IDP_LABELS, "idp"
+    )
+    if stale is not None:
+        return stale
     form = IdPSourceForm(request.POST, request.FILES)
     if not form.is_valid():
         return _setup_page(request, link, idp_form=form, status=400)
@@ -271,6 +303,9 @@ def saml_preset(request: HttpRequest, org_slug: str) -> HttpResponse:
         return refusal
     if link.connection.protocol != SSOConnection.Protocol.SAML:
         raise Http404("Not a SAML connection.")
+    stale = _changed_meanwhile(request, org_slug, attribute_map_values(link.connection), ATTRIBUTE_MAP_LABELS, "sp")
+    if stale is not None:
+        return stale
     form = PresetForm(request.POST)
     if not form.is_valid() or form.cleaned_data["preset"] not in PRESETS:
         messages.error(request, "Choose one of the listed identity providers.")
@@ -292,6 +327,11 @@ def oidc_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
     connection = link.connection
     if connection.protocol != SSOConnection.Protocol.OIDC:
         raise Http404("Not an OpenID Connect connection.")
+    stale = _changed_meanwhile(
+        request, org_slug, oidc_versions.settings_values(connection), oidc_versions.settings_labels(), "idp"
+    )
+    if stale is not None:
+        return stale
     current = OIDCSettings.objects.filter(connection=connection).first()
     form = OIDCSettingsForm(request.POST, configured=current is not None)
     if not form.is_valid():

@@ -60,6 +60,9 @@ def test_changes_need_a_recent_sign_in(client_for, owner, saml_connection):
     response = browser.post(f"{BASE}saml/{saml_connection.pk}/options/", {"allow_idp_initiated": "on"})
     assert response.status_code == 302 and response["Location"].startswith("/accounts/reauthenticate/")
     assert SAMLSettings.objects.get(connection=saml_connection).allow_idp_initiated is False
+    # The re-authentication page names what it protects, with the connection (issue 20).
+    page = html.unescape(browser.get(response["Location"]).content.decode())
+    assert f"Confirm it is you to change the SAML options of the SSO connection “{saml_connection.name}”</h1>" in page
 
 
 def test_an_owner_creates_a_connection_from_pasted_metadata(client_for, owner, test_idp):

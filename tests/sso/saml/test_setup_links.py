@@ -19,11 +19,14 @@ from orgsecurity.actions import ActionRefused
 from orgsecurity.models import Membership
 from sso.models import SAMLSettings, SSOConnection, SSOIdentity, SSOSetupLink, SSOTestPlanItem, SSOTestRun
 from sso.rollout import readiness
+from sso.saml import actions as saml_actions
 from sso.saml.config import sp_endpoints
+from sso.saml.metadata import parse_idp_metadata
 from sso.setup_links import actions
 from tests.helpers.allowlist import HOME_IP, OFFICE, OFFICE_IP, enable
 from tests.helpers.saml import connect, finish_in, post_to_acs
 from tests.helpers.sso import link_identity
+from tests.helpers.versions import form_version
 from tests.sso.saml.idp import TestIdP, redirect_message
 
 
@@ -532,3 +535,32 @@ def test_an_admins_link_still_works_while_they_manage(holder, connection, admin)
     connection.refresh_from_db()
     assert connection.attribute_map["first_name"] == "firstName"
     assert browser.post("/sso/acme/setup/test/").status_code == 302
+
+
+def test_idp_details_saved_over_an_admins_change_are_refused(holder, connection, owner, contoso_idp, test_idp):
+    """The set-up page's forms carry the version they were loaded at (issue 20): the organization's admin changing
+    the IdP meanwhile makes the IdP admin's save refused, saying what changed, and the page shows the saved details."""
+    browser, _link = holder
+    page = browser.get("/sso/acme/setup/").content.decode()
+    version = form_version(page, "/sso/acme/setup/saml/")
+    moved = TestIdP("https://idp.moved.test/saml/metadata", host="idp.moved.test")
+    saml_actions.configure_idp(connection, actor=owner, idp=parse_idp_metadata(moved.metadata_xml()), source="xml")
+    stale = browser.post(
+        "/sso/acme/setup/saml/",
+        {"source": "xml", "metadata_xml": contoso_idp.metadata_xml(), "loaded_version": version},
+    )
+    assert stale.status_code == 302 and stale["Location"] == "/sso/acme/setup/#step-idp"
+    shown = text(browser.get("/sso/acme/setup/"))
+    assert "changed since you opened this page" in shown
+    assert f"IdP entity ID: {test_idp.entity_id} → {moved.entity_id}" in shown
+    assert SAMLSettings.objects.get(connection=connection).idp_entity_id == moved.entity_id
+    again = browser.post(
+        "/sso/acme/setup/saml/",
+        {
+            "source": "xml",
+            "metadata_xml": contoso_idp.metadata_xml(),
+            "loaded_version": form_version(browser.get("/sso/acme/setup/").content.decode(), "/sso/acme/setup/saml/"),
+        },
+    )
+    assert again.status_code == 302
+    assert SAMLSettings.objects.get(connection=connection).idp_entity_id == contoso_idp.entity_id
