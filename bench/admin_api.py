@@ -42,17 +42,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -60,7 +56,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import report, server_env
+from bench.common import load_generator, report, server_env, stop_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_THROUGHPUT = 0.4
@@ -72,6 +68,7 @@ PORT = int(os.environ.get("BENCH_PORT", "8522"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "10"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
+LOAD, LOAD_NAME = load_generator(CONCURRENCY)
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 PAGES = int(os.environ.get("BENCH_PAGES", "120"))
 SMALL_EVENTS = 10_000
@@ -284,45 +281,6 @@ def seed() -> None:
 # --- the load generators --------------------------------------------------------------------------------------
 
 
-def run_ab(url: str, requests: int, headers: dict[str, str]) -> tuple[float, int]:
-    """Requests per second and the number of failed or non-2xx answers, measured by ApacheBench."""
-    command = ["ab", "-q", "-n", str(requests), "-c", str(CONCURRENCY)]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=600).stdout
-    rps = float(re.search(r"Requests per second:\s+([\d.]+)", output).group(1))
-    failed = int(re.search(r"Failed requests:\s+(\d+)", output).group(1))
-    non_2xx = re.search(r"Non-2xx responses:\s+(\d+)", output)
-    return rps, failed + (int(non_2xx.group(1)) if non_2xx else 0)
-
-
-def run_python(url: str, requests: int, headers: dict[str, str]) -> tuple[float, int]:
-    """The same measurement with a threaded urllib client (when ab is not installed)."""
-    failures = 0
-    lock = threading.Lock()
-
-    def one(_: int) -> None:
-        nonlocal failures
-        try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
-                response.read()
-                ok = response.status == 200
-        except OSError:
-            ok = False
-        if not ok:
-            with lock:
-                failures += 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-        list(pool.map(one, range(requests)))
-    return requests / (time.perf_counter() - started), failures
-
-
-LOAD = run_ab if shutil.which("ab") else run_python
-LOAD_NAME = f"ab -c {CONCURRENCY}" if shutil.which("ab") else f"threaded Python client, {CONCURRENCY} threads"
-
-
 def get_json(url: str, token: str) -> dict:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -366,28 +324,6 @@ def server_cpu_seconds(server: subprocess.Popen) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
     return total / ticks
-
-
-def wait_until_up(server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", PORT)) == 0:
-                return
-        time.sleep(0.3)
-    raise RuntimeError("gunicorn did not answer within 90 s")
-
-
-def stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def measure(setup: dict, server: subprocess.Popen) -> dict:
@@ -455,11 +391,11 @@ def main() -> int:
         gunicorn = ["-m", "gunicorn", "orgsecurity.wsgi:application", "--workers", str(WORKERS)]
         gunicorn += ["--bind", f"127.0.0.1:{PORT}", "--log-level", "warning"]
         server = subprocess.Popen([sys.executable, *gunicorn], cwd=ROOT, env=child_env())
-        wait_until_up(server)
+        wait_for_port(server, PORT)
         results = measure(setup, server)
     finally:
         if server is not None:
-            stop(server)
+            stop_server(server)
         admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
     rounds = results["rounds"]

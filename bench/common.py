@@ -1,11 +1,21 @@
 """What the benchmarks share: the throwaway PostgreSQL database they measure on (created afresh before a run,
-dropped after it), the audit columns they bulk-load with COPY, and the one way they print targets and exit."""
+dropped after it), the audit columns they bulk-load with COPY, the one way they print targets and exit, and the
+gunicorn they start: its environment, waiting for it, stopping it, and the load generator they drive it with."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,3 +111,75 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+# --- running a server and loading it ----------------------------------------------------------------------------
+
+
+def wait_for_port(server: subprocess.Popen, port: int, *, seconds: float = 90) -> None:
+    """Return once something accepts connections on 127.0.0.1:``port``; RuntimeError when ``server`` exits first
+    or nothing answers within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"the server did not answer within {seconds:.0f} s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """SIGTERM ``server`` (gunicorn stops its workers), then SIGKILL after 30 s."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+Load = Callable[[str, int, dict[str, str]], tuple[float, int]]
+
+
+def load_generator(concurrency: int) -> tuple[Load, str]:
+    """``(load, name)``: ``load(url, requests, headers) -> (requests per second, failed or non-2xx answers)`` with
+    ``concurrency`` clients at once, by ApacheBench (``ab``) where it is installed, else a threaded urllib client;
+    ``name`` says which, for the report."""
+
+    def run_ab(url: str, requests: int, headers: dict[str, str]) -> tuple[float, int]:
+        command = ["ab", "-q", "-n", str(requests), "-c", str(concurrency)]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
+        output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=600).stdout
+        rps = float(re.search(r"Requests per second:\s+([\d.]+)", output).group(1))
+        failed = int(re.search(r"Failed requests:\s+(\d+)", output).group(1))
+        non_2xx = re.search(r"Non-2xx responses:\s+(\d+)", output)
+        return rps, failed + (int(non_2xx.group(1)) if non_2xx else 0)
+
+    def run_python(url: str, requests: int, headers: dict[str, str]) -> tuple[float, int]:
+        failures = 0
+        lock = threading.Lock()
+
+        def one(_: int) -> None:
+            nonlocal failures
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
+                    response.read()
+                    ok = response.status == 200
+            except OSError:
+                ok = False
+            if not ok:
+                with lock:
+                    failures += 1
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(one, range(requests)))
+        return requests / (time.perf_counter() - started), failures
+
+    if shutil.which("ab"):
+        return run_ab, f"ab -c {concurrency}"
+    return run_python, f"threaded Python client, {concurrency} threads"

@@ -29,17 +29,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,7 +42,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import server_env
+from bench.common import load_generator, server_env, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.8
@@ -57,6 +52,7 @@ DB_NAME = os.environ.get("BENCH_DB", "orgsec_keys_bench")
 PORT = int(os.environ.get("BENCH_PORT", "8501"))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "600"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
+LOAD, LOAD_NAME = load_generator(CONCURRENCY)
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "12"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 BASE = f"http://127.0.0.1:{PORT}"
@@ -162,46 +158,6 @@ def seed() -> None:
 # --- the load generator ----------------------------------------------------------------------------------
 
 
-def run_ab(url: str, requests: int, headers: dict[str, str]) -> tuple[float, int]:
-    """Requests per second and the number of failed or non-2xx answers, measured by ApacheBench."""
-    command = ["ab", "-q", "-n", str(requests), "-c", str(CONCURRENCY)]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=600).stdout
-    rps = float(re.search(r"Requests per second:\s+([\d.]+)", output).group(1))
-    failed = int(re.search(r"Failed requests:\s+(\d+)", output).group(1))
-    non_2xx = re.search(r"Non-2xx responses:\s+(\d+)", output)
-    return rps, failed + (int(non_2xx.group(1)) if non_2xx else 0)
-
-
-def run_python(url: str, requests: int, headers: dict[str, str]) -> tuple[float, int]:
-    """The same measurement with a threaded urllib client (when ab is not installed)."""
-    failures = 0
-    lock = threading.Lock()
-
-    def one(_: int) -> None:
-        nonlocal failures
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                response.read()
-                ok = response.status == 200
-        except OSError:
-            ok = False
-        if not ok:
-            with lock:
-                failures += 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-        list(pool.map(one, range(requests)))
-    return requests / (time.perf_counter() - started), failures
-
-
-LOAD = run_ab if shutil.which("ab") else run_python
-LOAD_NAME = f"ab -c {CONCURRENCY}" if shutil.which("ab") else f"threaded Python client, {CONCURRENCY} threads"
-
-
 # --- orchestration ---------------------------------------------------------------------------------------
 
 
@@ -253,16 +209,6 @@ def fetch_json(url: str, headers: dict[str, str]) -> dict:
         return json.loads(response.read())
 
 
-def stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def main() -> int:
     if not port_is_free():
         print(f"Port {PORT} is in use; set BENCH_PORT to a free port of your range.", file=sys.stderr)
@@ -301,13 +247,13 @@ def main() -> int:
                 measured.append(rps)
                 failures += failed
             rounds.append(tuple(measured))
-        stop(server)
+        stop_server(server)
         elapsed = time.monotonic() - started
         time.sleep(1.0)  # let the ended backends' statistics land
         writes = updates_of_keys_table() - updates_before
     finally:
         if server is not None:
-            stop(server)
+            stop_server(server)
         admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
     # Aggregate throughput: equal request counts per round, so total requests over total time.

@@ -41,7 +41,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import server_env
+from bench.common import server_env, stop_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -223,28 +223,6 @@ def _body(prefix: str, n: int) -> dict:
     }
 
 
-def _wait_until_up(server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", PORT)) == 0:
-                return
-        time.sleep(0.3)
-    raise RuntimeError("gunicorn did not answer within 90 s")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def main() -> int:
     # A SIGTERM (e.g. from `timeout`) still stops gunicorn and drops the database (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -266,7 +244,7 @@ def main() -> int:
         gunicorn = ["-m", "gunicorn", "orgsecurity.wsgi:application", "--workers", str(WORKERS)]
         gunicorn += ["--bind", f"127.0.0.1:{PORT}", "--log-level", "warning"]
         server = subprocess.Popen([sys.executable, *gunicorn], cwd=ROOT, env=child_env())
-        _wait_until_up(server)
+        wait_for_port(server, PORT)
         token = setup["tokens"]["small"]
         scim_url, base_url = f"{BASE}/scim/v2/small/Users", f"{BASE}/bench/scim-baseline/small"
         _post(scim_url, token, [_body("warm-scim", n) for n in range(50)])
@@ -289,7 +267,7 @@ def main() -> int:
             big_ms += _lookup_ms("big", setup["tokens"]["big"], big_names[chunk : chunk + 50])
     finally:
         if server is not None:
-            _stop(server)
+            stop_server(server)
         admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
     throughput = statistics.median(scim / base for base, scim in rounds)
