@@ -67,17 +67,29 @@ MEASURE = """() => {
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_settings_pages_fit(new_context, product, width):
-    # A key with a long name, so the keys table has a Revoke button to check.
-    product.shell(
+    # A key with a long name, so the keys table has a Revoke button to check; an SSO connection in testing, so its
+    # connection and rollout pages are checked too.
+    created = product.shell(
         "from keys import actions\n"
         "from orgsecurity.models import Organization, User\n"
+        "from sso.connections import actions as sso_actions\n"
         "org = Organization.objects.get(slug='acme'); owner = User.objects.get(email='owner@acme.test')\n"
         f"actions.create_api_key(org, actor=owner, name='deploy pipeline {secrets.token_hex(4)}')\n"
+        "connection = sso_actions.create_connection(org, actor=owner, protocol='saml', "
+        f"name='Width check IdP {secrets.token_hex(4)}', attribute_map={{'email': 'mail'}})\n"
+        "sso_actions.set_status(connection, actor=owner, status='testing')\n"
+        "print(connection.pk)\n"
     )
+    connection_id = int(created.split()[-1])
+    connection_pages = [
+        f"/orgs/acme/settings/security/sso/{connection_id}/",
+        f"/orgs/acme/settings/security/sso/{connection_id}/rollout/",
+        "/orgs/acme/settings/security/scim/mappings/",
+    ]
     page = new_context(viewport={"width": width, "height": 900}).pages[0]
     sign_in(page, product, DEMO_OWNER, DEMO_PASSWORD)
     problems = []
-    for path in PAGES:
+    for path in PAGES + connection_pages:
         response = page.goto(product.url(path))
         assert response.status == 200, (path, response.status)
         found = page.evaluate(MEASURE)
