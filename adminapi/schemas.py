@@ -71,6 +71,27 @@ class KeyPolicyOut(Schema):
     allow_api_security_changes: bool = Field(description="Whether security:write keys may change anything.")
 
 
+class TwoFactorOut(Schema):
+    required: bool = Field(description="Password sign-ins need a second factor.")
+    grace_ends_at: datetime | None = Field(description="Until then members without a factor are reminded (UTC).")
+
+
+class DomainsSummary(Schema):
+    claimed: int
+    verified: int
+
+
+class ScimSummary(Schema):
+    default_role: str = Field(description="The role of provisioned members in no mapped group.")
+    active_tokens: int
+
+
+class AuditSummary(Schema):
+    retention_days: int | None = Field(description="Events older than this are pruned; null keeps them forever.")
+    stream_destinations: int
+    paused_destinations: int
+
+
 class SecurityOverview(Schema):
     """Every security setting of the organization in one document."""
 
@@ -79,6 +100,10 @@ class SecurityOverview(Schema):
     session_policy: SessionPolicyOut
     ip_allowlist: AllowlistOut
     key_policy: KeyPolicyOut
+    two_factor: TwoFactorOut
+    verified_domains: DomainsSummary
+    scim: ScimSummary
+    audit: AuditSummary
 
 
 class EntryIn(Body):

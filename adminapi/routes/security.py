@@ -2,16 +2,18 @@
 
 Two queries whatever the organization's size, three with the key's own lookup (``tests/adminapi/
 test_security_queries.py`` holds the count; ``bench/admin_api.py`` the throughput, at least 0.4 times whoami's): the
-SSO connections, and one row of the organization left-joined to its session policy, key policy and IP allowlist (each
-one-to-one, absent until first saved) with the count of allowlist entries. Both statements are compiled by the ORM
-once per process and then run with the organization's id: compiling them on every request cost about 2.5 ms of CPU
-(running them precompiled, 0.4 ms), most of a whoami request's whole CPU time (3.5 ms). Each section is the same
-document its own endpoint answers (the tests compare them): absent rows read as the same defaults, through the same
-model code.
+SSO connections, and one row of the organization left-joined to its session policy, key policy, IP allowlist,
+two-factor policy, SCIM settings and audit chain (each one-to-one, absent until first saved), with counts of
+allowlist entries, verified domains, live SCIM tokens and audit stream destinations (correlated subqueries). Both
+statements are compiled by the ORM once per process and then run with the organization's id: compiling them on every
+request cost about 2.5 ms of CPU (running them precompiled, 0.4 ms), most of a whoami request's whole CPU time
+(3.5 ms). Each section is the same document its own endpoint answers (the tests compare them): absent rows read as the
+same defaults, through the same model code.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -24,12 +26,18 @@ from adminapi.access import org_access
 from adminapi.concurrency import etag_of
 from adminapi.core import ERRORS, api
 from allowlist.models import IPAllowlist, IPAllowlistEntry, Scope
+from audit.models import AuditChain
+from audit_stream.models import Destination
+from audit_stream.models import Status as StreamStatus
 from keys import scopes
 from keys.models import KeyPolicy
 from orgsecurity.models import Organization
+from orgsecurity.roles import Role
+from scim.models import ProvisioningSettings, ScimToken
 from sessions_policy.models import SessionPolicy
 from sessions_policy.rules import SessionRules
-from sso.models import SSOConnection
+from sso.models import SSOConnection, VerifiedDomain
+from twofactor.models import TwoFactorPolicy
 
 # (relation on Organization, model, fields read) of each one-to-one settings row.
 SETTINGS_ROWS: tuple[tuple[str, type[Model], tuple[str, ...]], ...] = (
@@ -40,20 +48,28 @@ SETTINGS_ROWS: tuple[tuple[str, type[Model], tuple[str, ...]], ...] = (
         ("require_expiry", "max_lifetime_days", "allow_unrestricted", "allow_api_security_changes"),
     ),
     ("ip_allowlist", IPAllowlist, ("enabled", "scope")),
+    ("two_factor_policy", TwoFactorPolicy, ("required", "grace_ends_at")),
+    ("scim_settings", ProvisioningSettings, ("default_role",)),
+    ("audit_chain", AuditChain, ("retention_days",)),
 )
 CONNECTION_FIELDS = ("pk", "protocol", "name", "status")
 _ANY_ORGANIZATION = -1  # the id the statements are compiled with; each run passes the real one in its place
 
 
-def _compiled(queryset: QuerySet[Any]) -> str:
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def _compiled(queryset: QuerySet[Any]) -> Statement:
+    """The SQL of ``queryset`` and its parameters: the organization's id (``_ANY_ORGANIZATION``, replaced at each
+    run) and constants (e.g. a status value)."""
     sql, params = queryset.query.sql_with_params()
-    if list(params) != [_ANY_ORGANIZATION]:  # pragma: no cover - a change above that adds a parameter
-        raise AssertionError(f"the statement must take only the organization's id, not {params!r}")
-    return sql
+    if _ANY_ORGANIZATION not in params:  # pragma: no cover - a change above that drops the organization
+        raise AssertionError(f"the statement must take the organization's id, not only {params!r}")
+    return sql, tuple(params)
 
 
 @cache
-def _statements(vendor: str) -> tuple[str, str]:
+def _statements(vendor: str) -> tuple[Statement, Statement]:
     """(settings row, connections) SQL for the default database's ``vendor``, each taking the organization id."""
     entries = (
         IPAllowlistEntry.objects.filter(organization_id=OuterRef("pk"))
@@ -65,8 +81,11 @@ def _statements(vendor: str) -> tuple[str, str]:
     columns = [f"{relation}__{name}" for relation, _, names in SETTINGS_ROWS for name in ("pk", *names)]
     settings_row = (
         Organization.objects.filter(pk=_ANY_ORGANIZATION)
-        .annotate(allowlist_entries=Subquery(entries))
-        .values_list(*columns, "allowlist_entries")
+        .annotate(
+            allowlist_entries=Subquery(entries),
+            **{name: Subquery(counted) for name, counted in _counts().items()},
+        )
+        .values_list(*columns, "allowlist_entries", *COUNTS)
     )
     connections = (
         SSOConnection.objects.filter(organization_id=_ANY_ORGANIZATION).order_by("pk").values_list(*CONNECTION_FIELDS)
@@ -74,15 +93,56 @@ def _statements(vendor: str) -> tuple[str, str]:
     return _compiled(settings_row), _compiled(connections)
 
 
-def _run(sql: str, organization_id: int) -> list[tuple[Any, ...]]:
+COUNTS = (
+    "domains_claimed",
+    "domains_verified",
+    "scim_tokens_active",
+    "stream_destinations",
+    "stream_destinations_paused",
+)
+
+
+def _counts() -> dict[str, QuerySet[Any]]:
+    """One correlated ``COUNT`` subquery per name of ``COUNTS``, over the organization's rows of that kind."""
+
+    def count(queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return (
+            queryset.filter(organization_id=OuterRef("pk"))
+            .order_by()
+            .values("organization_id")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+
+    return {
+        "domains_claimed": count(VerifiedDomain.objects.all()),
+        "domains_verified": count(VerifiedDomain.objects.filter(verified_at__isnull=False)),
+        "scim_tokens_active": count(ScimToken.objects.filter(revoked_at__isnull=True)),
+        "stream_destinations": count(Destination.objects.all()),
+        "stream_destinations_paused": count(Destination.objects.filter(status=StreamStatus.PAUSED)),
+    }
+
+
+def _run(statement: Statement, organization_id: int) -> list[tuple[Any, ...]]:
+    sql, template = statement
+    params = [organization_id if value == _ANY_ORGANIZATION else value for value in template]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [organization_id])
+        cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _settings(organization_id: int) -> tuple[dict[str, Model | None], int]:
+def _value(model: type[Model], name: str, raw: Any) -> Any:
+    """``raw`` as ``model``'s field ``name`` holds it: SQLite's raw rows give booleans as 0/1 and datetimes as naive
+    text (stored in UTC), which the ORM's converters would have turned into ``bool`` and aware UTC datetimes."""
+    value = model._meta.get_field(name).to_python(raw)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def _settings(organization_id: int) -> tuple[dict[str, Model | None], int, dict[str, int]]:
     """The organization's saved settings rows by relation (unsaved instances with the read fields, or None when the
-    row does not exist) and its allowlist entry count, in one query."""
+    row does not exist), its allowlist entry count and the ``COUNTS`` by name, in one query."""
     settings_sql, _ = _statements(connection.vendor)
     values = iter(_run(settings_sql, organization_id)[0])
     rows: dict[str, Model | None] = {}
@@ -92,8 +152,9 @@ def _settings(organization_id: int) -> tuple[dict[str, Model | None], int]:
         if pk is not None:
             # Raw rows skip the ORM's converters (SQLite answers 0/1 for booleans): each field converts its value.
             loaded = zip(names, fields, strict=True)
-            rows[relation] = model(pk=pk, **{name: model._meta.get_field(name).to_python(v) for name, v in loaded})
-    return rows, next(values) or 0
+            rows[relation] = model(pk=pk, **{name: _value(model, name, v) for name, v in loaded})
+    entries = next(values) or 0
+    return rows, entries, {name: next(values) or 0 for name in COUNTS}
 
 
 @api.get(
@@ -103,17 +164,21 @@ def _settings(organization_id: int) -> tuple[dict[str, Model | None], int]:
     tags=["security"],
 )
 def security_overview(request: HttpRequest, org_slug: str) -> dict[str, Any]:
-    """Scope ``security:read``. One document with the SSO connections, session policy, IP allowlist settings and key
-    policy; a fixed number of queries whatever the organization's size."""
+    """Scope ``security:read``. One document with the SSO connections, session policy, IP allowlist settings, key
+    policy, two-factor requirement, verified domains, SCIM provisioning and audit retention and streaming; a fixed
+    number of queries whatever the organization's size."""
     access = org_access(request, org_slug, scopes.SECURITY_READ)
     organization = access.organization
-    rows, entries = _settings(organization.pk)
+    rows, entries, counts = _settings(organization.pk)
     _, connections_sql = _statements(connection.vendor)
     connections = _run(connections_sql, organization.pk)
     session = rows["session_policy"]
     rules = session.to_rules() if session else SessionRules.defaults()
     key_policy = rows["key_policy"] or KeyPolicy()
     allowlist = rows["ip_allowlist"]
+    two_factor = rows["two_factor_policy"]
+    scim_settings = rows["scim_settings"]
+    chain = rows["audit_chain"]
     # As allowlist.actions.settings_values: the saved switch and scope, or the defaults.
     values = (
         {"enabled": allowlist.enabled, "scope": allowlist.scope}
@@ -135,5 +200,19 @@ def security_overview(request: HttpRequest, org_slug: str) -> dict[str, Any]:
             "max_lifetime_days": key_policy.max_lifetime_days,
             "allow_unrestricted": key_policy.allow_unrestricted,
             "allow_api_security_changes": key_policy.allow_api_security_changes,
+        },
+        "two_factor": {
+            "required": bool(two_factor and two_factor.required),
+            "grace_ends_at": two_factor.grace_ends_at if two_factor and two_factor.required else None,
+        },
+        "verified_domains": {"claimed": counts["domains_claimed"], "verified": counts["domains_verified"]},
+        "scim": {
+            "default_role": scim_settings.default_role if scim_settings else Role.MEMBER,
+            "active_tokens": counts["scim_tokens_active"],
+        },
+        "audit": {
+            "retention_days": chain.retention_days if chain else None,
+            "stream_destinations": counts["stream_destinations"],
+            "paused_destinations": counts["stream_destinations_paused"],
         },
     }

@@ -408,7 +408,7 @@ def acknowledged_lockouts(connection: SSOConnection) -> set[int]:
 
 def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: list[str]) -> str:
     if fallback_policy_confirmed(connection):
-        who = connection.fallback_confirmed_by.email if connection.fallback_confirmed_by else _confirmed_by(connection)
+        who = fallback_confirmer(connection)
         detail = f"Confirmed by {who} on {connection.fallback_confirmed_at:%Y-%m-%d %H:%M} UTC."
     elif connection.fallback_confirmed_at:
         detail = "Not confirmed: it changed since it was confirmed."
@@ -424,6 +424,15 @@ def _fallback_detail(connection: SSOConnection, stranded: list[str], accepted: l
     if accepted:
         detail += f" Acknowledged by name to lose access with the scheduled enforcement: {', '.join(accepted)}."
     return detail
+
+
+def fallback_confirmer(connection: SSOConnection) -> str:
+    """Who confirmed ``connection``'s fallback policy, for people: the person's email, or when no person is stored
+    (a service account's API key, or a deleted user) the actor of the latest ``sso.fallback_confirmed`` event as the
+    audit log recorded it ("API key osk_…")."""
+    if connection.fallback_confirmed_by:
+        return connection.fallback_confirmed_by.email
+    return _confirmed_by(connection)
 
 
 def _confirmed_by(connection: SSOConnection) -> str:

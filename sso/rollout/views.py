@@ -103,6 +103,7 @@ def _rollout_page(
         ),
         "usable_recovery": set(readiness.usable_recovery_accounts(organization).values_list("pk", flat=True)),
         "fallback_confirmed": readiness.fallback_policy_confirmed(connection),
+        "fallback_confirmer": readiness.fallback_confirmer(connection) if connection.fallback_confirmed_at else "",
         "fallback_changed": connection.fallback_confirmed_at is not None
         and connection.fallback_confirmed_policy != policy,
         "test_plan": readiness.test_plan_status(connection),

@@ -40,7 +40,17 @@ def test_owner_and_admin_keys_read_the_security_overview(org, owner, admin):
         assert body["organization"] == {"slug": "acme", "name": "Acme Inc."}
         assert body["ip_allowlist"]["enabled"] is False
         assert body["key_policy"]["allow_api_security_changes"] is False
-        assert set(body) == {"organization", "sso_connections", "session_policy", "ip_allowlist", "key_policy"}
+        assert set(body) == {
+            "organization",
+            "sso_connections",
+            "session_policy",
+            "ip_allowlist",
+            "key_policy",
+            "two_factor",
+            "verified_domains",
+            "scim",
+            "audit",
+        }
 
 
 def test_a_member_key_is_refused_by_role_even_with_the_scope(org, member):

@@ -8,12 +8,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from allowlist import actions as allowlist_actions
+from audit.models import AuditChain
+from audit_stream.models import Destination
 from keys import actions as key_actions
 from orgsecurity.roles import Role
+from scim.models import ProvisioningSettings
 from sessions_policy.actions import update_session_policy
 from sso.connections.actions import create_connection
+from sso.domains import verification as domains
 from tests.helpers.adminapi import call, scoped_key
 from tests.helpers.core import add_member, make_user
+from tests.helpers.scim import new_token
+from twofactor.models import TwoFactorPolicy
 
 SECURITY = "/api/v1/orgs/acme/security"
 
@@ -21,10 +27,14 @@ SECURITY = "/api/v1/orgs/acme/security"
 def _grow(org, owner, start: int, count: int) -> None:
     """``count`` more of everything the security document reads or counts."""
     for n in range(start, start + count):
-        create_connection(org, actor=owner, protocol="saml" if n % 2 else "oidc", name=f"IdP {n}")
+        connection = create_connection(org, actor=owner, protocol="saml" if n % 2 else "oidc", name=f"IdP {n}")
         allowlist_actions.add_entry(org, f"198.51.{n}.0/24", actor=owner, label=f"office {n}")
         key_actions.create_api_key(org, actor=owner, name=f"key {n}")
         add_member(org, make_user(f"person{n}@acme.test"), Role.MEMBER)
+        domains.claim(org, actor=owner, domain=f"office{n}.example.com")
+        if n < 8:  # an organization holds at most 10 live SCIM tokens
+            new_token(org, connection, name=f"IdP token {n}")
+        Destination.objects.create(organization=org, kind="webhook", url=f"https://siem{n}.example.com/")
 
 
 def _queries(token: str) -> tuple[int, dict]:
@@ -45,6 +55,8 @@ def test_security_document_queries_do_not_grow_with_the_organization(org, owner)
 
     assert len(small_body["sso_connections"]) == 1 and len(large_body["sso_connections"]) == 13
     assert small_body["ip_allowlist"]["entries"] == 1 and large_body["ip_allowlist"]["entries"] == 13
+    assert large_body["verified_domains"] == {"claimed": 13, "verified": 0}
+    assert large_body["scim"]["active_tokens"] == 8 and large_body["audit"]["stream_destinations"] == 13
     assert large == small, f"{small} queries with 1 of each, {large} with 13"
     assert small <= 8, f"GET /security made {small} queries"
 
@@ -91,6 +103,27 @@ def test_each_section_is_the_document_of_its_own_endpoint(org, owner):
         "allow_unrestricted": False,
         "allow_api_security_changes": True,
     }
+
+
+def test_the_two_factor_domains_scim_and_audit_sections_say_what_is_saved(org, owner):
+    _, token = scoped_key(org, owner, ["security:read"])
+    document = _sections(token)
+    assert document["two_factor"] == {"required": False, "grace_ends_at": None}
+    assert document["verified_domains"] == {"claimed": 0, "verified": 0}
+    assert document["scim"] == {"default_role": "member", "active_tokens": 0}
+    assert document["audit"]["stream_destinations"] == 0 and document["audit"]["retention_days"] is None
+
+    TwoFactorPolicy.objects.create(organization=org, required=True, grace_ends_at="2027-01-15T09:00:00Z")
+    ProvisioningSettings.objects.create(organization=org, default_role=Role.AUDITOR)
+    AuditChain.objects.filter(organization=org).update(retention_days=400)
+    Destination.objects.create(organization=org, kind="hec", url="https://splunk.example.com/", status="paused")
+    domains.claim(org, actor=owner, domain="acme.example.com")
+
+    document = _sections(token)
+    assert document["two_factor"] == {"required": True, "grace_ends_at": "2027-01-15T09:00:00Z"}
+    assert document["verified_domains"] == {"claimed": 1, "verified": 0}
+    assert document["scim"]["default_role"] == "auditor"
+    assert document["audit"] == {"retention_days": 400, "stream_destinations": 1, "paused_destinations": 1}
 
 
 class _AnyEtag:

@@ -5,6 +5,8 @@ only people doing what only people can do (signing in at the IdP, making their o
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.urls import reverse
 
@@ -205,7 +207,7 @@ def test_a_test_group_of_another_organizations_people_is_refused(org, other_org,
 
 
 def test_exceptions_make_the_confirmation_lapse_and_confirming_needs_the_policy_read(
-    org, owner, member, terraform, connection
+    org, owner, member, terraform, connection, client_for
 ):
     key, token = terraform
     urls = paths(connection.pk)
@@ -222,6 +224,10 @@ def test_exceptions_make_the_confirmation_lapse_and_confirming_needs_the_policy_
     checklist = readiness.checklist(SSOConnection.objects.get(pk=connection.pk), actor=owner)
     fallback = next(item for item in checklist if item.key == "fallback")
     assert f"Confirmed by {event.actor_label} on" in fallback.detail  # the rollout page names the key
+    page = html.unescape(
+        client_for(owner).get(f"/orgs/acme/settings/security/sso/{connection.pk}/rollout/").content.decode()
+    )
+    assert f"Confirmed by {event.actor_label} on" in page and "Confirmed by … on" not in page
 
     body = {"membership_id": membership(org, member).pk, "reason": "outside contractor"}
     added = call("POST", urls["exceptions"], token, body, **{"Idempotency-Key": "exc-1"})
