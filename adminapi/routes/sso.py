@@ -34,6 +34,7 @@ from sso.connections import actions as connection_actions
 from sso.connections.actions import EnforcementRefused
 from sso.connections.forms import ConnectionSettingsForm
 from sso.connections.preview import preview_rollback, preview_status_change
+from sso.connections.versions import general_values
 from sso.models import PENDING_TTL, OIDCSettings, SAMLSettings, SSOConnection, SSOTestRun
 from sso.oidc import actions as oidc_actions
 from sso.oidc.config import callback_url
@@ -115,15 +116,8 @@ def connection_document(connection: SSOConnection) -> dict[str, Any]:
     return {
         "id": connection.pk,
         "protocol": connection.protocol,
-        "name": connection.name,
         "status": connection.status,
-        "admin_owner": connection.admin_owner.email if connection.admin_owner else None,
-        "allow_jit": connection.allow_jit,
-        "jit_default_role": connection.jit_default_role,
-        "attribute_map": dict(connection.attribute_map or {}),
-        "require_idp_mfa": connection.require_idp_mfa,
-        "idp_mfa_attribute": connection.idp_mfa_attribute,
-        "idp_mfa_values": list(connection.idp_mfa_values or []),
+        **general_values(connection),  # the general settings form's values, as its version stamps them
         "support_contact": connection.support_contact,
         "enforce_at": connection.enforce_at,
         "enforcement_postponed_at": connection.enforcement_postponed_at,
